@@ -1,0 +1,52 @@
+"""The one console script, ``cpr-coach``.
+
+Why a list of modules: each subcommand lives in its own small module (owned by
+the layer it drives) and registers itself. Registration must stay cheap: heavy
+imports (mediapipe, cv2, zmq) happen inside the command functions, so
+``cpr-coach analyze-trace`` never pays MediaPipe's import time.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Each module defines ``register(subparsers)`` and sets ``func`` on its parser(s).
+COMMAND_MODULES: tuple[str, ...] = (
+    "coach.cli.trace",  # analyze-trace, demo
+    "coach.cli.bench",  # bench core|tracker|overlays
+)
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cpr-coach",
+        description="Camera-based CPR coach: measures compressions, coaches, publishes overlays.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except CliError as exc:
+        print(f"cpr-coach: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cpr-coach: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""``cpr-coach bench TARGET``: benchmarks that print figures and ratios.
+
+Why a command and not timed tests: these machines are noisy, so speed is
+compared as ratios within one run and reported, never asserted in CI.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# target -> "module:function"; each function takes the parsed args and prints its report.
+TARGETS: dict[str, str] = {
+    "core": "coach.core.bench:main",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="run a benchmark and print figures and ratios")
+    p.add_argument("target", choices=sorted(TARGETS), help="what to measure")
+    p.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    mod, fn = TARGETS[args.target].split(":")
+    return int(getattr(importlib.import_module(mod), fn)(args) or 0)

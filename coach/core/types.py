@@ -1,0 +1,168 @@
+"""Result types of the NumPy core: the contract every later layer reads.
+
+Why dataclasses with units in every name: the same results feed the CLI JSON,
+the coach's feedback rules and the ZeroMQ protocol, and a reader must never
+guess whether a number is mm or cm, seconds or frames. JSON is made only at the
+edges (``to_dict``); inside, arrays stay NumPy.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Quality flags a compression can carry (strings so JSON and viewers read them as-is).
+TOO_SHALLOW = "too_shallow"
+TOO_DEEP = "too_deep"
+TOO_SLOW = "too_slow"
+TOO_FAST = "too_fast"
+INCOMPLETE_RECOIL = "incomplete_recoil"
+ALL_FLAGS = (TOO_SHALLOW, TOO_DEEP, TOO_SLOW, TOO_FAST, INCOMPLETE_RECOIL)
+
+# Phases of the live signal (CoreState.phase).
+PHASE_IDLE = "idle"  # no compression yet, or hands-off / pause
+PHASE_DOWN = "down"  # compressing (height falling toward the bottom)
+PHASE_UP = "up"  # releasing (height rising toward the rest baseline)
+PHASE_OFF = "off"  # hands clearly above the rest baseline: hands-off the chest
+PHASE_LOST = "lost"  # no measurement (NaN) for a while
+
+
+def _json_num(x: float | None) -> float | None:
+    """NaN/inf are not JSON: they become null at the edge."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _jsonify(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, float):
+            out[k] = _json_num(v)
+        elif isinstance(v, (tuple, list)):
+            out[k] = [(_jsonify(x) if isinstance(x, dict) else _json_num(x) if isinstance(x, float) else x) for x in v]
+        elif isinstance(v, dict):
+            out[k] = _jsonify(v)
+        else:
+            out[k] = v
+    return out
+
+
+@dataclass(frozen=True)
+class Compression:
+    """One compression, measured against the chest's rest baseline.
+
+    Times are in the input's clock (seconds), interpolated below one frame.
+    ``rate_cpm`` is 60 / (interval to the previous compression's bottom) and is
+    NaN for the first compression of a set, where there is no interval.
+    """
+
+    index: int  # 0-based over the whole session
+    set_index: int  # 0-based set (sets are separated by ventilation pauses)
+    t_start_s: float  # chest leaves the rest position (onset of the downstroke)
+    t_bottom_s: float  # deepest point
+    t_release_s: float  # back up at the rest position (or at the top, if recoil is incomplete)
+    depth_mm: float  # rest baseline minus bottom height
+    rate_cpm: float  # instantaneous rate; NaN for the first of a set
+    duty_cycle: float  # fraction of the cycle spent compressing (downstroke / cycle)
+    recoil_residual_mm: float  # >= 0: how far below the rest baseline the chest stayed at the top
+    flags: tuple[str, ...] = ()  # subset of ALL_FLAGS
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _jsonify(asdict(self))
+        d["t_s"] = d["t_bottom_s"]  # the CLI schema names the bottom time t_s
+        return d
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A stretch with no compressions longer than the normal inter-compression gap."""
+
+    start_s: float  # release of the last compression before the pause (or signal start)
+    end_s: float  # start of the first compression after it (or signal end)
+    kind: str  # "ventilation" (between sets), "initial" (before the first), "final", "hands_off"
+    too_long: bool  # duration > profile pause_max_s
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _jsonify(asdict(self))
+        d["duration_s"] = _json_num(self.duration_s)
+        return d
+
+
+@dataclass(frozen=True)
+class CompressionSet:
+    """A run of compressions between ventilation pauses (one 30:2 cycle)."""
+
+    index: int
+    start_s: float
+    end_s: float
+    count: int
+    mean_rate_cpm: float
+    mean_depth_mm: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonify(asdict(self))
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """Whole-session CPR quality, the numbers an instructor debriefs with."""
+
+    compressions: int
+    duration_s: float
+    mean_rate_cpm: float
+    median_rate_cpm: float
+    mean_depth_mm: float
+    median_depth_mm: float
+    pct_depth_ok: float  # 0..100
+    pct_rate_ok: float  # 0..100
+    pct_recoil_ok: float  # 0..100
+    ccf: float  # chest compression fraction 0..1
+    hands_off_s: float
+    time_to_first_s: float  # NaN when there is no compression
+    pauses_too_long: int
+    sets: int
+    profile: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonify(asdict(self))
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """What batch analysis returns and what streaming accumulates."""
+
+    summary: SessionSummary
+    compressions: tuple[Compression, ...]
+    pauses: tuple[Pause, ...]
+    sets: tuple[CompressionSet, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary.to_dict(),
+            "compressions": [c.to_dict() for c in self.compressions],
+            "pauses": [p.to_dict() for p in self.pauses],
+            "sets": [s.to_dict() for s in self.sets],
+        }
+
+
+@dataclass(frozen=True)
+class CoreState:
+    """The live view of the signal after the latest pushed sample (for cpr.state)."""
+
+    t_s: float
+    height_mm: float  # latest (cleaned) height, NaN when lost
+    baseline_mm: float  # tracked rest position, NaN before it is known
+    displacement_mm: float  # baseline - height: >0 is compressed, <0 is hands above the chest
+    phase: str  # one of the PHASE_* constants
+    rate_cpm: float  # current rate (recent compressions), NaN when idle
+    last_depth_mm: float  # depth of the last completed compression, NaN before any
+    compressions: int  # completed so far
+    set_compressions: int  # completed in the current set
+    since_last_compression_s: float  # time since the last compression's release, NaN before any
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,39 @@
+"""Shared test fixtures.
+
+Real data (hand photos and clips, CPR traces) lives beside the repo in
+``../shared/data`` or wherever ``CPR_TEST_DATA`` points. A user's fresh clone
+has none, so tests that need it skip with a reason instead of failing.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> Path:
+    """Where the shared test data is expected (it may be absent)."""
+    env = os.environ.get("CPR_TEST_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def _need(sub: str) -> Path:
+    path = shared_data_dir() / sub
+    if not path.exists():
+        pytest.skip(f"test data {path} is absent (set CPR_TEST_DATA to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def hands_dir() -> Path:
+    """``../shared/data/hands``: real hand photos and clips with reference landmarks."""
+    return _need("hands")
+
+
+@pytest.fixture(scope="session")
+def traces_dir() -> Path:
+    """``../shared/data/cpr-traces``: real filmed CPR sessions as marker traces."""
+    return _need("cpr-traces")
