@@ -4,13 +4,16 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: venv demo test
 
+# Creates the virtual environment and installs the project; the log is shown only on failure.
 venv:
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@echo "installing cpr-coach into $(VENV) (log: $(VENV)/install.log)"
+	@( $(PIP) install -q --upgrade pip && $(PIP) install -q -e '.[test]' ) > $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; exit 1; }
 
 demo: venv
 	$(BIN)/cpr-coach demo
