@@ -1,0 +1,41 @@
+"""``cpr-coach hud``: serve the headset HUD page and bridge the station's topics to it."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from coach.cli.keys import add_client_curve_args, client_curve
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("hud", help="serve the headset HUD (web page + ZeroMQ->WebSocket bridge)")
+    p.add_argument("--connect", default="tcp://127.0.0.1:5556", help="station PUB endpoint (default tcp://127.0.0.1:5556)")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1; 0.0.0.0 for a headset on the LAN)")
+    p.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate: serve https/wss (WebXR needs it off localhost)")
+    p.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
+    add_client_curve_args(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import sys
+
+    from coach.cli import CliError
+    from overlays.endpoints import is_loopback
+    from overlays.hud.server import HudError, HudOptions, run_hud
+
+    opts = HudOptions(connect=args.connect, host=args.host, port=args.port, curve=client_curve(args),
+                      tls_cert=args.tls_cert, tls_key=args.tls_key)
+    if not is_loopback(f"tcp://{args.host}:{args.port}") and args.tls_cert is None:
+        print("cpr-coach: warning: serving the HUD beyond localhost without TLS; headsets need https "
+              "for WebXR (see docs/overlays.md)", file=sys.stderr)
+
+    def ready(server) -> None:
+        print(f"HUD at {server.url}  (bridging {args.connect}; Ctrl-C to stop)", flush=True)
+
+    try:
+        run_hud(opts, ready)
+    except HudError as exc:
+        raise CliError(str(exc)) from None
+    return 0

@@ -1,0 +1,106 @@
+"""``cpr-coach simulate``: a simulated station publishing every topic in real time.
+
+Headset and dashboard developers use it to build clients without a manikin or
+camera; the demo and the tests use it too. It drives the core's simulator
+through the real feedback rules and the real publisher.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+
+from coach.cli.keys import add_server_curve_args, server_curve
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from coach.simsource import SCENARIOS  # light: numpy + dataclasses
+
+    p = sub.add_parser("simulate", help="a simulated station: simulator -> coach -> ZeroMQ, in real time")
+    p.add_argument("--publish", default="tcp://127.0.0.1:5556", help="PUB endpoint (tcp:// or ipc://; default tcp://127.0.0.1:5556)")
+    p.add_argument("--remote", default="tcp://127.0.0.1:5555", help="remote-control REP endpoint (default tcp://127.0.0.1:5555)")
+    p.add_argument("--no-remote", action="store_true", help="no remote-control socket")
+    p.add_argument("--conflate-endpoint", help="extra PUB carrying single-frame cpr.state for CONFLATE subscribers")
+    p.add_argument("--duration", type=float, default=120.0, help="simulated seconds (default 120)")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    p.add_argument("--profile", help="guideline profile (adult, adult-compression-only, child, child-2-rescuer, ...)")
+    p.add_argument("--scenario", choices=SCENARIOS, default="realistic", help="what the simulated trainee does wrong")
+    p.add_argument("--speed", type=float, default=1.0, help="clock speed: 1 = real time, 10 = ten times faster")
+    p.add_argument("--station-id", default="sim-1", help="station id in every message (default sim-1)")
+    p.add_argument("--frame-hz", type=float, default=5.0, help="synthetic cpr.frame JPEGs per second (0: none)")
+    p.add_argument("--quiet", action="store_true", help="no status line each second")
+    add_server_curve_args(p)
+    p.set_defaults(func=_run)
+
+
+def _fmt(v, spec: str) -> str:
+    return "--" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def summary_lines(result) -> list[str]:
+    s = result.summary
+    lines = ["", "session summary"]
+    if s is None:
+        return lines + ["  no session ran"]
+    lines += [
+        f"  compressions     {s.compressions}  (simulator truth {result.truth_compressions})",
+        f"  depth            mean {_fmt(s.mean_depth_mm, '.1f')} mm   in band {_fmt(s.pct_depth_ok, '.0f')} %",
+        f"  rate             mean {_fmt(s.mean_rate_cpm, '.0f')} cpm   in band {_fmt(s.pct_rate_ok, '.0f')} %",
+        f"  recoil           complete {_fmt(s.pct_recoil_ok, '.0f')} %",
+        f"  CCF              {_fmt(s.ccf, '.2f')}   hands-off {_fmt(s.hands_off_s, '.1f')} s   pauses too long {s.pauses_too_long}",
+        f"  sets             {s.sets}   profile {s.profile}",
+        "  prompts raised   " + (", ".join(f"{k} x{v}" for k, v in sorted(result.prompts.items())) or "none"),
+        "  messages sent    " + ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in result.sent.items()),
+    ]
+    return lines
+
+
+def _run(args: argparse.Namespace) -> int:
+    import sys
+
+    from coach.cli import CliError
+    from coach.core.profiles import ProfileError, load_profile
+    from coach.simsource import SimSourceOptions, SimulationOptions, run_simulation
+    from coach.station import StationOptions, scaled_clock
+    from overlays.endpoints import is_loopback
+    from overlays.publisher import PublisherError, PublisherOptions
+    from overlays.remote import RemoteError, RemoteOptions
+
+    if not args.duration > 0:
+        raise CliError("--duration must be > 0")
+    if not args.speed > 0:
+        raise CliError("--speed must be > 0")
+    try:
+        profile = load_profile(args.profile).name
+    except ProfileError as exc:
+        raise CliError(str(exc)) from None
+    curve = server_curve(args)
+    for ep in (args.publish, None if args.no_remote else args.remote):
+        if ep and not is_loopback(ep) and curve is None:
+            print(f"cpr-coach: warning: {ep} is reachable beyond this machine and unencrypted; "
+                  "trainee data is personal: consider --curve-secret/--curve-allow", file=sys.stderr)
+    station = StationOptions(
+        station_id=args.station_id,
+        profile=profile,
+        publisher=PublisherOptions(endpoint=args.publish, station_id=args.station_id,
+                                   conflate_endpoint=args.conflate_endpoint, curve=curve),
+        remote=None if args.no_remote else RemoteOptions(endpoint=args.remote, curve=curve),
+        source_kind="simulator",
+        source_name=f"seed {args.seed} scenario {args.scenario}",
+    )
+    opts = SimulationOptions(seed=args.seed, duration_s=args.duration, scenario=args.scenario, station=station,
+                             source=SimSourceOptions(frame_hz=args.frame_hz))
+    clock, sleep = scaled_clock(args.speed)
+    status = None if args.quiet else (lambda line: print(line, flush=True))
+
+    def ready(st) -> None:
+        remote = f", remote {st.remote.endpoint}" if st.remote is not None else ""
+        extra = f", conflate {st.publisher.conflate_endpoint}" if st.publisher.conflate_endpoint else ""
+        print(f"simulate: publishing on {st.publisher.endpoint}{extra}{remote}; profile {profile}, "
+              f"{args.duration:g} s at {args.speed:g}x", flush=True)
+
+    try:
+        result = run_simulation(opts, clock=clock, sleep=sleep, status=status, on_ready=ready)
+    except (PublisherError, RemoteError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    print("\n".join(summary_lines(result)))
+    return 130 if result.interrupted else 0

@@ -1,0 +1,196 @@
+"""The HUD in headless Chromium: publish a known depth, read it back from the DOM and the pixels.
+
+Needs Debian's ``chromium`` (``apt-get install -y chromium``); skips with that
+reason when it is absent. Talks to Chromium over the DevTools protocol with the
+project's own WebSocket client.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from coach.core.profiles import load_profile
+from coach.feedback import Coach
+from overlays.hud.server import HudOptions, HudThread
+from overlays.hud.websocket import WebSocketClient
+from overlays.publisher import Publisher, PublisherOptions
+from overlays.scene import SceneInputs, build_overlay, top_down_projector
+
+from overlay_helpers import ANY_PORT, core_state
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium absent: apt-get install -y chromium")
+MARKER_BGR = (255, 230, 80)  # COLORS.marker "#50e6ff" in hud.js
+
+
+class DevTools:
+    """Minimal DevTools-protocol client over the project's WebSocket client."""
+
+    def __init__(self, url: str) -> None:
+        self.ws = WebSocketClient(url, timeout_s=15)
+        self.id = 0
+
+    def call(self, method: str, **params):
+        self.id += 1
+        self.ws.send_text(json.dumps({"id": self.id, "method": method, "params": params}))
+        while True:
+            reply = json.loads(self.ws.recv(timeout_s=15))
+            if reply.get("id") == self.id:
+                if "error" in reply:
+                    raise AssertionError(f"{method}: {reply['error']}")
+                return reply["result"]
+
+    def eval(self, expr: str):
+        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True)
+        return r["result"].get("value")
+
+    def wait(self, expr: str, want, timeout_s: float = 10.0):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = self.eval(expr)
+            if got == want:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"{expr} stayed {got!r}, wanted {want!r}")
+
+    def screenshot(self) -> np.ndarray:
+        import cv2
+
+        data = base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+@pytest.fixture()
+def browser_on_hud():
+    pub = Publisher(PublisherOptions(endpoint=ANY_PORT, station_id="hud-browser", max_state_hz=1e9))
+    hud = HudThread(HudOptions(connect=pub.endpoint, port=0))
+    server = hud.start()
+    depth = {"mm": 53.0}
+    stop = threading.Event()
+    profile = load_profile()
+    coach = Coach()
+
+    def station() -> None:  # a steady 30 Hz stream with the depth the test chose
+        t = 0.0
+        while not stop.is_set():
+            d = depth["mm"]
+            pub.publish_state(core_state(t_s=t, displacement_mm=d, last_depth_mm=d), t_s=t)
+            pub.publish_overlay(build_overlay(SceneInputs(
+                t, profile, d, d, 112.0, metronome=coach.metronome_cue(t).to_dict(), count_text="7 / 30",
+                procedure_phase="compressing", placement_mm=0.0), project=top_down_projector()), t_s=t)
+            t += 1 / 30
+            time.sleep(1 / 30)
+
+    th = threading.Thread(target=station, daemon=True)
+    th.start()
+    udd = tempfile.mkdtemp(prefix="cpr-hud-chromium-")
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={udd}", "--remote-debugging-port=0", "--window-size=1280,720", server.url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = os.path.join(udd, "DevToolsActivePort")
+        deadline = time.monotonic() + 20
+        while not os.path.exists(port_file) or not open(port_file).read().strip():
+            assert proc.poll() is None, "chromium exited"
+            assert time.monotonic() < deadline, "chromium did not open DevTools"
+            time.sleep(0.05)
+        port = open(port_file).read().split()[0]
+        page = None
+        while page is None:
+            pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5))
+            page = next((p for p in pages if p["type"] == "page" and p["url"].startswith(server.url)), None)
+            assert time.monotonic() < deadline, "no HUD page in chromium"
+            time.sleep(0.05)
+        dt = DevTools(page["webSocketDebuggerUrl"])
+        dt.call("Emulation.setDeviceMetricsOverride", width=1280, height=720, deviceScaleFactor=1, mobile=False)
+        yield dt, depth
+        dt.ws.close()
+    finally:
+        stop.set()
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        hud.stop()
+        pub.close()
+        shutil.rmtree(udd, ignore_errors=True)
+
+
+def _marker_rows(img: np.ndarray, gauge: dict) -> np.ndarray:
+    """Rows of the gauge bar where the live-marker colour fills the bar's width."""
+    x0, x1 = int(gauge["x"]) + 3, int(gauge["x"] + gauge["w"]) - 3
+    strip = img[:, x0:x1].astype(int)
+    close = (np.abs(strip - np.array(MARKER_BGR)).sum(axis=2) < 60).mean(axis=1)
+    return np.flatnonzero(close > 0.9)
+
+
+def test_gauge_shows_the_published_depth(browser_on_hud):
+    dt, depth = browser_on_hud
+    dt.wait("document.getElementById('depth-value').textContent", "53")
+    assert dt.eval("document.getElementById('live-depth').textContent") == "53"
+    dt.wait("cprHud.gauge() !== null", True)  # the canvas has drawn a frame
+    g = dt.eval("cprHud.gauge()")
+    assert (g["lo"], g["hi"]) == (0, 80)
+    time.sleep(0.1)
+    img = dt.screenshot()
+    assert img.shape[:2] == (720, 1280)
+    rows = _marker_rows(img, g)
+    expected = g["y"] + (53 - g["lo"]) / (g["hi"] - g["lo"]) * g["h"]
+    assert rows.size and abs(rows.mean() - expected) < 4, (rows, expected)
+    # the band is drawn where the profile says
+    band = load_profile().depth_mm
+    green_row = int(g["y"] + ((band.min + band.max) / 2 - g["lo"]) / (g["hi"] - g["lo"]) * g["h"])
+    b, gr, r = img[green_row, int(g["x"] + g["w"] / 2)]
+    assert gr > 150 and r < 150 and b < 150
+    # move the depth: the marker follows
+    depth["mm"] = 30.0
+    dt.wait("document.getElementById('live-depth').textContent", "30")
+    time.sleep(0.1)
+    rows = _marker_rows(dt.screenshot(), g)
+    expected = g["y"] + (30 - g["lo"]) / (g["hi"] - g["lo"]) * g["h"]
+    assert rows.size and abs(rows.mean() - expected) < 4
+
+
+def test_flat_hud_without_webxr_and_world_locked_math(browser_on_hud):
+    dt, _ = browser_on_hud
+    dt.wait("document.getElementById('depth-value').textContent", "53")
+    # headless Chromium has no immersive-ar: the flat HUD shows and the AR button stays hidden
+    assert dt.eval("cprHud.xr.supported") is False
+    assert dt.eval("document.getElementById('enter-ar').hidden") is True
+    assert dt.eval("document.body.innerText.includes('NO SIGNAL')") is False
+    assert dt.eval("cprHud.errors") == []  # no uncaught script errors while drawing
+    # the WebXR path places the gauge world-locked from the overlay's manikin-frame metres
+    corners = np.array(dt.eval(
+        "(() => { const a = cprHud.xrMath.anchorFromViewer([1,0,0,0, 0,1,0,0, 0,0,1,0, 0,1.6,0,1]);"
+        " const g = cprHud.model.prims.depth; return cprHud.xrMath.quadCorners(g, a, g.world.right); })()"))
+    g = dt.eval("cprHud.model.prims.depth.world")
+    w, h = g["size_m"]
+    bl, br, tr, tl = corners
+    # viewer at (0, 1.6, 0) looking down -z, +y up: the manikin origin goes 0.45 m ahead and 0.45 m below
+    origin = np.array([0.0, 1.6 - 0.45, -0.45])
+    centre = corners.mean(axis=0)
+    assert centre[2] == pytest.approx(origin[2] - 0.28, abs=1e-6)  # panels stand beyond the chest
+    assert centre[1] == pytest.approx(origin[1] + 0.12, abs=1e-6)  # lifted above it
+    assert centre[0] < origin[0]  # the gauge sits to the rescuer's left
+    assert np.allclose(br - bl, [w, 0, 0], atol=1e-6)  # upright and unmirrored, facing the viewer
+    assert np.allclose(tl - bl, [0, h, 0], atol=1e-6)
+    assert np.allclose(tr - bl, [w, h, 0], atol=1e-6)
+    # the placement ring lies flat on the chest, at the origin
+    ring = np.array(dt.eval(
+        "(() => { const a = cprHud.xrMath.anchorFromViewer([1,0,0,0, 0,1,0,0, 0,0,1,0, 0,1.6,0,1]);"
+        " const p = cprHud.model.prims.placement; return cprHud.xrMath.quadCorners(p, a, cprHud.model.prims.depth.world.right); })()"))
+    assert np.allclose(ring.mean(axis=0), origin, atol=1e-6) and np.allclose(ring[:, 1], origin[1], atol=1e-6)
+    assert (ring[3] - ring[0])[0] < 0  # texture "up" = toward the head = the viewer's left (rescuer at the right)

@@ -1,0 +1,84 @@
+"""The monitor viewer, headless: PNG snapshots and an annotated video over the station's frames."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from coach.cli import main as cli_main
+from overlays.viewer import MonitorViewer, ViewerOptions
+
+from station_helpers import StationThread
+
+
+def test_headless_viewer_writes_snapshots_and_video(tmp_path):
+    th = StationThread(duration_s=60.0, speed=4.0, seed=3, remote=False, scenario="shallow").start()
+    try:
+        opts = ViewerOptions(connect=th.pub_endpoint, size=(960, 540), fps=15.0, snapshot_dir=tmp_path / "snaps",
+                             snapshot_every_s=0.5, video_path=tmp_path / "view.mp4", duration_s=3.0)
+        with MonitorViewer(opts) as viewer:
+            stats = viewer.run()
+    finally:
+        th.stop()
+    assert stats.frames >= 30 and stats.messages > 100
+    assert stats.video_frames_in >= 3  # cpr.frame JPEGs were decoded and drawn under the overlay
+    assert stats.last_depth_mm is not None
+    assert len(stats.snapshots) >= 4
+    img = cv2.imread(str(stats.snapshots[-1]))
+    assert img.shape == (540, 960, 3)
+    # the depth gauge's green band sits where the overlay's image layout puts it
+    x, y, w, h = 0.075, 0.52, 0.075, 0.56
+    band = img[int((y - h / 2) * 540): int((y + h / 2) * 540), int((x - w / 4) * 960): int((x + w / 4) * 960)]
+    green = (band[..., 1] > 180) & (band[..., 2] < 140) & (band[..., 0] < 140)
+    assert green.sum() > 200
+    cap = cv2.VideoCapture(str(tmp_path / "view.mp4"))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape == (540, 960, 3) and n >= 30
+
+
+def test_viewer_without_a_station_says_no_signal(tmp_path):
+    opts = ViewerOptions(connect="tcp://127.0.0.1:9", size=(640, 360), fps=10.0, duration_s=0.3)
+    with MonitorViewer(opts) as viewer:
+        viewer.run()
+        img = viewer.compose()
+    assert viewer.stats.messages == 0
+    red = (img[..., 2] > 200) & (img[..., 1] < 120)
+    assert red[150:210, 150:490].sum() > 300  # the big red NO SIGNAL in the middle
+
+
+def test_view_command_needs_an_output_when_headless(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert cli_main(["view", "--connect", "tcp://127.0.0.1:9"]) == 2
+    assert "--video" in capsys.readouterr().err
+
+
+def test_view_command_writes_snapshots_headless(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    th = StationThread(duration_s=60.0, speed=1.0, seed=2, remote=False).start()
+    try:
+        rc = cli_main(["view", "--connect", th.pub_endpoint, "--snapshots", str(tmp_path), "--every", "0.4",
+                       "--duration", "1.5", "--size", "640x360", "--fps", "10"])
+    finally:
+        th.stop()
+    assert rc == 0
+    assert "snapshots in" in capsys.readouterr().out
+    shots = sorted(tmp_path.glob("cpr-view-*.png"))
+    assert len(shots) >= 2 and cv2.imread(str(shots[-1])).shape == (360, 640, 3)
+
+
+def test_viewer_draws_over_a_local_camera_or_stream(tmp_path):
+    """``camera`` takes anything cv2.VideoCapture opens (index, URL, file): here a real encoded clip."""
+    clip = tmp_path / "cam.avi"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 180))
+    frame = np.zeros((180, 320, 3), np.uint8)
+    frame[:] = (200, 40, 40)  # blue
+    for _ in range(10):
+        w.write(frame)
+    w.release()
+    with MonitorViewer(ViewerOptions(connect="tcp://127.0.0.1:9", camera=str(clip), size=(640, 360))) as viewer:
+        img = viewer.compose()
+    corner = img[20:60, 400:600].reshape(-1, 3).mean(axis=0)
+    assert corner[0] > 150 and corner[2] < 90  # the camera picture is the background
