@@ -68,6 +68,7 @@ class Compression:
     duty_cycle: float  # fraction of the cycle spent compressing (downstroke / cycle)
     recoil_residual_mm: float  # >= 0: how far below the rest baseline the chest stayed at the top
     flags: tuple[str, ...] = ()  # subset of ALL_FLAGS
+    gap_s: float = 0.0  # seconds of bridged (missing) signal between start and release; depth is partly estimated
 
     def to_dict(self) -> dict[str, Any]:
         d = _jsonify(asdict(self))
@@ -128,6 +129,8 @@ class SessionSummary:
     pauses_too_long: int
     sets: int
     profile: str
+    mean_duty_cycle: float = math.nan  # mean of the per-compression duty cycles
+    mean_recoil_residual_mm: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonify(asdict(self))

@@ -1,0 +1,399 @@
+"""Batch and streaming analysis: one engine, two front doors.
+
+Why one engine: ``analyze`` feeds the whole signal to the engine as one final
+chunk; ``StreamingAnalyzer`` feeds it the samples that arrived since its last
+feed. The engine's layers (coach.core.frontend, coach.core.strokes,
+coach.core.metrics) are chunk-invariant, so both give the same compressions.
+
+Streaming cost: calling the vectorised kernel on every sample would cost far
+more than a per-sample Python loop. ``push`` therefore only appends the sample
+and runs a few scalar checks: it replicates the kernel's smoothed value of the
+previous sample and its release rule (first crossing of 90 % of the rise, plus
+the wait) to predict when a compression becomes decidable, and the kernel runs
+then -- about 1.2 times per compression. The checks only choose *when* to feed;
+what is decided is always the kernel's, so a missed guess costs latency or one
+run, never a different result (a fallback run happens at least every
+``FALLBACK_S`` of signal).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Iterable
+
+import numpy as np
+
+from coach.core.frontend import Frontend, FrontendOut
+from coach.core.metrics import SessionCarry, assign, summarize, to_compressions
+from coach.core.options import NOMINAL_SAMPLES, CoreOptions, Params, nominal_dt, resolve
+from coach.core.profiles import load_profile
+from coach.core.strokes import RELEASE_FRACTION, StrokeCarry, Strokes, process
+from coach.core.types import (
+    PHASE_DOWN,
+    PHASE_IDLE,
+    PHASE_LOST,
+    PHASE_OFF,
+    PHASE_UP,
+    Compression,
+    CoreState,
+    SessionResult,
+)
+
+FALLBACK_S = 2.0  # streaming feeds the kernel at least this often (signal time)
+_FIELDS = FrontendOut.__slots__
+
+
+class _Engine:
+    """Frontend -> buffer -> strokes -> bookkeeping, fed in chunks."""
+
+    def __init__(self, options: CoreOptions) -> None:
+        self.options = options
+        self.profile = load_profile(options.profile)  # fail early on a bad profile name
+        self.p: Params | None = None
+        self._head_t: list[float] = []
+        self._head_h: list[float] = []
+        self.front: Frontend | None = None
+        self.buf: FrontendOut | None = None
+        self.base = 0
+        self.carry = StrokeCarry()
+        self.session = SessionCarry()
+        self.comps: list[Compression] = []
+        self.strokes: list[Strokes] = []
+        self.t_first = math.nan
+        self.t_last = math.nan
+        self.feeds = 0
+
+    def feed(self, t: np.ndarray, h: np.ndarray, final: bool, objects: bool = True) -> list[Compression]:
+        if t.size:
+            if math.isnan(self.t_first):
+                self.t_first = float(t[0])
+            self.t_last = float(t[-1])
+        if self.p is None:
+            if len(self._head_t) + t.size < NOMINAL_SAMPLES and not final:
+                self._head_t.extend(t.tolist())
+                self._head_h.extend(h.tolist())
+                return []
+            if self._head_t:
+                t = np.concatenate((np.asarray(self._head_t), t))
+                h = np.concatenate((np.asarray(self._head_h), h))
+                self._head_t, self._head_h = [], []
+            self.p = resolve(self.options, nominal_dt(t[:NOMINAL_SAMPLES]))
+            self.front = Frontend(self.p)
+        self.feeds += 1
+        out = self.front.process(t, h, final)
+        if self.buf is None or len(self.buf) == 0:
+            self.buf = out
+        elif len(out):
+            self.buf = FrontendOut(*(np.concatenate((getattr(self.buf, k), getattr(out, k))) for k in _FIELDS))
+        strokes, need = process(self.buf, self.base, self.p, self.carry, final)
+        if need > 0 and not final:
+            self.buf = FrontendOut(*(getattr(self.buf, k)[need:] for k in _FIELDS))
+            self.base += need
+        if not len(strokes):
+            return []
+        sa = assign(strokes, self.session, self.profile, self.options.pause_min_s)
+        if not objects:
+            self.strokes.append(strokes)
+            return []
+        comps = to_compressions(strokes, sa, self.profile)
+        self.comps.extend(comps)
+        return comps
+
+    def result(self) -> SessionResult:
+        summary, pauses, sets = summarize(
+            self.comps, self.session.pauses, self.t_first, self.t_last, self.profile, self.options.pause_min_s
+        )
+        return SessionResult(summary=summary, compressions=tuple(self.comps), pauses=pauses, sets=sets)
+
+    @property
+    def baseline_mm(self) -> float:
+        b = self.carry.baseline
+        if math.isnan(b) and self.carry.tops:
+            b = float(np.median(self.carry.tops[-self.options.baseline_tops :]))
+        if math.isnan(b) and self.options.rest_height_mm is not None:
+            b = float(self.options.rest_height_mm)
+        return b
+
+
+def _validate(t_s, height_mm) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(t_s, dtype=float).reshape(-1)
+    h = np.asarray(height_mm, dtype=float).reshape(-1)
+    if t.shape != h.shape:
+        raise ValueError(f"t_s has {t.size} samples but height_mm has {h.size}")
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        raise ValueError(f"t_s[{bad[0]}] is not a finite time")
+    back = np.flatnonzero(np.diff(t) <= 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise ValueError(f"t_s[{i}] = {t[i]!r} does not increase (previous {t[i - 1]!r})")
+    return t, h
+
+
+def analyze(t_s, height_mm, options: CoreOptions | None = None) -> SessionResult:
+    """Batch analysis of a whole chest-height signal.
+
+    ``t_s``: strictly increasing seconds (irregular is fine); ``height_mm``: chest
+    height, up positive, NaN where nothing was measured. Raises ValueError on
+    times that are not finite or do not increase.
+    """
+    t, h = _validate(t_s, height_mm)
+    eng = _Engine(options or CoreOptions())
+    eng.feed(t, h, final=True)
+    return eng.result()
+
+
+def analyze_strokes(t_s, height_mm, options: CoreOptions | None = None) -> Strokes:
+    """The kernel alone: accepted compressions as arrays (no result objects). For benchmarks and tools."""
+    t, h = _validate(t_s, height_mm)
+    eng = _Engine(options or CoreOptions())
+    eng.feed(t, h, final=True, objects=False)
+    return Strokes.concat(eng.strokes)
+
+
+def _from_min(rec) -> list:
+    """The (t, s) samples from the lowest one on (the crossing search starts at the bottom)."""
+    items = list(rec)
+    if not items:
+        return items
+    k = min(range(len(items)), key=lambda i: items[i][1])
+    return items[k:]
+
+
+class StreamingAnalyzer:
+    """Push samples as frames arrive; compressions come back as soon as they are decided.
+
+    Each compression is returned by the push of the sample that decided it, at
+    most ~150 ms of signal after its release (see docs/core.md). ``result()``
+    decides what is still pending and returns the session, identical to
+    ``analyze`` over the same samples. Samples whose time is not finite or does
+    not increase are dropped (counted in ``state.extra['dropped_samples']``): a
+    live loop must not die on one bad frame.
+    """
+
+    def __init__(self, options: CoreOptions | None = None) -> None:
+        self.options = options or CoreOptions()
+        self._e = _Engine(self.options)
+        self._t: list[float] = []
+        self._h: list[float] = []
+        self._last_t = -math.inf
+        self._last_h = math.nan
+        self._prev_h = math.nan
+        self._dropped = 0
+        self._result: SessionResult | None = None
+        self._phase = PHASE_IDLE
+        # scheduler (decides when to run the kernel; never what it decides)
+        o = self.options
+        self._T = o.detect_mm
+        self._recent: deque = deque(maxlen=16)  # (t, smoothed) of the last samples
+        self._hist: list = []  # (t, smoothed) since the candidate upstroke
+        self._b = self._B = math.nan
+        self._r_at = math.inf
+        self._deadline = math.inf
+        self._fallback = math.inf
+        self._armed = False  # a rise was seen: watching for the release
+        self._mx = -math.inf
+        self._cap = math.inf
+        self._dt = 1.0 / 30.0
+        self._wait = 0.05
+        self._S = o.spike_mm
+        self._min_depth = 0.0
+
+    # ------------------------------------------------------------ feeding
+    def _feed(self, final: bool) -> list[Compression]:
+        if self._t:
+            t = np.array(self._t)
+            h = np.array(self._h)
+            self._t.clear()
+            self._h.clear()
+        else:
+            t = h = np.zeros(0)
+        new = self._e.feed(t, h, final)
+        p = self._e.p
+        if p is not None:
+            self._dt = p.dt_s
+            self._wait = p.release_wait_s
+            self._min_depth = p.min_depth_mm
+            if self._recent.maxlen != p.w + 3:
+                self._recent = deque(self._recent, maxlen=p.w + 3)
+        self._schedule()
+        return new
+
+    def _schedule(self) -> None:
+        """After a kernel run: what to watch for before the next one."""
+        self._fallback = self._last_t + FALLBACK_S
+        self._deadline = math.inf
+        pend = self._e.carry.pending
+        if pend is None or self._e.p is None:
+            self._armed = False
+            self._recent.clear()  # the next candidate needs a new dip
+            return
+        t_up, t_r, b_s, B = pend
+        if not self._armed:
+            self._hist = _from_min(self._recent)
+            self._mx = max((v for _, v in self._hist), default=-math.inf)
+        self._armed = True
+        self._b, self._B = b_s, B  # the kernel's own numbers for this candidate
+        self._cap = t_up + self.options.max_up_s
+        self._r_at = -math.inf  # recompute the release estimate on the next sample
+
+    def _release_time(self) -> float:
+        """The kernel's release rule on the replicated smoothed samples: first crossing of
+        b + 0.9 (min(M, B) - b), M the running max (interpolated like the kernel)."""
+        hist = self._hist
+        if not hist:
+            return math.inf
+        M = self._mx
+        ref = M if self._B != self._B else min(M, self._B)
+        lvl = self._b + RELEASE_FRACTION * (ref - self._b)
+        tp, sp = hist[0]
+        for tt, ss in hist:
+            if ss >= lvl:
+                if sp < lvl and ss > sp:
+                    return tp + (lvl - sp) / (ss - sp) * (tt - tp)
+                return tt
+            tp, sp = tt, ss
+        return math.inf
+
+    def push(self, t_s: float, height_mm: float) -> list[Compression]:
+        """One sample; returns the compressions it completed (usually none)."""
+        t = float(t_s)
+        if not (t > self._last_t) or t == math.inf:
+            self._dropped += 1
+            return []
+        if self._result is not None:
+            raise RuntimeError("result() was called: this analyzer is finished; start a new one")
+        h = float(height_mm)
+        prev_t = self._last_t
+        h1, h2 = self._last_h, self._prev_h
+        self._last_t = t
+        self._prev_h, self._last_h = h1, h
+        self._t.append(t)
+        self._h.append(h)
+        # The kernel sees a sample once its successor has arrived: the previous sample is visible now.
+        if t >= self._fallback:
+            return self._feed(False)
+        if h1 != h1:
+            return self._feed(False) if prev_t >= self._deadline else []
+        # Scheduler: replicate the kernel's smoothed value of the previous sample (scalar arithmetic) and
+        # its release rule, to run the kernel when a compression becomes decidable. It only chooses *when*
+        # the kernel runs, never what it decides; a wrong guess costs one run or some latency.
+        left = h2 if h2 == h2 else h1
+        right = h if (h == h and abs(h - h1) <= self._S + abs(h1 - left)) else h1
+        s1 = 0.25 * left + 0.5 * h1 + 0.25 * right
+        rec = self._recent
+        rec.append((prev_t, s1))
+        if self._armed:
+            self._hist.append((prev_t, s1))
+            if s1 > self._mx or self._r_at == -math.inf:
+                if s1 > self._mx:
+                    self._mx = s1
+                self._r_at = self._release_time() + self._wait
+            if prev_t >= self._r_at or prev_t >= self._cap or self._mx - s1 > self._T:
+                return self._feed(False)  # decidable (or the next downstroke has begun)
+        elif len(rec) > 1:
+            b = min(v for _, v in rec)
+            B = self._e.baseline_mm
+            # a rise after a dip that reached compression depth below the rest: a candidate upstroke
+            if s1 - b > 0.8 * self._T and not (b > B - self._min_depth):
+                self._armed = True
+                self._b, self._B = b, B
+                self._hist = _from_min(rec)
+                self._mx = s1
+                self._cap = prev_t + self.options.max_up_s
+                self._r_at = self._release_time() + self._wait
+        if prev_t >= self._deadline:
+            return self._feed(False)
+        return []
+
+    def push_many(self, t_s: Iterable[float], height_mm: Iterable[float]) -> list[Compression]:
+        """Many samples at once (one kernel run); returns the compressions they completed."""
+        t = np.asarray(t_s, dtype=float).reshape(-1)
+        h = np.asarray(height_mm, dtype=float).reshape(-1)
+        if t.shape != h.shape:
+            raise ValueError(f"t_s has {t.size} samples but height_mm has {h.size}")
+        if self._result is not None:
+            raise RuntimeError("result() was called: this analyzer is finished; start a new one")
+        if t.size == 0:
+            return []
+        # keep only strictly increasing, finite times (as push does)
+        run = np.maximum.accumulate(np.concatenate(([self._last_t], np.where(np.isfinite(t), t, -np.inf))))
+        keep = np.isfinite(t) & (t > run[:-1])
+        self._dropped += int(t.size - keep.sum())
+        t, h = t[keep], h[keep]
+        if t.size == 0:
+            return []
+        self._t.extend(t.tolist())
+        self._h.extend(h.tolist())
+        self._prev_h = float(h[-2]) if h.size > 1 else self._last_h
+        self._last_t, self._last_h = float(t[-1]), float(h[-1])
+        # the scheduler's view of the last samples (smoothed like push does), then one kernel run
+        k = (self._recent.maxlen or 1) + 2
+        tt, hh = t[-k:].tolist(), h[-k:].tolist()
+        self._armed = False
+        self._recent.clear()
+        for i in range(1, len(hh) - 1):
+            h1, left, right = hh[i], hh[i - 1], hh[i + 1]
+            if h1 == h1:
+                left = left if left == left else h1
+                right = right if right == right else h1
+                self._recent.append((tt[i], 0.25 * left + 0.5 * h1 + 0.25 * right))
+        return self._feed(False)
+
+    def result(self) -> SessionResult:
+        """Decide what is pending and return the whole session (idempotent)."""
+        if self._result is None:
+            self._feed(True)
+            self._result = self._e.result()
+        return self._result
+
+    # ------------------------------------------------------------ live view
+    @property
+    def compressions(self) -> tuple[Compression, ...]:
+        return tuple(self._e.comps)
+
+    @property
+    def state(self) -> CoreState:
+        """Live view after the latest sample (cheap; computed on access)."""
+        e = self._e
+        o = self.options
+        t, h = self._last_t, self._last_h
+        base = e.baseline_mm
+        disp = base - h
+        comps = e.comps
+        last = comps[-1] if comps else None
+        since = t - last.t_release_s if last is not None else math.nan
+        idle = last is None or since > o.pause_min_s
+        if not math.isfinite(h):
+            phase = PHASE_LOST
+        elif math.isfinite(base) and h > base + o.off_margin_mm:
+            phase = PHASE_OFF
+        elif idle and not (math.isfinite(disp) and disp > o.detect_mm):
+            phase = PHASE_IDLE
+        else:
+            ph = self._phase if self._phase in (PHASE_DOWN, PHASE_UP) else PHASE_UP
+            if math.isfinite(self._prev_h):
+                if h < self._prev_h - 0.5:
+                    ph = PHASE_DOWN
+                elif h > self._prev_h + 0.5:
+                    ph = PHASE_UP
+            phase = ph
+        self._phase = phase
+        rate = math.nan
+        if not idle and last is not None:
+            rs = [c.rate_cpm for c in comps[-3:] if c.set_index == last.set_index and math.isfinite(c.rate_cpm)]
+            if rs:
+                rate = sum(rs) / len(rs)
+        return CoreState(
+            t_s=t if math.isfinite(t) else math.nan,
+            height_mm=h,
+            baseline_mm=base,
+            displacement_mm=disp,
+            phase=phase,
+            rate_cpm=rate,
+            last_depth_mm=last.depth_mm if last is not None else math.nan,
+            compressions=len(comps),
+            set_compressions=e.session.set_count if last is not None and not idle else 0,
+            since_last_compression_s=since,
+            extra={"dropped_samples": self._dropped, "kernel_runs": e.feeds},
+        )

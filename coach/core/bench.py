@@ -1,0 +1,93 @@
+"""``cpr-coach bench core``: batch throughput and streaming cost, against a pure-Python loop.
+
+Why ratios: this machine is shared and noisy, so absolute figures move between
+runs; the ratio against the straightforward loop (coach.core.reference, the same
+algorithm, checked equal here) moves much less. Times are the best of a few
+repeats (the least disturbed run).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+BATCH_GOAL_SPS = 20e6  # samples per second
+STREAM_GOAL_US = 20.0  # microseconds per pushed sample
+
+
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(args: argparse.Namespace | None = None) -> int:
+    from coach.core import StreamingAnalyzer, analyze, analyze_strokes
+    from coach.core.reference import reference_strokes
+    from coach.core.simulator import SimOptions, simulate
+
+    quick = bool(getattr(args, "quick", False))
+    hours = 0.1 if quick else 1.0
+    fps = 60.0
+    print(f"cpr-coach bench core  (python {platform.python_version()}, numpy {np.__version__}, {platform.machine()})")
+    t0 = time.perf_counter()
+    sim = simulate(SimOptions(seed=1, duration_s=3600.0 * hours, fps=fps, dropout_s=(0.03, 0.15)))
+    t, h = sim.t_s, sim.height_mm
+    n = t.size
+    print(f"trace: simulated {3600 * hours / 60:.0f} min at {fps:g} Hz, {n} samples, {len(sim.truth)} compressions"
+          f" (generated in {time.perf_counter() - t0:.1f} s)")
+
+    # ---- batch: the vectorised kernel, and the full result with dataclasses
+    kern = analyze_strokes(t, h)
+    k_s = _best(lambda: analyze_strokes(t, h), 3 if quick else 5)
+    full_s = _best(lambda: analyze(t, h), 2 if quick else 3)
+    print(f"batch kernel     {n / k_s / 1e6:8.2f} M samples/s   ({k_s * 1e3:.1f} ms for the trace; {len(kern)} compressions)")
+    print(f"batch + results  {n / full_s / 1e6:8.2f} M samples/s   (analyze(): Compression objects, sets, pauses, summary)")
+
+    # ---- the same algorithm as a plain Python loop, on a slice (it is slow)
+    m = min(n, int((60 if quick else 300) * fps))
+    ref_s = _best(lambda: reference_strokes(t[:m], h[:m]), 1 if quick else 2)
+    ref = reference_strokes(t[:m], h[:m])
+    k_slice = analyze_strokes(t[:m], h[:m])
+    same = len(ref) == len(k_slice) and all(
+        abs(r["depth"] - d) < 1e-6 and abs(r["t_bottom"] - b) < 1e-9 for r, d, b in zip(ref, k_slice.depth, k_slice.t_bottom)
+    )
+    ref_sps = m / ref_s
+    print(f"pure-Python loop {ref_sps / 1e6:8.3f} M samples/s   ({ref_s / m * 1e6:.2f} us/sample on {m} samples;"
+          f" same compressions as the kernel: {'yes' if same else 'NO'})")
+
+    # ---- streaming: one push per sample
+    ms = min(n, int((120 if quick else 600) * fps))
+    tl, hl = t[:ms].tolist(), h[:ms].tolist()
+
+    def stream():
+        an = StreamingAnalyzer()
+        push = an.push
+        for a, b in zip(tl, hl):
+            push(a, b)
+        return an
+
+    st_s = _best(stream, 2 if quick else 3)
+    an = stream()
+    runs = an.state.extra["kernel_runs"]
+    us = st_s / ms * 1e6
+    print(f"streaming        {us:8.2f} us/sample         ({ms} pushes, {runs} kernel runs for {len(an.compressions)}"
+          f" compressions: {runs / max(len(an.compressions), 1):.2f} per compression)")
+
+    # ---- summary
+    batch_ratio = (n / k_s) / ref_sps
+    stream_ratio = (ref_s / m * 1e6) / us
+    print()
+    print(f"{'':18s}{'reached':>16s}{'goal':>14s}{'vs pure-Python loop':>24s}")
+    print(f"{'batch':18s}{n / k_s / 1e6:13.1f} M/s{BATCH_GOAL_SPS / 1e6:11.0f} M/s{batch_ratio:21.0f} x faster")
+    print(f"{'streaming':18s}{us:13.1f} us {STREAM_GOAL_US:10.0f} us {stream_ratio:20.2f} x {'faster' if stream_ratio >= 1 else 'the speed'}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(argparse.Namespace(quick=True))

@@ -1,0 +1,235 @@
+"""Session bookkeeping: flags, sets, pauses, rates and the summary.
+
+Why one module for both modes: streaming assigns sets and rates to each chunk
+of new compressions with a small carry (the previous compression), batch does
+the same over one chunk, so both produce the same numbers. All guideline
+numbers come from the profile.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from coach.core.profiles import Profile
+from coach.core.types import (
+    INCOMPLETE_RECOIL,
+    TOO_DEEP,
+    TOO_FAST,
+    TOO_SHALLOW,
+    TOO_SLOW,
+    Compression,
+    CompressionSet,
+    Pause,
+    SessionSummary,
+)
+
+
+def compression_flags(depth_mm: float, rate_cpm: float, residual_mm: float, profile: Profile) -> tuple[str, ...]:
+    """Quality flags of one compression (no rate flags without a rate)."""
+    flags = []
+    if depth_mm < profile.depth_mm.min:
+        flags.append(TOO_SHALLOW)
+    elif depth_mm > profile.depth_mm.max:
+        flags.append(TOO_DEEP)
+    if math.isfinite(rate_cpm):
+        if rate_cpm < profile.rate_cpm.min:
+            flags.append(TOO_SLOW)
+        elif rate_cpm > profile.rate_cpm.max:
+            flags.append(TOO_FAST)
+    if residual_mm > profile.recoil_residual_max_mm:
+        flags.append(INCOMPLETE_RECOIL)
+    return tuple(flags)
+
+
+def _flag_tuples(depth, rate, residual, profile: Profile) -> list[tuple[str, ...]]:
+    """Vectorised compression_flags (same rules), one tuple per compression."""
+    shallow = depth < profile.depth_mm.min
+    deep = ~shallow & (depth > profile.depth_mm.max)
+    with np.errstate(invalid="ignore"):
+        slow = rate < profile.rate_cpm.min
+        fast = ~slow & (rate > profile.rate_cpm.max)
+    recoil = residual > profile.recoil_residual_max_mm
+    code = shallow * 1 + deep * 2 + slow * 4 + fast * 8 + recoil * 16
+    cache: dict[int, tuple[str, ...]] = {}
+    out = []
+    for k in code.tolist():
+        tup = cache.get(k)
+        if tup is None:
+            tup = tuple(
+                f for bit, f in ((1, TOO_SHALLOW), (2, TOO_DEEP), (4, TOO_SLOW), (8, TOO_FAST), (16, INCOMPLETE_RECOIL)) if k & bit
+            )
+            cache[k] = tup
+        out.append(tup)
+    return out
+
+
+@dataclass
+class SessionCarry:
+    """The previous compression and the pauses so far (streaming state of the bookkeeping)."""
+
+    count: int = 0
+    set_index: int = -1
+    set_count: int = 0  # compressions in the current set
+    prev_bottom: float = math.nan
+    prev_release: float = math.nan
+    pauses: list = field(default_factory=list)  # internal pauses (between sets)
+
+
+@dataclass
+class SessionArrays:
+    """Accepted compressions with their bookkeeping, as arrays."""
+
+    index: np.ndarray
+    set_index: np.ndarray
+    rate: np.ndarray
+    duty: np.ndarray
+
+
+def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -> SessionArrays:
+    """Sets, rates and internal pauses for new compressions (in time order)."""
+    n = len(strokes)
+    if n == 0:
+        z = np.zeros(0)
+        return SessionArrays(np.zeros(0, np.int64), np.zeros(0, np.int64), z, z)
+    prev_rel = np.concatenate(([carry.prev_release], strokes.t_release[:-1]))
+    prev_bot = np.concatenate(([carry.prev_bottom], strokes.t_bottom[:-1]))
+    gap = strokes.t_start - prev_rel
+    first_ever = np.zeros(n, bool)
+    if carry.count == 0:
+        first_ever[0] = True
+    with np.errstate(invalid="ignore"):
+        new_set = first_ever | (gap > pause_min_s)
+    set_index = carry.set_index + np.cumsum(new_set)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(new_set, np.nan, 60.0 / (strokes.t_bottom - prev_bot))
+        duty = (strokes.t_bottom - strokes.t_start) / (strokes.t_release - strokes.t_start)
+    # set sizes at each new set (for the kind of the pause before it)
+    pos = np.flatnonzero(new_set)
+    for j in pos.tolist():
+        if first_ever[j]:
+            continue
+        # compressions in the set that the pause closes
+        before = np.flatnonzero(new_set[:j])
+        closed = j - before[-1] if before.size else carry.set_count + j
+        kind = "ventilation" if profile.ratio is not None and closed >= profile.ratio.compressions // 2 else "hands_off"
+        s, e = float(prev_rel[j]), float(strokes.t_start[j])
+        carry.pauses.append(Pause(s, e, kind, (e - s) > profile.pause_max_s))
+    last_new = pos[-1] if pos.size else -1
+    carry.set_count = (n - last_new) if last_new >= 0 else carry.set_count + n
+    carry.set_index = int(set_index[-1])
+    carry.prev_bottom = float(strokes.t_bottom[-1])
+    carry.prev_release = float(strokes.t_release[-1])
+    index = carry.count + np.arange(n)
+    carry.count += n
+    return SessionArrays(index, set_index, rate, duty)
+
+
+def to_compressions(strokes, sa: SessionArrays, profile: Profile) -> list[Compression]:
+    """Result dataclasses for a chunk of compressions."""
+    if len(strokes) == 0:
+        return []
+    flags = _flag_tuples(strokes.depth, sa.rate, strokes.residual, profile)
+    cols = zip(
+        sa.index.tolist(),
+        sa.set_index.tolist(),
+        strokes.t_start.tolist(),
+        strokes.t_bottom.tolist(),
+        strokes.t_release.tolist(),
+        strokes.depth.tolist(),
+        sa.rate.tolist(),
+        sa.duty.tolist(),
+        strokes.residual.tolist(),
+        flags,
+        strokes.gap_s.tolist(),
+    )
+    return [
+        Compression(i, si, ts, tb, tr, d, r, dc, res, fl, gap_s=g)
+        for i, si, ts, tb, tr, d, r, dc, res, fl, g in cols
+    ]
+
+
+def summarize(
+    comps: list[Compression],
+    internal_pauses: list[Pause],
+    t_first: float,
+    t_last: float,
+    profile: Profile,
+    pause_min_s: float,
+) -> tuple[SessionSummary, tuple[Pause, ...], tuple[CompressionSet, ...]]:
+    """Whole-session metrics (definitions in docs/core.md)."""
+    n = len(comps)
+    duration = (t_last - t_first) if math.isfinite(t_first) and math.isfinite(t_last) else 0.0
+    pm = profile.pause_max_s
+    if n == 0:
+        pauses = (Pause(t_first, t_last, "initial", duration > pm),) if duration > 0 else ()
+        summary = SessionSummary(
+            compressions=0,
+            duration_s=duration,
+            mean_rate_cpm=math.nan,
+            median_rate_cpm=math.nan,
+            mean_depth_mm=math.nan,
+            median_depth_mm=math.nan,
+            pct_depth_ok=math.nan,
+            pct_rate_ok=math.nan,
+            pct_recoil_ok=math.nan,
+            ccf=0.0,
+            hands_off_s=0.0,
+            time_to_first_s=math.nan,
+            pauses_too_long=sum(p.too_long for p in pauses),
+            sets=0,
+            profile=profile.name,
+        )
+        return summary, pauses, ()
+    depth = np.array([c.depth_mm for c in comps])
+    rate = np.array([c.rate_cpm for c in comps])
+    resid = np.array([c.recoil_residual_mm for c in comps])
+    duty = np.array([c.duty_cycle for c in comps])
+    rr = rate[np.isfinite(rate)]
+    first, last = comps[0], comps[-1]
+    pauses: list[Pause] = []
+    if first.t_start_s - t_first > pause_min_s:
+        pauses.append(Pause(t_first, first.t_start_s, "initial", first.t_start_s - t_first > pm))
+    pauses.extend(internal_pauses)
+    if t_last - last.t_release_s > pause_min_s:
+        pauses.append(Pause(last.t_release_s, t_last, "final", t_last - last.t_release_s > pm))
+    period = last.t_release_s - first.t_start_s
+    no_flow = float(sum(p.duration_s for p in internal_pauses))
+    ccf = 1.0 - no_flow / period if period > 0 else 1.0
+    sets: list[CompressionSet] = []
+    set_idx = np.array([c.set_index for c in comps])
+    bounds = np.flatnonzero(np.diff(set_idx)) + 1
+    for a, b in zip(np.concatenate(([0], bounds)).tolist(), np.concatenate((bounds, [n])).tolist()):
+        r = rate[a:b]
+        r = r[np.isfinite(r)]
+        sets.append(
+            CompressionSet(
+                index=int(set_idx[a]),
+                start_s=comps[a].t_start_s,
+                end_s=comps[b - 1].t_release_s,
+                count=b - a,
+                mean_rate_cpm=float(r.mean()) if r.size else math.nan,
+                mean_depth_mm=float(depth[a:b].mean()),
+            )
+        )
+    summary = SessionSummary(
+        compressions=n,
+        duration_s=duration,
+        mean_rate_cpm=float(rr.mean()) if rr.size else math.nan,
+        median_rate_cpm=float(np.median(rr)) if rr.size else math.nan,
+        mean_depth_mm=float(depth.mean()),
+        median_depth_mm=float(np.median(depth)),
+        pct_depth_ok=float(100.0 * np.mean((depth >= profile.depth_mm.min) & (depth <= profile.depth_mm.max))),
+        pct_rate_ok=float(100.0 * np.mean((rr >= profile.rate_cpm.min) & (rr <= profile.rate_cpm.max))) if rr.size else math.nan,
+        pct_recoil_ok=float(100.0 * np.mean(resid <= profile.recoil_residual_max_mm)),
+        ccf=float(ccf),
+        hands_off_s=no_flow,
+        time_to_first_s=float(first.t_start_s - t_first),
+        pauses_too_long=sum(p.too_long for p in pauses),
+        sets=len(sets),
+        profile=profile.name,
+        mean_duty_cycle=float(np.nanmean(duty)) if np.isfinite(duty).any() else math.nan,
+        mean_recoil_residual_mm=float(resid.mean()),
+    )
+    return summary, tuple(pauses), tuple(sets)

@@ -1,0 +1,114 @@
+"""Options of the compression core, and the numbers derived from them.
+
+Why two classes: ``CoreOptions`` is what a user or the CLI sets (units in the
+names, guideline-free: bands come from the profile). ``Params`` is the resolved,
+internal form (profile loaded, fractions turned into millimetres, seconds into
+sample counts once the nominal sample rate is known), so the kernel never
+re-derives anything per call and streaming and batch read identical numbers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from coach.core.profiles import Profile, load_profile
+
+
+@dataclass(frozen=True)
+class CoreOptions:
+    """How the core turns a chest-height signal into compressions.
+
+    The defaults are tuned on the simulator and on real filmed traces; the
+    guideline bands (rate, depth, recoil, pause) always come from ``profile``.
+    """
+
+    profile: str = "adult"
+    rest_height_mm: float | None = None  # known rest position (calibration); None: tracked from the signal
+    # --- cleaning
+    spike_mm: float = 15.0  # a sample this far off the mean of its two (agreeing) neighbours is a spike
+    spike_speed_mm_s: float = 1000.0  # next to a missing sample: a faster jump than this is a spike
+    max_gap_s: float = 0.6  # NaN runs are bridged when the valid samples around them are this close
+    hermite_max_s: float = 0.25  # ... by a cubic up to this span, by the previous cycle (if rhythmic) beyond
+    # --- stroke detection (Schmitt trigger on the lightly smoothed signal)
+    detect_mm: float = 5.0  # a reversal must exceed this to start a new phase
+    detect_window_s: float = 0.2  # ... measured against the running min/max over this window
+    sample_rate_hz: float | None = None  # nominal rate for windows; None: from the first 16 samples
+    # --- measurement
+    fit_window_s: float = 0.14  # half-width of the triangular weights of the least-squares fit at bottoms
+    top_fit_window_s: float = 0.06  # ... at rest tops (narrower: tops are often flat holds)
+    top_mean_window_s: float = 0.05  # half-width of the window mean at rest tops
+    release_wait_s: float | None = None  # top watched this long after the release crossing; None: fits the 150 ms bound
+    max_up_s: float = 1.0  # a release is decided at the latest this long after the upstroke began
+    # --- what counts as a compression
+    min_depth_frac: float = 0.2  # shallowest counted, as a share of the profile's minimum depth
+    max_depth_frac: float = 1.5  # deeper than this share of the profile's maximum: a hand movement
+    stroke_frac: float = 0.4  # fall and rise must each cover this share of the depth
+    bootstrap_depth_frac: float = 0.5  # before any baseline: the stroke must reach this share of the minimum depth
+    max_down_s: float = 0.5  # longest downstroke (onset to bottom): slower is a hand movement
+    max_stroke_s: float = 1.5  # longest stroke (onset to release)
+    off_margin_mm: float = 10.0  # this far above the rest baseline: hands off the chest
+    # --- rest baseline
+    baseline_tops: int = 9  # running median over this many rest tops
+    baseline_window_s: float = 6.0  # ... only those this recent, once there are three (the rest may move in a pause)
+    max_lean_frac: float = 0.4  # a top further below the rest than this share of the max depth is no rest top
+    lean_tol_mm: float = 3.0  # a rest top this far below the running median is leaning: kept out of the baseline
+    rhythm_s: tuple[float, float] = (0.25, 1.6)  # bottom-to-bottom interval of a rest top's neighbours
+    # --- sessions
+    pause_min_s: float = 1.0  # a gap between compressions longer than this is a pause
+
+
+@dataclass(frozen=True)
+class Params:
+    """Resolved numbers the kernel uses (see CoreOptions for meanings)."""
+
+    options: CoreOptions
+    profile: Profile
+    dt_s: float  # nominal sample interval
+    w: int  # Schmitt window, samples
+    fit_k: int  # gather half-width for fits, samples (time-masked inside)
+    min_depth_mm: float
+    max_depth_mm: float
+    release_wait_s: float
+    back_s: float  # how far before an upstroke event a stroke's data may reach
+    keep_s: float  # how much processed signal streaming keeps
+
+
+def nominal_dt(t_first: "list[float] | object") -> float:
+    """Median interval of the first samples (deterministic in both modes)."""
+    import numpy as np
+
+    t = np.asarray(t_first, float)
+    d = np.diff(t)
+    d = d[np.isfinite(d) & (d > 0)]
+    return float(np.median(d)) if d.size else 1.0 / 30.0
+
+
+NOMINAL_SAMPLES = 16  # samples used to fix the nominal rate
+
+
+def resolve(options: CoreOptions, dt_s: float) -> Params:
+    prof = load_profile(options.profile)
+    if options.sample_rate_hz:
+        dt_s = 1.0 / float(options.sample_rate_hz)
+    dt_s = min(max(dt_s, 1e-4), 0.5)
+    w = max(2, int(round(options.detect_window_s / dt_s)))
+    fit_k = max(2, int(math.ceil(max(options.fit_window_s, options.top_fit_window_s) / dt_s)) + 1)
+    if options.release_wait_s is not None:
+        wait = options.release_wait_s
+    else:  # processed samples lag one raw sample (despike), the decision one more: stay inside 150 ms
+        wait = min(max(0.15 - 3.0 * dt_s, 0.02), 0.08)
+    # a candidate's data reach back at most: upstroke + previous rhythm + downstroke + fit (+ margin)
+    back = options.max_up_s + options.rhythm_s[1] + options.max_down_s + options.fit_window_s + 6 * dt_s
+    keep = back + options.max_up_s + 1.0
+    return Params(
+        options=options,
+        profile=prof,
+        dt_s=dt_s,
+        w=w,
+        fit_k=fit_k,
+        min_depth_mm=options.min_depth_frac * prof.depth_mm.min,
+        max_depth_mm=options.max_depth_frac * prof.depth_mm.max,
+        release_wait_s=wait,
+        back_s=back,
+        keep_s=keep,
+    )

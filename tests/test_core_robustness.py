@@ -1,0 +1,173 @@
+"""Robustness: drift, tremor, spikes, NaN runs, shallow compressions, leaning, hands-off and pause movements."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from coach.core import CoreOptions, analyze
+from coach.core.profiles import load_profile
+from coach.core.simulator import SimOptions, simulate
+from coach.core.types import INCOMPLETE_RECOIL, TOO_SHALLOW
+
+from test_core_accuracy import match
+
+
+def evaluate(seeds, **kw):
+    """(count errors, depth errors) over seeded sessions."""
+    counts, depth = [], []
+    for seed in seeds:
+        sim = simulate(SimOptions(seed=seed, **kw))
+        res = analyze(sim.t_s, sim.height_mm, CoreOptions(profile=sim.options.profile))
+        counts.append(res.summary.compressions - len(sim.truth))
+        depth += [m.depth_mm - c.depth_mm for c, m in match(sim.truth, res.compressions)]
+    return counts, np.array(depth)
+
+
+def test_baseline_drift():
+    """A creeping camera or manikin: 6 mm amplitude over 90 s (up to ~0.4 mm/s)."""
+    counts, depth = evaluate(range(6), drift_mm=6.0, drift_period_s=90.0)
+    assert counts == [0] * 6
+    assert np.abs(depth).mean() < 1.2
+
+
+def test_tremor():
+    counts, depth = evaluate(range(6), tremor_mm=2.0)
+    assert counts == [0] * 6
+    assert np.abs(depth).mean() < 0.8
+
+
+def test_single_frame_spikes():
+    counts, depth = evaluate(range(6), spike_rate_hz=0.5, dropout_rate_hz=0.0, spike_mm=(15.0, 80.0))
+    assert counts == [0] * 6
+    assert np.abs(depth).mean() < 0.8
+
+
+def test_half_second_nan_runs_inside_compressions():
+    """Tracking lost for up to 0.5 s around a bottom: the compression still counts, flagged by gap_s."""
+    sim = simulate(SimOptions(seed=21, duration_s=70.0, dropout_rate_hz=0.0, rate_cpm=100.0))
+    h = sim.height_mm.copy()
+    holed = []
+    rng = np.random.default_rng(1)
+    for i, c in enumerate(sim.truth):
+        if i % 5 == 3:  # every fifth compression, not the first of a set
+            span = float(rng.uniform(0.3, 0.5))
+            off = float(rng.uniform(-0.1, 0.1))
+            m = np.abs(sim.t_s - (c.t_bottom_s + off)) < span / 2
+            h[m] = np.nan
+            holed.append(c)
+    res = analyze(sim.t_s, h)
+    assert res.summary.compressions == len(sim.truth)
+    pairs = dict((id(c), m) for c, m in match(sim.truth, res.compressions, tol_s=0.3))
+    assert all(id(c) in pairs for c in holed)
+    assert all(pairs[id(c)].gap_s > 0.2 for c in holed)
+    others = [m.depth_mm - c.depth_mm for c, m in match(sim.truth, res.compressions) if c not in holed]
+    assert np.abs(others).mean() < 0.8
+    est = np.array([pairs[id(c)].depth_mm - c.depth_mm for c in holed])
+    assert np.abs(est).mean() < 8.0  # an estimate from the previous cycle, not a measurement
+
+
+def test_long_loss_of_tracking_counts_nothing_inside_it():
+    sim = simulate(SimOptions(seed=22, duration_s=50.0, dropout_rate_hz=0.0))
+    h = sim.height_mm.copy()
+    lost = (sim.t_s > 10.0) & (sim.t_s < 12.0)
+    h[lost] = np.nan
+    res = analyze(sim.t_s, h)
+    assert not [c for c in res.compressions if 10.0 < c.t_bottom_s < 12.0]
+    inside = [c for c in sim.truth if 10.2 < c.t_bottom_s < 11.8]
+    assert res.summary.compressions >= len(sim.truth) - len(inside) - 2
+
+
+def test_shallow_compressions_are_counted_and_flagged():
+    sim = simulate(SimOptions(seed=4, duration_s=70.0, shallow_prob=0.3, shallow_mm=(15.0, 20.0), lean_prob=0.0))
+    res = analyze(sim.t_s, sim.height_mm)
+    assert res.summary.compressions == len(sim.truth)
+    shallow = [(c, m) for c, m in match(sim.truth, res.compressions) if c.depth_mm < 21]
+    assert len(shallow) > 10
+    assert all(TOO_SHALLOW in m.flags for _, m in shallow)
+    assert np.abs([m.depth_mm - c.depth_mm for c, m in shallow]).mean() < 1.0
+
+
+def test_leaning_keeps_full_depth_and_flags_recoil():
+    """A few leaning compressions in a row: depth still from the rest, the residual measured and flagged."""
+    sim = simulate(SimOptions(seed=2, duration_s=90.0, lean_prob=0.06, lean_run=(3, 5), lean_mm=(7.0, 11.0)))
+    res = analyze(sim.t_s, sim.height_mm)
+    assert res.summary.compressions == len(sim.truth)
+    pairs = match(sim.truth, res.compressions)
+    lean = [(c, m) for c, m in pairs if c.recoil_residual_mm >= 7.0]
+    assert len(lean) >= 8
+    # the baseline does not sink: leaning compressions keep their full depth ...
+    assert np.abs([m.depth_mm - c.depth_mm for c, m in lean]).mean() < 1.5
+    # ... and show the residual
+    assert np.abs([m.recoil_residual_mm - c.recoil_residual_mm for c, m in lean]).mean() < 2.0
+    assert sum(INCOMPLETE_RECOIL in m.flags for _, m in lean) >= 0.8 * len(lean)
+    full = [m for c, m in pairs if c.recoil_residual_mm == 0.0]
+    assert sum(INCOMPLETE_RECOIL in m.flags for m in full) <= 0.05 * len(full)
+
+
+def test_pause_hand_movements_are_never_compressions():
+    """Hands lifted 10-25 cm, moved to the head 6-15 cm below the chest, breaths, back: nothing counted."""
+    for seed in range(5):
+        sim = simulate(SimOptions(seed=seed, lift_mm=(100.0, 250.0), head_mm=(-150.0, -60.0)))
+        res = analyze(sim.t_s, sim.height_mm)
+        assert res.summary.compressions == len(sim.truth)
+        for p in sim.pauses:
+            if p.kind == "ventilation":
+                assert not [c for c in res.compressions if p.start_s + 0.1 < c.t_bottom_s < p.end_s - 0.1]
+
+
+def test_hands_off_above_the_rest_is_not_compressing():
+    """Hovering and bouncing well above the chest (no contact) never counts."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 20, 1 / 30)
+    h = 60 + 30 * np.sin(2 * np.pi * 1.8 * t) + rng.normal(0, 1, t.size)  # 60 mm above a rest at 0
+    res = analyze(t, h, CoreOptions(rest_height_mm=0.0))
+    assert res.summary.compressions == 0
+    assert res.summary.ccf == 0.0
+    assert [p.kind for p in res.pauses] == ["initial"]
+
+
+def test_too_long_pauses_are_flagged():
+    prof = load_profile("adult")
+    sim = simulate(SimOptions(seed=3, duration_s=90.0, long_pause_prob=1.0))
+    res = analyze(sim.t_s, sim.height_mm)
+    vent = [p for p in res.pauses if p.kind == "ventilation"]
+    assert vent and all(p.too_long and p.duration_s > prof.pause_max_s for p in vent)
+    assert res.summary.pauses_too_long >= len(vent)
+
+
+@pytest.mark.parametrize("profile", ["child", "infant", "adult-compression-only"])
+def test_other_profiles(profile):
+    counts, depth = evaluate(range(3), profile=profile)
+    assert counts == [0] * 3
+    assert np.abs(depth).mean() < 0.8
+
+
+@pytest.mark.parametrize("rate", [80.0, 140.0])
+def test_slow_and_fast_rates_are_counted_and_flagged(rate):
+    sim = simulate(SimOptions(seed=1, rate_cpm=rate, rate_drift_cpm=2.0))
+    res = analyze(sim.t_s, sim.height_mm)
+    assert res.summary.compressions == len(sim.truth)
+    flag = "too_slow" if rate < 100 else "too_fast"
+    rated = [c for c in res.compressions if math.isfinite(c.rate_cpm)]
+    assert sum(flag in c.flags for c in rated) > 0.9 * len(rated)
+    assert abs(res.summary.mean_rate_cpm - np.nanmean([c.rate_cpm for c in sim.truth])) < 0.5
+
+
+def test_degenerate_inputs():
+    empty = analyze([], [])
+    assert empty.summary.compressions == 0 and empty.pauses == () and empty.summary.duration_s == 0.0
+    one = analyze([1.0], [5.0])
+    assert one.summary.compressions == 0
+    nan = analyze(np.arange(100) / 30, np.full(100, np.nan))
+    assert nan.summary.compressions == 0 and math.isnan(nan.summary.time_to_first_s)
+    flat = analyze(np.arange(300) / 30, np.zeros(300))
+    assert flat.summary.compressions == 0
+
+
+def test_unknown_profile_is_a_clear_error():
+    from coach.core.profiles import ProfileError
+
+    with pytest.raises(ProfileError, match="unknown profile"):
+        analyze([0.0, 0.1], [0.0, 0.0], CoreOptions(profile="horse"))
