@@ -37,3 +37,18 @@ def hands_dir() -> Path:
 def traces_dir() -> Path:
     """``../shared/data/cpr-traces``: real filmed CPR sessions as marker traces."""
     return _need("cpr-traces")
+
+
+@pytest.fixture(scope="session")
+def hand_model_path() -> Path:
+    """The verified, cached ``hand_landmarker.task`` (``make test`` fetches it first).
+
+    Fetched here on first use when the cache is empty; skips with the fetch
+    error when it cannot be had (offline, fresh clone).
+    """
+    from models import ModelError, ensure_model
+
+    try:
+        return ensure_model("hand_landmarker", progress=False)
+    except ModelError as exc:
+        pytest.skip(f"hand model unavailable: {exc}")

@@ -15,6 +15,14 @@ import sys
 COMMAND_MODULES: tuple[str, ...] = (
     "coach.cli.trace",  # analyze-trace, demo
     "coach.cli.bench",  # bench core|tracker|overlays
+    "coach.cli.models",  # models fetch|list|path
+    "coach.cli.simulate",  # simulate (simulated station over ZeroMQ)
+    "coach.cli.view",  # view (monitor viewer)
+    "coach.cli.hud",  # hud (headset HUD + WebSocket bridge)
+    "coach.cli.keys",  # keys generate (CURVE)
+    "coach.cli.remote",  # remote status|start|stop|set-profile|snapshot
+    "coach.cli.calibrate",  # calibrate print-marker|camera|manikin
+    "coach.cli.analyze",  # analyze VIDEO --calibration station.json
 )
 
 

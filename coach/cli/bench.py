@@ -11,6 +11,8 @@ import importlib
 # target -> "module:function"; each function takes the parsed args and prints its report.
 TARGETS: dict[str, str] = {
     "core": "coach.core.bench:main",
+    "tracker": "vision.bench:main",
+    "overlays": "overlays.bench:main",
 }
 
 

@@ -1,0 +1,125 @@
+"""Pixel -> millimetres: hand height above the chest and position along the body axis.
+
+The compression point (a pixel) defines a camera ray. The hands push down the
+manikin's midline, so the point lies in the sagittal plane (through the origin,
+spanned by x = toward the head and z = the chest normal). Intersecting the ray
+with that plane gives the point in mm: its z is the hand height above the chest,
+its x the hand position along the body axis (for placement feedback).
+
+With a moving camera (a headset), :class:`AnchorTracker` re-measures, in every
+frame, the pose of the static anchor marker and places the manikin frame from
+it, so head motion cancels out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibration.camera import CameraIntrinsics
+from calibration.geometry import Pose, camera_center, intersect_rays_plane, pixel_rays
+from calibration.manikin import AnchorCalibration
+from calibration.markers import MarkerDetector, estimate_marker_pose
+
+SAGITTAL_POINT = np.zeros(3)
+SAGITTAL_NORMAL = np.array([0.0, 1.0, 0.0])  # the plane y = 0 holds x (head) and z (chest normal)
+
+
+@dataclass(frozen=True)
+class HandPosition:
+    """The compression point in the manikin frame."""
+
+    height_mm: float  # z: above the chest surface at the compression point (NaN: unmeasurable)
+    axial_mm: float  # x: along the body axis, + toward the head, 0 at the calibrated compression point
+    incidence_cos: float  # how squarely the ray meets the sagittal plane (small: ill-conditioned)
+
+
+def sagittal_points(points_px: np.ndarray, intr: CameraIntrinsics, cam_from_manikin: Pose,
+                    min_incidence_cos: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Intersect the rays through ``points_px`` (N, 2) with the sagittal plane.
+
+    Returns (points (N, 3) in the manikin frame, incidence cos (N,)); rows are NaN
+    where the ray misses the plane, or grazes it (cos < ``min_incidence_cos``).
+    """
+    pts = np.asarray(points_px, dtype=np.float64).reshape(-1, 2)
+    rays_cam = pixel_rays(pts, intr.matrix, intr.dist_coeffs)
+    rays_m = rays_cam @ cam_from_manikin.rotation  # = (R^T d^T)^T: camera directions in the manikin frame
+    c = camera_center(cam_from_manikin)
+    p, cos_inc = intersect_rays_plane(c, rays_m, SAGITTAL_POINT, SAGITTAL_NORMAL)
+    p[cos_inc < min_incidence_cos] = np.nan
+    return p, cos_inc
+
+
+class HeightEstimator:
+    """Maps compression points (px) to hand height and axial position (mm).
+
+    ``cam_from_manikin`` is the calibrated, fixed pose; :meth:`measure` takes a
+    per-frame pose instead when an anchor tracker supplies one.
+    """
+
+    def __init__(self, intrinsics: CameraIntrinsics, cam_from_manikin: Pose, min_incidence_cos: float = 0.05) -> None:
+        self.intr = intrinsics
+        self.cam_from_manikin = cam_from_manikin
+        self.min_incidence_cos = min_incidence_cos
+
+    def measure(self, xy_px: np.ndarray | None, cam_from_manikin: Pose | None = None) -> HandPosition:
+        if xy_px is None:
+            return HandPosition(float("nan"), float("nan"), float("nan"))
+        xy = np.asarray(xy_px, dtype=np.float64).reshape(2)
+        if not np.all(np.isfinite(xy)):
+            return HandPosition(float("nan"), float("nan"), float("nan"))
+        pose = cam_from_manikin or self.cam_from_manikin
+        p, cos_inc = sagittal_points(xy[None], self.intr, pose, self.min_incidence_cos)
+        return HandPosition(float(p[0, 2]), float(p[0, 0]), float(cos_inc[0]))
+
+    def measure_many(self, points_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(height_mm (N,), axial_mm (N,)) for many points under the fixed pose."""
+        p, _ = sagittal_points(points_px, self.intr, self.cam_from_manikin, self.min_incidence_cos)
+        return p[:, 2], p[:, 0]
+
+
+class AnchorTracker:
+    """Per-frame ``cam_from_manikin`` from the static anchor marker.
+
+    Why keep both IPPE solutions here too: a single frame may flip; the solution
+    whose normal is nearer the last accepted one is used. A lost anchor holds the
+    last pose for ``hold_frames`` frames (a blink of occlusion), then reports None.
+    """
+
+    def __init__(self, intrinsics: CameraIntrinsics, anchor: AnchorCalibration, initial_cam_from_manikin: Pose,
+                 hold_frames: int = 5, max_reprojection_px: float = 2.0) -> None:
+        self.intr = intrinsics
+        self.anchor = anchor
+        self._det = MarkerDetector(anchor.marker.dictionary)
+        self._manikin_from_anchor = anchor.anchor_from_manikin.inverse()
+        # The anchor's normal as the calibrated camera saw it seeds the flip check.
+        cam_from_anchor0 = initial_cam_from_manikin.compose(self._manikin_from_anchor)
+        self._last_normal = cam_from_anchor0.rotation[:, 2]
+        self._last: Pose | None = None
+        self._missing = 0
+        self.hold_frames = hold_frames
+        self.max_reprojection_px = max_reprojection_px
+        self.frames_lost = 0
+
+    def update(self, image: np.ndarray) -> Pose | None:
+        det = self._det.find(image, self.anchor.marker.marker_id)
+        pose = None
+        if det is not None:
+            mp = estimate_marker_pose(det.corners_px, self.anchor.marker.size_mm, self.intr.matrix, self.intr.dist_coeffs)
+            cand, err = mp.pose, mp.reprojection_px
+            if mp.alternative is not None and float(mp.alternative.rotation[:, 2] @ self._last_normal) > float(
+                cand.rotation[:, 2] @ self._last_normal
+            ):
+                cand, err = mp.alternative, mp.alternative_reprojection_px
+            if err <= self.max_reprojection_px:
+                pose = cand
+        if pose is None:
+            self._missing += 1
+            self.frames_lost += 1
+            if self._last is not None and self._missing <= self.hold_frames:
+                return self._last
+            return None
+        self._missing = 0
+        self._last_normal = pose.rotation[:, 2]
+        self._last = pose.compose(self.anchor.anchor_from_manikin)
+        return self._last

@@ -1,0 +1,226 @@
+"""``cpr-coach analyze VIDEO --calibration station.json --json OUT.json``: offline, the full path.
+
+Frames -> hands (MediaPipe) -> compression point -> height in mm (calibration)
+-> the core. The JSON has the ``analyze-trace`` schema (summary, compressions,
+pauses, sets) plus the per-frame height trace, the geometry mode and the rest
+baseline. A progress bar is drawn on a terminal (stderr), nothing elsewhere.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from coach.cli import CliError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from coach.cli.models import add_model_arguments
+
+    p = sub.add_parser("analyze", help="analyse a CPR video: hands -> depth (mm) -> compressions, rate, pauses",
+                       description="Analyse a video filmed by a calibrated camera (see `cpr-coach calibrate`). "
+                       "Rest the hands on the chest for about 2 s before the first compression: that is the "
+                       "depth baseline.")
+    p.add_argument("video", metavar="VIDEO", help="video file (or a folder of frames)")
+    p.add_argument("--calibration", metavar="JSON", help="station calibration from `cpr-coach calibrate manikin`")
+    p.add_argument("--hfov", type=float, metavar="DEG",
+                   help="no calibration file: the camera's horizontal FOV; depth then comes from the hand's size "
+                   "(larger error, see docs/calibration.md)")
+    p.add_argument("--json", metavar="OUT", help="write the results (and the per-frame trace) here")
+    p.add_argument("--profile", default="adult", help="guideline profile (default adult)")
+    p.add_argument("--no-rest", action="store_true", help="do not wait for a resting hold; the core tracks the baseline")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    prog = p.add_mutually_exclusive_group()
+    prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the progress bar")
+    prog.add_argument("--no-progress", dest="progress", action="store_false", help="never draw it")
+    add_model_arguments(p)
+    p.set_defaults(func=_analyze)
+
+
+class FrameProgress:
+    """One redrawn line on a terminal: frames done, %, fps, ETA. Silent when not enabled."""
+
+    def __init__(self, label: str, total: int | None, enabled: bool, stream: TextIO | None = None,
+                 min_interval_s: float = 0.2) -> None:
+        self.stream = stream or sys.stderr
+        self.label = label
+        self.total = total
+        self.enabled = enabled
+        self.min_interval_s = min_interval_s
+        self._last = -1.0
+        self.width = 28
+
+    def update(self, done: int, elapsed_s: float, force: bool = False) -> None:
+        if not self.enabled or (not force and elapsed_s - self._last < self.min_interval_s):
+            return
+        self._last = elapsed_s
+        fps = done / elapsed_s if elapsed_s > 0 else 0.0
+        if self.total:
+            frac = min(done / self.total, 1.0)
+            fill = int(round(frac * self.width))
+            eta = (self.total - done) / fps if fps > 0 else float("nan")
+            eta_s = f"ETA {eta:4.0f} s" if math.isfinite(eta) else "ETA    ? s"
+            text = f"\r{self.label} [{'#' * fill}{'-' * (self.width - fill)}] {frac * 100:5.1f}% {done}/{self.total} frames {fps:5.1f} fps {eta_s}"
+        else:
+            text = f"\r{self.label} {done} frames {fps:5.1f} fps"
+        self.stream.write(text)
+        self.stream.flush()
+
+    def close(self, done: int, elapsed_s: float) -> None:
+        if self.enabled:
+            self.update(done, elapsed_s, force=True)
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clean(x: Any) -> Any:
+    """NaN/inf -> null, tuples -> lists, recursively (JSON is made only at the edge)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def result_to_json(res, *, video: str, calibration: str | None, station, size_wh, fps, profile: str) -> dict:
+    """The analyze-trace document (input, samples, profile, summary, compressions, pauses, sets)
+    plus the per-frame trace and the geometry, rest and placement sections."""
+    out = {"input": video, "samples": res.frames, "profile": profile, **res.session.to_dict()}
+    man = station.manikin if station is not None else None
+    rest = res.rest
+    out.update(
+        {
+            "source": {"video": video, "frames": res.frames, "fps": fps, "size_wh": list(size_wh) if size_wh else None,
+                       "frames_with_hands": res.frames_with_point, "frames_lost": res.frames_lost,
+                       "processing_s": res.wall_s},
+            "calibration": {
+                "file": calibration,
+                "mode": res.mode,
+                "rest_height_mm": res.rest_height_mm,
+                "rest": None if rest is None else {"t_start_s": rest.t_start_s, "t_end_s": rest.t_end_s,
+                                                   "samples": rest.samples, "spread": rest.spread},
+                "elevation_deg": None if man is None else man.view.elevation_deg,
+                "azimuth_from_side_deg": None if man is None else man.view.azimuth_from_side_deg,
+                "distance_mm": None if man is None else man.view.distance_mm,
+                "marker": None if man is None else man.marker.to_dict(),
+            },
+            "placement": {"median_axial_mm": res.placement_mm,
+                          "about": "hand position along the body axis while compressing, + toward the head, "
+                                   "0 = where the marker's centre was"},
+            "trace": res.trace(),
+            "warnings": res.warnings,
+        }
+    )
+    return _clean(out)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from calibration.camera import CameraCalibrationError, CameraIntrinsics
+    from calibration.rest import RestOptions
+    from calibration.store import CalibrationFileError, StationCalibration, load_calibration
+    from coach.cli.models import resolve_model_path
+    from coach.core.profiles import ProfileError, load_profile
+    from coach.pipeline import Geometry, Pipeline, PipelineOptions, run
+    from vision.compression_point import CompressionPointOptions, CompressionPointTracker
+    from vision.sources import SourceError, open_source
+    from vision.tracker import HandTracker, HandTrackerOptions
+
+    try:
+        load_profile(args.profile)
+    except ProfileError as exc:
+        raise CliError(str(exc)) from None
+    if not args.calibration and args.hfov is None:
+        raise CliError("give --calibration station.json (from `cpr-coach calibrate manikin`), or --hfov DEG to "
+                       "measure from the hand's own size without a marker (larger error)")
+    station = None
+    if args.calibration:
+        try:
+            station = load_calibration(args.calibration)
+        except CalibrationFileError as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        out_dir = Path(args.json).resolve().parent
+        if not out_dir.is_dir():
+            raise CliError(f"cannot write {args.json}: folder {out_dir} does not exist")
+    try:
+        src = open_source(args.video)
+    except SourceError as exc:
+        raise CliError(str(exc)) from None
+    with src:
+        size = src.size_wh
+        if size is None:
+            raise CliError(f"{args.video}: cannot tell the frame size (analyze reads video files and image folders)")
+        try:
+            if station is not None:
+                intr = station.camera.scaled_to(*size)
+                if station.manikin is not None and (intr.width_px, intr.height_px) != (station.camera.width_px, station.camera.height_px):
+                    raise CliError(
+                        f"{args.video} is {size[0]}x{size[1]} but {args.calibration} was calibrated at "
+                        f"{station.camera.width_px}x{station.camera.height_px}: film at the calibrated resolution"
+                    )
+                if args.hfov is not None:
+                    print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
+            else:
+                intr = CameraIntrinsics.from_hfov(args.hfov, *size)
+                station = StationCalibration(intr, None)
+        except CameraCalibrationError as exc:
+            raise CliError(str(exc)) from None
+        geometry = Geometry(intr, station.manikin)
+        model = resolve_model_path(args)
+        roi = geometry.roi(station.manikin.cam_from_manikin) if (station.manikin is not None and station.manikin.anchor is None) else None
+        tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=model, running_mode="video", num_hands=2,
+                                                                     roi_px=roi))
+        points = CompressionPointTracker(CompressionPointOptions(roi_px=roi))
+        opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest,
+                               rest=RestOptions(valid_range=(-30.0, 150.0)))
+        pipe = Pipeline(tracker, points, geometry, opts)
+        enabled = sys.stderr.isatty() if args.progress is None else bool(args.progress)
+        total = getattr(src, "frames_expected", None)
+        if args.max_frames:
+            total = min(total, args.max_frames) if total else args.max_frames
+        bar = FrameProgress(f"analyze {Path(args.video).name}", total, enabled)
+        count = [0]
+        t0 = time.monotonic()
+
+        def on_frame(step, elapsed_s):
+            count[0] += 1
+            bar.update(count[0], elapsed_s)
+
+        try:
+            res = run(src, pipe, time.monotonic, on_frame=on_frame, max_frames=args.max_frames)
+        except SourceError as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            bar.close(count[0], time.monotonic() - t0)
+            tracker.close()
+        fps = src.fps
+    from coach.cli.trace import summary_lines
+
+    print(f"{args.video}: {res.frames} frames, hands in {res.frames_with_point}, geometry: {res.mode}"
+          + (f", rest {res.rest_height_mm:.1f} mm above the chest" if res.rest_height_mm is not None else ", no rest hold")
+          + f", profile {args.profile}")
+    for line in summary_lines(res.session):
+        print("  " + line)
+    if math.isfinite(res.placement_mm):
+        print(f"  hand placement   {res.placement_mm:+.0f} mm along the body axis from the marked point (+ toward the head)")
+    for w in res.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        data = result_to_json(res, video=args.video, calibration=args.calibration, station=station, size_wh=size, fps=fps,
+                              profile=args.profile)
+        out = Path(args.json)
+        tmp = out.with_name(out.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+        print(f"  -> {args.json}")
+    return 0

@@ -1,0 +1,357 @@
+"""The one loop: frames -> hands -> compression point -> height (mm) -> core.
+
+Offline analysis (``cpr-coach analyze``) and the live app share this code: the
+loop (:func:`run`) takes the frame source and the clock as parameters, and the
+per-frame step (:meth:`Pipeline.process`) is what a live loop calls for every
+camera frame. Nothing here knows whether frames come from a file or a camera.
+
+Metric geometry comes in three modes, chosen by the calibration:
+
+- ``marker``: a fixed camera; the manikin frame from ``calibrate manikin``;
+- ``anchor``: a moving camera (headset); every frame re-measures the static anchor
+  marker and places the manikin frame from it;
+- ``hand-size``: no manikin calibration; the frame comes from the resting hand's
+  own size and orientation (MediaPipe world landmarks). Larger error; see
+  docs/calibration.md.
+
+Sub-pixel motion: MediaPipe finds the hands; :mod:`coach.hand_motion` tracks the
+palms' texture to measure how far they moved (MediaPipe's landmarks alone are
+biased by a few percent of the motion and jitter by about a pixel).
+
+Rest baseline: the first still hold of the hands on the chest (about 2 s,
+before compressing) is the depth reference. Until it is known, samples are held
+back; then the core is created with ``rest_height_mm`` and the held samples are
+pushed, so batch and streaming see the same signal.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable
+
+import numpy as np
+
+from calibration.camera import CameraIntrinsics
+from calibration.geometry import Pose
+from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
+from calibration.height import AnchorTracker, HeightEstimator
+from calibration.manikin import ManikinCalibration, chest_roi_px
+from calibration.rest import RestDetector, RestEstimate, RestOptions
+from coach.core import CoreOptions, StreamingAnalyzer
+from coach.core.types import Compression, SessionResult
+from coach.hand_motion import HandMotionRefiner
+
+Clock = Callable[[], float]
+
+MODE_MARKER = "marker"
+MODE_ANCHOR = "anchor"
+MODE_HAND = "hand-size"
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How the pipeline turns frames into compressions."""
+
+    profile: str = "adult"
+    rest: RestOptions = RestOptions(valid_range=(-30.0, 150.0))  # mm above the chest surface
+    use_rest_baseline: bool = True  # False: the core tracks the baseline from the signal alone
+    rest_timeout_s: float = 8.0  # no rest hold by then (after the first hand): go on without one
+    chest_roi: bool = True  # pass the projected chest region to the tracker (low-contrast hands)
+    refine_motion: bool = True  # track the hands' texture for sub-pixel motion (coach.hand_motion)
+    hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One frame of the trace (what ``analyze --json`` writes per frame)."""
+
+    index: int
+    t_s: float
+    xy_px: tuple[float, float]  # compression point (NaN when none)
+    confidence: float
+    n_hands: int
+    height_mm: float  # hand height above the chest surface at the compression point (NaN: no measurement)
+    axial_mm: float  # position along the body axis, + toward the head (NaN in hand-size mode)
+
+
+@dataclass
+class PipelineStep:
+    """What one processed frame produced."""
+
+    record: FrameRecord
+    compressions: list[Compression]  # completed by this frame (possibly several when held samples flush)
+    state: object | None  # the core's CoreState, None until the core runs
+
+
+@dataclass
+class PipelineResult:
+    session: SessionResult
+    mode: str
+    records: list[FrameRecord]
+    rest: RestEstimate | None
+    rest_height_mm: float | None
+    placement_mm: float  # median body-axis position of the hands while compressing (NaN if unknown)
+    frames: int
+    frames_with_point: int
+    frames_lost: int  # source reported lost (live) or anchor not found
+    wall_s: float
+    warnings: list[str] = field(default_factory=list)
+
+    def trace(self) -> dict[str, list]:
+        def col(name):
+            return [getattr(r, name) for r in self.records]
+
+        return {
+            "t_s": col("t_s"),
+            "height_mm": col("height_mm"),
+            "axial_mm": col("axial_mm"),
+            "x_px": [r.xy_px[0] for r in self.records],
+            "y_px": [r.xy_px[1] for r in self.records],
+            "confidence": col("confidence"),
+            "n_hands": col("n_hands"),
+        }
+
+
+class Geometry:
+    """Compression point (px) -> (height_mm, axial_mm), per frame."""
+
+    mode = MODE_MARKER
+
+    def __init__(self, intrinsics: CameraIntrinsics, manikin: ManikinCalibration | None) -> None:
+        self.intr = intrinsics
+        self.manikin = manikin
+        self.anchor: AnchorTracker | None = None
+        self.estimator: HeightEstimator | None = None
+        self._pose: Pose | None = None
+        if manikin is None:
+            self.mode = MODE_HAND
+        else:
+            self.estimator = HeightEstimator(intrinsics, manikin.cam_from_manikin)
+            self._pose = manikin.cam_from_manikin
+            if manikin.anchor is not None:
+                self.mode = MODE_ANCHOR
+                self.anchor = AnchorTracker(intrinsics, manikin.anchor, manikin.cam_from_manikin)
+
+    def frame_pose(self, image: np.ndarray) -> Pose | None:
+        """This frame's cam_from_manikin (anchor mode re-measures it; None when the anchor is lost)."""
+        if self.anchor is not None:
+            self._pose = self.anchor.update(image)
+        return self._pose
+
+    def roi(self, pose: Pose | None) -> tuple[int, int, int, int] | None:
+        if pose is None:
+            return None
+        return chest_roi_px(pose, self.intr)
+
+    def measure(self, xy: np.ndarray, pose: Pose | None) -> tuple[float, float]:
+        if self.estimator is None or pose is None:
+            return math.nan, math.nan
+        hp = self.estimator.measure(xy, pose)
+        return hp.height_mm, hp.axial_mm
+
+
+class Pipeline:
+    """Per-frame processing with held-back samples until the rest baseline is known.
+
+    ``tracker`` is a ``vision.tracker.HandTracker`` (VIDEO or LIVE_STREAM-style
+    synchronous ``detect``), ``points`` a ``vision.compression_point.CompressionPointTracker``.
+    """
+
+    def __init__(self, tracker, points, geometry: Geometry, options: PipelineOptions | None = None) -> None:
+        self.tracker = tracker
+        self.points = points
+        self.geo = geometry
+        self.opt = options or PipelineOptions()
+        self.records: list[FrameRecord] = []
+        self.warnings: list[str] = []
+        self._core: StreamingAnalyzer | None = None
+        self._held: list[int] = []  # record indices not yet pushed to the core
+        self._rest: RestEstimate | None = None
+        self._rest_height: float | None = None
+        self._rest_det: RestDetector | None = None
+        self._t_first_hand: float | None = None
+        self._last_t: float | None = None
+        # hand-size mode keeps the used hands' landmarks of held frames
+        self._hand_obs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._hand_est: HeightEstimator | None = None
+        self._hand_pose: Pose | None = None
+        self.frames_lost = 0
+        self.frames_with_point = 0
+        self.refiner = HandMotionRefiner() if self.opt.refine_motion else None
+        if geometry.mode != MODE_HAND and self.opt.use_rest_baseline:
+            self._rest_det = RestDetector(self.opt.rest)
+
+    @property
+    def mode(self) -> str:
+        return self.geo.mode
+
+    @property
+    def core_started(self) -> bool:
+        return self._core is not None
+
+    # ------------------------------------------------------------------ per frame
+
+    def process(self, image: np.ndarray, t_ms: int, index: int | None = None) -> PipelineStep:
+        idx = len(self.records) if index is None else int(index)
+        t_s = t_ms / 1000.0
+        if self._last_t is not None and t_s <= self._last_t:
+            t_s = self._last_t + 1e-6  # the core wants strictly increasing time; sources guarantee it anyway
+        self._last_t = t_s
+        pose = self.geo.frame_pose(image) if self.geo.mode != MODE_HAND else None
+        if self.geo.mode == MODE_ANCHOR and pose is None:
+            self.frames_lost += 1
+        roi = self.geo.roi(pose) if (self.opt.chest_roi and pose is not None) else None
+        result = self.tracker.detect(image, int(t_ms), roi_px=roi)
+        cp = self.points.update(result)
+        valid = bool(cp.valid) and np.all(np.isfinite(cp.xy_px))
+        xy = (float(cp.xy_px[0]), float(cp.xy_px[1])) if valid else (math.nan, math.nan)
+        if self.refiner is not None:
+            rp = self.refiner.update(image, int(t_ms), cp.xy_px if valid else None, cp.landmarks_px, cp.palm_size_px)
+            if rp is not None:
+                xy = (float(rp.xy_px[0]), float(rp.xy_px[1]))
+        if valid:
+            self.frames_with_point += 1
+            if self._t_first_hand is None:
+                self._t_first_hand = t_s
+        if self.geo.mode == MODE_HAND:
+            h, ax = self._hand_measure(len(self.records), cp, valid, xy)
+        else:
+            h, ax = self.geo.measure(np.array(xy), pose) if valid else (math.nan, math.nan)
+        rec = FrameRecord(idx, t_s, xy, float(cp.confidence), int(cp.n_hands), float(h), float(ax))
+        self.records.append(rec)
+        return PipelineStep(rec, self._feed(len(self.records) - 1), self._core.state if self._core else None)
+
+    def _hand_measure(self, ri: int, cp, valid: bool, xy) -> tuple[float, float]:
+        if self._hand_est is not None:
+            if not valid:
+                return math.nan, math.nan
+            hp = self._hand_est.measure(np.array(xy))
+            return hp.height_mm, math.nan
+        if valid and cp.landmarks_px.shape[0] > 0:
+            self._hand_obs[ri] = (np.array(cp.landmarks_px), np.array(cp.world_landmarks_m))
+            if self._rest_det is None and math.isfinite(cp.px_per_m):
+                # the rest hold is judged in image px: tolerance = mm * (px per mm at the hands)
+                tol = self.opt.hand_rest_tolerance_mm * cp.px_per_m / 1000.0
+                self._rest_det = RestDetector(replace(self.opt.rest, tolerance=tol, valid_range=(-math.inf, math.inf)))
+        return math.nan, math.nan
+
+    # ------------------------------------------------------------------ rest and core
+
+    def _rest_value(self, rec: FrameRecord) -> float:
+        return rec.xy_px[1] if self.geo.mode == MODE_HAND else rec.height_mm
+
+    def _feed(self, ri: int) -> list[Compression]:
+        if self._core is not None:
+            rec = self.records[ri]
+            return list(self._core.push(rec.t_s, rec.height_mm))
+        self._held.append(ri)
+        rec = self.records[ri]
+        if self._rest_det is not None:
+            r = self._rest_det.push(rec.t_s, self._rest_value(rec))
+            if r is not None:
+                return self._start_core(r)
+        timeout = self._t_first_hand is not None and rec.t_s - self._t_first_hand > self.opt.rest_timeout_s
+        if not self.opt.use_rest_baseline and self.geo.mode != MODE_HAND:
+            return self._start_core(None)
+        if timeout:
+            self.warnings.append(
+                f"no resting hold of the hands (about {self.opt.rest.hold_s:g} s without pushing) was seen in the first "
+                f"{self.opt.rest_timeout_s:g} s: depth is measured against the baseline the core tracks instead"
+            )
+            return self._start_core(None)
+        return []
+
+    def _start_core(self, rest: RestEstimate | None) -> list[Compression]:
+        self._rest = rest
+        if self.geo.mode == MODE_HAND:
+            self._build_hand_frame(rest)
+        if rest is not None:
+            vals = [self.records[i].height_mm for i in self._held
+                    if rest.t_start_s <= self.records[i].t_s <= rest.t_end_s and math.isfinite(self.records[i].height_mm)]
+            self._rest_height = float(np.median(vals)) if vals else None
+        rest_mm = self._rest_height if self.opt.use_rest_baseline else None
+        self._core = StreamingAnalyzer(CoreOptions(profile=self.opt.profile, rest_height_mm=rest_mm))
+        out: list[Compression] = []
+        for i in self._held:
+            r = self.records[i]
+            out += list(self._core.push(r.t_s, r.height_mm))
+        self._held = []
+        return out
+
+    def _build_hand_frame(self, rest: RestEstimate | None) -> None:
+        """Hand-size mode: the frame from the resting frames, then heights for every held frame."""
+        if rest is not None:
+            idx = [i for i in self._held if rest.t_start_s <= self.records[i].t_s <= rest.t_end_s and i in self._hand_obs]
+        else:
+            idx = [i for i in self._held if i in self._hand_obs][:60]
+            self.warnings.append("hand-size mode without a resting hold: the frame is taken from the first hands seen")
+        samples = []
+        for i in idx:
+            lms, world = self._hand_obs[i]
+            xy = np.array(self.records[i].xy_px)
+            for k in range(lms.shape[0]):
+                try:
+                    samples.append(resting_hand_sample(lms[k, :, :2], world[k], xy, self.geo.intr))
+                except HandScaleError:
+                    continue
+        try:
+            pose = frame_from_samples(samples)
+        except HandScaleError as exc:
+            self.warnings.append(f"hand-size mode: {exc}; no heights")
+            self._hand_obs.clear()
+            return
+        self._hand_pose = pose
+        self._hand_est = HeightEstimator(self.geo.intr, pose)
+        for i in self._held:
+            r = self.records[i]
+            if math.isfinite(r.xy_px[0]):
+                hp = self._hand_est.measure(np.array(r.xy_px))
+                self.records[i] = FrameRecord(r.index, r.t_s, r.xy_px, r.confidence, r.n_hands, hp.height_mm, math.nan)
+        self._hand_obs.clear()
+
+    # ------------------------------------------------------------------ end
+
+    def finish(self, wall_s: float = math.nan) -> PipelineResult:
+        if self._core is None:
+            r = self._rest_det.finish() if self._rest_det is not None else None
+            self._start_core(r)
+        assert self._core is not None
+        session = self._core.result()
+        placement = self._placement(session)
+        return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
+                              self.frames_with_point, self.frames_lost, wall_s, list(self.warnings))
+
+    def _placement(self, session: SessionResult) -> float:
+        if self.mode == MODE_HAND or not session.compressions:
+            return math.nan
+        t = np.array([r.t_s for r in self.records])
+        ax = np.array([r.axial_mm for r in self.records])
+        m = np.zeros(t.size, bool)
+        for c in session.compressions:
+            m |= (t >= c.t_start_s) & (t <= c.t_release_s)
+        v = ax[m & np.isfinite(ax)]
+        return float(np.median(v)) if v.size else math.nan
+
+
+def run(source: Iterable, pipeline: Pipeline, clock: Clock = time.monotonic,
+        on_frame: Callable[[PipelineStep, float], None] | None = None, max_frames: int | None = None) -> PipelineResult:
+    """Drive ``pipeline`` with every frame of ``source`` (any ``vision.sources`` FrameSource).
+
+    ``clock`` times the run (and is what a live caller compares capture times with);
+    ``on_frame(step, elapsed_s)`` is called after each frame (progress bars, live
+    publishing). Lost-source markers are counted and skipped: the loop never dies on them.
+    """
+    t0 = clock()
+    n = 0
+    for frame in source:
+        if getattr(frame, "lost", False):
+            pipeline.frames_lost += 1
+            continue
+        step = pipeline.process(frame.image, frame.t_ms, frame.index)
+        n += 1
+        if on_frame is not None:
+            on_frame(step, clock() - t0)
+        if max_frames is not None and n >= max_frames:
+            break
+    return pipeline.finish(wall_s=clock() - t0)

@@ -1,0 +1,210 @@
+"""End-to-end accuracy on rendered clips: render, run the real CLI, compare with the truth.
+
+Used by tests/test_analyze_accuracy.py (which asserts the issue's limits) and
+runnable on its own to print the accuracy table of docs/calibration.md::
+
+    python -m tests.render.accuracy            # from the repo root: all views and hand sizes (~4 min, 2 cores)
+    python -m tests.render.accuracy side30 fallback-small --seed 8
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .clips import ANCHOR_ID, MARKER_MM, ViewSpec, render_calibration_clip, render_compression_clip
+from .hand import HandSprite
+from .scenario import Scenario, compression_scenario
+
+VIEWS: dict[str, ViewSpec] = {
+    "side30": ViewSpec("side30", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0),
+    "oblique45": ViewSpec("oblique45", 1280, 720, elevation_deg=45.0, azimuth_deg=45.0, distance_mm=900.0),
+    "vga": ViewSpec("vga", 640, 480, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0),
+    "anchor": ViewSpec("anchor", 1280, 720, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
+                       target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True),
+}
+TITLES = {
+    "side30": "side view, 30 deg elevation, 1280x720",
+    "oblique45": "45 deg off the side view, 45 deg elevation, 1280x720",
+    "vga": "side view, 30 deg elevation, 640x480",
+    "anchor": "moving camera (bob +-3 cm, sway +-1 deg) with anchor marker, 1280x720",
+    "fallback": "no marker: hand-size fallback, 185 mm hand (side view 30 deg, 1280x720)",
+    "fallback-small": "no marker: hand-size fallback, 165 mm hand",
+    "fallback-large": "no marker: hand-size fallback, 205 mm hand",
+    "fallback-oblique45": "no marker: hand-size fallback, 185 mm hand, 45 deg off the side view, 45 deg elevation",
+}
+# hand length (wrist to middle fingertip) of the rendered hand in each fallback case
+FALLBACK_HANDS = {"fallback": 185.0, "fallback-small": 165.0, "fallback-large": 205.0, "fallback-oblique45": 185.0}
+FALLBACK_VIEW = {"fallback-oblique45": "oblique45"}
+
+
+@dataclass
+class Accuracy:
+    name: str
+    truth_count: int
+    count: int
+    matched: int
+    depth_mae_mm: float
+    depth_bias_mm: float
+    depth_max_mm: float
+    rate_mae_cpm: float
+    mean_rate_err_cpm: float
+    placement_err_mm: float
+    mode: str
+    seconds: float = math.nan
+    extra: dict = field(default_factory=dict)
+
+    def row(self) -> str:
+        return (f"| {TITLES.get(self.name, self.name)} | {self.depth_mae_mm:.2f} | {self.depth_bias_mm:+.2f} | "
+                f"{self.depth_max_mm:.2f} | {self.rate_mae_cpm:.2f} | {self.count}/{self.truth_count} |")
+
+
+def match(measured: list[dict], truth, max_dt_s: float = 0.25) -> list[tuple[dict, object]]:
+    """Pairs (measured, true) compressions by nearest bottom time, one-to-one."""
+    pairs = []
+    used: set[int] = set()
+    for tc in truth:
+        best, bd = None, max_dt_s
+        for i, mc in enumerate(measured):
+            d = abs(mc["t_bottom_s"] - tc.t_bottom_s)
+            if i not in used and d < bd:
+                best, bd = i, d
+        if best is not None:
+            used.add(best)
+            pairs.append((measured[best], tc))
+    return pairs
+
+
+def score(name: str, out: dict, sc: Scenario) -> Accuracy:
+    comps = out["compressions"]
+    pairs = match(comps, sc.truth)
+    derr = np.array([m["depth_mm"] - t.depth_mm for m, t in pairs])
+    rerr = np.array([m["rate_cpm"] - t.rate_cpm for m, t in pairs
+                     if m["rate_cpm"] is not None and math.isfinite(t.rate_cpm)])
+    true_rates = [t.rate_cpm for t in sc.truth if math.isfinite(t.rate_cpm)]
+    mean_rate = out["summary"].get("mean_rate_cpm")
+    place = out.get("placement", {}).get("median_axial_mm")
+    return Accuracy(
+        name=name,
+        truth_count=len(sc.truth),
+        count=len(comps),
+        matched=len(pairs),
+        depth_mae_mm=float(np.mean(np.abs(derr))) if derr.size else math.nan,
+        depth_bias_mm=float(np.mean(derr)) if derr.size else math.nan,
+        depth_max_mm=float(np.max(np.abs(derr))) if derr.size else math.nan,
+        rate_mae_cpm=float(np.mean(np.abs(rerr))) if rerr.size else math.nan,
+        mean_rate_err_cpm=(mean_rate - float(np.mean(true_rates))) if (mean_rate is not None and true_rates) else math.nan,
+        placement_err_mm=(place - sc.placement_mm) if place is not None else math.nan,
+        mode=out["calibration"]["mode"],
+    )
+
+
+@dataclass
+class RenderedCase:
+    view: ViewSpec
+    scenario: Scenario
+    calib_video: Path
+    video: Path
+
+
+def render_case(view: ViewSpec, workdir: Path, hands_dir: Path, seed: int = 3, hand_length_mm: float = 185.0,
+                tag: str = "") -> RenderedCase:
+    """Render the calibration and compression clips of one view (hand: wrist to middle fingertip)."""
+    sprite = HandSprite.from_hands_jpg(Path(hands_dir), hand_length_mm=hand_length_mm)
+    sc = compression_scenario(seed=seed, fps=view.fps)
+    cal = workdir / f"{view.name}{tag}_calibration.mp4"
+    vid = workdir / f"{view.name}{tag}_compressions.mp4"
+    render_calibration_clip(cal, view, seconds=1.5)
+    render_compression_clip(vid, view, sprite, sc.t_s, sc.height_mm, sc.placement_mm, sc.visible, truth=sc.truth)
+    return RenderedCase(view, sc, cal, vid)
+
+
+def run_cli(argv: list[str]) -> int:
+    from coach.cli import main
+
+    return main(argv)
+
+
+def calibrate_case(case: RenderedCase, workdir: Path) -> Path:
+    v = case.view
+    station = workdir / f"{v.name}_station.json"
+    argv = ["calibrate", "manikin", "--source", str(case.calib_video), "--hfov", f"{v.hfov_deg:g}",
+            "--marker-mm", f"{MARKER_MM:g}", "-o", str(station)]
+    if v.anchor:
+        argv += ["--anchor-id", str(ANCHOR_ID)]
+    rc = run_cli(argv)
+    if rc != 0:
+        raise RuntimeError(f"calibrate manikin failed for {v.name} (exit {rc})")
+    return station
+
+
+def analyze_case(case: RenderedCase, workdir: Path, station: Path | None, tag: str = "") -> dict:
+    out = workdir / f"{case.view.name}{tag}_analysis.json"
+    argv = ["analyze", str(case.video), "--json", str(out), "--no-progress"]
+    argv += ["--calibration", str(station)] if station is not None else ["--hfov", f"{case.view.hfov_deg:g}"]
+    rc = run_cli(argv)
+    if rc != 0:
+        raise RuntimeError(f"analyze failed for {case.view.name}{tag} (exit {rc})")
+    return json.loads(out.read_text())
+
+
+def _shared_data_dir() -> Path:
+    """Where tests/conftest.py looks for the shared data: $CPR_TEST_DATA or <repo>/../shared/data."""
+    import os
+
+    env = os.environ.get("CPR_TEST_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m tests.render.accuracy", description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help=f"cases (default all): {', '.join([*VIEWS, *FALLBACK_HANDS])}")
+    ap.add_argument("--seed", type=int, default=3, help="simulator seed of the compression waveform (default 3)")
+    args = ap.parse_args(argv)
+    names = args.names or [*VIEWS, *FALLBACK_HANDS]
+    seed = args.seed
+    hands = _shared_data_dir() / "hands"
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        work = Path(d)
+        cases: dict[str, RenderedCase] = {}
+        for name in names:
+            t0 = time.monotonic()
+            fallback = name in FALLBACK_HANDS
+            key = {"fallback": "side30", "fallback-oblique45": "oblique45"}.get(name, name)
+            if key not in cases:
+                if fallback:
+                    view = VIEWS[FALLBACK_VIEW.get(name, "side30")]
+                    cases[key] = render_case(view, work, hands, seed=seed, hand_length_mm=FALLBACK_HANDS[name], tag=name)
+                else:
+                    cases[key] = render_case(VIEWS[key], work, hands, seed=seed)
+            case = cases[key]
+            if fallback:
+                out = analyze_case(case, work, None, tag="_fallback")
+            else:
+                out = analyze_case(case, work, calibrate_case(case, work))
+            acc = score(name, out, case.scenario)
+            acc.seconds = time.monotonic() - t0
+            rows.append(acc)
+            print(f"{name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}, max {acc.depth_max_mm:.2f}), "
+                  f"rate MAE {acc.rate_mae_cpm:.2f} cpm, session rate error {acc.mean_rate_err_cpm:+.2f} cpm, "
+                  f"count {acc.count}/{acc.truth_count}, placement error {acc.placement_err_mm:+.1f} mm, "
+                  f"mode {acc.mode}, {acc.seconds:.0f} s", flush=True)
+    print()
+    print("| view | depth MAE (mm) | depth bias (mm) | worst (mm) | rate MAE (cpm) | count |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(r.row())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Rendered test clips with ground truth: a calibration clip and a compression clip per view.
+
+A clip is a real video file (cv2.VideoWriter, mp4v) so the CLI under test reads
+it through the same decoder a user's recording goes through. Each frame gets a
+little optical blur and sensor noise (seeded), and mp4v adds its compression.
+
+Truth returned with each clip: the camera (intrinsics and pose, per frame for a
+moving camera), the hand's height above its rest position per frame, and the
+core simulator's ground-truth compressions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from .camera import RenderCamera, make_camera, small_rotation
+from .hand import HandSprite, composite_hand, flat_on_chest
+from .scene import ManikinScene, PaperMarker
+
+MARKER_DICT = cv2.aruco.DICT_4X4_50
+MARKER_ID = 0
+ANCHOR_ID = 1
+MARKER_MM = 120.0
+ANCHOR_MM = 120.0
+HAND_REST_Z_MM = 28.0  # the sprite's anchor point rides this high above the chest at rest (hand thickness)
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One camera setup of the accuracy table."""
+
+    name: str
+    width: int = 1280
+    height: int = 720
+    hfov_deg: float = 60.0
+    elevation_deg: float = 30.0
+    azimuth_deg: float = 0.0
+    distance_mm: float = 900.0
+    bob_mm: float = 0.0  # moving camera: amplitude of the head bob (mm); 0 = fixed camera
+    sway_deg: float = 0.0  # moving camera: amplitude of small head rotations
+    anchor: bool = False  # a static anchor marker lies on the floor beside the manikin
+    fps: float = 30.0
+    target: tuple[float, float, float] = (0.0, 0.0, 0.0)  # where the camera looks (mm, manikin frame)
+
+    def camera(self) -> RenderCamera:
+        return make_camera(self.width, self.height, self.hfov_deg, self.elevation_deg, self.azimuth_deg,
+                           self.distance_mm, target=self.target)
+
+    def camera_at(self, t_s: float) -> RenderCamera:
+        """The camera at time t: fixed, or bobbing like a headset (a few incommensurate slow sways)."""
+        cam = self.camera()
+        if self.bob_mm <= 0:
+            return cam
+        b = self.bob_mm
+        off = np.array([0.35 * b * math.sin(2 * math.pi * 0.23 * t_s + 0.4),
+                        0.35 * b * math.sin(2 * math.pi * 0.31 * t_s + 1.1),
+                        b * math.sin(2 * math.pi * 0.55 * t_s)])
+        s = self.sway_deg
+        rot = small_rotation(s * math.sin(2 * math.pi * 0.41 * t_s), s * math.sin(2 * math.pi * 0.27 * t_s + 0.7),
+                             0.5 * s * math.sin(2 * math.pi * 0.19 * t_s + 2.0))
+        return cam.moved(off, rot)
+
+
+def anchor_marker() -> PaperMarker:
+    # On the floor, beside the manikin toward its head, on the camera's side.
+    return PaperMarker(MARKER_DICT, ANCHOR_ID, ANCHOR_MM, (350.0, -300.0, -199.7), top_dir=(1.0, 0.0))
+
+
+def chest_marker() -> PaperMarker:
+    # Centred on the compression point, top edge toward the head, lying on the chest plate.
+    return PaperMarker(MARKER_DICT, MARKER_ID, MARKER_MM, (0.0, 0.0, 0.25), top_dir=(1.0, 0.0))
+
+
+class Degrader:
+    """Camera-like degradation: slight optical blur and Gaussian sensor noise (seeded).
+
+    The noise comes from a small bank of precomputed frames (as saturating uint8
+    add/subtract pairs), so degrading a 1280x720 frame costs about 2 ms.
+    """
+
+    def __init__(self, seed: int, blur_sigma: float = 0.6, noise_sigma: float = 2.0, bank: int = 8) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.blur = blur_sigma
+        self.noise = noise_sigma
+        self.bank_size = bank
+        self._bank: list[tuple[np.ndarray, np.ndarray]] = []
+        self._shape: tuple[int, ...] | None = None
+        self._i = 0
+
+    def _make_bank(self, shape: tuple[int, ...]) -> None:
+        self._bank = []
+        for _ in range(self.bank_size):
+            n = np.rint(self.rng.normal(0.0, self.noise, shape)).astype(np.int16)
+            self._bank.append((np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)))
+        self._shape = shape
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        out = cv2.GaussianBlur(img, (0, 0), self.blur) if self.blur > 0 else img
+        if self.noise > 0:
+            if self._shape != out.shape:
+                self._make_bank(out.shape)
+            pos, neg = self._bank[self._i % len(self._bank)]
+            self._i += 1
+            out = cv2.subtract(cv2.add(out, pos), neg)
+        return out
+
+
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: float, size_wh: tuple[int, int]) -> int:
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size_wh)
+    if not w.isOpened():
+        raise RuntimeError(f"cv2.VideoWriter cannot write {path}")
+    n = 0
+    try:
+        for f in frames:
+            w.write(f)
+            n += 1
+    finally:
+        w.release()
+    return n
+
+
+@dataclass
+class CalibrationClip:
+    path: Path
+    view: ViewSpec
+    camera: RenderCamera  # the (mean) camera
+    frames: int
+
+
+def calibration_frames(view: ViewSpec, n: int, seed: int = 1, supersample: int = 2,
+                       markers: list[PaperMarker] | None = None) -> Iterable[np.ndarray]:
+    """``n`` frames of the marker on the chest (and the anchor, if any), no hands."""
+    if markers is None:
+        markers = [chest_marker()] + ([anchor_marker()] if view.anchor else [])
+    scene = ManikinScene(markers=markers)
+    deg = Degrader(seed)
+    cam0 = view.camera()
+    if view.bob_mm > 0:
+        ref_cam, ref_img = scene.reference_view(cam0)
+        for i in range(n):
+            yield deg(scene.render_moved(view.camera_at(i / view.fps), ref_cam, ref_img))
+    else:
+        bg = scene.render(cam0, supersample=supersample)
+        for _ in range(n):
+            yield deg(bg)
+
+
+def render_calibration_clip(path: Path, view: ViewSpec, seconds: float = 2.0, seed: int = 1) -> CalibrationClip:
+    """A video of the marker on the chest (and the anchor, if any), no hands, ``seconds`` long."""
+    n = int(round(seconds * view.fps))
+    count = write_video(path, calibration_frames(view, n, seed), view.fps, (view.width, view.height))
+    return CalibrationClip(path, view, view.camera(), count)
+
+
+@dataclass
+class CompressionClip:
+    path: Path
+    view: ViewSpec
+    t_s: np.ndarray  # frame times
+    height_mm: np.ndarray  # the hand's true height above its rest position per frame (0 = resting)
+    placement_mm: float  # true hand position along the body axis (+ toward the head)
+    palm_px: np.ndarray  # (N, 2) true image position of the sprite's anchor point per frame (NaN: no hand)
+    truth: tuple = ()  # the simulator's ground-truth compressions
+    extra: dict = field(default_factory=dict)
+
+
+def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s: np.ndarray, height_mm: np.ndarray,
+                            placement_mm: float = 0.0, visible: np.ndarray | None = None,
+                            seed: int = 2, truth: tuple = ()) -> CompressionClip:
+    """Hands flat on the chest (fingers across the body, away from the camera) following ``height_mm``.
+
+    ``height_mm[i]`` is the chest height at frame i relative to rest (0 at rest, negative when compressed);
+    NaN or ``visible[i] == False`` draws no hand in that frame.
+    """
+    markers = [anchor_marker()] if view.anchor else []
+    scene = ManikinScene(markers=markers)
+    deg = Degrader(seed)
+    cam0 = view.camera()
+    moving = view.bob_mm > 0
+    if moving:
+        ref_cam, ref_img = scene.reference_view(cam0)
+    else:
+        bg = scene.render(cam0, supersample=2)
+    palm = np.full((len(t_s), 2), np.nan)
+
+    def frames():
+        for i, (t, h) in enumerate(zip(t_s, height_mm)):
+            cam = view.camera_at(float(t)) if moving else cam0
+            img = scene.render_moved(cam, ref_cam, ref_img) if moving else bg.copy()
+            if np.isfinite(h) and (visible is None or visible[i]):
+                place = flat_on_chest(placement_mm, HAND_REST_Z_MM + float(h), fingers_dir=(0.0, 1.0, 0.0))
+                palm[i], _ = composite_hand(img, cam, sprite, place)
+            yield deg(img)
+
+    write_video(path, frames(), view.fps, (view.width, view.height))
+    return CompressionClip(path, view, np.asarray(t_s, float), np.asarray(height_mm, float), placement_mm, palm,
+                           tuple(truth))

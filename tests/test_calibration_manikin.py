@@ -1,0 +1,198 @@
+"""Manikin calibration from rendered marker views with a known camera.
+
+The renderer (tests/render) draws the printed marker on the chest with a known
+camera pose; the calibrator must recover that pose, report the viewing angles,
+pick the right IPPE solution, and refuse degenerate views with a clear reason.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from calibration import CalibrationError, CameraIntrinsics, DegenerateViewError, ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
+from calibration.geometry import Pose, rotation_angle_deg
+from calibration.manikin import MANIKIN_FROM_MARKER
+from calibration.markers import MarkerDetector, estimate_marker_pose
+from render.clips import MARKER_MM, ViewSpec, calibration_frames, chest_marker
+
+
+def _truth(view: ViewSpec) -> Pose:
+    cam = view.camera()
+    return Pose(cam.rotation, -cam.rotation @ cam.position)
+
+
+def _calibrate(view: ViewSpec, n: int = 12, options: ManikinCalibrationOptions | None = None, **kw):
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    cal = ManikinCalibrator(intr, options or ManikinCalibrationOptions(min_frames=8))
+    for img in calibration_frames(view, n, supersample=1, **kw):
+        cal.add_frame(img)
+    return cal
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        ViewSpec("side30", elevation_deg=30.0),
+        ViewSpec("az45", elevation_deg=45.0, azimuth_deg=45.0),
+        ViewSpec("steep", elevation_deg=60.0, azimuth_deg=-30.0),
+        ViewSpec("low", elevation_deg=15.0, distance_mm=800.0),
+        ViewSpec("vga", 640, 480, elevation_deg=30.0),
+    ],
+    ids=lambda v: v.name,
+)
+def test_recovers_the_rendered_camera(view):
+    res = _calibrate(view).result()
+    true = _truth(view)
+    err = res.cam_from_manikin.inverse().compose(true)  # estimated-manikin <- true-manikin
+    # origin within 0.7 % of the distance (ArUco's sub-pixel corners sit ~0.2 px inside the
+    # square, so the marker reads slightly small and far), axes within a fraction of a degree
+    assert np.linalg.norm(err.translation_mm) < 0.007 * view.distance_mm
+    assert rotation_angle_deg(err.rotation) < (0.5 if view.width < 1000 else 0.3)
+    assert res.view.elevation_deg == pytest.approx(view.elevation_deg, abs=0.6)
+    assert res.view.azimuth_from_side_deg == pytest.approx(view.azimuth_deg, abs=0.6)
+    assert res.view.distance_mm == pytest.approx(view.distance_mm, rel=0.006)
+    assert res.reprojection_rms_px < 0.3
+    assert res.frames_used == 12
+    expect = math.cos(math.radians(view.elevation_deg)) * math.cos(math.radians(view.azimuth_deg))
+    assert res.incidence_cos == pytest.approx(expect, abs=0.01)
+
+
+def test_supported_range_edges_warn_but_pass():
+    res = _calibrate(ViewSpec("e", elevation_deg=66.0, azimuth_deg=20.0)).result()
+    assert any("elevation" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize(
+    "view,match",
+    [
+        (ViewSpec("along", elevation_deg=35.0, azimuth_deg=82.0, distance_mm=900.0), "along the body axis"),
+        (ViewSpec("top", elevation_deg=82.0, azimuth_deg=0.0, distance_mm=900.0), "from too high"),
+    ],
+    ids=["along-body-axis", "from-above"],
+)
+def test_degenerate_views_are_refused(view, match):
+    cal = _calibrate(view)
+    with pytest.raises(DegenerateViewError, match=match):
+        cal.result()
+
+
+def test_marker_too_small_is_refused():
+    view = ViewSpec("far", 640, 480, elevation_deg=30.0, distance_mm=2600.0)
+    cal = _calibrate(view)
+    with pytest.raises(CalibrationError, match="too small"):
+        cal.result()
+
+
+def test_marker_absent_or_wrong_id_is_explained():
+    view = ViewSpec("side30", 640, 480)
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(marker=MarkerSpec(marker_id=7), min_frames=5))
+    for img in calibration_frames(view, 6, supersample=1):
+        cal.add_frame(img)
+    with pytest.raises(CalibrationError, match="id 7 was found in 0 of 6 frames"):
+        cal.result()
+
+
+def test_frame_size_must_match_the_intrinsics():
+    intr = CameraIntrinsics.from_hfov(60.0, 1280, 720)
+    cal = ManikinCalibrator(intr)
+    with pytest.raises(CalibrationError, match="640x480"):
+        cal.add_frame(np.zeros((480, 640, 3), np.uint8))
+
+
+def test_consensus_picks_the_right_ippe_solution():
+    """Per frame, IPPE returns two poses; the calibrator keeps the one that agrees
+    with the others even where a frame's best-reprojecting pose is the flipped one."""
+    view = ViewSpec("vga-far", 640, 480, elevation_deg=35.0, distance_mm=1300.0)
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    det = MarkerDetector()
+    imgs = list(calibration_frames(view, 6, supersample=1))
+    d = det.find(imgs[0], 0)
+    assert d is not None
+    mp = estimate_marker_pose(d.corners_px, MARKER_MM, intr.matrix, intr.dist_coeffs)
+    assert mp.alternative is not None
+    # the two solutions differ by a real angle (the ambiguity the consensus resolves)
+    assert rotation_angle_deg(mp.pose.rotation.T @ mp.alternative.rotation) > 1.0
+    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(min_frames=5))
+    for img in imgs:
+        cal.add_frame(img)
+    # poison a third of the frames: swap their solutions, as a flip would
+    from dataclasses import replace as dc_replace
+
+    for o in cal._obs[::3]:
+        o.mp = dc_replace(o.mp, pose=o.mp.alternative, alternative=o.mp.pose,
+                          reprojection_px=o.mp.alternative_reprojection_px,
+                          alternative_reprojection_px=o.mp.reprojection_px)
+    res = cal.result()
+    err = res.cam_from_manikin.inverse().compose(_truth(view))
+    assert rotation_angle_deg(err.rotation) < 0.6
+    assert res.frames_used == 6
+
+
+def test_a_moving_camera_without_anchor_is_refused():
+    view = ViewSpec("bob", 640, 480, elevation_deg=40.0, bob_mm=30.0)
+    cal = _calibrate(view, n=30)
+    with pytest.raises(CalibrationError, match="moved"):
+        cal.result()
+
+
+def test_anchor_transform_from_a_moving_camera():
+    view = ViewSpec("anchor", 1280, 720, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
+                    target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True)
+    opts = ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10)
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    cal = ManikinCalibrator(intr, opts)
+    for img in calibration_frames(view, 24):
+        cal.add_frame(img)
+    res = cal.result()
+    assert res.anchor is not None and res.anchor.frames_used >= 20
+    # where the anchor's centre sits in the manikin frame: truth (350, -300, -199.7) minus the chest paper (0.25)
+    manikin_from_anchor = res.anchor.anchor_from_manikin.inverse()
+    np.testing.assert_allclose(manikin_from_anchor.translation_mm, [350.0, -300.0, -199.95], atol=1.5)
+    # anchor axes: it lies flat with its top edge toward the head, like the chest marker
+    assert rotation_angle_deg(manikin_from_anchor.rotation @ MANIKIN_FROM_MARKER.rotation.T) < 0.5
+
+
+def test_chest_marker_truth_is_consistent():
+    """Guards the renderer itself: the marker corners project where ArUco finds them."""
+    view = ViewSpec("side30", 1280, 720)
+    img = next(iter(calibration_frames(view, 1, supersample=2)))
+    d = MarkerDetector().find(img, 0)
+    assert d is not None
+    truth = view.camera().project(chest_marker().corners_world())
+    assert np.abs(d.corners_px - truth).max() < 0.6
+
+
+def test_anchor_tracker_follows_a_moving_camera_and_survives_losing_the_anchor():
+    """Per frame, the anchor places the manikin frame: a known point reads its height within ~1.5 mm
+    while the camera bobs by 3 cm; frames without the anchor hold the last pose briefly, then None."""
+    from calibration.height import AnchorTracker, HeightEstimator
+    from render.clips import anchor_marker
+
+    view = ViewSpec("anchor", 1280, 720, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
+                    target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True)
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
+    for img in calibration_frames(view, 16):
+        cal.add_frame(img)
+    res = cal.result()
+    tracker = AnchorTracker(intr, res.anchor, res.cam_from_manikin, hold_frames=2)
+    est = HeightEstimator(intr, res.cam_from_manikin)
+    errs = []
+    frames = list(calibration_frames(view, 40, seed=9, markers=[anchor_marker()]))  # the chest marker removed
+    for i, img in enumerate(frames[::3]):
+        cam = view.camera_at(3 * i / view.fps)
+        pose = tracker.update(img)
+        assert pose is not None
+        for z in (28.0, -27.0):
+            hp = est.measure(cam.project(np.array([[0.0, 0.0, z]]))[0], pose)
+            errs.append(hp.height_mm - z)
+    assert np.max(np.abs(errs)) < 2.0 and np.mean(np.abs(errs)) < 1.0
+    # anchor covered: the last pose is held for 2 frames, then the frame is reported lost
+    blank = np.full_like(frames[0], 128)
+    assert tracker.update(blank) is not None and tracker.update(blank) is not None
+    assert tracker.update(blank) is None
+    assert tracker.frames_lost == 3
+    assert tracker.update(frames[0]) is not None  # and it comes back
