@@ -14,7 +14,7 @@ Metric geometry comes in three modes, chosen by the calibration:
   own size and orientation (MediaPipe world landmarks). Larger error; see
   docs/calibration.md.
 
-Sub-pixel motion: MediaPipe finds the hands; :mod:`coach.hand_motion` tracks the
+Sub-pixel motion: MediaPipe finds the hands; :mod:`vision.hand_motion` tracks the
 palms' texture to measure how far they moved (MediaPipe's landmarks alone are
 biased by a few percent of the motion and jitter by about a pixel).
 
@@ -40,7 +40,7 @@ from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import RestDetector, RestEstimate, RestOptions
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.types import Compression, SessionResult
-from coach.hand_motion import HandMotionRefiner
+from vision.hand_motion import HandMotionRefiner
 
 Clock = Callable[[], float]
 
@@ -58,7 +58,7 @@ class PipelineOptions:
     use_rest_baseline: bool = True  # False: the core tracks the baseline from the signal alone
     rest_timeout_s: float = 8.0  # no rest hold by then (after the first hand): go on without one
     chest_roi: bool = True  # pass the projected chest region to the tracker (low-contrast hands)
-    refine_motion: bool = True  # track the hands' texture for sub-pixel motion (coach.hand_motion)
+    refine_motion: bool = True  # track the hands' texture for sub-pixel motion (vision.hand_motion)
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
 
 

@@ -22,8 +22,8 @@ On the rendered accuracy clips (tests/render) this cut the per-frame height
 noise from about 1.2 mm to 0.2-0.4 mm and the per-compression depth error from
 about 2 mm to about 0.5 mm (docs/calibration.md).
 
-Pixel-space image processing; it lives beside the pipeline because vision/ is
-another component's (it would sit well in vision/ later).
+Pixel-space image processing, so it lives in vision/: it takes the image and
+MediaPipe's points and returns a refined point in px; geometry comes later.
 """
 from __future__ import annotations
 
