@@ -403,26 +403,13 @@ class Station:
         }
 
     def _progress(self) -> dict[str, Any]:
-        """The running session so far, from its compressions (result() would finish the analyzer)."""
-        comps = self.analyzer.compressions
-        p = self.profile
-        depths = [c.depth_mm for c in comps if math.isfinite(c.depth_mm)]
-        rates = [c.rate_cpm for c in comps if math.isfinite(c.rate_cpm)]
-
-        def mean(v: list[float]) -> float | None:
-            return sum(v) / len(v) if v else None
-
-        def pct(v: list[float], ok) -> float | None:
-            return 100.0 * sum(1 for x in v if ok(x)) / len(v) if v else None
-
-        return {
-            "compressions": len(comps),
-            "mean_depth_mm": mean(depths),
-            "mean_rate_cpm": mean(rates),
-            "pct_depth_ok": pct(depths, p.depth_mm.contains),
-            "pct_rate_ok": pct(rates, p.rate_cpm.contains),
-            "duration_s": None if not math.isfinite(self._t_session) else self._t_last - self._t_session,
-        }
+        """The running session so far: the analyzer's snapshot (non-destructive, unlike result())."""
+        s = self.analyzer.snapshot().summary.to_dict()  # (NaN -> None)
+        keys = ("compressions", "mean_depth_mm", "mean_rate_cpm", "pct_depth_ok", "pct_rate_ok", "pct_recoil_ok",
+                "ccf", "hands_off_s", "sets", "pauses_too_long")
+        out: dict[str, Any] = {k: s[k] for k in keys}
+        out["duration_s"] = None if not math.isfinite(self._t_session) else self._t_last - self._t_session
+        return out
 
     # ------------------------------------------------------------ lifecycle
     def close(self) -> None:

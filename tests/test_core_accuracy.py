@@ -63,14 +63,14 @@ def test_per_compression_rate_error_is_sub_cpm(sessions_30fps):
                 err.append(abs(m.rate_cpm - c.rate_cpm))
     err = np.array(err)
     assert err.size > 1500
-    assert err.mean() <= 1.0  # measured ~0.62
-    assert np.percentile(err, 90) <= 1.6
+    assert err.mean() <= 1.0  # the issue's bound; measured 0.63
+    assert np.percentile(err, 95) <= 1.8  # measured 1.59 (a single frame is ~6 cpm)
 
 
 def test_session_mean_rate_error(sessions_30fps):
     for sim, res in sessions_30fps:
         truth = np.mean([c.rate_cpm for c in sim.truth if math.isfinite(c.rate_cpm)])
-        assert abs(res.summary.mean_rate_cpm - truth) <= 0.5, sim.options.seed  # measured max ~0.04
+        assert abs(res.summary.mean_rate_cpm - truth) <= 0.5, sim.options.seed  # measured max 0.04
 
 
 def test_pauses_found_to_a_tenth_of_a_second(sessions_30fps):
@@ -85,24 +85,34 @@ def test_pauses_found_to_a_tenth_of_a_second(sessions_30fps):
     assert n >= 80
 
 
-def test_depth_error_30fps(sessions_30fps):
-    """Per-compression depth MAE at 30 fps with 1 mm noise.
+def depth_errors(sessions):
+    return np.array([m.depth_mm - c.depth_mm for sim, res in sessions for c, m in match(sim.truth, res.compressions)])
 
-    The issue asks for <= 0.5 mm. Measured: ~0.59 mm. With 1 mm white noise at
-    30 fps, about seven samples carry a bottom, and any local estimator's
-    bottom alone already scatters ~0.5 mm (MAE); the tracked rest baseline adds
-    the rest (docs/core.md, "Accuracy"). This bound records what is reached.
+
+def test_depth_error_30fps(sessions_30fps):
+    """Per-compression depth error at 30 fps with 1 mm noise: what is reached (a regression bound).
+
+    Measured: MAE 0.605 mm, bias -0.17 mm, p95 1.46 mm. The issue's 0.5 mm is not met at
+    30 fps (see the xfail below and docs/core.md, "Depth accuracy at 30 fps").
     """
-    err = np.array([m.depth_mm - c.depth_mm for sim, res in sessions_30fps for c, m in match(sim.truth, res.compressions)])
-    assert np.abs(err).mean() <= 0.65
-    assert abs(err.mean()) <= 0.3  # no gross bias
-    assert np.percentile(np.abs(err), 95) <= 1.8
+    err = depth_errors(sessions_30fps)
+    assert np.abs(err).mean() <= 0.62
+    assert abs(err.mean()) <= 0.25  # bias
+    assert np.percentile(np.abs(err), 95) <= 1.6
+
+
+@pytest.mark.xfail(strict=True, reason="issue 2 must-show not met at 30 fps: depth MAE 0.605 mm (0.5 mm needed); "
+                   "~7 noisy samples per bottom cap any local estimate at ~0.48 mm with a perfect baseline "
+                   "(docs/core.md). Strict: passing it means the docs and this marker must be updated.")
+def test_depth_error_30fps_meets_the_issue(sessions_30fps):
+    assert np.abs(depth_errors(sessions_30fps)).mean() <= 0.5
 
 
 def test_depth_error_60fps():
-    """At 60 fps (twice the samples per bottom) the 0.5 mm MAE holds with the same 1 mm noise."""
-    err = np.array([m.depth_mm - c.depth_mm for sim, res in run_sessions(fps=60.0, noise_mm=1.0) for c, m in match(sim.truth, res.compressions)])
+    """At 60 fps (twice the samples per bottom) the 0.5 mm MAE holds with the same 1 mm noise (measured 0.46)."""
+    err = depth_errors(run_sessions(fps=60.0, noise_mm=1.0))
     assert np.abs(err).mean() <= 0.5
+    assert abs(err.mean()) <= 0.2  # bias, measured -0.13
 
 
 def test_flags_follow_the_measured_values(sessions_30fps):

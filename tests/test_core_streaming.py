@@ -166,3 +166,50 @@ def test_known_rest_height_is_used_before_any_rest_top():
     res = analyze(sim.t_s, sim.height_mm, CoreOptions(rest_height_mm=250.0))
     first = res.compressions[0]
     assert abs(first.depth_mm - sim.truth[0].depth_mm) < 2.0
+
+
+def test_snapshot_is_the_session_so_far_and_changes_nothing():
+    """snapshot() summarises what push has returned, without finishing: the stream goes on identical to batch."""
+    sim = simulate(SimOptions(seed=10, duration_s=60.0))
+    batch = analyze(sim.t_s, sim.height_mm)
+    an = StreamingAnalyzer()
+    assert an.snapshot().summary.compressions == 0
+    emitted, snaps = [], []
+    for i, (t, h) in enumerate(zip(sim.t_s.tolist(), sim.height_mm.tolist())):
+        emitted += an.push(t, h)
+        if i % 150 == 0 or i == sim.t_s.size - 1:
+            snap = an.snapshot()
+            snaps.append((t, snap))
+            assert list(snap.compressions) == emitted  # exactly what push returned so far
+            assert snap.summary.compressions == len(emitted)
+            assert snap.summary.duration_s == pytest.approx(t - sim.t_s[0])
+            if emitted:
+                assert snap.summary.mean_depth_mm == pytest.approx(np.mean([c.depth_mm for c in emitted]))
+    res = an.result()
+    assert_same(batch, res)  # the snapshots changed nothing
+    assert an.snapshot() is res  # after result(): the final session
+    # a mid-session snapshot agrees with the final session on everything already decided
+    t_mid, mid = snaps[len(snaps) // 2]
+    assert 0 < mid.summary.compressions < res.summary.compressions
+    assert list(mid.compressions) == list(res.compressions[: mid.summary.compressions])
+    internal = [p for p in mid.pauses if p.kind in ("ventilation", "hands_off")]
+    assert internal == [p for p in res.pauses if p.kind in ("ventilation", "hands_off") and p.end_s <= t_mid]
+    assert [s.count for s in mid.sets[:-1]] == [s.count for s in res.sets[: len(mid.sets) - 1]]
+    # the last snapshot (before result) lacks at most the compression still in progress
+    assert snaps[-1][1].summary.compressions >= res.summary.compressions - 1
+
+
+def test_streaming_memory_stays_bounded():
+    """A live session of any length keeps a few seconds of samples and a handful of phases."""
+    sim = simulate(SimOptions(seed=3, duration_s=240.0, long_pause_prob=0.3))
+    an = StreamingAnalyzer()
+    most_samples = most_phases = 0
+    for t, h in zip(sim.t_s.tolist(), sim.height_mm.tolist()):
+        an.push(t, h)
+        e = an._e  # (the engine's buffers: internal, checked here because nothing else would notice a leak)
+        if e.buf is not None:
+            most_samples = max(most_samples, len(e.buf))
+            most_phases = max(most_phases, e.ph.start.size)
+    assert len(an.compressions) > 200
+    assert most_samples <= 8.0 * 30  # keep_s (~4.4 s) plus the samples awaiting a decision
+    assert most_phases <= 16

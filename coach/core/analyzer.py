@@ -10,10 +10,14 @@ more than a per-sample Python loop. ``push`` therefore only appends the sample
 and runs a few scalar checks: it replicates the kernel's smoothed value of the
 previous sample and its release rule (first crossing of 90 % of the rise, plus
 the wait) to predict when a compression becomes decidable, and the kernel runs
-then -- about 1.2 times per compression. The checks only choose *when* to feed;
-what is decided is always the kernel's, so a missed guess costs latency or one
-run, never a different result (a fallback run happens at least every
-``FALLBACK_S`` of signal).
+then -- about 1.15-1.2 times per compression. The checks only choose *when* to
+feed; what is decided is always the kernel's, so a missed guess costs latency or
+one run, never a different result (a fallback run happens at least every
+``FALLBACK_S`` of signal). The engine keeps the last few seconds of processed
+samples and the few phases the undecided candidates need.
+
+``snapshot()`` reads the bookkeeping of what is decided without running or
+finishing anything, so a live station can show the session so far.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from coach.core.frontend import Frontend, FrontendOut
 from coach.core.metrics import SessionCarry, assign, summarize, to_compressions
 from coach.core.options import NOMINAL_SAMPLES, CoreOptions, Params, nominal_dt, resolve
 from coach.core.profiles import load_profile
-from coach.core.strokes import RELEASE_FRACTION, StrokeCarry, Strokes, process
+from coach.core.strokes import RELEASE_FRACTION, Phases, StrokeCarry, Strokes, process
 from coach.core.types import (
     PHASE_DOWN,
     PHASE_IDLE,
@@ -40,7 +44,18 @@ from coach.core.types import (
 )
 
 FALLBACK_S = 2.0  # streaming feeds the kernel at least this often (signal time)
-_FIELDS = FrontendOut.__slots__
+
+
+class _Samples:
+    """The processed samples the stroke layer may still need (from global index ``base``)."""
+
+    __slots__ = ("t", "c", "s", "filled")
+
+    def __init__(self, t, c, s, filled) -> None:
+        self.t, self.c, self.s, self.filled = t, c, s, filled
+
+    def __len__(self) -> int:
+        return self.t.size
 
 
 class _Engine:
@@ -53,7 +68,8 @@ class _Engine:
         self._head_t: list[float] = []
         self._head_h: list[float] = []
         self.front: Frontend | None = None
-        self.buf: FrontendOut | None = None
+        self.buf: _Samples | None = None
+        self.ph: Phases | None = None
         self.base = 0
         self.carry = StrokeCarry()
         self.session = SessionCarry()
@@ -81,14 +97,19 @@ class _Engine:
             self.front = Frontend(self.p)
         self.feeds += 1
         out = self.front.process(t, h, final)
-        if self.buf is None or len(self.buf) == 0:
-            self.buf = out
-        elif len(out):
-            self.buf = FrontendOut(*(np.concatenate((getattr(self.buf, k), getattr(out, k))) for k in _FIELDS))
-        strokes, need = process(self.buf, self.base, self.p, self.carry, final)
+        self._append(out)
+        ph = self.ph
+        strokes, need = process(self.buf, ph, self.base, self.p, self.carry, final)
         if need > 0 and not final:
-            self.buf = FrontendOut(*(getattr(self.buf, k)[need:] for k in _FIELDS))
+            b = self.buf
+            self.buf = _Samples(b.t[need:], b.c[need:], b.s[need:], b.filled[need:])
             self.base += need
+            # phases no undecided candidate can reach (each needs the two phases before it)
+            first = max(int(np.searchsorted(ph.start, self.carry.last_up, side="right")),
+                        int(np.searchsorted(ph.start, self.base + 1, side="left")))
+            cut = first - 2
+            if cut > 0:
+                self.ph = Phases(ph.k0 + cut, ph.start[cut:], ph.state[cut:], ph.extv[cut:], ph.exti[cut:])
         if not len(strokes):
             return []
         sa = assign(strokes, self.session, self.profile, self.options.pause_min_s)
@@ -99,10 +120,28 @@ class _Engine:
         self.comps.extend(comps)
         return comps
 
-    def result(self) -> SessionResult:
-        summary, pauses, sets = summarize(
-            self.comps, self.session.pauses, self.t_first, self.t_last, self.profile, self.options.pause_min_s
-        )
+    def _append(self, out: FrontendOut) -> None:
+        """Add a chunk's samples to the buffer and its phases to the table (entry 0 updates the open one)."""
+        b = self.buf
+        if b is None or len(b) == 0:
+            self.buf = _Samples(out.t, out.c, out.s, out.filled)
+        elif len(out):
+            self.buf = _Samples(*(np.concatenate((getattr(b, k), getattr(out, k))) for k in _Samples.__slots__))
+        ph = self.ph
+        if ph is None:
+            self.ph = Phases(out.ph0, out.ph_start, out.ph_state, out.ph_extv.copy(), out.ph_exti.copy())
+            return
+        ph.extv[-1] = out.ph_extv[0]
+        ph.exti[-1] = out.ph_exti[0]
+        if out.ph_start.size > 1:
+            self.ph = Phases(ph.k0, np.concatenate((ph.start, out.ph_start[1:])), np.concatenate((ph.state, out.ph_state[1:])),
+                             np.concatenate((ph.extv, out.ph_extv[1:])), np.concatenate((ph.exti, out.ph_exti[1:])))
+
+    def result(self, t_first: float | None = None, t_last: float | None = None) -> SessionResult:
+        """The session from the compressions decided so far (``t_first``/``t_last``: the signal's span)."""
+        t0 = self.t_first if t_first is None else t_first
+        t1 = self.t_last if t_last is None else t_last
+        summary, pauses, sets = summarize(self.comps, self.session.pauses, t0, t1, self.profile, self.options.pause_min_s)
         return SessionResult(summary=summary, compressions=tuple(self.comps), pauses=pauses, sets=sets)
 
     @property
@@ -180,6 +219,7 @@ class StreamingAnalyzer:
         self._last_h = math.nan
         self._prev_h = math.nan
         self._dropped = 0
+        self._t_first = math.nan  # first accepted sample
         self._result: SessionResult | None = None
         self._phase = PHASE_IDLE
         # scheduler (decides when to run the kernel; never what it decides)
@@ -265,6 +305,8 @@ class StreamingAnalyzer:
             raise RuntimeError("result() was called: this analyzer is finished; start a new one")
         h = float(height_mm)
         prev_t = self._last_t
+        if prev_t == -math.inf:
+            self._t_first = t
         h1, h2 = self._last_h, self._prev_h
         self._last_t = t
         self._prev_h, self._last_h = h1, h
@@ -323,6 +365,8 @@ class StreamingAnalyzer:
         t, h = t[keep], h[keep]
         if t.size == 0:
             return []
+        if self._last_t == -math.inf:
+            self._t_first = float(t[0])
         self._t.extend(t.tolist())
         self._h.extend(h.tolist())
         self._prev_h = float(h[-2]) if h.size > 1 else self._last_h
@@ -341,11 +385,24 @@ class StreamingAnalyzer:
         return self._feed(False)
 
     def result(self) -> SessionResult:
-        """Decide what is pending and return the whole session (idempotent)."""
+        """Decide what is pending and return the whole session (idempotent; ends the analyzer)."""
         if self._result is None:
             self._feed(True)
             self._result = self._e.result()
         return self._result
+
+    def snapshot(self) -> SessionResult:
+        """The session so far, without finishing anything: pushing afterwards works as before.
+
+        It holds every compression already returned by ``push`` (not the one still
+        in progress), the pauses and sets they define, and a ``final`` pause when the
+        signal has been still since the last release (as ``result()`` would report it
+        if the session ended now). The summary spans the samples pushed so far.
+        Cheap: no kernel run, only the bookkeeping of what is decided.
+        """
+        if self._result is not None:
+            return self._result
+        return self._e.result(t_first=self._t_first, t_last=self._last_t if self._t_first == self._t_first else math.nan)
 
     # ------------------------------------------------------------ live view
     @property

@@ -20,9 +20,13 @@ Stages (each delays its output only as long as it must):
    (a measured sample's right neighbour is its raw successor, guarded against spikes).
 4. phases: a Schmitt trigger against the running max/min over ``w`` samples:
    the signal is DOWN once it falls ``detect_mm`` below its recent max, UP once
-   it rises ``detect_mm`` above its recent min. Each sample gets the global
-   ordinal of its phase (UP phases even, DOWN odd) and the running extreme of its
-   phase so far (max in UP, min in DOWN), with the extreme's global index.
+   it rises ``detect_mm`` above its recent min. Phases get global ordinals (UP
+   even, DOWN odd, phase 0 is the UP phase the stream starts in); the layer
+   reports where each phase starts and its extreme (max in UP, min in DOWN,
+   first occurrence, NaN ignored) with the extreme's global index -- running
+   for the phase still open. Why phases and not per-sample arrays: the stroke
+   layer only ever reads a phase's start and extreme, and per-sample scans
+   (running extremes, forward fills) are the slowest NumPy operations there are.
 """
 from __future__ import annotations
 
@@ -30,9 +34,13 @@ import numpy as np
 
 from coach.core.options import Params
 
+
+def _nz(mask: np.ndarray) -> np.ndarray:
+    """Indices of the true entries of a 1-D mask (np.flatnonzero without its Python-level overhead)."""
+    return mask.nonzero()[0]
+
+
 LIMIT_MM = 1.0e6  # heights beyond +-1 km are not measurements
-_NAN_KEY = -2.0e6  # key of a NaN sample in the running-extreme scan (below any real key)
-BIG = 5.0e6  # phase offset of the running-extreme key: keeps the scan segmented
 
 
 def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
@@ -50,14 +58,20 @@ def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
 
 
 class FrontendOut:
-    """Processed samples (arrays of equal length)."""
+    """Processed samples of one chunk (equal-length arrays ``t, c, s, filled``) and its phases.
 
-    __slots__ = ("t", "c", "s", "filled", "state", "ph", "pst", "acc", "ext_idx", "ext_val", "pext_idx", "pext_val")
+    ``c``: cleaned height (despiked, gaps bridged; NaN where unbridged), ``s``: ``c``
+    lightly smoothed (detection only), ``filled``: bridged samples. Phases touched by
+    the chunk, in order: entry 0 is the phase that was open before the chunk (start
+    and state unchanged, extreme updated), entries 1.. are phases that began in it.
+    ``ph0`` is the ordinal of entry 0. The last entry is still open.
+    """
 
-    def __init__(self, t, c, s, filled, state, ph, pst, acc, ext_idx, ext_val, pext_idx, pext_val) -> None:
-        self.t, self.c, self.s, self.filled, self.state = t, c, s, filled, state
-        self.ph, self.pst, self.acc, self.ext_idx, self.ext_val = ph, pst, acc, ext_idx, ext_val
-        self.pext_idx, self.pext_val = pext_idx, pext_val  # extreme of the previous phase
+    __slots__ = ("t", "c", "s", "filled", "ph0", "ph_start", "ph_state", "ph_extv", "ph_exti")
+
+    def __init__(self, t, c, s, filled, ph0, ph_start, ph_state, ph_extv, ph_exti) -> None:
+        self.t, self.c, self.s, self.filled = t, c, s, filled
+        self.ph0, self.ph_start, self.ph_state, self.ph_extv, self.ph_exti = ph0, ph_start, ph_state, ph_extv, ph_exti
 
     def __len__(self) -> int:
         return self.t.size
@@ -83,18 +97,6 @@ def _hermite(wt, wd, valid, a, b, tg):
     return np.where(ok, quad, lin)
 
 
-def _neighbours(a: np.ndarray, n_out: int, ctx: float) -> tuple[np.ndarray, np.ndarray]:
-    """Left and right neighbours of a[:n_out] (ctx left of a[0], NaN right of the end)."""
-    left = np.empty(n_out)
-    right = np.full(n_out, np.nan)
-    if n_out:
-        left[0] = ctx
-        left[1:] = a[: n_out - 1]
-        m = min(n_out, a.size - 1)
-        right[:m] = a[1 : m + 1]
-    return left, right
-
-
 class Frontend:
     """Chunk-invariant sample layer; see the module docstring."""
 
@@ -115,16 +117,13 @@ class Frontend:
         self._br_hist = int(np.ceil(3.5 / p.dt_s)) + 4
         # smooth
         self._sm_ctx = np.nan
-        # phases
+        # phases: the open one (ordinal, start, state, extreme so far; NaN: no valid sample yet)
         self._win = np.full(max(p.w - 1, 0), np.nan)
-        self._state = 1
         self._ph = 0
-        self._pst = np.nan  # start time of the current phase
-        self._acc = -np.inf
-        self._ext_idx = -1
-        self._ext_val = np.nan
-        self._pext_idx = -1
-        self._pext_val = np.nan
+        self._ph_start = 0
+        self._state = 1
+        self._extv = np.nan
+        self._exti = 0
         self._g = 0  # global index of the next output sample
 
     @property
@@ -140,27 +139,42 @@ class Frontend:
         if n == 0:
             return t, h, h
         n_out = n if final else n - 1
-        x = h[:n_out]
-        left, right = _neighbours(h, n_out, self._ds_ctx)
-        tl, tr = _neighbours(t, n_out, self._ds_ctx_t)
+        # each sample with its neighbours, as views of one extended array (ctx on the left, NaN past the end)
+        he = np.empty(n + 2)
+        he[0] = self._ds_ctx
+        he[1 : n + 1] = h
+        he[n + 1] = np.nan
+        te = np.empty(n + 2)
+        te[0] = self._ds_ctx_t
+        te[1 : n + 1] = t
+        te[n + 1] = np.nan
+        left, x, right = he[:n_out], he[1 : n_out + 1], he[2 : n_out + 2]
+        tl, tx, tr = te[:n_out], te[1 : n_out + 1], te[2 : n_out + 2]
         S = self.p.options.spike_mm
         with np.errstate(invalid="ignore", divide="ignore"):
             # off the straight line between its neighbours (in time: frames may be missing)
-            fr = (t[:n_out] - tl) / (tr - tl)
-            mid = left + (right - left) * fr
-            spike = np.abs(x - mid) > S + 0.1 * np.abs(right - left)
-            # one neighbour missing (a dropout next to it): a jump faster than any chest moves
-            vmax = self.p.options.spike_speed_mm_s
-            jl = np.abs(x - left)
-            jr = np.abs(x - right)
-            spike |= np.isnan(right) & (jl > S) & (jl > vmax * (t[:n_out] - tl))
-            spike |= np.isnan(left) & (jr > S) & (jr > vmax * (tr - t[:n_out]))
-        d = np.where(spike, np.nan, x)
+            dlr = right - left
+            mid = left + dlr * ((tx - tl) / (tr - tl))
+            spike = np.abs(x - mid) > S + 0.1 * np.abs(dlr)
+            # one neighbour missing (a dropout next to it): a jump faster than any chest moves.
+            # Only samples next to a NaN can qualify, so look at those alone.
+            gaps = (he != he).nonzero()[0]
+            if gaps.size:
+                vmax = self.p.options.spike_speed_mm_s
+                i = gaps - 2  # samples whose right neighbour is missing
+                i = i[(i >= 0) & (i < n_out)]
+                jl = np.abs(x[i] - left[i])
+                spike[i[(jl > S) & (jl > vmax * (tx[i] - tl[i]))]] = True
+                i = gaps[gaps < n_out]  # ... whose left neighbour is missing
+                jr = np.abs(x[i] - right[i])
+                spike[i[(jr > S) & (jr > vmax * (tr[i] - tx[i]))]] = True
+        d = x.copy()
+        d[spike] = np.nan
         if n_out:
             self._ds_ctx = float(h[n_out - 1])
             self._ds_ctx_t = float(t[n_out - 1])
         self._ds_t, self._ds_h = t[n_out:], h[n_out:]
-        return t[:n_out], d, right  # right: each sample's raw successor (for lag-free smoothing)
+        return t[:n_out], d, right.copy()  # right: each sample's raw successor (for lag-free smoothing)
 
     def _bridge(self, t: np.ndarray, d: np.ndarray, hn: np.ndarray, final: bool):
         ctx_n = self._br_ctx_t.size
@@ -189,8 +203,8 @@ class Frontend:
         n = wd.size
         gap = ~valid
         gap[:ctx_n] = False
-        starts = np.flatnonzero(gap & ~np.concatenate(([False], gap[:-1])))  # first NaN of each run
-        ends = np.flatnonzero(gap & ~np.concatenate((gap[1:], [False]))) + 1  # one past its last NaN
+        starts = _nz(gap & ~np.concatenate(([False], gap[:-1])))  # first NaN of each run
+        ends = _nz(gap & ~np.concatenate((gap[1:], [False]))) + 1  # one past its last NaN
         a = starts - 1  # last valid sample before (valid or context: never a NaN run, runs are maximal)
         b = ends  # first valid sample after (n: still open)
         n_out = n
@@ -210,7 +224,7 @@ class Frontend:
         long_run = ok & (span > o.hermite_max_s)
         self._hermite_runs(wt, wd, valid, out, filled, a, b, starts, ends, ok & ~long_run)
         # long runs, in order (each may read the ones before): the previous cycle inside a clear rhythm
-        for r in np.flatnonzero(long_run).tolist():
+        for r in _nz(long_run).tolist():
             s0, e0 = int(starts[r]), int(ends[r])
             vals = self._periodic(wt, out, int(a[r]), int(b[r]), wt[s0:e0])
             if vals is None:
@@ -285,67 +299,75 @@ class Frontend:
         left = np.empty(n)
         left[0] = self._sm_ctx
         left[1:] = c[:-1]
-        left = np.where(np.isnan(left), c, left)
+        lm = (left != left).nonzero()[0]
+        if lm.size:
+            left[lm] = c[lm]
         S = self.p.options.spike_mm
         with np.errstate(invalid="ignore"):
-            jump = np.abs(hn - c) > S + np.abs(c - left)
-        right = np.where(np.isnan(hn) | jump, c, hn)
-        if f.any():
-            nxt = np.empty(n)
-            nxt[:-1] = c[1:]
-            nxt[-1] = np.nan
-            right = np.where(f, np.where(np.isnan(nxt), c, nxt), right)
+            keep = np.abs(hn - c) <= S + np.abs(c - left)  # (False where hn is missing)
+        right = np.where(keep, hn, c)
+        fi = f.nonzero()[0]
+        if fi.size:  # a bridged sample's right neighbour: the next bridged or measured value
+            nxt = np.append(c[1:], np.nan)[fi]
+            right[fi] = np.where(nxt != nxt, c[fi], nxt)
         self._sm_ctx = float(c[-1])
         return 0.25 * left + 0.5 * c + 0.25 * right
 
-    def _phases(self, t: np.ndarray, s: np.ndarray):
-        # (written with gathers and arithmetic instead of np.where: on long arrays np.where and the
-        # scans dominate the batch time)
+    def _phases(self, s: np.ndarray):
+        """Schmitt phases of the chunk: (ordinal of the open phase, starts, states, extremes)."""
         n = s.size
         w = self.p.w
         T = self.p.options.detect_mm
         full = np.concatenate((self._win, s)) if w > 1 else s
-        rmax = sliding_max(full, w, np.fmax)
-        rmin = sliding_max(full, w, np.fmin)
-        dn = s < rmax - T  # (NaN compares False: no event)
-        up = s > rmin + T
-        ev = up.view(np.int8) - dn.view(np.int8)
-        idx1 = np.arange(1, n + 1)
-        last = np.maximum.accumulate(idx1 * (ev != 0))  # 1 + index of the last event (0: none yet)
-        state = np.concatenate(([np.int8(self._state)], ev))[last]
+        ev = (s > sliding_max(full, w, np.fmin) + T).view(np.int8) - (s < sliding_max(full, w, np.fmax) - T).view(np.int8)
+        # (NaN compares False: no event.) The state is the last nonzero event: it changes only where
+        # an event differs from the previous nonzero one, and those are among the samples whose event
+        # is nonzero and differs from their predecessor's (a sparse set, so no scan of the chunk).
         prev = np.empty(n, np.int8)
-        if n:
-            prev[0] = self._state
-            prev[1:] = state[:-1]
-        change = state != prev
-        ph = self._ph + np.cumsum(change)
-        if n and np.isnan(self._pst) and self._g == 0:
-            change[0] = True  # the stream's first sample opens the first phase (for pst / pext)
-        cpos = np.maximum.accumulate(idx1 * change)  # 1 + index of the last phase start (0: before this chunk)
-        pst = np.concatenate(([self._pst], t))[cpos]
-        # running extreme of each phase: max of s in UP (key s), min of s in DOWN (key -s), offset by phase
-        key = np.fmax(s * state, _NAN_KEY) + ph * BIG  # (fmax: a NaN sample gets the lowest key)
-        acc = np.maximum.accumulate(np.concatenate(([self._acc], key)))
-        new = key > acc[:-1]
-        acc = acc[1:]
-        pos = np.maximum.accumulate(idx1 * new)  # 1 + index of the phase's extreme (0: carried)
-        ext_idx = np.concatenate(([self._ext_idx], self._g + idx1 - 1))[pos]
-        ext_val = np.concatenate(([self._ext_val], s))[pos]
-        # the previous phase's extreme, for every sample (so no stroke ever needs the previous phase's samples)
-        pext_idx = np.concatenate(([self._pext_idx, self._ext_idx], ext_idx[:-1]))[cpos]
-        pext_val = np.concatenate(([self._pext_val, self._ext_val], ext_val[:-1]))[cpos]
-        if n:
-            self._pext_idx = int(pext_idx[-1])
-            self._pext_val = float(pext_val[-1])
-            self._state = int(state[-1])
-            self._ph = int(ph[-1])
-            self._pst = float(pst[-1])
-            self._acc = float(acc[-1])
-            self._ext_idx = int(ext_idx[-1])
-            self._ext_val = float(ext_val[-1])
-            if w > 1:
-                self._win = full[-(w - 1) :]
-        return state, ph, pst, acc, ext_idx, ext_val, pext_idx, pext_val
+        prev[0] = 0
+        prev[1:] = ev[:-1]
+        cand = _nz((ev != 0) & (ev != prev))
+        e = ev[cand]
+        last = np.empty(e.size, np.int8)
+        if e.size:
+            last[0] = self._state
+            last[1:] = e[:-1]
+        ch = e != last
+        trans = cand[ch]
+        states = np.concatenate(([self._state], e[ch].astype(np.int64)))
+        starts = np.concatenate(([0], trans))
+        # extremes of every segment (max in UP, min in DOWN; NaN ignored), first occurrence
+        mx = np.fmax.reduceat(s, starts)
+        mn = np.fmin.reduceat(s, starts)
+        ext = np.where(states > 0, mx, mn)
+        if starts.size > 1 and starts[1] == 0:  # the open phase ended before this chunk's first sample
+            ext[0] = np.nan
+        lens = np.diff(np.concatenate((starts, [n])))
+        hits = _nz(s == np.repeat(ext, lens))
+        at = hits.searchsorted(starts)
+        exti = np.where(np.isnan(ext), starts, hits[np.minimum(at, max(hits.size - 1, 0))] if hits.size else starts)
+        # entry 0 continues the open phase: keep its extreme unless the chunk beats it (ties: the earlier)
+        v0, i0 = ext[0], int(exti[0])
+        cv = self._extv
+        if cv == cv and not (v0 > cv if self._state > 0 else v0 < cv):
+            v0, i0 = cv, self._exti
+        else:
+            i0 = self._g + i0 if v0 == v0 else self._exti
+        ext[0] = v0
+        g = self._g
+        exti_g = g + exti
+        exti_g[0] = i0
+        start_g = g + starts
+        start_g[0] = self._ph_start
+        ph0 = self._ph
+        if w > 1:
+            self._win = full[-(w - 1) :]
+        self._ph = ph0 + trans.size
+        self._ph_start = int(start_g[-1])
+        self._state = int(states[-1])
+        self._extv = float(ext[-1])
+        self._exti = int(exti_g[-1])
+        return ph0, start_g, states, ext, exti_g
 
     # ------------------------------------------------------------ public
     def process(self, t: np.ndarray, h: np.ndarray, final: bool = False) -> FrontendOut:
@@ -356,6 +378,10 @@ class Frontend:
         t1, d, hn = self._despike(np.asarray(t, float), h, final)
         t2, c, f, hn2 = self._bridge(t1, d, hn, final)
         s = self._smooth(c, f, hn2)
-        state, ph, pst, acc, ext_idx, ext_val, pext_idx, pext_val = self._phases(t2, s)
+        if s.size:
+            ph0, start, state, extv, exti = self._phases(s)
+        else:
+            ph0, start, state = self._ph, np.array([self._ph_start]), np.array([self._state])
+            extv, exti = np.array([self._extv]), np.array([self._exti])
         self._g += t2.size
-        return FrontendOut(t2, c, s, f, state, ph, pst, acc, ext_idx, ext_val, pext_idx, pext_val)
+        return FrontendOut(t2, c, s, f, ph0, start, state, extv, exti)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from coach.core.frontend import BIG, LIMIT_MM
+from coach.core.frontend import LIMIT_MM
 from coach.core.options import NOMINAL_SAMPLES, CoreOptions, nominal_dt, resolve
 
 NAN = math.nan
@@ -105,9 +105,9 @@ def sample_layer(t: list, h: list, p):
     # Schmitt phases, running extremes
     w, T = p.w, o.detect_mm
     state_prev, ph_cur = 1, 0
-    acc_prev, ext_idx_prev, ext_val_prev = -math.inf, -1, NAN
-    pext_idx_cur, pext_val_cur, pst_cur = -1, NAN, NAN
-    out = {k: [] for k in ("state", "ph", "pst", "acc", "ext_idx", "ext_val", "pext_idx", "pext_val")}
+    ext_idx_prev, ext_val_prev = -1, NAN
+    pext_idx_cur, pext_val_cur = -1, NAN
+    out = {k: [] for k in ("state", "ph", "ext_idx", "ext_val", "pext_idx", "pext_val")}
     for i in range(n):
         lo = max(0, i - w + 1)
         win = [v for v in s[lo : i + 1] if not _isnan(v)]
@@ -121,16 +121,13 @@ def sample_layer(t: list, h: list, p):
         change = st != state_prev
         if change:
             ph_cur += 1
-        if change or i == 0:
-            pst_cur = t[i]
+        if change or i == 0:  # a new phase: its extreme starts at its first sample (NaN until a valid one)
             pext_idx_cur, pext_val_cur = ext_idx_prev, ext_val_prev
-        key = (si if st > 0 else -si) if not _isnan(si) else -2.0e6
-        key = key + ph_cur * BIG
-        if key > acc_prev:
-            acc_prev = key
+            ext_idx_prev, ext_val_prev = i, si
+        elif not _isnan(si) and (_isnan(ext_val_prev) or (si > ext_val_prev if st > 0 else si < ext_val_prev)):
             ext_idx_prev, ext_val_prev = i, si
         state_prev = st
-        for k, v in (("state", st), ("ph", ph_cur), ("pst", pst_cur), ("acc", acc_prev), ("ext_idx", ext_idx_prev),
+        for k, v in (("state", st), ("ph", ph_cur), ("ext_idx", ext_idx_prev),
                      ("ext_val", ext_val_prev), ("pext_idx", pext_idx_cur), ("pext_val", pext_val_cur)):
             out[k].append(v)
     return c, s, filled, out
@@ -243,7 +240,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
         return []
     p = resolve(o, nominal_dt(t[:NOMINAL_SAMPLES]))
     c, s, filled, L = sample_layer(t, h, p)
-    state, ph, pst, acc, ext_idx, ext_val = L["state"], L["ph"], L["pst"], L["acc"], L["ext_idx"], L["ext_val"]
+    state, ph, ext_idx, ext_val = L["state"], L["ph"], L["ext_idx"], L["ext_val"]
     prof = p.profile
     K = o.baseline_tops
     tops, tops_t, tops_all, amps = [], [], [], []
@@ -277,7 +274,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
         if (geo_ok and lp >= 0 and uprev >= 1 and o.rhythm_s[0] <= dt_b <= o.rhythm_s[1]
                 and t[min(d_loc, n - 1)] - t[min(uprev, n - 1)] <= o.rhythm_s[1]):
             Lq = p_s - 0.2 * (p_s - (b_s if _isnan(prev["bs"]) else (prev["bs"] if _isnan(b_s) else max(prev["bs"], b_s))))
-            tau = _first_index(acc, Lq + (ordu - 2) * BIG)
+            tau = next((j for j in range(uprev, lpc + 1) if s[j] >= Lq), lpc)  # first sample of that upstroke above Lq
             tau = min(max(tau, uprev), lpc)
             tq_up = _cross(t, s, tau - 1, Lq)
             jq = next((j for j in range(lbc, lpc - 1, -1) if s[j] >= Lq), -1)
@@ -323,7 +320,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             M = ext_val[fm]
             ref = _fmin(M, B) if known else M
             level = b_s + RELEASE_FRACTION * (ref - b_s)
-            tau = min(max(_first_index(acc, level + ordu * BIG), u), fm)
+            tau = min(max(next((j for j in range(u, fm + 1) if s[j] >= level), fm), u), fm)
             t_r = _cross(t, s, tau - 1, level)
             fn = max(min(max(_first_index(t, t_r + p.release_wait_s), f), e), f_min)
             if fn == f:
@@ -335,7 +332,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             M = ext_val[fm]
             ref = _fmin(M, B) if known else M
             level = b_s + RELEASE_FRACTION * (ref - b_s)
-            tau = min(max(_first_index(acc, level + ordu * BIG), u), fm)
+            tau = min(max(next((j for j in range(u, fm + 1) if s[j] >= level), fm), u), fm)
             t_r = _cross(t, s, tau - 1, level)
         # start: last downward crossing of the start level (from the highest point in reach if none)
         ref0 = _fmin(p_s, M)

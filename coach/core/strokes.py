@@ -18,8 +18,16 @@ candidate. For each, vectorised over all candidates at once:
   of the depth, not hands-off on both sides, durations plausible, no unbridged gap.
 
 Every quantity depends only on samples within a bounded window of its upstroke
-event plus the carried baseline history, so the streaming buffer reproduces the
-batch numbers exactly.
+event, the phases around it and the carried baseline history, so the streaming
+buffer reproduces the batch numbers exactly.
+
+How it stays fast: the sample layer hands over phases (start, extreme) rather
+than per-sample scans; windows of samples are rows of a strided view (or plain
+slices for one candidate); sums over a window run down the columns of a
+(window x candidates) array, which is both the fast layout and the one whose
+arithmetic does not depend on how many candidates a run holds. Where one
+candidate is the usual streaming case, a cheaper evaluation of the same rule
+gives the same numbers (see _release_one, _count_below).
 """
 from __future__ import annotations
 
@@ -27,9 +35,15 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from coach.core.frontend import BIG
 from coach.core.options import Params
+
+
+def _nz(mask: np.ndarray) -> np.ndarray:
+    """Indices of the true entries of a 1-D mask (np.flatnonzero without its Python-level overhead)."""
+    return mask.nonzero()[0]
+
 
 START_FRACTION = 0.1
 RELEASE_FRACTION = 0.9
@@ -80,100 +94,204 @@ class Strokes:
         return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in cls.__slots__})
 
 
-def _gather(t, c, ic, tcen, k):
-    """Samples ic-k..ic+k per row: (time offsets from tcen, values, valid mask)."""
-    n = t.size
-    idx = ic[:, None] + np.arange(-k, k + 1)[None, :]
-    inside = (idx >= 0) & (idx < n)
-    idx = np.minimum(np.maximum(idx, 0), n - 1)
-    tau = t[idx] - tcen[:, None]
-    y = c[idx]
-    return tau, y, inside & ~np.isnan(y)
+class Phases:
+    """The sample layer's phases as arrays: ordinal ``k0 + i`` starts at global index ``start[i]``
+    with ``state[i]`` (+1 UP, -1 DOWN) and extreme ``extv[i]`` at global index ``exti[i]``
+    (NaN: no valid sample). The last one is still open (its extreme is running)."""
+
+    __slots__ = ("k0", "start", "state", "extv", "exti")
+
+    def __init__(self, k0, start, state, extv, exti) -> None:
+        self.k0, self.start, self.state, self.extv, self.exti = k0, start, state, extv, exti
+
+
+class _Padded:
+    """A buffer array padded on both sides, for row windows without fancy 2-D indexing.
+
+    Why: ``a[i0[:, None] + arange(w)]`` builds and checks an index per element; rows of a
+    strided view of the padded array are copied whole, ~20x faster on long inputs.
+    """
+
+    __slots__ = ("a", "pad", "fill", "n", "a_pad", "views")
+
+    def __init__(self, a: np.ndarray, fill: float | None) -> None:
+        self.a, self.fill, self.n, self.pad = a, fill, a.size, -1
+        self.views: dict = {}
+
+    def rows(self, i0: np.ndarray, w: int) -> np.ndarray:
+        """(len(i0), w) array of a[i0 + j], j = 0..w-1; positions outside the buffer hold ``fill``
+        (None: the edge values, as for times)."""
+        if i0.size == 1:
+            lo = int(i0[0])
+            if 0 <= lo and lo + w <= self.n:  # one row inside the buffer: a slice (a view)
+                return self.a[None, lo : lo + w]
+        if w > self.pad:
+            pad = max(w, 2 * self.pad, 32)
+            self.pad = pad
+            a = self.a
+            ap = np.empty(a.size + 2 * pad)
+            ap[:pad] = a[0] if self.fill is None else self.fill
+            ap[pad : pad + a.size] = a
+            ap[pad + a.size :] = a[-1] if self.fill is None else self.fill
+            self.a_pad = ap
+            self.views = {}
+        if i0.size == 1:  # one row: a slice (a view)
+            lo = min(max(int(i0[0]), -self.pad), self.n) + self.pad
+            return self.a_pad[None, lo : lo + w]
+        lo = np.minimum(np.maximum(i0, -self.pad), self.n) + self.pad
+        if lo.size * w <= 2048:  # few rows: plain indexing (building a strided view costs more)
+            return self.a_pad[lo[:, None] + _ar(w)]
+        v = self.views.get(w)
+        if v is None:
+            v = self.views[w] = sliding_window_view(self.a_pad, w)
+        return v[lo]
+
+
+_AR = np.arange(256)
+_NANS = np.full(64, np.nan)
+_NANS.flags.writeable = False
+
+
+def _ar(k: int) -> np.ndarray:
+    """0..k-1 (cached for small k)."""
+    return _AR[:k] if k <= _AR.size else np.arange(k)
+
+
+def _windows(a: np.ndarray, i0: np.ndarray, w: int) -> np.ndarray:
+    """a[..., i0 + j] for j = 0..w-1 (all in range): shape (..., len(i0), w). Few rows: plain
+    indexing; many: rows of a strided view (no per-element index to build and check)."""
+    if i0.size * w <= 2048:
+        return a[..., i0[:, None] + _ar(w)]
+    return sliding_window_view(a, w, axis=-1)[..., i0, :]
+
+
+def _gather(tp: _Padded, cp: _Padded, ic, tcen, k):
+    """Samples ic-k..ic+k, one column per candidate: (time offsets from tcen, values, valid mask).
+
+    Column layout (window position x candidate) so that every sum over the window is a
+    plain sequence of vector adds: fast, and the same arithmetic whatever the number of
+    candidates, which keeps streaming and batch bit-identical. (A single candidate is
+    gathered twice: NumPy sums a lone column pairwise, several columns sequentially.)
+    """
+    w = 2 * k + 1
+    if ic.size == 1:
+        tau = np.empty((w, 2))
+        tau[...] = (tp.rows(ic - k, w)[0] - tcen[0])[:, None]
+        y = np.empty((w, 2))
+        y[...] = cp.rows(ic - k, w)[0][:, None]
+    else:
+        tau = tp.rows(ic - k, w).T - tcen
+        y = np.ascontiguousarray(cp.rows(ic - k, w).T)
+    return tau, y, y == y
 
 
 def _wquad(u, y, w):
-    """Weighted least-squares parabola y ~ b0 + b1 u + b2 u^2 per row (closed form); ok: enough samples."""
-    wy = w * y
-    wu = w * u
-    wu2 = wu * u
-    s0 = w.sum(1)
-    s1 = wu.sum(1)
-    s2 = wu2.sum(1)
-    s3 = (wu2 * u).sum(1)
-    s4 = (wu2 * u * u).sum(1)
-    t0 = wy.sum(1)
-    t1 = (wy * u).sum(1)
-    t2 = (wy * u * u).sum(1)
-    m11, m12, m22 = s2 * s4 - s3 * s3, s1 * s4 - s3 * s2, s1 * s3 - s2 * s2
-    det = s0 * m11 - s1 * m12 + s2 * m22
-    ok = ((w > 0).sum(1) >= 4) & (np.abs(det) > 1e-12 * np.maximum(s0, 1.0) ** 3)
-    det = np.where(ok, det, 1.0)
-    b0 = (t0 * m11 - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)) / det
-    b1 = (s0 * (t1 * s4 - s3 * t2) - t0 * m12 + s2 * (s1 * t2 - t1 * s2)) / det
-    b2 = (s0 * (s2 * t2 - t1 * s3) - s1 * (s1 * t2 - t1 * s2) + t0 * m22) / det
-    return b0, b1, b2, ok
+    """Weighted least-squares parabola y ~ b0 + b1 u + b2 u^2 per column (closed form); ok: enough samples."""
+    P = np.empty((8,) + u.shape)
+    P[0] = w
+    np.multiply(w, u, out=P[1])
+    np.multiply(P[1], u, out=P[2])
+    np.multiply(P[2], u, out=P[3])
+    np.multiply(P[3], u, out=P[4])
+    np.multiply(w, y, out=P[5])
+    np.multiply(P[5], u, out=P[6])
+    np.multiply(P[6], u, out=P[7])
+    S = np.add.reduce(P, 1)  # window sums s0..s4, t0..t2 (see _gather on the order)
+    # the symmetric normal equations [[s0 s1 s2] [s1 s2 s3] [s2 s3 s4]] b = [t0 t1 t2] by cofactors,
+    # all six at once: C00 C01 C02 C11 C12 C22
+    C = S[_CA] * S[_CB] - S[_CC] * S[_CD]
+    s0 = S[0]
+    det = s0 * C[0] + S[1] * C[1] + S[2] * C[2]
+    sc = np.maximum(s0, 1.0)
+    ok = (np.add.reduce(w > 0, 0) >= 4) & (np.abs(det) > 1e-12 * (sc * sc * sc))
+    num = C[_CN] * S[_CT]
+    b = (num[0::3] + num[1::3] + num[2::3]) / np.where(ok, det, 1.0)
+    return b[0], b[1], b[2], ok
+
+
+# index tables for _wquad: cofactor k = S[_CA[k]] * S[_CB[k]] - S[_CC[k]] * S[_CD[k]], and b_i = sum_j C(i,j) t_j
+_CA = np.array([2, 2, 1, 0, 1, 0])
+_CB = np.array([4, 3, 3, 4, 2, 2])
+_CC = np.array([3, 1, 2, 2, 0, 1])
+_CD = np.array([3, 4, 2, 2, 3, 1])
+_CN = np.array([0, 1, 2, 1, 3, 4, 2, 4, 5])
+_CT = np.array([5, 6, 7, 5, 6, 7, 5, 6, 7])
 
 
 def _vertex(b0, b1, b2, ok, lo, hi, sign):
-    """Offset (within [lo, hi]) and value of the parabola's extreme; without the right curvature: offset 0."""
+    """Offset (within [lo, hi]) and value of the parabola's extreme (``sign`` +1: a minimum, -1: a maximum,
+    per column or for all); without the right curvature: offset 0."""
     curv = (sign * b2) > 1e-12
     du = np.where(curv, -b1 / (2.0 * np.where(curv, b2, 1.0)), 0.0)
     du = np.minimum(np.maximum(du, lo), hi)
     return np.where(ok, du, 0.0), np.where(ok, b0 + (b1 + b2 * du) * du, np.nan)
 
 
-def _parabola(tau, y, valid, hw: float, clamp_s: float, sign: float):
-    """Least-squares parabola over |tau| <= hw: (time offset, value) of its extreme (vertex kept
-    within ``clamp_s`` of tau=0). Rows with fewer than 4 samples give NaN."""
-    u = tau * (1.0 / hw)
-    w = (valid & (np.abs(u) <= 1.0 + 1e-9)).astype(float)
-    b0, b1, b2, ok = _wquad(u, np.where(w > 0, y, 0.0), w)
-    lim = clamp_s / hw
+def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
+    """Bottoms (time, height) of the candidates at ``ib`` and rest levels of the tops centred at ``tcen``.
+
+    Bottom: a triangle-weighted least-squares parabola, re-centred once. Why: the
+    weights fall smoothly to zero at +-hw, so the result moves continuously with the
+    sampling phase (a boxcar window jumps when a sample enters it), and re-centring on
+    the first vertex makes the window symmetric about the bottom. The vertex stays
+    within one nominal sample of the discrete minimum; too few valid samples: the
+    sample itself.
+
+    Top (between its 80 % crossings): the mean of two estimates that err in opposite
+    directions on the shapes CPR tops take, a parabola's vertex over
+    +-top_fit_window_s (overshoots a flat hold) and the window mean over
+    +-top_mean_window_s (undershoots a round peak). See docs/core.md for the bias.
+
+    The first bottom fit and the top fits are one least-squares pass (columns side by
+    side): every column is computed alone, so this only saves NumPy calls.
+    """
+    m, k = ib.size, tcen.size
+    ic = np.minimum(t.searchsorted(tcen), t.size - 1)
+    tau, y, valid = _gather(tp, cp, np.concatenate((ib, ic)), np.concatenate((t_ib, tcen)), p.fit_k)
+    tw = p.options.top_fit_window_s
+    cols = tau.shape[1]  # m + k, or 2 for a lone column (see _gather)
+    # bottom columns: triangle weights over +-hw; top columns: a boxcar over +-tw
+    scale = np.empty(cols)
+    scale[:m] = hw
+    scale[m:] = tw
+    u0 = tau / scale
+    lim = p.dt_s / scale
+    yz = np.where(valid, y, 0.0)
+    w = np.where(valid, np.maximum(1.0 - np.abs(u0), 0.0), 0.0)
+    w[:, m:] = valid[:, m:] & (np.abs(u0[:, m:]) <= 1.0 + 1e-9)
+    sign = np.ones(cols)
+    sign[m:] = -1.0
+    b0, b1, b2, ok = _wquad(u0, yz, w)
     du, val = _vertex(b0, b1, b2, ok, -lim, lim, sign)
-    return du * hw, val
-
-
-def _bottom(t, c, ib, p: Params, hw):
-    """Sub-frame bottom (time, height): a triangle-weighted least-squares parabola, re-centred once.
-
-    Why this estimator: the weights fall smoothly to zero at +-hw, so
-    the result moves continuously with the sampling phase (a boxcar window jumps
-    when a sample enters it), and re-centring on the first vertex makes the
-    window symmetric about the bottom. The vertex stays within one nominal
-    sample of the discrete minimum; too few valid samples: the sample itself.
-    """
-    lim = p.dt_s / hw
-    t_ib = t[ib]
-    tau, y, valid = _gather(t, c, ib, t_ib, p.fit_k)
-    u0 = tau / hw[:, None]
-    y = np.where(valid, y, 0.0)
-    center = np.zeros(ib.size)
-    val = np.full(ib.size, np.nan)
-    for _ in range(2):
-        u = u0 - center[:, None]
-        w = np.where(valid, np.maximum(1.0 - np.abs(u), 0.0), 0.0)
-        b0, b1, b2, ok = _wquad(u, y, w)
-        du, val = _vertex(b0, b1, b2, ok, -lim - center, lim - center, +1.0)
-        center = center + du
-    return t_ib + center * hw, np.where(np.isnan(val), c[ib], val)
-
-
-def _top_level(t, c, tcen, p: Params):
-    """Rest level of a top centred at ``tcen`` (between its 80 % crossings).
-
-    The mean of two estimates that err in opposite directions on the shapes CPR
-    tops take: a parabola's vertex (overshoots a flat hold) and the window mean
-    (undershoots a round peak). See docs/core.md for the measured bias.
-    """
-    n = t.size
-    ic = np.minimum(np.searchsorted(t, tcen), n - 1)
-    tau, y, valid = _gather(t, c, ic, tcen, p.fit_k)
-    _, vpar = _parabola(tau, y, valid, p.options.top_fit_window_s, p.dt_s, -1.0)
-    mw = valid & (np.abs(tau) <= p.options.top_mean_window_s)
-    cnt = mw.sum(1)
-    vmean = np.where(mw, y, 0.0).sum(1) / np.maximum(cnt, 1)
-    vmean = np.where(cnt > 0, vmean, np.nan)
-    return np.where(np.isnan(vpar), vmean, 0.5 * (vpar + vmean))
+    # the bottoms, re-centred once
+    center = du[:m]
+    if m:
+        if m == 1:
+            u1, y1, v1, c1, l1 = u0[:, :1] - center, yz[:, :1], valid[:, :1], center, lim[:1]
+            u1, y1, v1 = np.repeat(u1, 2, 1), np.repeat(y1, 2, 1), np.repeat(v1, 2, 1)
+            c1, l1 = np.repeat(c1, 2), np.repeat(l1, 2)
+        else:
+            u1, y1, v1, c1, l1 = u0[:, :m] - center, yz[:, :m], valid[:, :m], center, lim[:m]
+        w1 = np.where(v1, np.maximum(1.0 - np.abs(u1), 0.0), 0.0)
+        b0, b1, b2, ok1 = _wquad(u1, y1, w1)
+        du1, vb = _vertex(b0, b1, b2, ok1, -l1 - c1, l1 - c1, 1.0)
+        center = (c1 + du1)[:m]
+        vb = vb[:m]
+    else:
+        vb = center
+    tb = t_ib + center * hw
+    bv = np.where(np.isnan(vb), c[ib], vb)
+    # the tops: vertex value and window mean
+    vpar = val[m : m + k]
+    mw = valid[:, m:] & (np.abs(tau[:, m:]) <= p.options.top_mean_window_s)
+    cnt = np.add.reduce(mw, 0)
+    ym = np.where(mw, y[:, m:], 0.0)
+    if ym.shape[1] == 1:  # (a lone column is summed pairwise: keep two, see _gather)
+        ym = np.repeat(ym, 2, 1)
+    vmean = np.add.reduce(ym, 0)[: cnt.size] / np.maximum(cnt, 1)
+    vmean = np.where(cnt > 0, vmean, np.nan)[:k]
+    q = np.where(np.isnan(vpar), vmean, 0.5 * (vpar + vmean))
+    return tb, bv, q
 
 
 def _interp_cross(t, s, a, level):
@@ -185,19 +303,15 @@ def _interp_cross(t, s, a, level):
     return ta + fr * (t[a + 1] - ta)
 
 
-def _medians(values: np.ndarray, ends: np.ndarray, K: int, q: float = 0.5) -> np.ndarray:
-    """Median (or the q-quantile, nearest rank) of values[max(0, e-K):e] for each e in ``ends`` (NaN when e == 0)."""
-    if ends.size == 0:
-        return np.zeros(0)
-    pad = np.concatenate((np.full(K, np.nan), values))
-    rows = ends[:, None] + np.arange(K)[None, :]  # pad index e..e+K-1 == values[e-K..e-1]
-    win = np.sort(pad[rows], axis=1)  # NaN sort last
-    cnt = K - np.isnan(win).sum(1)
-    r = np.arange(ends.size)
-    if q == 0.5:
-        med = 0.5 * (win[r, np.maximum((cnt - 1) // 2, 0)] + win[r, np.maximum(cnt // 2, 0)])
-    else:
-        med = win[r, np.minimum(np.maximum(np.round(q * (cnt - 1)).astype(np.int64), 0), K - 1)]
+def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.ndarray:
+    """Nearest-rank q-quantile of values[..., max(0, e-K):e] for each e in ``ends`` (NaN ignored; NaN when
+    none), for every row of ``values`` at once."""
+    pad = np.concatenate((np.full(values.shape[:-1] + (K,), np.nan), values), axis=-1)
+    win = np.sort(_windows(pad, ends, K), axis=-1)  # pad index e..e+K-1 == values[e-K..e-1]; NaN last
+    cnt = K - np.add.reduce(win != win, -1)
+    qi = np.minimum(np.maximum(np.round(q * (cnt - 1)).astype(np.int64), 0), K - 1)
+    flat = win.reshape(-1, K)
+    med = flat[_ar(flat.shape[0]), qi.reshape(-1)].reshape(qi.shape)
     return np.where(cnt > 0, med, np.nan)
 
 
@@ -206,22 +320,23 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float) -> np.ndarray:
     ``window_s`` when at least three are that recent (after a pause the rest may have moved)."""
     if ends.size == 0:
         return np.zeros(0)
-    pad = np.concatenate((np.full(K, np.nan), vals))
-    pad_t = np.concatenate((np.full(K, -np.inf), vt))
-    rows = ends[:, None] + np.arange(K)[None, :]
-    v = pad[rows]
-    recent = pad_t[rows] >= (t_now - window_s)[:, None]
-    use_recent = (recent & ~np.isnan(v)).sum(1) >= 3
-    v = np.where(use_recent[:, None] & ~recent, np.nan, v)
+    v = _windows(np.concatenate((_NANS[:K] if K <= _NANS.size else np.full(K, np.nan), vals)), ends, K)  # (a copy)
+    recent = _windows(np.concatenate((-np.inf * np.ones(K), vt)), ends, K) >= (t_now - window_s)[:, None]
+    use_recent = np.add.reduce(recent & (v == v), 1) >= 3
+    v[use_recent[:, None] & ~recent] = np.nan
     win = np.sort(v, axis=1)
-    cnt = K - np.isnan(win).sum(1)
+    cnt = K - np.add.reduce(win != win, 1)
     r = np.arange(ends.size)
     med = 0.5 * (win[r, np.maximum((cnt - 1) // 2, 0)] + win[r, np.maximum(cnt // 2, 0)])
     return np.where(cnt > 0, med, np.nan)
 
 
-def _last_at_or_above(s: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: np.ndarray) -> np.ndarray:
+def _last_at_or_above(sp: _Padded, lo: np.ndarray, hi: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Largest j in [lo, hi] with s[j] >= level (per row), -1 if none. Short window first."""
+    if lo.size == 1:
+        l0, h0 = max(int(lo[0]), 0), int(hi[0])
+        hit = _nz(sp.a[l0 : h0 + 1] >= level[0])
+        return np.array([l0 + int(hit[-1]) if hit.size else -1])
     out = np.full(lo.size, -1, np.int64)
     if lo.size == 0:
         return out
@@ -231,15 +346,47 @@ def _last_at_or_above(s: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: np.n
     for wdt in (short, width):
         if rows is None:
             rows = np.arange(lo.size)
+            h, l, lv = hi, lo, level
         else:
-            rows = np.flatnonzero((out < 0) & (hi - lo + 1 > short))
+            rows = _nz((out < 0) & (hi - lo + 1 > short))
             if rows.size == 0:
                 break
-        idx = hi[rows, None] - np.arange(wdt)[None, :]
-        hit = (idx >= lo[rows, None]) & (s[np.maximum(idx, 0)] >= level[rows, None])
+            h, l, lv = hi[rows], lo[rows], level[rows]
+        # window hi-wdt+1 .. hi, read backwards: the first hit is the largest j
+        win = sp.rows(h - (wdt - 1), wdt)[:, ::-1]
+        hit = (win >= lv[:, None]) & (np.arange(wdt)[None, :] <= (h - l)[:, None])
         first = hit.argmax(1)
         anyh = hit[np.arange(rows.size), first]
-        out[rows[anyh]] = idx[anyh, first[anyh]]
+        out[rows[anyh]] = h[anyh] - first[anyh]
+        if wdt == width:
+            break
+    return out
+
+
+def _first_at_or_above(sp: _Padded, lo: np.ndarray, hi: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Smallest j in [lo, hi] with s[j] >= level (per row); hi when none. Short window first."""
+    if lo.size == 1:
+        l0, h0 = max(int(lo[0]), 0), int(hi[0])
+        hit = _nz(sp.a[l0 : h0 + 1] >= level[0])
+        return np.array([l0 + int(hit[0]) if hit.size else h0])
+    out = hi.copy()
+    if lo.size == 0:
+        return out
+    width = max(int((hi - lo).max()) + 1, 1)
+    short = min(width, 24)
+    found = np.zeros(lo.size, bool)
+    rows = np.arange(lo.size)
+    for wdt in (short, width):
+        if wdt != short:
+            rows = _nz(~found & (hi - lo + 1 > short))
+            if rows.size == 0:
+                break
+        h, l, lv = hi[rows], lo[rows], level[rows]
+        hit = (sp.rows(l, wdt) >= lv[:, None]) & (np.arange(wdt)[None, :] <= (h - l)[:, None])
+        first = hit.argmax(1)
+        anyh = hit[np.arange(rows.size), first]
+        found[rows] = anyh
+        out[rows[anyh]] = l[anyh] + first[anyh]
         if wdt == width:
             break
     return out
@@ -247,78 +394,177 @@ def _last_at_or_above(s: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: np.n
 
 def _count(sorted_idx: np.ndarray, lo, hi):
     """How many of the sorted indices lie in [lo, hi) (per row)."""
-    return np.searchsorted(sorted_idx, hi, side="left") - np.searchsorted(sorted_idx, lo, side="left")
+    return sorted_idx.searchsorted(hi, side="left") - sorted_idx.searchsorted(lo, side="left")
 
 
 def _need_from(t: np.ndarray, j: int, p: Params) -> int:
     """First local index streaming must keep for candidates from local index j on."""
-    return int(np.searchsorted(t, t[j] - p.back_s, side="left"))
+    return int(t.searchsorted(t[j] - p.back_s, side="left"))
 
 
-def process(buf, base: int, p: Params, carry: StrokeCarry, final: bool) -> tuple[Strokes, int]:
+def _prefix_max(a: np.ndarray) -> np.ndarray:
+    """Running max along each row, NaN ignored (exact: a sequential scan for a few rows, a log-step
+    scan for many, where NumPy's row-by-row accumulate is slow)."""
+    if a.shape[0] <= 8:
+        return np.fmax.accumulate(a, axis=1)
+    r = a.copy()
+    sh = 1
+    w = a.shape[1]
+    while sh < w:
+        r[:, sh:] = np.fmax(r[:, sh:], r[:, :-sh])
+        sh *= 2
+    return r
+
+
+class _Release:
+    """The release rule on each candidate's upstroke window (u .. u + width - 1).
+
+    ``M(f)``: the running max of the upstroke at sample f (the top seen so far);
+    ``first(level)``: the first sample of the upstroke at or above a level.
+    """
+
+    def __init__(self, sp: _Padded, tp: _Padded, u: np.ndarray, width: int) -> None:
+        self.u = u
+        self.sw = sp.rows(u, width)
+        self.rm = _prefix_max(self.sw)
+        self.tw = tp.rows(u, width + 1)
+
+    def top(self, a, fm):
+        return self.rm[a, fm - self.u[a]]
+
+    def first(self, a, level, fm):
+        """First j in [u, fm] with s[j] >= level (fm when none). The running max only grows, so that
+        is the number of window samples whose running max is not at the level (NaN level: all)."""
+        return np.minimum(self.u[a] + _count_below(self.rm, a, level), fm)
+
+    def first_time(self, a, x, lo, hi):
+        """First sample j >= lo with t[j] >= x, searched up to hi (hi + 1 when beyond; times only grow)."""
+        return np.minimum(np.maximum(self.u[a] + _count_below(self.tw, a, x), lo), hi + 1)
+
+
+def _count_below(rows: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """For each i: how many of rows[a[i]] (nondecreasing, no NaN) are not >= x[i].
+
+    Few rows: count them; many: binary search (log2(width) steps over the rows instead of
+    a pass over every element). Both give the same integer.
+    """
+    w = rows.shape[1]
+    if a.size == 1:  # (NaN sorts last: a NaN level counts every sample, as below)
+        return np.searchsorted(rows[a[0]], x)
+    if a.size < 64:
+        return np.add.reduce(~(rows[a] >= x[:, None]), 1)
+    lo = np.zeros(a.size, np.int64)
+    hi = np.full(a.size, w, np.int64)
+    while True:
+        act = lo < hi
+        if not act.any():
+            return lo
+        mid = (lo + hi) >> 1
+        ge = rows[a, np.minimum(mid, w - 1)] >= x
+        hi = np.where(act & ge, mid, hi)
+        lo = np.where(act & ~ge, mid + 1, lo)
+
+
+def _release_one(rel: _Release, t, s, f0, up_end, e, f_min, hi, b, B, wait, n):
+    """The release fixed point of a single candidate, evaluated at every possible decision sample at once.
+
+    The iteration in _process (f -> fn(f), from f0) stops at the first f >= f0 with fn(f) == f:
+    fn only grows with f (the running max, hence the level, the crossing and the wait all grow),
+    so the iterates never pass that f. Same arithmetic at that f, so the same numbers; for one
+    candidate this is a handful of NumPy calls instead of a few dozen per iteration.
+    Returns (f, t_release, top); f = n when no sample in the buffer is a fixed point yet.
+    """
+    u = int(rel.u[0])
+    last = min(hi, n - 1)
+    if f0 > last:
+        return n, np.nan, np.nan
+    f = np.arange(f0, last + 1)
+    fm = np.minimum(f, up_end)
+    rm, tw = rel.rm[0], rel.tw[0]
+    Mv = rm[fm - u]
+    level = b + RELEASE_FRACTION * (np.fmin(Mv, B) - b)
+    tau = np.maximum(np.minimum(u + rm.searchsorted(level), fm), u)
+    tr = _interp_cross(t, s, tau - 1, level)
+    x = np.minimum(np.maximum(u + tw.searchsorted(tr + wait), f), hi + 1)
+    fixed = (np.maximum(np.minimum(np.maximum(x, f), e), f_min) == f).nonzero()[0]
+    if fixed.size == 0:
+        return n, float(tr[-1]), float(Mv[-1])
+    k = int(fixed[0])
+    return int(f[k]), float(tr[k]), float(Mv[k])
+
+
+def process(buf, phases: Phases, base: int, p: Params, carry: StrokeCarry, final: bool) -> tuple[Strokes, int]:
     """Decide every candidate in ``buf`` after ``carry.last_up`` that can be decided.
 
-    ``buf`` holds processed samples (FrontendOut-like arrays) starting at global
-    index ``base``. Returns the accepted compressions and the local index from
-    which the buffer is still needed. Updates ``carry``.
+    ``buf`` holds processed samples (arrays ``t, c, s, filled``) starting at global
+    index ``base``; ``phases`` the sample layer's phases (at least the two before
+    every undecided candidate). Returns the accepted compressions and the local
+    index from which the buffer is still needed. Updates ``carry``.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _process(buf, base, p, carry, final)
+        return _process(buf, phases, base, p, carry, final)
 
 
-def _process(buf, base, p, carry, final):
+def _process(buf, ph, base, p, carry, final):
     o = p.options
-    t, c, s, ph, acc, ext_val = buf.t, buf.c, buf.s, buf.ph, buf.acc, buf.ext_val
+    t, c, s = buf.t, buf.c, buf.s
     n = t.size
     carry.pending = None
     if n < 3:
         return Strokes.empty(), 0
-    u = np.flatnonzero((ph[1:] != ph[:-1]) & (buf.state[1:] > 0)) + 1  # upstroke events
-    u = u[u + base > carry.last_up]
-    if u.size == 0:
+    # ------------------------------------------------------------ candidates: upstroke events (UP phases >= 2)
+    P = ph.start.size
+    jj = np.arange(2, P)
+    st = ph.start[2:]
+    j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
+    if j.size == 0:
         return Strokes.empty(), _need_from(t, n - 1, p)
-    m = u.size
-    ordu = ph[u]
-    um1 = u - 1
+    m = j.size
+    u = ph.start[j] - base
+    tp, cp, sp = _Padded(t, None), _Padded(c, np.nan), _Padded(s, np.nan)
     # ------------------------------------------------------------ bottom and the top before
-    lb = buf.ext_idx[um1] - base  # the DOWN phase's minimum (local index)
-    b_s = ext_val[um1]
-    p_s = buf.pext_val[um1]  # max of the previous UP phase (smoothed), carried by the sample layer
-    lp = buf.pext_idx[um1] - base
+    lb = ph.exti[j - 1] - base  # the DOWN phase's minimum (local index)
+    b_s = ph.extv[j - 1]
+    p_s = ph.extv[j - 2]  # max of the previous UP phase (smoothed)
+    lp = ph.exti[j - 2] - base
     geo_ok = (lb >= 0) & ~np.isnan(p_s)
     lbc = np.maximum(lb, 0)
-    geo_ok &= t[u] - t[lbc] <= o.max_up_s
+    t_lb = t[lbc]
+    geo_ok &= t[u] - t_lb <= o.max_up_s
     lpc = np.minimum(np.maximum(lp, 0), n - 1)
     # fit half-width: the full window, narrowed on fast strokes (about 0.6 of the top-to-bottom time)
     fw = o.fit_window_s
-    hw = np.where(lp >= 0, np.minimum(np.maximum(0.6 * (t[lbc] - t[lpc]), 0.5 * fw), fw), fw)
-    tb, bv = _bottom(t, c, lbc, p, hw)
+    hw = np.where(lp >= 0, np.minimum(np.maximum(0.6 * (t_lb - t[lpc]), 0.5 * fw), fw), fw)
     # ------------------------------------------------------------ rest top between the previous candidate and this
     prev_bs = np.concatenate(([carry.prev_bs], b_s[:-1]))
-    prev_tb = np.concatenate(([carry.prev_tb], tb[:-1]))
-    prev_bv = np.concatenate(([carry.prev_bv], bv[:-1]))
     prev_lb = np.concatenate(([carry.prev_gb - base], lb[:-1]))
-    dt_b = tb - prev_tb
-    d_loc = np.searchsorted(ph, ordu - 1, side="left")  # first sample of this DOWN phase
-    uprev = np.searchsorted(ph, ordu - 2, side="left")  # first sample of the previous UP phase
-    cand = geo_ok & (lp >= 0) & (uprev >= 1) & (dt_b >= o.rhythm_s[0]) & (dt_b <= o.rhythm_s[1])
-    cand &= (t[np.minimum(d_loc, n - 1)] - t[np.minimum(uprev, n - 1)]) <= o.rhythm_s[1]
-    qv = np.full(m, np.nan)
-    if cand.any():
-        k = np.flatnonzero(cand)
+    d_loc = np.maximum(ph.start[j - 1] - base, 0)  # first sample of this DOWN phase
+    uprev = np.maximum(ph.start[j - 2] - base, 0)  # first sample of the previous UP phase
+    pre = geo_ok & (lp >= 0) & (uprev >= 1)
+    pre &= (t[np.minimum(d_loc, n - 1)] - t[np.minimum(uprev, n - 1)]) <= o.rhythm_s[1]
+    k = _nz(pre)
+    if k.size:
         # centred between the 80 % crossings of the previous up- and this downstroke
         ps_k = p_s[k]
         Lq = ps_k - 0.2 * (ps_k - np.fmax(prev_bs[k], b_s[k]))
-        tau_u = np.searchsorted(acc, Lq + (ordu[k] - 2) * BIG, side="left")
+        tau_u = _first_at_or_above(sp, uprev[k], lpc[k], Lq)
         tau_u = np.minimum(np.maximum(tau_u, uprev[k]), lpc[k])
-        tq_up = _interp_cross(t, s, tau_u - 1, Lq)
-        jq = _last_at_or_above(s, lpc[k], lbc[k], Lq)
-        tq_dn = _interp_cross(t, s, np.minimum(np.maximum(jq, 0), n - 2), Lq)
-        q_k = _top_level(t, c, 0.5 * (tq_up + tq_dn), p)
-        nan_at = np.flatnonzero(np.isnan(c))  # (rare: counting by search beats a scan of the buffer)
+        jq = _last_at_or_above(sp, lpc[k], lbc[k], Lq)
+        tq = _interp_cross(t, s, np.concatenate((tau_u - 1, np.minimum(np.maximum(jq, 0), n - 2))), np.concatenate((Lq, Lq)))
+        tcen = 0.5 * (tq[: k.size] + tq[k.size :])
+    else:
+        tcen = np.zeros(0)
+    # ------------------------------------------------------------ the bottoms and the rest-top levels
+    tb, bv, q_k = _fits(t, tp, cp, c, lbc, t_lb, hw, tcen, p)
+    prev_tb = np.concatenate(([carry.prev_tb], tb[:-1]))
+    prev_bv = np.concatenate(([carry.prev_bv], bv[:-1]))
+    dt_b = tb - prev_tb
+    qv = np.full(m, np.nan)
+    nan_at = _nz(np.isnan(c))  # (rare: counting by search beats a scan of the buffer)
+    if k.size:
         gap_free = _count(nan_at, np.maximum(prev_lb[k], 0) + 1, lbc[k] + 1) == 0
         rise_prev, fall_this = q_k - prev_bv[k], q_k - bv[k]
-        ok = gap_free & (prev_lb[k] >= 0) & (jq >= 0)
+        ok = gap_free & (prev_lb[k] >= 0) & (jq >= 0) & (dt_b[k] >= o.rhythm_s[0]) & (dt_b[k] <= o.rhythm_s[1])
         ok &= (rise_prev >= p.min_depth_mm) & (rise_prev <= p.max_depth_mm)
         ok &= (fall_this >= p.min_depth_mm) & (fall_this <= p.max_depth_mm)
         qv[k] = np.where(ok, q_k, np.nan)
@@ -334,8 +580,7 @@ def _process(buf, base, p, carry, final):
         new_tops, new_amp = qv[rest_top], amp[rest_top]
         hist_all, hist_amp = carry.tops_all[-K:], carry.amps[-K:]
         ends = len(hist_all) + np.arange(new_tops.size)
-        B0 = _medians(np.concatenate((hist_all, new_tops)), ends, K, 0.75)
-        A0 = _medians(np.concatenate((hist_amp, new_amp)), ends, K, 0.75)
+        B0, A0 = _quantiles(np.array((hist_all + new_tops.tolist(), hist_amp + new_amp.tolist())), ends, K, 0.75)
         drop = B0 - new_tops
         good = rest_top.copy()
         lean = (drop > o.lean_tol_mm) & (A0 - new_amp > 0.5 * drop)
@@ -358,44 +603,50 @@ def _process(buf, base, p, carry, final):
         B = np.where(np.isnan(B), float(o.rest_height_mm), B)
     known = ~np.isnan(B)
     # ------------------------------------------------------------ release: fixed point of t >= r(t) + wait
-    dn_next = np.searchsorted(ph, ordu + 1, side="left")  # next DOWN event (n: not yet)
-    e = np.minimum(dn_next, np.searchsorted(t, t[u] + o.max_up_s, side="left"))  # latest decision sample
+    nxt = np.minimum(j + 1, P - 1)
+    dn_next = np.where(j + 1 < P, ph.start[nxt] - base, n)  # next DOWN event (n: not yet)
+    e = np.minimum(dn_next, t.searchsorted(t[u] + o.max_up_s, side="left"))  # latest decision sample
     up_end = np.minimum(dn_next, n) - 1
     wait = p.release_wait_s
     # never decide before the bottom's fit window is complete (its samples must not depend on when we look)
-    f_min = np.searchsorted(t, t[lbc] + o.fit_window_s + p.dt_s, side="left")
+    f_min = t.searchsorted(t_lb + o.fit_window_s + p.dt_s, side="left")
     f = np.maximum(u, f_min)
+    hi = np.minimum(np.maximum(e, f_min), n)  # the decision sample is never beyond this
+    rel = _Release(sp, tp, u, int((np.minimum(hi, n - 1) - u).max()) + 1)
     t_r = np.full(m, np.nan)
     M = np.full(m, np.nan)
     a = np.arange(m)
-    for _ in range(64):
+    if m == 1:  # (streaming's usual case: every possible decision sample at once, see _release_one)
+        f[0], t_r[0], M[0] = _release_one(rel, t, s, f[0], int(up_end[0]), int(e[0]), int(f_min[0]), int(hi[0]),
+                                          b_s[0], B[0], wait, n)
+        a = a[:0]
+    for _ in range(64 if a.size else 0):
         fa = f[a]
         fm = np.minimum(fa, up_end[a])
-        Mv = ext_val[fm]
-        Ba, ba = B[a], b_s[a]
-        ref = np.where(np.isnan(Ba), Mv, np.fmin(Mv, Ba))
-        level = ba + RELEASE_FRACTION * (ref - ba)
-        tau = np.searchsorted(acc, level + ordu[a] * BIG, side="left")
-        tau = np.minimum(np.maximum(tau, u[a]), fm)
+        Mv = rel.top(a, fm)
+        ba = b_s[a]
+        level = ba + RELEASE_FRACTION * (np.fmin(Mv, B[a]) - ba)  # (no baseline yet: fmin gives the top)
+        tau = np.maximum(rel.first(a, level, fm), u[a])
         tr = _interp_cross(t, s, tau - 1, level)
-        fn = np.maximum(np.minimum(np.maximum(np.searchsorted(t, tr + wait, side="left"), fa), e[a]), f_min[a])
+        x = rel.first_time(a, tr + wait, fa, hi[a])
+        fn = np.maximum(np.minimum(np.maximum(x, fa), e[a]), f_min[a])
         t_r[a], M[a], f[a] = tr, Mv, fn
         a = a[fn != fa]
         if a.size == 0:
             break
     if final:
         n_dec = m
-        over = np.flatnonzero(f >= n)  # end of data: decide with what there is
+        over = _nz(f >= n)  # end of data: decide with what there is
         if over.size:
             f[over] = n - 1
             fm = np.minimum(n - 1, up_end[over])
-            Mv = ext_val[fm]
-            Ba, ba = B[over], b_s[over]
-            level = ba + RELEASE_FRACTION * (np.where(np.isnan(Ba), Mv, np.fmin(Mv, Ba)) - ba)
-            tau = np.minimum(np.maximum(np.searchsorted(acc, level + ordu[over] * BIG, side="left"), u[over]), fm)
+            Mv = rel.top(over, fm)
+            ba = b_s[over]
+            level = ba + RELEASE_FRACTION * (np.fmin(Mv, B[over]) - ba)
+            tau = np.maximum(rel.first(over, level, fm), u[over])
             t_r[over], M[over] = _interp_cross(t, s, tau - 1, level), Mv
     else:
-        pend = np.flatnonzero(f >= n)
+        pend = _nz(f >= n)
         n_dec = int(pend[0]) if pend.size else m
         if pend.size:  # what the streaming scheduler needs to know about the first undecided candidate
             k = n_dec
@@ -409,17 +660,17 @@ def _process(buf, base, p, carry, final):
     ref_s = np.where(kn, np.fmin(ps, Bd), ref0)
     Ls = ref_s - START_FRACTION * (ref_s - bss)
     lbd = lbc[d]
-    lo_s = np.searchsorted(t, t[lbd] - o.max_down_s, side="left")
-    js = _last_at_or_above(s, lo_s, lbd, Ls)
-    miss = np.flatnonzero(js < 0)
+    lo_s = t.searchsorted(t_lb[d] - o.max_down_s, side="left")
+    js = _last_at_or_above(sp, lo_s, lbd, Ls)
+    miss = _nz(js < 0)
     if miss.size:  # the hand sank slowly below the top before: start from the highest point in reach
         width = int((lbd[miss] - lo_s[miss]).max()) + 1
-        idx = lbd[miss, None] - np.arange(width)[None, :]
-        win = np.where(idx >= lo_s[miss, None], s[np.maximum(idx, 0)], np.nan)
-        loc = np.nanmax(np.where(np.isnan(win), -np.inf, win), axis=1)
+        win = sp.rows(lbd[miss] - (width - 1), width)
+        win = np.where(np.arange(width)[None, :] >= (width - 1 - (lbd[miss] - lo_s[miss]))[:, None], win, np.nan)
+        loc = np.max(np.where(np.isnan(win), -np.inf, win), axis=1)
         ref_s[miss] = np.fmin(ref_s[miss], loc)
         Ls[miss] = ref_s[miss] - START_FRACTION * (ref_s[miss] - bss[miss])
-        js[miss] = _last_at_or_above(s, lo_s[miss], lbd[miss], Ls[miss])
+        js[miss] = _last_at_or_above(sp, lo_s[miss], lbd[miss], Ls[miss])
     jsc = np.minimum(np.maximum(js, 0), n - 2)
     t_s = _interp_cross(t, s, jsc, Ls)
     bvd, tbd, trd = bv[d], tb[d], t_r[d]
@@ -428,7 +679,6 @@ def _process(buf, base, p, carry, final):
     fall = ref_s - bss
     rise = np.where(kn, np.fmin(q, Bd), q) - bss
     jr = np.minimum(f[d], n - 1)
-    nan_at = np.flatnonzero(np.isnan(c))
     off = o.off_margin_mm
     ok = geo_ok[d] & (js >= 0) & (depth >= p.min_depth_mm) & (depth <= p.max_depth_mm)
     ok &= (fall >= o.stroke_frac * depth_s) & (rise >= o.stroke_frac * depth_s)
@@ -439,8 +689,8 @@ def _process(buf, base, p, carry, final):
     if carry.debug is not None:  # development aid: every decided candidate with what it was judged on
         carry.debug.append(dict(t_up=t[u[d]], t_b=tbd, bottom=bvd, B=Bd, p=ps, q=q, depth=depth, fall=fall,
                                 rise=rise, t_s=t_s, t_r=trd, geo=geo_ok[d], found=js >= 0, ok=ok,
-                                rest_top=rest_top[d], qv=qv[d]))
-    gap = _count(np.flatnonzero(buf.filled), jsc, jr + 1) * p.dt_s
+                                rest_top=rest_top[d], qv=qv[d], good=good[d]))
+    gap = _count(_nz(buf.filled), jsc, jr + 1) * p.dt_s
     # ------------------------------------------------------------ carry
     last = n_dec - 1
     carry.last_up = int(u[last] + base)
@@ -454,7 +704,7 @@ def _process(buf, base, p, carry, final):
         carry.tops_t = (carry.tops_t + tb[:n_dec][good[:n_dec]].tolist())[-K:]
     carry.baseline = float(B[last])
     need = _need_from(t, u[n_dec], p) if n_dec < m else _need_from(t, n - 1, p)
-    a = np.flatnonzero(ok)
+    a = _nz(ok)
     out = Strokes(
         t_start=t_s[a],
         t_bottom=tbd[a],
