@@ -92,7 +92,7 @@ def depth_errors(sessions):
 def test_depth_error_30fps(sessions_30fps):
     """Per-compression depth error at 30 fps with 1 mm noise: what is reached (a regression bound).
 
-    Measured: MAE 0.605 mm, bias -0.17 mm, p95 1.46 mm. The issue's 0.5 mm is not met at
+    Measured: MAE 0.596 mm, bias -0.16 mm (s.d. 0.75). The issue's 0.5 mm is not met at
     30 fps (see the xfail below and docs/core.md, "Depth accuracy at 30 fps").
     """
     err = depth_errors(sessions_30fps)
@@ -101,7 +101,7 @@ def test_depth_error_30fps(sessions_30fps):
     assert np.percentile(np.abs(err), 95) <= 1.6
 
 
-@pytest.mark.xfail(strict=True, reason="issue 2 must-show not met at 30 fps: depth MAE 0.605 mm (0.5 mm needed); "
+@pytest.mark.xfail(strict=True, reason="issue 2 must-show not met at 30 fps: depth MAE 0.596 mm (0.5 mm needed); "
                    "~7 noisy samples per bottom cap any local estimate at ~0.48 mm with a perfect baseline "
                    "(docs/core.md). Strict: passing it means the docs and this marker must be updated.")
 def test_depth_error_30fps_meets_the_issue(sessions_30fps):
@@ -109,10 +109,10 @@ def test_depth_error_30fps_meets_the_issue(sessions_30fps):
 
 
 def test_depth_error_60fps():
-    """At 60 fps (twice the samples per bottom) the 0.5 mm MAE holds with the same 1 mm noise (measured 0.46)."""
+    """At 60 fps (twice the samples per bottom) the 0.5 mm MAE holds with the same 1 mm noise (measured 0.456)."""
     err = depth_errors(run_sessions(fps=60.0, noise_mm=1.0))
     assert np.abs(err).mean() <= 0.5
-    assert abs(err.mean()) <= 0.2  # bias, measured -0.13
+    assert abs(err.mean()) <= 0.2  # bias, measured -0.12
 
 
 def test_flags_follow_the_measured_values(sessions_30fps):

@@ -49,6 +49,7 @@ class CoreOptions:
     off_margin_mm: float = 10.0  # this far above the rest baseline: hands off the chest
     # --- rest baseline
     baseline_tops: int = 9  # running median over this many rest tops
+    lean_ref_tops: int = 18  # leaning is judged against the upper quartile of this many recent rest tops (and their strokes)
     baseline_window_s: float = 6.0  # ... only those this recent, once there are three (the rest may move in a pause)
     max_lean_frac: float = 0.4  # a top further below the rest than this share of the max depth is no rest top
     lean_tol_mm: float = 3.0  # a rest top this far below the running median is leaning: kept out of the baseline

@@ -243,6 +243,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
     state, ph, ext_idx, ext_val = L["state"], L["ph"], L["ext_idx"], L["ext_val"]
     prof = p.profile
     K = o.baseline_tops
+    KL = max(o.lean_ref_tops, 1)
     tops, tops_t, tops_all, amps = [], [], [], []
     prev = dict(tb=NAN, bv=NAN, bs=NAN, lb=-(10**12))
     out = []
@@ -287,8 +288,8 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
         amp = qv - 0.5 * (prev["bv"] + bv)
         good = False
         if not _isnan(qv):
-            B0 = _quantile(tops_all[-K:], 0.75)
-            A0 = _quantile(amps[-K:], 0.75)
+            B0 = _quantile(tops_all[-KL:], 0.75)
+            A0 = _quantile(amps[-KL:], 0.75)
             drop = B0 - qv
             lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
             away = drop > o.max_lean_frac * prof.depth_mm.max or -drop > o.off_margin_mm
@@ -296,8 +297,8 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
                 away = away or qv > o.rest_height_mm + 2.0 * o.off_margin_mm
                 lean = lean or qv < o.rest_height_mm - o.lean_tol_mm
             good = not (lean or away)
-            tops_all = (tops_all + [qv])[-K:]
-            amps = (amps + [amp])[-K:]
+            tops_all = (tops_all + [qv])[-KL:]
+            amps = (amps + [amp])[-KL:]
         if good:
             tops = (tops + [qv])[-K:]
             tops_t = (tops_t + [tb])[-K:]

@@ -60,7 +60,7 @@ class StrokeCarry:
     prev_gb: int = -(10**12)  # previous candidate's bottom (global index)
     tops: list = field(default_factory=list)  # last rest-top heights that were not leaning (<= baseline_tops)
     tops_t: list = field(default_factory=list)  # ... and when they were confirmed
-    tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not
+    tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not (<= lean_ref_tops)
     amps: list = field(default_factory=list)  # ... and the stroke amplitudes around them
     baseline: float = math.nan  # baseline used by the last decided candidate
     debug: list | None = None  # set to [] to collect per-candidate details (development aid)
@@ -575,12 +575,13 @@ def _process(buf, ph, base, p, carry, final):
     # or manikin moves both). Pass 2 is the running median of the unflagged tops, so a run of leaning
     # compressions cannot drag the baseline down, while drift is still followed.
     K = o.baseline_tops
+    KL = max(o.lean_ref_tops, 1)  # (longer than K: a leaning run must not become its own reference)
     amp = qv - 0.5 * (prev_bv + bv)
     if rest_top.any():
         new_tops, new_amp = qv[rest_top], amp[rest_top]
-        hist_all, hist_amp = carry.tops_all[-K:], carry.amps[-K:]
+        hist_all, hist_amp = carry.tops_all[-KL:], carry.amps[-KL:]
         ends = len(hist_all) + np.arange(new_tops.size)
-        B0, A0 = _quantiles(np.array((hist_all + new_tops.tolist(), hist_amp + new_amp.tolist())), ends, K, 0.75)
+        B0, A0 = _quantiles(np.array((hist_all + new_tops.tolist(), hist_amp + new_amp.tolist())), ends, KL, 0.75)
         drop = B0 - new_tops
         good = rest_top.copy()
         lean = (drop > o.lean_tol_mm) & (A0 - new_amp > 0.5 * drop)
@@ -697,8 +698,8 @@ def _process(buf, ph, base, p, carry, final):
     carry.prev_tb, carry.prev_bv, carry.prev_bs = float(tb[last]), float(bv[last]), float(b_s[last])
     carry.prev_gb = int(lb[last] + base)
     if rest_top[:n_dec].any():
-        carry.tops_all = (carry.tops_all + qv[:n_dec][rest_top[:n_dec]].tolist())[-K:]
-        carry.amps = (carry.amps + amp[:n_dec][rest_top[:n_dec]].tolist())[-K:]
+        carry.tops_all = (carry.tops_all + qv[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
+        carry.amps = (carry.amps + amp[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
     if good[:n_dec].any():
         carry.tops = (carry.tops + qv[:n_dec][good[:n_dec]].tolist())[-K:]
         carry.tops_t = (carry.tops_t + tb[:n_dec][good[:n_dec]].tolist())[-K:]
