@@ -50,7 +50,7 @@ from .protocol import (
     TOPICS,
     encode,
 )
-from .security import CurveServerOptions, apply_server, ensure_authenticator, stop_authenticator
+from .security import CurveServerOptions, serve_secure, stop_authenticator
 
 
 class PublisherError(RuntimeError):
@@ -126,18 +126,7 @@ class Publisher:
         else:
             sock.setsockopt(zmq.SNDHWM, self.options.sndhwm)
         sock.setsockopt(zmq.SNDBUF, self.options.sndbuf_bytes)
-        if self.options.curve is not None:
-            try:
-                ensure_authenticator(self._ctx, self.options.curve)
-                apply_server(sock, self.options.curve)
-            except ValueError as exc:
-                sock.close(0)
-                raise PublisherError(str(exc)) from None
-        try:
-            sock.bind(ep)
-        except zmq.ZMQError as exc:
-            sock.close(0)
-            raise PublisherError(f"cannot bind publisher to {endpoint}: {exc}") from None
+        serve_secure(self._ctx, sock, ep, self.options.curve, PublisherError, "publisher")
         return sock
 
     # ------------------------------------------------------------------ core

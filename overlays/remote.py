@@ -23,7 +23,7 @@ import zmq
 
 from .endpoints import EndpointError, check
 from .protocol import DEFAULT_REMOTE_ENDPOINT, PROTOCOL_VERSION, clean_json, dumps
-from .security import CurveClientOptions, CurveServerOptions, apply_client, apply_server, ensure_authenticator, stop_authenticator
+from .security import CurveClientOptions, CurveServerOptions, connect_secure, serve_secure, stop_authenticator
 
 COMMANDS = ("status", "start", "stop", "set-profile", "snapshot")
 MAX_REQUEST_BYTES = 64 * 1024
@@ -125,18 +125,7 @@ class RemoteServer:
         s = self._ctx.socket(zmq.REP)
         s.setsockopt(zmq.LINGER, 0)
         s.setsockopt(zmq.MAXMSGSIZE, 4 * MAX_REQUEST_BYTES)  # far larger frames: libzmq drops the peer
-        if options.curve is not None:
-            try:
-                ensure_authenticator(self._ctx, options.curve)
-                apply_server(s, options.curve)
-            except ValueError as exc:
-                s.close(0)
-                raise RemoteError(str(exc)) from None
-        try:
-            s.bind(ep)
-        except zmq.ZMQError as exc:
-            s.close(0)
-            raise RemoteError(f"cannot bind remote control to {options.endpoint}: {exc}") from None
+        serve_secure(self._ctx, s, ep, options.curve, RemoteError, "remote control")
         self._sock = s
         self.endpoint = s.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -228,12 +217,7 @@ class RemoteClient:
         if self._sock is None:
             s = self._ctx.socket(zmq.REQ)
             s.setsockopt(zmq.LINGER, 0)
-            if self.curve is not None:
-                try:
-                    apply_client(s, self.curve)
-                except ValueError as exc:
-                    s.close(0)
-                    raise RemoteError(str(exc)) from None
+            connect_secure(s, self.curve, RemoteError)
             s.connect(self.endpoint)
             self._sock = s
         return self._sock

@@ -76,6 +76,37 @@ def apply_client(sock: zmq.Socket, opts: CurveClientOptions) -> None:
     sock.curve_serverkey = server_public
 
 
+def serve_secure(context: zmq.Context, sock: zmq.Socket, endpoint: str, opts: CurveServerOptions | None,
+                 error: type[Exception], what: str) -> None:
+    """CURVE (when ``opts``) then bind; on a bad key or a taken address close ``sock`` and raise ``error``.
+
+    Why one helper: the publisher and the remote must fail the same way (one line,
+    no socket left half-open) whatever goes wrong before they serve.
+    """
+    try:
+        if opts is not None:
+            ensure_authenticator(context, opts)
+            apply_server(sock, opts)
+        sock.bind(endpoint)
+    except ValueError as exc:
+        sock.close(0)
+        raise error(str(exc)) from None
+    except zmq.ZMQError as exc:
+        sock.close(0)
+        raise error(f"cannot bind {what} to {endpoint}: {exc}") from None
+
+
+def connect_secure(sock: zmq.Socket, opts: CurveClientOptions | None, error: type[Exception]) -> None:
+    """CURVE client keys (when ``opts``), or close ``sock`` and raise ``error`` naming the key file."""
+    if opts is None:
+        return
+    try:
+        apply_client(sock, opts)
+    except ValueError as exc:
+        sock.close(0)
+        raise error(str(exc)) from None
+
+
 _AUTHENTICATORS: "weakref.WeakKeyDictionary[zmq.Context, object]" = weakref.WeakKeyDictionary()
 _AUTH_LOCK = threading.Lock()
 

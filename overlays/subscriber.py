@@ -14,7 +14,7 @@ import zmq
 
 from .endpoints import EndpointError, check
 from .protocol import DEFAULT_PUB_ENDPOINT, TOPICS, Message, ProtocolError, decode
-from .security import CurveClientOptions, apply_client
+from .security import CurveClientOptions, connect_secure
 
 
 class SubscriberError(RuntimeError):
@@ -52,12 +52,7 @@ class Subscriber:
             s.setsockopt(zmq.CONFLATE, 1)  # single-frame stream: safe to conflate
         else:
             s.setsockopt(zmq.RCVHWM, options.rcvhwm)
-        if options.curve is not None:
-            try:
-                apply_client(s, options.curve)
-            except ValueError as exc:
-                s.close(0)
-                raise SubscriberError(str(exc)) from None
+        connect_secure(s, options.curve, SubscriberError)
         if options.conflate or not options.topics:
             s.setsockopt(zmq.SUBSCRIBE, b"")
         else:

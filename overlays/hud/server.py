@@ -30,7 +30,7 @@ import zmq
 import zmq.asyncio
 
 from ..protocol import DEFAULT_PUB_ENDPOINT, TOPIC_FRAME, TOPIC_OVERLAY, TOPIC_STATE, TOPICS, ProtocolError, decode
-from ..security import CurveClientOptions, apply_client
+from ..security import CurveClientOptions, connect_secure
 from .websocket import AsyncWebSocket, WebSocketError, accept_key
 
 STATIC = {
@@ -99,12 +99,7 @@ class HudServer:
         sub = self._ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.RCVHWM, 256)
-        if o.curve is not None:
-            try:
-                apply_client(sub, o.curve)
-            except ValueError as exc:
-                sub.close(0)
-                raise HudError(str(exc)) from None
+        connect_secure(sub, o.curve, HudError)
         for t in TOPICS:
             if t != TOPIC_FRAME:  # the HUD draws on black: no video over Wi-Fi
                 sub.setsockopt(zmq.SUBSCRIBE, t.encode("ascii"))
