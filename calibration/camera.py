@@ -115,6 +115,8 @@ class CameraIntrinsics:
         )
         if cam.width_px <= 0 or cam.height_px <= 0 or cam.fx_px <= 0 or cam.fy_px <= 0:
             raise ValueError("image size and focal lengths must be positive")
+        if not all(math.isfinite(v) for v in (cam.fx_px, cam.fy_px, cam.cx_px, cam.cy_px, *cam.dist)):
+            raise ValueError("focal lengths, principal point and 'dist' must be finite numbers")  # JSON NaN/Infinity
         return cam
 
 

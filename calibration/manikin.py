@@ -26,6 +26,7 @@ from calibration.markers import (
     MarkerDetector,
     MarkerPose,
     estimate_marker_pose,
+    get_dictionary,
     marker_object_points,
     refine_pose,
     reprojection_rms_px,
@@ -61,8 +62,9 @@ class MarkerSpec:
     @staticmethod
     def from_dict(d: dict) -> "MarkerSpec":
         spec = MarkerSpec(str(d["dictionary"]), int(d["id"]), float(d["size_mm"]))
-        if spec.size_mm <= 0:
+        if not spec.size_mm > 0:
             raise ValueError("marker size_mm must be positive")
+        get_dictionary(spec.dictionary)  # a hand-edited name fails here (MarkerError), not mid-run
         return spec
 
 

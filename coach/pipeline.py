@@ -175,9 +175,10 @@ class Pipeline:
         # hand-size mode keeps the used hands' landmarks of held frames
         self._hand_obs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._hand_est: HeightEstimator | None = None
-        self._hand_pose: Pose | None = None
         self.frames_lost = 0
         self.frames_with_point = 0
+        self.frames_failed = 0  # frames that raised while being processed (counted as frames without hands)
+        self._first_failure = ""
         self.refiner = HandMotionRefiner() if self.opt.refine_motion else None
         if geometry.mode != MODE_HAND and self.opt.use_rest_baseline:
             self._rest_det = RestDetector(self.opt.rest)
@@ -193,34 +194,54 @@ class Pipeline:
     # ------------------------------------------------------------------ per frame
 
     def process(self, image: np.ndarray, t_ms: int, index: int | None = None) -> PipelineStep:
+        """One frame. A frame that cannot be processed (no or odd image, a tracker or geometry
+        error) is recorded as a frame without hands: the loop goes on, and ``finish`` reports it."""
         idx = len(self.records) if index is None else int(index)
         t_s = t_ms / 1000.0
         if self._last_t is not None and t_s <= self._last_t:
             t_s = self._last_t + 1e-6  # the core wants strictly increasing time; sources guarantee it anyway
         self._last_t = t_s
+        try:
+            xy, conf, n_hands, h, ax = self._measure(image, int(t_ms), t_s)
+        except Exception as exc:  # live loops never die on one bad frame
+            self._frame_failed(idx, exc)
+            xy, conf, n_hands, h, ax = (math.nan, math.nan), 0.0, 0, math.nan, math.nan
+        rec = FrameRecord(idx, t_s, xy, conf, n_hands, h, ax)
+        self.records.append(rec)
+        return PipelineStep(rec, self._feed(len(self.records) - 1), self._core.state if self._core else None)
+
+    def _measure(self, image: np.ndarray, t_ms: int, t_s: float) -> tuple[tuple[float, float], float, int, float, float]:
+        """(xy_px, confidence, n_hands, height_mm, axial_mm) of one frame."""
         pose = self.geo.frame_pose(image) if self.geo.mode != MODE_HAND else None
         if self.geo.mode == MODE_ANCHOR and pose is None:
             self.frames_lost += 1
         roi = self.geo.roi(pose) if (self.opt.chest_roi and pose is not None) else None
-        result = self.tracker.detect(image, int(t_ms), roi_px=roi)
+        result = self.tracker.detect(image, t_ms, roi_px=roi)
         cp = self.points.update(result)
         valid = bool(cp.valid) and np.all(np.isfinite(cp.xy_px))
         xy = (float(cp.xy_px[0]), float(cp.xy_px[1])) if valid else (math.nan, math.nan)
         if self.refiner is not None:
-            rp = self.refiner.update(image, int(t_ms), cp.xy_px if valid else None, cp.landmarks_px, cp.palm_size_px)
+            rp = self.refiner.update(image, t_ms, cp.xy_px if valid else None, cp.landmarks_px, cp.palm_size_px)
             if rp is not None:
                 xy = (float(rp.xy_px[0]), float(rp.xy_px[1]))
-        if valid:
-            self.frames_with_point += 1
-            if self._t_first_hand is None:
-                self._t_first_hand = t_s
         if self.geo.mode == MODE_HAND:
             h, ax = self._hand_measure(len(self.records), cp, valid, xy)
         else:
             h, ax = self.geo.measure(np.array(xy), pose) if valid else (math.nan, math.nan)
-        rec = FrameRecord(idx, t_s, xy, float(cp.confidence), int(cp.n_hands), float(h), float(ax))
-        self.records.append(rec)
-        return PipelineStep(rec, self._feed(len(self.records) - 1), self._core.state if self._core else None)
+        if valid:
+            self.frames_with_point += 1
+            if self._t_first_hand is None:
+                self._t_first_hand = t_s
+        return xy, float(cp.confidence), int(cp.n_hands), float(h), float(ax)
+
+    def _frame_failed(self, idx: int, exc: Exception) -> None:
+        """Count a frame that could not be processed; the first reason goes into the warnings."""
+        self.frames_failed += 1
+        if self.frames_failed == 1:
+            why = str(exc).strip().splitlines()
+            self._first_failure = f"frame {idx}: {type(exc).__name__}" + (f": {why[0]}" if why else "")
+        if self.refiner is not None:
+            self.refiner.reset()  # e.g. the frame size changed: its texture reference no longer fits
 
     def _hand_measure(self, ri: int, cp, valid: bool, xy) -> tuple[float, float]:
         if self._hand_est is not None:
@@ -301,7 +322,6 @@ class Pipeline:
             self.warnings.append(f"hand-size mode: {exc}; no heights")
             self._hand_obs.clear()
             return
-        self._hand_pose = pose
         self._hand_est = HeightEstimator(self.geo.intr, pose)
         for i in self._held:
             r = self.records[i]
@@ -319,8 +339,12 @@ class Pipeline:
         assert self._core is not None
         session = self._core.result()
         placement = self._placement(session)
+        warnings = list(self.warnings)
+        if self.frames_failed:
+            warnings.append(f"{self.frames_failed} frame(s) could not be processed and count as frames without hands "
+                            f"(first: {self._first_failure})")
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
-                              self.frames_with_point, self.frames_lost, wall_s, list(self.warnings))
+                              self.frames_with_point, self.frames_lost, wall_s, warnings)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:

@@ -7,8 +7,8 @@ analyzer, the Coach and the Publisher, answers the remote control between
 frames (in its own thread, so no locks), and never blocks on a subscriber.
 
     station = Station(StationOptions(station_id="bench-1", source_kind="camera"))
-    for sample in samples:            # live: call process() per frame yourself
-        station.process(sample)
+    for sample in samples:            # live: call process() per frame yourself (it answers the remote too;
+        station.process(sample)       # call idle(t) while no frame comes)
     station.stop_session()
     station.close()
 
@@ -192,7 +192,10 @@ class Station:
     # ------------------------------------------------------------ per frame
     def process(self, sample: Sample) -> list[Compression]:
         """One frame: analyze, coach, publish. Returns the compressions completed by it."""
-        t = float(sample.t_s)
+        try:
+            t = float(sample.t_s)
+        except (TypeError, ValueError):
+            t = math.nan
         if not math.isfinite(t) or (math.isfinite(self._t_last) and t <= self._t_last):
             self.stats.dropped += 1  # timestamps must be finite and increasing: skip, never die
             return []
@@ -200,14 +203,16 @@ class Station:
             self._t_first = t
             if self.options.autostart and not self.running:
                 self.start_session(t)
-        self._t_last = t
-        self._last_sample = sample
-        self.stats.samples += 1
-        pub = self.publisher
         try:
             height = float(sample.height_mm)
         except (TypeError, ValueError):
             height = math.nan  # a bad measurement is a lost one: the loop goes on
+        if height is not sample.height_mm:
+            sample = replace(sample, height_mm=height)  # what the overlay, heartbeat and snapshot read too
+        self._t_last = t
+        self._last_sample = sample
+        self.stats.samples += 1
+        pub = self.publisher
         new = self.analyzer.push(t, height)
         state = self.analyzer.state
         self._last_state = state
@@ -232,11 +237,15 @@ class Station:
             pub.publish_overlay(self._last_overlay, t_s=t)
         if sample.frame_jpeg is not None and sample.frame_size is not None:
             pub.publish_frame(sample.frame_jpeg, width_px=sample.frame_size[0], height_px=sample.frame_size[1], t_s=t)
+        out = list(new) if self.running else []
         self.idle(t)
-        return list(new) if self.running else []
+        return out
 
     def idle(self, t_s: float) -> None:
-        """Time passes without a frame (camera lost): heartbeat and prompt repeats still go out."""
+        """Time passes without a frame (camera lost): heartbeat and prompt repeats still go out, and
+        remote requests are answered (a live loop that calls ``process`` itself serves the remote here)."""
+        if self.remote is not None:
+            self.remote.serve_pending()
         if t_s - self._last_hb_t >= self.options.heartbeat_s:
             self._last_hb_t = t_s
             s = self._last_sample

@@ -138,6 +138,13 @@ def fetch_model(
     status = cache_status(spec, cache_dir)
     if status.ok and not opts.force:
         return status
+    try:
+        status.path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(
+            f"model {spec.name!r}: cannot create the cache folder {status.path.parent} ({exc.strerror or exc}); "
+            "choose a writable one (--cache-dir or CPR_COACH_MODELS), or " + MANUAL_HINT.format(file=spec.file)
+        ) from None
     reporter = _reporter(progress)
     failures: list[str] = []
     for source in spec.sources:
@@ -145,7 +152,7 @@ def fetch_model(
             continue
         try:
             _fetch_from(source, spec, status.path, reporter, opts)
-        except (SourceUnavailable, ChecksumError) as exc:
+        except (SourceUnavailable, ChecksumError, OSError) as exc:  # OSError: disk full, no write permission
             failures.append(f"{source.label}: {exc}")
             note(reporter, f"{spec.name}: {source.label} failed: {exc}")
             continue

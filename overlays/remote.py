@@ -234,7 +234,14 @@ class RemoteClient:
 
     def request(self, cmd: str, **args: Any) -> dict[str, Any]:
         """Send a JSON command; return the decoded reply (check ``reply['ok']``)."""
-        return json.loads(self.send_raw(dumps({"cmd": cmd, **args})))
+        raw = self.send_raw(dumps({"cmd": cmd, **args}))
+        try:
+            reply = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            reply = None
+        if not isinstance(reply, dict):
+            raise RemoteError(f"{self.endpoint} answered {raw[:40]!r}: not a cpr-coach remote control")
+        return reply
 
     def close(self) -> None:
         if self._sock is not None:

@@ -47,19 +47,27 @@ class Subscriber:
         self.bad = 0
         self.received = 0
         s = self._ctx.socket(zmq.SUB)
-        s.setsockopt(zmq.LINGER, 0)
-        if options.conflate:
-            s.setsockopt(zmq.CONFLATE, 1)  # single-frame stream: safe to conflate
-        else:
-            s.setsockopt(zmq.RCVHWM, options.rcvhwm)
-        connect_secure(s, options.curve, SubscriberError)
-        if options.conflate or not options.topics:
-            s.setsockopt(zmq.SUBSCRIBE, b"")
-        else:
-            for t in options.topics:
-                # ZeroMQ filters by prefix; _decode drops longer topic names that share one
-                s.setsockopt(zmq.SUBSCRIBE, t.encode("ascii"))
-        s.connect(ep)
+        try:
+            s.setsockopt(zmq.LINGER, 0)
+            if options.conflate:
+                s.setsockopt(zmq.CONFLATE, 1)  # single-frame stream: safe to conflate
+            else:
+                s.setsockopt(zmq.RCVHWM, options.rcvhwm)
+            connect_secure(s, options.curve, SubscriberError)
+            if options.conflate or not options.topics:
+                s.setsockopt(zmq.SUBSCRIBE, b"")
+            else:
+                for t in options.topics:
+                    # ZeroMQ filters by prefix; _decode drops longer topic names that share one
+                    s.setsockopt(zmq.SUBSCRIBE, t.encode("ascii"))
+            s.connect(ep)
+        except (SubscriberError, zmq.ZMQError) as exc:  # bad keys, an unresolvable host: release, then report
+            s.close(0)
+            if self._own_context:
+                self._ctx.term()
+            if isinstance(exc, SubscriberError):
+                raise
+            raise SubscriberError(f"cannot connect to {ep}: {exc}") from None
         self._sock = s
         self._poller = zmq.Poller()
         self._poller.register(s, zmq.POLLIN)

@@ -63,6 +63,7 @@ class ViewerStats:
     last_depth_mm: float | None = None
     last_prompt: str | None = None
     session_events: list[str] = field(default_factory=list)
+    bad_messages: int = 0  # decoded but malformed (against the schema): skipped, the viewer goes on
 
 
 class MonitorViewer:
@@ -110,40 +111,62 @@ class MonitorViewer:
         for m in self.sub.drain(max_n=2000):
             self.stats.messages += 1
             self._last_msg_at = now
-            if m.topic == TOPIC_OVERLAY:
-                self._overlay = m.payload
-            elif m.topic == TOPIC_STATE:
-                self._state = m.payload
-                if m.payload.get("last_depth_mm") is not None:
-                    self.stats.last_depth_mm = m.payload["last_depth_mm"]
-            elif m.topic == TOPIC_HEARTBEAT:
-                self._heartbeat = m.payload
-            elif m.topic == TOPIC_FEEDBACK:
-                pr = m.payload.get("prompt")
-                self.stats.last_prompt = None if pr is None else pr.get("text")
-            elif m.topic == TOPIC_SESSION:
-                self.stats.session_events.append(m.payload.get("event", "?"))
-                if m.payload.get("event") == "stop":
-                    self._summary, self._summary_at = m.payload.get("summary"), now
-                    if self._overlay is not None:  # the session is over: no live prompt or timer stays up
-                        self._overlay = dict(self._overlay, primitives=[
-                            p for p in self._overlay.get("primitives", ())
-                            if not (p.get("kind") == "text" and p.get("role") in ("prompt", "status"))
-                            and p.get("kind") != "metronome"])
-                else:
-                    self._summary = None
-            elif m.topic == TOPIC_FRAME and m.extra:
-                img = cv2.imdecode(np.frombuffer(m.extra[0], np.uint8), cv2.IMREAD_COLOR)
-                if img is not None:
-                    self._video, self._video_at = img, now
-                    self.stats.video_frames_in += 1
+            try:
+                self._take(m, now)
+            except (AttributeError, KeyError, TypeError, ValueError, cv2.error):
+                self.stats.bad_messages += 1  # one malformed message never stops the viewer
+
+    def _take(self, m, now: float) -> None:
+        """Keep what one message says (raises on a message that breaks the schema)."""
+        if m.topic == TOPIC_OVERLAY:
+            prims = m.payload.get("primitives")
+            if not isinstance(prims, list) or not all(isinstance(p, dict) for p in prims):
+                raise ValueError("cpr.overlay: 'primitives' must be a list of objects")
+            self._overlay = m.payload
+        elif m.topic == TOPIC_STATE:
+            for k in ("t_s", "displacement_mm"):
+                v = m.payload.get(k)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                    raise ValueError(f"cpr.state: {k!r} must be a number")
+            self._state = m.payload
+            if m.payload.get("last_depth_mm") is not None:
+                self.stats.last_depth_mm = m.payload["last_depth_mm"]
+        elif m.topic == TOPIC_HEARTBEAT:
+            if not isinstance(m.payload.get("source") or {}, dict):
+                raise ValueError("cpr.heartbeat: 'source' must be an object")
+            self._heartbeat = m.payload
+        elif m.topic == TOPIC_FEEDBACK:
+            pr = m.payload.get("prompt")
+            self.stats.last_prompt = None if pr is None else pr.get("text")
+        elif m.topic == TOPIC_SESSION:
+            self.stats.session_events.append(m.payload.get("event", "?"))
+            if m.payload.get("event") == "stop":
+                summary = m.payload.get("summary")
+                self._summary = summary if isinstance(summary, dict) else None
+                self._summary_at = now
+                if self._overlay is not None:  # the session is over: no live prompt or timer stays up
+                    self._overlay = dict(self._overlay, primitives=[
+                        p for p in self._overlay.get("primitives", ())
+                        if not (p.get("kind") == "text" and p.get("role") in ("prompt", "status"))
+                        and p.get("kind") != "metronome"])
+            else:
+                self._summary = None
+        elif m.topic == TOPIC_FRAME and m.extra and m.extra[0]:
+            img = cv2.imdecode(np.frombuffer(m.extra[0], np.uint8), cv2.IMREAD_COLOR)
+            if img is not None:
+                self._video, self._video_at = img, now
+                self.stats.video_frames_in += 1
 
     # ----------------------------------------------------------- output
     def _background(self, now: float) -> np.ndarray:
         w, h = self.options.size
         if self._cap is not None:
             ok, img = self._cap.read()
-            if ok and img is not None:
+            if ok and img is not None and img.size:
+                if img.ndim == 2:
+                    img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+                elif img.shape[2] == 4:
+                    img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
                 return _fit(img, w, h)
         if self._video is not None and now - self._video_at <= self.options.stale_frame_s:
             return _fit(self._video, w, h)
@@ -166,7 +189,11 @@ class MonitorViewer:
         if self._overlay is not None:
             draw_overlay(img, self._overlay, t_s=t_station, live_depth_mm=live, style=self.style)
         if self._summary is not None and now - self._summary_at < 30.0:
-            self._draw_summary(img, self._summary)
+            try:
+                self._draw_summary(img, self._summary)
+            except (TypeError, ValueError):  # a summary with non-numbers: not drawn, the viewer goes on
+                self.stats.bad_messages += 1
+                self._summary = None
         # status bar: who we listen to, and whether it is alive
         alive = now - self._last_msg_at <= self.options.no_signal_s
         station = (self._heartbeat or self._state or {}).get("station", "?")

@@ -69,6 +69,8 @@ def test_unknown_profile_and_bad_output_folder(tmp_path, capsys, video):
     assert "unknown profile" in _err(capsys)
     assert main(["analyze", str(video), "--hfov", "60", "--json", str(tmp_path / "no" / "out.json")]) == 2
     assert "does not exist" in _err(capsys)
+    assert main(["analyze", str(video), "--hfov", "60", "--max-frames", "0"]) == 2
+    assert "--max-frames must be at least 1" in _err(capsys)
 
 
 def test_progress_bar_draws_one_line():
@@ -99,3 +101,49 @@ def test_short_real_run_without_marker(tmp_path, capsys, video, hand_model_path)
     assert doc["calibration"]["mode"] == "hand-size"
     assert doc["source"]["frames_with_hands"] >= 30
     assert {"summary", "compressions", "pauses", "sets", "trace", "warnings"} <= set(doc)
+
+
+def test_model_mediapipe_cannot_load_is_one_line(tmp_path, capsys, video):
+    import zipfile
+
+    bad = tmp_path / "bad.task"
+    with zipfile.ZipFile(bad, "w") as zf:  # the right members, but not TFLite models
+        zf.writestr("hand_detector.tflite", b"x" * 64)
+        zf.writestr("hand_landmarks_detector.tflite", b"y" * 64)
+    assert main(["analyze", str(video), "--hfov", "60", "--model", str(bad), "--max-frames", "3"]) == 2
+    assert "bad.task" in _err(capsys)
+
+
+def test_truncated_video_keeps_the_frames_it_has(tmp_path, capsys, hand_model_path):
+    import cv2
+    import numpy as np
+
+    full = tmp_path / "full.avi"
+    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        w.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    w.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # a recording that stopped half-way
+    out = tmp_path / "out.json"
+    rc = main(["analyze", str(cut), "--hfov", "60", "--json", str(out), "--model", str(hand_model_path)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    doc = json.loads(out.read_text())
+    assert 5 <= doc["samples"] < 40
+    assert any("cut.avi ends early" in w for w in doc["warnings"])
+    assert "cut.avi ends early" in cap.err
+
+
+def test_a_folder_of_frames_is_analysed(tmp_path, capsys, hands_dir, hand_model_path):
+    import shutil
+
+    for i in range(3):
+        shutil.copy(hands_dir / "thumbs_up.jpg", tmp_path / f"frame{i}.jpg")
+    out = tmp_path / "out.json"
+    rc = main(["analyze", str(tmp_path), "--hfov", "60", "--json", str(out), "--model", str(hand_model_path)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    doc = json.loads(out.read_text())
+    assert doc["samples"] == 3 and doc["source"]["size_wh"] == [640, 427]

@@ -67,6 +67,27 @@ def test_camera_too_few_views(tmp_path, capsys):
     assert "found in 0 image(s), at least 5 are needed" in capsys.readouterr().err
 
 
+def test_camera_from_a_truncated_video_uses_the_frames_it_has(tmp_path, capsys):
+    K = np.array([[600.0, 0.0, 322.0], [0.0, 600.0, 236.0], [0.0, 0.0, 1.0]])
+    photos = render_board_photos(chessboard_texture(9, 6), 12 * 25.0, K, (640, 480), n=14)
+    full = tmp_path / "board.avi"
+    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
+    for p in photos:
+        w.write(p)
+    w.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.6)])  # the recording stopped early
+    out = tmp_path / "camera.json"
+    rc = main(["calibrate", "camera", "--source", str(cut), "--every", "1", "--chessboard", "9x6", "--square-mm", "25",
+               "-o", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "cut.avi ends early" in cap.err and "using the frames read so far" in cap.err
+    cam = json.loads(out.read_text())["camera"]
+    assert 5 <= cam["views"] < 14
+    assert cam["fx_px"] == pytest.approx(600.0, rel=0.03)
+
+
 @pytest.fixture(scope="module")
 def side_clip(tmp_path_factory):
     d = tmp_path_factory.mktemp("calclip")
@@ -102,6 +123,10 @@ def test_manikin_cli_errors(tmp_path, capsys, side_clip):
     assert main(["calibrate", "manikin", "--source", str(tmp_path / "none.mp4"), "--hfov", "60",
                  "-o", str(tmp_path / "s.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # nothing to average
+    assert main(["calibrate", "manikin", "--source", str(side_clip.path), "--hfov", "60", "--frames", "0",
+                 "-o", str(tmp_path / "s.json")]) == 2
+    assert "--frames and --min-frames must be at least 1" in capsys.readouterr().err
     # garbled intrinsics file
     bad = tmp_path / "cam.json"
     bad.write_text("{ oops")

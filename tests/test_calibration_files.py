@@ -71,6 +71,7 @@ def _good(tmp_path):
         (lambda d: {**d, "camera": {**d["camera"], "fx_px": -5}}, "field 'camera' is invalid: .*positive"),
         (lambda d: {**d, "camera": {k: v for k, v in d["camera"].items() if k != "cy_px"}}, "missing field 'cy_px'"),
         (lambda d: {**d, "camera": {**d["camera"], "dist": [0.1, 0.2, 0.3]}}, "'dist' must have"),
+        (lambda d: {**d, "camera": {**d["camera"], "cx_px": float("nan")}}, "must be finite numbers"),
         (lambda d: {**d, "manikin": 7}, "'manikin' must be an object or null"),
         (lambda d: {**d, "manikin": {**d["manikin"], "cam_from_manikin": {"rotation": [[1, 0], [0, 1]],
                                                                           "translation_mm": [0, 0, 0]}}},
@@ -80,9 +81,12 @@ def _good(tmp_path):
          "not a rotation matrix"),
         (lambda d: {**d, "manikin": {**d["manikin"], "marker": {"dictionary": "DICT_4X4_50", "id": 0, "size_mm": 0}}},
          "size_mm must be positive"),
+        (lambda d: {**d, "manikin": {**d["manikin"], "anchor": {**d["manikin"]["anchor"], "marker": {
+            "dictionary": "DICT_9X9_7", "id": 1, "size_mm": 150}}}},
+         "unknown ArUco dictionary 'DICT_9X9_7'"),
     ],
     ids=["garbled", "empty", "list", "format", "newer", "older", "version-type", "no-camera", "neg-focal",
-         "missing-field", "dist", "manikin-type", "rot-shape", "not-rotation", "marker-size"],
+         "missing-field", "dist", "nan-centre", "manikin-type", "rot-shape", "not-rotation", "marker-size", "anchor-dictionary"],
 )
 def test_bad_files_give_one_clear_line(tmp_path, mutate, match):
     p = _write(tmp_path, mutate(_good(tmp_path)))

@@ -123,3 +123,72 @@ def test_hud_command_serves_until_interrupted():
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 130 and "interrupted" in err
+
+
+def test_a_taken_port_is_a_one_line_error_and_a_bad_client_frame_drops_only_that_client(station_and_hud):
+    import asyncio
+
+    from overlays.hud.server import HudError, HudServer
+    from overlays.hud.websocket import OP_TEXT, encode_frame
+
+    pub, server = station_and_hud
+    second = HudServer(HudOptions(connect=pub.endpoint, port=server.port))
+    with pytest.raises(HudError, match=f"cannot serve the HUD on 127.0.0.1:{server.port}"):
+        asyncio.run(second.start())
+    assert second._ctx is None  # its ZeroMQ context was released, not leaked
+    bad = WebSocketClient(f"ws://127.0.0.1:{server.port}/ws")
+    good = WebSocketClient(f"ws://127.0.0.1:{server.port}/ws")
+    try:
+        assert _until(lambda: len(server.clients) == 2)
+        assert _until(lambda: server.forwarded > 0, step=lambda: pub.heartbeat(  # the bridge hears the station
+            source_kind="simulator", source_name="t", tracker_status="ok"))
+        bad.sock.sendall(encode_frame(OP_TEXT, b"\xff\xfe not utf-8", mask=True))
+        assert _until(lambda: len(server.clients) == 1)  # that page is dropped ...
+        pub.publish_feedback(PUSH_HARDER.at(1.0), t_s=1.0)
+        assert _recv_topic(good, "cpr.feedback")["prompt"]["id"] == "push_harder"  # ... the others are served
+    finally:
+        bad.close()
+        good.close()
+
+
+def test_a_page_that_stopped_reading_cannot_hold_the_shutdown():
+    import socket
+
+    pub = Publisher(PublisherOptions(endpoint=ANY_PORT, station_id="hud-test", max_state_hz=1e9, sndhwm=10_000))
+    hud = HudThread(HudOptions(connect=pub.endpoint, port=0))
+    server = hud.start()
+    ws = WebSocketClient(f"ws://127.0.0.1:{server.port}/ws")
+    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a headset on a dead Wi-Fi link
+    try:
+        assert _until(lambda: len(server.clients) == 1)
+        assert _until(lambda: server.forwarded > 0, step=lambda: pub.heartbeat(
+            source_kind="simulator", source_name="t", tracker_status="ok"))
+        (client,) = tuple(server.clients)
+        big = {"note": "x" * 60_000}
+        for i in range(1000):  # far more than the socket buffers hold: the page's pump blocks in a send
+            pub.publish("cpr.compression", big, t_s=float(i))
+            if len(client.events) == client.events.maxlen:
+                break
+            time.sleep(0.002)
+        assert _until(lambda: len(client.events) == client.events.maxlen)  # the bridge queues, bounded
+        hud.stop()  # joins for at most 5 s
+        assert not hud._thread.is_alive()
+    finally:
+        ws.sock.close()
+        pub.close()
+
+
+def test_dns_rebinding_host_names_are_refused_on_localhost(station_and_hud):
+    import socket
+
+    _, server = station_and_hud
+
+    def get(host: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(f"GET /status.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            return s.recv(200).split(b"\r\n", 1)[0]
+
+    # a page at evil.example whose name now resolves to 127.0.0.1 sends its own name as Host
+    assert b" 403 " in get(f"evil.example:{server.port}")
+    assert b" 200 " in get(f"127.0.0.1:{server.port}")
+    assert b" 200 " in get(f"localhost:{server.port}")

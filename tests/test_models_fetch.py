@@ -183,6 +183,15 @@ def test_offline_with_empty_cache_fails_fast_with_model_path_advice(tmp_path):
     assert "--model PATH" in str(err.value)
 
 
+def test_unwritable_cache_folder_is_a_one_line_model_error(tmp_path):
+    spec = _spec("http://127.0.0.1:9/hand_landmarker.task")
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ModelError) as err:
+        fetch_model(spec, tmp_path / "a-file" / "cache", progress=False, options=FetchOptions(connect_timeout_s=1.0))
+    assert "cannot create the cache folder" in str(err.value) and "a-file" in str(err.value)
+    assert "--model PATH" in str(err.value)
+
+
 def test_corrupt_cached_file_is_detected_then_replaced(server, tmp_path, monkeypatch):
     server.files["/hl.task"] = OFFICIAL
     cache = tmp_path / "cache"

@@ -66,7 +66,8 @@ def test_stalled_subscriber_neither_slows_the_publisher_nor_grows_its_memory():
             time.sleep(0.01)
         stop.set()
         reader.join()
-        assert worst < 0.25, f"a publish call blocked for {worst:.3f} s"
+        # a blocking send would hang for good; the bound only leaves room for a busy 2-core machine's hiccups
+        assert worst < 1.0, f"a publish call blocked for {worst:.3f} s"
         assert growth < 40, f"publisher memory grew {growth:.0f} MB while 150 MB went to a stalled peer"
         assert received[-1] == n  # ...and still gets the newest message: the stalled peer holds nobody up
         assert len(received) > 100

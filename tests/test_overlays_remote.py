@@ -118,3 +118,40 @@ def test_parse_request_text_and_json_forms():
     assert parse_request([b'{"cmd": "set-profile", "profile": "child"}']) == ("set-profile", {"profile": "child"})
     with pytest.raises(CommandError):
         parse_request([b"status now"])
+
+
+def test_a_peer_that_is_not_a_station_gives_a_one_line_error(capsys):
+    import threading
+
+    import zmq
+
+    from coach.cli import main as cli_main
+
+    ctx = zmq.Context()
+    rep = ctx.socket(zmq.REP)
+    rep.setsockopt(zmq.LINGER, 0)
+    rep.bind("tcp://127.0.0.1:*")
+    endpoint = rep.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def answer() -> None:  # some other REP service on that port
+        if rep.poll(5000):
+            rep.recv()
+            rep.send(b"hello, I am a printer")
+
+    th = threading.Thread(target=answer)
+    th.start()
+    try:
+        assert cli_main(["remote", "status", "--connect", endpoint]) == 2
+    finally:
+        th.join()
+        rep.close(0)
+        ctx.term()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cpr-coach: error:") and "not a cpr-coach remote control" in err and "\n" not in err
+
+
+def test_remote_command_refuses_a_timeout_that_would_wait_forever(capsys):
+    from coach.cli import main as cli_main
+
+    assert cli_main(["remote", "status", "--connect", "tcp://127.0.0.1:9", "--timeout", "-1"]) == 2
+    assert "--timeout must be > 0" in capsys.readouterr().err

@@ -82,3 +82,51 @@ def test_viewer_draws_over_a_local_camera_or_stream(tmp_path):
         img = viewer.compose()
     corner = img[20:60, 400:600].reshape(-1, 3).mean(axis=0)
     assert corner[0] > 150 and corner[2] < 90  # the camera picture is the background
+
+
+def test_malformed_messages_never_stop_the_viewer():
+    """A publisher that breaks the schema (a buggy client, another version) costs messages, not the viewer."""
+    import json
+    import time
+
+    import zmq
+
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.bind("tcp://127.0.0.1:*")
+
+    def send(topic: str, body: dict, *extra: bytes) -> None:
+        env = {"topic": topic, "v": 1, "station": "bad", "t_s": 1.0, "seq": 0, **body}
+        pub.send_multipart([topic.encode(), json.dumps(env).encode(), *extra])
+
+    opts = ViewerOptions(connect=pub.getsockopt_string(zmq.LAST_ENDPOINT), size=(640, 360), fps=10.0)
+    try:
+        with MonitorViewer(opts) as viewer:
+            deadline = time.monotonic() + 5
+            while viewer.stats.messages == 0:  # ZeroMQ's slow joiner
+                assert time.monotonic() < deadline, "viewer never connected"
+                send("cpr.heartbeat", {"source": {"kind": "test"}})
+                time.sleep(0.05)
+                viewer.poll()
+            send("cpr.overlay", {"primitives": "not a list"})
+            send("cpr.overlay", {"primitives": [1, 2]})
+            send("cpr.state", {"t_s": "soon", "displacement_mm": 3.0})
+            send("cpr.feedback", {"prompt": "push harder"})
+            send("cpr.heartbeat", {"source": "camera"})
+            send("cpr.session", {"event": "stop", "summary": "all good"})
+            send("cpr.session", {"event": "stop", "summary": {"mean_depth_mm": "deep", "compressions": 3}})
+            send("cpr.frame", {"width_px": 1, "height_px": 1}, b"")
+            send("cpr.frame", {"width_px": 1, "height_px": 1}, b"not a jpeg")
+            send("cpr.state", {"displacement_mm": 42.0, "last_depth_mm": 51.0})  # a good one after the bad
+            time.sleep(0.3)
+            viewer.poll()
+            img = viewer.compose()
+            img = viewer.compose()  # still composing after the bad summary was dropped
+            stats = viewer.stats
+    finally:
+        pub.close(0)
+        ctx.term()
+    assert img.shape == (360, 640, 3)
+    assert stats.bad_messages >= 6
+    assert stats.last_depth_mm == 51.0  # the good state after the bad ones was taken

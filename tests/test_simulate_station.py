@@ -135,3 +135,45 @@ def test_station_stops_on_request_and_publishes_the_summary():
     assert col.msgs[-1].topic in ("cpr.session", "cpr.feedback")
     stops = [m for m in col.msgs if m.topic == "cpr.session" and m.payload["event"] == "stop"]
     assert len(stops) == 1 and stops[0].payload["reason"] == "stopped"
+
+
+def test_station_skips_bad_samples_and_keeps_going():
+    import math
+
+    from coach.station import Sample, Station, StationOptions
+    from overlays.publisher import PublisherOptions
+
+    opts = StationOptions(publisher=PublisherOptions(endpoint="tcp://127.0.0.1:0"), remote=None)
+    with Station(opts) as st:
+        st.process(Sample(0.0, 0.0))
+        for bad_t in (None, "soon", math.nan, math.inf, 0.0):  # not a number, not finite, not increasing
+            assert st.process(Sample(bad_t, 0.0)) == []  # type: ignore[arg-type]
+        st.process(Sample(0.1, "garbled"))  # type: ignore[arg-type]  # a bad height is a lost frame
+        st.process(Sample(0.2, -10.0))
+        assert st.stats.dropped == 5 and st.stats.samples == 3
+        assert st.t_last_s == 0.2 and st.running
+
+
+def test_a_live_loop_calling_process_answers_the_remote():
+    """Live callers drive ``process()`` per frame themselves (no ``run()``): the remote must still answer."""
+    from coach.station import Sample, Station, StationOptions
+    from overlays.publisher import PublisherOptions
+    from overlays.remote import RemoteClient, RemoteOptions
+
+    opts = StationOptions(publisher=PublisherOptions(endpoint="tcp://127.0.0.1:0"),
+                          remote=RemoteOptions(endpoint="tcp://127.0.0.1:0"))
+    replies = []
+    with Station(opts) as st:
+        def ask() -> None:
+            with RemoteClient(st.remote.endpoint, timeout_s=5.0) as c:
+                replies.append(c.request("status"))
+
+        th = threading.Thread(target=ask)
+        th.start()
+        t = 0.0
+        while th.is_alive() and t < 10.0:  # the camera loop: one frame every 1/30 s
+            st.process(Sample(t, 0.0))
+            t += 1 / 30
+            time.sleep(1 / 30)
+        th.join()
+    assert replies and replies[0]["ok"] and replies[0]["running"]

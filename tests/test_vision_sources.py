@@ -102,6 +102,7 @@ def test_image_folder_natural_order_and_bad_image(tmp_path, hands_dir):
         cv2.imwrite(str(tmp_path / f"frame{i}.png"), img)
     (tmp_path / "notes.txt").write_text("ignored")
     with open_source(tmp_path, SourceOptions(fps=10)) as src:
+        assert src.size_wh == (640, 427)  # known before reading: analysis sets up its geometry from it
         frames = list(src)
     assert [f.t_ms for f in frames] == [0, 100, 200]
     assert src.files[0].name == "frame1.png" and src.files[-1].name == "frame10.png"
@@ -189,8 +190,9 @@ def test_slow_consumer_gets_newest_frames_with_bounded_latency(clip):
                 break
     assert src.frames_dropped > 0
     assert max(np.diff(got)) >= 2  # frames were skipped, not queued
-    # The frame handed over is about one camera period (40 ms) old, not the 1.2 s a queue would reach.
-    assert max(lat) < 0.2
+    # The frame handed over is about one camera period (40 ms) old; a queue would be ~0.7 s behind by the
+    # 12th frame (12 x (100 - 40) ms). The bound leaves room for a busy machine's scheduling hiccups.
+    assert max(lat) < 0.4
 
 
 def test_realtime_file_ends(tmp_path):

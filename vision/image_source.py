@@ -53,6 +53,7 @@ class ImageFolderSource(FrameSource):
         self._fps = float(self.options.fps or DEFAULT_FPS)
         self._i = 0
         self._state = SourceState.LIVE
+        self._size: tuple[int, int] | None = None
 
     @property
     def state(self) -> SourceState:
@@ -61,6 +62,15 @@ class ImageFolderSource(FrameSource):
     @property
     def fps(self) -> float:
         return self._fps
+
+    @property
+    def size_wh(self) -> tuple[int, int] | None:
+        """The first image's size (decoded once; None if it cannot be read): what analysis calibrates for."""
+        if self._size is None and self.files:
+            img = cv2.imread(str(self.files[0]), cv2.IMREAD_COLOR)
+            if img is not None:
+                self._size = (int(img.shape[1]), int(img.shape[0]))
+        return self._size
 
     def __len__(self) -> int:
         return len(self.files)

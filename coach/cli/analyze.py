@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -128,14 +129,17 @@ def _analyze(args: argparse.Namespace) -> int:
     from coach.cli.models import resolve_model_path
     from coach.core.profiles import ProfileError, load_profile
     from coach.pipeline import Geometry, Pipeline, PipelineOptions, run
+    from models import ModelError
     from vision.compression_point import CompressionPointOptions, CompressionPointTracker
-    from vision.sources import SourceError, open_source
+    from vision.sources import SourceError, SourceOptions, open_source
     from vision.tracker import HandTracker, HandTrackerOptions
 
     try:
         load_profile(args.profile)
     except ProfileError as exc:
         raise CliError(str(exc)) from None
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CliError(f"--max-frames must be at least 1, got {args.max_frames}")
     if not args.calibration and args.hfov is None:
         raise CliError("give --calibration station.json (from `cpr-coach calibrate manikin`), or --hfov DEG to "
                        "measure from the hand's own size without a marker (larger error)")
@@ -150,7 +154,8 @@ def _analyze(args: argparse.Namespace) -> int:
         if not out_dir.is_dir():
             raise CliError(f"cannot write {args.json}: folder {out_dir} does not exist")
     try:
-        src = open_source(args.video)
+        # a truncated file: analyse the frames it has and say so (nothing already recorded is lost)
+        src = open_source(args.video, SourceOptions(on_truncated="warn"))
     except SourceError as exc:
         raise CliError(str(exc)) from None
     with src:
@@ -175,8 +180,11 @@ def _analyze(args: argparse.Namespace) -> int:
         geometry = Geometry(intr, station.manikin)
         model = resolve_model_path(args)
         roi = geometry.roi(station.manikin.cam_from_manikin) if (station.manikin is not None and station.manikin.anchor is None) else None
-        tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=model, running_mode="video", num_hands=2,
-                                                                     roi_px=roi))
+        try:
+            tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=model, running_mode="video", num_hands=2,
+                                                                         roi_px=roi))
+        except ModelError as exc:  # e.g. --model is a zip MediaPipe cannot load
+            raise CliError(str(exc)) from None
         points = CompressionPointTracker(CompressionPointOptions(roi_px=roi))
         opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest,
                                rest=RestOptions(valid_range=(-30.0, 150.0)))
@@ -194,12 +202,17 @@ def _analyze(args: argparse.Namespace) -> int:
             bar.update(count[0], elapsed_s)
 
         try:
-            res = run(src, pipe, time.monotonic, on_frame=on_frame, max_frames=args.max_frames)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r".* ends early: ", category=RuntimeWarning)  # said below
+                res = run(src, pipe, time.monotonic, on_frame=on_frame, max_frames=args.max_frames)
         except SourceError as exc:
             raise CliError(str(exc)) from None
         finally:
             bar.close(count[0], time.monotonic() - t0)
             tracker.close()
+        if getattr(src, "truncated", False):
+            res.warnings.append(f"{args.video} ends early: decoded {src.frames_read} of {src.frames_expected} frames "
+                                "(truncated or corrupt file); the frames it has were analysed")
         fps = src.fps
     from coach.cli.trace import summary_lines
 

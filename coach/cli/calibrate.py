@@ -153,11 +153,14 @@ def _video_frames(spec: str, every: int):
     except SourceError as exc:
         raise CliError(str(exc)) from None
     with src:
-        for fr in src:
-            if fr.lost:
-                continue
-            if fr.index % max(every, 1) == 0:
-                yield f"frame {fr.index}", fr.image
+        try:
+            for fr in src:
+                if fr.lost:
+                    continue
+                if fr.index % max(every, 1) == 0:
+                    yield f"frame {fr.index}", fr.image
+        except SourceError as exc:  # a truncated video: the frames before still calibrate
+            print(f"warning: {exc}; using the frames read so far", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- manikin
@@ -188,6 +191,8 @@ def _manikin(args: argparse.Namespace) -> int:
 
     if args.marker_mm <= 0:
         raise CliError(f"--marker-mm must be positive, got {args.marker_mm:g}")
+    if args.frames < 1 or args.min_frames < 1:
+        raise CliError(f"--frames and --min-frames must be at least 1, got {args.frames} and {args.min_frames}")
     try:
         get_dictionary(args.dictionary)
     except MarkerError as exc:

@@ -23,6 +23,8 @@ def _run(args: argparse.Namespace) -> int:
     from coach.cli import CliError
     from overlays.remote import RemoteClient, RemoteError
 
+    if not args.timeout > 0:  # ZeroMQ reads a negative poll timeout as "wait forever"
+        raise CliError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
     if args.cmd == "set-profile" and not args.profile:
         raise CliError("set-profile needs a profile name, e.g. cpr-coach remote set-profile child")
     extra = {"profile": args.profile} if args.cmd == "set-profile" else {}

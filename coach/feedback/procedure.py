@@ -81,7 +81,6 @@ class Procedure:
         self._t_s = float(t0_s)
         self.hands_off_s = 0.0
         self.last_hands_off_s = math.nan
-        self._new_set = False
 
     @property
     def ratio(self):

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import zmq
 import zmq.asyncio
 
+from ..endpoints import is_loopback
 from ..protocol import DEFAULT_PUB_ENDPOINT, TOPIC_FRAME, TOPIC_OVERLAY, TOPIC_STATE, TOPICS, ProtocolError, decode
 from ..security import CurveClientOptions, connect_secure
 from .websocket import AsyncWebSocket, WebSocketError, accept_key
@@ -97,22 +98,27 @@ class HudServer:
                 raise HudError(f"cannot load TLS certificate {o.tls_cert} / key {o.tls_key}: {exc}") from None
         self._ctx = zmq.asyncio.Context()
         sub = self._ctx.socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.RCVHWM, 256)
-        connect_secure(sub, o.curve, HudError)
-        for t in TOPICS:
-            if t != TOPIC_FRAME:  # the HUD draws on black: no video over Wi-Fi
-                sub.setsockopt(zmq.SUBSCRIBE, t.encode("ascii"))
-        try:
-            sub.connect(o.connect)
-        except zmq.ZMQError as exc:
-            sub.close(0)
-            raise HudError(f"cannot connect to {o.connect}: {exc}") from None
         self._sub = sub
         try:
-            self._server = await asyncio.start_server(self._handle_http, o.host, o.port, ssl=sslctx, limit=1 << 16)
-        except OSError as exc:
-            raise HudError(f"cannot serve the HUD on {o.host}:{o.port}: {exc.strerror or exc}") from None
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.setsockopt(zmq.RCVHWM, 256)
+            connect_secure(sub, o.curve, HudError)
+            for t in TOPICS:
+                if t != TOPIC_FRAME:  # the HUD draws on black: no video over Wi-Fi
+                    sub.setsockopt(zmq.SUBSCRIBE, t.encode("ascii"))
+            try:
+                sub.connect(o.connect)
+            except zmq.ZMQError as exc:
+                raise HudError(f"cannot connect to {o.connect}: {exc}") from None
+            try:
+                self._server = await asyncio.start_server(self._handle_http, o.host, o.port, ssl=sslctx, limit=1 << 16)
+            except OSError as exc:
+                raise HudError(f"cannot serve the HUD on {o.host}:{o.port}: {exc.strerror or exc}") from None
+        except HudError:  # nothing half-open is left behind (the port, the ZeroMQ context)
+            sub.close(0)
+            self._ctx.term()
+            self._ctx = None
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
         scheme = "https" if sslctx else "http"
         self.url = f"{scheme}://{'127.0.0.1' if o.host in ('0.0.0.0', '') else o.host}:{self.port}/"
@@ -126,7 +132,7 @@ class HudServer:
         for t in self._tasks:
             t.cancel()
         for c in list(self.clients):
-            await c.ws.close()
+            await self._close_client(c)
         if self._server is not None:
             self._server.close()
             try:
@@ -137,6 +143,15 @@ class HudServer:
             self._sub.close(0)
             self._ctx.term()
             self._ctx = None
+
+    @staticmethod
+    async def _close_client(c: _Client, timeout_s: float = 1.0) -> None:
+        """Say goodbye, but a page that stopped reading (full socket buffer) cannot hold the shutdown."""
+        try:
+            await asyncio.wait_for(c.ws.close(), timeout_s)
+        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            c.ws.closed = True
+            c.ws.writer.transport.abort()
 
     # --------------------------------------------------------------- bridge
     async def _bridge(self) -> None:
@@ -206,6 +221,9 @@ class HudServer:
             await self._respond(writer, 400, "text/plain", b"bad request\n")
             return
         path = urlsplit(target).path
+        if not self._host_ok(headers):
+            await self._respond(writer, 403, "text/plain", b"unexpected Host (this HUD serves localhost only)\n")
+            return
         if method != "GET":
             await self._respond(writer, 405, "text/plain", b"only GET\n")
             return
@@ -234,6 +252,14 @@ class HudServer:
         except ConnectionError:
             pass
         writer.close()
+
+    def _host_ok(self, headers: dict[str, str]) -> bool:
+        """Bound to loopback: only loopback names in Host. Why: the Origin check compares Origin with
+        Host, and a page whose own name re-resolves to 127.0.0.1 (DNS rebinding) would pass it."""
+        if not is_loopback(f"tcp://{self.options.host}:0"):
+            return True  # served on the LAN: headsets use whatever name or address reaches it
+        name = urlsplit("//" + headers.get("host", "")).hostname or ""
+        return name in ("localhost", self.options.host) or is_loopback(f"tcp://{name}:0")
 
     def _origin_ok(self, headers: dict[str, str]) -> bool:
         origin = headers.get("origin")

@@ -114,7 +114,12 @@ class AsyncWebSocket:
                 raise WebSocketError("message too large")
             if fin:
                 msg = b"".join(parts)
-                return msg.decode("utf-8") if kind == OP_TEXT else msg
+                if kind != OP_TEXT:
+                    return msg
+                try:
+                    return msg.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise WebSocketError("text message is not UTF-8") from None
 
     async def _send(self, op: int, data: bytes) -> None:
         async with self._send_lock:

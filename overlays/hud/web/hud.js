@@ -93,13 +93,16 @@
   // Vertical gauge, depth growing downward (like pushing the chest). Returns the bar geometry.
   function drawGauge(ctx, g, live, x, y, w, h, numPx) {
     const [lo, hi] = g ? g.range_mm : [0, 80];
-    const [b0, b1] = g ? g.band_mm : [50, 60];
+    const band = g ? g.band_mm : null;  // the station's profile decides the band: none until its overlay arrives
     const yOf = (mm) => y + (Math.min(Math.max(mm, lo), hi) - lo) / (hi - lo) * h;
     const bx = x + w * 0.25, bw = w * 0.5;
     ctx.lineWidth = Math.max(2, h / 150); ctx.strokeStyle = COLORS.neutral; ctx.strokeRect(bx, y, bw, h);
-    ctx.fillStyle = COLORS.ok; ctx.fillRect(bx, yOf(b0), bw, yOf(b1) - yOf(b0));
-    text(ctx, fmt(b0), bx - w * 0.08, yOf(b0), numPx * 0.38, COLORS.text, "right");
-    text(ctx, fmt(b1), bx - w * 0.08, yOf(b1), numPx * 0.38, COLORS.text, "right");
+    if (band) {
+      const [b0, b1] = band;
+      ctx.fillStyle = COLORS.ok; ctx.fillRect(bx, yOf(b0), bw, yOf(b1) - yOf(b0));
+      text(ctx, fmt(b0), bx - w * 0.08, yOf(b0), numPx * 0.38, COLORS.text, "right");
+      text(ctx, fmt(b1), bx - w * 0.08, yOf(b1), numPx * 0.38, COLORS.text, "right");
+    }
     if (live !== null && live !== undefined && isFinite(live)) {
       const t = Math.max(4, h / 60);
       ctx.fillStyle = COLORS.marker; ctx.fillRect(bx - w * 0.18, yOf(Math.max(0, live)) - t / 2, bw + w * 0.36, t);

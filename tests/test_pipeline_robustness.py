@@ -1,0 +1,59 @@
+"""The per-frame pipeline never dies on one bad frame (real MediaPipe, real frames, injected faults)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from calibration.camera import CameraIntrinsics
+from coach.pipeline import Geometry, Pipeline, PipelineOptions
+from vision.compression_point import CompressionPointTracker
+from vision.sources import open_source
+from vision.tracker import HandTracker, HandTrackerOptions
+
+
+class FlakyTracker:
+    """Fault injection around the real tracker: ``detect`` raises on the chosen calls."""
+
+    def __init__(self, inner: HandTracker, fail_on: set[int]) -> None:
+        self.inner, self.fail_on, self.calls = inner, fail_on, 0
+
+    def detect(self, image, t_ms=None, roi_px=None):
+        self.calls += 1
+        if self.calls in self.fail_on:
+            raise RuntimeError("injected tracker fault")
+        return self.inner.detect(image, t_ms, roi_px=roi_px)
+
+
+def test_bad_frames_and_tracker_faults_do_not_stop_the_pipeline(hands_dir, hand_model_path):
+    with open_source(hands_dir / "one_hand_640x360.mp4") as src:
+        frames = [f for _, f in zip(range(24), src)]
+    w, h = frames[0].size_wh
+    real = HandTracker.create_from_options(HandTrackerOptions(model_path=hand_model_path, running_mode="video"))
+    tracker = FlakyTracker(real, fail_on={5})
+    pipe = Pipeline(tracker, CompressionPointTracker(), Geometry(CameraIntrinsics.from_hfov(60, w, h), None),
+                    PipelineOptions(use_rest_baseline=False))
+    bad_images = {
+        8: None,  # a source's empty frame
+        10: frames[10].image.astype(np.float32),  # wrong dtype
+        12: frames[12].image[:, :, :2].copy(),  # wrong channel count
+        14: np.zeros(7, np.uint8),  # not an image at all
+    }
+    try:
+        for i, f in enumerate(frames):
+            pipe.process(bad_images.get(i, f.image), f.t_ms, f.index)
+        res = pipe.finish()
+    finally:
+        real.close()
+    assert len(res.records) == len(frames)  # every frame is on the timeline, bad ones included
+    failed = {5 - 1, 10, 12, 14}  # call 5 is frame 4; frame 8 (no image) is simply a frame without hands
+    assert pipe.frames_failed == len(failed)
+    for i in failed | {8}:
+        r = res.records[i]
+        assert r.n_hands == 0 and math.isnan(r.height_mm) and math.isnan(r.xy_px[0]), i
+    t = [r.t_s for r in res.records]
+    assert all(b > a for a, b in zip(t, t[1:]))
+    # tracking carries on after the faults: the hand is found in the good frames that follow
+    after = [res.records[i].n_hands for i in range(15, len(frames))]
+    assert sum(n >= 1 for n in after) >= 0.8 * len(after), after
+    assert any("4 frame(s) could not be processed" in w and "injected tracker fault" in w for w in res.warnings), res.warnings
