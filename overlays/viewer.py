@@ -34,6 +34,10 @@ from .security import CurveClientOptions
 from .subscriber import Subscriber, SubscriberOptions
 
 
+# How the summary words the core's CCF rating (the thresholds live in the guideline profile).
+_CCF_WORDS = {"below_min": "(below minimum)", "ok": "(ok)", "goal": "(goal met)"}
+
+
 class ViewerError(RuntimeError):
     """The viewer cannot start (bad output path, camera that will not open)."""
 
@@ -217,7 +221,8 @@ class MonitorViewer:
             "Session summary",
             f"{s.get('compressions', 0)} compressions   depth {f('mean_depth_mm', '.0f')} mm   rate {f('mean_rate_cpm', '.0f')}/min",
             f"depth ok {f('pct_depth_ok', '.0f')}%   rate ok {f('pct_rate_ok', '.0f')}%   recoil ok {f('pct_recoil_ok', '.0f')}%",
-            f"CCF {f('ccf', '.2f')}   pauses too long {s.get('pauses_too_long', 0)}",
+            f"CCF {f('ccf', '.2f')} {_CCF_WORDS.get(s.get('ccf_rating') or '', '')}   "
+            f"pauses too long {s.get('pauses_too_long', 0)}",
         ]
         top, step0, step = int(H * 0.3), int(H * 0.11), int(H * 0.085)
         box_h = step0 + step * (len(lines) - 1) + int(H * 0.06)

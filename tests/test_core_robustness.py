@@ -185,3 +185,18 @@ def test_long_leaning_runs_do_not_become_the_rest():
         assert len(pairs) == len(sim.truth) == res.summary.compressions, seed
         err.append(np.mean([abs(m.depth_mm - c.depth_mm) for c, m in pairs]))
     assert np.mean(err) <= 0.9
+
+
+def test_ccf_is_rated_against_the_profile():
+    """CCF is judged like depth and rate: below the profile's minimum, ok, or at its goal."""
+    from coach.core.metrics import ccf_rating
+    from coach.core.profiles import load_profile
+
+    prof = load_profile("adult")
+    assert ccf_rating(prof.ccf_min - 0.01, prof) == "below_min"
+    assert ccf_rating(prof.ccf_min, prof) == "ok"
+    assert ccf_rating(prof.ccf_goal, prof) == "goal"
+    assert ccf_rating(float("nan"), prof) == ""
+    sim = simulate(SimOptions(seed=2, duration_s=60.0))
+    s = analyze(sim.t_s, sim.height_mm).summary
+    assert s.ccf_rating == ccf_rating(s.ccf, prof) != ""

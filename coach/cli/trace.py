@@ -148,7 +148,7 @@ def summary_lines(result) -> list[str]:
         f"depth            mean {_fmt(s.mean_depth_mm, '.1f')} mm, median {_fmt(s.median_depth_mm, '.1f')} mm,"
         f" in target {_fmt(s.pct_depth_ok, '.0f', ' %')}",
         f"recoil           complete {_fmt(s.pct_recoil_ok, '.0f', ' %')}, mean residual {_fmt(s.mean_recoil_residual_mm, '.1f', ' mm')}",
-        f"flow fraction    CCF {_fmt(100 * s.ccf, '.0f', ' %')}, hands-off {_fmt(s.hands_off_s, '.1f', ' s')},"
+        f"flow fraction    CCF {_fmt(100 * s.ccf, '.0f', ' %')} ({s.ccf_rating or 'n/a'}), hands-off {_fmt(s.hands_off_s, '.1f', ' s')},"
         f" first compression after {_fmt(s.time_to_first_s, '.1f', ' s')}",
     ]
     long = [p for p in result.pauses if p.too_long]

@@ -150,6 +150,15 @@ def to_compressions(strokes, sa: SessionArrays, profile: Profile) -> list[Compre
     ]
 
 
+def ccf_rating(ccf: float, profile: Profile) -> str:
+    """Judge CCF against the profile (AHA: >= 60 % minimum, 80 % goal), so debriefs flag it like depth and rate."""
+    if not math.isfinite(ccf):
+        return ""
+    if ccf >= profile.ccf_goal:
+        return "goal"
+    return "ok" if ccf >= profile.ccf_min else "below_min"
+
+
 def summarize(
     comps: list[Compression],
     internal_pauses: list[Pause],
@@ -231,5 +240,6 @@ def summarize(
         profile=profile.name,
         mean_duty_cycle=float(np.nanmean(duty)) if np.isfinite(duty).any() else math.nan,
         mean_recoil_residual_mm=float(resid.mean()),
+        ccf_rating=ccf_rating(float(ccf), profile),
     )
     return summary, tuple(pauses), tuple(sets)

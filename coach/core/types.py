@@ -131,6 +131,7 @@ class SessionSummary:
     profile: str
     mean_duty_cycle: float = math.nan  # mean of the per-compression duty cycles
     mean_recoil_residual_mm: float = math.nan
+    ccf_rating: str = ""  # against the profile: "below_min", "ok" (>= min), "goal" (>= goal); "" without compressions
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonify(asdict(self))
