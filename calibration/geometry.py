@@ -66,10 +66,6 @@ class Pose:
         """``self ∘ inner``: first ``inner`` (A->B), then ``self`` (B->C), giving A->C."""
         return Pose(self.rotation @ inner.rotation, self.rotation @ inner.translation_mm + self.translation_mm)
 
-    def origin_in_target(self) -> np.ndarray:
-        """Where the source frame's origin lies in the target frame."""
-        return self.translation_mm.copy()
-
     def as_matrix(self) -> np.ndarray:
         m = np.eye(4)
         m[:3, :3] = self.rotation

@@ -18,7 +18,7 @@ import numpy as np
 
 from calibration.camera import CameraIntrinsics
 from calibration.geometry import Pose, camera_center, intersect_rays_plane, pixel_rays
-from calibration.manikin import AnchorCalibration
+from calibration.manikin import AnchorCalibration, choose_solution
 from calibration.markers import MarkerDetector, estimate_marker_pose
 
 SAGITTAL_POINT = np.zeros(3)
@@ -72,11 +72,6 @@ class HeightEstimator:
         p, cos_inc = sagittal_points(xy[None], self.intr, pose, self.min_incidence_cos)
         return HandPosition(float(p[0, 2]), float(p[0, 0]), float(cos_inc[0]))
 
-    def measure_many(self, points_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(height_mm (N,), axial_mm (N,)) for many points under the fixed pose."""
-        p, _ = sagittal_points(points_px, self.intr, self.cam_from_manikin, self.min_incidence_cos)
-        return p[:, 2], p[:, 0]
-
 
 class AnchorTracker:
     """Per-frame ``cam_from_manikin`` from the static anchor marker.
@@ -106,11 +101,7 @@ class AnchorTracker:
         pose = None
         if det is not None:
             mp = estimate_marker_pose(det.corners_px, self.anchor.marker.size_mm, self.intr.matrix, self.intr.dist_coeffs)
-            cand, err = mp.pose, mp.reprojection_px
-            if mp.alternative is not None and float(mp.alternative.rotation[:, 2] @ self._last_normal) > float(
-                cand.rotation[:, 2] @ self._last_normal
-            ):
-                cand, err = mp.alternative, mp.alternative_reprojection_px
+            cand, err = choose_solution(mp, self._last_normal)
             if err <= self.max_reprojection_px:
                 pose = cand
         if pose is None:

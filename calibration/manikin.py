@@ -20,7 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.camera import CameraIntrinsics
-from calibration.geometry import Pose, ViewAngles, mean_pose, rotation_angle_deg, view_angles
+from calibration.geometry import (
+    Pose,
+    ViewAngles,
+    camera_center,
+    mean_pose,
+    project_points,
+    rotation_angle_deg,
+    view_angles,
+)
 from calibration.markers import (
     DEFAULT_DICTIONARY,
     MarkerDetector,
@@ -28,6 +36,7 @@ from calibration.markers import (
     estimate_marker_pose,
     get_dictionary,
     marker_object_points,
+    quad_min_side_px,
     refine_pose,
     reprojection_rms_px,
 )
@@ -183,14 +192,12 @@ def incidence_cos(cam_from_manikin: Pose) -> float:
     It is cos(elevation) * cos(azimuth from side): 1 for a level side view, 0 when the
     camera looks along the body axis or straight down, where height is unobservable.
     """
-    c = -cam_from_manikin.rotation.T @ cam_from_manikin.translation_mm
+    c = camera_center(cam_from_manikin)
     return float(abs(c[1]) / np.linalg.norm(c))
 
 
 def mm_per_px_z(cam_from_manikin: Pose, intr: CameraIntrinsics, dz_mm: float = 10.0) -> float:
     """Height resolution at the origin: mm of z motion per pixel of image motion."""
-    from calibration.geometry import project_points
-
     pts = cam_from_manikin.apply(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, dz_mm]]))
     px = project_points(pts, intr.matrix, intr.dist_coeffs)
     d = float(np.linalg.norm(px[1] - px[0]))
@@ -220,8 +227,8 @@ def _normal(p: Pose) -> np.ndarray:
     return p.rotation[:, 2]
 
 
-def _choose(mp: MarkerPose, consensus_normal: np.ndarray) -> tuple[Pose, float]:
-    """The IPPE solution whose marker normal agrees with the consensus."""
+def choose_solution(mp: MarkerPose, consensus_normal: np.ndarray) -> tuple[Pose, float]:
+    """The IPPE solution (and its reprojection error) whose marker normal agrees best with ``consensus_normal``."""
     best, err = mp.pose, mp.reprojection_px
     if mp.alternative is not None:
         a1 = float(_normal(mp.pose) @ consensus_normal)
@@ -348,7 +355,7 @@ class ManikinCalibrator:
         normal = _consensus_normal([o.mp for o in self._obs])
         chosen: list[tuple[_FrameObs, Pose]] = []
         for o in self._obs:
-            p, err = _choose(o.mp, normal)
+            p, err = choose_solution(o.mp, normal)
             if err <= opt.max_reprojection_px:
                 chosen.append((o, p))
         if len(chosen) < opt.min_frames:
@@ -374,7 +381,7 @@ class ManikinCalibrator:
             imgs = np.concatenate([o.corners for o, _ in inl])
             cam_from_marker = refine_pose(start, objs, imgs, k, dc)
             rms = reprojection_rms_px(cam_from_marker, objs, imgs, k, dc)
-            side = float(np.median([_min_side(o.corners) for o, _ in inl]))
+            side = float(np.median([quad_min_side_px(o.corners) for o, _ in inl]))
             anchor = None
             rejected = len(self._obs) - len(inl)
         else:
@@ -405,7 +412,7 @@ class ManikinCalibrator:
         rel: list[Pose] = []
         keep: list[tuple[_FrameObs, Pose, Pose]] = []
         for o, p in chosen:
-            ap, aerr = _choose(o.anchor_mp, a_normal)
+            ap, aerr = choose_solution(o.anchor_mp, a_normal)
             if aerr > opt.max_reprojection_px:
                 continue
             # anchor_from_marker = inv(cam_from_anchor) ∘ cam_from_marker
@@ -426,7 +433,7 @@ class ManikinCalibrator:
         med = keep_in[len(keep_in) // 2]
         cam_from_marker = med[2].compose(anchor_from_marker)
         rms = float(np.sqrt(np.mean([reprojection_rms_px(p, obj, o.corners, k, dc) ** 2 for o, p, _ in keep_in])))
-        side = float(np.median([_min_side(o.corners) for o, _, _ in keep_in]))
+        side = float(np.median([quad_min_side_px(o.corners) for o, _, _ in keep_in]))
         anchor = AnchorCalibration(opt.anchor, anchor_from_manikin, len(rel_in), spread)
         rejected = len(self._obs) - len(rel_in)
         return anchor, cam_from_marker, rms, side, rejected
@@ -461,10 +468,6 @@ class ManikinCalibrator:
             )
 
 
-def _min_side(c: np.ndarray) -> float:
-    return float(min(np.linalg.norm(c[i] - c[(i + 1) % 4]) for i in range(4)))
-
-
 def chest_roi_px(cam_from_manikin: Pose, intr: CameraIntrinsics, half_width_mm: float = 170.0,
                  up_mm: float = 260.0, down_mm: float = 90.0, margin: float = 0.0) -> tuple[int, int, int, int] | None:
     """Image box (x0, y0, x1, y1) around where the hands work on the chest.
@@ -473,8 +476,6 @@ def chest_roi_px(cam_from_manikin: Pose, intr: CameraIntrinsics, half_width_mm: 
     ``up_mm`` above the chest) projected and bounded; None when it is off-screen.
     Why: hand detection over a skin-coloured chest needs a region of interest.
     """
-    from calibration.geometry import project_points
-
     h = half_width_mm
     corners = np.array([[x, y, z] for x in (-h, h) for y in (-h, h) for z in (-down_mm, up_mm)])
     pc = cam_from_manikin.apply(corners)

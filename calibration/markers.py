@@ -21,12 +21,6 @@ class MarkerError(ValueError):
     """Unknown dictionary, bad id, or a marker that cannot be used."""
 
 
-def dictionary_names() -> list[str]:
-    import cv2
-
-    return sorted(n for n in dir(cv2.aruco) if n.startswith("DICT_") and n == n.upper())
-
-
 def get_dictionary(name: str):
     import cv2
 
@@ -71,13 +65,14 @@ class MarkerDetection:
     corners_px: np.ndarray  # (4, 2) TL, TR, BR, BL
 
     @property
-    def center_px(self) -> np.ndarray:
-        return self.corners_px.mean(axis=0)
-
-    @property
     def min_side_px(self) -> float:
-        c = self.corners_px
-        return float(min(np.linalg.norm(c[i] - c[(i + 1) % 4]) for i in range(4)))
+        return quad_min_side_px(self.corners_px)
+
+
+def quad_min_side_px(corners_px: np.ndarray) -> float:
+    """The shortest side of a quadrilateral (4, 2), in pixels."""
+    c = corners_px
+    return float(min(np.linalg.norm(c[i] - c[(i + 1) % 4]) for i in range(4)))
 
 
 @dataclass(frozen=True)

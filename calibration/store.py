@@ -102,23 +102,20 @@ def load_calibration(path: str | os.PathLike[str]) -> StationCalibration:
     cam_d = data.get("camera")
     if not isinstance(cam_d, dict):
         raise CalibrationFileError(f"{p}: field 'camera' is missing or not an object")
-    try:
-        camera = CameraIntrinsics.from_dict(cam_d)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CalibrationFileError(f"{p}: field 'camera' is invalid: {_why(exc)}") from None
+    camera = _section(p, "camera", cam_d, CameraIntrinsics.from_dict)
     manikin = None
     man_d = data.get("manikin")
     if man_d is not None:
         if not isinstance(man_d, dict):
             raise CalibrationFileError(f"{p}: field 'manikin' must be an object or null")
-        try:
-            manikin = ManikinCalibration.from_dict(man_d)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CalibrationFileError(f"{p}: field 'manikin' is invalid: {_why(exc)}") from None
+        manikin = _section(p, "manikin", man_d, ManikinCalibration.from_dict)
     return StationCalibration(camera, manikin, str(data.get("created", "")), str(data.get("note", "")))
 
 
-def _why(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"missing field {exc.args[0]!r}"
-    return str(exc) or type(exc).__name__
+def _section(p: Path, name: str, d: dict, from_dict):
+    """``from_dict(d)``; a missing or bad field becomes one line naming the file and the section."""
+    try:
+        return from_dict(d)
+    except (KeyError, TypeError, ValueError) as exc:
+        why = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else (str(exc) or type(exc).__name__)
+        raise CalibrationFileError(f"{p}: field {name!r} is invalid: {why}") from None

@@ -124,6 +124,8 @@ class Geometry:
         self.anchor: AnchorTracker | None = None
         self.estimator: HeightEstimator | None = None
         self._pose: Pose | None = None
+        self._roi_pose: Pose | None = None  # the pose ``_roi`` was projected for (fixed cameras: always the same)
+        self._roi: tuple[int, int, int, int] | None = None
         if manikin is None:
             self.mode = MODE_HAND
         else:
@@ -140,9 +142,12 @@ class Geometry:
         return self._pose
 
     def roi(self, pose: Pose | None) -> tuple[int, int, int, int] | None:
+        """The chest region for ``pose``; projected again only when the pose changes (anchor mode)."""
         if pose is None:
             return None
-        return chest_roi_px(pose, self.intr)
+        if pose is not self._roi_pose:
+            self._roi_pose, self._roi = pose, chest_roi_px(pose, self.intr)
+        return self._roi
 
     def measure(self, xy: np.ndarray, pose: Pose | None) -> tuple[float, float]:
         if self.estimator is None or pose is None:
@@ -180,8 +185,11 @@ class Pipeline:
         self.frames_failed = 0  # frames that raised while being processed (counted as frames without hands)
         self._first_failure = ""
         self.refiner = HandMotionRefiner() if self.opt.refine_motion else None
-        if geometry.mode != MODE_HAND and self.opt.use_rest_baseline:
-            self._rest_det = RestDetector(self.opt.rest)
+        if geometry.mode != MODE_HAND:
+            if self.opt.use_rest_baseline:
+                self._rest_det = RestDetector(self.opt.rest)
+            else:  # nothing to wait for: the core tracks the baseline from the first frame
+                self._start_core(None)
 
     @property
     def mode(self) -> str:
@@ -265,17 +273,14 @@ class Pipeline:
     def _feed(self, ri: int) -> list[Compression]:
         if self._core is not None:
             rec = self.records[ri]
-            return list(self._core.push(rec.t_s, rec.height_mm))
+            return self._core.push(rec.t_s, rec.height_mm)
         self._held.append(ri)
         rec = self.records[ri]
         if self._rest_det is not None:
             r = self._rest_det.push(rec.t_s, self._rest_value(rec))
             if r is not None:
                 return self._start_core(r)
-        timeout = self._t_first_hand is not None and rec.t_s - self._t_first_hand > self.opt.rest_timeout_s
-        if not self.opt.use_rest_baseline and self.geo.mode != MODE_HAND:
-            return self._start_core(None)
-        if timeout:
+        if self._t_first_hand is not None and rec.t_s - self._t_first_hand > self.opt.rest_timeout_s:
             self.warnings.append(
                 f"no resting hold of the hands (about {self.opt.rest.hold_s:g} s without pushing) was seen in the first "
                 f"{self.opt.rest_timeout_s:g} s: depth is measured against the baseline the core tracks instead"
@@ -296,7 +301,7 @@ class Pipeline:
         out: list[Compression] = []
         for i in self._held:
             r = self.records[i]
-            out += list(self._core.push(r.t_s, r.height_mm))
+            out += self._core.push(r.t_s, r.height_mm)
         self._held = []
         return out
 
@@ -351,9 +356,13 @@ class Pipeline:
             return math.nan
         t = np.array([r.t_s for r in self.records])
         ax = np.array([r.axial_mm for r in self.records])
-        m = np.zeros(t.size, bool)
-        for c in session.compressions:
-            m |= (t >= c.t_start_s) & (t <= c.t_release_s)
+        # frames inside any compression (start..release), in O(frames + compressions): times are sorted
+        lo = np.searchsorted(t, [c.t_start_s for c in session.compressions], side="left")
+        hi = np.searchsorted(t, [c.t_release_s for c in session.compressions], side="right")
+        inside = np.zeros(t.size + 1, int)
+        np.add.at(inside, lo, 1)
+        np.add.at(inside, hi, -1)
+        m = np.cumsum(inside[:-1]) > 0
         v = ax[m & np.isfinite(ax)]
         return float(np.median(v)) if v.size else math.nan
 

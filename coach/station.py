@@ -35,7 +35,7 @@ from overlays import messages
 from overlays.publisher import Publisher, PublisherOptions
 from overlays.remote import CommandError, RemoteOptions, RemoteServer
 from overlays.scene import Projector, SceneInputs, SceneLayout, build_overlay
-from overlays.security import stop_authenticator
+from overlays.security import term_context
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -53,6 +53,11 @@ class Sample:
     latency_ms: float | None = None  # capture -> measurement
     frame_jpeg: bytes | None = None  # optional video frame for cpr.frame
     frame_size: tuple[int, int] | None = None  # (width_px, height_px) of frame_jpeg
+
+    @property
+    def visible(self) -> bool:
+        """``hands_visible``, or "height is finite" when the source did not say."""
+        return self.hands_visible if self.hands_visible is not None else math.isfinite(self.height_mm)
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,7 @@ class Station:
             if self.publisher is not None:
                 self.publisher.close()
             if self._own_ctx:
-                stop_authenticator(self._ctx)
-                self._ctx.term()
+                term_context(self._ctx)
             raise
         self.stats = StationStats()
         self._new_analyzer()
@@ -249,8 +253,7 @@ class Station:
         if t_s - self._last_hb_t >= self.options.heartbeat_s:
             self._last_hb_t = t_s
             s = self._last_sample
-            visible = s is not None and (s.hands_visible if s.hands_visible is not None else math.isfinite(s.height_mm))
-            status = "none" if s is None else ("ok" if visible else "searching")
+            status = "none" if s is None else ("ok" if s.visible else "searching")
             self.publisher.heartbeat(
                 source_kind=self.options.source_kind,
                 source_name=self.options.source_name,
@@ -277,7 +280,6 @@ class Station:
     def _scene(self, t: float, state: CoreState, sample: Sample) -> SceneInputs:
         proc = self.coach.procedure_state if self.running else None
         prompt = self.coach.active if self.running else None
-        visible = sample.hands_visible if sample.hands_visible is not None else math.isfinite(sample.height_mm)
         return SceneInputs(
             t_s=t,
             profile=self.profile,
@@ -290,7 +292,7 @@ class Station:
             procedure_phase=None if proc is None else proc.phase,
             hands_off_s=None if proc is None else proc.hands_off_s,
             placement_mm=sample.placement_mm,
-            hands_visible=bool(visible),
+            hands_visible=bool(sample.visible),
         )
 
     # ------------------------------------------------------------ paced loop
@@ -402,7 +404,7 @@ class Station:
             "session": self.session_id,
             "profile": self.profile.name,
             "state": None if st is None or s is None else messages.state_body(
-                st, hands_visible=bool(s.hands_visible if s.hands_visible is not None else math.isfinite(s.height_mm)),
+                st, hands_visible=bool(s.visible),
                 tracker_fps=s.tracker_fps, latency_ms=s.latency_ms, placement_mm=s.placement_mm, session=self.session_id),
             "prompt": None if not self.running or self.coach.active is None else self.coach.active.to_dict(),
             "procedure": self.coach.procedure_state.to_dict() if self.running else None,
@@ -429,8 +431,7 @@ class Station:
             self.remote = None
         self.publisher.close()
         if self._own_ctx:
-            stop_authenticator(self._ctx)
-            self._ctx.term()
+            term_context(self._ctx)
             self._own_ctx = False
 
     def __enter__(self) -> "Station":

@@ -14,8 +14,7 @@ import os
 import struct
 import zipfile
 import zlib
-from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable
 
 _LOCAL = 0x04034B50
 _CENTRAL = 0x02014B50
@@ -61,14 +60,6 @@ def build_bundle_bytes(members: Iterable[tuple[str, bytes]]) -> bytes:
     out += central
     out += struct.pack("<IHHHHIIH", _EOCD, 0, 0, count, count, len(central), cd_offset, 0)
     return bytes(out)
-
-
-def write_bundle(path: str | os.PathLike[str], members: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> Path:
-    """Write a deterministic bundle to ``path`` (members in the given order)."""
-    items = list(members.items()) if isinstance(members, Mapping) else list(members)
-    path = Path(path)
-    path.write_bytes(build_bundle_bytes(items))
-    return path
 
 
 def bundle_members(path: str | os.PathLike[str]) -> list[str]:

@@ -94,12 +94,10 @@ def list_models(cache_dir: str | os.PathLike[str] | None = None) -> list[CachedM
 
 
 def _reporter(progress: Progress) -> ProgressCallback | None:
-    if progress is None:
+    if progress is None or progress is True:
         return ProgressBar(sys.stderr)
     if progress is False:
         return None
-    if progress is True:
-        return ProgressBar(sys.stderr)
     return progress
 
 
@@ -204,8 +202,9 @@ def ensure_model(
     return fetch_model(spec, cache_dir, progress, options).path
 
 
-def check_model_file(path: str | os.PathLike[str], members: Sequence[str] = ("hand_detector.tflite", "hand_landmarks_detector.tflite")) -> Path:
-    """Validate a user-supplied model (``--model PATH``): exists, is a bundle with the needed members.
+def check_model_file(path: str | os.PathLike[str], members: Sequence[str] | None = None) -> Path:
+    """Validate a user-supplied model (``--model PATH``): exists, is a bundle with the needed members
+    (default: the hand landmarker's, from the registry).
 
     Not checked against the pins on purpose: a user may bring a newer
     official bundle. A clear error beats MediaPipe's C++ message.
@@ -225,6 +224,8 @@ def check_model_file(path: str | os.PathLike[str], members: Sequence[str] = ("ha
         raise ModelError(f"model file {p} is not a MediaPipe .task bundle (not a zip; truncated or wrong file?)") from None
     if bad is not None:
         raise ModelError(f"model file {p} is damaged (member {bad} fails its CRC)")
+    if members is None:
+        members = get_spec("hand_landmarker").members
     missing = [m for m in members if m not in names]
     if missing:
         raise ModelError(f"model file {p} lacks {', '.join(missing)}: not a hand landmarker bundle")

@@ -74,10 +74,6 @@ class ProgressBar:
         self._finish_line()
 
 
-def silent(label: str, done: int, total: int | None) -> None:
-    """A progress callback that shows nothing."""
-
-
 def note(progress: object, text: str) -> None:
     """Print a status line through a reporter that supports it (``ProgressBar.note``)."""
     fn = getattr(progress, "note", None)

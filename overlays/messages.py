@@ -6,23 +6,15 @@ Bodies never repeat the envelope (topic, v, station, t_s, seq).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, is_dataclass
 from typing import Any, Mapping
 
 from coach.core.types import Compression, CoreState, SessionSummary
 
-from .protocol import clean_json
+from .protocol import clean_json, json_num
 
 SESSION_EVENTS = ("start", "stop")
 TRACKER_STATUSES = ("ok", "searching", "lost", "none")
-
-
-def _opt(x: float | None) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def state_body(
@@ -38,19 +30,19 @@ def state_body(
     """``cpr.state``: the live signal after one processed frame."""
     body: dict[str, Any] = {
         "session": session,
-        "height_mm": _opt(state.height_mm),
-        "baseline_mm": _opt(state.baseline_mm),
-        "displacement_mm": _opt(state.displacement_mm),
+        "height_mm": json_num(state.height_mm),
+        "baseline_mm": json_num(state.baseline_mm),
+        "displacement_mm": json_num(state.displacement_mm),
         "phase": state.phase,
-        "rate_cpm": _opt(state.rate_cpm),
-        "last_depth_mm": _opt(state.last_depth_mm),
+        "rate_cpm": json_num(state.rate_cpm),
+        "last_depth_mm": json_num(state.last_depth_mm),
         "compressions": int(state.compressions),
         "set_compressions": int(state.set_compressions),
-        "since_last_compression_s": _opt(state.since_last_compression_s),
+        "since_last_compression_s": json_num(state.since_last_compression_s),
         "hands_visible": bool(hands_visible),
-        "tracker_fps": _opt(tracker_fps),
-        "latency_ms": _opt(latency_ms),
-        "placement_mm": _opt(placement_mm),
+        "tracker_fps": json_num(tracker_fps),
+        "latency_ms": json_num(latency_ms),
+        "placement_mm": json_num(placement_mm),
     }
     if extras:
         body["extra"] = clean_json(dict(extras))
@@ -67,16 +59,16 @@ def compression_body(c: Compression, *, placement_mm: float | None = None, sessi
         "session": session,
         "index": int(c.index),
         "set_index": int(c.set_index),
-        "t_start_s": _opt(c.t_start_s),
-        "t_bottom_s": _opt(c.t_bottom_s),
-        "t_release_s": _opt(c.t_release_s),
-        "depth_mm": _opt(c.depth_mm),
-        "rate_cpm": _opt(c.rate_cpm),
-        "duty_cycle": _opt(c.duty_cycle),
-        "recoil_residual_mm": _opt(c.recoil_residual_mm),
+        "t_start_s": json_num(c.t_start_s),
+        "t_bottom_s": json_num(c.t_bottom_s),
+        "t_release_s": json_num(c.t_release_s),
+        "depth_mm": json_num(c.depth_mm),
+        "rate_cpm": json_num(c.rate_cpm),
+        "duty_cycle": json_num(c.duty_cycle),
+        "recoil_residual_mm": json_num(c.recoil_residual_mm),
         "flags": list(c.flags),
-        "gap_s": _opt(getattr(c, "gap_s", 0.0)),
-        "placement_mm": _opt(placement_mm),
+        "gap_s": json_num(getattr(c, "gap_s", 0.0)),
+        "placement_mm": json_num(placement_mm),
     }
 
 
@@ -126,7 +118,7 @@ def heartbeat_body(
         raise ValueError(f"tracker status must be one of {TRACKER_STATUSES}, not {tracker_status!r}")
     return {
         "source": {"kind": source_kind, "name": source_name},
-        "tracker": {"status": tracker_status, "fps": _opt(tracker_fps)},
+        "tracker": {"status": tracker_status, "fps": json_num(tracker_fps)},
         "session": {"running": bool(running), "id": session, "profile": profile},
         "uptime_s": float(uptime_s),
         "dropped": int(dropped),

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping, Sequence
 
+from coach.core.types import json_safe as clean_json  # the one JSON cleaner (NaN -> null, NumPy -> Python)
+
 PROTOCOL_VERSION = 1
 
 TOPIC_STATE = "cpr.state"
@@ -41,6 +43,7 @@ SCHEMA_NAMES: tuple[str, ...] = TOPICS + ("remote.request", "remote.reply")
 
 DEFAULT_PUB_ENDPOINT = "tcp://127.0.0.1:5556"
 DEFAULT_REMOTE_ENDPOINT = "tcp://127.0.0.1:5555"
+REMOTE_COMMANDS: tuple[str, ...] = ("status", "start", "stop", "set-profile", "snapshot")  # remote-control commands
 
 ENVELOPE_KEYS = ("topic", "v", "station", "t_s", "seq")
 
@@ -49,17 +52,12 @@ class ProtocolError(ValueError):
     """A message that does not follow the protocol (one-line reason)."""
 
 
-def clean_json(value: Any) -> Any:
-    """Recursively turn NaN/inf into None and tuples into lists (JSON at the edge)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): clean_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_json(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # NumPy scalars
-        return clean_json(value.item())
-    return value
+def json_num(x: float | None) -> float | None:
+    """A number as JSON carries it: float, or None for None, NaN and infinities."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 def dumps(obj: Mapping[str, Any]) -> bytes:

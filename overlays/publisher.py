@@ -50,7 +50,7 @@ from .protocol import (
     TOPICS,
     encode,
 )
-from .security import CurveServerOptions, serve_secure, stop_authenticator
+from .security import CurveServerOptions, serve_secure, term_context
 
 
 class PublisherError(RuntimeError):
@@ -97,6 +97,7 @@ class Publisher:
         self._ctx = context or zmq.Context()
         self._lock = threading.Lock()
         self._seq = {t: 0 for t in TOPICS}
+        self._caps = {TOPIC_STATE: options.max_state_hz, TOPIC_FRAME: options.frame_hz}  # topic -> rate cap (Hz)
         self._last_t = {TOPIC_STATE: -math.inf, TOPIC_FRAME: -math.inf}
         self.stats = PublisherStats()
         self.session_id: str | None = None
@@ -133,20 +134,23 @@ class Publisher:
     def now(self) -> float:
         return self._clock()
 
+    def _due(self, topic: str, t_s: float) -> bool:
+        """Does a message of a rate-capped topic at ``t_s`` pass its cap?"""
+        cap = self._caps[topic]
+        if not cap:
+            return topic != TOPIC_FRAME  # frame_hz 0: video off; max_state_hz 0: no cap
+        # a small tolerance so a 60 Hz source is not throttled by timestamp jitter
+        return t_s - self._last_t[topic] >= 0.9 / cap
+
     def frame_due(self, t_s: float) -> bool:
         """Would a cpr.frame at ``t_s`` pass the frame-rate cap? (Skip the JPEG encoding when not.)"""
-        return t_s - self._last_t[TOPIC_FRAME] >= 0.9 / self.options.frame_hz if self.options.frame_hz > 0 else False
+        return self._due(TOPIC_FRAME, t_s)
 
     def publish(self, topic: str, body: Mapping[str, Any], *, t_s: float | None = None, extra: tuple[bytes, ...] = ()) -> bool:
         """Encode and send one message without blocking; False if dropped or throttled."""
         t = self.now() if t_s is None else float(t_s)
-        cap = {TOPIC_STATE: self.options.max_state_hz, TOPIC_FRAME: self.options.frame_hz}.get(topic)
-        if topic == TOPIC_FRAME and not cap:  # frame_hz 0: video off
-            self.stats.throttled[topic] += 1
-            return False
-        if cap:
-            # a small tolerance so a 60 Hz source is not throttled by timestamp jitter
-            if t - self._last_t[topic] < 0.9 / cap:
+        if topic in self._caps:
+            if not self._due(topic, t):
                 self.stats.throttled[topic] += 1
                 return False
             self._last_t[topic] = t
@@ -269,8 +273,7 @@ class Publisher:
                     s.close(linger=self.options.close_linger_ms)  # bounded: a dead peer cannot hold us
             self._sock = self._latest = None
         if self._own_context:
-            stop_authenticator(self._ctx)
-            self._ctx.term()
+            term_context(self._ctx)
             self._own_context = False
 
     def __enter__(self) -> "Publisher":

@@ -22,10 +22,10 @@ from typing import Any, Mapping, Protocol
 import zmq
 
 from .endpoints import EndpointError, check
-from .protocol import DEFAULT_REMOTE_ENDPOINT, PROTOCOL_VERSION, clean_json, dumps
-from .security import CurveClientOptions, CurveServerOptions, connect_secure, serve_secure, stop_authenticator
+from .protocol import DEFAULT_REMOTE_ENDPOINT, PROTOCOL_VERSION, REMOTE_COMMANDS, clean_json, dumps
+from .security import CurveClientOptions, CurveServerOptions, connect_secure, serve_secure, term_context
 
-COMMANDS = ("status", "start", "stop", "set-profile", "snapshot")
+COMMANDS = REMOTE_COMMANDS
 MAX_REQUEST_BYTES = 64 * 1024
 
 
@@ -193,8 +193,7 @@ class RemoteServer:
             self._sock.close(0)
             self._sock = None  # type: ignore[assignment]
         if self._own_context:
-            stop_authenticator(self._ctx)
-            self._ctx.term()
+            term_context(self._ctx)
             self._own_context = False
 
 

@@ -27,6 +27,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from coach.core.profiles import Profile
 
+from .protocol import json_num
+
 Vec3 = tuple[float, float, float]
 Projector = Callable[[Vec3], "tuple[float, float] | None"]
 
@@ -86,13 +88,6 @@ def top_down_projector(center: tuple[float, float] = (0.5, 0.62), span_m: tuple[
     return project
 
 
-def _f(x: float | None) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def depth_range_mm(p: Profile) -> tuple[float, float]:
     """Gauge scale: 0 to a third beyond the band's top, rounded up to 10 mm."""
     return (0.0, math.ceil(p.depth_mm.max * 4 / 3 / 10) * 10)
@@ -144,8 +139,8 @@ def build_overlay(inputs: SceneInputs, layout: SceneLayout = SceneLayout(), proj
     prims.append({
         "id": "depth",
         "kind": "depth_gauge",
-        "value_mm": None if hands_off else _f(inputs.displacement_mm),
-        "last_mm": _f(inputs.last_depth_mm),
+        "value_mm": None if hands_off else json_num(inputs.displacement_mm),
+        "last_mm": json_num(inputs.last_depth_mm),
         "band_mm": [p.depth_mm.min, p.depth_mm.max],
         "range_mm": list(depth_range_mm(p)),
         "ok": last_ok,
@@ -159,7 +154,7 @@ def build_overlay(inputs: SceneInputs, layout: SceneLayout = SceneLayout(), proj
     prims.append({
         "id": "rate",
         "kind": "rate_dial",
-        "value_cpm": _f(inputs.rate_cpm),
+        "value_cpm": json_num(inputs.rate_cpm),
         "band_cpm": [p.rate_cpm.min, p.rate_cpm.max],
         "target_cpm": p.rate_target_cpm,
         "range_cpm": list(rate_range_cpm(p)),
@@ -175,18 +170,18 @@ def build_overlay(inputs: SceneInputs, layout: SceneLayout = SceneLayout(), proj
         "id": "metronome",
         "kind": "metronome",
         "active": bool(m.get("active", False)),
-        "rate_cpm": _f(m.get("rate_cpm", p.rate_target_cpm)),
-        "period_s": _f(m.get("period_s", 60.0 / p.rate_target_cpm)),
-        "phase": _f(m.get("phase", 0.0)),
+        "rate_cpm": json_num(m.get("rate_cpm", p.rate_target_cpm)),
+        "period_s": json_num(m.get("period_s", 60.0 / p.rate_target_cpm)),
+        "phase": json_num(m.get("phase", 0.0)),
         "beat": int(m.get("beat", 0)),
-        "next_beat_t_s": _f(m.get("next_beat_t_s")),
+        "next_beat_t_s": json_num(m.get("next_beat_t_s")),
         "image": _image((mu, mv), (md / layout.aspect, md)),
         "world": _world(at(0.16, lift - 0.04), right, up, (0.03, 0.03)),
     })
 
     # hand-placement target ring, flat on the chest at the target point
     tol_m = p.placement_tolerance_mm / 1000.0
-    off = _f(inputs.placement_mm)
+    off = json_num(inputs.placement_mm)
     if project is not None:
         c_img = project((0.0, 0.0, 0.0))
         ex, ey = project((tol_m, 0.0, 0.0)), project((0.0, tol_m, 0.0))

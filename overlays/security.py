@@ -143,6 +143,12 @@ def stop_authenticator(context: zmq.Context) -> None:
         auth.stop()
 
 
+def term_context(context: zmq.Context) -> None:
+    """Terminate a server's own context: its ZAP handler first (its socket would keep ``term`` waiting)."""
+    stop_authenticator(context)
+    context.term()
+
+
 @dataclass(frozen=True)
 class GeneratedKeys:
     server_public: Path

@@ -209,5 +209,5 @@ def test_streaming_memory_stays_bounded():
             most_samples = max(most_samples, len(e.buf))
             most_phases = max(most_phases, e.ph.start.size)
     assert len(an.compressions) > 200
-    assert most_samples <= 8.0 * 30  # keep_s (~4.4 s) plus the samples awaiting a decision
+    assert most_samples <= 8.0 * 30  # back_s (~3.4 s) before the first undecided candidate, plus the samples awaiting a decision
     assert most_phases <= 16

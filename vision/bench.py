@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -107,18 +106,15 @@ def _measure(model: Path, frames: list[np.ndarray], num_hands: int, reps: int) -
 
 
 def main(args: argparse.Namespace) -> int:
-    from models import ModelError, ensure_model
+    """Print the report; raises ``SourceError`` (no clip) or ``models.ModelError`` (the CLI prints them)."""
+    from models import ensure_model
+    from vision.source_base import SourceError
 
     quick = bool(getattr(args, "quick", False))
     clip = shared_data_dir() / "hands" / CLIP
     if not clip.is_file():
-        print(f"cpr-coach: error: benchmark clip {clip} is absent (set CPR_TEST_DATA to the shared data folder)", file=sys.stderr)
-        return 2
-    try:
-        model = ensure_model("hand_landmarker")
-    except ModelError as exc:
-        print(f"cpr-coach: error: {exc}", file=sys.stderr)
-        return 2
+        raise SourceError(f"benchmark clip {clip} is absent (set CPR_TEST_DATA to the shared data folder)")
+    model = ensure_model("hand_landmarker")
     limit = 100 if quick else None
     reps = 1 if quick else 2
     num_hands = 2

@@ -115,9 +115,8 @@ class CompressionPoint:
 
 @dataclass
 class _Slot:
-    """One tracked hand: its last anchor and its offset to the pair mean."""
+    """One tracked hand: its offset to the pair mean (the implied point is anchor + offset)."""
 
-    anchor: np.ndarray
     offset: np.ndarray
     label: str
     has_offset: bool = False
@@ -153,7 +152,9 @@ class CompressionPointTracker:
             return hg.palm_centre(lm)
         return hg.heel_point(lm, self.options.heel_fraction)
 
-    def _point(self, t_ms, xy, conf, used, anchors, status, n_rejected) -> CompressionPoint:
+    def _point(self, t_ms, xy, conf, used, anchors, status, n_rejected, size: float | None = None) -> CompressionPoint:
+        """``size``: the palm size to report (default: the tracked one)."""
+        size = self._size if size is None else size
         valid = status in (STATUS_PAIR, STATUS_SINGLE) and conf >= self.options.min_confidence
         if used:
             lms = np.stack([h.landmarks_px for h in used])
@@ -170,7 +171,7 @@ class CompressionPointTracker:
             valid=bool(valid),
             status=status,
             n_rejected=int(n_rejected),
-            palm_size_px=float(self._size) if self._size else float("nan"),
+            palm_size_px=float(size) if size else float("nan"),
             anchors_px=anc,
             landmarks_px=lms,
             world_landmarks_m=world,
@@ -201,8 +202,8 @@ class CompressionPointTracker:
         radius = size * min(o.gate_base_palm + o.max_speed_palm_per_s * dt_s, o.gate_max_palm)
         # Distance of each hand's implied point (anchor + best slot offset) from the current point.
         cands = []
+        offsets = [s.offset for s in self._slots] or [np.zeros(2)]
         for i, a in enumerate(anchors):
-            offsets = [s.offset for s in self._slots] or [np.zeros(2)]
             d = min(float(np.linalg.norm(a + off - self._xy)) for off in offsets)
             if d <= radius:
                 cands.append((d, i))
@@ -226,7 +227,6 @@ class CompressionPointTracker:
         implied = [anchors[i] + s.offset for i, s in zip(accepted, slots)]
         xy = np.mean(implied, axis=0)
         for i, s in zip(accepted, slots):
-            s.anchor = anchors[i]
             s.label = hands[i].handedness
         d = float(np.linalg.norm(xy - self._xy))
         self._xy = xy
@@ -274,7 +274,7 @@ class CompressionPointTracker:
                     used_slots.add(j)
         for k, i in enumerate(accepted):
             if out[k] is None:
-                s = _Slot(anchor=anchors[i].copy(), offset=self._xy - anchors[i], label=hands[i].handedness, has_offset=False)
+                s = _Slot(offset=self._xy - anchors[i], label=hands[i].handedness, has_offset=False)
                 self._slots.append(s)
                 out[k] = s
         if len(self._slots) > 2:  # keep the two most recently used
@@ -314,11 +314,8 @@ class CompressionPointTracker:
         used = [hands[i] for i in idx]
         score = float(np.mean([self._score(h) for h in used]))
         if self._cand.count < o.acquire_confirm_frames:
-            size_before = self._size
-            self._size = size if self._size is None else self._size
-            p = self._point(t, xy, 0.5 * score, used, [anchors[i] for i in idx], STATUS_ACQUIRING, n - len(idx))
-            self._size = size_before
-            return p
+            return self._point(t, xy, 0.5 * score, used, [anchors[i] for i in idx], STATUS_ACQUIRING, n - len(idx),
+                               size=size if self._size is None else self._size)
         # Confirmed: start a track here.
         self._xy = xy
         self._t_valid = t
@@ -326,7 +323,7 @@ class CompressionPointTracker:
         self._cand = None
         self._slots = []
         for i in idx:
-            self._slots.append(_Slot(anchors[i].copy(), xy - anchors[i], hands[i].handedness, has_offset=len(idx) == 2))
+            self._slots.append(_Slot(xy - anchors[i], hands[i].handedness, has_offset=len(idx) == 2))
         pair = len(idx) == 2
         conf = score * (1.0 if pair else 0.7)
         return self._point(t, xy, conf, used, [anchors[i] for i in idx], STATUS_PAIR if pair else STATUS_SINGLE, n - len(idx))

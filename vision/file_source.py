@@ -17,9 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.source_base import Frame, FrameSource, SourceError, SourceOptions, SourceState
+from vision.source_base import DEFAULT_FPS, Frame, FrameSource, SourceError, SourceOptions, SourceState
 
-DEFAULT_FPS = 30.0
 # Containers often report an estimated frame count; only a clear shortfall counts as truncation.
 TRUNCATION_TOLERANCE = 0.05
 
@@ -75,18 +74,6 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"{self.path} contains no decodable video frames (truncated or corrupt?)")
         h, w = self._pending.image.shape[:2]
         self._size = (int(w), int(h))
-
-    @property
-    def state(self) -> SourceState:
-        return self._state
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
-    @property
-    def size_wh(self) -> tuple[int, int]:
-        return self._size
 
     def _timestamp(self) -> int:
         t: int | None = None

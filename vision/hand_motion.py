@@ -161,7 +161,8 @@ class HandMotionRefiner:
         if feats is None or len(feats) < o.min_features:
             self._ref = None
             return RefinedPoint(mp_pt, False, 0)
-        self._ref = _Reference(g, feats.reshape(-1, 2).astype(np.float32), _up(anchor, k),
+        # the reference outlives this frame: own its pixels (at k = 1, g may be the caller's image)
+        self._ref = _Reference(g if g is not gray else gray.copy(), feats.reshape(-1, 2).astype(np.float32), _up(anchor, k),
                                np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), _up(mp_pt, k),
                                float(np.linalg.norm(anchor - mp_pt)), k)
         self._offset = anchor - mp_pt
@@ -215,6 +216,7 @@ def _down(p: np.ndarray, k: float) -> np.ndarray:
 
 
 def _upscaled(gray: np.ndarray, k: float) -> np.ndarray:
+    """The image upscaled by k; at k = 1 the image itself (no copy: only a new reference keeps one)."""
     if k == 1.0:
-        return gray.copy()
+        return gray
     return cv2.resize(gray, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)

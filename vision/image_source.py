@@ -13,10 +13,9 @@ from typing import Sequence
 
 import cv2
 
-from vision.source_base import Frame, FrameSource, SourceError, SourceOptions, SourceState
+from vision.source_base import DEFAULT_FPS, Frame, FrameSource, SourceError, SourceOptions, SourceState
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-DEFAULT_FPS = 30.0
 
 
 def natural_key(path: Path) -> list[object]:
@@ -54,14 +53,6 @@ class ImageFolderSource(FrameSource):
         self._i = 0
         self._state = SourceState.LIVE
         self._size: tuple[int, int] | None = None
-
-    @property
-    def state(self) -> SourceState:
-        return self._state
-
-    @property
-    def fps(self) -> float:
-        return self._fps
 
     @property
     def size_wh(self) -> tuple[int, int] | None:

@@ -168,10 +168,6 @@ class LiveSource(FrameSource):
                 return SourceState.LOST  # the driver hangs without failing: still lost to the consumer
             return self._state
 
-    @property
-    def size_wh(self) -> tuple[int, int] | None:
-        return self._size
-
     def _lost_marker(self, now: float) -> Frame:
         t_ms = max(int(round((now - self._t0) * 1000.0)), self._last_t_ms + 1)
         self._last_t_ms = t_ms

@@ -16,6 +16,8 @@ from typing import Iterator
 
 import numpy as np
 
+DEFAULT_FPS = 30.0  # files without a usable rate, image folders, paced files: timestamps assume this
+
 _EMPTY = np.zeros((0, 0, 3), np.uint8)
 _EMPTY.setflags(write=False)
 
@@ -91,20 +93,24 @@ class FrameSource(abc.ABC):
     kind: str = "source"  # "camera" | "stream" | "file" | "images" | "live"
     name: str = ""
     is_live: bool = False
+    # What the properties below report; subclasses set them as they learn them.
+    _state: SourceState = SourceState.CONNECTING
+    _fps: float | None = None
+    _size: tuple[int, int] | None = None
 
     @property
-    @abc.abstractmethod
-    def state(self) -> SourceState: ...
+    def state(self) -> SourceState:
+        return self._state
 
     @property
     def fps(self) -> float | None:
         """Nominal frame rate, when known."""
-        return None
+        return self._fps
 
     @property
     def size_wh(self) -> tuple[int, int] | None:
         """Frame size, when known before reading."""
-        return None
+        return self._size
 
     @abc.abstractmethod
     def __next__(self) -> Frame: ...

@@ -15,10 +15,10 @@ from typing import Any
 
 import cv2
 
-from vision.file_source import VideoFileSource, check_video_path
+from vision.file_source import VideoFileSource
 from vision.image_source import IMAGE_EXTENSIONS, ImageFolderSource
 from vision.live_source import Capture, CaptureFactory, Clock, LiveSource
-from vision.source_base import Frame, FrameSource, SourceError, SourceOptions, SourceState
+from vision.source_base import DEFAULT_FPS, Frame, FrameSource, SourceError, SourceOptions, SourceState
 
 __all__ = [
     "Capture",
@@ -84,7 +84,7 @@ class PacedFileCapture:
     def __init__(self, path: str | os.PathLike[str], fps: float | None = None, clock: Clock = time.monotonic, sleep=time.sleep) -> None:
         self._cap = cv2.VideoCapture(str(path))
         f = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = float(fps or (f if f > 0 else 30.0))
+        self.fps = float(fps or (f if f > 0 else DEFAULT_FPS))
         self._clock = clock
         self._sleep = sleep
         self._t_next: float | None = None
@@ -143,7 +143,6 @@ def open_source(
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return ImageFolderSource(path, opts)
     if opts.realtime:
-        check_video_path(path)
         probe = VideoFileSource(path, opts)  # validates the file with a clear error before going live
         fps = probe.fps
         probe.close()

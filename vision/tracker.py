@@ -29,7 +29,7 @@ import numpy as np
 from models import ModelError, check_model_file, ensure_model
 from vision import hand_geometry as hg
 from vision.observations import PATH_FULL, PATH_NONE, PATH_ROI, PATH_TILE, HandObservation, HandTrackingResult
-from vision.roi import Box, Crop, clip_box, keeps_roi, make_crop, roi_from_landmarks, tile_boxes
+from vision.roi import Box, Crop, clip_box, keeps_roi, make_crop, roi_from_landmarks, square_around, tile_boxes
 
 RUNNING_MODES = ("image", "video", "live_stream")
 
@@ -206,8 +206,6 @@ class HandTracker:
         x0, y0, x1, y1 = box
         side = max(x1 - x0, y1 - y0)
         if side < self.options.roi_min_side_px:
-            from vision.roi import square_around
-
             box = square_around((x0 + x1) / 2, (y0 + y1) / 2, self.options.roi_min_side_px, size_wh)
         return box
 

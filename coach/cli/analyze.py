@@ -8,14 +8,12 @@ baseline. A progress bar is drawn on a terminal (stderr), nothing elsewhere.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from coach.cli import CliError
 
@@ -79,20 +77,11 @@ class FrameProgress:
             self.stream.flush()
 
 
-def _clean(x: Any) -> Any:
-    """NaN/inf -> null, tuples -> lists, recursively (JSON is made only at the edge)."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
-
-
 def result_to_json(res, *, video: str, calibration: str | None, station, size_wh, fps, profile: str) -> dict:
     """The analyze-trace document (input, samples, profile, summary, compressions, pauses, sets)
     plus the per-frame trace and the geometry, rest and placement sections."""
+    from coach.core.types import json_safe
+
     out = {"input": video, "samples": res.frames, "profile": profile, **res.session.to_dict()}
     man = station.manikin if station is not None else None
     rest = res.rest
@@ -119,7 +108,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
             "warnings": res.warnings,
         }
     )
-    return _clean(out)
+    return json_safe(out)
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -214,7 +203,7 @@ def _analyze(args: argparse.Namespace) -> int:
             res.warnings.append(f"{args.video} ends early: decoded {src.frames_read} of {src.frames_expected} frames "
                                 "(truncated or corrupt file); the frames it has were analysed")
         fps = src.fps
-    from coach.cli.trace import summary_lines
+    from coach.cli.trace import summary_lines, write_json
 
     print(f"{args.video}: {res.frames} frames, hands in {res.frames_with_point}, geometry: {res.mode}"
           + (f", rest {res.rest_height_mm:.1f} mm above the chest" if res.rest_height_mm is not None else ", no rest hold")
@@ -228,12 +217,6 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.json:
         data = result_to_json(res, video=args.video, calibration=args.calibration, station=station, size_wh=size, fps=fps,
                               profile=args.profile)
-        out = Path(args.json)
-        tmp = out.with_name(out.name + ".tmp")
-        try:
-            tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise CliError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+        write_json(args.json, data, indent=1)
         print(f"  -> {args.json}")
     return 0

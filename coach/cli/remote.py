@@ -5,8 +5,7 @@ import argparse
 import json
 
 from coach.cli.keys import add_client_curve_args, client_curve
-
-COMMANDS = ("status", "start", "stop", "set-profile", "snapshot")
+from overlays.protocol import REMOTE_COMMANDS as COMMANDS  # stdlib only: registering stays cheap
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -61,24 +61,14 @@ def read_trace_csv(path: str | os.PathLike) -> tuple[list[float], list[float]]:
                 tc, hc = row[0].strip(), row[1].strip()
                 if not tc:
                     raise CliError(f"{p}: line {line}, column t_s: missing time")
-                try:
-                    t = float(tc)
-                except ValueError:
-                    raise CliError(f"{p}: line {line}, column t_s: {tc!r} is not a number") from None
-                if not math.isfinite(t):
-                    raise CliError(f"{p}: line {line}, column t_s: {tc!r} is not a finite time")
+                t = _cell_number(tc, f"{p}: line {line}, column t_s", "time")
                 if t_s and t <= t_s[-1]:
                     what = "goes backwards" if t < t_s[-1] else "repeats"
                     raise CliError(f"{p}: line {line}, column t_s: time {tc} {what} (previous {t_s[-1]!r})")
                 if not hc or hc.lower() == "nan":
                     h = math.nan
                 else:
-                    try:
-                        h = float(hc)
-                    except ValueError:
-                        raise CliError(f"{p}: line {line}, column height_mm: {hc!r} is not a number") from None
-                    if not math.isfinite(h):
-                        raise CliError(f"{p}: line {line}, column height_mm: {hc!r} is not a finite height")
+                    h = _cell_number(hc, f"{p}: line {line}, column height_mm", "height")
                 t_s.append(t)
                 h_mm.append(h)
         except UnicodeDecodeError:
@@ -90,6 +80,17 @@ def read_trace_csv(path: str | os.PathLike) -> tuple[list[float], list[float]]:
     if not t_s:
         raise CliError(f"{p}: no samples after the header")
     return t_s, h_mm
+
+
+def _cell_number(cell: str, where: str, what: str) -> float:
+    """A finite number, or CliError ``where: 'cell' is not a number`` / ``... is not a finite <what>``."""
+    try:
+        x = float(cell)
+    except ValueError:
+        raise CliError(f"{where}: {cell!r} is not a number") from None
+    if not math.isfinite(x):
+        raise CliError(f"{where}: {cell!r} is not a finite {what}")
+    return x
 
 
 def _is_number(cell: str) -> bool:
@@ -118,17 +119,18 @@ def run_analysis(csv_path: str | os.PathLike, json_path: str | os.PathLike, prof
         "profile": profile,
         **result.to_dict(),
     }
-    _write_json(json_path, doc)
+    write_json(json_path, doc)
     return result, len(t)
 
 
-def _write_json(path: str | os.PathLike, doc: dict) -> None:
+def write_json(path: str | os.PathLike, doc: dict, indent: int = 2) -> None:
+    """Write ``doc`` atomically (temp file + rename): a failed write never leaves half a file. Errors -> CliError."""
     p = Path(path)
     try:
         if p.parent and not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(doc, indent=indent, allow_nan=False) + "\n", encoding="utf-8")
         os.replace(tmp, p)
     except OSError as exc:
         raise CliError(f"{p}: cannot write: {exc.strerror or exc}") from None
@@ -186,7 +188,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise CliError(f"{out}: cannot create the output folder: {exc.strerror or exc}") from None
     try:
         sim = simulate(SimOptions(seed=args.seed, duration_s=args.duration, fps=args.fps, profile=args.profile))
-    except (ValueError, Exception) as exc:  # bad profile name or options
+    except Exception as exc:  # bad profile name or options
         raise CliError(f"demo: cannot simulate: {exc}") from None
     csv_path = out / "demo_trace.csv"
     json_path = out / "demo_result.json"
@@ -224,7 +226,7 @@ def _demo(args: argparse.Namespace) -> int:
         got = f"{m[0].start_s:.2f}-{m[0].end_s:.2f} s" if m else "not found"
         print(f"  pause {tp.kind:<11} {tp.start_s:.2f}-{tp.end_s:.2f} s vs {got}")
     truth_path = out / "demo_truth.json"
-    _write_json(
+    write_json(
         truth_path,
         {
             "seed": args.seed,

@@ -154,11 +154,17 @@ class _Engine:
         return b
 
 
-def _validate(t_s, height_mm) -> tuple[np.ndarray, np.ndarray]:
+def _as_arrays(t_s, height_mm) -> tuple[np.ndarray, np.ndarray]:
+    """Flat float arrays of equal length (ValueError otherwise)."""
     t = np.asarray(t_s, dtype=float).reshape(-1)
     h = np.asarray(height_mm, dtype=float).reshape(-1)
     if t.shape != h.shape:
         raise ValueError(f"t_s has {t.size} samples but height_mm has {h.size}")
+    return t, h
+
+
+def _validate(t_s, height_mm) -> tuple[np.ndarray, np.ndarray]:
+    t, h = _as_arrays(t_s, height_mm)
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
         raise ValueError(f"t_s[{bad[0]}] is not a finite time")
@@ -229,12 +235,10 @@ class StreamingAnalyzer:
         self._hist: list = []  # (t, smoothed) since the candidate upstroke
         self._b = self._B = math.nan
         self._r_at = math.inf
-        self._deadline = math.inf
         self._fallback = math.inf
         self._armed = False  # a rise was seen: watching for the release
         self._mx = -math.inf
         self._cap = math.inf
-        self._dt = 1.0 / 30.0
         self._wait = 0.05
         self._S = o.spike_mm
         self._min_depth = 0.0
@@ -251,7 +255,6 @@ class StreamingAnalyzer:
         new = self._e.feed(t, h, final)
         p = self._e.p
         if p is not None:
-            self._dt = p.dt_s
             self._wait = p.release_wait_s
             self._min_depth = p.min_depth_mm
             if self._recent.maxlen != p.w + 3:
@@ -262,7 +265,6 @@ class StreamingAnalyzer:
     def _schedule(self) -> None:
         """After a kernel run: what to watch for before the next one."""
         self._fallback = self._last_t + FALLBACK_S
-        self._deadline = math.inf
         pend = self._e.carry.pending
         if pend is None or self._e.p is None:
             self._armed = False
@@ -316,7 +318,7 @@ class StreamingAnalyzer:
         if t >= self._fallback:
             return self._feed(False)
         if h1 != h1:
-            return self._feed(False) if prev_t >= self._deadline else []
+            return []
         # Scheduler: replicate the kernel's smoothed value of the previous sample (scalar arithmetic) and
         # its release rule, to run the kernel when a compression becomes decidable. It only chooses *when*
         # the kernel runs, never what it decides; a wrong guess costs one run or some latency.
@@ -344,16 +346,11 @@ class StreamingAnalyzer:
                 self._mx = s1
                 self._cap = prev_t + self.options.max_up_s
                 self._r_at = self._release_time() + self._wait
-        if prev_t >= self._deadline:
-            return self._feed(False)
         return []
 
     def push_many(self, t_s: Iterable[float], height_mm: Iterable[float]) -> list[Compression]:
         """Many samples at once (one kernel run); returns the compressions they completed."""
-        t = np.asarray(t_s, dtype=float).reshape(-1)
-        h = np.asarray(height_mm, dtype=float).reshape(-1)
-        if t.shape != h.shape:
-            raise ValueError(f"t_s has {t.size} samples but height_mm has {h.size}")
+        t, h = _as_arrays(t_s, height_mm)
         if self._result is not None:
             raise RuntimeError("result() was called: this analyzer is finished; start a new one")
         if t.size == 0:

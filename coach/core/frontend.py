@@ -126,10 +126,6 @@ class Frontend:
         self._exti = 0
         self._g = 0  # global index of the next output sample
 
-    @property
-    def processed(self) -> int:
-        return self._g
-
     # ------------------------------------------------------------ stages
     def _despike(self, t: np.ndarray, h: np.ndarray, final: bool):
         if self._ds_t.size:

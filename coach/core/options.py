@@ -71,7 +71,6 @@ class Params:
     max_depth_mm: float
     release_wait_s: float
     back_s: float  # how far before an upstroke event a stroke's data may reach
-    keep_s: float  # how much processed signal streaming keeps
 
 
 def nominal_dt(t_first: "list[float] | object") -> float:
@@ -100,7 +99,6 @@ def resolve(options: CoreOptions, dt_s: float) -> Params:
         wait = min(max(0.15 - 3.0 * dt_s, 0.02), 0.08)
     # a candidate's data reach back at most: upstroke + previous rhythm + downstroke + fit (+ margin)
     back = options.max_up_s + options.rhythm_s[1] + options.max_down_s + options.fit_window_s + 6 * dt_s
-    keep = back + options.max_up_s + 1.0
     return Params(
         options=options,
         profile=prof,
@@ -111,5 +109,4 @@ def resolve(options: CoreOptions, dt_s: float) -> Params:
         max_depth_mm=options.max_depth_frac * prof.depth_mm.max,
         release_wait_s=wait,
         back_s=back,
-        keep_s=keep,
     )

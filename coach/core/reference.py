@@ -13,10 +13,9 @@ import math
 
 from coach.core.frontend import LIMIT_MM
 from coach.core.options import NOMINAL_SAMPLES, CoreOptions, nominal_dt, resolve
+from coach.core.strokes import RELEASE_FRACTION, START_FRACTION
 
 NAN = math.nan
-START_FRACTION = 0.1
-RELEASE_FRACTION = 0.9
 
 
 def _isnan(x: float) -> bool:

@@ -30,9 +30,7 @@ import numpy as np
 from coach.core.profiles import Profile, load_profile
 from coach.core.types import Compression, CompressionSet, Pause
 from coach.core.metrics import compression_flags
-
-START_FRACTION = 0.1  # shared with the core: onset = 10 % of the stroke covered
-RELEASE_FRACTION = 0.9  # release = 90 % of the rise covered
+from coach.core.strokes import RELEASE_FRACTION, START_FRACTION  # the core's onset (10 %) and release (90 %)
 
 
 @dataclass(frozen=True)
@@ -203,7 +201,6 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
     tl.hold(max(d0 - tl.t, 0.1))
 
     comps: list[dict] = []
-    pauses: list[tuple[float, float, str]] = []
     set_idx = 0
     lean_left = 0
     lean_mm = 0.0
@@ -339,7 +336,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
     # (a spike inside a dropout is simply lost)
     spikes = spikes[~drop[spikes]] if spikes.size else spikes
 
-    placement = _placement(rng, t_rel, comps, pauses, o)
+    placement = _placement(rng, t_rel, comps, o)
 
     # -------------------------------------------------------- truth objects
     t_first = float(t_rel[0])
@@ -413,7 +410,7 @@ def _truth_pauses_sets(truth: tuple[Compression, ...], t_first: float, t_last: f
     return tuple(pauses), tuple(sets)
 
 
-def _placement(rng, t, comps, pauses, o: SimOptions) -> np.ndarray:
+def _placement(rng, t, comps, o: SimOptions) -> np.ndarray:
     """Hand offset along the body axis: slow wander, new offset per set, occasional drifts off-centre."""
     n = t.size
     if n == 0:

@@ -37,13 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from coach.core.frontend import _nz
 from coach.core.options import Params
-
-
-def _nz(mask: np.ndarray) -> np.ndarray:
-    """Indices of the true entries of a 1-D mask (np.flatnonzero without its Python-level overhead)."""
-    return mask.nonzero()[0]
-
 
 START_FRACTION = 0.1
 RELEASE_FRACTION = 0.9
@@ -63,8 +58,7 @@ class StrokeCarry:
     tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not (<= lean_ref_tops)
     amps: list = field(default_factory=list)  # ... and the stroke amplitudes around them
     baseline: float = math.nan  # baseline used by the last decided candidate
-    debug: list | None = None  # set to [] to collect per-candidate details (development aid)
-    pending: tuple | None = None  # (t_up, t_release estimate, bottom, baseline, t_decide or inf) of the first undecided
+    pending: tuple | None = None  # (t_up, t_release estimate, bottom, baseline) of the first undecided
 
 
 class Strokes:
@@ -687,10 +681,6 @@ def _process(buf, ph, base, p, carry, final):
     ok &= kn | (depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
     ok &= (tbd - t_s <= o.max_down_s) & (trd - t_s <= o.max_stroke_s) & (trd > tbd) & (t_s < tbd)
     ok &= _count(nan_at, jsc, jr + 1) == 0  # no unbridged gap inside the stroke
-    if carry.debug is not None:  # development aid: every decided candidate with what it was judged on
-        carry.debug.append(dict(t_up=t[u[d]], t_b=tbd, bottom=bvd, B=Bd, p=ps, q=q, depth=depth, fall=fall,
-                                rise=rise, t_s=t_s, t_r=trd, geo=geo_ok[d], found=js >= 0, ok=ok,
-                                rest_top=rest_top[d], qv=qv[d], good=good[d]))
     gap = _count(_nz(buf.filled), jsc, jr + 1) * p.dt_s
     # ------------------------------------------------------------ carry
     last = n_dec - 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 # Quality flags a compression can carry (strings so JSON and viewers read them as-is).
 TOO_SHALLOW = "too_shallow"
@@ -27,26 +27,21 @@ PHASE_OFF = "off"  # hands clearly above the rest baseline: hands-off the chest
 PHASE_LOST = "lost"  # no measurement (NaN) for a while
 
 
-def _json_num(x: float | None) -> float | None:
-    """NaN/inf are not JSON: they become null at the edge."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
+def json_safe(x: Any) -> Any:
+    """Plain JSON values, recursively: NaN/inf become null, tuples lists, NumPy scalars Python ones.
 
-
-def _jsonify(d: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, float):
-            out[k] = _json_num(v)
-        elif isinstance(v, (tuple, list)):
-            out[k] = [(_jsonify(x) if isinstance(x, dict) else _json_num(x) if isinstance(x, float) else x) for x in v]
-        elif isinstance(v, dict):
-            out[k] = _jsonify(v)
-        else:
-            out[k] = v
-    return out
+    The one JSON cleaner of the project (the CLI files and the ZeroMQ protocol use it):
+    JSON is made only at the edges, and JSON has no NaN.
+    """
+    if isinstance(x, float):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, Mapping):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if hasattr(x, "item") and callable(x.item):  # NumPy scalars (no NumPy import needed here)
+        return json_safe(x.item())
+    return x
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ class Compression:
     gap_s: float = 0.0  # seconds of bridged (missing) signal between start and release; depth is partly estimated
 
     def to_dict(self) -> dict[str, Any]:
-        d = _jsonify(asdict(self))
+        d = json_safe(asdict(self))
         d["t_s"] = d["t_bottom_s"]  # the CLI schema names the bottom time t_s
         return d
 
@@ -90,8 +85,8 @@ class Pause:
         return self.end_s - self.start_s
 
     def to_dict(self) -> dict[str, Any]:
-        d = _jsonify(asdict(self))
-        d["duration_s"] = _json_num(self.duration_s)
+        d = json_safe(asdict(self))
+        d["duration_s"] = json_safe(self.duration_s)
         return d
 
 
@@ -107,7 +102,7 @@ class CompressionSet:
     mean_depth_mm: float
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonify(asdict(self))
+        return json_safe(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -134,7 +129,7 @@ class SessionSummary:
     ccf_rating: str = ""  # against the profile: "below_min", "ok" (>= min), "goal" (>= goal); "" without compressions
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonify(asdict(self))
+        return json_safe(asdict(self))
 
 
 @dataclass(frozen=True)

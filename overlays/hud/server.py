@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import zmq
 import zmq.asyncio
 
-from ..endpoints import is_loopback
+from ..endpoints import EndpointError, check, is_loopback
 from ..protocol import DEFAULT_PUB_ENDPOINT, TOPIC_FRAME, TOPIC_OVERLAY, TOPIC_STATE, TOPICS, ProtocolError, decode
 from ..security import CurveClientOptions, connect_secure
 from .websocket import AsyncWebSocket, WebSocketError, accept_key
@@ -87,6 +87,10 @@ class HudServer:
     # --------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         o = self.options
+        try:
+            endpoint = check(o.connect, bind=False)  # a typo fails here, in the words every client uses
+        except EndpointError as exc:
+            raise HudError(str(exc)) from None
         sslctx = None
         if o.tls_cert or o.tls_key:
             if not (o.tls_cert and o.tls_key):
@@ -107,7 +111,7 @@ class HudServer:
                 if t != TOPIC_FRAME:  # the HUD draws on black: no video over Wi-Fi
                     sub.setsockopt(zmq.SUBSCRIBE, t.encode("ascii"))
             try:
-                sub.connect(o.connect)
+                sub.connect(endpoint)
             except zmq.ZMQError as exc:
                 raise HudError(f"cannot connect to {o.connect}: {exc}") from None
             try:

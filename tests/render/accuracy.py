@@ -13,7 +13,7 @@ import math
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +58,6 @@ class Accuracy:
     placement_err_mm: float
     mode: str
     seconds: float = math.nan
-    extra: dict = field(default_factory=dict)
 
     def row(self) -> str:
         return (f"| {TITLES.get(self.name, self.name)} | {self.depth_mae_mm:.2f} | {self.depth_bias_mm:+.2f} | "

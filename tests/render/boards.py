@@ -53,15 +53,16 @@ def render_board_photos(texture: np.ndarray, board_w_mm: float, K: np.ndarray, s
     mm_per_px = board_w_mm / tw
     # texture px -> board plane mm (board centred at the origin, y down like the texture)
     T = np.array([[mm_per_px, 0, -board_w_mm / 2], [0, mm_per_px, -th * mm_per_px / 2], [0, 0, 1]])
+    bg = np.full((h, w, 3), (90, 105, 120), np.uint8)
+    tex3 = cv2.cvtColor(texture, cv2.COLOR_GRAY2BGR)
+    full = np.full((th, tw), 255, np.uint8)
     out = []
     for i in range(n):
         rvec, tvec = board_pose(i, n, distance_mm)
         R, _ = cv2.Rodrigues(rvec)
         H = K @ np.column_stack([R[:, 0], R[:, 1], tvec]) @ T
-        bg = np.full((h, w, 3), (90, 105, 120), np.uint8)
-        tex3 = cv2.cvtColor(texture, cv2.COLOR_GRAY2BGR)
         warped = cv2.warpPerspective(tex3, H, (w, h), flags=cv2.INTER_LINEAR)
-        mask = cv2.warpPerspective(np.full((th, tw), 255, np.uint8), H, (w, h), flags=cv2.INTER_LINEAR)
+        mask = cv2.warpPerspective(full, H, (w, h), flags=cv2.INTER_LINEAR)
         a = (mask.astype(np.float32) / 255.0)[..., None]
         img = (bg * (1 - a) + warped * a).astype(np.uint8)
         out.append(deg(img))

@@ -11,7 +11,7 @@ core simulator's ground-truth compressions.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -166,7 +166,6 @@ class CompressionClip:
     placement_mm: float  # true hand position along the body axis (+ toward the head)
     palm_px: np.ndarray  # (N, 2) true image position of the sprite's anchor point per frame (NaN: no hand)
     truth: tuple = ()  # the simulator's ground-truth compressions
-    extra: dict = field(default_factory=dict)
 
 
 def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s: np.ndarray, height_mm: np.ndarray,

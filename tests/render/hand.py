@@ -108,24 +108,8 @@ def flat_on_chest(x_mm: float, z_mm: float, fingers_dir=(1.0, 0.0, 0.0)) -> Hand
     return HandPlacement(np.array([x_mm, 0.0, z_mm]), u, v)
 
 
-def facing_camera(cam: RenderCamera, x_mm: float, z_mm: float, tilt_back_deg: float = 0.0) -> HandPlacement:
-    """Upright, fingers up (+z), turned about z to face the camera (a vertical billboard).
-
-    ``tilt_back_deg`` leans the top of the hand away from the camera.
-    """
-    c = np.array([x_mm, 0.0, z_mm])
-    to_cam = cam.position - c
-    to_cam[2] = 0.0
-    to_cam /= np.linalg.norm(to_cam)
-    u = np.cross(np.array([0.0, 0.0, 1.0]), to_cam)  # image right as seen from the camera
-    u /= np.linalg.norm(u)
-    t = np.radians(tilt_back_deg)
-    up = np.cos(t) * np.array([0.0, 0.0, 1.0]) - np.sin(t) * to_cam
-    return HandPlacement(c, u, -up)
-
-
-def composite_hand(frame: np.ndarray, cam: RenderCamera, sprite: HandSprite, place: HandPlacement,
-                   shade: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def composite_hand(frame: np.ndarray, cam: RenderCamera, sprite: HandSprite,
+                   place: HandPlacement) -> tuple[np.ndarray, np.ndarray]:
     """Draw the sprite into ``frame`` (in place) with perspective; returns the image
     position of the sprite's anchor point and of all 21 reference landmarks (exact truth)."""
     h, w = sprite.rgba.shape[:2]
@@ -153,6 +137,6 @@ def composite_hand(frame: np.ndarray, cam: RenderCamera, sprite: HandSprite, pla
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
     a = warped[..., 3:4].astype(np.float32) / 255.0
     roi = frame[fy0:fy1, fx0:fx1].astype(np.float32)
-    col = warped[..., :3].astype(np.float32) * shade
+    col = warped[..., :3].astype(np.float32)
     frame[fy0:fy1, fx0:fx1] = np.clip(roi * (1 - a) + col * a, 0, 255).astype(np.uint8)
     return palm, truth_lm

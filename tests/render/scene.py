@@ -305,8 +305,7 @@ class ManikinScene:
                 v = (rel @ down + half) * px_per_mm - 0.5
                 ok = (t > 0) & (u >= -0.5) & (v >= -0.5) & (u <= n - 0.5) & (v <= n - 0.5)
                 tl = t * np.linalg.norm(dd, axis=1)
-                if zbuf is not None:
-                    ok &= tl < zbuf[idx]
+                ok &= tl < zbuf[idx]
                 if not np.any(ok):
                     continue
                 val = _remap_flat(tex, u[ok], v[ok], cv2.BORDER_REPLICATE).reshape(-1).astype(np.float32)
@@ -321,8 +320,7 @@ class ManikinScene:
         # paper takes a little of the light's shading (matte white under the same lamp); partial pixels blend
         paper = (acc[hit] / cover[hit])[:, None] * np.array([0.97, 0.98, 1.0], np.float32)
         out[sel] = paper * frac + out[sel] * (1.0 - frac)
-        if zbuf is not None:
-            zbuf[sel] = tmin[hit]
+        zbuf[sel] = tmin[hit]
 
     @staticmethod
     def _warp_marker(out, w, box, quad_px, tex, ss) -> None:
