@@ -35,7 +35,8 @@ class CoreOptions:
     sample_rate_hz: float | None = None  # nominal rate for windows; None: from the first 16 samples
     # --- measurement
     fit_window_s: float = 0.14  # half-width of the triangular weights of the least-squares fit at bottoms
-    top_fit_window_s: float = 0.06  # ... at rest tops (narrower: tops are often flat holds)
+    top_fit_window_s: float = 0.06  # ... at rest tops (narrower: tops are often flat holds); never under 2 sample
+    # intervals, so that the fit always has the 4 samples it needs whatever the sampling phase
     top_mean_window_s: float = 0.05  # half-width of the window mean at rest tops
     release_wait_s: float | None = None  # top watched this long after the release crossing; None: fits the 150 ms bound
     max_up_s: float = 1.0  # a release is decided at the latest this long after the upstroke began
@@ -48,7 +49,8 @@ class CoreOptions:
     max_stroke_s: float = 1.5  # longest stroke (onset to release)
     off_margin_mm: float = 10.0  # this far above the rest baseline: hands off the chest
     # --- rest baseline
-    baseline_tops: int = 9  # running median over this many rest tops
+    baseline_tops: int = 9  # the baseline is a robust mean of the last this many rest tops:
+    baseline_trim: int = 1  # ... without the this-many highest and lowest (median when there are under 2 trim + 3)
     lean_ref_tops: int = 18  # leaning is judged against the upper quartile of this many recent rest tops (and their strokes)
     baseline_window_s: float = 6.0  # ... only those this recent, once there are three (the rest may move in a pause)
     max_lean_frac: float = 0.4  # a top further below the rest than this share of the max depth is no rest top
@@ -67,6 +69,7 @@ class Params:
     dt_s: float  # nominal sample interval
     w: int  # Schmitt window, samples
     fit_k: int  # gather half-width for fits, samples (time-masked inside)
+    top_fit_s: float  # half-width of the parabola fit at rest tops (top_fit_window_s, at least 2 dt_s)
     min_depth_mm: float
     max_depth_mm: float
     release_wait_s: float
@@ -92,7 +95,9 @@ def resolve(options: CoreOptions, dt_s: float) -> Params:
         dt_s = 1.0 / float(options.sample_rate_hz)
     dt_s = min(max(dt_s, 1e-4), 0.5)
     w = max(2, int(round(options.detect_window_s / dt_s)))
-    fit_k = max(2, int(math.ceil(max(options.fit_window_s, options.top_fit_window_s) / dt_s)) + 1)
+    # the top's parabola needs 4 samples: a window of +-2 sample intervals holds them at any sampling phase
+    top_fit = max(options.top_fit_window_s, 2.0 * dt_s)
+    fit_k = max(2, int(math.ceil(max(options.fit_window_s, top_fit) / dt_s)) + 1)
     if options.release_wait_s is not None:
         wait = options.release_wait_s
     else:  # processed samples lag one raw sample (despike), the decision one more: stay inside 150 ms
@@ -105,6 +110,7 @@ def resolve(options: CoreOptions, dt_s: float) -> Params:
         dt_s=dt_s,
         w=w,
         fit_k=fit_k,
+        top_fit_s=top_fit,
         min_depth_mm=options.min_depth_frac * prof.depth_mm.min,
         max_depth_mm=options.max_depth_frac * prof.depth_mm.max,
         release_wait_s=wait,

@@ -210,7 +210,7 @@ def _top_level(t, c, tcen, p):
     o = p.options
     ic = min(_first_index(t, tcen), len(t) - 1)
     win = _window(t, c, ic, p.fit_k)
-    hw = o.top_fit_window_s
+    hw = p.top_fit_s
     us = [(tt - tcen) / hw for tt, _ in win]
     ws = [1.0 if abs(u) <= 1.0 + 1e-9 else 0.0 for u in us]
     b = _wquad(us, [y for _, y in win], ws)
@@ -218,6 +218,17 @@ def _top_level(t, c, tcen, p):
     m = [y for tt, y in win if abs(tt - tcen) <= o.top_mean_window_s]
     vmean = sum(m) / len(m) if m else NAN
     return vmean if _isnan(vpar) else 0.5 * (vpar + vmean)
+
+
+def _robust_mean(vals, trim):
+    """Mean without the ``trim`` highest and lowest values (median when fewer than 2 trim + 3)."""
+    v = sorted(x for x in vals if not _isnan(x))
+    if len(v) < 2 * trim + 3:
+        return _quantile(v, 0.5)
+    acc = 0.0
+    for x in v[trim : len(v) - trim]:
+        acc += x
+    return acc / (len(v) - 2 * trim)
 
 
 def _quantile(vals, q):
@@ -302,7 +313,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             tops = (tops + [qv])[-K:]
             tops_t = (tops_t + [tb])[-K:]
         recent = [v for v, tt in zip(tops, tops_t) if tt >= tb - o.baseline_window_s]
-        B = _quantile(recent if len(recent) >= 3 else tops, 0.5)
+        B = _robust_mean(recent if len(recent) >= 3 else tops, max(o.baseline_trim, 0))
         if _isnan(B) and o.rest_height_mm is not None:
             B = float(o.rest_height_mm)
         known = not _isnan(B)
