@@ -8,7 +8,8 @@ claim can be re-checked after any change to the core or the simulator::
     python -m tests.core_depth_limits --quick    # 8 sessions, fewer grid points
 
 It prints:
-1. the core's depth MAE over a grid of frame rates and noise levels (the test sessions);
+1. the core's depth MAE over a grid of frame rates and noise levels (the test sessions), and
+   with the white noise alone (no tremor, spikes, dropouts, jitter, drift or leaning);
 2. where the 30 fps error comes from: the bottom and the tracked rest baseline, by
    position in the set (the first compressions after a pause have few fresh rest tops);
 3. oracle bottoms: each stroke fitted with the simulator's *own* waveform (its
@@ -31,6 +32,10 @@ try:  # run as python -m tests.core_depth_limits
     from tests.test_core_accuracy import depth_errors, run_sessions
 except ImportError:  # pragma: no cover
     from test_core_accuracy import depth_errors, run_sessions
+
+
+NOISE_ONLY = dict(tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0, jitter=0.0, frame_drop_prob=0.0,
+                  drift_mm=0.0, lean_prob=0.0)
 
 
 def _dshape(u: np.ndarray, alpha: float) -> np.ndarray:
@@ -121,6 +126,9 @@ def main(argv=None) -> int:
     for fps, noise in grid:
         e = depth_errors(run_sessions(fps=float(fps), noise_mm=noise))
         print(f"   {fps:2d} fps, noise {noise:.1f} mm: {_stats(e)}", flush=True)
+    # the same sessions with nothing but the white noise: no tremor, spikes, dropouts, jitter, drift or leaning
+    e = depth_errors(run_sessions(fps=30.0, noise_mm=1.0, **NOISE_ONLY))
+    print(f"   30 fps, noise 1.0 mm, nothing else: {_stats(e)}", flush=True)
 
     print("\n2. 30 fps, 1 mm: the core's bottom and baseline errors (vs the simulator's clean bottom and rest),")
     print("   and the oracle bottoms of 3. (same compressions)")
