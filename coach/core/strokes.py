@@ -320,8 +320,9 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     mean); with fewer than 2 trim + 3 tops it is their median. Why not the median throughout: a
     top's error is close to normal, for which the median of 9 wastes about a third of the
     information; one leaning top that escaped its check or one noisy top on either side is still
-    dropped. (The middle tops are summed column by column, in the same order for any number of
-    candidates, so streaming stays bit-identical to batch.)
+    dropped. (The middle tops are summed in sorted order, one row of a (position x candidate)
+    array after another, the same arithmetic for any number of candidates, so streaming stays
+    bit-identical to batch.)
     """
     if ends.size == 0:
         return np.zeros(0)
