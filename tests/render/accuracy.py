@@ -57,6 +57,7 @@ class Accuracy:
     mean_rate_err_cpm: float
     placement_err_mm: float
     mode: str
+    height_scale: float = math.nan  # measured per-frame height against the true one, during compressions
     seconds: float = math.nan
 
     def row(self) -> str:
@@ -80,6 +81,22 @@ def match(measured: list[dict], truth, max_dt_s: float = 0.25) -> list[tuple[dic
     return pairs
 
 
+def height_scale(out: dict, sc: Scenario) -> float:
+    """Slope of the measured per-frame height against the true one over the compression range (true height
+    -75..+5 mm, hands in view): 1.0 when the geometry's scale is right. Why: a depth bias that is a fixed
+    share of the stroke is a scale error of the camera chain, not of the core."""
+    tr = out.get("trace") or {}
+    if not tr.get("t_s"):
+        return math.nan
+    t = np.asarray(tr["t_s"], float)
+    h = np.array([math.nan if v is None else v for v in tr["height_mm"]], float)
+    true = np.interp(t, sc.t_s, sc.height_mm)
+    m = np.isfinite(h) & (np.interp(t, sc.t_s, sc.visible.astype(float)) > 0.99) & (true > -75.0) & (true < 5.0)
+    if m.sum() < 20:
+        return math.nan
+    return float(np.polyfit(true[m], h[m], 1)[0])
+
+
 def score(name: str, out: dict, sc: Scenario) -> Accuracy:
     comps = out["compressions"]
     pairs = match(comps, sc.truth)
@@ -101,6 +118,7 @@ def score(name: str, out: dict, sc: Scenario) -> Accuracy:
         mean_rate_err_cpm=(mean_rate - float(np.mean(true_rates))) if (mean_rate is not None and true_rates) else math.nan,
         placement_err_mm=(place - sc.placement_mm) if place is not None else math.nan,
         mode=out["calibration"]["mode"],
+        height_scale=height_scale(out, sc),
     )
 
 
@@ -196,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}, max {acc.depth_max_mm:.2f}), "
                   f"rate MAE {acc.rate_mae_cpm:.2f} cpm, session rate error {acc.mean_rate_err_cpm:+.2f} cpm, "
                   f"count {acc.count}/{acc.truth_count}, placement error {acc.placement_err_mm:+.1f} mm, "
-                  f"mode {acc.mode}, {acc.seconds:.0f} s", flush=True)
+                  f"height scale {acc.height_scale:.4f}, mode {acc.mode}, {acc.seconds:.0f} s", flush=True)
     print()
     print("| view | depth MAE (mm) | depth bias (mm) | worst (mm) | rate MAE (cpm) | count |")
     print("|---|---|---|---|---|---|")
