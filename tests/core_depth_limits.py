@@ -28,10 +28,7 @@ import numpy as np
 from coach.core import analyze_strokes
 from coach.core.simulator import SimOptions, _shape, simulate
 
-try:  # run as python -m tests.core_depth_limits
-    from tests.test_core_accuracy import depth_errors, run_sessions
-except ImportError:  # pragma: no cover
-    from test_core_accuracy import depth_errors, run_sessions
+from tests.test_core_accuracy import depth_errors, run_sessions  # (the test sessions, unchanged)
 
 
 NOISE_ONLY = dict(tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0, jitter=0.0, frame_drop_prob=0.0,
@@ -97,6 +94,24 @@ def oracle_bottom(t, y, c, prev_top_t, next_top_t, alpha):
     return float(th[0]) if abs(th[1]) < 0.1 else math.nan
 
 
+def stroke_span(truth, i: int) -> tuple[float, float]:
+    """Truth compression i's stroke, top to top: from the middle of the top before (between the previous
+    release and this onset) to the middle of the top after; at a set's ends, 0.1 s beyond onset/release."""
+    c = truth[i]
+    same_before = i > 0 and truth[i - 1].set_index == c.set_index
+    same_after = i + 1 < len(truth) and truth[i + 1].set_index == c.set_index
+    prev_top = 0.5 * (truth[i - 1].t_release_s + c.t_start_s) if same_before else c.t_start_s - 0.1
+    next_top = 0.5 * (c.t_release_s + truth[i + 1].t_start_s) if same_after else c.t_release_s + 0.1
+    return prev_top, next_top
+
+
+def oracle_heights(sim) -> np.ndarray:
+    """The measured heights with the spikes removed: the oracle also knows which samples are spikes."""
+    y = sim.height_mm.copy()
+    y[sim.spike_index] = np.nan
+    return y
+
+
 def crlb_bottom(alpha: float, fps: float, depth_mm=55.0, TL=0.23, TR=0.27, sigma=1.0) -> float:
     """Cramer-Rao bound (s.d., mm) of the bottom level of one stroke sampled top to top, shape family known,
     averaged over the sampling phase."""
@@ -121,13 +136,11 @@ def main(argv=None) -> int:
 
     print("1. the core's depth MAE, test sessions (simulator defaults), by frame rate and noise s.d.")
     grid = ((30, 1.0), (30, 0.8), (60, 1.0)) if args.quick else ((30, 1.0), (30, 0.8), (30, 0.7), (40, 1.0), (50, 1.0), (60, 1.0))
-    import tests.test_core_accuracy as acc
-    acc.SEEDS = seeds
     for fps, noise in grid:
-        e = depth_errors(run_sessions(fps=float(fps), noise_mm=noise))
+        e = depth_errors(run_sessions(seeds, fps=float(fps), noise_mm=noise))
         print(f"   {fps:2d} fps, noise {noise:.1f} mm: {_stats(e)}", flush=True)
     # the same sessions with nothing but the white noise: no tremor, spikes, dropouts, jitter, drift or leaning
-    e = depth_errors(run_sessions(fps=30.0, noise_mm=1.0, **NOISE_ONLY))
+    e = depth_errors(run_sessions(seeds, fps=30.0, noise_mm=1.0, **NOISE_ONLY))
     print(f"   30 fps, noise 1.0 mm, nothing else: {_stats(e)}", flush=True)
 
     print("\n2. 30 fps, 1 mm: the core's bottom and baseline errors (vs the simulator's clean bottom and rest),")
@@ -137,8 +150,7 @@ def main(argv=None) -> int:
         sim = simulate(SimOptions(seed=seed, fps=30.0, noise_mm=1.0))
         k = analyze_strokes(sim.t_s, sim.height_mm)
         alpha = float(sim.extra["shape_alpha"])
-        y = sim.height_mm.copy()
-        y[sim.spike_index] = np.nan  # (the oracle also knows which samples are spikes)
+        y = oracle_heights(sim)
         truth = sim.truth
         for i, c in enumerate(truth):
             j = int(np.argmin(np.abs(k.t_bottom - c.t_bottom_s)))
@@ -146,12 +158,7 @@ def main(argv=None) -> int:
                 continue
             rest = float(np.interp(c.t_bottom_s, sim.t_s, sim.rest_mm))
             bottom = rest - c.depth_mm
-            # the stroke from the top before to the top after (truth; capped at one period around the bottom)
-            # (the top between the neighbours' release and onset; at a set's ends, a little beyond this one's)
-            same_before = i > 0 and truth[i - 1].set_index == c.set_index
-            same_after = i + 1 < len(truth) and truth[i + 1].set_index == c.set_index
-            prev_top = 0.5 * (truth[i - 1].t_release_s + c.t_start_s) if same_before else c.t_start_s - 0.1
-            next_top = 0.5 * (c.t_release_s + truth[i + 1].t_start_s) if same_after else c.t_release_s + 0.1
+            prev_top, next_top = stroke_span(truth, i)
             ob_exact = oracle_bottom(sim.t_s, y, c, prev_top, next_top, alpha)
             ob_cos = oracle_bottom(sim.t_s, y, c, prev_top, next_top, 0.0)
             pos = sum(1 for cc in truth if cc.set_index == c.set_index and cc.t_bottom_s < c.t_bottom_s)

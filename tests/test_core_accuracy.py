@@ -33,9 +33,9 @@ def match(truth, measured, tol_s=0.25):
     return pairs
 
 
-def run_sessions(**kw):
+def run_sessions(seeds=SEEDS, **kw):
     out = []
-    for seed in SEEDS:
+    for seed in seeds:
         sim = simulate(SimOptions(seed=seed, **kw))
         out.append((sim, analyze(sim.t_s, sim.height_mm)))
     return out
@@ -129,7 +129,7 @@ def test_depth_limits_study_holds():
     """The evidence behind the xfail above (python -m tests.core_depth_limits) stays reproducible: the bound for
     the bottom at 30 fps is ~0.5 mm s.d., halving the samples' spacing cuts it by ~30 %, and the oracle that
     knows the simulator's waveform reaches the bound (so the study measures what it claims)."""
-    from tests.core_depth_limits import crlb_bottom, oracle_bottom
+    from tests.core_depth_limits import crlb_bottom, oracle_bottom, oracle_heights, stroke_span
 
     b30, b60 = crlb_bottom(0.25, 30.0), crlb_bottom(0.25, 60.0)
     assert 0.45 <= b30 <= 0.56
@@ -137,16 +137,10 @@ def test_depth_limits_study_holds():
     err = []
     for seed in (0, 1):
         sim = simulate(SimOptions(seed=seed, fps=30.0, noise_mm=1.0))
-        y = sim.height_mm.copy()
-        y[sim.spike_index] = np.nan
-        tr = sim.truth
-        for i in range(1, len(tr) - 1):
-            if tr[i - 1].set_index != tr[i].set_index or tr[i + 1].set_index != tr[i].set_index:
-                continue
-            c = tr[i]
+        y = oracle_heights(sim)
+        for i, c in enumerate(sim.truth):
             rest = float(np.interp(c.t_bottom_s, sim.t_s, sim.rest_mm))
-            ob = oracle_bottom(sim.t_s, y, c, 0.5 * (tr[i - 1].t_release_s + c.t_start_s),
-                               0.5 * (c.t_release_s + tr[i + 1].t_start_s), float(sim.extra["shape_alpha"]))
+            ob = oracle_bottom(sim.t_s, y, c, *stroke_span(sim.truth, i), float(sim.extra["shape_alpha"]))
             if math.isfinite(ob):
                 err.append(ob - (rest - c.depth_mm))
     err = np.array(err)
