@@ -54,7 +54,7 @@ class CoreOptions:
     lean_ref_tops: int = 18  # leaning is judged against the upper quartile of this many recent rest tops (and their strokes)
     baseline_window_s: float = 6.0  # ... only those this recent, once there are three (the rest may move in a pause)
     max_lean_frac: float = 0.4  # a top further below the rest than this share of the max depth is no rest top
-    lean_tol_mm: float = 3.0  # a rest top this far below the running median is leaning: kept out of the baseline
+    lean_tol_mm: float = 3.0  # a rest top this far below the upper quartile of the recent tops is leaning: kept out of the baseline
     rhythm_s: tuple[float, float] = (0.25, 1.6)  # bottom-to-bottom interval of a rest top's neighbours
     # --- sessions
     pause_min_s: float = 1.0  # a gap between compressions longer than this is a pause
