@@ -21,7 +21,8 @@ class WheelMember:
 
     name: str  # name inside the bundle
     path: str  # path inside the wheel
-    sha256: str
+    sha256: str  # of the file as it is in the wheel (before any transform)
+    transform: str | None = None  # a named conversion applied after the check (models/tflite_metadata.py)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ def _source(d: dict[str, Any], model: str) -> Source:
         raise ModelError(f"model registry: {model} has a source of unknown kind {kind!r}")
     if not isinstance(d.get("sha256"), str) or len(d["sha256"]) != 64:
         raise ModelError(f"model registry: {model} source {d.get('label', kind)!r} has no valid sha256 pin")
-    members = tuple(WheelMember(m["name"], m["path"], m["sha256"]) for m in d.get("members", ()))
+    members = tuple(
+        WheelMember(m["name"], m["path"], m["sha256"], m.get("transform")) for m in d.get("members", ())
+    )
     return Source(
         kind=kind,
         label=d.get("label", kind),

