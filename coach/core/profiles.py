@@ -7,7 +7,7 @@ file against the guideline text, and no rule ever carries a stray literal.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,6 +43,17 @@ class FeedbackRuns:
 
 
 @dataclass(frozen=True)
+class PostureThresholds:
+    """Rescuer posture bands (the file's top-level ``posture`` block, with its source)."""
+
+    elbow_good_min_deg: float  # smoothed elbow angle at or above this: locked
+    elbow_bent_below_deg: float  # below this: bent ("Lock your elbows"); between: acceptable
+    smooth_frames: int  # elbow angles are averaged over this many pose frames
+    shoulder_offset_max_mm: float  # shoulders further than this from over the hands: "Shoulders over your hands"
+    min_confidence: float  # figures with a lower confidence are no evidence
+
+
+@dataclass(frozen=True)
 class Profile:
     """One guideline profile (adult, child, ...), with explicit units."""
 
@@ -58,6 +69,7 @@ class Profile:
     ratio: Ratio | None  # None: compression-only CPR, no breath prompts
     placement_tolerance_mm: float
     feedback: FeedbackRuns
+    posture: PostureThresholds | None = None  # None: no posture coaching (file without a posture block)
 
 
 class ProfileError(ValueError):
@@ -112,6 +124,27 @@ def _raw() -> tuple[str, dict]:
     return data["default"], data["profiles"]
 
 
+@lru_cache(maxsize=1)
+def posture_thresholds() -> PostureThresholds | None:
+    """The posture bands shared by every profile (None when the file has none)."""
+    try:
+        d = json.loads(GUIDELINES_PATH.read_text(encoding="utf-8")).get("posture")
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProfileError(f"cannot read guideline file {GUIDELINES_PATH}: {exc}") from None
+    if d is None:
+        return None
+    try:
+        return PostureThresholds(
+            elbow_good_min_deg=float(d["elbow_good_min_deg"]),
+            elbow_bent_below_deg=float(d["elbow_bent_below_deg"]),
+            smooth_frames=int(d["smooth_frames"]),
+            shoulder_offset_max_mm=float(d["shoulder_offset_max_mm"]),
+            min_confidence=float(d["min_confidence"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProfileError(f"{GUIDELINES_PATH.name}: the posture block has a missing or bad field: {exc}") from None
+
+
 def profile_names() -> list[str]:
     """All profile names, for CLI choices."""
     return sorted(_raw()[1])
@@ -121,4 +154,4 @@ def load_profile(name: str | None = None) -> Profile:
     """The named profile (the file's default, adult, when None)."""
     default, raw = _raw()
     name = name or default
-    return _build(name, _resolve(name, raw))
+    return replace(_build(name, _resolve(name, raw)), posture=posture_thresholds())

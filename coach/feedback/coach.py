@@ -3,8 +3,10 @@
 Why one object: the live pipeline, the simulator and replay feed it the same
 way (``on_compression`` per compression, ``on_time``/``on_state`` per frame),
 and it answers with the single prompt a trainee should see now:
-procedure/pause > depth > recoil > rate > placement, each raised and cleared by
-runs of compressions (hysteresis), thresholds from the guideline profile.
+procedure/pause > depth > recoil > rate > placement > elbows > shoulders, each
+raised and cleared by runs of compressions (hysteresis), thresholds from the
+guideline profile. Posture: feed pose frames with ``on_posture`` (any thread's
+results, in time order); each compression then takes the posture of its span.
 
     coach = Coach(CoachOptions(profile="adult"))
     coach.start(t_s)
@@ -24,6 +26,7 @@ from coach.core.types import Compression, CoreState
 from . import prompts as P
 from .hysteresis import RunLatch
 from .metronome import Metronome, MetronomeCue
+from .posture import CompressionPosture, PostureJudge, PostureSample
 from .procedure import BREATHS, PAUSED, Procedure, ProcedureState
 from .prompts import CATEGORIES, Prompt
 from .rules import verdicts
@@ -33,6 +36,7 @@ from .rules import verdicts
 class CoachOptions:
     profile: str | None = None  # guideline profile name (None: the file's default, adult)
     placement_prompts: bool = True  # needs a calibrated hand offset; ignored when none is given
+    posture_prompts: bool = True  # "Lock your elbows" / "Shoulders over your hands" when pose frames are fed
 
 
 class Coach:
@@ -54,6 +58,9 @@ class Coach:
         self._active: Prompt | None = None
         self._last_values: dict[str, Any] = {}
         self.history: list[tuple[float, str | None]] = []  # (t_s, prompt id or None) at every change
+        th = self.profile.posture
+        self.posture = PostureJudge(th) if th is not None and self.options.posture_prompts else None
+        self.last_posture: CompressionPosture | None = None  # of the last compression
 
     @property
     def active(self) -> Prompt | None:
@@ -69,19 +76,30 @@ class Coach:
         return {cat: latch.latched for cat, latch in self._latches.items()}
 
     # -------------------------------------------------------------- inputs
+    def on_posture(self, measurement, t_s: float) -> PostureSample | None:
+        """One pose frame (``calibration.posture.PostureMeasurement``) at ``t_s``; None when posture is off."""
+        if self.posture is None:
+            return None
+        return self.posture.add(measurement, t_s)
+
     def on_compression(self, c: Compression, placement_mm: float | None = None) -> Prompt | None:
         """One completed compression (in order)."""
         if not self.options.placement_prompts:
             placement_mm = None
         if self.procedure.on_compression(c):
             self.metronome.restart(c.t_bottom_s)
-        for cat, verdict in verdicts(c, self.profile, placement_mm).items():
+        cp = None
+        if self.posture is not None:
+            cp = self.posture.for_compression(c.t_start_s, c.t_release_s, c.set_index)
+        self.last_posture = cp
+        for cat, verdict in verdicts(c, self.profile, placement_mm, cp).items():
             self._latches[cat].update(verdict)
         self._last_values = {
             "depth_mm": c.depth_mm,
             "rate_cpm": c.rate_cpm,
             "recoil_residual_mm": c.recoil_residual_mm,
             "placement_mm": placement_mm,
+            "posture": cp,
         }
         return self._select(max(self._t_s, c.t_release_s))
 
@@ -118,6 +136,19 @@ class Coach:
             return {"recoil_residual_mm": v.get("recoil_residual_mm"), "max_mm": prof.recoil_residual_max_mm}
         if p.category == "rate":
             return {"rate_cpm": v.get("rate_cpm"), "band_cpm": [prof.rate_cpm.min, prof.rate_cpm.max]}
+        if p.category in ("elbows", "shoulders"):
+            cp = v.get("posture")
+            d = cp.to_dict() if cp is not None else {}
+            if p.category == "elbows":
+                return {"elbow_deg": d.get("elbow_deg"), "good_min_deg": prof.posture.elbow_good_min_deg}
+            front = d.get("shoulder_offset_front_mm")
+            toward = None if front is None else ("forward" if front < 0 else "back")
+            return {
+                "shoulder_offset_mm": d.get("shoulder_offset_mm"),
+                "shoulder_offset_front_mm": front,
+                "move_shoulders": toward,
+                "max_mm": prof.posture.shoulder_offset_max_mm,
+            }
         off = v.get("placement_mm")
         toward = None if off is None or not math.isfinite(off) else ("feet" if off > 0 else "head")
         return {"offset_mm": off, "move_toward": toward, "tolerance_mm": prof.placement_tolerance_mm}

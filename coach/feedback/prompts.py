@@ -3,7 +3,9 @@
 Why a fixed catalogue: viewers, the HUD and translations key on stable ids
 (``push_harder``), while the text stays short enough to read mid-compression.
 Priority follows the issue and CPR-meter practice: a pause costs the most
-perfusion, then depth, recoil, rate, and hand placement last.
+perfusion, then depth, recoil, rate, hand placement, and the rescuer's posture
+(elbows, then shoulders) last: posture is about sustaining depth, so it never
+hides a depth or pause prompt.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Categories, most urgent first (index = priority, 0 highest).
-CATEGORIES: tuple[str, ...] = ("pause", "depth", "recoil", "rate", "placement")
+CATEGORIES: tuple[str, ...] = ("pause", "depth", "recoil", "rate", "placement", "elbows", "shoulders")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ RELEASE = Prompt("release_fully", "Let the chest rise fully", "recoil")
 FASTER = Prompt("push_faster", "Faster", "rate")
 SLOWER = Prompt("push_slower", "Slower", "rate")
 HANDS_CENTRE = Prompt("hands_to_centre", "Hands to centre of chest", "placement")
+LOCK_ELBOWS = Prompt("lock_elbows", "Lock your elbows", "elbows")
+SHOULDERS_OVER = Prompt("shoulders_over_hands", "Shoulders over your hands", "shoulders")
 
 
 def give_breaths(breaths: int) -> Prompt:
@@ -67,4 +71,6 @@ BY_VERDICT: dict[tuple[str, str], Prompt] = {
     ("rate", "high"): SLOWER,
     ("placement", "low"): HANDS_CENTRE,
     ("placement", "high"): HANDS_CENTRE,
+    ("elbows", "low"): LOCK_ELBOWS,
+    ("shoulders", "high"): SHOULDERS_OVER,
 }

@@ -46,11 +46,23 @@ def placement_verdict(offset_mm: float | None, p: Profile) -> Verdict:
     return _band(offset_mm if offset_mm is not None else math.nan, -tol, tol)
 
 
-def verdicts(c: Compression, p: Profile, placement_mm: float | None = None) -> dict[str, Verdict]:
-    """All per-compression verdicts, keyed by prompt category."""
-    return {
+def verdicts(c: Compression, p: Profile, placement_mm: float | None = None, posture=None) -> dict[str, Verdict]:
+    """All per-compression verdicts, keyed by prompt category.
+
+    ``posture`` is the compression's ``coach.feedback.posture.CompressionPosture``
+    (None: no pose evidence, the posture latches hold).
+    """
+    from .posture import elbow_verdict, shoulder_verdict
+
+    out = {
         "depth": depth_verdict(c, p),
         "recoil": recoil_verdict(c, p),
         "rate": rate_verdict(c, p),
         "placement": placement_verdict(placement_mm, p),
+        "elbows": None,
+        "shoulders": None,
     }
+    if posture is not None and p.posture is not None:
+        out["elbows"] = elbow_verdict(posture)
+        out["shoulders"] = shoulder_verdict(posture, p.posture)
+    return out
