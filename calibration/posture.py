@@ -47,7 +47,7 @@ class PostureGeometryOptions:
 
     end_on_max_deg: float = 30.0  # arm line within this of the line of sight: elbow "not visible"
     min_visibility: float = 0.5  # a joint below this landmark visibility does not count as seen
-    full_confidence_view_deg: float = 60.0  # arm at least this far from the line of sight: view factor 1
+    full_confidence_view_deg: float = 45.0  # arm at least this far from the line of sight: view factor 1
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class PostureMeasurement:
     shoulder_offset_front_mm: float  # + = shoulders ahead of the hands (toward where the rescuer faces)
     shoulder_offset_side_mm: float  # + = shoulders toward the rescuer's right of the hands
     offset_confidence: float
-    extra: dict = field(default_factory=dict, compare=False)
+    extra: dict = field(default_factory=dict, compare=False)  # "arm_vectors": (2, 2, 3) unit vectors at the elbows
 
     @property
     def elbow_min_deg(self) -> float:
@@ -94,6 +94,21 @@ class PostureMeasurement:
         }
 
 
+def smoothed_elbow_deg(arm_vectors: list[np.ndarray]) -> float:
+    """Elbow angle from the mean of recent (elbow->shoulder, elbow->wrist) unit vectors of one arm.
+
+    Why vectors and not angles: near 180 deg noise can only lower an angle, so a
+    mean of angles is biased low (about 3 deg at 1 cm noise); averaging the
+    vectors first shrinks the noise before the fold.
+    """
+    v = np.asarray(arm_vectors, dtype=np.float64).reshape(-1, 2, 3)
+    v = v[np.isfinite(v).all(axis=(1, 2))]
+    if not len(v):
+        return math.nan
+    m = v.mean(axis=0)
+    return angle_deg(m[0], m[1])
+
+
 def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     """Angle between two vectors in degrees (NaN for a zero vector)."""
     na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
@@ -106,6 +121,14 @@ def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
 def elbow_angle_deg(shoulder: np.ndarray, elbow: np.ndarray, wrist: np.ndarray) -> float:
     """Inner angle at the elbow (180 = straight arm)."""
     return angle_deg(np.asarray(shoulder) - elbow, np.asarray(wrist) - elbow)
+
+
+def sight_rays_cam(elbows_px: np.ndarray, camera_matrix: np.ndarray) -> np.ndarray:
+    """Unit camera rays (2, 3) through the elbows' pixels (2, 2), for ``measure_posture``."""
+    k_inv = np.linalg.inv(np.asarray(camera_matrix, dtype=np.float64))
+    px = np.asarray(elbows_px, dtype=np.float64).reshape(-1, 2)
+    rays = np.c_[px, np.ones(len(px))] @ k_inv.T
+    return rays / np.linalg.norm(rays, axis=1, keepdims=True)
 
 
 def _to_frame(arms_cam: np.ndarray, rotation: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -130,6 +153,7 @@ def measure_posture(
     *,
     t_ms: int = 0,
     cam_from_manikin_rotation: np.ndarray | None = None,
+    sight_dirs_cam: np.ndarray | None = None,
     options: PostureGeometryOptions = PostureGeometryOptions(),
 ) -> PostureMeasurement:
     """Posture figures of one frame (see the module docstring for the conventions).
@@ -138,6 +162,7 @@ def measure_posture(
         arms_m: (2, 3, 3) shoulders/elbows/wrists of both arms, metres, camera axes.
         visibility: (2, 3) landmark visibility in [0, 1].
         cam_from_manikin_rotation: (3, 3) rotation of the calibrated station, or None.
+        sight_dirs_cam: (2, 3) camera ray to each elbow (``sight_rays_cam``), or None for the optical axis.
     """
     arms_cam = np.asarray(arms_m, dtype=np.float64).reshape(2, 3, 3)
     vis = np.nan_to_num(np.asarray(visibility, dtype=np.float64).reshape(2, 3), nan=0.0)
@@ -145,16 +170,21 @@ def measure_posture(
     pts, up, frame = _to_frame(arms_cam, cam_from_manikin_rotation)
 
     elbows, visible, confs, end_ons = [], [], [], []
+    vectors = np.full((2, 2, 3), np.nan)  # [arm, (elbow->shoulder, elbow->wrist)] unit vectors, for smoothing
     for arm in (LEFT, RIGHT):
         s_c, e_c, w_c = arms_cam[arm]
-        # Line of sight to the elbow: the world landmarks are hip-centred, so the
-        # direction from the camera is approximated by the optical axis (+z).
+        # Line of sight to the elbow: the world landmarks are hip-centred, so the ray
+        # comes from the elbow's pixel (``sight_rays_cam``); without it, the optical axis.
+        sight = np.array([0.0, 0.0, 1.0]) if sight_dirs_cam is None else np.asarray(sight_dirs_cam, float)[arm]
         line = w_c - s_c
-        end_on = angle_deg(line, np.array([0.0, 0.0, 1.0]))
+        end_on = angle_deg(line, sight)
         end_on = min(end_on, 180.0 - end_on) if math.isfinite(end_on) else math.nan
         ok = bool(seen[arm].all()) and math.isfinite(end_on) and end_on >= options.end_on_max_deg
         ang = elbow_angle_deg(*pts[arm]) if ok else math.nan
         ok = ok and math.isfinite(ang)
+        if ok:
+            s_m, e_m, w_m = pts[arm]
+            vectors[arm] = [(s_m - e_m) / np.linalg.norm(s_m - e_m), (w_m - e_m) / np.linalg.norm(w_m - e_m)]
         elbows.append(ang if ok else math.nan)
         visible.append(ok)
         confs.append(float(vis[arm].min()) * _view_factor(end_on, options) if ok else 0.0)
@@ -192,4 +222,5 @@ def measure_posture(
         shoulder_offset_front_mm=front_mm,
         shoulder_offset_side_mm=side_mm,
         offset_confidence=off_conf,
+        extra={"arm_vectors": vectors},
     )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibration.posture import PostureMeasurement
+from calibration.posture import PostureMeasurement, smoothed_elbow_deg
 from coach.core.profiles import PostureThresholds
 
 GOOD, ACCEPTABLE, BENT = "good", "acceptable", "bent"
@@ -126,7 +126,8 @@ class PostureJudge:
     def __init__(self, thresholds: PostureThresholds, *, history_s: float = 10.0) -> None:
         self.th = thresholds
         self.history_s = float(history_s)
-        self._elbows: deque[float] = deque(maxlen=max(1, thresholds.smooth_frames))
+        n = max(1, thresholds.smooth_frames)
+        self._vectors: tuple[deque, deque] = (deque(maxlen=n), deque(maxlen=n))  # per arm, (2, 3) unit vectors
         self._samples: deque[PostureSample] = deque()
         self._sets: dict[int, list[CompressionPosture]] = {}
 
@@ -137,16 +138,18 @@ class PostureJudge:
     def add(self, m: PostureMeasurement, t_s: float) -> PostureSample:
         """One pose frame (in time order). Low-confidence elbows are no evidence and do not enter the smoother."""
         th = self.th
-        conf = [c for c, ok in zip(m.elbow_confidence, m.elbow_visible) if ok]
-        elbow = m.elbow_min_deg
-        el_conf = min(conf) if conf else 0.0
-        if math.isfinite(elbow) and el_conf >= th.min_confidence:
-            self._elbows.append(elbow)
-            smoothed = float(np.mean(self._elbows))
-        else:
-            self._elbows.clear()  # a gap restarts the smoother: never average across "not visible"
-            smoothed = math.nan
-            el_conf = 0.0
+        vecs = m.extra.get("arm_vectors")
+        arms, confs = [], []
+        for arm in (0, 1):
+            seen = m.elbow_visible[arm] and m.elbow_confidence[arm] >= th.min_confidence and vecs is not None
+            if seen:
+                self._vectors[arm].append(np.asarray(vecs[arm]))
+                arms.append(smoothed_elbow_deg(list(self._vectors[arm])))
+                confs.append(m.elbow_confidence[arm])
+            else:
+                self._vectors[arm].clear()  # a gap restarts the smoother: never average across "not visible"
+        smoothed = float(min(arms)) if arms else math.nan
+        el_conf = float(min(confs)) if confs else 0.0
         off_ok = m.offset_confidence >= th.min_confidence
         s = PostureSample(
             t_s=float(t_s),
