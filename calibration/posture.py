@@ -94,18 +94,19 @@ class PostureMeasurement:
         }
 
 
-def smoothed_elbow_deg(arm_vectors: list[np.ndarray]) -> float:
+def smoothed_elbow_deg(arm_vectors: list[np.ndarray], median: bool = False) -> float:
     """Elbow angle from the mean of recent (elbow->shoulder, elbow->wrist) unit vectors of one arm.
 
     Why vectors and not angles: near 180 deg noise can only lower an angle, so a
     mean of angles is biased low (about 3 deg at 1 cm noise); averaging the
-    vectors first shrinks the noise before the fold.
+    vectors first shrinks the noise before the fold. ``median``: the
+    component-wise median instead of the mean (robust to a bad frame).
     """
     v = np.asarray(arm_vectors, dtype=np.float64).reshape(-1, 2, 3)
     v = v[np.isfinite(v).all(axis=(1, 2))]
     if not len(v):
         return math.nan
-    m = v.mean(axis=0)
+    m = np.median(v, axis=0) if median else v.mean(axis=0)
     return angle_deg(m[0], m[1])
 
 

@@ -56,9 +56,12 @@ def build(specs: list[Spec], t0_s: float = 1.0) -> list[tuple[Compression, float
     return out
 
 
-def drive(coach: Coach, session, *, fps: float = 30.0, tail_s: float = 0.5, t0_s: float = 0.0):
+def drive(coach: Coach, session, *, fps: float = 30.0, tail_s: float = 0.5, t0_s: float = 0.0,
+          posture=None, posture_hz: float = 10.0):
     """Step time at ``fps`` like the live loop; feed each compression at its release.
 
+    ``posture(t_s)``, when given, is a pose frame (``PostureMeasurement`` or None)
+    fed at ``posture_hz``, as the posture worker does.
     Returns [(t_s, active prompt id or None, compressions so far)] per frame.
     """
     coach.start(t0_s)
@@ -71,6 +74,10 @@ def drive(coach: Coach, session, *, fps: float = 30.0, tail_s: float = 0.5, t0_s
         t = t0_s + k / fps
         if t > end:
             break
+        if posture is not None and k % max(1, round(fps / posture_hz)) == 0:
+            m = posture(t)
+            if m is not None:
+                coach.on_posture(m, t)
         while pending and pending[0][0].t_release_s <= t:
             c, placement = pending.pop(0)
             coach.on_compression(c, placement_mm=placement)

@@ -3,14 +3,16 @@
 Why separate from the geometry: ``calibration.posture`` says what the body
 looks like in one frame (angles, offsets, confidences); this module says what
 that means for coaching, with the profile's bands (``guidelines.json``,
-``posture`` block): elbows smoothed over ``smooth_frames`` pose frames are
+``posture`` block): elbows smoothed over ``smooth_frames`` pose frames (the
+component-wise median of the arm's unit vectors: robust to one bad frame, and
+a real change wins the window after 3 of 5 frames) are
 "good" (locked), "acceptable" or "bent"; shoulders further than
 ``shoulder_offset_max_mm`` from over the hands are off.
 
 The pose runs at about 10 Hz in its own thread, so a compression (about
-0.5 s) spans a handful of pose frames: each compression gets the median of the
-smoothed figures inside its time span (or the last frame before it, when the
-pose is late). Verdicts feed the Coach's run latches like any other rule:
+0.5 s) spans a handful of pose frames: each compression gets the last smoothed
+elbow angle and the median shoulder offset inside its time span (or the last
+frame before it, when the pose is late). Verdicts feed the Coach's run latches like any other rule:
 bent -> "low" (Lock your elbows), good -> "ok", acceptable -> no evidence (the
 latch holds), so the prompt neither flickers nor nags at 150 deg.
 
@@ -144,7 +146,7 @@ class PostureJudge:
             seen = m.elbow_visible[arm] and m.elbow_confidence[arm] >= th.min_confidence and vecs is not None
             if seen:
                 self._vectors[arm].append(np.asarray(vecs[arm]))
-                arms.append(smoothed_elbow_deg(list(self._vectors[arm])))
+                arms.append(smoothed_elbow_deg(list(self._vectors[arm]), median=True))
                 confs.append(m.elbow_confidence[arm])
             else:
                 self._vectors[arm].clear()  # a gap restarts the smoother: never average across "not visible"
@@ -174,7 +176,9 @@ class PostureJudge:
             inside = before[-1:]
         if not inside:
             return None
-        el = np.array([s.elbow_deg for s in inside])
+        # Elbows: the last smoothed frame of the span (its window holds the most frames of this
+        # compression, so a change shows on the compression it starts on); offsets: the span's median.
+        el = np.array([s.elbow_deg for s in inside[-1:]])
         fr = np.array([s.shoulder_offset_front_mm for s in inside])
         sd = np.array([s.shoulder_offset_side_mm for s in inside])
         el_ok = el[np.isfinite(el)]
