@@ -225,3 +225,23 @@ def measure_posture(
         offset_confidence=off_conf,
         extra={"arm_vectors": vectors},
     )
+
+
+def measurer(
+    camera_matrix: np.ndarray | None = None,
+    cam_from_manikin_rotation: np.ndarray | None = None,
+    options: PostureGeometryOptions = PostureGeometryOptions(),
+):
+    """A ``measure(image_px, world_m, visibility, t_ms)`` for ``vision.posture_worker``, bound to one camera.
+
+    ``camera_matrix`` (3x3) gives the true rays to the elbows; ``cam_from_manikin_rotation``
+    (``ManikinCalibration.cam_from_manikin.rotation``) makes the chest normal the vertical.
+    """
+    k = None if camera_matrix is None else np.asarray(camera_matrix, dtype=np.float64)
+    r = None if cam_from_manikin_rotation is None else np.asarray(cam_from_manikin_rotation, dtype=np.float64)
+
+    def measure(image_px: np.ndarray, world_m: np.ndarray, visibility: np.ndarray, t_ms: int) -> PostureMeasurement:
+        rays = None if k is None else sight_rays_cam(np.asarray(image_px)[:, ELBOW], k)
+        return measure_posture(world_m, visibility, t_ms=t_ms, cam_from_manikin_rotation=r, sight_dirs_cam=rays, options=options)
+
+    return measure

@@ -1,0 +1,176 @@
+"""Run the pose model at about 10 Hz in its own thread, on the newest frame, never delaying the hand path.
+
+Why a worker: posture changes slowly and the pose model costs about as much as
+the hand model per frame. The camera loop calls ``submit(frame, t_ms)`` on
+every frame; that returns at once, and copies the frame only when a pose
+inference is due (10 times a second), so the hand path pays a few
+microseconds, not an inference. The worker always takes the newest frame and
+drops older ones: it never builds a queue. MediaPipe releases the GIL while it
+runs, so the hand tracker keeps running in the camera thread meanwhile.
+
+Results are ``PostureResult``s (arms in pixels and metres, the posture
+measurement in the manikin frame when the station is calibrated). The coach
+takes them with ``drain()``; viewers take ``latest()``.
+
+A second camera for posture: give it its own worker (with its own calibration
+rotation and intrinsics) and submit its frames with timestamps from the same
+monotonic clock as the depth camera; ``result_at(t_ms)`` then picks the pose
+frame nearest a compression's time. See docs/posture.md.
+
+One-call hookup for the live station::
+
+    from calibration.posture import measurer
+    worker = PostureWorker.start_new(measure=measurer(camera_matrix=K, cam_from_manikin_rotation=R))
+    for frame: worker.submit(frame.image, frame.t_ms)          # camera loop, every frame
+               for r in worker.drain(): coach.on_posture(r.measurement, r.t_ms / 1000)
+    worker.close()
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from vision.pose import ArmLandmarks, PoseTracker, PoseTrackerOptions
+
+# (image_px (2,3,2), world_m (2,3,3), visibility (2,3), t_ms) -> a posture measurement
+Measure = Callable[[np.ndarray, np.ndarray, np.ndarray, int], object]
+
+
+@dataclass(frozen=True)
+class PostureWorkerOptions:
+    """Options of ``PostureWorker``."""
+
+    rate_hz: float = 10.0  # pose inferences per second (at most; the newest frame each time)
+    tracker: PoseTrackerOptions = field(default_factory=PoseTrackerOptions)  # the pose model
+    history: int = 64  # results kept for ``result_at``
+
+
+@dataclass(frozen=True)
+class PostureResult:
+    """One pose frame: what the model saw and what it means geometrically."""
+
+    t_ms: int  # the submitted frame's timestamp
+    arms: ArmLandmarks | None  # None: no person found
+    measurement: object | None  # calibration.posture.PostureMeasurement, None when no person
+    infer_ms: float  # pose model + geometry time of this frame
+
+    def to_dict(self) -> dict:
+        d: dict = {"t_ms": self.t_ms, "found": self.arms is not None}
+        if self.arms is not None:
+            d.update(self.arms.to_dict())
+        if self.measurement is not None:
+            d.update(self.measurement.to_dict())
+        return d
+
+
+class PostureWorker:
+    """A daemon thread that runs the pose model on the newest submitted frame, at most ``rate_hz``."""
+
+    def __init__(self, options: PostureWorkerOptions, tracker: PoseTracker, *, measure: Measure | None = None) -> None:
+        self.options = options
+        self._tracker = tracker
+        self._measure = measure
+        self._cond = threading.Condition()
+        self._frame: tuple[np.ndarray, int] | None = None
+        self._next_due_ms: float = -1e18
+        self._latest: PostureResult | None = None
+        self._history: deque[PostureResult] = deque(maxlen=options.history)
+        self._undrained: deque[PostureResult] = deque(maxlen=options.history)
+        self._stop = False
+        self.stats = {"submitted": 0, "taken": 0, "processed": 0, "errors": 0, "busy_s": 0.0, "first_error": None}
+        self._thread = threading.Thread(target=self._run, name="posture-worker", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start_new(cls, options: PostureWorkerOptions | None = None, measure: Measure | None = None) -> "PostureWorker":
+        """Build the pose tracker (fetching the verified model on first use) and start the thread.
+
+        ``measure(image_px, world_m, visibility, t_ms)`` turns arms into a posture
+        measurement (``calibration.posture.measurer(...)``; vision does not know
+        the manikin frame). Raises ``models.ModelError`` (one line) when no pose model is available.
+        """
+        options = options or PostureWorkerOptions()
+        return cls(options, PoseTracker.create_from_options(options.tracker), measure=measure)
+
+    # ------------------------------------------------------------ camera thread
+    def submit(self, image_bgr: np.ndarray, t_ms: int) -> bool:
+        """Offer a frame; returns True when it was taken for a pose inference (copied), else at once."""
+        self.stats["submitted"] += 1
+        if t_ms < self._next_due_ms:
+            return False
+        frame = np.array(image_bgr, copy=True)  # the camera may reuse its buffer
+        with self._cond:
+            self._frame = (frame, int(t_ms))
+            self._next_due_ms = t_ms + 1000.0 / self.options.rate_hz
+            self._cond.notify()
+        self.stats["taken"] += 1
+        return True
+
+    def latest(self) -> PostureResult | None:
+        """The newest result (for drawing)."""
+        return self._latest
+
+    def drain(self) -> list[PostureResult]:
+        """Results not yet drained, oldest first (for the coach)."""
+        with self._cond:
+            out = list(self._undrained)
+            self._undrained.clear()
+        return out
+
+    def result_at(self, t_ms: int, max_age_ms: int = 300) -> PostureResult | None:
+        """The kept result nearest ``t_ms`` within ``max_age_ms`` (second-camera synchronisation)."""
+        with self._cond:
+            best = min(self._history, key=lambda r: abs(r.t_ms - t_ms), default=None)
+        return best if best is not None and abs(best.t_ms - t_ms) <= max_age_ms else None
+
+    # ------------------------------------------------------------ worker thread
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._frame is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                frame, t_ms = self._frame
+                self._frame = None
+            t0 = time.perf_counter()
+            try:
+                result = self.process(frame, t_ms)
+            except Exception as exc:  # a bad frame never kills the worker: counted, first cause kept
+                self.stats["errors"] += 1
+                if self.stats["first_error"] is None:
+                    self.stats["first_error"] = f"{type(exc).__name__}: {exc}"
+                continue
+            self.stats["busy_s"] += time.perf_counter() - t0
+            self.stats["processed"] += 1
+            with self._cond:
+                self._latest = result
+                self._history.append(result)
+                self._undrained.append(result)
+
+    def process(self, image_bgr: np.ndarray, t_ms: int) -> PostureResult:
+        """One pose frame, synchronously (the thread's body; also for offline analysis)."""
+        t0 = time.perf_counter()
+        arms = self._tracker.process(image_bgr, t_ms)
+        m = None
+        if arms is not None and self._measure is not None and np.isfinite(arms.world_m).all():
+            m = self._measure(arms.image_px, arms.world_m, arms.visibility, int(t_ms))
+        return PostureResult(int(t_ms), arms, m, (time.perf_counter() - t0) * 1000.0)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout_s)
+        self._tracker.close()
+
+    def __enter__(self) -> "PostureWorker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
