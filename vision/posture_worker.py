@@ -106,7 +106,10 @@ class PostureWorker:
         frame = np.array(image_bgr, copy=True)  # the camera may reuse its buffer
         with self._cond:
             self._frame = (frame, int(t_ms))
-            self._next_due_ms = t_ms + 1000.0 / self.options.rate_hz
+            period = 1000.0 / self.options.rate_hz
+            # keep the nominal 10 Hz grid (30 fps frames land on it every 3.3 frames), restart it after a gap
+            due = self._next_due_ms + period
+            self._next_due_ms = due if t_ms - due < period else t_ms + period
             self._cond.notify()
         self.stats["taken"] += 1
         return True
