@@ -143,6 +143,7 @@ class Station:
         self._last_fb_t = -math.inf
         self._published_prompt_id: str | None = None
         self._stop_requested = threading.Event()
+        self._posture: dict[str, Any] | None = None  # newest pose frame for cpr.state; None: posture off
 
     @property
     def t_last_s(self) -> float:
@@ -223,7 +224,8 @@ class Station:
         if self.running:
             for c in new:
                 self.coach.on_compression(c, placement_mm=sample.placement_mm)
-                pub.publish_compression(c, placement_mm=sample.placement_mm)
+                cp = self.coach.last_posture  # None (field omitted) when posture is off or had no pose frame
+                pub.publish_compression(c, placement_mm=sample.placement_mm, posture=None if cp is None else cp.to_dict())
                 self.stats.compressions += 1
             prompt = self.coach.on_time(t)
             self._publish_feedback(prompt, t)
@@ -234,6 +236,7 @@ class Station:
             latency_ms=sample.latency_ms,
             placement_mm=sample.placement_mm,
             t_s=t,
+            posture=self._posture,
         )
         if t - self._last_overlay_t >= 0.9 / self.options.overlay_hz:  # tolerate sample-time jitter
             self._last_overlay_t = t
@@ -244,6 +247,16 @@ class Station:
         out = list(new) if self.running else []
         self.idle(t)
         return out
+
+    def on_posture(self, result: Any) -> None:
+        """One pose frame (``vision.posture_worker.PostureResult``, timestamped on this station's clock in ms):
+        the coach judges it, and the next ``cpr.state`` carries it. Call it for each ``worker.drain()`` result."""
+        body = result.to_dict()
+        if result.measurement is not None and self.running:
+            judged = self.coach.on_posture(result.measurement, result.t_ms / 1000.0)
+            if judged is not None:
+                body.update(judged.to_dict())
+        self._posture = body
 
     def idle(self, t_s: float) -> None:
         """Time passes without a frame (camera lost): heartbeat and prompt repeats still go out, and

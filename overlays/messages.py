@@ -26,8 +26,13 @@ def state_body(
     placement_mm: float | None = None,
     session: str | None = None,
     extras: Mapping[str, Any] | None = None,
+    posture: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``cpr.state``: the live signal after one processed frame."""
+    """``cpr.state``: the live signal after one processed frame.
+
+    ``posture``: the newest pose frame (arm lines in pixels, smoothed elbow angle,
+    shoulder offsets; see the schema); omitted when posture is off.
+    """
     body: dict[str, Any] = {
         "session": session,
         "height_mm": json_num(state.height_mm),
@@ -44,18 +49,28 @@ def state_body(
         "latency_ms": json_num(latency_ms),
         "placement_mm": json_num(placement_mm),
     }
+    if posture is not None:
+        body["posture"] = clean_json(dict(posture))
     if extras:
         body["extra"] = clean_json(dict(extras))
     return body
 
 
-def compression_body(c: Compression, *, placement_mm: float | None = None, session: str | None = None) -> dict[str, Any]:
+def compression_body(
+    c: Compression,
+    *,
+    placement_mm: float | None = None,
+    session: str | None = None,
+    posture: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """``cpr.compression``: every metric and flag of one compression.
 
     Fields are listed explicitly (not ``asdict``): the protocol changes only
     with its version, not whenever the core's dataclass grows a field.
+    ``posture`` (the compression's posture, ``CompressionPosture.to_dict()``) is
+    an optional v1 field, omitted when posture is off.
     """
-    return {
+    body = {
         "session": session,
         "index": int(c.index),
         "set_index": int(c.set_index),
@@ -70,6 +85,9 @@ def compression_body(c: Compression, *, placement_mm: float | None = None, sessi
         "gap_s": json_num(getattr(c, "gap_s", 0.0)),
         "placement_mm": json_num(placement_mm),
     }
+    if posture is not None:
+        body["posture"] = clean_json(dict(posture))
+    return body
 
 
 def feedback_body(prompt: Any | None, *, session: str | None = None) -> dict[str, Any]:

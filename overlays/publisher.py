@@ -184,6 +184,7 @@ class Publisher:
         placement_mm: float | None = None,
         extras: Mapping[str, Any] | None = None,
         t_s: float | None = None,
+        posture: Mapping[str, Any] | None = None,
     ) -> bool:
         """``cpr.state`` (throttled to ``max_state_hz``). ``hands_visible`` defaults to 'height is finite'."""
         if hands_visible is None:
@@ -196,11 +197,19 @@ class Publisher:
             placement_mm=placement_mm,
             session=self.session_id,
             extras=extras,
+            posture=posture,
         )
         return self.publish(TOPIC_STATE, body, t_s=state.t_s if t_s is None else t_s)
 
-    def publish_compression(self, c: Compression, *, placement_mm: float | None = None, t_s: float | None = None) -> bool:
-        body = messages.compression_body(c, placement_mm=placement_mm, session=self.session_id)
+    def publish_compression(
+        self,
+        c: Compression,
+        *,
+        placement_mm: float | None = None,
+        t_s: float | None = None,
+        posture: Mapping[str, Any] | None = None,
+    ) -> bool:
+        body = messages.compression_body(c, placement_mm=placement_mm, session=self.session_id, posture=posture)
         return self.publish(TOPIC_COMPRESSION, body, t_s=c.t_bottom_s if t_s is None else t_s)
 
     def publish_feedback(self, prompt: Any | None, *, t_s: float | None = None) -> bool:

@@ -207,6 +207,33 @@ def draw_text(img: np.ndarray, t: Mapping[str, Any], style: RenderStyle) -> None
     put_text(img, text, _px(img, im["center"]), im["size"][1] * H, colour, backing=style)
 
 
+def draw_posture(img: np.ndarray, posture: Mapping[str, Any], style: RenderStyle = RenderStyle()) -> np.ndarray:
+    """The rescuer's arm lines (from ``cpr.state``'s ``posture``) over a letterboxed video frame, with
+    each elbow's angle; an arm whose elbow is not measurable says "not visible" instead of a number."""
+    arms, size = posture.get("arms_px"), posture.get("size_px")
+    if not arms or not size:
+        return img
+    H, W = img.shape[:2]
+    s = min(W / size[0], H / size[1])
+    ox, oy = (W - int(size[0] * s)) // 2, (H - int(size[1] * s)) // 2
+    colour = {"good": style.ok, "acceptable": style.warn, "bent": style.alert}.get(posture.get("elbow_class"), style.text)
+    vis = posture.get("visibility") or [[1, 1, 1], [1, 1, 1]]
+    angles = posture.get("elbow_deg_lr") or [None, None]
+    th = max(2, H // 240)
+    for arm, pts in enumerate(arms):
+        q = [(int(round(ox + x * s)), int(round(oy + y * s))) for x, y in pts]
+        if min(vis[arm]) < 0.5:
+            continue
+        cv2.line(img, q[0], q[1], colour, th, cv2.LINE_AA)
+        cv2.line(img, q[1], q[2], colour, th, cv2.LINE_AA)
+        for c in q:
+            cv2.circle(img, c, th + 2, colour, -1, cv2.LINE_AA)
+        a = angles[arm] if arm < len(angles) else None
+        label = "not visible" if a is None else f"{a:.0f} deg"
+        put_text(img, label, (q[1][0], q[1][1] - 6 * th), 0.035 * H, colour, backing=style)
+    return img
+
+
 def draw_overlay(img: np.ndarray, overlay: Mapping[str, Any], *, t_s: float | None = None,
                  live_depth_mm: float | None = None, style: RenderStyle = RenderStyle()) -> np.ndarray:
     """Draw every primitive in place; ``live_depth_mm`` (from cpr.state) moves the gauge marker

@@ -29,7 +29,7 @@ from .protocol import (
     TOPIC_SESSION,
     TOPIC_STATE,
 )
-from .render import RenderStyle, draw_overlay, put_text
+from .render import RenderStyle, draw_overlay, draw_posture, put_text
 from .security import CurveClientOptions
 from .subscriber import Subscriber, SubscriberOptions
 
@@ -190,6 +190,12 @@ class MonitorViewer:
             live = self._state.get("displacement_mm")
             if t_station is not None and self._last_msg_at > -math.inf:
                 t_station += now - self._last_msg_at  # animate the metronome between messages
+        posture = (self._state or {}).get("posture")
+        if isinstance(posture, dict):
+            try:
+                draw_posture(img, posture, self.style)
+            except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, cv2.error):
+                self.stats.bad_messages += 1  # a malformed posture is not drawn; the viewer goes on
         if self._overlay is not None:
             draw_overlay(img, self._overlay, t_s=t_station, live_depth_mm=live, style=self.style)
         if self._summary is not None and now - self._summary_at < 30.0:

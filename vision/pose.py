@@ -59,6 +59,7 @@ class ArmLandmarks:
         return {
             "arms_px": [[[round(float(v), 1) for v in p] for p in arm] for arm in self.image_px],
             "visibility": [[round(float(v), 2) for v in arm] for arm in self.visibility],
+            "size_px": [int(self.size_wh[0]), int(self.size_wh[1])],
         }
 
 

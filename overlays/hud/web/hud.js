@@ -196,6 +196,28 @@
   const ctx = canvas.getContext("2d");
   let gaugeGeom = null;
 
+  // The rescuer's arms (cpr.state posture): both arm lines, normalised into a box, with each elbow's angle.
+  // An elbow the camera sees end-on says "not visible" rather than a guessed number.
+  function drawPosture(ctx, p, x, y, w, h) {
+    if (!p || !Array.isArray(p.arms_px) || p.arms_px.length !== 2) return;
+    const pts = p.arms_px.flat();
+    const xs = pts.map((q) => q[0]), ys = pts.map((q) => q[1]);
+    const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+    const s = Math.min(w / Math.max(1, x1 - x0), (h * 0.8) / Math.max(1, y1 - y0));
+    const map = (q) => [x + (q[0] - x0) * s + (w - (x1 - x0) * s) / 2, y + (q[1] - y0) * s];
+    const col = { good: COLORS.ok, acceptable: COLORS.warn, bent: COLORS.alert }[p.elbow_class] || COLORS.neutral;
+    const lr = Array.isArray(p.elbow_deg_lr) ? p.elbow_deg_lr : [null, null];
+    ctx.lineWidth = Math.max(2, h / 40); ctx.strokeStyle = col; ctx.lineCap = "round";
+    p.arms_px.forEach((arm, i) => {
+      const q = arm.map(map);
+      ctx.beginPath(); ctx.moveTo(q[0][0], q[0][1]); ctx.lineTo(q[1][0], q[1][1]); ctx.lineTo(q[2][0], q[2][1]); ctx.stroke();
+      const a = lr[i];
+      text(ctx, a == null ? "not visible" : `${Math.round(a)}°`, q[1][0], q[1][1] - h * 0.06, h * 0.09, col);
+    });
+    const label = p.elbow_deg == null ? "Elbows: not visible" : `Elbows ${Math.round(p.elbow_deg)}°`;
+    text(ctx, label, x + w / 2, y + h * 0.97, h * 0.1, col);
+  }
+
   function layout(W, H) {
     const gw = Math.max(70, 0.085 * W);
     return {
@@ -206,6 +228,7 @@
       prompt: { x: 0.5 * W, y: 0.1 * H, px: 0.1 * H },
       status: { x: 0.5 * W, y: 0.22 * H, px: 0.05 * H },
       count: { x: 0.5 * W, y: 0.86 * H, px: 0.09 * H },
+      posture: { x: 0.2 * W, y: 0.62 * H, w: 0.18 * W, h: 0.3 * H },
       numPx: 0.1 * H,
     };
   }
@@ -224,6 +247,7 @@
     drawDial(ctx, P.rate || null, L.dial.cx, L.dial.cy, L.dial.r, L.numPx);
     drawMetronome(ctx, P.metronome || null, L.metronome.cx, L.metronome.cy, L.metronome.r);
     drawRing(ctx, P.placement || null, L.ring.cx, L.ring.cy, L.ring.r);
+    if (model.state && model.state.posture) drawPosture(ctx, model.state.posture, L.posture.x, L.posture.y, L.posture.w, L.posture.h);
     if (model.prompt) text(ctx, model.prompt.text, L.prompt.x, L.prompt.y, L.prompt.px, promptColor());
     if (P.status && P.status.text) text(ctx, P.status.text, L.status.x, L.status.y, L.status.px, styleColor(P.status.style));
     if (P.count && P.count.text) text(ctx, P.count.text, L.count.x, L.count.y, L.count.px, COLORS.text);
