@@ -41,6 +41,11 @@ LEFT, RIGHT = 0, 1
 SHOULDER, ELBOW, WRIST = 0, 1, 2
 
 
+def rounded(v: float | None, nd: int = 1) -> float | None:
+    """A figure for JSON: rounded, None for NaN/None (the protocol's "not measured")."""
+    return None if v is None or not math.isfinite(v) else round(float(v), nd)
+
+
 @dataclass(frozen=True)
 class PostureGeometryOptions:
     """How posture figures are measured and when they are withheld."""
@@ -78,9 +83,7 @@ class PostureMeasurement:
         return float(math.hypot(self.shoulder_offset_front_mm, self.shoulder_offset_side_mm))
 
     def to_dict(self) -> dict:
-        def r(v: float, nd: int = 1):
-            return None if v is None or not math.isfinite(v) else round(float(v), nd)
-
+        r = rounded
         return {
             "t_ms": int(self.t_ms),
             "frame": self.frame,

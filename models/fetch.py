@@ -224,9 +224,10 @@ def check_model_file(path: str | os.PathLike[str], members: Sequence[str] | None
         raise ModelError(f"model file {p} is not a MediaPipe .task bundle (not a zip; truncated or wrong file?)") from None
     if bad is not None:
         raise ModelError(f"model file {p} is damaged (member {bad} fails its CRC)")
+    kind = "a hand landmarker" if members is None else "the expected"
     if members is None:
         members = get_spec("hand_landmarker").members
     missing = [m for m in members if m not in names]
     if missing:
-        raise ModelError(f"model file {p} lacks {', '.join(missing)}: not a hand landmarker bundle")
+        raise ModelError(f"model file {p} lacks {', '.join(missing)}: not {kind} bundle")
     return p

@@ -62,13 +62,19 @@ def _photo(name: str):
         pytest.skip(f"licensed sample photos unavailable (pip download scikit-image failed): {exc}")
 
 
-def test_astronaut_bent_arm_within_10_deg_of_hand_annotation(pose):
-    arms = pose.process(_photo("astronaut"), 0)
-    assert arms is not None
-    truth = _angle_2d(ANNOTATED["astronaut"][RIGHT])
+def _right_elbow(pose, name: str):
+    """(arms, annotated angle, model image-plane angle, model 3D angle) of the photo's right arm, printed."""
+    arms = pose.process(_photo(name), 0)
+    assert arms is not None, f"no person found in {name}"
+    truth = _angle_2d(ANNOTATED[name][RIGHT])
     got = _angle_2d(arms.image_px[RIGHT])
     got_3d = elbow_angle_deg(*arms.world_m[RIGHT])
-    print(f"astronaut right elbow: annotated {truth:.1f}, model image-plane {got:.1f}, model 3D {got_3d:.1f}")
+    print(f"{name} right elbow: annotated {truth:.1f}, model image-plane {got:.1f}, model 3D {got_3d:.1f}")
+    return arms, truth, got, got_3d
+
+
+def test_astronaut_bent_arm_within_10_deg_of_hand_annotation(pose):
+    arms, truth, got, _ = _right_elbow(pose, "astronaut")
     assert truth == pytest.approx(110.0, abs=1.0)
     assert abs(got - truth) < 10.0
     assert arms.visibility[RIGHT].min() > 0.2
@@ -81,12 +87,7 @@ def test_cameraman_arm_is_bent_by_both_model_and_annotation(pose):
     from coach.core.profiles import load_profile
 
     th = load_profile().posture
-    arms = pose.process(_photo("camera"), 0)
-    assert arms is not None
-    truth = _angle_2d(ANNOTATED["camera"][RIGHT])
-    got = _angle_2d(arms.image_px[RIGHT])
-    got_3d = elbow_angle_deg(*arms.world_m[RIGHT])
-    print(f"cameraman right elbow: annotated {truth:.1f}, model image-plane {got:.1f}, model 3D {got_3d:.1f}")
+    arms, truth, got, got_3d = _right_elbow(pose, "camera")
     assert truth < th.elbow_bent_below_deg and got < th.elbow_bent_below_deg and got_3d < th.elbow_bent_below_deg
     # Shoulder and elbow agree with the annotation; the wrist is the uncertain joint.
     err = np.linalg.norm(arms.image_px[RIGHT][:2] - np.asarray(ANNOTATED["camera"][RIGHT][:2], float), axis=1)

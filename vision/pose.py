@@ -24,6 +24,7 @@ import numpy as np
 
 from models import check_model_file, ensure_model
 from models.errors import ModelError
+from vision.tracker import _close_all, _to_rgb
 
 # MediaPipe pose landmark indices: (shoulder, elbow, wrist) of the person's left and right arm.
 ARM_LANDMARKS: tuple[tuple[int, int, int], tuple[int, int, int]] = ((11, 13, 15), (12, 14, 16))
@@ -63,14 +64,6 @@ class ArmLandmarks:
         }
 
 
-def _close(landmarkers: list) -> None:
-    while landmarkers:
-        try:
-            landmarkers.pop().close()
-        except Exception:
-            pass
-
-
 def arms_from_result(result, size_wh: tuple[int, int], t_ms: int) -> ArmLandmarks | None:
     """The first person's arms from a MediaPipe ``PoseLandmarkerResult`` (None when no pose)."""
     if not result.pose_landmarks:
@@ -96,7 +89,7 @@ class PoseTracker:
         self.options = options
         self.model_path = model_path
         self._open: list = []
-        self._finalizer = weakref.finalize(self, _close, self._open)
+        self._finalizer = weakref.finalize(self, _close_all, self._open)
         self._lock = threading.Lock()
         self._last_ts = -1
         self._lm = self._make()
@@ -140,8 +133,6 @@ class PoseTracker:
         """Arms of the (single) rescuer in a BGR frame, or None when no pose is found."""
         import mediapipe as mp
 
-        from vision.tracker import _to_rgb
-
         with self._lock:
             t = self._last_ts + 1 if t_ms is None else int(t_ms)
             t = max(t, self._last_ts + 1)  # VIDEO mode needs strictly increasing timestamps
@@ -156,7 +147,7 @@ class PoseTracker:
 
     def close(self) -> None:
         with self._lock:
-            _close(self._open)
+            _close_all(self._open)
 
     def __enter__(self) -> "PoseTracker":
         return self

@@ -27,6 +27,7 @@ One-call hookup for the live station::
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -48,6 +49,8 @@ class PostureWorkerOptions:
     rate_hz: float = 10.0  # pose inferences per second (at most; the newest frame each time)
     tracker: PoseTrackerOptions = field(default_factory=PoseTrackerOptions)  # the pose model
     history: int = 64  # results kept for ``result_at``
+    nice: int = 10  # the worker thread's (and its inference threads') niceness: the hand path wins the CPU (Linux; 0 = unchanged)
+    start_timeout_s: float = 120.0  # start_new waits this long for the model to load in the thread
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,22 @@ class PostureResult:
 class PostureWorker:
     """A daemon thread that runs the pose model on the newest submitted frame, at most ``rate_hz``."""
 
-    def __init__(self, options: PostureWorkerOptions, tracker: PoseTracker, *, measure: Measure | None = None) -> None:
+    def __init__(
+        self,
+        options: PostureWorkerOptions,
+        make_tracker: Callable[[], PoseTracker],
+        *,
+        measure: Measure | None = None,
+    ) -> None:
+        """Start the thread; it lowers its priority, then builds the tracker with ``make_tracker``.
+
+        Why the tracker is built in the thread: MediaPipe's inference threads are
+        created with the graph and inherit the creating thread's niceness, so the
+        whole pose model runs below the hand path's priority.
+        """
         self.options = options
-        self._tracker = tracker
+        self._make_tracker = make_tracker
+        self._tracker: PoseTracker | None = None
         self._measure = measure
         self._cond = threading.Condition()
         self._frame: tuple[np.ndarray, int] | None = None
@@ -82,20 +98,29 @@ class PostureWorker:
         self._history: deque[PostureResult] = deque(maxlen=options.history)
         self._undrained: deque[PostureResult] = deque(maxlen=options.history)
         self._stop = False
+        self._ready = threading.Event()
+        self.start_error: BaseException | None = None
         self.stats = {"submitted": 0, "taken": 0, "processed": 0, "errors": 0, "busy_s": 0.0, "first_error": None}
         self._thread = threading.Thread(target=self._run, name="posture-worker", daemon=True)
         self._thread.start()
 
     @classmethod
     def start_new(cls, options: PostureWorkerOptions | None = None, measure: Measure | None = None) -> "PostureWorker":
-        """Build the pose tracker (fetching the verified model on first use) and start the thread.
+        """Start the worker and wait until its pose model is loaded (fetched and verified on first use).
 
         ``measure(image_px, world_m, visibility, t_ms)`` turns arms into a posture
         measurement (``calibration.posture.measurer(...)``; vision does not know
         the manikin frame). Raises ``models.ModelError`` (one line) when no pose model is available.
         """
         options = options or PostureWorkerOptions()
-        return cls(options, PoseTracker.create_from_options(options.tracker), measure=measure)
+        worker = cls(options, lambda: PoseTracker.create_from_options(options.tracker), measure=measure)
+        if not worker._ready.wait(options.start_timeout_s):
+            worker.close()
+            raise TimeoutError(f"the pose model did not load within {options.start_timeout_s:.0f} s")
+        if worker.start_error is not None:
+            worker.close()
+            raise worker.start_error
+        return worker
 
     # ------------------------------------------------------------ camera thread
     def submit(self, image_bgr: np.ndarray, t_ms: int) -> bool:
@@ -132,7 +157,22 @@ class PostureWorker:
         return best if best is not None and abs(best.t_ms - t_ms) <= max_age_ms else None
 
     # ------------------------------------------------------------ worker thread
+    def _lower_priority(self) -> None:
+        if self.options.nice and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+            try:  # on Linux a thread's niceness is its own, and threads it creates inherit it
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.options.nice)
+            except OSError:
+                pass  # not permitted or not supported: run at normal priority
+
     def _run(self) -> None:
+        self._lower_priority()
+        try:
+            self._tracker = self._make_tracker()
+        except BaseException as exc:  # reported by start_new, in the caller's thread
+            self.start_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
         while True:
             with self._cond:
                 while self._frame is None and not self._stop:
@@ -170,7 +210,8 @@ class PostureWorker:
             self._stop = True
             self._cond.notify_all()
         self._thread.join(timeout_s)
-        self._tracker.close()
+        if self._tracker is not None:
+            self._tracker.close()
 
     def __enter__(self) -> "PostureWorker":
         return self

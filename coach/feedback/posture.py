@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calibration.posture import PostureMeasurement, smoothed_elbow_deg
+from calibration.posture import PostureMeasurement, rounded, smoothed_elbow_deg
 from coach.core.profiles import PostureThresholds
 
 GOOD, ACCEPTABLE, BENT = "good", "acceptable", "bent"
@@ -48,9 +48,7 @@ class PostureSample:
     measurement: PostureMeasurement | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
-        def r(v: float, nd: int = 1):
-            return None if v is None or not math.isfinite(v) else round(float(v), nd)
-
+        r = rounded
         d = {
             "elbow_deg": r(self.elbow_deg),
             "elbow_class": self.elbow_class,
@@ -82,9 +80,7 @@ class CompressionPosture:
     samples: int
 
     def to_dict(self) -> dict:
-        def r(v: float, nd: int = 1):
-            return None if v is None or not math.isfinite(v) else round(float(v), nd)
-
+        r = rounded
         return {
             "elbow_deg": r(self.elbow_deg),
             "elbow_class": self.elbow_class,
