@@ -122,6 +122,8 @@ def get_spec(name: str = "hand_landmarker", variant: str | None = None) -> Model
         raise ModelError(f"unknown variant {variant!r} of model {name!r} (known: {', '.join(variants) or 'none'})")
     if name in reg:
         return reg[name]
+    if f"{name}_landmarker" in reg:  # short names: `cpr-coach models fetch pose`
+        return reg[f"{name}_landmarker"]
     raise ModelError(f"unknown model {name!r} (known: {', '.join(sorted(reg))})")
 
 

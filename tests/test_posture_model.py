@@ -13,6 +13,7 @@ from models.tflite_metadata import POSE_LANDMARK_OUTPUTS, TRANSFORMS, add_image_
 
 def test_registry_entry_is_pinned_default_and_names_its_transform():
     spec = get_spec("pose_landmarker")
+    assert get_spec("pose") is spec  # `cpr-coach models fetch pose`
     assert spec in default_specs()  # `cpr-coach models fetch` provides it too
     assert spec.members == ("pose_detector.tflite", "pose_landmarks_detector.tflite")
     (src,) = spec.sources
