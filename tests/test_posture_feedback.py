@@ -107,3 +107,11 @@ def test_bands_and_acceptable_holds_the_latch():
         j.add(observe(make_rescuer((145.0, 146.0)), CAM, rng), i * 0.1)
     cp = j.for_compression(0.5, 0.9, set_index=0)
     assert cp.elbow_class == "acceptable" and cp.elbows_locked is False and abs(cp.elbow_deg - 145.0) < 5
+
+
+def test_infant_profiles_have_no_posture_coaching():
+    for name in ("infant", "infant-2-rescuer"):
+        coach = Coach(CoachOptions(profile=name))
+        assert coach.profile.posture is None and coach.posture is None
+        assert coach.on_posture(observe(make_rescuer((110.0, 110.0)), CAM, np.random.default_rng(0)), 1.0) is None
+    assert load_profile("child").posture == TH

@@ -154,4 +154,7 @@ def load_profile(name: str | None = None) -> Profile:
     """The named profile (the file's default, adult, when None)."""
     default, raw = _raw()
     name = name or default
-    return replace(_build(name, _resolve(name, raw)), posture=posture_thresholds())
+    resolved = _resolve(name, raw)
+    # "posture": null in a profile turns posture coaching off (infants: two fingers or thumbs, no locked elbows)
+    posture = None if "posture" in resolved and resolved["posture"] is None else posture_thresholds()
+    return replace(_build(name, resolved), posture=posture)
