@@ -58,6 +58,7 @@ class Profile:
     ratio: Ratio | None  # None: compression-only CPR, no breath prompts
     placement_tolerance_mm: float
     feedback: FeedbackRuns
+    rescuers: int = 1  # 2: a second rescuer can take over compressions (fatigue prompts a swap)
 
 
 class ProfileError(ValueError):
@@ -98,18 +99,31 @@ def _build(name: str, d: dict) -> Profile:
             feedback=FeedbackRuns(
                 int(d["feedback"]["on_run"]), int(d["feedback"]["off_run"]), float(d["feedback"]["pause_warn_s"])
             ),
+            rescuers=int(d.get("rescuers", 1)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{GUIDELINES_PATH.name}: profile {name!r} has a missing or bad field: {exc}") from None
 
 
 @lru_cache(maxsize=None)
-def _raw() -> tuple[str, dict]:
+def _data() -> dict:
     try:
-        data = json.loads(GUIDELINES_PATH.read_text(encoding="utf-8"))
+        return json.loads(GUIDELINES_PATH.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ProfileError(f"cannot read guideline file {GUIDELINES_PATH}: {exc}") from None
+
+
+def _raw() -> tuple[str, dict]:
+    data = _data()
     return data["default"], data["profiles"]
+
+
+def learning_section() -> dict:
+    """The file's ``learning`` section (mastery, fading, fatigue, patterns, refresher), parsed by coach.learning.rules."""
+    section = _data().get("learning")
+    if not isinstance(section, dict):
+        raise ProfileError(f"{GUIDELINES_PATH.name}: no 'learning' section")
+    return section
 
 
 def profile_names() -> list[str]:
