@@ -30,7 +30,7 @@ from .rules import FatigueRules, load_learning_rules
 class FatigueState:
     t_s: float  # bottom time of the latest compression
     reference_pct: float  # compliance over the first reference_s of compressions (NaN until complete)
-    rolling_pct: float  # compliance over the last window_s (NaN with too few compressions)
+    rolling_pct: float  # compliance over the last window_compressions (NaN until the reference is complete)
     drop_points: float  # reference - rolling (NaN while either is unknown)
     fatigued: bool
     onset_t_s: float  # when the current alert was raised (NaN when not fatigued)
@@ -46,7 +46,7 @@ class FatigueMonitor:
         self._ref_n = 0
         self._ref_ok = 0
         self._ref_done = False
-        self._window: deque[tuple[float, bool]] = deque()
+        self._window: deque[bool] = deque(maxlen=self.rules.window_compressions)
         self.state = FatigueState(math.nan, math.nan, math.nan, math.nan, False, math.nan)
         self.first_onset_t_s = math.nan  # the first alert of the session
 
@@ -62,12 +62,10 @@ class FatigueMonitor:
                 self._ref_ok += ok
             else:
                 self._ref_done = True
-        self._window.append((t, ok))
-        while self._window and self._window[0][0] <= t - r.window_s:
-            self._window.popleft()
+        self._window.append(ok)
         ref = 100.0 * self._ref_ok / self._ref_n if self._ref_done and self._ref_n else math.nan
-        roll = (100.0 * sum(o for _, o in self._window) / len(self._window)
-                if len(self._window) >= r.window_compressions_min and self._ref_done else math.nan)
+        roll = (100.0 * sum(self._window) / len(self._window)
+                if len(self._window) == r.window_compressions and self._ref_done else math.nan)
         drop = ref - roll if math.isfinite(ref) and math.isfinite(roll) else math.nan
         was = self.state.fatigued
         if not math.isfinite(drop):

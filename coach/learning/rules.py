@@ -40,8 +40,7 @@ class FadingRules:
 @dataclass(frozen=True)
 class FatigueRules:
     reference_s: float  # the trainee's own reference: compliance over the first this-many seconds of compressions
-    window_s: float  # rolling compliance window
-    window_compressions_min: int  # fewer compressions in the window: no judgement
+    window_compressions: int  # rolling compliance over the last this-many compressions (a count, so breaths do not thin it)
     drop_points: float  # reference minus rolling compliance (percentage points) that means fatigue
     clear_points: float  # the alert clears when the drop falls below this
     detect_within_s: float  # the requirement the rule is tested against
