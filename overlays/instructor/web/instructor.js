@@ -87,7 +87,11 @@ function connect() {
   ws.onclose = () => { conn.textContent = "reconnecting…"; conn.className = "conn"; setTimeout(connect, 1000); };
   ws.onmessage = ev => {
     let m; try { m = JSON.parse(ev.data); } catch (e) { return; }
-    if (m.topic === "instructor.class") { drawTiles(m.tiles); document.getElementById("recorded").textContent = `${m.recorded} session(s) recorded`; }
+    if (m.topic === "instructor.class") {
+      drawTiles(m.tiles); document.getElementById("recorded").textContent = `${m.recorded} session(s) recorded`;
+      const want = decodeURIComponent(location.hash.slice(1));  // #station-id opens its detail view (a link per station)
+      if (want && detailStation === null && tiles.has(want)) openDetail(want);
+    }
     else if (m.topic === "instructor.detail") drawDetail(m);
     else if (m.topic === "instructor.reply") document.getElementById("d-reply").textContent = m.ok ? `${m.cmd}: ok` : `${m.cmd || ""} ${m.error || "failed"}`;
   };
