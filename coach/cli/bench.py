@@ -13,6 +13,7 @@ TARGETS: dict[str, str] = {
     "core": "coach.core.bench:main",
     "tracker": "vision.bench:main",
     "overlays": "overlays.bench:main",
+    "instructor": "overlays.instructor.bench:main",
 }
 
 
