@@ -14,7 +14,7 @@ import pytest
 from coach.core.profiles import load_profile
 from coach.feedback import Coach, CoachOptions
 from coach.learning import (
-    ERRORS, FULL, LEVELS, NONE, SET_SUMMARY, SessionHistory, fatigue_profile, learning_curve, load_learning_rules,
+    ERRORS, FULL, LEVELS, NONE, SET_SUMMARY, SessionHistory, coaching_plan, fatigue_profile, learning_curve, load_learning_rules,
     mastery_state, next_level, next_refresher, persistent_patterns, session_from_analysis, session_to_analysis,
     targeted_cues, trend_per_session,
 )
@@ -27,7 +27,8 @@ RULES = load_learning_rules()
 
 @pytest.fixture(scope="module")
 def runs():
-    return {k: simulate_trainee(k, seed=1) for k in ("improve", "plateau", "decay", "slip", "fatigue")}
+    sessions = {"plateau": 8, "fatigue": 6}  # enough to show the construction; fewer keeps the test fast
+    return {k: simulate_trainee(k, seed=1, sessions=sessions.get(k)) for k in ("improve", "plateau", "decay", "slip", "fatigue")}
 
 
 def _pct(run):
@@ -148,7 +149,10 @@ def test_mastery_needs_different_days(runs):
     h = runs["improve"].history
     same_day = SessionHistory.of(h.trainee_id, [replace(s, started_at=h.sessions[-1].started_at) for s in h.sessions])
     assert mastery_state(same_day).state == "ready-for-test"
-    assert next_level(SessionHistory(h.trainee_id, ())).level == FULL
+    new = coaching_plan(SessionHistory("nobody", ()), "adult")
+    assert new.feedback_level == FULL and new.cues == () and new.mastery.state == "new" and new.refresher.due is None
+    plan = coaching_plan(runs["fatigue"].history)
+    assert [c.prompt_id for c in plan.cues] == ["cue_keep_depth"] and plan.cues[0].at_s == pytest.approx(55.0)
 
 
 def test_analysis_json_round_trip_and_export_rows(runs):
@@ -177,6 +181,11 @@ def test_feedback_level_is_validated_and_shown_on_the_overlay():
     ov = build_overlay(SceneInputs(t_s=0.0, profile=ADULT, feedback_level=NONE))
     badge = [p for p in ov["primitives"] if p["id"] == "feedback_level"][0]
     assert badge["level"] == NONE and "no feedback" in badge["text"].lower()
+    jsonschema = pytest.importorskip("jsonschema")
+    from overlays.protocol import load_schema
+
+    payload = {"topic": "cpr.overlay", "v": 1, "station": "s", "t_s": 0.0, "seq": 0, "session": None, **json.loads(json.dumps(ov))}
+    jsonschema.validate(payload, load_schema("cpr.overlay"))
     coach = Coach(CoachOptions(feedback_level=SET_SUMMARY))
     assert coach.level == SET_SUMMARY and not coach.metronome_cue(1.0).active
     assert math.isfinite(coach.metronome_cue(1.0).period_s)

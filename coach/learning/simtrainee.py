@@ -23,9 +23,8 @@ from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.profiles import load_profile
 from coach.core.simulator import SimOptions, simulate
 
-from .fading import next_level
 from .history import SessionHistory, TraineeSession
-from .patterns import persistent_patterns, targeted_cues
+from .plan import coaching_plan
 
 # skill per session (0 = untrained, 1 = excellent) for each kind of trainee
 SKILL_CURVES: dict[str, tuple[float, ...]] = {
@@ -136,12 +135,10 @@ def simulate_trainee(kind: str, *, seed: int = 0, sessions: int | None = None, d
     tid = trainee_id or f"sim-{kind}-{seed}"
     curve = SKILL_CURVES[kind]
     sessions = len(curve) if sessions is None else sessions
-    prof = load_profile(profile)
     done: list[SimulatedSession] = []
     for k in range(sessions):
-        hist = SessionHistory.of(tid, [s.session for s in done])
-        level = next_level(hist).level
-        cues = targeted_cues(persistent_patterns(hist), prof)
+        plan = coaching_plan(SessionHistory.of(tid, [s.session for s in done]), profile)
+        level, cues = plan.feedback_level, plan.cues
         opts = skill_options(curve[min(k, len(curve) - 1)], seed=seed * 1000 + k, duration_s=duration_s, profile=profile, kind=kind)
         when = start + timedelta(days=GAP_DAYS[kind] * k, hours=(k % 3))
         done.append(run_session(opts, trainee_id=tid, started_at=when, feedback_level=level, cues=cues,
