@@ -78,19 +78,19 @@ def _free_port_pair() -> int:
 
 
 class _Instructor:
-    def __init__(self, options):
+    def __init__(self, options, trainee_page=None):
         self.server, self.loop, self.stop = None, None, None
         self._ready = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._main(options)), daemon=True)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._main(options, trainee_page)), daemon=True)
 
-    async def _main(self, options):
+    async def _main(self, options, trainee_page):
         self.loop, self.stop = asyncio.get_running_loop(), asyncio.Event()
 
         def ready(s):
             self.server = s
             self._ready.set()
 
-        await run_instructor_async(options, ready, self.stop)
+        await run_instructor_async(options, ready, self.stop, trainee_page=trainee_page)
 
     def start(self):
         self.thread.start()
@@ -130,8 +130,10 @@ def test_class_page_tracks_controls_and_records_real_stations(tmp_path):
                  "--frame-hz", "0", "--seed", str(i), "--station-id", f"st-{i}",
                  "--publish", f"tcp://127.0.0.1:{p}", "--remote", f"tcp://127.0.0.1:{p - 1}"],
                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        from coach.cli.instructor import trainee_page_from_record
+
         inst = _Instructor(InstructorOptions(stations=tuple(StationAddress.parse(f"tcp://127.0.0.1:{p}") for p in ports),
-                                             port=0, data_dir=tmp_path, status_poll_s=0.5))
+                                             port=0, data_dir=tmp_path, status_poll_s=0.5), trainee_page_from_record)
         server = inst.start()
         own = Subscriber(SubscriberOptions(connect=f"tcp://127.0.0.1:{ports[0]}", topics=("cpr.state", "cpr.session")))
         try:
@@ -171,6 +173,13 @@ def test_class_page_tracks_controls_and_records_real_stations(tmp_path):
                 from coach.trainee.data import load_trainee_sessions
 
                 assert len(load_trainee_sessions("ana", tmp_path)) == 1
+                ws.send_text(json.dumps({"cmd": "trainee-page", "station": "st-0"}))
+                deadline = time.monotonic() + 20.0
+                while True:
+                    m = json.loads(ws.recv(20.0))
+                    if m["topic"] == "instructor.trainee_page" or time.monotonic() > deadline:
+                        break
+                assert m["trainee"] == "ana" and "CPR practice: ana" in m["html"] and "data:image/png;base64" in m["html"]
                 # a station disappears: its tile says "lost" within 3 s, the others keep updating
                 before = tiles["st-2"]["t_s"]
                 procs[1].send_signal(signal.SIGKILL)

@@ -18,6 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def trainee_page_from_record(trainee_id: str, data_dir) -> str:
+    """The trainee page (coach.trainee) from the class record: what the class page's detail view opens."""
+    from coach.trainee.data import load_trainee_sessions
+    from coach.trainee.page import trainee_page
+
+    return trainee_page(load_trainee_sessions(trainee_id, data_dir))
+
+
 def _run(args: argparse.Namespace) -> int:
     from coach.cli import CliError
     from overlays.hud.server import HudError
@@ -31,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"class page at {server.url}  ({len(opts.stations)} station(s); record in {args.data_dir}; Ctrl-C to stop)",
                   flush=True)
 
-        run_instructor(opts, ready)
+        run_instructor(opts, ready, trainee_page=trainee_page_from_record)
     except HudError as exc:
         raise CliError(str(exc)) from None
     return 0

@@ -74,10 +74,13 @@ class InstructorOptions:
 class InstructorServer:
     """Composition: a HudServer with the class hooks, a ClassRoom, the remotes and the record."""
 
-    def __init__(self, options: InstructorOptions) -> None:
+    def __init__(self, options: InstructorOptions, *, trainee_page=None) -> None:
+        """``trainee_page(trainee_id, data_dir) -> html``: the trainee's page from the class record (the CLI passes
+        coach.trainee's; the overlays layer does not import the coach's learning rules)."""
         if not options.stations:
             raise HudError("give at least one --station tcp://HOST:PORT")
         self.options = options
+        self.trainee_page = trainee_page
         self.room = ClassRoom(options.classroom)
         self.remotes: dict[str, str] = {}  # station id -> remote endpoint (learned from status replies)
         self.recorded = 0
@@ -106,6 +109,15 @@ class InstructorServer:
             return json.dumps({"topic": "instructor.reply", "ok": False, "error": "expected {\"cmd\": ..., \"station\": ...}"})
         if cmd == "detail":
             return json.dumps({"topic": "instructor.detail", **(self.room.detail(station, time.monotonic()) or {})})
+        if cmd == "trainee-page":
+            tid = str(req.get("trainee") or self.room.trainees.get(station, ""))
+            if not tid or self.trainee_page is None:
+                return json.dumps({"topic": "instructor.reply", "ok": False, "cmd": cmd, "error": "no trainee (or no page builder)"})
+            try:
+                html = await asyncio.to_thread(self.trainee_page, tid, self.options.data_dir)
+            except Exception as exc:  # a bad record line must not break the class page
+                return json.dumps({"topic": "instructor.reply", "ok": False, "cmd": cmd, "error": str(exc)[:200]})
+            return json.dumps({"topic": "instructor.trainee_page", "trainee": tid, "html": html})
         if cmd == "trainee":
             self.room.set_trainee(station, str(req.get("trainee", ""))[:64])
             return json.dumps({"topic": "instructor.reply", "ok": True, "cmd": cmd, "station": station})
@@ -172,8 +184,9 @@ class InstructorServer:
         await self.hud.close()
 
 
-async def run_instructor_async(options: InstructorOptions, ready=None, stop: asyncio.Event | None = None) -> None:
-    server = InstructorServer(options)
+async def run_instructor_async(options: InstructorOptions, ready=None, stop: asyncio.Event | None = None,
+                               trainee_page=None) -> None:
+    server = InstructorServer(options, trainee_page=trainee_page)
     await server.start()
     if ready is not None:
         ready(server)
@@ -186,9 +199,9 @@ async def run_instructor_async(options: InstructorOptions, ready=None, stop: asy
         await server.close()
 
 
-def run_instructor(options: InstructorOptions, ready=None) -> None:
+def run_instructor(options: InstructorOptions, ready=None, trainee_page=None) -> None:
     """Blocking: serve until Ctrl-C."""
-    asyncio.run(run_instructor_async(options, ready))
+    asyncio.run(run_instructor_async(options, ready, trainee_page=trainee_page))
 
 
 __all__ = ["InstructorOptions", "InstructorServer", "StationAddress", "run_instructor", "run_instructor_async"]

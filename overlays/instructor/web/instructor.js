@@ -78,6 +78,7 @@ document.getElementById("close").onclick = () => { document.getElementById("deta
 document.getElementById("d-start").onclick = () => send({cmd: "start", station: detailStation, trainee: document.getElementById("d-trainee").value});
 document.getElementById("d-stop").onclick = () => send({cmd: "stop", station: detailStation});
 document.getElementById("d-setprof").onclick = () => send({cmd: "set-profile", station: detailStation, profile: document.getElementById("d-profile").value});
+document.getElementById("d-page").onclick = () => send({cmd: "trainee-page", station: detailStation, trainee: document.getElementById("d-trainee").value});
 document.getElementById("d-trainee").onchange = e => send({cmd: "trainee", station: detailStation, trainee: e.target.value});
 
 function connect() {
@@ -93,6 +94,10 @@ function connect() {
       if (want && detailStation === null && tiles.has(want)) openDetail(want);
     }
     else if (m.topic === "instructor.detail") drawDetail(m);
+    else if (m.topic === "instructor.trainee_page") {  // the trainee's page from the class record, in a new tab
+      const url = URL.createObjectURL(new Blob([m.html], {type: "text/html"}));
+      if (!window.open(url, "_blank")) location.href = url;
+    }
     else if (m.topic === "instructor.reply") document.getElementById("d-reply").textContent = m.ok ? `${m.cmd}: ok` : `${m.cmd || ""} ${m.error || "failed"}`;
   };
 }
