@@ -49,6 +49,7 @@ class SceneInputs:
     hands_off_s: float | None = None
     placement_mm: float | None = None  # hand offset along the body axis (+ toward the head)
     hands_visible: bool = True
+    feedback_level: str | None = None  # adaptive coaching level (full/errors/set-summary/none); None: not shown
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class SceneLayout:
     prompt_image: tuple[float, float, float] = (0.5, 0.1, 0.095)  # u, v, text height (fraction of height)
     status_image: tuple[float, float, float] = (0.5, 0.25, 0.055)
     count_image: tuple[float, float, float] = (0.885, 0.87, 0.075)
+    level_image: tuple[float, float, float] = (0.075, 0.9, 0.04)  # feedback-level badge under the gauge
     ring_image_default: tuple[float, float] = (0.5, 0.62)  # when no projector knows the chest
 
 
@@ -246,11 +248,27 @@ def build_overlay(inputs: SceneInputs, layout: SceneLayout = SceneLayout(), proj
         "image": _image((cu, cv), (0.0, ch)),
         "world": _world(at(0.05, lift - 0.07), right, up, (0.0, layout.text_height_m)),
     })
+    if inputs.feedback_level is not None:  # so the trainee knows how much help to expect
+        lu, lv, lh = layout.level_image
+        prims.append({
+            "id": "feedback_level",
+            "kind": "text",
+            "role": "feedback_level",
+            "level": inputs.feedback_level,
+            "text": _LEVEL_TEXT.get(inputs.feedback_level, inputs.feedback_level),
+            "style": "info",
+            "image": _image((lu, lv), (0.0, lh)),
+            "world": _world(at(-0.13, lift - 0.13), right, up, (0.0, 0.7 * layout.text_height_m)),
+        })
     return {
         "primitives": prims,
         "aspect": layout.aspect,
         "manikin_frame": "origin: compression target on the chest surface; +x head, +z out of the chest, +y = z x x (manikin's right); metres",
     }
+
+
+_LEVEL_TEXT = {"full": "Feedback: full", "errors": "Feedback: errors only", "set-summary": "Feedback: after each set",
+               "none": "Test: no feedback"}
 
 
 def _status_text(inputs: SceneInputs) -> tuple[str, str]:

@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "coach.cli.remote",  # remote status|start|stop|set-profile|snapshot
     "coach.cli.calibrate",  # calibrate print-marker|camera|manikin
     "coach.cli.analyze",  # analyze VIDEO --calibration station.json
+    "coach.cli.trainee",  # trainee ID (learning page)
+    "coach.cli.instructor",  # instructor --station ... (class page)
 )
 
 

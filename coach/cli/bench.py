@@ -14,6 +14,7 @@ TARGETS: dict[str, str] = {
     "tracker": "vision.bench:main",
     "overlays": "overlays.bench:main",
     "posture": "vision.posture_bench:main",
+    "instructor": "overlays.instructor.bench:main",
 }
 
 

@@ -70,6 +70,7 @@ class Profile:
     placement_tolerance_mm: float
     feedback: FeedbackRuns
     posture: PostureThresholds | None = None  # None: no posture coaching (file without a posture block)
+    rescuers: int = 1  # 2: a second rescuer can take over compressions (fatigue prompts a swap)
 
 
 class ProfileError(ValueError):
@@ -110,27 +111,29 @@ def _build(name: str, d: dict) -> Profile:
             feedback=FeedbackRuns(
                 int(d["feedback"]["on_run"]), int(d["feedback"]["off_run"]), float(d["feedback"]["pause_warn_s"])
             ),
+            rescuers=int(d.get("rescuers", 1)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{GUIDELINES_PATH.name}: profile {name!r} has a missing or bad field: {exc}") from None
 
 
 @lru_cache(maxsize=None)
-def _raw() -> tuple[str, dict]:
+def _data() -> dict:
     try:
-        data = json.loads(GUIDELINES_PATH.read_text(encoding="utf-8"))
+        return json.loads(GUIDELINES_PATH.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ProfileError(f"cannot read guideline file {GUIDELINES_PATH}: {exc}") from None
+
+
+def _raw() -> tuple[str, dict]:
+    data = _data()
     return data["default"], data["profiles"]
 
 
 @lru_cache(maxsize=1)
 def posture_thresholds() -> PostureThresholds | None:
     """The posture bands shared by every profile (None when the file has none)."""
-    try:
-        d = json.loads(GUIDELINES_PATH.read_text(encoding="utf-8")).get("posture")
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ProfileError(f"cannot read guideline file {GUIDELINES_PATH}: {exc}") from None
+    d = _data().get("posture")
     if d is None:
         return None
     try:
@@ -143,6 +146,14 @@ def posture_thresholds() -> PostureThresholds | None:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"{GUIDELINES_PATH.name}: the posture block has a missing or bad field: {exc}") from None
+
+
+def learning_section() -> dict:
+    """The file's ``learning`` section (mastery, fading, fatigue, patterns, refresher), parsed by coach.learning.rules."""
+    section = _data().get("learning")
+    if not isinstance(section, dict):
+        raise ProfileError(f"{GUIDELINES_PATH.name}: no 'learning' section")
+    return section
 
 
 def profile_names() -> list[str]:

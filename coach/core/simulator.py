@@ -67,6 +67,7 @@ class SimOptions:
     depth_sd_mm: float = 2.0  # compression-to-compression variation
     fatigue_mm_per_min: float = 3.0  # depth lost per minute of compressions ...
     fatigue_max_mm: float = 10.0  # ... up to this much (tired rescuers still push)
+    fatigue_onset_min: float = 0.0  # minutes of compressing before fatigue starts (0: from the first)
     duty_cycle: float = 0.42  # downstroke share of the cycle
     duty_sd: float = 0.02
     top_hold_frac: float = 0.08  # share of the cycle resting at the top
@@ -74,6 +75,8 @@ class SimOptions:
     lean_prob: float = 0.03  # chance that a compression starts a leaning run
     lean_run: tuple[int, int] = (2, 5)
     lean_mm: tuple[float, float] = (4.0, 10.0)
+    lean_onset_min: float = 0.0  # minutes of compressing before leaning runs can start
+    set_start_rate_cpm: float = 0.0  # extra rate at the start of each set after the first (rushing after breaths), fading over ~3 compressions
     shallow_prob: float = 0.0  # chance of a shallow compression
     shallow_mm: tuple[float, float] = (15.0, 30.0)
     compressions_per_set: int | None = None  # None: the profile's ratio (continuous if none)
@@ -206,6 +209,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
     lean_mm = 0.0
     top = 0.0  # relative level the next stroke starts from
     cpr_minutes = 0.0
+    onsets: dict[str, float] = {}  # session time at which fatigue / leaning began
     stop = False
     while not stop:
         set_offset = rng.normal(0, 1.5)
@@ -213,6 +217,8 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
         while n_in_set < per_set:
             t_on = tl.t
             r = rate_mean + o.rate_drift_cpm * math.sin(2 * np.pi * t_on / rate_period + rate_phase)
+            if set_idx > 0 and o.set_start_rate_cpm:
+                r += o.set_start_rate_cpm * math.exp(-n_in_set / 3.0)
             period = 60.0 / max(r, 20.0) * (1.0 + rng.normal(0, o.rate_jitter))
             duty = o.duty_cycle + o.duty_sd * math.sin(2 * np.pi * t_on / 23.0 + duty_phase) + rng.normal(0, o.duty_sd * 0.25)
             t_down = duty * period
@@ -225,10 +231,13 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
             if rng.random() < o.shallow_prob:
                 depth = float(rng.uniform(*o.shallow_mm))
             else:
-                fatigue = min(o.fatigue_mm_per_min * cpr_minutes, o.fatigue_max_mm)
+                fatigue = min(o.fatigue_mm_per_min * max(cpr_minutes - o.fatigue_onset_min, 0.0), o.fatigue_max_mm)
                 depth = depth_mean + set_offset - fatigue + rng.normal(0, o.depth_sd_mm)
                 depth = float(max(depth, 8.0))
-            if lean_left == 0 and rng.random() < o.lean_prob:
+            for key, onset_min in (("fatigue_onset_t_s", o.fatigue_onset_min), ("lean_onset_t_s", o.lean_onset_min)):
+                if key not in onsets and cpr_minutes >= onset_min:
+                    onsets[key] = t_on + o.t0_s
+            if lean_left == 0 and rng.random() < o.lean_prob and cpr_minutes >= o.lean_onset_min:
                 lean_left = int(rng.integers(o.lean_run[0], o.lean_run[1] + 1))
                 lean_mm = float(rng.uniform(*o.lean_mm))
             residual = lean_mm * float(rng.uniform(0.8, 1.2)) if lean_left > 0 else 0.0
@@ -376,7 +385,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
         sets=sets_t,
         spike_index=spikes,
         dropout_mask=drop,
-        extra={"shape_alpha": alpha, "rate_mean_cpm": rate_mean, "depth_mean_mm": depth_mean},
+        extra={"shape_alpha": alpha, "rate_mean_cpm": rate_mean, "depth_mean_mm": depth_mean, **onsets},
     )
 
 

@@ -74,3 +74,15 @@ BY_VERDICT: dict[tuple[str, str], Prompt] = {
     ("elbows", "low"): LOCK_ELBOWS,
     ("shoulders", "high"): SHOULDERS_OVER,
 }
+
+
+# Adaptive coaching (coach.learning): fatigue and the set summary, in the existing categories so
+# the priority scheme is unchanged (fatigue shows as depth loss; the summary comes during the pause).
+SWAP_RESCUERS = Prompt("swap_rescuers", "Swap rescuers now", "depth")
+FATIGUE_WARNING = Prompt("fatigue_warning", "You are tiring: keep your depth", "depth")
+
+
+def set_summary(set_number: int, good: int, total: int, advice: str | None) -> Prompt:
+    """'Set 2: 27/30 good' (+ ', Push harder'): the only prompt at the set-summary feedback level."""
+    text = f"Set {set_number}: {good}/{total} good" + (f", {advice.lower()}" if advice else "")
+    return Prompt("set_summary", text, "pause")

@@ -71,8 +71,20 @@ class _Client:
 class HudServer:
     """Run with ``await server.start()`` then ``await server.serve_forever()``, or ``run_hud(options)``."""
 
-    def __init__(self, options: HudOptions = HudOptions()) -> None:
+    def __init__(self, options: HudOptions = HudOptions(), *, connect_more: tuple[str, ...] = (), on_message=None,
+                 on_page_text=None, static: dict[str, tuple[str, str, str]] | None = None,
+                 latest_only: tuple[str, ...] = LATEST_ONLY) -> None:
+        """The keyword arguments let another page reuse this server and bridge (the instructor's class page):
+        ``connect_more`` more PUB endpoints for the same SUB; ``on_message(msg, text) -> bool`` sees each
+        decoded message first and returns whether to forward it to the pages; ``async on_page_text(text) ->
+        str | None`` answers what a page sends; ``static`` maps a path to (package, file under web/, type);
+        ``latest_only`` the topics of which a slow page gets only the newest."""
         self.options = options
+        self.connect_more = tuple(connect_more)
+        self.on_message = on_message
+        self.on_page_text = on_page_text
+        self.latest_only = tuple(latest_only)
+        self.static = static or {path: ("overlays.hud", name, ctype) for path, (name, ctype) in STATIC.items()}
         self.clients: set[_Client] = set()
         self.cache: dict[str, str] = {}  # newest payload per topic, for clients that join late
         self.forwarded = 0
@@ -110,10 +122,11 @@ class HudServer:
             for t in TOPICS:
                 if t != TOPIC_FRAME:  # the HUD draws on black: no video over Wi-Fi
                     sub.setsockopt(zmq.SUBSCRIBE, t.encode("ascii"))
-            try:
-                sub.connect(endpoint)
-            except zmq.ZMQError as exc:
-                raise HudError(f"cannot connect to {o.connect}: {exc}") from None
+            for ep in (o.connect, *self.connect_more):
+                try:
+                    sub.connect(check(ep, bind=False))
+                except (zmq.ZMQError, EndpointError) as exc:
+                    raise HudError(f"cannot connect to {ep}: {exc}") from None
             try:
                 self._server = await asyncio.start_server(self._handle_http, o.host, o.port, ssl=sslctx, limit=1 << 16)
             except OSError as exc:
@@ -168,17 +181,25 @@ class HudServer:
                 continue
             text = frames[1].decode("utf-8")
             self._last_msg = time.monotonic()
+            if self.on_message is not None and not self.on_message(msg, text):
+                continue
             self.cache[msg.topic] = text
             self.forwarded += 1
             for c in self.clients:
                 self._enqueue(c, msg.topic, text)
 
     def _enqueue(self, c: _Client, topic: str, text: str) -> None:
-        if topic in LATEST_ONLY:
+        if topic in self.latest_only:
             c.latest[topic] = text
         else:
             c.events.append(text)
         c.wake.set()
+
+    def push(self, topic: str, text: str) -> None:
+        """Send a payload of our own to every page (latest-only if ``topic`` is; kept for late joiners)."""
+        self.cache[topic] = text
+        for c in self.clients:
+            self._enqueue(c, topic, text)
 
     async def _status_loop(self) -> None:
         """Once a second tell the pages whether the station is heard (drives 'NO SIGNAL')."""
@@ -196,7 +217,7 @@ class HudServer:
             c.wake.clear()
             batch = list(c.events)
             c.events.clear()
-            for topic in LATEST_ONLY:
+            for topic in self.latest_only:
                 if topic in c.latest:
                     batch.append(c.latest.pop(topic))
             try:
@@ -239,11 +260,11 @@ class HudServer:
                                "connect": self.options.connect, "topics": sorted(self.cache)}).encode()
             await self._respond(writer, 200, "application/json", body)
             return
-        if path not in STATIC:
+        if path not in self.static:
             await self._respond(writer, 404, "text/plain", b"not found\n")
             return
-        name, ctype = STATIC[path]
-        body = resources.files("overlays.hud").joinpath("web", name).read_bytes()
+        package, name, ctype = self.static[path]
+        body = resources.files(package).joinpath("web", name).read_bytes()
         await self._respond(writer, 200, ctype, body)
 
     async def _respond(self, writer: asyncio.StreamWriter, code: int, ctype: str, body: bytes) -> None:
@@ -286,14 +307,17 @@ class HudServer:
         await writer.drain()
         ws = AsyncWebSocket(reader, writer, max_message=1 << 16)
         c = _Client(ws, events=deque(maxlen=self.options.max_events_per_client))
-        for topic in TOPICS:  # late joiner: the newest of everything known
-            if topic in self.cache:
-                self._enqueue(c, topic, self.cache[topic])
+        for topic in list(self.cache):  # late joiner: the newest of everything known
+            self._enqueue(c, topic, self.cache[topic])
         self.clients.add(c)
         pump = asyncio.create_task(self._pump(c))
         try:
-            while await ws.recv() is not None:
-                pass  # the page sends nothing we act on; reading keeps pings answered
+            while (text := await ws.recv()) is not None:  # reading keeps pings answered
+                if self.on_page_text is not None and isinstance(text, str):
+                    reply = await self.on_page_text(text)
+                    if reply is not None:
+                        c.events.append(reply)
+                        c.wake.set()
         except WebSocketError:
             pass
         finally:

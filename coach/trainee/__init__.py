@@ -1,0 +1,1 @@
+"""The trainee page: learning curve, fatigue profiles, patterns, mastery and the next practice date."""

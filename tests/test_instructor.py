@@ -1,0 +1,204 @@
+"""The instructor's class page: the ClassRoom rules on hand-made messages, then real `simulate`
+stations (separate processes, real ZeroMQ on 127.0.0.1) seen through the real server and WebSocket."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from overlays.hud.websocket import WebSocketClient
+from overlays.instructor.model import ClassRoom
+from overlays.instructor.record import read_record
+from overlays.instructor.server import InstructorOptions, StationAddress, run_instructor_async
+from overlays.protocol import Message
+from overlays.subscriber import Subscriber, SubscriberOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEED = 5.0
+
+
+def _msg(topic, station="s1", t_s=1.0, **body):
+    return Message(topic, {"topic": topic, "v": 1, "station": station, "t_s": t_s, "seq": 0, **body})
+
+
+def _comp(i, depth, set_index=0, t=None):
+    t = 0.5 * i if t is None else t
+    return {"session": "A", "index": i, "set_index": set_index, "t_start_s": t, "t_bottom_s": t + 0.15,
+            "t_release_s": t + 0.3, "depth_mm": depth, "rate_cpm": 110.0}
+
+
+def test_classroom_tiles_alerts_lost_ccf_and_record():
+    room = ClassRoom(wall_iso=lambda: "2026-03-01T10:00:00+00:00")
+    room.update(_msg("cpr.heartbeat", source={"kind": "camera"}, tracker={"status": "ok", "fps": 30.0},
+                     session={"running": False, "id": None, "profile": "adult"}), 0.0)
+    room.set_trainee("s1", "ana")
+    room.update(_msg("cpr.session", event="start", session="A", profile="adult"), 0.1)
+    for i in range(10):
+        room.update(_msg("cpr.compression", **_comp(i, 40.0)), 0.2)
+    room.update(_msg("cpr.state", compressions=10, rate_cpm=110.0, last_depth_mm=40.0, since_last_compression_s=0.2), 0.3)
+    t = room.tiles(0.4)[0]
+    assert t["trainee"] == "ana" and t["status"] == "alert" and t["alerts"] == ["depth out of band (10)"]
+    assert t["depth_ok"] is False and t["rate_ok"] is True and t["ccf"] == pytest.approx(1.0)
+    room.update(_msg("cpr.compression", **_comp(10, 55.0, set_index=1, t=10.0)), 0.5)  # a 5.2 s pause between sets
+    room.update(_msg("cpr.state", compressions=11, since_last_compression_s=12.0), 0.6)
+    t = room.tiles(0.7)[0]
+    assert t["ccf"] == pytest.approx(1 - (10.0 - 4.8) / (10.3 - 0.0), abs=1e-6)
+    assert t["alerts"] == ["pause > 10 s"]
+    room.update(_msg("cpr.heartbeat", tracker={"status": "lost", "fps": None}, session={"running": True, "id": "A", "profile": "adult"}), 3.0)
+    assert set(room.tiles(3.1)[0]["alerts"]) == {"station silent", "source lost", "pause > 10 s"}
+    assert room.tiles(5.2)[0]["status"] == "lost"
+    done = room.update(_msg("cpr.session", event="stop", session="A", profile="adult", summary={"compressions": 11}), 5.3)
+    assert done["trainee"] == "ana" and len(done["compressions"]) == 11 and done["started_at"].startswith("2026-03-01")
+    assert room.detail("s1", 5.4)["compressions"][-1][2] == 55.0 and room.detail("nope", 5.4) is None
+
+
+def _free_port_pair() -> int:
+    """An even port p with p and p - 1 free (PUB p, remote p - 1, as the defaults)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", p))
+                b.bind(("127.0.0.1", p - 1))
+            return p
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
+
+
+class _Instructor:
+    def __init__(self, options, trainee_page=None):
+        self.server, self.loop, self.stop = None, None, None
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._main(options, trainee_page)), daemon=True)
+
+    async def _main(self, options, trainee_page):
+        self.loop, self.stop = asyncio.get_running_loop(), asyncio.Event()
+
+        def ready(s):
+            self.server = s
+            self._ready.set()
+
+        await run_instructor_async(options, ready, self.stop, trainee_page=trainee_page)
+
+    def start(self):
+        self.thread.start()
+        assert self._ready.wait(10.0)
+        return self.server
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(5.0)
+
+
+def _tiles(ws, timeout_s=3.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        m = json.loads(ws.recv(timeout_s))
+        if m["topic"] == "instructor.class":
+            return {t["station"]: t for t in m["tiles"]}, m
+    raise TimeoutError
+
+
+def _reply(ws, timeout_s=5.0):
+    while True:
+        m = json.loads(ws.recv(timeout_s))
+        if m["topic"] == "instructor.reply":
+            return m
+
+
+def test_class_page_tracks_controls_and_records_real_stations(tmp_path):
+    ports = []
+    procs = []
+    try:
+        for i in range(3):
+            p = _free_port_pair()
+            ports.append(p)
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "coach.cli", "simulate", "--speed", str(SPEED), "--duration", "600", "--quiet",
+                 "--frame-hz", "0", "--seed", str(i), "--station-id", f"st-{i}",
+                 "--publish", f"tcp://127.0.0.1:{p}", "--remote", f"tcp://127.0.0.1:{p - 1}"],
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        from coach.cli.instructor import trainee_page_from_record
+
+        inst = _Instructor(InstructorOptions(stations=tuple(StationAddress.parse(f"tcp://127.0.0.1:{p}") for p in ports),
+                                             port=0, data_dir=tmp_path, status_poll_s=0.5), trainee_page_from_record)
+        server = inst.start()
+        own = Subscriber(SubscriberOptions(connect=f"tcp://127.0.0.1:{ports[0]}", topics=("cpr.state", "cpr.session")))
+        try:
+            with WebSocketClient(f"ws://127.0.0.1:{server.hud.port}/ws") as ws:
+                deadline = time.monotonic() + 20.0
+                while time.monotonic() < deadline:
+                    tiles, _ = _tiles(ws)
+                    if len(tiles) == 3 and all(t["compressions"] > 0 and t["rate_cpm"] for t in tiles.values()) \
+                            and len(server.remotes) == 3:
+                        break
+                assert len(tiles) == 3 and all(t["status"] in ("running", "alert") for t in tiles.values()), tiles
+                # the tile lags the station's own newest state by under one second of wall time
+                own.drain()
+                newest = own.recv(2.0)
+                tiles, _ = _tiles(ws)
+                lag_s = (newest.payload["t_s"] - tiles["st-0"]["t_s"]) / SPEED
+                assert lag_s < 1.0, lag_s
+                # control through the station's remote, seen on the station's own cpr.session
+                ws.send_text(json.dumps({"cmd": "stop", "station": "st-0"}))
+                assert _reply(ws)["ok"]
+                ws.send_text(json.dumps({"cmd": "start", "station": "st-0", "trainee": "ana"}))
+                assert _reply(ws)["ok"]
+                events, deadline = [], time.monotonic() + 3.0
+                while len(events) < 2 and time.monotonic() < deadline:
+                    m = own.recv(0.5)
+                    if m is not None and m.topic == "cpr.session":
+                        events.append(m.payload["event"])
+                assert events == ["stop", "start"], events
+                time.sleep(12.0 / SPEED)
+                ws.send_text(json.dumps({"cmd": "stop", "station": "st-0"}))
+                stopped = _reply(ws)
+                assert stopped["ok"]
+                tiles, msg = _tiles(ws)
+                assert tiles["st-0"]["trainee"] == "ana" and msg["recorded"] == 2
+                rec = read_record(tmp_path)
+                assert rec[-1]["trainee"] == "ana" and len(rec[-1]["compressions"]) == stopped["summary"]["compressions"] > 5
+                from coach.trainee.data import load_trainee_sessions
+
+                assert len(load_trainee_sessions("ana", tmp_path)) == 1
+                ws.send_text(json.dumps({"cmd": "trainee-page", "station": "st-0"}))
+                deadline = time.monotonic() + 20.0
+                while True:
+                    m = json.loads(ws.recv(20.0))
+                    if m["topic"] == "instructor.trainee_page" or time.monotonic() > deadline:
+                        break
+                assert m["trainee"] == "ana" and "CPR practice: ana" in m["html"] and "data:image/png;base64" in m["html"]
+                # a station disappears: its tile says "lost" within 3 s, the others keep updating
+                before = tiles["st-2"]["t_s"]
+                procs[1].send_signal(signal.SIGKILL)
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < 3.0:
+                    tiles, _ = _tiles(ws)
+                    if tiles["st-1"]["status"] == "lost":
+                        break
+                assert tiles["st-1"]["status"] == "lost", tiles["st-1"]
+                assert tiles["st-2"]["status"] != "lost" and tiles["st-2"]["t_s"] > before
+        finally:
+            own.close()
+            inst.close()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(5.0)
+            except subprocess.TimeoutExpired:
+                p.kill()
