@@ -23,6 +23,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "coach.cli.remote",  # remote status|start|stop|set-profile|snapshot
     "coach.cli.calibrate",  # calibrate print-marker|camera|manikin
     "coach.cli.analyze",  # analyze VIDEO --calibration station.json
+    "coach.cli.sessions",  # sessions list|show|export|delete (session records)
+    "coach.cli.replay",  # replay ID (a recorded session back on the protocol)
+    "coach.cli.report",  # report ID -o report.html (debrief)
 )
 
 

@@ -20,6 +20,7 @@ from coach.cli import CliError
 
 def register(sub: argparse._SubParsersAction) -> None:
     from coach.cli.models import add_model_arguments
+    from coach.cli.sessions import add_record_arguments
 
     p = sub.add_parser("analyze", help="analyse a CPR video: hands -> depth (mm) -> compressions, rate, pauses",
                        description="Analyse a video filmed by a calibrated camera (see `cpr-coach calibrate`). "
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the progress bar")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="never draw it")
     add_model_arguments(p)
+    add_record_arguments(p)
     p.set_defaults(func=_analyze)
 
 
@@ -219,4 +221,16 @@ def _analyze(args: argparse.Namespace) -> int:
                               profile=args.profile)
         write_json(args.json, data, indent=1)
         print(f"  -> {args.json}")
+    _record(args, res, station)
     return 0
+
+
+def _record(args: argparse.Namespace, res, station) -> None:
+    """The analysed video as a recorded session (unless --no-record): samples, compressions, summary, geometry."""
+    from coach.cli.sessions import record_analysis
+    from coach.records import calibration_info
+
+    tr = res.trace()
+    record_analysis(args, res.session, source_kind="video", source_name=str(args.video), profile=args.profile,
+                    t_s=tr["t_s"], height_mm=tr["height_mm"], hands_visible=[bool(n) for n in tr["n_hands"]],
+                    calibration=calibration_info(res.mode, file=args.calibration, station=station))

@@ -102,12 +102,13 @@ def _is_number(cell: str) -> bool:
 
 
 # ---------------------------------------------------------------- analysis
-def run_analysis(csv_path: str | os.PathLike, json_path: str | os.PathLike, profile: str):
-    """The analyze-trace job: read, analyze, write JSON. Returns (result, n_samples)."""
+def run_analysis(csv_path: str | os.PathLike, json_path: str | os.PathLike, profile: str, trace=None):
+    """The analyze-trace job: read (unless ``trace`` = (t_s, height_mm) was read already), analyze, write JSON.
+    Returns (result, n_samples)."""
     from coach.core import CoreOptions, analyze
     from coach.core.profiles import ProfileError
 
-    t, h = read_trace_csv(csv_path)
+    t, h = read_trace_csv(csv_path) if trace is None else trace
     try:
         options = CoreOptions(profile=profile)
         result = analyze(t, h, options)
@@ -167,11 +168,17 @@ def summary_lines(result) -> list[str]:
 
 
 def _analyze_trace(args: argparse.Namespace) -> int:
-    result, n = run_analysis(args.file, args.json, args.profile)
+    from coach.cli.sessions import record_analysis
+    from coach.records import calibration_info
+
+    t, h = read_trace_csv(args.file)
+    result, n = run_analysis(args.file, args.json, args.profile, trace=(t, h))
     print(f"{args.file}: {n} samples, profile {args.profile}")
     for line in summary_lines(result):
         print("  " + line)
     print(f"  -> {args.json}")
+    record_analysis(args, result, source_kind="trace", source_name=str(args.file), profile=args.profile, t_s=t,
+                    height_mm=h, calibration=calibration_info("trace", file=str(args.file)))
     return 0
 
 
@@ -241,6 +248,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- registration
 def register(sub: argparse._SubParsersAction) -> None:
+    from coach.cli.sessions import add_record_arguments
     from coach.core.profiles import profile_names
 
     names = profile_names()
@@ -252,6 +260,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("file", help="CSV with the header t_s,height_mm (empty height cell = missing)")
     a.add_argument("--json", required=True, metavar="OUT.json", help="where to write the result")
     a.add_argument("--profile", default="adult", choices=names, help="guideline profile (default: adult)")
+    add_record_arguments(a)
     a.set_defaults(func=_analyze_trace)
 
     d = sub.add_parser(

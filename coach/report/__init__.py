@@ -7,7 +7,7 @@
 other front ends. The score formula and the coaching-point rule are in docs/report.md.
 """
 from coach.report.points import CoachingPoint, coaching_points
-from coach.report.report import Report, build_report, write_report
+from coach.report.report import Report, build_report, save_html, write_report
 from coach.report.score import Score, score_session
 
-__all__ = ["CoachingPoint", "Report", "Score", "build_report", "coaching_points", "score_session", "write_report"]
+__all__ = ["CoachingPoint", "Report", "Score", "build_report", "coaching_points", "save_html", "score_session", "write_report"]

@@ -149,10 +149,14 @@ def write_report(session, path: str | os.PathLike, *, store=None) -> Path:
         record = store.load(session)
     else:
         record = session
-    rep = build_report(record)
+    return save_html(build_report(record).html, path)
+
+
+def save_html(html: str, path: str | os.PathLike) -> Path:
+    """Write atomically (temp file + rename): a failed write never leaves half a report."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(rep.html, encoding="utf-8")
+    tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, out)
     return out
