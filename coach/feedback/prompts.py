@@ -51,6 +51,8 @@ RELEASE = Prompt("release_fully", "Let the chest rise fully", "recoil")
 FASTER = Prompt("push_faster", "Faster", "rate")
 SLOWER = Prompt("push_slower", "Slower", "rate")
 HANDS_CENTRE = Prompt("hands_to_centre", "Hands to centre of chest", "placement")
+# Before a live session: the depth baseline is the hands resting still on the chest (coach.live).
+REST_HANDS = Prompt("rest_hands", "Rest your hands on the chest", "pause")
 
 
 def give_breaths(breaths: int) -> Prompt:
