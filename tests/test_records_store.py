@@ -80,7 +80,7 @@ def test_sigkill_mid_session_leaves_an_interrupted_session_with_every_published_
     data = tmp_path / "data"
     ep = free_tcp_endpoint()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "coach.cli", "simulate", "--speed", "4", "--duration", "120", "--data-dir", str(data),
+        [sys.executable, "-m", "coach.cli", "simulate", "--speed", "8", "--duration", "120", "--data-dir", str(data),
          "--no-remote", "--publish", ep, "--frame-hz", "0", "--quiet", "--trainee", "t-kill", "--seed", "3"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     sub = Subscriber(SubscriberOptions(connect=ep, topics=("cpr.compression",), rcvhwm=100_000))
@@ -235,3 +235,23 @@ def test_sessions_cli_list_show_export_delete(tmp_path, capsys):
     assert not store.path_for(sid).exists() and store.list() == []
     assert cli_main(["sessions", "show", sid, "--data-dir", d]) == 2
     assert "no session" in capsys.readouterr().err
+
+
+def test_analyze_trace_records_a_session_unless_told_not_to(tmp_path, capsys):
+    from coach.core.simulator import SimOptions, simulate
+
+    csv = tmp_path / "t.csv"
+    simulate(SimOptions(seed=4, duration_s=20.0)).write_csv(csv)
+    data = str(tmp_path / "data")
+    assert cli_main(["analyze-trace", str(csv), "--json", str(tmp_path / "a.json"), "--data-dir", data,
+                     "--trainee", "t-1"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads((tmp_path / "a.json").read_text())
+    (row,) = SessionStore(data).list()
+    assert row.id in out and row.state == "complete" and row.trainee == "t-1" and row.source == f"trace: {csv}"
+    assert row.compressions == doc["summary"]["compressions"] > 20
+    rec = SessionStore(data).load(row.id)
+    assert rec.log.t_s.size == doc["samples"] and rec.meta["calibration"]["mode"] == "trace"
+    assert cli_main(["analyze-trace", str(csv), "--json", str(tmp_path / "b.json"), "--data-dir", data,
+                     "--no-record"]) == 0
+    assert len(SessionStore(data).list()) == 1

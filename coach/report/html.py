@@ -20,7 +20,7 @@ h2{font-size:1.12em;margin:1.3em 0 .5em;border-bottom:2px solid #dde1e6;padding-
 .card{background:#fff;border-radius:10px;padding:12px 14px;margin:10px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 .warn{background:#fff4e5;border-left:5px solid #e67e22}
 .note{background:#eef5ff;border-left:5px solid #3b7dd8}
-.scores{display:grid;grid-template-columns:repeat(auto-fit,minmax(120px,1fr));gap:10px}
+.scores{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:10px}
 .score{background:#fff;border-radius:10px;padding:10px;text-align:center;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 .score .v{font-size:1.8em;font-weight:700}
 .score .k{color:#555;font-size:.85em}

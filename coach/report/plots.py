@@ -24,7 +24,7 @@ BAND = "#2e8b57"
 def _figure(height_in: float = 2.6):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, height_in), dpi=110, layout="constrained")
+    fig = Figure(figsize=(5.2, height_in), dpi=130, layout="constrained")  # ~680 px: sharp on a phone, no tiny type
     return fig, fig.add_subplot(1, 1, 1)
 
 
@@ -34,11 +34,16 @@ def _empty(ax, text: str) -> None:
     ax.set_yticks([])
 
 
+def _legend_below(ax, ncols: int) -> None:
+    """Legend under the x label, so it never hides data."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), ncols=ncols, frameon=False, fontsize=9)
+
+
 def depth_figure(result: SessionResult, profile: Profile):
     """Depth of every compression against the band; leaning (incomplete recoil) compressions marked."""
-    fig, ax = _figure()
+    fig, ax = _figure(3.0)
     comps = result.compressions
-    ax.set_title("Depth per compression", loc="left", fontsize=11)
+    ax.set_title("Depth per compression", loc="left")
     if not comps:
         _empty(ax, "no compressions")
         return fig
@@ -58,14 +63,14 @@ def depth_figure(result: SessionResult, profile: Profile):
     ax.set_xlabel("compression")
     ax.set_ylabel("depth (mm)")
     ax.grid(alpha=0.25)
-    ax.legend(fontsize=8, loc="lower right", ncols=3)
+    _legend_below(ax, 3)
     return fig
 
 
 def rate_figure(result: SessionResult, profile: Profile, t0_s: float):
     """Instantaneous rate over the session's time against the band."""
-    fig, ax = _figure()
-    ax.set_title("Rate over time", loc="left", fontsize=11)
+    fig, ax = _figure(3.0)
+    ax.set_title("Rate over time", loc="left")
     pts = [(c.t_bottom_s - t0_s, c.rate_cpm) for c in result.compressions if math.isfinite(c.rate_cpm)]
     if not pts:
         _empty(ax, "no rates (fewer than two compressions in a set)")
@@ -85,15 +90,15 @@ def rate_figure(result: SessionResult, profile: Profile, t0_s: float):
     ax.set_xlabel("time (s)")
     ax.set_ylabel("rate (/min)")
     ax.grid(alpha=0.25)
-    ax.legend(fontsize=8, loc="lower right", ncols=2)
+    _legend_below(ax, 2)
     return fig
 
 
 def timeline_figure(result: SessionResult, profile: Profile, t0_s: float, t_end_s: float,
                     events: list[dict[str, Any]] | None = None):
     """Sets (compressing), pauses (ventilation / hands-off; too long in red) and source gaps on one time axis."""
-    fig, ax = _figure(2.0)
-    ax.set_title("Timeline: sets, pauses and hands-off time", loc="left", fontsize=11)
+    fig, ax = _figure(2.2)
+    ax.set_title("Timeline: sets, pauses, hands-off", loc="left")
     sets = [(s.start_s - t0_s, s.end_s - s.start_s) for s in result.sets]
     pauses = list(result.pauses)
     if not sets and not pauses:
@@ -113,15 +118,15 @@ def timeline_figure(result: SessionResult, profile: Profile, t0_s: float, t_end_
     ax.set_yticks([0.5, 1.5], ["pauses", "sets"])
     ax.set_ylim(0, 2)
     ax.set_xlim(0, max(t_end_s - t0_s, 1.0))
-    ax.set_xlabel(f"time (s); red: pauses over {profile.pause_max_s:g} s")
+    ax.set_xlabel("time (s)")
     ax.grid(axis="x", alpha=0.25)
     return fig
 
 
 def ccf_figure(result: SessionResult, profile: Profile):
     """Chest compression fraction against the profile's minimum and goal."""
-    fig, ax = _figure(1.5)
-    ax.set_title("Compression fraction (CCF)", loc="left", fontsize=11)
+    fig, ax = _figure(1.8)
+    ax.set_title("Compression fraction (CCF)", loc="left")
     ccf = result.summary.ccf
     if not result.compressions or not math.isfinite(ccf):
         _empty(ax, "no compressions")
@@ -131,25 +136,28 @@ def ccf_figure(result: SessionResult, profile: Profile):
     ax.barh([0], [pct], height=0.6, color=color, gid="ccf")
     ax.axvline(100 * profile.ccf_min, color=INK, lw=1.2, ls="--", gid="ccf-min")
     ax.axvline(100 * profile.ccf_goal, color=INK, lw=1.6, gid="ccf-goal")
-    ax.text(100 * profile.ccf_min, 0.45, f" min {100 * profile.ccf_min:.0f} %", fontsize=8, va="bottom")
-    ax.text(100 * profile.ccf_goal, -0.45, f" goal {100 * profile.ccf_goal:.0f} %", fontsize=8, va="top")
+    ax.text(100 * profile.ccf_min, 0.45, f" min {100 * profile.ccf_min:.0f} %", fontsize=9, va="bottom")
+    ax.text(100 * profile.ccf_goal, -0.45, f" goal {100 * profile.ccf_goal:.0f} %", fontsize=9, va="top")
     ax.text(min(pct, 97.0), 0, f"{pct:.0f} % ", ha="right", va="center", color="white", fontsize=10, weight="bold")
     ax.set_xlim(0, 100)
     ax.set_ylim(-0.8, 0.8)
     ax.set_yticks([])
-    ax.set_xlabel("share of the time from first to last compression spent compressing (%)")
+    ax.set_xlabel("time spent compressing (%)")
     return fig
 
 
 def build_figures(result: SessionResult, profile: Profile, *, t0_s: float, t_end_s: float,
                   events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The four figures, by name (depth, rate, timeline, ccf)."""
-    return {
-        "depth": depth_figure(result, profile),
-        "rate": rate_figure(result, profile, t0_s),
-        "timeline": timeline_figure(result, profile, t0_s, t_end_s, events),
-        "ccf": ccf_figure(result, profile),
-    }
+    import matplotlib
+
+    with matplotlib.rc_context({"font.size": 10.5, "axes.titlesize": 12, "axes.titleweight": "bold"}):
+        return {
+            "depth": depth_figure(result, profile),
+            "rate": rate_figure(result, profile, t0_s),
+            "timeline": timeline_figure(result, profile, t0_s, t_end_s, events),
+            "ccf": ccf_figure(result, profile),
+        }
 
 
 def png_bytes(fig) -> bytes:
