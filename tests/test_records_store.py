@@ -255,3 +255,21 @@ def test_analyze_trace_records_a_session_unless_told_not_to(tmp_path, capsys):
     assert cli_main(["analyze-trace", str(csv), "--json", str(tmp_path / "b.json"), "--data-dir", data,
                      "--no-record"]) == 0
     assert len(SessionStore(data).list()) == 1
+
+
+@pytest.mark.slow
+def test_analyze_video_records_the_session_with_its_geometry(tmp_path, capsys, hands_dir, hand_model_path):
+    """A real clip through MediaPipe: the recorded session has every frame's sample and the geometry mode."""
+    data = str(tmp_path / "data")
+    video = hands_dir / "one_hand_640x360.mp4"
+    assert cli_main(["analyze", str(video), "--hfov", "65", "--max-frames", "40", "--no-progress",
+                     "--model", str(hand_model_path), "--data-dir", data, "--trainee", "t-v"]) == 0, capsys.readouterr().err
+    (row,) = SessionStore(data).list()
+    rec = SessionStore(data).load(row.id)
+    assert row.state == "complete" and row.trainee == "t-v" and row.source == f"video: {video}"
+    assert rec.log.t_s.size == 40 and rec.log.hands_visible.sum() >= 30
+    assert rec.meta["calibration"]["mode"] == "hand-size" and rec.meta["calibration"]["depth_uncertainty_mm"] == 9.0
+    from coach.report import build_report
+
+    basis = build_report(rec).html.split("What the numbers rest on")[1]
+    assert "the hand&#x27;s own size" in basis and "3-9 mm" in basis
