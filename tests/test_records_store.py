@@ -273,3 +273,23 @@ def test_analyze_video_records_the_session_with_its_geometry(tmp_path, capsys, h
 
     basis = build_report(rec).html.split("What the numbers rest on")[1]
     assert "the hand&#x27;s own size" in basis and "3-9 mm" in basis
+
+
+def test_a_disk_that_refuses_the_file_never_stops_the_station(tmp_path, monkeypatch):
+    """Fault injection: the session file cannot be created; the station coaches and publishes on."""
+    from coach.records import writer as writer_mod
+    from coach.station import Sample, Station, StationOptions
+    from overlays.publisher import PublisherOptions
+
+    def refuse(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer_mod.SessionWriter, "__init__", refuse)
+    rec = SessionRecorder(SessionStore(tmp_path / "d"))
+    with Station(StationOptions(remote=None, publisher=PublisherOptions(endpoint="tcp://127.0.0.1:0")),
+                 recorder=rec) as st:
+        for i in range(90):
+            st.process(Sample(t_s=i / 30, height_mm=100.0))
+        st.record_event("source_lost")
+        assert st.stats.samples == 90 and st.running
+        assert st.record_error and "No space left on device" in st.record_error

@@ -58,9 +58,9 @@ class SessionRecorder:
         meta = session_meta(station_id=station_id, profile=profile, source_kind=source_kind, source_name=source_name,
                             trainee_id=trainee_id, calibration=self.calibration, t0_s=t_s, extra=self.extra_meta)
         path = self.store.path_for(session_id)
-        self.store.index_start(session_id, meta)
         self._writer = SessionWriter(path, fmt.header_line(session_id, meta), self.options.writer,
-                                     on_closed=self._on_closed)
+                                     on_closed=self._on_closed,
+                                     on_opened=lambda w: self.store.index_start(session_id, meta))
         self._writers.append(self._writer)
         self._meta = meta
         self.session_id = self.last_session_id = session_id
@@ -110,8 +110,8 @@ class SessionRecorder:
     # ------------------------------------------------------------ writer thread
     def _on_closed(self, w: SessionWriter) -> None:
         """Index the finished file: complete with its summary, else interrupted with derived figures."""
-        if w.error and self.error is None:
-            self.error = w.error
+        if (w.error or w.index_error) and self.error is None:
+            self.error = w.error or w.index_error
         try:
             from coach.records.reader import read_session
 

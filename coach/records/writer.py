@@ -42,19 +42,24 @@ _CLOSE = object()
 class SessionWriter:
     """Appends lines to one session file from a background thread.
 
-    ``put(line_dict, sample=False)`` never blocks. ``close()`` drains, fsyncs, closes and calls
-    ``on_closed(writer)`` from the writer thread (the store updates its index there).
+    ``put(line_dict, sample=False)`` never blocks. ``on_opened(writer)`` runs first in the writer
+    thread; ``close()`` drains, fsyncs, closes and calls ``on_closed(writer)`` from the writer thread
+    (the store updates its index in both, so no SQLite call runs on the caller's loop).
     """
 
     def __init__(self, path: Path, header: Mapping[str, Any], options: WriterOptions = WriterOptions(),
-                 on_closed: Callable[["SessionWriter"], None] | None = None) -> None:
+                 on_closed: Callable[["SessionWriter"], None] | None = None,
+                 on_opened: Callable[["SessionWriter"], None] | None = None) -> None:
         self.path = Path(path)
         self.options = options
         self.on_closed = on_closed
+        self.on_opened = on_opened  # called first thing in the writer thread (the store indexes the session there)
         self.samples_written = 0
         self.samples_thinned = 0
         self.lines_written = 0
+        self.lines_unencodable = 0  # lines skipped because JSON cannot encode them
         self.error: str | None = None  # first write error (the loop never sees it raised)
+        self.index_error: str | None = None
         self.summary_line: dict[str, Any] | None = None
         self._pending_samples = 0
         self._thin_noted = 0
@@ -100,7 +105,12 @@ class SessionWriter:
         if self.error is not None:
             return  # a failed disk: keep draining so memory stays bounded
         try:
-            self._fh.write(fmt.dumps(line) + "\n")
+            text = fmt.dumps(line)
+        except (TypeError, ValueError):  # e.g. an event with an object JSON cannot hold: that line only
+            self.lines_unencodable += 1
+            return
+        try:
+            self._fh.write(text + "\n")
             self.lines_written += 1
         except (OSError, ValueError) as exc:
             self.error = f"{self.path}: cannot write: {exc}"
@@ -120,6 +130,11 @@ class SessionWriter:
         last_flush = last_fsync = time.monotonic()
         dirty = False
         try:
+            if self.on_opened is not None:
+                try:
+                    self.on_opened(self)
+                except Exception as exc:  # an index that cannot be written: the file still is; the next open indexes it
+                    self.index_error = f"{self.path}: cannot index: {exc}"
             while True:
                 try:
                     item = self._q.get(timeout=opts.flush_interval_s)
