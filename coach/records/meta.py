@@ -12,9 +12,9 @@ from typing import Any, Mapping
 # Depth uncertainty stated per geometry mode (docs/calibration.md, "Measured accuracy" and the
 # no-marker fallback): (typical, worst) in mm and the sentence the report prints.
 DEPTH_UNCERTAINTY: dict[str, tuple[float, float, str]] = {
-    "marker": (1.0, 2.0, "printed marker on the chest: depth within about 2 mm (measured 0.3-0.7 mm mean error)"),
-    "anchor": (1.0, 3.0, "static anchor marker, moving camera: depth within about 3 mm (measured 0.5 mm mean error)"),
-    "hand-size": (5.0, 9.0, "no marker, the hand's own size: depth within 5-15 % (about 3-9 mm at 55 mm); "
+    "marker": (1.0, 2.0, "printed marker on the chest: depth within about ±2 mm (measured 0.3-0.7 mm mean error on rendered clips)"),
+    "anchor": (1.0, 3.0, "static anchor marker, moving camera: depth within about ±3 mm (measured 0.5 mm mean error on rendered clips)"),
+    "hand-size": (5.0, 9.0, "no marker, the hand's own size: depth within ±5-15 % (about ±3-9 mm at 55 mm); "
                             "rate, counts and pauses are unaffected"),
     "trace": (math.nan, math.nan, "a recorded height trace: the uncertainty is that of the device that recorded it"),
     "simulator": (0.0, 0.0, "simulated trainee: the heights are exact by construction"),

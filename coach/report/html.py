@@ -72,7 +72,7 @@ def render_html(*, title: str, subtitle: str, banners: list[tuple[str, str]], sc
         v = score.metric(key)
         parts.append(f"<div class='score'><div class='v {_cls(v)}'>{_pct(v)}</div><div class='k'>{label}</div></div>")
     parts.append("</div>")
-    parts.append("<h2>Three things to work on</h2><div class='card'><ol class='points'>")
+    parts.append("<h2>Coaching points</h2><div class='card'><ol class='points'>")
     parts += [f"<li>{escape(p.text)}</li>" for p in points]
     parts.append("</ol></div>")
     parts.append("<h2>The session</h2>")

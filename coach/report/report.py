@@ -49,9 +49,9 @@ def _basis_rows(meta: dict[str, Any], profile: Profile) -> list[tuple[str, str]]
     if el is not None or az is not None:
         view = []
         if el is not None:
-            view.append(f"{el:.0f} deg above the chest")
+            view.append(f"{el:.0f}° above the chest")
         if az is not None:
-            view.append(f"{az:+.0f} deg from the side view")
+            view.append(f"{az:+.0f}° from the side view")
         if cal.get("distance_mm") is not None:
             view.append(f"{cal['distance_mm'] / 1000:.2f} m away")
         rows.append(("viewing angle", ", ".join(view)))
@@ -59,9 +59,10 @@ def _basis_rows(meta: dict[str, Any], profile: Profile) -> list[tuple[str, str]]
         rows.append(("viewing angle", NOT_RECORDED))
     unc = cal.get("depth_uncertainty_mm")
     text = cal.get("uncertainty_text")
-    if text or (unc is not None and math.isfinite(unc)):
-        rows.append(("depth uncertainty", (f"about +-{unc:g} mm; " if unc is not None and math.isfinite(unc) else "")
-                     + (text or "")))
+    if text:
+        rows.append(("depth uncertainty", text))
+    elif unc is not None and math.isfinite(unc):
+        rows.append(("depth uncertainty", f"about ±{unc:g} mm"))
     else:
         rows.append(("depth uncertainty", NOT_RECORDED))
     if cal.get("hand_length_mm") is not None:
