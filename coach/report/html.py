@@ -20,7 +20,7 @@ h2{font-size:1.12em;margin:1.3em 0 .5em;border-bottom:2px solid #dde1e6;padding-
 .card{background:#fff;border-radius:10px;padding:12px 14px;margin:10px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 .warn{background:#fff4e5;border-left:5px solid #e67e22}
 .note{background:#eef5ff;border-left:5px solid #3b7dd8}
-.scores{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:10px}
+.scores{display:grid;grid-template-columns:repeat(4,1fr);gap:10px}
 .score{background:#fff;border-radius:10px;padding:10px;text-align:center;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 .score .v{font-size:1.8em;font-weight:700}
 .score .k{color:#555;font-size:.85em}
@@ -36,6 +36,7 @@ table{border-collapse:collapse;width:100%;background:#fff;border-radius:10px;ove
 td,th{padding:6px 10px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top;font-size:.95em}
 th{width:42%;color:#444;font-weight:600}
 footer{color:#666;font-size:.8em;margin:24px 0 8px}
+@media (max-width:560px){.scores{grid-template-columns:repeat(2,1fr)}}
 @media (max-width:480px){body{font-size:15px}main{padding:10px}.score .v{font-size:1.5em}.overall .v{font-size:2.2em}}
 """
 
