@@ -165,6 +165,11 @@ class LiveSource(FrameSource):
 
     # ---- consumer side -------------------------------------------------
     @property
+    def origin_s(self) -> float:
+        """The clock's reading at ``t_ms == 0``: source times map to the clock as ``origin_s + t_ms / 1000``."""
+        return self._t0
+
+    @property
     def state(self) -> SourceState:
         with self._cond:
             if self._state is SourceState.LIVE and self._clock() - self._last_frame_at > self.options.stall_timeout_s:

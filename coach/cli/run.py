@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--publish", default="tcp://127.0.0.1:5556", help="PUB endpoint (default tcp://127.0.0.1:5556)")
     p.add_argument("--remote", default="tcp://127.0.0.1:5555", help="remote-control endpoint (default tcp://127.0.0.1:5555)")
     p.add_argument("--no-remote", action="store_true", help="no remote-control socket")
+    p.add_argument("--every-frame", action="store_true",
+                   help="a video file: process every frame, no faster than its frame rate (a slow machine plays it "
+                   "in slow motion instead of dropping frames as a camera would)")
     p.add_argument("--preview", action="store_true", help="a window with the overlay over the camera (needs a display)")
     p.add_argument("--frame-hz", type=float, default=5.0, help="camera pictures per second on cpr.frame (default 5; 0: none)")
     p.add_argument("--frame-width", type=int, default=640, metavar="PX", help="cpr.frame picture width (default 640)")
@@ -71,8 +74,9 @@ def _run(args: argparse.Namespace) -> int:
     settings = StationSettings(
         source=args.source, calibration=args.calibration, hfov_deg=args.hfov, station_id=args.station,
         trainee_id=args.trainee, profile=args.profile, publish=args.publish, remote=remote, curve=curve,
-        model_path=resolve_model_path(args), live=LiveOptions(frame_hz=args.frame_hz, frame_width_px=args.frame_width,
-                                                            preview=preview),
+        model_path=resolve_model_path(args), realtime=not args.every_frame,
+        live=LiveOptions(frame_hz=args.frame_hz, frame_width_px=args.frame_width, preview=preview,
+                         pace_files=args.every_frame),
         data_dir=args.data_dir, record=not args.no_record, report_path=args.report)
     tty = sys.stdout.isatty()
 
