@@ -76,6 +76,7 @@ class StationOptions:
     source_kind: str = "camera"  # simulator | camera | video | replay
     source_name: str = ""
     autostart: bool = True  # start a session at the first sample
+    rest_height_mm: float | None = None  # a known rest height for the core (a replay of a live session); None: tracked
     layout: SceneLayout = SceneLayout()
 
 
@@ -158,7 +159,8 @@ class Station:
 
     # ------------------------------------------------------------ sessions
     def _new_analyzer(self) -> None:
-        self.analyzer = StreamingAnalyzer(CoreOptions(profile=self.profile.name))
+        self.analyzer = StreamingAnalyzer(CoreOptions(profile=self.profile.name,
+                                                      rest_height_mm=self.options.rest_height_mm))
 
     def start_session(self, t_s: float | None = None) -> str:
         """Fresh analyzer and coach; publishes cpr.session start."""
@@ -176,7 +178,8 @@ class Station:
             try:
                 self.recorder.start(self.session_id, t_s=t, station_id=self.options.station_id,
                                     profile=self.profile.name, source_kind=self.options.source_kind,
-                                    source_name=self.options.source_name, trainee_id=self.options.trainee_id)
+                                    source_name=self.options.source_name, trainee_id=self.options.trainee_id,
+                                    core={"rest_height_mm": self.analyzer.options.rest_height_mm})
             except Exception as exc:  # a full or read-only disk: coach on, say why nothing is recorded
                 self.record_error = self.record_error or f"session not recorded: {exc}"
         self.publisher.publish_feedback(None, t_s=t)

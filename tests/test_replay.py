@@ -69,3 +69,29 @@ def test_replay_of_an_unknown_session_is_one_line(tmp_path, capsys):
     assert cli_main(["replay", "nope", "--data-dir", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no session 'nope'" in err
+
+
+def test_replay_measures_against_the_recorded_rest_height(tmp_path):
+    """A live session's core starts from the rest hold's height; the record keeps it and the replay uses it."""
+    import numpy as np
+
+    from coach.core.simulator import simulate
+    from coach.records import SessionRecorder
+    from coach.simsource import SimSourceOptions, sim_options_for, sim_samples
+    from coach.station import Station, StationOptions
+    from overlays.publisher import PublisherOptions
+
+    trace = simulate(sim_options_for("leaning", seed=9, duration_s=20.0, profile=None))
+    rest = float(np.median(trace.rest_mm))  # what a rest hold would have measured
+    store = SessionStore(tmp_path / "data")
+    rec = SessionRecorder(store)
+    with Station(StationOptions(remote=None, rest_height_mm=rest, publisher=PublisherOptions(endpoint="tcp://127.0.0.1:0")),
+                 recorder=rec) as st:
+        live = [c for s in sim_samples(trace, SimSourceOptions(frame_hz=0)) for c in st.process(s)]
+    loaded = store.load(rec.last_session_id)
+    assert loaded.meta["core"]["rest_height_mm"] == rest
+    msgs, rc = _replay(tmp_path / "data", rec.last_session_id)
+    got = [m.payload for m in msgs if m.topic == "cpr.compression"]
+    assert rc == 0 and len(got) == len(live) > 20
+    assert [c["recoil_residual_mm"] for c in got] == [c.recoil_residual_mm for c in live]
+    assert [c["depth_mm"] for c in got] == [c.depth_mm for c in live]

@@ -213,4 +213,5 @@ def _record(args: argparse.Namespace, res, station) -> None:
     tr = res.trace()
     record_analysis(args, res.session, source_kind="video", source_name=str(args.video), profile=args.profile,
                     t_s=tr["t_s"], height_mm=tr["height_mm"], hands_visible=[bool(n) for n in tr["n_hands"]],
-                    calibration=calibration_info(res.mode, file=args.calibration, station=station))
+                    calibration=calibration_info(res.mode, file=args.calibration, station=station),
+                    rest_height_mm=res.rest_height_mm)

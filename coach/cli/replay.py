@@ -51,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
         publisher=PublisherOptions(endpoint=args.publish, station_id=station_id),
         remote=RemoteOptions(endpoint=args.remote) if args.remote else None,
         source_kind="replay", source_name=f"session {rec.id}",
+        rest_height_mm=(rec.meta.get("core") or {}).get("rest_height_mm"),  # measured as it was live
     )
     try:
         station = Station(opts)

@@ -235,7 +235,8 @@ def recorder_for(args: argparse.Namespace, *, calibration=None):
 
 
 def record_analysis(args: argparse.Namespace, result, *, source_kind: str, source_name: str, profile: str,
-                    t_s, height_mm, hands_visible=None, calibration=None, station_id: str = "offline") -> str | None:
+                    t_s, height_mm, hands_visible=None, calibration=None, station_id: str = "offline",
+                    rest_height_mm: float | None = None) -> str | None:
     """Record an offline analysis (analyze, analyze-trace) as a complete session, unless --no-record.
 
     A failure to record is a warning, not an error: the analysis itself succeeded and was written.
@@ -248,7 +249,8 @@ def record_analysis(args: argparse.Namespace, result, *, source_kind: str, sourc
     try:
         store = open_store(args)
         meta = session_meta(station_id=station_id, profile=profile, source_kind=source_kind, source_name=source_name,
-                            trainee_id=getattr(args, "trainee", None), calibration=calibration)
+                            trainee_id=getattr(args, "trainee", None), calibration=calibration,
+                            extra={"core": {"rest_height_mm": rest_height_mm}})
         sid = record_result(store, result, meta=meta, t_s=t_s, height_mm=height_mm, hands_visible=hands_visible)
     except (CliError, StoreError, OSError) as exc:
         print(f"cpr-coach: warning: session not recorded: {exc}", file=sys.stderr)

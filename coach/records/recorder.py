@@ -51,12 +51,16 @@ class SessionRecorder:
         return self._writer is not None
 
     def start(self, session_id: str, *, t_s: float, station_id: str, profile: str, source_kind: str = "",
-              source_name: str = "", trainee_id: str | None = None) -> str:
-        """Open the session's file (header line) and index it as running. Returns its path."""
+              source_name: str = "", trainee_id: str | None = None, core: Mapping[str, Any] | None = None) -> str:
+        """Open the session's file (header line) and index it as running. Returns its path.
+
+        ``core``: the analyzer's settings a replay needs to measure the same (``rest_height_mm``).
+        """
         if self._writer is not None:
             self.stop(None, t_s=t_s, reason="a new session started")
         meta = session_meta(station_id=station_id, profile=profile, source_kind=source_kind, source_name=source_name,
-                            trainee_id=trainee_id, calibration=self.calibration, t0_s=t_s, extra=self.extra_meta)
+                            trainee_id=trainee_id, calibration=self.calibration, t0_s=t_s,
+                            extra={**self.extra_meta, **({"core": dict(core)} if core else {})})
         path = self.store.path_for(session_id)
         self._writer = SessionWriter(path, fmt.header_line(session_id, meta), self.options.writer,
                                      on_closed=self._on_closed,
