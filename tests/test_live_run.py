@@ -151,3 +151,79 @@ def test_verbose_shows_the_native_logging(capfd, tmp_path, monkeypatch):
     assert main(["--verbose", "run", "--source", "9", "--hfov", "60", "--no-record"]) == 2
     _, err = capfd.readouterr()
     assert len(err.strip().splitlines()) > 1  # OpenCV's camera probe lines come through
+
+
+class _Unpluggable:
+    """A real paced file capture that is 'unplugged' between two wall-clock times (fault injection):
+    reads fail and reopening fails; afterwards the same capture goes on where it was."""
+
+    def __init__(self, path, outage_s: tuple[float, float]) -> None:
+        from vision.sources import PacedFileCapture
+
+        self.cap = PacedFileCapture(path)
+        self.t0 = time.monotonic()
+        self.outage = outage_s
+
+    def unplugged(self) -> bool:
+        t = time.monotonic() - self.t0
+        return self.outage[0] <= t < self.outage[1]
+
+    def isOpened(self) -> bool:
+        return not self.unplugged() and self.cap.isOpened()
+
+    def read(self):
+        if self.unplugged():
+            time.sleep(0.01)
+            return False, None
+        return self.cap.read()
+
+    @property
+    def eof(self) -> bool:
+        return self.cap.eof
+
+    def release(self) -> None:  # the driver object survives a replug
+        pass
+
+
+@pytest.mark.slow
+def test_a_camera_unplugged_mid_session_is_a_gap_not_an_end(demo_world, tmp_path):
+    from calibration.store import load_calibration
+    from coach.live.loop import LiveLoop, LiveOptions
+    from coach.live.station import LiveStation
+    from coach.pipeline import Pipeline
+    from coach.records import SessionRecorder, SessionStore, read_session
+    from coach.station import StationOptions
+    from models import ensure_model
+    from overlays.publisher import PublisherOptions
+    from vision.sources import open_source, require_frames
+
+    clip, station_json, truth = demo_world
+    cam = _Unpluggable(clip, (7.0, 8.5))
+    src = open_source("usb camera", capture_factory=lambda: cam)
+    require_frames(src)
+    pipe = Pipeline.from_calibration(load_calibration(station_json), src.size_wh, model_path=ensure_model("hand_landmarker"))
+    store = SessionStore(tmp_path / "data")
+    ep = free_tcp_endpoint()
+    st = LiveStation(StationOptions(station_id="t", publisher=PublisherOptions(endpoint=ep), remote=None,
+                                    source_kind="camera", source_name="usb camera"),
+                     recorder=SessionRecorder(store))
+    col = Collector(ep)
+    time.sleep(0.3)
+    try:
+        res = LiveLoop(src, pipe, st, LiveOptions(frame_hz=0)).run()
+    finally:
+        st.close()
+        pipe.tracker.close()
+        src.close()
+        time.sleep(0.2)
+        col.close()
+    assert res.reason == "source ended" and res.stats.gaps == 1
+    beats = [m.payload["tracker"]["status"] for m in col.messages if m.topic == "cpr.heartbeat"]
+    assert "lost" in beats and beats[-1] != "lost"  # said while it was gone, and no longer after
+    comp = col.of("cpr.compression")
+    log = read_session(store.path_for(store.list()[0].id))
+    events = {e["event"]: e for e in log.events}
+    assert "source_lost" in events and "source_back" in events
+    t_back = events["source_back"]["t_s"]
+    assert any(c["t_start_s"] > t_back for c in comp)  # tracking resumed after the gap
+    assert len(comp) < len(truth)  # the gap cost the compressions made while it lasted
