@@ -201,28 +201,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "with --data-dir). An id prefix is enough.")
     ss = p.add_subparsers(dest="sessions_cmd", metavar="CMD")
     ss.required = True
-    a = ss.add_parser("list", help="the recorded sessions, oldest first")
+
+    def command(name: str, help_text: str, func, with_id: bool = True) -> argparse.ArgumentParser:
+        c = ss.add_parser(name, help=help_text)
+        if with_id:
+            c.add_argument("id", help="session id (or an unambiguous prefix)")
+        add_data_dir_argument(c)
+        c.set_defaults(func=func)
+        return c
+
+    a = command("list", "the recorded sessions, oldest first", _list, with_id=False)
     a.add_argument("--trainee", metavar="ID", help="only this trainee's sessions")
     a.add_argument("--json", action="store_true", help="JSON instead of a table")
-    add_data_dir_argument(a)
-    a.set_defaults(func=_list)
-    s = ss.add_parser("show", help="one session: metadata, summary, events")
-    s.add_argument("id")
-    add_data_dir_argument(s)
-    s.set_defaults(func=_show)
-    e = ss.add_parser("export", help="one session as CSV (compressions), JSON (everything) or a t_s,height_mm trace")
-    e.add_argument("id")
+    command("show", "one session: metadata, summary, events", _show)
+    e = command("export", "one session as CSV (compressions), JSON (everything) or a t_s,height_mm trace", _export)
     fmt = e.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--csv", action="store_true", help="one row per compression")
     fmt.add_argument("--json", action="store_true", help="everything: metadata, summary, compressions, samples, events")
     fmt.add_argument("--trace", action="store_true", help="the height trace as t_s,height_mm (analyze-trace input)")
     e.add_argument("-o", "--output", metavar="PATH", help="write here (default: standard output)")
-    add_data_dir_argument(e)
-    e.set_defaults(func=_export)
-    d = ss.add_parser("delete", help="delete one session (its file and its index row)")
-    d.add_argument("id")
-    add_data_dir_argument(d)
-    d.set_defaults(func=_delete)
+    command("delete", "delete one session (its file and its index row)", _delete)
 
 
 def recorder_for(args: argparse.Namespace, *, calibration=None):

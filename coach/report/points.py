@@ -34,26 +34,35 @@ def _cm(mm: float) -> str:
     return f"{mm / 10:g}"
 
 
+# depth and rate: (low flag, high flag, low advice, high advice, the target sentence)
+_BAND_TEXT = {
+    "depth": (TOO_SHALLOW, TOO_DEEP, "Push deeper: {k} of {n} compressions were shallower than {lo:g} mm.",
+              "Push a little less deep: {k} of {n} compressions went deeper than {hi:g} mm.",
+              "Aim for {lo:g}-{hi:g} mm ({lo_cm}-{hi_cm} cm), straight arms, shoulders over the hands."),
+    "rate": (TOO_SLOW, TOO_FAST, "Speed up: {k} of {n} compressions came slower than {lo:g} per minute.",
+             "Slow down a little: {k} of {n} compressions came faster than {hi:g} per minute.",
+             "Keep {lo:g}-{hi:g} per minute; the metronome beats {target:g}."),
+}
+
+
+def _band_point(metric: str, result: SessionResult, profile: Profile) -> str:
+    """Depth or rate: the more frequent direction out of the band, how often, and the band."""
+    low_flag, high_flag, low_text, high_text, target = _BAND_TEXT[metric]
+    band = profile.depth_mm if metric == "depth" else profile.rate_cpm
+    n = (len(result.compressions) if metric == "depth"
+         else sum(1 for c in result.compressions if math.isfinite(c.rate_cpm)))  # the first of a set has no rate
+    low, high = _count(result, low_flag), _count(result, high_flag)
+    fields = dict(n=n, lo=band.min, hi=band.max, lo_cm=_cm(band.min), hi_cm=_cm(band.max),
+                  target=profile.rate_target_cpm)
+    text = low_text.format(k=low, **fields) if low >= high else high_text.format(k=high, **fields)
+    return f"{text} {target.format(**fields)}"
+
+
 def _problem(metric: str, result: SessionResult, profile: Profile) -> str:
     n = len(result.compressions)
     s = result.summary
-    if metric == "depth":
-        lo, hi = profile.depth_mm.min, profile.depth_mm.max
-        shallow, deep = _count(result, TOO_SHALLOW), _count(result, TOO_DEEP)
-        if shallow >= deep:
-            return (f"Push deeper: {shallow} of {n} compressions were shallower than {lo:g} mm. "
-                    f"Aim for {lo:g}-{hi:g} mm ({_cm(lo)}-{_cm(hi)} cm), straight arms, shoulders over the hands.")
-        return (f"Push a little less deep: {deep} of {n} compressions went deeper than {hi:g} mm. "
-                f"Aim for {lo:g}-{hi:g} mm ({_cm(lo)}-{_cm(hi)} cm).")
-    if metric == "rate":
-        lo, hi = profile.rate_cpm.min, profile.rate_cpm.max
-        rated = sum(1 for c in result.compressions if math.isfinite(c.rate_cpm))
-        slow, fast = _count(result, TOO_SLOW), _count(result, TOO_FAST)
-        if slow >= fast:
-            return (f"Speed up: {slow} of {rated} compressions came slower than {lo:g} per minute. "
-                    f"Keep {lo:g}-{hi:g} per minute; the metronome beats {profile.rate_target_cpm:g}.")
-        return (f"Slow down a little: {fast} of {rated} compressions came faster than {hi:g} per minute. "
-                f"Keep {lo:g}-{hi:g} per minute; the metronome beats {profile.rate_target_cpm:g}.")
+    if metric in ("depth", "rate"):
+        return _band_point(metric, result, profile)
     if metric == "recoil":
         lean = [c for c in result.compressions if INCOMPLETE_RECOIL in c.flags]
         mean_res = sum(c.recoil_residual_mm for c in lean) / len(lean) if lean else 0.0
