@@ -138,6 +138,7 @@ def measure(clip: Path, station_json: Path, data_dir: Path) -> dict:
         "frame_s": s.frame_s,
         "overhead": 1.0 - float(np.sum(timed.detect_s)) / busy if busy > 0 else float("nan"),
         "release_s": [t_rx - (src.origin_s + t_rel) for t_rx, t_rel in received],
+        "release_publish_s": s.release_lag_s,
         "compressions": len(received),
     }
 
@@ -175,4 +176,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"frames: {m['frames']} processed of {m['captured']} captured ({m['dropped']} dropped as stale); "
           f"MediaPipe inference p50 {inf50 * 1e3:.1f} ms, p95 {inf95 * 1e3:.1f} ms; "
           f"tracking-thread work per frame p50 {_pct(m['frame_s'], 50) * 1e3:.1f} ms")
+    print(f"release -> message: p50 {_pct(m['release_s'], 50) * 1e3:.1f} ms received, "
+          f"p50/p95 {_pct(m['release_publish_s'], 50) * 1e3:.1f} / {_pct(m['release_publish_s'], 95) * 1e3:.1f} ms sent "
+          "(the core emits a compression once a frame past its release is seen, so this is about one frame interval "
+          "plus capture -> publish)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine load (1 min) {load:.1f} on {os.cpu_count()} cpus: on a shared machine the absolute figures are low")
     return 0 if all(r[3] for r in rows) else 1
