@@ -58,8 +58,11 @@ def _demo(args: argparse.Namespace) -> int:
     def status(line: str) -> None:
         print(("\r" + line[:160] + "\x1b[K") if tty else "  " + line, end="" if tty else "\n", flush=True)
 
+    from coach.cli.signals import graceful_signals
+
     try:
-        res = run_demo(opts, status=status)
+        with graceful_signals():  # SIGTERM ends the demo's session as cleanly as Ctrl-C
+            res = run_demo(opts, status=status)
     except (DemoError, StationSetupError) as exc:
         raise CliError(str(exc)) from None
     if tty:
