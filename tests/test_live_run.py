@@ -48,9 +48,10 @@ def demo_world(tmp_path_factory, hand_model_path):
     return d / "camera.mp4", d / "station.json", script.truth
 
 
-def _run_and_collect(clip, station, extra=(), timeout_s=120.0):
+def _run_and_collect(clip, station, extra=(), timeout_s=120.0,
+                     topics=("cpr.compression", "cpr.session", "cpr.heartbeat")):
     ep = free_tcp_endpoint()
-    col = Collector(ep)
+    col = Collector(ep, topics)
     try:
         proc = cli_process(["run", "--source", clip, "--calibration", station, "--publish", ep, "--no-remote",
                             "--quiet", *extra])
@@ -64,8 +65,16 @@ def _run_and_collect(clip, station, extra=(), timeout_s=120.0):
 @pytest.mark.slow
 def test_run_plays_a_file_as_a_camera_and_publishes_its_compressions(demo_world, tmp_path):
     clip, station, truth = demo_world
-    rc, out, err, col = _run_and_collect(clip, station, ["--data-dir", tmp_path / "data", "--frame-hz", "5"])
+    rc, out, err, col = _run_and_collect(clip, station, ["--data-dir", tmp_path / "data", "--frame-hz", "5"],
+                                         topics=("cpr.compression", "cpr.session", "cpr.heartbeat", "cpr.frame",
+                                                 "cpr.feedback"))
     assert rc == 0, err
+    # the camera pictures for viewers: scaled to --frame-width (640 of the clip's 800 px), a few per second
+    frames = col.of("cpr.frame")
+    assert len(frames) >= 10 and {(f["width_px"], f["height_px"]) for f in frames} == {(640, 360)}
+    # before the session: the rest hold is asked for, with how long it has waited
+    rest = [f["prompt"] for f in col.of("cpr.feedback") if f.get("prompt") and f["prompt"]["id"] == "rest_hands"]
+    assert rest and rest[0]["text"] == "Rest your hands on the chest" and "waited_s" in rest[-1]["detail"]
     assert "session ended (source ended)" in out
     got = col.of("cpr.compression")
     pairs = _match(got, truth)

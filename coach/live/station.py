@@ -7,8 +7,8 @@ hold and no camera to lose; only the live loop has both, and it keeps that knowl
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
-from coach.core import CoreOptions, StreamingAnalyzer
 from coach.feedback.prompts import REST_HANDS
 from coach.station import Sample, Station
 from overlays.scene import SceneInputs, build_overlay
@@ -23,13 +23,18 @@ class LiveStation(Station):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        self.rest_height_mm: float | None = None
         self.source_lost = False  # the camera is gone: the heartbeat says "lost"
         self._rest_prompt_published = False
         super().__init__(*args, **kwargs)
 
-    def _new_analyzer(self) -> None:
-        self.analyzer = StreamingAnalyzer(CoreOptions(profile=self.profile.name, rest_height_mm=self.rest_height_mm))
+    @property
+    def rest_height_mm(self) -> float | None:
+        """The rest baseline the next session's core starts from (``StationOptions.rest_height_mm``)."""
+        return self.options.rest_height_mm
+
+    @rest_height_mm.setter
+    def rest_height_mm(self, value: float | None) -> None:
+        self.options = replace(self.options, rest_height_mm=value)
 
     def idle(self, t_s: float) -> None:
         if self.source_lost and t_s - self._last_hb_t >= self.options.heartbeat_s:
