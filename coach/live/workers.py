@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
@@ -120,6 +121,9 @@ class Preview(NewestWorker[tuple[np.ndarray, Any, float], bool]):
 
         from overlays.render import draw_overlay
 
+        if item is None:  # closing: the window goes with the thread that made it
+            cv2.destroyAllWindows()
+            return False
         if self.closed:
             return False
         image, overlay, t_s = item
@@ -134,4 +138,8 @@ class Preview(NewestWorker[tuple[np.ndarray, Any, float], bool]):
         return True
 
     def close(self, timeout_s: float = 2.0) -> None:
+        self.submit(None)  # type: ignore[arg-type]
+        end = time.monotonic() + timeout_s / 2
+        while self.done + self.errors < self.submitted - self.replaced and time.monotonic() < end:
+            time.sleep(0.01)
         super().close(timeout_s)
