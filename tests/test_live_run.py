@@ -163,19 +163,23 @@ def test_verbose_shows_the_native_logging(capfd, tmp_path, monkeypatch):
 
 
 class _Unpluggable:
-    """A real paced file capture that is 'unplugged' between two wall-clock times (fault injection):
-    reads fail and reopening fails; afterwards the same capture goes on where it was."""
+    """A real paced file capture that is 'unplugged' for ``outage_s`` once ``trigger()`` is true (fault
+    injection): reads fail and reopening fails; afterwards the same capture goes on where it was."""
 
-    def __init__(self, path, outage_s: tuple[float, float]) -> None:
+    def __init__(self, path, trigger, outage_s: float) -> None:
         from vision.sources import PacedFileCapture
 
         self.cap = PacedFileCapture(path)
-        self.t0 = time.monotonic()
-        self.outage = outage_s
+        self.trigger = trigger
+        self.outage_s = outage_s
+        self.t_out: float | None = None
 
     def unplugged(self) -> bool:
-        t = time.monotonic() - self.t0
-        return self.outage[0] <= t < self.outage[1]
+        if self.t_out is None:
+            if not self.trigger():
+                return False
+            self.t_out = time.monotonic()
+        return time.monotonic() - self.t_out < self.outage_s
 
     def isOpened(self) -> bool:
         return not self.unplugged() and self.cap.isOpened()
@@ -207,7 +211,8 @@ def test_a_camera_unplugged_mid_session_is_a_gap_not_an_end(demo_world, tmp_path
     from vision.sources import open_source, require_frames
 
     clip, station_json, truth = demo_world
-    cam = _Unpluggable(clip, (7.0, 8.5))
+    box: dict = {}  # the station, once made: unplug after its session has counted two compressions
+    cam = _Unpluggable(clip, lambda: "st" in box and box["st"].running and box["st"].stats.compressions >= 2, 1.5)
     src = open_source("usb camera", capture_factory=lambda: cam)
     require_frames(src)
     pipe = Pipeline.from_calibration(load_calibration(station_json), src.size_wh, model_path=ensure_model("hand_landmarker"))
@@ -216,6 +221,7 @@ def test_a_camera_unplugged_mid_session_is_a_gap_not_an_end(demo_world, tmp_path
     st = LiveStation(StationOptions(station_id="t", publisher=PublisherOptions(endpoint=ep), remote=None,
                                     source_kind="camera", source_name="usb camera"),
                      recorder=SessionRecorder(store))
+    box["st"] = st
     col = Collector(ep)
     time.sleep(0.3)
     try:
