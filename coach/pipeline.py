@@ -199,6 +199,53 @@ class Pipeline:
     def core_started(self) -> bool:
         return self._core is not None
 
+    @classmethod
+    def from_calibration(cls, station, size_wh: tuple[int, int], *, model_path, options: PipelineOptions | None = None,
+                          hfov_deg: float | None = None, source_name: str = "the source",
+                          calibration_name: str = "the calibration") -> "Pipeline":
+        """The one place that wires the tracker, the compression point and the geometry for a station.
+
+        ``station`` is a ``calibration.store.StationCalibration`` (marker or anchor mode) or None with
+        ``hfov_deg`` (hand-size mode). Frames are ``size_wh``. The tracker runs in VIDEO mode (frames
+        with increasing timestamps, from a file or a camera); close it with ``pipeline.tracker.close()``.
+        Raises ``PipelineSetupError`` (resolution mismatch, no geometry), ``CameraCalibrationError``
+        and ``models.ModelError`` (a model MediaPipe cannot load).
+        """
+        from calibration.camera import CameraIntrinsics
+        from calibration.store import StationCalibration
+        from vision.compression_point import CompressionPointOptions, CompressionPointTracker
+        from vision.tracker import HandTracker, HandTrackerOptions
+
+        w, h = size_wh
+        if station is not None:
+            intr = station.camera.scaled_to(w, h)
+            if station.manikin is not None and (intr.width_px, intr.height_px) != (station.camera.width_px, station.camera.height_px):
+                raise PipelineSetupError(
+                    f"{source_name} is {w}x{h} but {calibration_name} was calibrated at "
+                    f"{station.camera.width_px}x{station.camera.height_px}: film at the calibrated resolution")
+        elif hfov_deg is not None:
+            station = StationCalibration(CameraIntrinsics.from_hfov(hfov_deg, w, h), None)
+            intr = station.camera
+        else:
+            raise PipelineSetupError("no geometry: give a calibration file or the camera's horizontal field of view")
+        geometry = Geometry(intr, station.manikin)
+        man = station.manikin
+        roi = geometry.roi(man.cam_from_manikin) if (man is not None and man.anchor is None) else None
+        tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=model_path, running_mode="video",
+                                                                     num_hands=2, roi_px=roi))
+        points = CompressionPointTracker(CompressionPointOptions(roi_px=roi))
+        return cls(tracker, points, geometry, options)
+
+    @property
+    def rest_height_mm(self) -> float | None:
+        """The rest baseline (mm above the chest) once the core has started; None before or without one."""
+        return self._rest_height
+
+    @property
+    def first_hand_t_s(self) -> float | None:
+        """When the hands were first seen (the rest hold is waited for from then on); None before."""
+        return self._t_first_hand
+
     # ------------------------------------------------------------------ per frame
 
     def process(self, image: np.ndarray, t_ms: int, index: int | None = None) -> PipelineStep:
@@ -388,3 +435,8 @@ def run(source: Iterable, pipeline: Pipeline, clock: Clock = time.monotonic,
         if max_frames is not None and n >= max_frames:
             break
     return pipeline.finish(wall_s=clock() - t0)
+
+
+
+class PipelineSetupError(ValueError):
+    """The calibration does not fit the source (one line naming both)."""

@@ -155,12 +155,15 @@ class SimulationResult:
     publish_endpoint: str
     remote_endpoint: str | None
     interrupted: bool = False
+    session_id: str | None = None  # the recorded session (None when not recorded)
 
 
-def run_simulation(options: SimulationOptions, *, clock=None, sleep=None, status=None, on_ready=None) -> SimulationResult:
+def run_simulation(options: SimulationOptions, *, clock=None, sleep=None, status=None, on_ready=None,
+                   recorder=None) -> SimulationResult:
     """Simulator -> real Station (analyzer, Coach, Publisher, remote) paced by ``clock``.
 
-    ``on_ready(station)`` is called once the sockets are bound (tests connect then).
+    ``on_ready(station)`` is called once the sockets are bound (tests connect then); ``recorder``
+    (a coach.records.SessionRecorder) records the session.
     """
     import time
 
@@ -172,7 +175,7 @@ def run_simulation(options: SimulationOptions, *, clock=None, sleep=None, status
                           profile=st_opts.profile, fps=options.fps)
     trace = simulate(sim)
     project = top_down_projector()
-    station = Station(st_opts, project=project)
+    station = Station(st_opts, project=project, recorder=recorder)
     try:
         if on_ready is not None:
             on_ready(station)
@@ -191,6 +194,7 @@ def run_simulation(options: SimulationOptions, *, clock=None, sleep=None, status
             sent=dict(station.publisher.stats.sent),
             publish_endpoint=station.publisher.endpoint,
             remote_endpoint=None if station.remote is None else station.remote.endpoint,
+            session_id=None if recorder is None else recorder.last_session_id,
         )
     finally:
         station.close()

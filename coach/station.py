@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import zmq
 
@@ -36,6 +36,9 @@ from overlays.publisher import Publisher, PublisherOptions
 from overlays.remote import CommandError, RemoteOptions, RemoteServer
 from overlays.scene import Projector, SceneInputs, SceneLayout, build_overlay
 from overlays.security import term_context
+
+if TYPE_CHECKING:
+    from coach.records import SessionRecorder
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -63,6 +66,7 @@ class Sample:
 @dataclass(frozen=True)
 class StationOptions:
     station_id: str = "station"
+    trainee_id: str | None = None  # who trains (session records and cpr.session); None: not recorded
     profile: str | None = None  # guideline profile (None: default)
     publisher: PublisherOptions = PublisherOptions()
     remote: RemoteOptions | None = RemoteOptions()  # None: no remote control socket
@@ -72,6 +76,7 @@ class StationOptions:
     source_kind: str = "camera"  # simulator | camera | video | replay
     source_name: str = ""
     autostart: bool = True  # start a session at the first sample
+    rest_height_mm: float | None = None  # a known rest height for the core (a replay of a live session); None: tracked
     layout: SceneLayout = SceneLayout()
 
 
@@ -107,9 +112,12 @@ class Station:
         *,
         project: Projector | None = None,
         context=None,
+        recorder: "SessionRecorder | None" = None,
     ) -> None:
         self.options = options
         self.project = project
+        self.recorder = recorder  # coach.records.SessionRecorder: every session to disk (None: not recorded)
+        self.record_error: str | None = None  # first recording failure (recording never stops the station)
         self.profile = load_profile(options.profile)
         pub_opts = replace(options.publisher, station_id=options.station_id)
         self._ctx = context or zmq.Context()
@@ -152,7 +160,8 @@ class Station:
 
     # ------------------------------------------------------------ sessions
     def _new_analyzer(self) -> None:
-        self.analyzer = StreamingAnalyzer(CoreOptions(profile=self.profile.name))
+        self.analyzer = StreamingAnalyzer(CoreOptions(profile=self.profile.name,
+                                                      rest_height_mm=self.options.rest_height_mm))
 
     def start_session(self, t_s: float | None = None) -> str:
         """Fresh analyzer and coach; publishes cpr.session start."""
@@ -164,7 +173,16 @@ class Station:
         self.running = True
         self._t_session = t
         self._published_prompt_id = None
-        self.session_id = self.publisher.publish_session("start", profile=self.profile.name, t_s=t)
+        self.session_id = self.publisher.publish_session("start", profile=self.profile.name, t_s=t,
+                                                         trainee=self.options.trainee_id)
+        if self.recorder is not None:
+            try:
+                self.recorder.start(self.session_id, t_s=t, station_id=self.options.station_id,
+                                    profile=self.profile.name, source_kind=self.options.source_kind,
+                                    source_name=self.options.source_name, trainee_id=self.options.trainee_id,
+                                    core={"rest_height_mm": self.analyzer.options.rest_height_mm})
+            except Exception as exc:  # a full or read-only disk: coach on, say why nothing is recorded
+                self.record_error = self.record_error or f"session not recorded: {exc}"
         self.publisher.publish_feedback(None, t_s=t)
         self.stats.sessions += 1
         return self.session_id
@@ -178,7 +196,10 @@ class Station:
         summary = self.analyzer.result().summary
         self._new_analyzer()  # result() finishes an analyzer; the live state keeps flowing from a fresh one
         self.publisher.publish_feedback(None, t_s=t)
-        self.publisher.publish_session("stop", profile=self.profile.name, summary=summary, reason=reason, t_s=t)
+        self.publisher.publish_session("stop", profile=self.profile.name, summary=summary, reason=reason, t_s=t,
+                                       trainee=self.options.trainee_id)
+        if self.recorder is not None:
+            self.recorder.stop(summary, t_s=t, reason=reason)
         self.running = False
         self.last_summary = summary
         self.session_id = None
@@ -222,10 +243,15 @@ class Station:
         state = self.analyzer.state
         self._last_state = state
         if self.running:
+            rec = self.recorder
+            if rec is not None:
+                rec.sample(t, height, sample.hands_visible if sample.hands_visible is not None else sample.visible)
             for c in new:
                 self.coach.on_compression(c, placement_mm=sample.placement_mm)
                 cp = self.coach.last_posture  # None (field omitted) when posture is off or had no pose frame
                 pub.publish_compression(c, placement_mm=sample.placement_mm, posture=None if cp is None else cp.to_dict())
+                if rec is not None:
+                    rec.compression(c, placement_mm=sample.placement_mm)
                 self.stats.compressions += 1
             prompt = self.coach.on_time(t)
             self._publish_feedback(prompt, t)
@@ -284,6 +310,8 @@ class Station:
         if pid != self._published_prompt_id:
             if pid is not None:
                 self.stats.prompts[pid] += 1
+            if self.recorder is not None and self.running:
+                self.recorder.feedback(prompt, t)
         elif not force:
             return
         self._published_prompt_id = pid
@@ -307,6 +335,15 @@ class Station:
             placement_mm=sample.placement_mm,
             hands_visible=bool(sample.visible),
         )
+
+    def record_event(self, kind: str, t_s: float | None = None, **data: Any) -> None:
+        """A line on the session record's timeline (source_lost, source_back, rest_hold_waiting, ...).
+
+        Only while a session runs and a recorder is attached; ``t_s`` defaults to the last sample's time.
+        """
+        if self.recorder is not None and self.running:
+            t = self._t_last if t_s is None else float(t_s)
+            self.recorder.event(kind, t if math.isfinite(t) else self._t_session, **data)
 
     # ------------------------------------------------------------ paced loop
     def request_stop(self) -> None:
@@ -439,6 +476,8 @@ class Station:
     def close(self) -> None:
         if self.running:
             self.stop_session(reason="closed")
+        if self.recorder is not None:
+            self.recorder.close()  # waits for the session files to be closed and indexed
         if self.remote is not None:
             self.remote.close()
             self.remote = None

@@ -110,13 +110,20 @@ def session_body(
     profile: str,
     summary: SessionSummary | Mapping[str, Any] | None = None,
     reason: str | None = None,
+    trainee: str | None = None,
 ) -> dict[str, Any]:
-    """``cpr.session``: a session started or stopped; ``stop`` carries the summary."""
+    """``cpr.session``: a session started or stopped; ``stop`` carries the summary.
+
+    ``trainee`` (optional in the schema) is sent only when the station knows who trains.
+    """
     if event not in SESSION_EVENTS:
         raise ValueError(f"session event must be one of {SESSION_EVENTS}, not {event!r}")
     if summary is not None and not isinstance(summary, Mapping):
         summary = summary.to_dict() if hasattr(summary, "to_dict") else asdict(summary) if is_dataclass(summary) else summary
-    return {"event": event, "session": session, "profile": profile, "summary": clean_json(summary), "reason": reason}
+    body = {"event": event, "session": session, "profile": profile, "summary": clean_json(summary), "reason": reason}
+    if trainee is not None:
+        body["trainee"] = str(trainee)
+    return body
 
 
 def heartbeat_body(

@@ -236,6 +236,7 @@ class Publisher:
         session_id: str | None = None,
         reason: str | None = None,
         t_s: float | None = None,
+        trainee: str | None = None,
     ) -> str:
         """``start`` opens a session (a new id unless given); ``stop`` closes it with the summary."""
         if event == "start":
@@ -244,7 +245,8 @@ class Publisher:
             sid = self.session_id
         else:
             sid = session_id or self.session_id or "none"
-        body = messages.session_body(event, session=sid, profile=profile, summary=summary, reason=reason)
+        body = messages.session_body(event, session=sid, profile=profile, summary=summary, reason=reason,
+                                     trainee=trainee)
         self.publish(TOPIC_SESSION, body, t_s=t_s)
         if event == "stop":
             self.session_id = None

@@ -52,3 +52,11 @@ def hand_model_path() -> Path:
         return ensure_model("hand_landmarker", progress=False)
     except ModelError as exc:
         pytest.skip(f"hand model unavailable: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def _session_records_in_tmp(tmp_path_factory, monkeypatch):
+    """Commands that record sessions by default (analyze, analyze-trace, run, demo) write into a temporary
+    data folder, never the user's own (``CPR_COACH_DATA``; subprocesses inherit it)."""
+    if not os.environ.get("CPR_COACH_DATA_KEEP"):
+        monkeypatch.setenv("CPR_COACH_DATA", str(tmp_path_factory.mktemp("cpr-coach-data")))

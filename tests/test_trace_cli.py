@@ -1,4 +1,4 @@
-"""``cpr-coach analyze-trace`` and ``cpr-coach demo``: good input, every bad input, the demo."""
+"""``cpr-coach analyze-trace``: good input and every bad input (the demo is tested in test_live_demo.py)."""
 from __future__ import annotations
 
 import json
@@ -124,16 +124,3 @@ def test_console_script_exit_code_and_no_heavy_imports(good_csv, tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert "HEAVY [] 0" in proc.stdout, proc.stdout + proc.stderr
-
-
-def test_demo_runs_on_a_fresh_folder(tmp_path, capsys):
-    out_dir = tmp_path / "demo"
-    rc, out, err = run(["demo", "--out", out_dir, "--duration", "40"], capsys)
-    assert rc == 0, err
-    for name in ("demo_trace.csv", "demo_result.json", "demo_truth.json"):
-        assert (out_dir / name).exists()
-    res = json.loads((out_dir / "demo_result.json").read_text())
-    truth = json.loads((out_dir / "demo_truth.json").read_text())
-    assert res["summary"]["compressions"] == len(truth["compressions"])
-    assert "ground truth (simulator) vs measured" in out
-    assert "analyze-trace" in out

@@ -111,14 +111,15 @@ def main(args: argparse.Namespace) -> int:
     from vision.source_base import SourceError
 
     quick = bool(getattr(args, "quick", False))
-    clip = shared_data_dir() / "hands" / CLIP
+    clip = Path(getattr(args, "clip", None) or shared_data_dir() / "hands" / CLIP)
     if not clip.is_file():
         raise SourceError(f"benchmark clip {clip} is absent (set CPR_TEST_DATA to the shared data folder)")
     model = ensure_model("hand_landmarker")
     limit = 100 if quick else None
     reps = 1 if quick else 2
     num_hands = 2
-    print(f"tracker benchmark: {clip.name} ({'first 100' if quick else 'all'} frames, letterboxed), VIDEO mode, num_hands={num_hands}")
+    print(f"tracker benchmark: {getattr(args, 'clip_title', None) or clip.name} ({'first 100' if quick else 'all'} frames, "
+          f"letterboxed), VIDEO mode, num_hands={num_hands}")
     print(f"model: {model}   cpus: {os.cpu_count()}   passes: {reps} (loops interleaved frame by frame)")
     print()
     header = f"{'resolution':>11} {'frames':>7} {'bare fps':>9} {'wrapper fps':>12} {'ratio':>7} {'+point fps':>11} {'ratio':>7}  goal >= {GOAL:.0%}"

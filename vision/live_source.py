@@ -68,6 +68,7 @@ class LiveSource(FrameSource):
         self.frames_captured = 0
         self.frames_dropped = 0
         self.reconnects = 0
+        self.open_failures = 0  # attempts to open the capture that failed
         self.last_error: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"cpr-coach-source:{name}", daemon=True)
         self._thread.start()
@@ -115,6 +116,8 @@ class LiveSource(FrameSource):
         while not self._stop.is_set():
             cap = self._open()
             if cap is None:
+                with self._cond:
+                    self.open_failures += 1
                 self._set_state(SourceState.LOST)
                 attempts += 1
                 if self.options.max_reconnects is not None and attempts > self.options.max_reconnects:
@@ -162,11 +165,31 @@ class LiveSource(FrameSource):
 
     # ---- consumer side -------------------------------------------------
     @property
+    def origin_s(self) -> float:
+        """The clock's reading at ``t_ms == 0``: source times map to the clock as ``origin_s + t_ms / 1000``."""
+        return self._t0
+
+    @property
     def state(self) -> SourceState:
         with self._cond:
             if self._state is SourceState.LIVE and self._clock() - self._last_frame_at > self.options.stall_timeout_s:
                 return SourceState.LOST  # the driver hangs without failing: still lost to the consumer
             return self._state
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """True once the first frame has arrived; False when the first open failed or ``timeout_s`` passed.
+
+        Why: a camera that cannot be opened at all is a setup mistake to report in one line at
+        start, not a lost camera to wait for (that is for a camera that goes away mid-session).
+        """
+        deadline = self._clock() + timeout_s
+        with self._cond:
+            while self._latest is None:
+                now = self._clock()
+                if self.open_failures or self._state is SourceState.ENDED or now >= deadline:
+                    return False
+                self._cond.wait(min(0.05, deadline - now))
+            return True
 
     def _lost_marker(self, now: float) -> Frame:
         t_ms = max(int(round((now - self._t0) * 1000.0)), self._last_t_ms + 1)

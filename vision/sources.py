@@ -34,6 +34,7 @@ __all__ = [
     "VideoFileSource",
     "camera_factory",
     "open_source",
+    "require_frames",
     "stream_factory",
 ]
 
@@ -154,3 +155,21 @@ def open_source(
             clock=clock,
         )
     return VideoFileSource(path, opts)
+
+
+def require_frames(source: FrameSource, timeout_s: float = 3.0) -> None:
+    """A live source must deliver its first frame within ``timeout_s``; else it is closed and
+    ``SourceError`` names it in one line. Files and folders pass (they are validated on opening).
+
+    Why: ``--source 0`` on a machine without a camera is a setup mistake, said at once; a camera
+    that goes away later is a lost source the session waits for.
+    """
+    wait = getattr(source, "wait_ready", None)
+    if not source.is_live or wait is None or wait(timeout_s):
+        return
+    why = getattr(source, "last_error", None)
+    source.close()
+    if getattr(source, "open_failures", 0):
+        hint = " (no such camera, or another program uses it)" if source.kind == "camera" else ""
+        raise SourceError(f"{source.name}: cannot be opened{hint}")
+    raise SourceError(f"{source.name}: no frames within {timeout_s:g} s" + (f" ({why})" if why else ""))

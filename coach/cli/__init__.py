@@ -13,7 +13,9 @@ import sys
 
 # Each module defines ``register(subparsers)`` and sets ``func`` on its parser(s).
 COMMAND_MODULES: tuple[str, ...] = (
-    "coach.cli.trace",  # analyze-trace, demo
+    "coach.cli.trace",  # analyze-trace
+    "coach.cli.demo",  # demo (the live path on a built-in virtual camera)
+    "coach.cli.run",  # run (the live station)
     "coach.cli.bench",  # bench core|tracker|overlays
     "coach.cli.models",  # models fetch|list|path
     "coach.cli.simulate",  # simulate (simulated station over ZeroMQ)
@@ -25,6 +27,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "coach.cli.analyze",  # analyze VIDEO --calibration station.json
     "coach.cli.trainee",  # trainee ID (learning page)
     "coach.cli.instructor",  # instructor --station ... (class page)
+    "coach.cli.sessions",  # sessions list|show|export|delete (session records)
+    "coach.cli.replay",  # replay ID (a recorded session back on the protocol)
+    "coach.cli.report",  # report ID -o report.html (debrief)
 )
 
 
@@ -37,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cpr-coach",
         description="Camera-based CPR coach: measures compressions, coaches, publishes overlays.",
     )
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the native libraries' own logging (OpenCV, MediaPipe); hidden by default")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -45,10 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from coach.cli.quiet import native_logging
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv  # a global flag, accepted before or after the command's name
+    argv = [a for a in argv if a != "--verbose"]
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        rc = args.func(args)
+        with native_logging(verbose=verbose or bool(getattr(args, "verbose", False))):
+            rc = args.func(args)
     except CliError as exc:
         print(f"cpr-coach: error: {exc}", file=sys.stderr)
         return 2

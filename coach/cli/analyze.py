@@ -20,6 +20,7 @@ from coach.cli import CliError
 
 def register(sub: argparse._SubParsersAction) -> None:
     from coach.cli.models import add_model_arguments
+    from coach.cli.sessions import add_record_arguments
 
     p = sub.add_parser("analyze", help="analyse a CPR video: hands -> depth (mm) -> compressions, rate, pauses",
                        description="Analyse a video filmed by a calibrated camera (see `cpr-coach calibrate`). "
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the progress bar")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="never draw it")
     add_model_arguments(p)
+    add_record_arguments(p)
     p.set_defaults(func=_analyze)
 
 
@@ -112,16 +114,13 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from calibration.camera import CameraCalibrationError, CameraIntrinsics
-    from calibration.rest import RestOptions
-    from calibration.store import CalibrationFileError, StationCalibration, load_calibration
+    from calibration.camera import CameraCalibrationError
+    from calibration.store import CalibrationFileError, load_calibration
     from coach.cli.models import resolve_model_path
     from coach.core.profiles import ProfileError, load_profile
-    from coach.pipeline import Geometry, Pipeline, PipelineOptions, run
+    from coach.pipeline import Pipeline, PipelineOptions, PipelineSetupError, run
     from models import ModelError
-    from vision.compression_point import CompressionPointOptions, CompressionPointTracker
     from vision.sources import SourceError, SourceOptions, open_source
-    from vision.tracker import HandTracker, HandTrackerOptions
 
     try:
         load_profile(args.profile)
@@ -151,33 +150,16 @@ def _analyze(args: argparse.Namespace) -> int:
         size = src.size_wh
         if size is None:
             raise CliError(f"{args.video}: cannot tell the frame size (analyze reads video files and image folders)")
+        if station is not None and args.hfov is not None:
+            print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
+        opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest)
         try:
-            if station is not None:
-                intr = station.camera.scaled_to(*size)
-                if station.manikin is not None and (intr.width_px, intr.height_px) != (station.camera.width_px, station.camera.height_px):
-                    raise CliError(
-                        f"{args.video} is {size[0]}x{size[1]} but {args.calibration} was calibrated at "
-                        f"{station.camera.width_px}x{station.camera.height_px}: film at the calibrated resolution"
-                    )
-                if args.hfov is not None:
-                    print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
-            else:
-                intr = CameraIntrinsics.from_hfov(args.hfov, *size)
-                station = StationCalibration(intr, None)
-        except CameraCalibrationError as exc:
+            pipe = Pipeline.from_calibration(station, size, model_path=resolve_model_path(args), options=opts,
+                                             hfov_deg=args.hfov, source_name=args.video,
+                                             calibration_name=args.calibration or "the calibration")
+        except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:  # e.g. --model is a zip MediaPipe cannot load
             raise CliError(str(exc)) from None
-        geometry = Geometry(intr, station.manikin)
-        model = resolve_model_path(args)
-        roi = geometry.roi(station.manikin.cam_from_manikin) if (station.manikin is not None and station.manikin.anchor is None) else None
-        try:
-            tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=model, running_mode="video", num_hands=2,
-                                                                         roi_px=roi))
-        except ModelError as exc:  # e.g. --model is a zip MediaPipe cannot load
-            raise CliError(str(exc)) from None
-        points = CompressionPointTracker(CompressionPointOptions(roi_px=roi))
-        opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest,
-                               rest=RestOptions(valid_range=(-30.0, 150.0)))
-        pipe = Pipeline(tracker, points, geometry, opts)
+        tracker = pipe.tracker
         enabled = sys.stderr.isatty() if args.progress is None else bool(args.progress)
         total = getattr(src, "frames_expected", None)
         if args.max_frames:
@@ -219,4 +201,17 @@ def _analyze(args: argparse.Namespace) -> int:
                               profile=args.profile)
         write_json(args.json, data, indent=1)
         print(f"  -> {args.json}")
+    _record(args, res, station)
     return 0
+
+
+def _record(args: argparse.Namespace, res, station) -> None:
+    """The analysed video as a recorded session (unless --no-record): samples, compressions, summary, geometry."""
+    from coach.cli.sessions import record_analysis
+    from coach.records import calibration_info
+
+    tr = res.trace()
+    record_analysis(args, res.session, source_kind="video", source_name=str(args.video), profile=args.profile,
+                    t_s=tr["t_s"], height_mm=tr["height_mm"], hands_visible=[bool(n) for n in tr["n_hands"]],
+                    calibration=calibration_info(res.mode, file=args.calibration, station=station),
+                    rest_height_mm=res.rest_height_mm)

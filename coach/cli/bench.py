@@ -15,6 +15,7 @@ TARGETS: dict[str, str] = {
     "overlays": "overlays.bench:main",
     "posture": "vision.posture_bench:main",
     "instructor": "overlays.instructor.bench:main",
+    "live": "coach.live.bench:main",
 }
 
 
@@ -32,6 +33,30 @@ def _run(args: argparse.Namespace) -> int:
 
     mod, fn = TARGETS[args.target].split(":")
     try:
+        if args.target == "tracker":
+            return _tracker(args, getattr(importlib.import_module(mod), fn))
         return int(getattr(importlib.import_module(mod), fn)(args) or 0)
     except (ModelError, SourceError) as exc:  # no model, no benchmark data: one line, exit 2
         raise CliError(str(exc)) from None
+
+
+def _tracker(args: argparse.Namespace, run) -> int:
+    """``bench tracker`` on the shared asl clip, or on a fresh clone on the demo's virtual camera."""
+    import tempfile
+    from pathlib import Path
+
+    from vision.bench import CLIP, shared_data_dir
+
+    if (shared_data_dir() / "hands" / CLIP).is_file():
+        return int(run(args) or 0)
+    from coach.demo.run import render_camera_clip
+    from coach.demo.scenario import demo_script
+    from coach.demo.scene import CameraSpec
+
+    with tempfile.TemporaryDirectory(prefix="cpr-bench-tracker-") as tmp:
+        clip = Path(tmp) / "virtual-camera.mp4"
+        cam = CameraSpec(width_px=1280, height_px=720)
+        render_camera_clip(clip, demo_script(4.0 if args.quick else 10.0, seed=3, fps=cam.fps), cam)
+        args.clip = clip
+        args.clip_title = f"the demo's virtual camera ({shared_data_dir() / 'hands' / CLIP} is absent)"
+        return int(run(args) or 0)

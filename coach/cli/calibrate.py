@@ -187,7 +187,7 @@ def _manikin(args: argparse.Namespace) -> int:
     from calibration.manikin import CalibrationError, ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
     from calibration.markers import MarkerError, get_dictionary
     from calibration.store import CalibrationFileError, StationCalibration, save_calibration
-    from vision.sources import SourceError, open_source
+    from vision.sources import SourceError, open_source, require_frames
 
     if args.marker_mm <= 0:
         raise CliError(f"--marker-mm must be positive, got {args.marker_mm:g}")
@@ -205,6 +205,7 @@ def _manikin(args: argparse.Namespace) -> int:
                                      min_frames=min(args.min_frames, args.frames))
     try:
         src = open_source(args.source)
+        require_frames(src)
     except SourceError as exc:
         raise CliError(str(exc)) from None
     cal = None

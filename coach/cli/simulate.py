@@ -10,6 +10,7 @@ import argparse
 import math
 
 from coach.cli.keys import add_server_curve_args, server_curve
+from coach.cli.sessions import add_record_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--station-id", default="sim-1", help="station id in every message (default sim-1)")
     p.add_argument("--frame-hz", type=float, default=5.0, help="synthetic cpr.frame JPEGs per second (0: none)")
     p.add_argument("--quiet", action="store_true", help="no status line each second")
+    add_record_arguments(p, default_on=False)
+    p.add_argument("--no-record", action="store_true", help="do not record, even with --data-dir")
     add_server_curve_args(p)
     p.set_defaults(func=_run)
 
@@ -80,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
                   "trainee data is personal: consider --curve-secret/--curve-allow", file=sys.stderr)
     station = StationOptions(
         station_id=args.station_id,
+        trainee_id=args.trainee,
         profile=profile,
         publisher=PublisherOptions(endpoint=args.publish, station_id=args.station_id,
                                    conflate_endpoint=args.conflate_endpoint, curve=curve),
@@ -98,9 +102,17 @@ def _run(args: argparse.Namespace) -> int:
         print(f"simulate: publishing on {st.publisher.endpoint}{extra}{remote}; profile {profile}, "
               f"{args.duration:g} s at {args.speed:g}x", flush=True)
 
+    recorder = None
+    if args.data_dir and not args.no_record:  # simulate records only when asked to (--data-dir)
+        from coach.cli.sessions import recorder_for
+        from coach.records import calibration_info
+
+        recorder = recorder_for(args, calibration=calibration_info("simulator"))
     try:
-        result = run_simulation(opts, clock=clock, sleep=sleep, status=status, on_ready=ready)
+        result = run_simulation(opts, clock=clock, sleep=sleep, status=status, on_ready=ready, recorder=recorder)
     except (PublisherError, RemoteError, ValueError) as exc:
         raise CliError(str(exc)) from None
     print("\n".join(summary_lines(result)))
+    if result.session_id:
+        print(f"  session          {result.session_id} recorded in {recorder.store.data_dir}")
     return 130 if result.interrupted else 0

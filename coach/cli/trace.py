@@ -1,4 +1,4 @@
-"""``cpr-coach analyze-trace`` and ``cpr-coach demo``.
+"""``cpr-coach analyze-trace``: a chest-height trace (CSV) through the core.
 
 Why here and not in the core: reading files, naming rows in error messages and
 printing summaries are edge concerns; the core takes arrays. Only numpy and the
@@ -102,12 +102,13 @@ def _is_number(cell: str) -> bool:
 
 
 # ---------------------------------------------------------------- analysis
-def run_analysis(csv_path: str | os.PathLike, json_path: str | os.PathLike, profile: str):
-    """The analyze-trace job: read, analyze, write JSON. Returns (result, n_samples)."""
+def run_analysis(csv_path: str | os.PathLike, json_path: str | os.PathLike, profile: str, trace=None):
+    """The analyze-trace job: read (unless ``trace`` = (t_s, height_mm) was read already), analyze, write JSON.
+    Returns (result, n_samples)."""
     from coach.core import CoreOptions, analyze
     from coach.core.profiles import ProfileError
 
-    t, h = read_trace_csv(csv_path)
+    t, h = read_trace_csv(csv_path) if trace is None else trace
     try:
         options = CoreOptions(profile=profile)
         result = analyze(t, h, options)
@@ -167,80 +168,23 @@ def summary_lines(result) -> list[str]:
 
 
 def _analyze_trace(args: argparse.Namespace) -> int:
-    result, n = run_analysis(args.file, args.json, args.profile)
+    from coach.cli.sessions import record_analysis
+    from coach.records import calibration_info
+
+    t, h = read_trace_csv(args.file)
+    result, n = run_analysis(args.file, args.json, args.profile, trace=(t, h))
     print(f"{args.file}: {n} samples, profile {args.profile}")
     for line in summary_lines(result):
         print("  " + line)
     print(f"  -> {args.json}")
-    return 0
-
-
-# ---------------------------------------------------------------- demo
-def _demo(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from coach.core.simulator import SimOptions, simulate
-
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"{out}: cannot create the output folder: {exc.strerror or exc}") from None
-    try:
-        sim = simulate(SimOptions(seed=args.seed, duration_s=args.duration, fps=args.fps, profile=args.profile))
-    except Exception as exc:  # bad profile name or options
-        raise CliError(f"demo: cannot simulate: {exc}") from None
-    csv_path = out / "demo_trace.csv"
-    json_path = out / "demo_result.json"
-    try:
-        sim.write_csv(csv_path)
-    except OSError as exc:
-        raise CliError(f"{csv_path}: cannot write: {exc.strerror or exc}") from None
-    print(f"simulated {sim.duration_s:.0f} s of CPR at {args.fps:g} fps (seed {args.seed}) -> {csv_path}")
-    result, n = run_analysis(csv_path, json_path, args.profile)
-    print(f"cpr-coach analyze-trace {csv_path} --json {json_path} --profile {args.profile}")
-    for line in summary_lines(result):
-        print("  " + line)
-
-    # comparison against the simulator's ground truth
-    truth = sim.truth
-    det = result.compressions
-    tb = np.array([c.t_bottom_s for c in det])
-    pairs = []
-    for c in truth:
-        if tb.size:
-            j = int(np.argmin(np.abs(tb - c.t_bottom_s)))
-            if abs(tb[j] - c.t_bottom_s) < 0.25:
-                pairs.append((c, det[j]))
-    dep = [abs(d.depth_mm - c.depth_mm) for c, d in pairs]
-    rat = [abs(d.rate_cpm - c.rate_cpm) for c, d in pairs if math.isfinite(c.rate_cpm) and math.isfinite(d.rate_cpm)]
-    t_rates = [c.rate_cpm for c in truth if math.isfinite(c.rate_cpm)]
-    print("ground truth (simulator) vs measured:")
-    print(f"  compressions    {len(truth)} vs {len(det)} ({len(pairs)} matched)")
-    print(f"  mean rate       {_fmt(float(np.mean(t_rates)) if t_rates else math.nan, '.1f')} vs"
-          f" {_fmt(result.summary.mean_rate_cpm, '.1f')} cpm; per compression error mean {_fmt(float(np.mean(rat)) if rat else math.nan, '.2f')} cpm")
-    print(f"  mean depth      {_fmt(float(np.mean([c.depth_mm for c in truth])) if truth else math.nan, '.1f')} vs"
-          f" {_fmt(result.summary.mean_depth_mm, '.1f')} mm; per compression error mean {_fmt(float(np.mean(dep)) if dep else math.nan, '.2f')} mm")
-    for tp in sim.pauses:
-        m = [q for q in result.pauses if q.kind == tp.kind and abs(q.start_s - tp.start_s) < 1.0]
-        got = f"{m[0].start_s:.2f}-{m[0].end_s:.2f} s" if m else "not found"
-        print(f"  pause {tp.kind:<11} {tp.start_s:.2f}-{tp.end_s:.2f} s vs {got}")
-    truth_path = out / "demo_truth.json"
-    write_json(
-        truth_path,
-        {
-            "seed": args.seed,
-            "compressions": [c.to_dict() for c in truth],
-            "pauses": [p.to_dict() for p in sim.pauses],
-            "sets": [s.to_dict() for s in sim.sets],
-        },
-    )
-    print(f"  (truth -> {truth_path}; result -> {json_path})")
+    record_analysis(args, result, source_kind="trace", source_name=str(args.file), profile=args.profile, t_s=t,
+                    height_mm=h, calibration=calibration_info("trace", file=str(args.file)))
     return 0
 
 
 # ---------------------------------------------------------------- registration
 def register(sub: argparse._SubParsersAction) -> None:
+    from coach.cli.sessions import add_record_arguments
     from coach.core.profiles import profile_names
 
     names = profile_names()
@@ -252,20 +196,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("file", help="CSV with the header t_s,height_mm (empty height cell = missing)")
     a.add_argument("--json", required=True, metavar="OUT.json", help="where to write the result")
     a.add_argument("--profile", default="adult", choices=names, help="guideline profile (default: adult)")
+    add_record_arguments(a)
     a.set_defaults(func=_analyze_trace)
-
-    d = sub.add_parser(
-        "demo",
-        help="simulate a CPR session, analyze it like analyze-trace, compare with the ground truth",
-        description="No camera, no data needed: a seeded simulated session is written as a CSV trace, "
-        "analyzed exactly as analyze-trace does, and compared with the simulator's ground truth.",
-    )
-    d.add_argument("--out", default="out", help="output folder (default: ./out)")
-    d.add_argument("--seed", type=int, default=7, help="simulator seed (default: 7)")
-    d.add_argument("--duration", type=float, default=75.0, help="session length in seconds (default: 75)")
-    d.add_argument("--fps", type=float, default=30.0, help="tracker frame rate (default: 30)")
-    d.add_argument("--profile", default="adult", choices=names, help="guideline profile (default: adult)")
-    d.set_defaults(func=_demo)
 
 
 if __name__ == "__main__":  # pragma: no cover

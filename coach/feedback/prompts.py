@@ -55,6 +55,8 @@ SLOWER = Prompt("push_slower", "Slower", "rate")
 HANDS_CENTRE = Prompt("hands_to_centre", "Hands to centre of chest", "placement")
 LOCK_ELBOWS = Prompt("lock_elbows", "Lock your elbows", "elbows")
 SHOULDERS_OVER = Prompt("shoulders_over_hands", "Shoulders over your hands", "shoulders")
+# Before a live session: the depth baseline is the hands resting still on the chest (coach.live).
+REST_HANDS = Prompt("rest_hands", "Rest your hands on the chest", "pause")
 
 
 def give_breaths(breaths: int) -> Prompt:

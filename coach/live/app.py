@@ -1,0 +1,191 @@
+"""One live station from its settings: what ``cpr-coach run`` and ``cpr-coach demo`` both start.
+
+Why one builder: the demo must run exactly the code a skills lab runs; the command line and the
+demo differ only in where the settings come from. The builder opens the source (a camera that
+cannot be opened is one line within seconds), wires ``Pipeline.from_calibration``, the recorder,
+the Station (publisher, remote) and the loop, and always closes them in order: the session's stop
+is published and its summary written however the loop ends (source end, Ctrl-C, SIGTERM).
+
+    result = run_station(StationSettings(source="0", calibration="station.json"), status=print)
+    print(result.summary, result.session_id, result.report_path)
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from coach.live.loop import LiveLoop, LiveOptions, LiveResult
+
+
+class StationSetupError(ValueError):
+    """The station cannot start (a bad file, a camera that will not open, a port in use): one line."""
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    """What a live station is asked to do."""
+
+    source: str  # camera index, video file, image folder or stream URL
+    calibration: str | None = None  # station.json from `calibrate manikin` (None: hfov_deg, hand-size mode)
+    hfov_deg: float | None = None  # no calibration: the camera's horizontal field of view
+    station_id: str = "station-1"  # in every message and record
+    trainee_id: str | None = None  # who trains (records, cpr.session)
+    profile: str = "adult"  # guideline profile
+    publish: str = "tcp://127.0.0.1:5556"  # PUB endpoint (port 0 or * picks a free one)
+    remote: str | None = "tcp://127.0.0.1:5555"  # remote-control REP endpoint (None: none)
+    curve: Any = None  # overlays.security.CurveServerOptions beyond localhost
+    model_path: Any = None  # hand_landmarker.task (None: the cached model)
+    realtime: bool = True  # a file plays at its own frame rate, like a camera (False: every frame, at once)
+    source_timeout_s: float = 3.0  # a live source with no first frame by then is an error
+    live: LiveOptions = LiveOptions()
+    data_dir: str | None = None  # session records (None: $CPR_COACH_DATA or the user data folder)
+    record: bool = True  # False: nothing is written
+    report_path: str | None = None  # the debrief HTML (None: <data dir>/reports/<session>.html)
+
+
+@dataclass
+class StationResult:
+    live: LiveResult
+    summary: Any  # SessionSummary of the last session (None: none ran)
+    session_id: str | None
+    session_path: Path | None  # the session's JSONL record
+    report_path: Path | None
+    publish_endpoint: str
+    mode: str  # geometry mode (marker, anchor, hand-size)
+    warnings: list[str] = field(default_factory=list)
+
+
+def camera_projector(intrinsics, cam_from_manikin):
+    """Manikin-frame points (m) -> normalised image coordinates of this calibrated camera, so the
+    overlay's world-anchored parts (placement ring, panels) sit on the manikin in the picture."""
+    import numpy as np
+
+    from calibration.geometry import project_points
+
+    w, h = float(intrinsics.width_px), float(intrinsics.height_px)
+
+    def project(p):
+        pc = cam_from_manikin.apply(np.asarray(p, dtype=np.float64).reshape(1, 3) * 1000.0)
+        if not pc[0, 2] > 0:
+            return None
+        uv = project_points(pc, intrinsics.matrix, intrinsics.dist_coeffs)[0]
+        return (float(uv[0]) / w, float(uv[1]) / h)
+
+    return project
+
+
+def _source_kind(src) -> str:
+    """The heartbeat's source kind (protocol enum): a file played as a camera is a "video"."""
+    return "video" if src.kind in ("file", "images") else "camera"
+
+
+def run_station(settings: StationSettings, *, status: Callable[[str], None] | None = None,
+                on_ready: Callable[[Any], None] | None = None, clock=time.monotonic) -> StationResult:
+    """Run one live station until its source ends or it is stopped (Ctrl-C, SIGTERM via
+    ``coach.cli.signals``, ``request_stop`` from ``on_ready``'s loop). Raises StationSetupError."""
+    from calibration.camera import CameraCalibrationError
+    from calibration.store import CalibrationFileError, load_calibration
+    from coach.core.profiles import ProfileError, load_profile
+    from coach.live.station import LiveStation
+    from coach.pipeline import Pipeline, PipelineOptions, PipelineSetupError
+    from coach.station import StationOptions
+    from models import ModelError, ensure_model
+    from overlays.publisher import PublisherError, PublisherOptions
+    from overlays.remote import RemoteError, RemoteOptions
+    from vision.sources import SourceError, SourceOptions, open_source, require_frames
+
+    s = settings
+    try:
+        load_profile(s.profile)
+        cal = load_calibration(s.calibration) if s.calibration else None
+    except (ProfileError, CalibrationFileError) as exc:
+        raise StationSetupError(str(exc)) from None
+    if cal is None and s.hfov_deg is None:
+        raise StationSetupError("give --calibration station.json (from `cpr-coach calibrate manikin`), or --hfov DEG "
+                                "to measure from the hand's own size (larger error)")
+    try:
+        src = open_source(s.source, SourceOptions(realtime=s.realtime, on_truncated="warn"), clock=clock)
+        require_frames(src, s.source_timeout_s)
+    except SourceError as exc:
+        raise StationSetupError(str(exc)) from None
+    closers: list[Callable[[], None]] = [src.close]
+    try:
+        size = src.size_wh
+        if size is None:
+            raise StationSetupError(f"{s.source}: cannot tell the frame size")
+        try:
+            model = s.model_path or ensure_model("hand_landmarker")
+            pipe = Pipeline.from_calibration(cal, size, model_path=model, options=PipelineOptions(profile=s.profile),
+                                             hfov_deg=s.hfov_deg, source_name=str(s.source),
+                                             calibration_name=s.calibration or "the calibration")
+        except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:
+            raise StationSetupError(str(exc)) from None
+        closers.append(pipe.tracker.close)
+        store = rec = None
+        if s.record:
+            from coach.records import SessionRecorder, SessionStore, StoreError, calibration_info, resolve_data_dir
+
+            try:
+                store = SessionStore(resolve_data_dir(s.data_dir))
+            except (StoreError, OSError) as exc:
+                raise StationSetupError(f"session records: {exc}") from None
+            rec = SessionRecorder(store, calibration=calibration_info(pipe.mode, file=s.calibration, station=cal))
+        man = None if cal is None else cal.manikin
+        project = None if man is None else camera_projector(pipe.geo.intr, man.cam_from_manikin)
+        opts = StationOptions(station_id=s.station_id, profile=s.profile, trainee_id=s.trainee_id,
+                              publisher=PublisherOptions(endpoint=s.publish, station_id=s.station_id, curve=s.curve),
+                              remote=None if s.remote is None else RemoteOptions(endpoint=s.remote, curve=s.curve),
+                              source_kind=_source_kind(src), source_name=src.name)
+        try:
+            station = LiveStation(opts, project=project, recorder=rec)
+        except (PublisherError, RemoteError) as exc:
+            raise StationSetupError(str(exc)) from None
+        closers.append(station.close)
+        if on_ready is not None:
+            on_ready(station)
+        loop = LiveLoop(src, pipe, station, s.live, clock=clock, status=status)
+        live = loop.run()
+        endpoint = station.publisher.endpoint
+    finally:
+        for close in reversed(closers):  # the station first: stop published, record closed and indexed
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - closing must close everything else too
+                pass
+    sid = None if rec is None else rec.last_session_id
+    session_path = report_path = None
+    warnings = list(live.warnings)
+    if rec is not None and rec.error:
+        warnings.append(f"session record: {rec.error}")
+    if store is not None and sid is not None:
+        session_path = store.path_for(sid)
+        from coach.report import write_report
+
+        target = Path(s.report_path) if s.report_path else store.data_dir / "reports" / f"{sid}.html"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            report_path = write_report(sid, target, store=store)
+        except Exception as exc:  # noqa: BLE001 - the session is safe on disk; the report can be made later
+            warnings.append(f"debrief report not written ({type(exc).__name__}: {exc}); "
+                            f"`cpr-coach report {sid} -o report.html` makes it")
+    return StationResult(live, live.summary, sid, session_path, report_path, endpoint, pipe.mode, warnings)
+
+
+def summary_text(summary) -> list[str]:
+    """The session's figures, a few lines for the console."""
+    if summary is None:
+        return ["no session ran (no frames with hands?)"]
+
+    def f(v, spec):
+        return "--" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+    return [
+        f"compressions   {summary.compressions} in {summary.sets} set(s)",
+        f"depth          mean {f(summary.mean_depth_mm, '.1f')} mm, in target {f(summary.pct_depth_ok, '.0f')} %",
+        f"rate           mean {f(summary.mean_rate_cpm, '.0f')} cpm, in target {f(summary.pct_rate_ok, '.0f')} %",
+        f"recoil         complete {f(summary.pct_recoil_ok, '.0f')} %",
+        f"flow fraction  CCF {f(summary.ccf, '.2f')}, hands-off {f(summary.hands_off_s, '.1f')} s",
+    ]

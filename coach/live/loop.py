@@ -1,0 +1,283 @@
+"""The live loop: frames from a source, ``Pipeline.process`` per frame, samples into the Station.
+
+Why it holds samples back at the start: depth is measured from the hands resting still on the chest
+(the rest baseline). Until the pipeline has found that hold, the station shows "Rest your hands on
+the chest" (and how long it has waited); then the session starts on that baseline and the frames
+held so far are fed to it in order, so the session sees every frame, as ``analyze`` does.
+
+Threads: the source's reader keeps only the newest frame; the tracking thread (this loop) never
+waits on the network (the publisher drops for slow subscribers), the recorder (its own writer
+thread), JPEG encoding or the preview (newest-only workers, :mod:`coach.live.workers`).
+
+A lost camera (``Frame.lost`` markers) keeps the session open: the heartbeat says "lost", the
+recorder notes the gap (``source_lost`` / ``source_back`` events), tracking resumes when frames do.
+
+    loop = LiveLoop(source, pipeline, station, LiveOptions(frame_hz=5), status=print)
+    result = loop.run()          # until the source ends, request_stop(), or Ctrl-C (a clean stop too)
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from coach.live.station import LiveStation
+from coach.live.workers import JpegEncoder, Preview
+from coach.pipeline import FrameRecord, Pipeline
+from coach.station import Sample
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How the live loop runs around the pipeline and the station."""
+
+    frame_hz: float = 5.0  # cpr.frame pictures per second for viewers (0: none)
+    frame_width_px: int = 640  # cpr.frame picture width (aspect kept, never enlarged)
+    jpeg_quality: int = 75  # cpr.frame JPEG quality
+    status_every_s: float = 1.0  # status line period (when a status callback is given)
+    read_timeout_s: float = 0.1  # wait this long for a frame before serving heartbeat and remote
+    preview: bool = False  # a window with the overlay over the camera (needs a display)
+    fps_window_s: float = 2.0  # the tracker fps shown is measured over this many seconds
+    pace_files: bool = False  # files read frame by frame (not as a camera): no frame before its time
+
+
+@dataclass
+class LiveStats:
+    """What the loop measured; the benchmark reads the raw lists."""
+
+    frames: int = 0  # frames processed
+    lost_markers: int = 0
+    gaps: int = 0  # times the source was lost
+    wall_s: float = 0.0
+    latency_s: list[float] = field(default_factory=list)  # capture -> this frame's messages published
+    process_s: list[float] = field(default_factory=list)  # Pipeline.process per frame
+    frame_s: list[float] = field(default_factory=list)  # all work for the frame (process + station + hand-offs)
+    release_lag_s: list[float] = field(default_factory=list)  # a compression's release -> its message published
+    compressions: int = 0
+    rest_wait_s: float = math.nan  # first hand -> session start (NaN: never started)
+
+
+@dataclass
+class LiveResult:
+    summary: Any  # SessionSummary of the last session (None if none ran)
+    stats: LiveStats
+    reason: str  # "source ended" | "stopped" | "interrupted"
+    pipeline_compressions: int  # the pipeline's own core over the same frames (equals the session's)
+    warnings: list[str]
+
+
+class LiveLoop:
+    def __init__(self, source, pipeline: Pipeline, station: LiveStation, options: LiveOptions = LiveOptions(), *,
+                 clock: Clock = time.monotonic, status: Callable[[str], None] | None = None) -> None:
+        self.source = source
+        self.pipeline = pipeline
+        self.station = station
+        self.options = options
+        self.clock = clock
+        self.status = status
+        self.stats = LiveStats()
+        self._stop = threading.Event()
+        self._fed = 0  # pipeline records already given to the station
+        self._encoder = JpegEncoder(options.frame_width_px, options.jpeg_quality) if options.frame_hz > 0 else None
+        self._preview = Preview() if options.preview else None
+        self._next_jpeg_t = -math.inf
+        self._fps_times: list[float] = []
+        self._lost_since: float | None = None
+        self._last_t_s = math.nan
+        self._latency_ms = math.nan
+        self._pace_origin: float | None = None  # wall time of source time 0 (pace_files)
+
+    def request_stop(self) -> None:
+        """Finish after the current frame (thread-safe)."""
+        self._stop.set()
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> LiveResult:
+        t0 = self.clock()
+        next_status = t0 + self.options.status_every_s
+        reason = "source ended"
+        try:
+            while not self._stop.is_set():
+                frame = self._next_frame()
+                if frame is StopIteration:
+                    break
+                if frame is None:  # no new frame yet: heartbeat and remote go on
+                    self._idle()
+                elif frame.lost:
+                    self._on_lost(frame)
+                else:
+                    self._on_frame(frame)
+                now = self.clock()
+                if self.status is not None and now >= next_status:
+                    next_status = now + self.options.status_every_s
+                    self.status(self.status_line())
+            else:
+                reason = "stopped"
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP via coach.cli.signals: a clean stop
+            reason = f"stopped by {exc}" if str(exc) else "interrupted"
+        finally:
+            self.stats.wall_s = self.clock() - t0
+            self._finish(reason)
+        return self._result(reason)
+
+    def _next_frame(self):
+        read = getattr(self.source, "read", None)
+        try:
+            if read is not None:  # live sources: newest frame, a lost marker, or None after the timeout
+                return read(timeout_s=self.options.read_timeout_s)
+            frame = next(self.source)  # files and folders: every frame, in order
+        except StopIteration:
+            return StopIteration
+        if self.options.pace_files:  # in time, never dropped: a slower machine plays in slow motion
+            now = self.clock()
+            due = frame.t_ms / 1000.0 + (self._pace_origin if self._pace_origin is not None else now - frame.t_ms / 1000.0)
+            if self._pace_origin is None:
+                self._pace_origin = now - frame.t_ms / 1000.0
+            if due > now:
+                time.sleep(due - now)
+            elif now - due > 0.5:
+                self._pace_origin += now - due  # behind: do not race to catch up
+        return frame
+
+    def _source_t_s(self) -> float:
+        """Source time now (for heartbeats while no frame comes)."""
+        t = self._last_t_s
+        return (t if math.isfinite(t) else 0.0) + 1e-3
+
+    def _idle(self) -> None:
+        t = self._source_t_s()
+        self._last_t_s = t
+        self.station.idle(t)
+
+    def _on_lost(self, frame) -> None:
+        self.stats.lost_markers += 1
+        t = frame.t_ms / 1000.0
+        if self._lost_since is None:
+            self._lost_since = t
+            self.stats.gaps += 1
+            self.station.source_lost = True
+            self._event("source_lost", t, source=self.station.options.source_name)
+        if not math.isfinite(self._last_t_s) or t > self._last_t_s:
+            self._last_t_s = t
+            self.station.idle(t)
+
+    def _on_frame(self, frame) -> None:
+        t_start = self.clock()
+        t_capture = frame.t_capture_s if frame.t_capture_s is not None else t_start
+        t_s = frame.t_ms / 1000.0
+        if self._lost_since is not None:
+            self._event("source_back", t_s, gap_s=round(t_s - self._lost_since, 3))
+            self._lost_since = None
+            self.station.source_lost = False
+        step = self.pipeline.process(frame.image, frame.t_ms, frame.index)
+        t_proc = self.clock()
+        self.stats.process_s.append(t_proc - t_start)
+        self.stats.frames += 1
+        self._last_t_s = step.record.t_s
+        self._fps_times.append(t_proc)
+        while self._fps_times and t_proc - self._fps_times[0] > self.options.fps_window_s:
+            self._fps_times.pop(0)
+        jpeg = self._jpeg(frame.image, step.record.t_s)
+        # capture time of the source clock, in this frame's source-time terms: release -> wall time
+        offset = t_capture - t_s
+        if self.pipeline.core_started:
+            new = self._feed(jpeg)
+            now = self.clock()
+            for c in new:
+                self.stats.release_lag_s.append(now - (offset + c.t_release_s))
+            self.stats.compressions += len(new)
+        else:
+            waited = self._rest_waited_s(step.record.t_s)
+            self.station.rest_hold(self._sample(step.record, jpeg), waited)
+        if self._preview is not None and not self._preview.closed:
+            self._preview.submit((frame.image, self.station.last_overlay, step.record.t_s))
+        done = self.clock()
+        self._latency_ms = (done - t_capture) * 1000.0
+        self.stats.latency_s.append(done - t_capture)
+        self.stats.frame_s.append(done - t_start)
+
+    def _rest_waited_s(self, t_s: float) -> float:
+        t_hand = self.pipeline.first_hand_t_s
+        return 0.0 if t_hand is None else max(0.0, t_s - t_hand)
+
+    def _jpeg(self, image: np.ndarray, t_s: float):
+        """Submit a picture when one is due; attach the newest finished one (possibly a frame older)."""
+        if self._encoder is None:
+            return None
+        if t_s >= self._next_jpeg_t:
+            self._next_jpeg_t = t_s + 1.0 / self.options.frame_hz
+            self._encoder.submit(image)
+        return self._encoder.take()
+
+    def _feed(self, jpeg) -> list:
+        """Give the station every record it has not had (after the rest hold: the held ones too)."""
+        recs = self.pipeline.records
+        if self._fed == 0 and not self.station.running:
+            self.station.rest_height_mm = self.pipeline.rest_height_mm
+            t_hand = self.pipeline.first_hand_t_s
+            if t_hand is not None:
+                self.stats.rest_wait_s = recs[-1].t_s - t_hand
+        out: list = []
+        last = len(recs) - 1
+        for i in range(self._fed, len(recs)):
+            out += self.station.process(self._sample(recs[i], jpeg if i == last else None))
+        self._fed = len(recs)
+        return out
+
+    def _sample(self, rec: FrameRecord, jpeg) -> Sample:
+        fps = None
+        if len(self._fps_times) >= 2:
+            fps = (len(self._fps_times) - 1) / max(self._fps_times[-1] - self._fps_times[0], 1e-6)
+        return Sample(
+            t_s=rec.t_s,
+            height_mm=rec.height_mm,
+            placement_mm=None if not math.isfinite(rec.axial_mm) else rec.axial_mm,
+            hands_visible=bool(math.isfinite(rec.xy_px[0])),
+            tracker_fps=fps,
+            latency_ms=None if not math.isfinite(self._latency_ms) else round(self._latency_ms, 1),
+            frame_jpeg=None if jpeg is None else jpeg[0],
+            frame_size=None if jpeg is None else jpeg[1],
+        )
+
+    def _event(self, kind: str, t_s: float, **data: Any) -> None:
+        """A line on the session record (only while a session runs; the station owns the recorder)."""
+        self.station.record_event(kind, t_s, **data)
+
+    # ------------------------------------------------------------------ end
+    def _finish(self, reason: str) -> None:
+        for w in (self._encoder, self._preview):
+            if w is not None:
+                w.close()
+        if self._lost_since is not None:
+            self._event("source_back", self._last_t_s, gap_s=None, note="session ended while the source was lost")
+        # the pipeline's own result; it also starts its core if the hands never rested (as analyze does)
+        self._pipeline_result = self.pipeline.finish(wall_s=self.stats.wall_s)
+        if not self.station.running and self._fed == 0 and self.pipeline.records:
+            self._feed(None)  # a session that never got past the rest hold still gets its frames analysed
+        if self.station.running:
+            self.station.stop_session(reason=reason)
+
+    def _result(self, reason: str) -> LiveResult:
+        res = self._pipeline_result
+        return LiveResult(self.station.last_summary, self.stats, reason, len(res.session.compressions), res.warnings)
+
+    # ------------------------------------------------------------------ console
+    def status_line(self) -> str:
+        """fps, latency, then the station's own line (compressions, rate, depth, prompt)."""
+        fps = 0.0
+        if len(self._fps_times) >= 2:
+            fps = (len(self._fps_times) - 1) / max(self._fps_times[-1] - self._fps_times[0], 1e-6)
+        lat = "  --" if not math.isfinite(self._latency_ms) else f"{self._latency_ms:4.0f}"
+        head = f"{fps:5.1f} fps  latency {lat} ms  "
+        if self._lost_since is not None:
+            return head + f"SOURCE LOST for {self._last_t_s - self._lost_since:4.1f} s (waiting for it to come back)"
+        if not self.station.running and self._fed == 0:
+            t = self._last_t_s if math.isfinite(self._last_t_s) else 0.0
+            return head + f"waiting for the hands to rest on the chest: {self._rest_waited_s(t):4.1f} s"
+        return head + self.station.status_line()

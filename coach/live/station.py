@@ -1,0 +1,74 @@
+"""The Station as the live loop uses it: sessions on the pipeline's rest baseline, the rest hold
+shown before a session, and the source's own state in the heartbeat.
+
+Why a subclass and not options on ``Station``: the simulator's and replay's stations have no rest
+hold and no camera to lose; only the live loop has both, and it keeps that knowledge here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from coach.feedback.prompts import REST_HANDS
+from coach.station import Sample, Station
+from overlays.scene import SceneInputs, build_overlay
+
+
+class LiveStation(Station):
+    """A ``Station`` whose session analyzer starts from the measured rest baseline.
+
+    Set ``rest_height_mm`` (the pipeline's, once its rest hold is found) before the first
+    ``process``: the session that then starts analyses exactly the signal the pipeline's own core
+    sees, so the published compressions equal ``analyze``'s on the same frames.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.source_lost = False  # the camera is gone: the heartbeat says "lost"
+        self._rest_prompt_published = False
+        super().__init__(*args, **kwargs)
+
+    @property
+    def rest_height_mm(self) -> float | None:
+        """The rest baseline the next session's core starts from (``StationOptions.rest_height_mm``)."""
+        return self.options.rest_height_mm
+
+    @rest_height_mm.setter
+    def rest_height_mm(self, value: float | None) -> None:
+        self.options = replace(self.options, rest_height_mm=value)
+
+    def idle(self, t_s: float) -> None:
+        if self.source_lost and t_s - self._last_hb_t >= self.options.heartbeat_s:
+            self._last_hb_t = t_s  # this beat says lost; the base class then skips its own
+            self.publisher.heartbeat(
+                source_kind=self.options.source_kind, source_name=self.options.source_name, tracker_status="lost",
+                tracker_fps=None, profile=self.profile.name,
+                uptime_s=max(0.0, t_s - self._t_first) if math.isfinite(self._t_first) else 0.0, t_s=t_s)
+        super().idle(t_s)
+
+    def rest_hold(self, sample: Sample, waited_s: float) -> None:
+        """Before the session: the prompt to rest the hands (``waited_s`` since the first hand was seen),
+        the overlay with it, and the frame's picture; no analysis yet (the baseline is not known)."""
+        t = sample.t_s
+        if math.isfinite(self._t_last) and t <= self._t_last:
+            return
+        prompt = REST_HANDS.at(t, waited_s=round(waited_s, 1))
+        self._last_sample = sample  # the heartbeat says whether the hands are seen
+        pub = self.publisher
+        if not self._rest_prompt_published or t - self._last_fb_t >= self.options.feedback_repeat_s:
+            self._rest_prompt_published = True
+            self._last_fb_t = t
+            pub.publish_feedback(prompt, t_s=t)
+        if t - self._last_overlay_t >= 0.9 / self.options.overlay_hz:
+            self._last_overlay_t = t
+            scene = SceneInputs(t_s=t, profile=self.profile, prompt=prompt.to_dict(),
+                                placement_mm=sample.placement_mm, hands_visible=bool(sample.visible))
+            self._last_overlay = build_overlay(scene, self.options.layout, self.project)
+            pub.publish_overlay(self._last_overlay, t_s=t)
+        if sample.frame_jpeg is not None and sample.frame_size is not None:
+            pub.publish_frame(sample.frame_jpeg, width_px=sample.frame_size[0], height_px=sample.frame_size[1], t_s=t)
+        self.idle(t)
+
+    @property
+    def last_overlay(self):
+        """The newest overlay message body (for the preview)."""
+        return self._last_overlay

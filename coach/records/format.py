@@ -1,0 +1,85 @@
+"""The session file: one JSON object per line, append-only.
+
+Why JSONL: a process killed mid-line loses at most that line; every earlier line stays readable
+with any tool (``jq``, a spreadsheet import, another language). The first line is the header
+(format, version, metadata); then, in time order::
+
+    {"kind": "header", "format": "cpr-coach/session", "version": 1, "session": "ab12..", "meta": {...}}
+    {"kind": "sample", "t_s": 12.033, "height_mm": 101.2, "hands_visible": true}
+    {"kind": "compression", "index": 0, "set_index": 0, "t_start_s": .., "depth_mm": .., ..., "placement_mm": null}
+    {"kind": "feedback", "t_s": 14.2, "prompt": {"id": "push_harder", "text": "Push harder", ...} | null}
+    {"kind": "event", "t_s": 20.5, "event": "source_lost", "data": {...}}
+    {"kind": "summary", "t_s": 80.1, "reason": "source ended", "summary": {...SessionSummary...}}
+
+NaN is written as ``null`` (JSON has no NaN) and read back as NaN.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import fields
+from typing import Any, Mapping
+
+from coach.core.types import Compression, SessionSummary, json_safe
+
+FORMAT = "cpr-coach/session"
+VERSION = 1
+KINDS = ("header", "sample", "compression", "feedback", "event", "summary")
+
+
+def dumps(obj: Mapping[str, Any]) -> str:
+    """One line (no NaN, compact)."""
+    return json.dumps(json_safe(obj), separators=(",", ":"), allow_nan=False)
+
+
+def header_line(session_id: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {"kind": "header", "format": FORMAT, "version": VERSION, "session": session_id, "meta": dict(meta)}
+
+
+def sample_line(t_s: float, height_mm: float, hands_visible: bool | None) -> dict[str, Any]:
+    return {"kind": "sample", "t_s": t_s, "height_mm": height_mm, "hands_visible": hands_visible}
+
+
+def compression_line(c: Compression, placement_mm: float | None = None) -> dict[str, Any]:
+    d = c.to_dict()
+    d.pop("t_s", None)
+    return {"kind": "compression", **d, "placement_mm": placement_mm}
+
+
+def _num(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+
+def compression_from(d: Mapping[str, Any]) -> Compression:
+    """The core's Compression back from its line (null -> NaN). KeyError/TypeError/ValueError when malformed."""
+    kw: dict[str, Any] = {}
+    for f in fields(Compression):
+        if f.name not in d:
+            if f.name == "gap_s":
+                continue
+            raise KeyError(f.name)
+        v = d[f.name]
+        if f.name in ("index", "set_index"):
+            kw[f.name] = int(v)
+        elif f.name == "flags":
+            kw[f.name] = tuple(str(x) for x in v)
+        else:
+            kw[f.name] = _num(v)
+    return Compression(**kw)
+
+
+def summary_from(d: Mapping[str, Any]) -> SessionSummary:
+    """SessionSummary back from its dict (null -> NaN; unknown keys ignored, so newer files still read)."""
+    kw: dict[str, Any] = {}
+    for f in fields(SessionSummary):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name in ("compressions", "pauses_too_long", "sets"):
+            kw[f.name] = int(v or 0)
+        elif f.name in ("profile", "ccf_rating"):
+            kw[f.name] = "" if v is None else str(v)
+        else:
+            kw[f.name] = _num(v)
+    return SessionSummary(**kw)
