@@ -29,6 +29,7 @@ import numpy as np
 
 from models.tflite_reader import TfliteGraph, TfliteOp, TfliteTensor, read_tflite
 
+CONVERTER_VERSION = 1  # bump when the output changes: cached conversions are then redone
 OPSET = 17
 IR_VERSION = 8  # the oldest IR that carries opset 17: readable by every onnxruntime >= 1.16
 BATCH = "batch"  # the name of the free batch dimension
