@@ -113,13 +113,21 @@ def _buffer_data(model, raw: bytes, t, dtype) -> np.ndarray | None:
 
 def read_tflite(raw: bytes) -> TfliteGraph:
     """Parse a ``.tflite`` file's bytes. Raises ``ValueError`` for what the converter cannot take."""
-    import tflite
-
     try:
-        model = tflite.Model.GetRootAsModel(raw, 0)
-        n_sub = model.SubgraphsLength()
+        return _read(raw)
+    except ValueError:
+        raise
     except Exception as exc:  # flatbuffers raises assorted errors on garbage
         raise ValueError(f"not a TFLite model ({type(exc).__name__})") from None
+
+
+def _read(raw: bytes) -> TfliteGraph:
+    import tflite
+
+    if len(raw) < 8 or raw[4:8] != b"TFL3":
+        raise ValueError("not a TFLite model (no TFL3 identifier)")
+    model = tflite.Model.GetRootAsModel(raw, 0)
+    n_sub = model.SubgraphsLength()
     if n_sub < 1:
         raise ValueError("TFLite model has no subgraph")
     sg = model.Subgraphs(0)

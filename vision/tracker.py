@@ -32,6 +32,7 @@ from vision.observations import PATH_FULL, PATH_NONE, PATH_ROI, PATH_TILE, HandO
 from vision.roi import Box, Crop, clip_box, keeps_roi, make_crop, roi_from_landmarks, square_around, tile_boxes
 
 RUNNING_MODES = ("image", "video", "live_stream")
+BACKENDS = ("mediapipe", "onnx")  # see create_tracker
 
 
 @dataclass
@@ -368,3 +369,22 @@ class HandTracker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def create_tracker(options: HandTrackerOptions | None = None, backend: str = "mediapipe", onnx_options=None):
+    """The hand tracker of ``backend``: "mediapipe" (``HandTracker``) or "onnx" (``vision.onnx_tracker``).
+
+    Both take the same ``HandTrackerOptions`` and return the same
+    ``HandTrackingResult``; ``onnx_options`` (``OnnxBackendOptions``) picks
+    the ONNX Runtime execution providers. The ONNX tracker also offers
+    ``detect_many`` (several sources in one batched call). Raises
+    ``models.ModelError`` when the model cannot be had, ``ValueError`` for an
+    unknown backend.
+    """
+    if backend == "mediapipe":
+        return HandTracker.create_from_options(options)
+    if backend == "onnx":
+        from vision.onnx_tracker import OnnxHandTracker
+
+        return OnnxHandTracker.create_from_options(options, onnx_options)
+    raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")

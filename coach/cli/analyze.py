@@ -19,7 +19,7 @@ from coach.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from coach.cli.models import add_model_arguments
+    from coach.cli.models import add_backend_arguments, add_model_arguments
 
     p = sub.add_parser("analyze", help="analyse a CPR video: hands -> depth (mm) -> compressions, rate, pauses",
                        description="Analyse a video filmed by a calibrated camera (see `cpr-coach calibrate`). "
@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the progress bar")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="never draw it")
     add_model_arguments(p)
+    add_backend_arguments(p)
     p.set_defaults(func=_analyze)
 
 
@@ -115,13 +116,12 @@ def _analyze(args: argparse.Namespace) -> int:
     from calibration.camera import CameraCalibrationError, CameraIntrinsics
     from calibration.rest import RestOptions
     from calibration.store import CalibrationFileError, StationCalibration, load_calibration
-    from coach.cli.models import resolve_model_path
+    from coach.cli.models import create_tracker_from_args, resolve_model_path
     from coach.core.profiles import ProfileError, load_profile
     from coach.pipeline import Geometry, Pipeline, PipelineOptions, run
-    from models import ModelError
     from vision.compression_point import CompressionPointOptions, CompressionPointTracker
     from vision.sources import SourceError, SourceOptions, open_source
-    from vision.tracker import HandTracker, HandTrackerOptions
+    from vision.tracker import HandTrackerOptions
 
     try:
         load_profile(args.profile)
@@ -169,11 +169,8 @@ def _analyze(args: argparse.Namespace) -> int:
         geometry = Geometry(intr, station.manikin)
         model = resolve_model_path(args)
         roi = geometry.roi(station.manikin.cam_from_manikin) if (station.manikin is not None and station.manikin.anchor is None) else None
-        try:
-            tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=model, running_mode="video", num_hands=2,
-                                                                         roi_px=roi))
-        except ModelError as exc:  # e.g. --model is a zip MediaPipe cannot load
-            raise CliError(str(exc)) from None
+        tracker = create_tracker_from_args(args, HandTrackerOptions(model_path=model, running_mode="video", num_hands=2,
+                                                                    roi_px=roi))
         points = CompressionPointTracker(CompressionPointOptions(roi_px=roi))
         opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest,
                                rest=RestOptions(valid_range=(-30.0, 150.0)))

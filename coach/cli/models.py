@@ -53,6 +53,30 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-variant", choices=("full", "lite"), default="full", help="which cached hand model (default full)")
 
 
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--backend mediapipe|onnx`` and ``--providers``: which hand tracker runs (see ``create_tracker_from_args``)."""
+    parser.add_argument("--backend", choices=("mediapipe", "onnx"), default="mediapipe",
+                        help="hand tracker: MediaPipe (default) or the same models on ONNX Runtime (converted on first use)")
+    parser.add_argument("--providers", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
+                        help="ONNX Runtime execution providers for --backend onnx (default auto: GPU when offered, else CPU)")
+
+
+def create_tracker_from_args(args: argparse.Namespace, options):
+    """The tracker ``--backend`` names, built from ``HandTrackerOptions``. Model errors -> CliError."""
+    from models import ModelError
+    from vision.tracker import create_tracker
+
+    onnx_options = None
+    if getattr(args, "backend", "mediapipe") == "onnx":
+        from vision.onnx_tracker import OnnxBackendOptions
+
+        onnx_options = OnnxBackendOptions(providers=getattr(args, "providers", "auto"))
+    try:
+        return create_tracker(options, backend=getattr(args, "backend", "mediapipe"), onnx_options=onnx_options)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+
+
 def resolve_model_path(args: argparse.Namespace, fetch: bool = True):
     """``--model PATH`` if given (validated), else the cached model (fetched on first use). Errors -> CliError."""
     from models import ModelError, check_model_file, ensure_model
