@@ -19,26 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from models.bundle import bundle_members, read_members
 from models.errors import ModelError
 from models.integrity import sha256_bytes, sha256_file, short
-from models.paths import resolve_cache_dir
+from models.paths import resolve_cache_dir, write_atomic
 
 HAND_MEMBERS = ("hand_detector.tflite", "hand_landmarks_detector.tflite")
-
-
-def _write_atomic(dest: Path, data: bytes) -> None:
-    fd, part = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(part, dest)
-    finally:
-        if os.path.exists(part):
-            os.unlink(part)
 
 
 def _cached_ok(onnx_path: Path, manifest: Path, source_sha: str, version: int) -> bool:
@@ -86,8 +74,8 @@ def ensure_onnx_models(bundle: str | os.PathLike[str], cache_dir: str | os.PathL
             except ImportError as exc:
                 raise ModelError(f"converting to ONNX needs the 'tflite' and 'onnx' packages ({exc.name} is missing): "
                                  "pip install tflite onnx") from None
-            _write_atomic(onnx_path, onnx_bytes)
-            _write_atomic(manifest, json.dumps({
+            write_atomic(onnx_path, onnx_bytes)
+            write_atomic(manifest, json.dumps({
                 "source_bundle": str(bundle), "source_member": member, "source_sha256": sha,
                 "converter_version": CONVERTER_VERSION, "onnx_sha256": sha256_bytes(onnx_bytes),
             }, indent=1).encode())

@@ -185,3 +185,29 @@ def test_a_bundle_that_cannot_be_converted_is_one_line(tmp_path, capsys, hands_d
                "--backend", "onnx"])
     err = capsys.readouterr().err
     assert rc == 2 and "bad.task" in err and "not a TFLite model" in err
+
+
+def test_low_contrast_scene_is_recovered_through_crops(hand_model_path, hands_dir):
+    """The MediaPipe backend's low-contrast scene (a real hand on its own skin colour): plain detection
+    fails; the chest region, then the previous landmarks, or a tile search find it (palm detection on
+    a crop, landmarks on the full-resolution frame)."""
+    from test_vision_lowcontrast import N, _run, _scene, make_cutout
+
+    cutout = make_cutout(hands_dir)
+    _, _, box = _scene(cutout, 0)
+    chest = (box[0] - 150, box[1] - 100, box[2] + 150, box[3] + 100)
+
+    def make(**kw):
+        return create_tracker(HandTrackerOptions(model_path=hand_model_path, running_mode="video", **kw), backend="onnx")
+
+    with make(roi_fallback=False, tile_search=False) as plain:
+        found, _, _ = _run(plain, cutout)
+    assert found <= 2, found
+    with make(tile_search=False) as tr:
+        found, errs, paths = _run(tr, cutout, roi=chest, roi_first_only=True)
+    assert found == N and set(paths) == {"roi"}, paths  # found in the chest crop, then tracked from its landmarks
+    assert np.mean(errs) <= 6.0, errs
+    with make() as tr:
+        found, errs, paths = _run(tr, cutout)
+    assert found >= N - 2 and "tile" in paths, paths
+    assert np.mean(errs) <= 6.0, errs

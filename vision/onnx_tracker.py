@@ -47,7 +47,7 @@ from vision import hand_geometry as hg
 from vision.hand_rect import RotatedRect, crop, project, rect_from_landmarks, rect_from_palm, rotate_world, square_rect
 from vision.observations import PATH_FULL, PATH_NONE, PATH_ROI, PATH_TILE, HandObservation, HandTrackingResult
 from vision.palm_anchors import PalmDetectorOptions, decode, iou, ssd_anchors, weighted_nms
-from vision.roi import Box, clip_box, keeps_roi, roi_from_landmarks, square_around, tile_boxes
+from vision.roi import Box, hint_box, keeps_roi, roi_from_landmarks, tile_boxes
 from vision.tracker import RUNNING_MODES, HandTrackerOptions
 
 LANDMARK_INPUT_PX = 224
@@ -254,16 +254,7 @@ class OnnxHandTracker:
 
     # ---- the ROI recovery (low contrast) ------------------------------------
     def _hint_box(self, roi_px, size_wh) -> Box | None:
-        hint = roi_px if roi_px is not None else self.options.roi_px
-        if hint is None:
-            return None
-        box = clip_box(tuple(float(v) for v in hint), size_wh)
-        if box is None:
-            return None
-        x0, y0, x1, y1 = box
-        if max(x1 - x0, y1 - y0) < self.options.roi_min_side_px:
-            box = square_around((x0 + x1) / 2, (y0 + y1) / 2, self.options.roi_min_side_px, size_wh)
-        return box
+        return hint_box(roi_px if roi_px is not None else self.options.roi_px, size_wh, self.options.roi_min_side_px)
 
     def _recovery_box(self, it: _Item) -> tuple[Box, str] | None:
         st, o = it.stream, self.options
