@@ -1,6 +1,6 @@
 """``cpr-coach analyze VIDEO --calibration station.json --json OUT.json``: offline, the full path.
 
-Frames -> hands (MediaPipe) -> compression point -> height in mm (calibration)
+Frames -> hands (MediaPipe, or ONNX Runtime with --backend onnx) -> compression point -> height in mm (calibration)
 -> the core. The JSON has the ``analyze-trace`` schema (summary, compressions,
 pauses, sets) plus the per-frame height trace, the geometry mode and the rest
 baseline. A progress bar is drawn on a terminal (stderr), nothing elsewhere.
