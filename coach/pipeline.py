@@ -202,19 +202,21 @@ class Pipeline:
     @classmethod
     def from_calibration(cls, station, size_wh: tuple[int, int], *, model_path, options: PipelineOptions | None = None,
                           hfov_deg: float | None = None, source_name: str = "the source",
-                          calibration_name: str = "the calibration") -> "Pipeline":
+                          calibration_name: str = "the calibration", backend: str = "mediapipe",
+                          onnx_options=None) -> "Pipeline":
         """The one place that wires the tracker, the compression point and the geometry for a station.
 
         ``station`` is a ``calibration.store.StationCalibration`` (marker or anchor mode) or None with
         ``hfov_deg`` (hand-size mode). Frames are ``size_wh``. The tracker runs in VIDEO mode (frames
         with increasing timestamps, from a file or a camera); close it with ``pipeline.tracker.close()``.
         Raises ``PipelineSetupError`` (resolution mismatch, no geometry), ``CameraCalibrationError``
-        and ``models.ModelError`` (a model MediaPipe cannot load).
+        and ``models.ModelError`` (a model MediaPipe cannot load). ``backend`` is "mediapipe" or "onnx"
+        (``vision.tracker.create_tracker``; ``onnx_options`` picks the execution providers).
         """
         from calibration.camera import CameraIntrinsics
         from calibration.store import StationCalibration
         from vision.compression_point import CompressionPointOptions, CompressionPointTracker
-        from vision.tracker import HandTracker, HandTrackerOptions
+        from vision.tracker import HandTrackerOptions, create_tracker
 
         w, h = size_wh
         if station is not None:
@@ -231,8 +233,8 @@ class Pipeline:
         geometry = Geometry(intr, station.manikin)
         man = station.manikin
         roi = geometry.roi(man.cam_from_manikin) if (man is not None and man.anchor is None) else None
-        tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=model_path, running_mode="video",
-                                                                     num_hands=2, roi_px=roi))
+        tracker = create_tracker(HandTrackerOptions(model_path=model_path, running_mode="video", num_hands=2, roi_px=roi),
+                                 backend=backend, onnx_options=onnx_options)
         points = CompressionPointTracker(CompressionPointOptions(roi_px=roi))
         return cls(tracker, points, geometry, options)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ENV_VAR = "CPR_COACH_MODELS"
@@ -40,3 +41,15 @@ def default_cache_dir() -> Path:
 def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
     """An explicit folder wins; ``None`` means the default."""
     return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+
+
+def write_atomic(dest: Path, data: bytes) -> None:
+    """Write ``dest`` through a temporary file in its folder and a rename: readers never see half a file."""
+    fd, part = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(part, dest)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)

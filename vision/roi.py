@@ -41,6 +41,20 @@ def square_around(cx: float, cy: float, side: float, size_wh: tuple[int, int]) -
     return (int(round(x0)), int(round(y0)), int(round(x0 + side_x)), int(round(y0 + side_y)))
 
 
+def hint_box(hint: tuple[float, float, float, float] | None, size_wh: tuple[int, int], min_side: int) -> Box | None:
+    """A caller's region (x0, y0, x1, y1) inside the image, tiny ones grown to ``min_side`` (a point-like
+    "the chest is here"); None when there is no hint or nothing of it is inside."""
+    if hint is None:
+        return None
+    box = clip_box(tuple(float(v) for v in hint), size_wh)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    if max(x1 - x0, y1 - y0) < min_side:
+        box = square_around((x0 + x1) / 2, (y0 + y1) / 2, min_side, size_wh)
+    return box
+
+
 def roi_from_landmarks(
     bbox: tuple[float, float, float, float], size_wh: tuple[int, int], scale: float = 2.0, min_side: int = 160
 ) -> Box:

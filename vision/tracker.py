@@ -29,9 +29,10 @@ import numpy as np
 from models import ModelError, check_model_file, ensure_model
 from vision import hand_geometry as hg
 from vision.observations import PATH_FULL, PATH_NONE, PATH_ROI, PATH_TILE, HandObservation, HandTrackingResult
-from vision.roi import Box, Crop, clip_box, keeps_roi, make_crop, roi_from_landmarks, square_around, tile_boxes
+from vision.roi import Box, Crop, hint_box, keeps_roi, make_crop, roi_from_landmarks, tile_boxes
 
 RUNNING_MODES = ("image", "video", "live_stream")
+BACKENDS = ("mediapipe", "onnx")  # see create_tracker
 
 
 @dataclass
@@ -196,18 +197,7 @@ class HandTracker:
         return landmarker.detect_for_video(image, ts)
 
     def _hint_box(self, roi_px, size_wh) -> Box | None:
-        hint = roi_px if roi_px is not None else self.options.roi_px
-        if hint is None:
-            return None
-        box = clip_box(tuple(float(v) for v in hint), size_wh)
-        if box is None:
-            return None
-        # Expand tiny hints to the minimum crop (a point-like "chest is here").
-        x0, y0, x1, y1 = box
-        side = max(x1 - x0, y1 - y0)
-        if side < self.options.roi_min_side_px:
-            box = square_around((x0 + x1) / 2, (y0 + y1) / 2, self.options.roi_min_side_px, size_wh)
-        return box
+        return hint_box(roi_px if roi_px is not None else self.options.roi_px, size_wh, self.options.roi_min_side_px)
 
     def _landmark_box(self, t_ms: int, size_wh, hint: Box | None) -> Box | None:
         """ROI from the previous hands (hysteresis), preferring a caller hint that contains them."""
@@ -368,3 +358,22 @@ class HandTracker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def create_tracker(options: HandTrackerOptions | None = None, backend: str = "mediapipe", onnx_options=None):
+    """The hand tracker of ``backend``: "mediapipe" (``HandTracker``) or "onnx" (``vision.onnx_tracker``).
+
+    Both take the same ``HandTrackerOptions`` and return the same
+    ``HandTrackingResult``; ``onnx_options`` (``OnnxBackendOptions``) picks
+    the ONNX Runtime execution providers. The ONNX tracker also offers
+    ``detect_many`` (several sources in one batched call). Raises
+    ``models.ModelError`` when the model cannot be had, ``ValueError`` for an
+    unknown backend.
+    """
+    if backend == "mediapipe":
+        return HandTracker.create_from_options(options)
+    if backend == "onnx":
+        from vision.onnx_tracker import OnnxHandTracker
+
+        return OnnxHandTracker.create_from_options(options, onnx_options)
+    raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")

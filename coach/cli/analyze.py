@@ -1,6 +1,6 @@
 """``cpr-coach analyze VIDEO --calibration station.json --json OUT.json``: offline, the full path.
 
-Frames -> hands (MediaPipe) -> compression point -> height in mm (calibration)
+Frames -> hands (MediaPipe, or ONNX Runtime with --backend onnx) -> compression point -> height in mm (calibration)
 -> the core. The JSON has the ``analyze-trace`` schema (summary, compressions,
 pauses, sets) plus the per-frame height trace, the geometry mode and the rest
 baseline. A progress bar is drawn on a terminal (stderr), nothing elsewhere.
@@ -19,7 +19,7 @@ from coach.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from coach.cli.models import add_model_arguments
+    from coach.cli.models import add_backend_arguments, add_model_arguments
     from coach.cli.sessions import add_record_arguments
 
     p = sub.add_parser("analyze", help="analyse a CPR video: hands -> depth (mm) -> compressions, rate, pauses",
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="never draw it")
     add_model_arguments(p)
     add_record_arguments(p)
+    add_backend_arguments(p)
     p.set_defaults(func=_analyze)
 
 
@@ -116,7 +117,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
 def _analyze(args: argparse.Namespace) -> int:
     from calibration.camera import CameraCalibrationError
     from calibration.store import CalibrationFileError, load_calibration
-    from coach.cli.models import resolve_model_path
+    from coach.cli.models import onnx_options_from_args, resolve_model_path
     from coach.core.profiles import ProfileError, load_profile
     from coach.pipeline import Pipeline, PipelineOptions, PipelineSetupError, run
     from models import ModelError
@@ -156,7 +157,8 @@ def _analyze(args: argparse.Namespace) -> int:
         try:
             pipe = Pipeline.from_calibration(station, size, model_path=resolve_model_path(args), options=opts,
                                              hfov_deg=args.hfov, source_name=args.video,
-                                             calibration_name=args.calibration or "the calibration")
+                                             calibration_name=args.calibration or "the calibration",
+                                             backend=args.backend, onnx_options=onnx_options_from_args(args))
         except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:  # e.g. --model is a zip MediaPipe cannot load
             raise CliError(str(exc)) from None
         tracker = pipe.tracker

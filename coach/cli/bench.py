@@ -12,6 +12,7 @@ import importlib
 TARGETS: dict[str, str] = {
     "core": "coach.core.bench:main",
     "tracker": "vision.bench:main",
+    "onnx": "vision.bench_onnx:main",
     "overlays": "overlays.bench:main",
     "posture": "vision.posture_bench:main",
     "instructor": "overlays.instructor.bench:main",
@@ -23,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run a benchmark and print figures and ratios")
     p.add_argument("target", choices=sorted(TARGETS), help="what to measure")
     p.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
+    p.add_argument("--providers", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
+                   help="onnx target: ONNX Runtime execution providers (default auto)")
     p.set_defaults(func=_run)
 
 

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--no-index", action="store_true", help="passed to pip: do not use any package index")
     f.add_argument("--connect-timeout", type=float, default=3.0, metavar="S", help="connect timeout of the official download (default 3 s)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
+    f.add_argument("--onnx", action="store_true",
+                   help="also convert the bundle's TFLite files to ONNX in the cache (for `--backend onnx`)")
     f.set_defaults(func=_fetch)
 
     ls = msub.add_parser("list", help="show every known model and what the cache holds")
@@ -49,6 +51,23 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The shared flags of commands that track hands: ``--model PATH`` and ``--model-variant``."""
     parser.add_argument("--model", metavar="PATH", help="a hand_landmarker.task file to use instead of the cached one")
     parser.add_argument("--model-variant", choices=("full", "lite"), default="full", help="which cached hand model (default full)")
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--backend mediapipe|onnx`` and ``--providers``: which hand tracker runs (see ``onnx_options_from_args``)."""
+    parser.add_argument("--backend", choices=("mediapipe", "onnx"), default="mediapipe",
+                        help="hand tracker: MediaPipe (default) or the same models on ONNX Runtime (converted on first use)")
+    parser.add_argument("--providers", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
+                        help="ONNX Runtime execution providers for --backend onnx (default auto: GPU when offered, else CPU)")
+
+
+def onnx_options_from_args(args: argparse.Namespace):
+    """``OnnxBackendOptions`` from ``--providers`` when ``--backend onnx``; None otherwise."""
+    if getattr(args, "backend", "mediapipe") != "onnx":
+        return None
+    from vision.onnx_tracker import OnnxBackendOptions
+
+    return OnnxBackendOptions(providers=getattr(args, "providers", "auto"))
 
 
 def resolve_model_path(args: argparse.Namespace, fetch: bool = True):
@@ -88,6 +107,12 @@ def _fetch(args: argparse.Namespace) -> int:
             status = fetch_model(spec, args.cache_dir, progress=False if args.quiet else None, options=opts)
             origin = status.source.label if status.source else "?"
             print(f"{spec.name}: ok  {status.path}  ({origin})")
+            if args.onnx:
+                from models.onnx_cache import describe, ensure_onnx_models
+
+                paths = ensure_onnx_models(status.path, args.cache_dir, members=spec.members, force=args.force)
+                for line in describe(paths):
+                    print(f"  onnx: {line}")
     except ModelError as exc:
         raise CliError(str(exc)) from None
     return 0

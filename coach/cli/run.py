@@ -15,7 +15,7 @@ from coach.cli.keys import add_server_curve_args, server_curve
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from coach.cli.models import add_model_arguments
+    from coach.cli.models import add_backend_arguments, add_model_arguments
 
     p = sub.add_parser("run", help="the live station: camera -> hands -> depth -> coaching over ZeroMQ",
                        description="Run a calibrated station live. Rest the hands on the chest for about 2 s "
@@ -44,12 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", metavar="HTML", help="write the debrief report here (default <data dir>/reports/<id>.html)")
     p.add_argument("--quiet", action="store_true", help="no status line")
     add_model_arguments(p)
+    add_backend_arguments(p)
     add_server_curve_args(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from coach.cli.models import resolve_model_path
+    from coach.cli.models import onnx_options_from_args, resolve_model_path
     from coach.cli.signals import graceful_signals
     from coach.cli.view import has_display
     from coach.live.app import StationSettings, StationSetupError, run_station
@@ -74,7 +75,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = StationSettings(
         source=args.source, calibration=args.calibration, hfov_deg=args.hfov, station_id=args.station,
         trainee_id=args.trainee, profile=args.profile, publish=args.publish, remote=remote, curve=curve,
-        model_path=resolve_model_path(args), realtime=not args.every_frame,
+        model_path=resolve_model_path(args), backend=args.backend, onnx_options=onnx_options_from_args(args),
+        realtime=not args.every_frame,
         live=LiveOptions(frame_hz=args.frame_hz, frame_width_px=args.frame_width, preview=preview,
                          pace_files=args.every_frame),
         data_dir=args.data_dir, record=not args.no_record, report_path=args.report)

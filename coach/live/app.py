@@ -38,6 +38,8 @@ class StationSettings:
     remote: str | None = "tcp://127.0.0.1:5555"  # remote-control REP endpoint (None: none)
     curve: Any = None  # overlays.security.CurveServerOptions beyond localhost
     model_path: Any = None  # hand_landmarker.task (None: the cached model)
+    backend: str = "mediapipe"  # hand tracker: "mediapipe" or "onnx" (vision.tracker.create_tracker)
+    onnx_options: Any = None  # vision.onnx_tracker.OnnxBackendOptions (None: defaults)
     realtime: bool = True  # a file plays at its own frame rate, like a camera (False: every frame, at once)
     source_timeout_s: float = 3.0  # a live source with no first frame by then is an error
     live: LiveOptions = LiveOptions()
@@ -120,7 +122,8 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
             model = s.model_path or ensure_model("hand_landmarker")
             pipe = Pipeline.from_calibration(cal, size, model_path=model, options=PipelineOptions(profile=s.profile),
                                              hfov_deg=s.hfov_deg, source_name=str(s.source),
-                                             calibration_name=s.calibration or "the calibration")
+                                             calibration_name=s.calibration or "the calibration",
+                                             backend=s.backend, onnx_options=s.onnx_options)
         except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:
             raise StationSetupError(str(exc)) from None
         closers.append(pipe.tracker.close)
