@@ -296,7 +296,7 @@ class _StrokeShaper:
 
 
 def stroke_templates(t_s: np.ndarray, height_mm: np.ndarray, *, max_templates: int = 60,
-                     max_period_s: float = 1.0) -> list[np.ndarray]:
+                     max_period_s: float = 1.0, smooth_s: float | None = None) -> list[np.ndarray]:
     """Normalised strokes cut from a real recording, for ``SimOptions(shape="template", templates=...)``.
 
     Each runs from one top to the next (the highest samples between consecutive bottoms found by the
@@ -304,6 +304,11 @@ def stroke_templates(t_s: np.ndarray, height_mm: np.ndarray, *, max_templates: i
     to 0 and its deepest point scaled to -1. Strokes whose recoil overshoots the tops (> 0.15) or whose
     bottom is outside 15-75 % of the cycle are skipped. Why arrays in: the tests read the data files,
     the simulator never does.
+
+    ``smooth_s``: Gaussian smoothing (s.d., seconds) of the resampled stroke; None: half the median sample
+    interval. Why: a 30 fps marker trace is quantised to pixels (1-3 mm here), and its sampled minimum is
+    often a one-pixel notch below a flat bottom: a shape detail no camera stroke has and no estimator
+    could see. At 250 Hz this is 2 ms, i.e. nothing.
     """
     from coach.core.analyzer import analyze  # (the core finds the bottoms; imported here: no cycle)
 
@@ -311,6 +316,9 @@ def stroke_templates(t_s: np.ndarray, height_mm: np.ndarray, *, max_templates: i
     h = np.asarray(height_mm, float)
     res = analyze(t, h)
     ok = ~np.isnan(h)
+    if smooth_s is None:
+        d = np.diff(t)
+        smooth_s = 0.5 * float(np.median(d)) if d.size else 0.0
     out: list[np.ndarray] = []
     cs = res.compressions
     for a, b, c in zip(cs[:-2], cs[1:-1], cs[2:]):
@@ -332,6 +340,11 @@ def stroke_templates(t_s: np.ndarray, height_mm: np.ndarray, *, max_templates: i
             continue
         u = (seg_t - seg_t[0]) / (seg_t[-1] - seg_t[0])
         y = _catmull_rom(u, seg_h, np.linspace(0.0, 1.0, TEMPLATE_POINTS))
+        sig = smooth_s / (seg_t[-1] - seg_t[0]) * (TEMPLATE_POINTS - 1)  # in grid steps
+        if sig > 0.5:
+            k = np.arange(-int(3 * sig) - 1, int(3 * sig) + 2)
+            g = np.exp(-0.5 * (k / sig) ** 2)
+            y = np.convolve(np.pad(y, k.size // 2, mode="edge"), g / g.sum(), mode="valid")
         y = y - (y[0] + (y[-1] - y[0]) * np.linspace(0.0, 1.0, TEMPLATE_POINTS))
         depth = -float(y.min())
         if depth <= 0:

@@ -231,10 +231,10 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     within one nominal sample of the discrete minimum; too few valid samples: the
     sample itself.
 
-    Top (between its 80 % crossings): the mean of two estimates that err in opposite
+    Top (between its 80 % crossings): a weighted mean of two estimates that err in opposite
     directions on the shapes CPR tops take, a parabola's vertex over
     +-top_fit_window_s (overshoots a flat hold) and the window mean over
-    +-top_mean_window_s (undershoots a round peak). The parabola's window is never
+    +-top_mean_window_s (undershoots a round peak), ``top_vertex_weight`` (3:1) toward the vertex. The parabola's window is never
     under two sample intervals (Params.top_fit_s): narrower, it holds only 3 samples
     at some sampling phases and the top silently falls back to the window mean alone
     (at 30 fps 4 tops in 10 did, biasing the baseline low). See docs/core.md.
@@ -287,7 +287,8 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
         ym = np.repeat(ym, 2, 1)
     vmean = np.add.reduce(ym, 0)[: cnt.size] / np.maximum(cnt, 1)
     vmean = np.where(cnt > 0, vmean, np.nan)[:k]
-    q = np.where(np.isnan(vpar), vmean, 0.5 * (vpar + vmean))
+    wv = p.options.top_vertex_weight
+    q = np.where(np.isnan(vpar), vmean, wv * vpar + (1.0 - wv) * vmean)
     return tb, bv, q
 
 
