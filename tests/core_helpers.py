@@ -6,6 +6,7 @@ Nothing here is a fixture: plain functions, cached where reading a file is slow.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import math
@@ -74,22 +75,29 @@ def _rows(result) -> np.ndarray:
                       c.duty_cycle, c.recoil_residual_mm, c.gap_s] for c in result.compressions]).reshape(-1, 10)
 
 
-def assert_sessions_equal(a, b, shift=0.0, tol=0.0):
-    """Two SessionResults hold the same compressions (times of ``b`` shifted by ``shift``), pauses and sets.
+def assert_sessions_equal(a, b, shift=0.0, tol=0.0, rtol=0.0):
+    """Two SessionResults hold the same compressions (times of ``b`` = those of ``a`` + ``shift``), pauses, sets
+    and summary.
 
-    tol=0 (the default) is the bit-identical contract of streaming against batch; NaN equals NaN.
+    tol=rtol=0 (the default) is the bit-identical contract of streaming against batch; NaN equals NaN.
     """
     ra, rb = _rows(a), _rows(b)
     assert ra.shape == rb.shape, (ra.shape, rb.shape)
-    rb = rb.copy()
-    rb[:, 2:5] += shift
-    np.testing.assert_allclose(ra, rb, rtol=0, atol=tol, equal_nan=True)
+    ra = ra.copy()
+    ra[:, 2:5] += shift
+    np.testing.assert_allclose(ra, rb, rtol=rtol, atol=tol, equal_nan=True)
     assert [c.flags for c in a.compressions] == [c.flags for c in b.compressions]
     assert len(a.pauses) == len(b.pauses)
     for p, q in zip(a.pauses, b.pauses):
         assert p.kind == q.kind and p.too_long == q.too_long
-        np.testing.assert_allclose([p.start_s, p.end_s], [q.start_s + shift, q.end_s + shift], rtol=0, atol=tol)
-    assert [s.count for s in a.sets] == [s.count for s in b.sets]
+        np.testing.assert_allclose([p.start_s + shift, p.end_s + shift], [q.start_s, q.end_s], rtol=rtol, atol=tol)
+    assert [(s.index, s.count) for s in a.sets] == [(s.index, s.count) for s in b.sets]
+    sa, sb = dataclasses.asdict(a.summary), dataclasses.asdict(b.summary)
+    for k, u in sa.items():
+        if isinstance(u, float):
+            np.testing.assert_allclose(u, sb[k], rtol=rtol, atol=tol, equal_nan=True, err_msg=k)
+        else:
+            assert u == sb[k], k
 
 
 # ------------------------------------------------------------------ the shared recordings

@@ -49,10 +49,10 @@ class StrokeCarry:
     """What the stroke layer remembers between streaming feeds."""
 
     last_up: int = -1  # global index of the last decided upstroke event
-    prev_tb: float = math.nan  # previous candidate's bottom time / fitted value
-    prev_bv: float = math.nan
-    prev_bs: float = math.nan  # ... and smoothed value
-    prev_gb: int = -(10**12)  # previous candidate's bottom (global index)
+    prev_bottom_t_s: float = math.nan  # previous candidate's bottom: fitted time (s)
+    prev_bottom_mm: float = math.nan  # ... fitted height
+    prev_bottom_smoothed_mm: float = math.nan  # ... smoothed height of its lowest sample
+    prev_bottom_index: int = -(10**12)  # ... global index of its lowest sample
     tops: list = field(default_factory=list)  # last rest-top heights that were not leaning (<= baseline_tops)
     tops_t: list = field(default_factory=list)  # ... and when they were confirmed
     tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not (<= lean_ref_tops)
@@ -550,8 +550,8 @@ def _process(buf, ph, base, p, carry, final):
     fw = o.fit_window_s
     hw = np.where(lp >= 0, np.minimum(np.maximum(0.6 * (t_lb - t[lpc]), 0.5 * fw), fw), fw)
     # ------------------------------------------------------------ rest top between the previous candidate and this
-    prev_bs = np.concatenate(([carry.prev_bs], b_s[:-1]))
-    prev_lb = np.concatenate(([carry.prev_gb - base], lb[:-1]))
+    prev_bs = np.concatenate(([carry.prev_bottom_smoothed_mm], b_s[:-1]))
+    prev_lb = np.concatenate(([carry.prev_bottom_index - base], lb[:-1]))
     d_loc = np.maximum(ph.start[j - 1] - base, 0)  # first sample of this DOWN phase
     uprev = np.maximum(ph.start[j - 2] - base, 0)  # first sample of the previous UP phase
     pre = geo_ok & (lp >= 0) & (uprev >= 1)
@@ -570,8 +570,8 @@ def _process(buf, ph, base, p, carry, final):
         tcen = np.zeros(0)
     # ------------------------------------------------------------ the bottoms and the rest-top levels
     tb, bv, q_k = _fits(t, tp, cp, c, lbc, t_lb, hw, tcen, p)
-    prev_tb = np.concatenate(([carry.prev_tb], tb[:-1]))
-    prev_bv = np.concatenate(([carry.prev_bv], bv[:-1]))
+    prev_tb = np.concatenate(([carry.prev_bottom_t_s], tb[:-1]))
+    prev_bv = np.concatenate(([carry.prev_bottom_mm], bv[:-1]))
     dt_b = tb - prev_tb
     qv = np.full(m, np.nan)
     nan_at = _nz(np.isnan(c))  # (rare: counting by search beats a scan of the buffer)
@@ -705,8 +705,8 @@ def _process(buf, ph, base, p, carry, final):
     # ------------------------------------------------------------ carry
     last = n_dec - 1
     carry.last_up = int(u[last] + base)
-    carry.prev_tb, carry.prev_bv, carry.prev_bs = float(tb[last]), float(bv[last]), float(b_s[last])
-    carry.prev_gb = int(lb[last] + base)
+    carry.prev_bottom_t_s, carry.prev_bottom_mm, carry.prev_bottom_smoothed_mm = float(tb[last]), float(bv[last]), float(b_s[last])
+    carry.prev_bottom_index = int(lb[last] + base)
     if rest_top[:n_dec].any():
         carry.tops_all = (carry.tops_all + qv[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
         carry.amps = (carry.amps + amp[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
