@@ -22,7 +22,7 @@ mixed stroke by stroke, so the core is tested on shapes it was not tuned to:
 ``cosine`` (a per-session blend of a raised cosine and a smootherstep, the
 default), ``trapezoid`` (bottom and top dwells of 0-150 ms, corners rounded over
 20-60 ms), ``asymmetric`` (the downstroke 30-45 % of the cycle, no dwell) and
-``template`` (strokes cut from real recordings by :func:`stroke_templates`,
+``template`` (consecutive strokes cut from real recordings by :func:`stroke_templates`,
 passed in as arrays: the simulator reads no files).
 """
 from __future__ import annotations
@@ -249,6 +249,7 @@ class _StrokeShaper:
         self.family = o.shape
         self.mixed = ["cosine", "trapezoid", "asymmetric"] + (["template"] if o.templates else [])
         self._tpl: dict[int, tuple[float, int, int]] = {}
+        self._next_tpl = -1  # the next template (-1: not drawn yet)
 
     def template(self, i: int) -> tuple[float, int, int]:
         """(bottom position 0..1, down code, up code) of template i."""
@@ -290,7 +291,12 @@ class _StrokeShaper:
         if fam == "asymmetric":
             t_down = (self.asym_duty + float(r.normal(0, 0.01))) * period
             return t_down, 0.0, period - t_down, 0.0, -1, -1
-        ub, down, up = self.template(int(r.integers(len(self.o.templates))))
+        # consecutive templates in their recorded order from a random start: one rescuer's stroke-to-stroke
+        # variation, not a different rescuer every stroke
+        if self._next_tpl < 0:
+            self._next_tpl = int(r.integers(len(self.o.templates)))
+        ub, down, up = self.template(self._next_tpl % len(self.o.templates))
+        self._next_tpl += 1
         t_down = ub * period
         return t_down, 0.0, period - t_down, 0.0, down, up
 
