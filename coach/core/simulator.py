@@ -281,6 +281,8 @@ class _StrokeShaper:
         if fam == "trapezoid":
             db = self.dwell_bottom_s * float(r.uniform(0.85, 1.15))
             dt = self.dwell_top_s * float(r.uniform(0.85, 1.15))
+            if db + dt > 0.7 * period:  # (fast strokes: the dwells shrink, the sides keep 30 % of the cycle)
+                db, dt = db * 0.7 * period / (db + dt), dt * 0.7 * period / (db + dt)
             moving = period - db - dt
             t_down = duty * moving
             t_up = moving - t_down
