@@ -28,7 +28,8 @@ import numpy as np
 from coach.core import analyze_strokes
 from coach.core.simulator import SimOptions, _shape, simulate
 
-from tests.test_core_accuracy import depth_errors, run_sessions  # (the test sessions, unchanged)
+from tests.core_helpers import depth_errors
+from tests.test_core_accuracy import run_sessions  # (the test sessions, unchanged)
 
 
 NOISE_ONLY = dict(tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0, jitter=0.0, frame_drop_prob=0.0,

@@ -10,37 +10,9 @@ from hypothesis import strategies as st
 
 from coach.core import StreamingAnalyzer, analyze
 from coach.core.simulator import SimOptions, simulate
+from tests.core_helpers import assert_sessions_equal, push_all
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def rows(result):
-    return [
-        (c.set_index, c.t_start_s, c.t_bottom_s, c.t_release_s, c.depth_mm, c.rate_cpm, c.duty_cycle,
-         c.recoil_residual_mm, c.flags, c.gap_s)
-        for c in result.compressions
-    ]
-
-
-def same(a, b, shift=0.0, tol=1e-9):
-    ra, rb = rows(a), rows(b)
-    if len(ra) != len(rb):
-        return False
-    time_cols = {1, 2, 3}
-    for x, y in zip(ra, rb):
-        for i, (u, v) in enumerate(zip(x, y)):
-            if isinstance(u, float):
-                if math.isnan(u) or math.isnan(v):
-                    if not (math.isnan(u) and math.isnan(v)):
-                        return False
-                    continue
-                if i in time_cols:
-                    u += shift
-                if abs(u - v) > tol * max(1.0, abs(u)):
-                    return False
-            elif u != v:
-                return False
-    return True
 
 
 @st.composite
@@ -93,8 +65,7 @@ def test_streaming_equals_batch_on_simulated_sessions(sim, sizes):
     an = StreamingAnalyzer()
     emitted = chunked(an, sim.t_s, sim.height_mm, sizes)
     res = an.result()
-    assert same(batch, res)
-    assert batch.summary == res.summary or same(batch, res)
+    assert_sessions_equal(batch, res)
     assert emitted == list(res.compressions[: len(emitted)])
 
 
@@ -105,11 +76,10 @@ def test_streaming_equals_batch_on_any_signal(sig, sizes, per_sample):
     batch = analyze(t, h)
     an = StreamingAnalyzer()
     if per_sample:
-        for a, b in zip(t.tolist(), h.tolist()):
-            an.push(a, b)
+        push_all(an, t, h)
     else:
         chunked(an, t, h, sizes)
-    assert same(batch, an.result())
+    assert_sessions_equal(batch, an.result())
 
 
 @settings(max_examples=20, **SETTINGS)
@@ -117,7 +87,7 @@ def test_streaming_equals_batch_on_any_signal(sig, sizes, per_sample):
 def test_time_shift_leaves_metrics_unchanged(sim, shift):
     a = analyze(sim.t_s, sim.height_mm)
     b = analyze(sim.t_s + shift, sim.height_mm)
-    assert same(a, b, shift=shift, tol=1e-6)
+    assert_sessions_equal(a, b, shift=shift, tol=1e-6, rtol=1e-9)
     sa, sb = a.summary, b.summary
     for name in ("compressions", "sets", "pauses_too_long"):
         assert getattr(sa, name) == getattr(sb, name)

@@ -7,36 +7,21 @@ each session is scaled to make its median labelled compression ~52 mm.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from coach.core import StreamingAnalyzer, analyze
+from tests.core_helpers import (TRACES, assert_sessions_equal, intervals_overlap_s, load_case1, load_filmed,
+                                push_all)
 
-SESSIONS = ("L1", "S1", "SC1")
-FPS = 30.0
-MEDIAN_DEPTH_MM = 52.0
+SESSIONS = TRACES
 
 
 def load_session(path: Path):
-    """(t_s, height_mm, label times of compressions) for one labelled trace."""
-    ys, labels = [], []
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        cells = [c.strip() for c in line.split(",")]
-        ys.append(math.nan if cells[1] == "-" else float(cells[1]))
-        labels.append(cells[3])
-    y = np.array(ys)
-    lab = np.array(labels)
-    t = np.arange(y.size) / FPS
-    comp = np.flatnonzero(lab == "Compression")
-    # a labelled compression's size in px: the highest point in the 0.4 s before it, down to it
-    amp = np.array([np.nanmax(-y[max(0, i - 12) : i + 1]) - (-y[i]) for i in comp])
-    scale = MEDIAN_DEPTH_MM / np.median(amp)
-    return t, -y * scale, t[comp]
+    """(t_s, height_mm, label times of compressions) for one labelled trace (see tests.core_helpers)."""
+    return load_filmed(path)
 
 
 @pytest.fixture(scope="module", params=SESSIONS)
@@ -94,10 +79,41 @@ def test_depths_are_plausible_after_scaling(session):
 def test_streaming_equals_batch_on_real_traces(session):
     name, t, h, label_t, res = session
     an = StreamingAnalyzer()
-    for a, b in zip(t.tolist(), h.tolist()):
-        an.push(a, b)
-    s = an.result()
-    assert len(s.compressions) == len(res.compressions)
-    for x, y in zip(s.compressions, res.compressions):
-        assert abs(x.depth_mm - y.depth_mm) < 1e-9 and abs(x.t_bottom_s - y.t_bottom_s) < 1e-12
-    assert s.pauses == res.pauses
+    push_all(an, t, h)
+    assert_sessions_equal(an.result(), res)
+
+
+# ------------------------------------------------------------------ a real cardiac arrest (CPRDAT case 1)
+@pytest.fixture(scope="module")
+def case1():
+    t, h, periods = load_case1()
+    return t, h, periods, analyze(t, h)
+
+
+def test_cardiac_arrest_compression_time_against_the_physicians(case1):
+    """83 minutes of a real out-of-hospital arrest (250 Hz sternal accelerometer, ../shared/data/cpr-accel).
+
+    Compression time is the union of the core's sets (first start to last release, between pauses); the
+    physicians annotated 54 compression periods (3723 s). Measured: precision 0.986, recall 0.995.
+    """
+    t, h, periods, res = case1
+    sets = np.array([[s.start_s, s.end_s] for s in res.sets])
+    both = intervals_overlap_s(sets, periods)
+    precision = both / float((sets[:, 1] - sets[:, 0]).sum())
+    recall = both / float((periods[:, 1] - periods[:, 0]).sum())
+    assert precision >= 0.97 and recall >= 0.97, (precision, recall)
+
+
+def test_cardiac_arrest_ccf_within_two_points_of_the_physicians(case1):
+    """CCF over the physicians' span (their first start to their last stop), ours from our sets against theirs
+    from their periods. Measured: 87.7 % against 87.3 % (+0.5 points)."""
+    t, h, periods, res = case1
+    a, b = float(periods[0, 0]), float(periods[-1, 1])
+
+    def ccf(iv):
+        iv = np.clip(iv, a, b)
+        return float((iv[:, 1] - iv[:, 0]).sum()) / (b - a)
+
+    ours = ccf(np.array([[s.start_s, s.end_s] for s in res.sets]))
+    assert abs(ours - ccf(periods)) <= 0.02, (ours, ccf(periods))
+    assert res.summary.compressions > 5000  # ~100 /min over ~62 min of compressions

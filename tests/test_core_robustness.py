@@ -11,7 +11,7 @@ from coach.core.profiles import load_profile
 from coach.core.simulator import SimOptions, simulate
 from coach.core.types import INCOMPLETE_RECOIL, TOO_SHALLOW
 
-from test_core_accuracy import match
+from tests.core_helpers import match
 
 
 def evaluate(seeds, **kw):

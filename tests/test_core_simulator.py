@@ -130,3 +130,69 @@ def test_write_csv_round_trip(tmp_path, trace):
 def test_bad_options_are_refused():
     with pytest.raises(ValueError):
         simulate(SimOptions(fps=0))
+
+
+# ------------------------------------------------------------------ stroke-shape families (issue 10)
+def _truth_consistent(trace: SimTrace, tol_mm: float = 1e-6) -> None:
+    """The clean signal reaches each true bottom (never deeper), and the onset/release fractions hold."""
+    t, y, rest = trace.t_s, trace.clean_height_mm, trace.rest_mm
+    for c in trace.truth:
+        near = np.abs(t - c.t_bottom_s) < 0.2
+        assert (y[near] - rest[near]).min() >= -c.depth_mm - tol_mm
+        assert c.t_start_s < c.t_bottom_s < c.t_release_s
+        assert 0.2 < c.duty_cycle < 0.8
+
+
+@pytest.mark.parametrize("shape", ["trapezoid", "asymmetric", "mixed"])
+def test_shape_families_keep_a_consistent_truth(shape):
+    tr = simulate(SimOptions(seed=4, duration_s=40.0, shape=shape, noise_mm=0.0, tremor_mm=0.0, fps=240.0,
+                             spike_rate_hz=0.0, dropout_rate_hz=0.0, jitter=0.0, frame_drop_prob=0.0))
+    _truth_consistent(tr)
+    # at 240 Hz the sampled bottom is the true one to within a few hundredths of a millimetre
+    t, y, rest = tr.t_s, tr.clean_height_mm, tr.rest_mm
+    worst = max(abs((y[np.abs(t - c.t_bottom_s) < 0.1] - rest[np.abs(t - c.t_bottom_s) < 0.1]).min() + c.depth_mm)
+                for c in tr.truth)
+    assert worst < 0.3
+
+
+def test_trapezoid_dwells_and_asymmetric_duty():
+    """Trapezoid strokes sit at the bottom for their dwell; asymmetric strokes go down in 30-45 % of the cycle."""
+    tr = simulate(SimOptions(seed=2, duration_s=30.0, shape="trapezoid", dwell_ms=(120.0, 150.0), noise_mm=0.0,
+                             tremor_mm=0.0, fps=500.0, jitter=0.0, frame_drop_prob=0.0, spike_rate_hz=0.0,
+                             dropout_rate_hz=0.0, drift_mm=0.0))
+    t, y = tr.t_s, tr.clean_height_mm - tr.rest_mm
+    for c in tr.truth[2:10]:
+        at_bottom = np.abs(y + c.depth_mm) < 1e-6
+        dwell = at_bottom & (np.abs(t - c.t_bottom_s) < 0.2)
+        assert 0.1 < dwell.sum() / 500.0 < 0.18  # the dwell (about 100-170 ms)
+    asym = simulate(SimOptions(seed=2, duration_s=30.0, shape="asymmetric"))
+    down = np.array([c.t_bottom_s - c.t_start_s for c in asym.truth[1:20]])
+    period = np.diff([c.t_bottom_s for c in asym.truth[:20]])
+    share = down / period / 0.9  # onset at 10 % of the stroke: ~90 % of the downstroke's time
+    assert 0.25 < np.median(share) < 0.5
+
+
+def test_cosine_sessions_do_not_change_with_the_shape_options():
+    a = simulate(SimOptions(seed=8, duration_s=20.0))
+    b = simulate(SimOptions(seed=8, duration_s=20.0, dwell_ms=(10.0, 20.0), corner_ms=(5.0, 6.0)))
+    assert np.array_equal(a.height_mm, b.height_mm, equal_nan=True) and a.truth == b.truth
+
+
+def test_templates_from_real_strokes():
+    from tests.core_helpers import real_templates
+
+    tpl = real_templates()
+    assert len(tpl) >= 100
+    for y in tpl:
+        assert y.shape == (201,)
+        assert abs(y[0]) < 1e-9 and abs(y[-1]) < 1e-9 and abs(y.min() + 1.0) < 1e-9
+    tr = simulate(SimOptions(seed=1, duration_s=40.0, shape="template", templates=tpl, noise_mm=0.0, tremor_mm=0.0))
+    _truth_consistent(tr)
+    assert len(tr.truth) > 40
+
+
+def test_bad_shape_options_are_refused():
+    with pytest.raises(ValueError, match="shape"):
+        simulate(SimOptions(shape="square"))
+    with pytest.raises(ValueError, match="templates"):
+        simulate(SimOptions(shape="template"))

@@ -1,7 +1,6 @@
 """Streaming: the same compressions as batch, each within 150 ms of signal after its release."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -10,35 +9,12 @@ import pytest
 from coach.core import CoreOptions, StreamingAnalyzer, analyze
 from coach.core.simulator import SimOptions, simulate
 from coach.core.types import PHASE_IDLE, PHASE_LOST, PHASE_OFF, CoreState
-
-
-def as_rows(result):
-    return [
-        (c.index, c.set_index, c.t_start_s, c.t_bottom_s, c.t_release_s, c.depth_mm, c.rate_cpm, c.duty_cycle,
-         c.recoil_residual_mm, c.flags, c.gap_s)
-        for c in result.compressions
-    ]
+from tests.core_helpers import assert_sessions_equal, push_all
 
 
 def assert_same(a, b):
-    """Identical within float tolerance (in practice: bit-identical)."""
-    ra, rb = as_rows(a), as_rows(b)
-    assert len(ra) == len(rb)
-    for x, y in zip(ra, rb):
-        for u, v in zip(x, y):
-            if isinstance(u, float):
-                assert (math.isnan(u) and math.isnan(v)) or abs(u - v) <= 1e-9 * max(1.0, abs(u))
-            else:
-                assert u == v
-    assert a.pauses == b.pauses
-    assert a.sets == b.sets
-    sa, sb = dataclasses.asdict(a.summary), dataclasses.asdict(b.summary)
-    for k in sa:
-        u, v = sa[k], sb[k]
-        if isinstance(u, float):
-            assert (math.isnan(u) and math.isnan(v)) or abs(u - v) <= 1e-9 * max(1.0, abs(u)), k
-        else:
-            assert u == v, k
+    """Bit-identical sessions (the shared helper; kept under this name for the tests below)."""
+    assert_sessions_equal(a, b)
 
 
 @pytest.mark.parametrize("seed,fps", [(0, 30.0), (1, 30.0), (2, 60.0), (3, 25.0)])
@@ -98,8 +74,7 @@ def test_mixing_push_and_push_many():
     batch = analyze(sim.t_s, sim.height_mm)
     an = StreamingAnalyzer()
     half = sim.t_s.size // 2
-    for t, h in zip(sim.t_s[:half].tolist(), sim.height_mm[:half].tolist()):
-        an.push(t, h)
+    push_all(an, sim.t_s[:half], sim.height_mm[:half])
     an.push_many(sim.t_s[half:], sim.height_mm[half:])
     assert_same(batch, an.result())
 

@@ -38,6 +38,9 @@ class CoreOptions:
     top_fit_window_s: float = 0.06  # ... at rest tops (narrower: tops are often flat holds); never under 2 sample
     # intervals, so that the fit always has the 4 samples it needs whatever the sampling phase
     top_mean_window_s: float = 0.05  # half-width of the window mean at rest tops
+    top_vertex_weight: float = 0.75  # a rest top's level: this share of the parabola's vertex (overshoots a flat
+    # hold), the rest the window mean (undershoots a peak); 3:1 is the least biased over the simulator's stroke
+    # families (0.5 before them: the peaked tops of asymmetric and real strokes read 0.4-0.8 mm low)
     release_wait_s: float | None = None  # top watched this long after the release crossing; None: fits the 150 ms bound
     max_up_s: float = 1.0  # a release is decided at the latest this long after the upstroke began
     # --- what counts as a compression

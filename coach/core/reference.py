@@ -217,7 +217,8 @@ def _top_level(t, c, tcen, p):
     vpar = _vertex(b, -p.dt_s / hw, p.dt_s / hw, -1.0)[1] if b is not None else NAN
     m = [y for tt, y in win if abs(tt - tcen) <= o.top_mean_window_s]
     vmean = sum(m) / len(m) if m else NAN
-    return vmean if _isnan(vpar) else 0.5 * (vpar + vmean)
+    wv = o.top_vertex_weight
+    return vmean if _isnan(vpar) else wv * vpar + (1.0 - wv) * vmean
 
 
 def _robust_mean(vals, trim):

@@ -17,8 +17,13 @@ Ground-truth conventions are the core's own (see docs/core.md):
   ``min(next top, rest)``;
 - ``depth_mm``: rest position minus the bottom; ``recoil_residual_mm``: rest minus
   the top the chest came back to.
-The waveform between keyframes uses a per-session blend of a raised cosine and a
-smootherstep, so the core's estimators never see the exact shape they assume.
+Stroke shapes come in families (``SimOptions.shape``), chosen per session or
+mixed stroke by stroke, so the core is tested on shapes it was not tuned to:
+``cosine`` (a per-session blend of a raised cosine and a smootherstep, the
+default), ``trapezoid`` (bottom and top dwells of 0-150 ms, corners rounded over
+20-60 ms), ``asymmetric`` (the downstroke 30-45 % of the cycle, no dwell) and
+``template`` (consecutive strokes cut from real recordings by :func:`stroke_templates`,
+passed in as arrays: the simulator reads no files).
 """
 from __future__ import annotations
 
@@ -88,6 +93,18 @@ class SimOptions:
     placement_sd_mm: float = 4.0  # hand offset along the body axis, slow wander
     placement_drift_prob: float = 0.3  # chance per set of a drift off-centre
     placement_drift_mm: tuple[float, float] = (25.0, 40.0)
+    # --- stroke shape (see SHAPES); the non-default families draw from their own random stream, so a
+    # cosine session is the same whatever these say
+    shape: str = "cosine"  # one of SHAPES; "mixed": a family drawn per stroke among the others available
+    dwell_ms: tuple[float, float] = (0.0, 150.0)  # trapezoid: bottom and top dwell, drawn per session
+    corner_ms: tuple[float, float] = (20.0, 60.0)  # trapezoid: time over which a corner is rounded
+    asym_duty: tuple[float, float] = (0.30, 0.45)  # asymmetric: downstroke share of the cycle, per session
+    templates: tuple = field(default=(), compare=False)  # template: normalised strokes (see stroke_templates)
+
+
+SHAPES = ("cosine", "trapezoid", "asymmetric", "template", "mixed")
+TEMPLATE_POINTS = 201  # samples of a normalised stroke template (time 0..1, height 0 -> -1 -> 0)
+_TABLE_POINTS = 257  # samples of a tabulated monotone transition
 
 
 @dataclass(frozen=True)
@@ -137,29 +154,231 @@ def _shape_inv(y: float, alpha: float) -> float:
     return 0.5 * (lo + hi)
 
 
+def _ramp_table(blend: float) -> np.ndarray:
+    """A linear ramp whose ends are rounded by parabolic blends over ``blend`` (a share of its duration, <= 0.5):
+    the trapezoid's sides. Zero slope at both ends, so the extremes stay at the keyframes."""
+    u = np.linspace(0.0, 1.0, _TABLE_POINTS)
+    b = min(max(blend, 1e-6), 0.5)
+    v = 1.0 / (1.0 - b)  # the slope of the linear part
+    y = np.where(u < b, 0.5 * v * u * u / b, v * (u - 0.5 * b))
+    y = np.where(u > 1.0 - b, 1.0 - 0.5 * v * (1.0 - u) ** 2 / b, y)
+    return y
+
+
+def _monotone_table(seg: np.ndarray) -> np.ndarray:
+    """A 0 -> 1 nondecreasing transition from a segment of a template (first value 0, last 1)."""
+    seg = np.maximum.accumulate(np.clip(seg, 0.0, 1.0))
+    u = np.linspace(0.0, 1.0, seg.size)
+    return np.interp(np.linspace(0.0, 1.0, _TABLE_POINTS), u, seg)
+
+
+class _Shapes:
+    """Tabulated monotone transitions (row i: 0 -> 1 over _TABLE_POINTS); code -1 is the analytic cosine blend."""
+
+    def __init__(self, alpha: float) -> None:
+        self.alpha = alpha
+        self.rows: list[np.ndarray] = []
+
+    def add(self, row: np.ndarray) -> int:
+        self.rows.append(row)
+        return len(self.rows) - 1
+
+    def inv(self, code: int, y: float) -> float:
+        """Where the transition reaches the share ``y`` (0..1 of the piece's duration)."""
+        if code < 0:
+            return _shape_inv(y, self.alpha)
+        row = self.rows[code]
+        i = int(np.searchsorted(row, y, side="left"))  # first table point at or above y, then interpolate
+        if i <= 0:
+            return 0.0
+        if i >= row.size:
+            return 1.0
+        fr = (y - row[i - 1]) / max(row[i] - row[i - 1], 1e-15)
+        return (i - 1 + fr) / (row.size - 1)
+
+    def evaluate(self, u: np.ndarray, code: np.ndarray) -> np.ndarray:
+        out = _shape(u, self.alpha)
+        tab = code >= 0
+        if tab.any() and self.rows:
+            table = np.array(self.rows)
+            x = np.clip(u[tab], 0.0, 1.0) * (_TABLE_POINTS - 1)
+            i = np.minimum(x.astype(np.int64), _TABLE_POINTS - 2)
+            fr = x - i
+            r = code[tab]
+            out[tab] = table[r, i] + fr * (table[r, i + 1] - table[r, i])
+        return out
+
+
 class _Timeline:
-    """Piecewise-monotone keyframes: (t0, t1, y0, y1)."""
+    """Piecewise-monotone keyframes: (t0, t1, y0, y1, shape code)."""
 
     def __init__(self, t: float, y: float) -> None:
         self.t, self.y = t, y
-        self.pieces: list[tuple[float, float, float, float]] = []
+        self.pieces: list[tuple[float, float, float, float, int]] = []
 
-    def to(self, dur: float, y: float) -> tuple[float, float]:
+    def to(self, dur: float, y: float, code: int = -1) -> tuple[float, float]:
         t0 = self.t
-        self.pieces.append((t0, t0 + dur, self.y, y))
+        self.pieces.append((t0, t0 + dur, self.y, y, code))
         self.t, self.y = t0 + dur, y
         return t0, self.t
 
     def hold(self, dur: float) -> None:
         self.to(dur, self.y)
 
-    def evaluate(self, t: np.ndarray, alpha: float) -> np.ndarray:
-        p = np.array(self.pieces, float).reshape(-1, 4)
+    def evaluate(self, t: np.ndarray, shapes: _Shapes) -> np.ndarray:
+        p = np.array(self.pieces, float).reshape(-1, 5)
         k = np.clip(np.searchsorted(p[:, 0], t, side="right") - 1, 0, len(p) - 1)
         t0, t1, y0, y1 = p[k, 0], p[k, 1], p[k, 2], p[k, 3]
         u = (t - t0) / np.maximum(t1 - t0, 1e-9)
-        out = y0 + (y1 - y0) * _shape(u, alpha)
+        out = y0 + (y1 - y0) * shapes.evaluate(u, p[k, 4].astype(np.int64))
         return np.where(t >= p[-1, 1], p[-1, 3], out)
+
+
+class _StrokeShaper:
+    """Per stroke: the down and up transitions and the dwells of the session's shape family."""
+
+    def __init__(self, o: "SimOptions", seed: int, shapes: _Shapes) -> None:
+        if o.shape not in SHAPES:
+            raise ValueError(f"SimOptions.shape: {o.shape!r} is not one of {', '.join(SHAPES)}")
+        if o.shape == "template" and not o.templates:
+            raise ValueError("SimOptions.templates: the template family needs at least one template")
+        self.o, self.shapes = o, shapes
+        self.rng = np.random.default_rng([seed, 7])  # (its own stream: a cosine session does not change)
+        r = self.rng
+        self.dwell_bottom_s = float(r.uniform(*o.dwell_ms)) / 1000.0
+        self.dwell_top_s = float(r.uniform(*o.dwell_ms)) / 1000.0
+        self.corner_s = float(r.uniform(*o.corner_ms)) / 1000.0
+        self.asym_duty = float(r.uniform(*o.asym_duty))
+        self.family = o.shape
+        self.mixed = ["cosine", "trapezoid", "asymmetric"] + (["template"] if o.templates else [])
+        self._tpl: dict[int, tuple[float, int, int]] = {}
+        self._next_tpl = -1  # the next template (-1: not drawn yet)
+
+    def template(self, i: int) -> tuple[float, int, int]:
+        """(bottom position 0..1, down code, up code) of template i."""
+        if i not in self._tpl:
+            y = np.asarray(self.o.templates[i], float)
+            y = y / -y.min()
+            # the bottom: the middle of where the stroke is within 3 % of its deepest (a real bottom is often
+            # nearly flat, and its sampled minimum anywhere in it); each side is then made monotone and
+            # stretched by at most 3 % to reach it, so the deepest point is that keyframe
+            near = np.flatnonzero(y <= -0.97)
+            ib = int(round(0.5 * (near[0] + near[-1])))
+            ub = ib / (y.size - 1)
+            dn = np.maximum.accumulate(np.clip(-y[: ib + 1], 0.0, 1.0))
+            upw = np.maximum.accumulate(np.clip(-y[ib:][::-1], 0.0, 1.0))[::-1]
+            down = self.shapes.add(_monotone_table(dn / dn[-1]))
+            up = self.shapes.add(_monotone_table(1.0 - upw / upw[0]))
+            self._tpl[i] = (ub, down, up)
+        return self._tpl[i]
+
+    def stroke(self, period: float, duty: float, t_hold: float, t_bot: float):
+        """(t_down, t_bottom_dwell, t_up, t_top_dwell, down code, up code) for one stroke."""
+        fam = self.family
+        if fam == "mixed":
+            fam = self.mixed[int(self.rng.integers(len(self.mixed)))]
+        if fam == "cosine":
+            t_down = duty * period
+            return t_down, t_bot, period - t_down - t_bot - t_hold, t_hold, -1, -1
+        r = self.rng
+        if fam == "trapezoid":
+            db = self.dwell_bottom_s * float(r.uniform(0.85, 1.15))
+            dt = self.dwell_top_s * float(r.uniform(0.85, 1.15))
+            if db + dt > 0.7 * period:  # (fast strokes: the dwells shrink, the sides keep 30 % of the cycle)
+                db, dt = db * 0.7 * period / (db + dt), dt * 0.7 * period / (db + dt)
+            moving = period - db - dt
+            t_down = duty * moving
+            t_up = moving - t_down
+            half = 0.5 * self.corner_s * float(r.uniform(0.9, 1.1))  # each side of a corner rounds over half
+            down = self.shapes.add(_ramp_table(half / t_down))
+            up = self.shapes.add(_ramp_table(half / t_up))
+            return t_down, db, t_up, dt, down, up
+        if fam == "asymmetric":
+            t_down = (self.asym_duty + float(r.normal(0, 0.01))) * period
+            return t_down, 0.0, period - t_down, 0.0, -1, -1
+        # consecutive templates in their recorded order from a random start: one rescuer's stroke-to-stroke
+        # variation, not a different rescuer every stroke
+        if self._next_tpl < 0:
+            self._next_tpl = int(r.integers(len(self.o.templates)))
+        ub, down, up = self.template(self._next_tpl % len(self.o.templates))
+        self._next_tpl += 1
+        t_down = ub * period
+        return t_down, 0.0, period - t_down, 0.0, down, up
+
+
+def stroke_templates(t_s: np.ndarray, height_mm: np.ndarray, *, max_templates: int = 60,
+                     max_period_s: float = 1.0, smooth_s: float | None = None) -> list[np.ndarray]:
+    """Normalised strokes cut from a real recording, for ``SimOptions(shape="template", templates=...)``.
+
+    Each runs from one top to the next (the highest samples between consecutive bottoms found by the
+    core), resampled to TEMPLATE_POINTS in time (0..1) by a cubic through the samples, its ends levelled
+    to 0 and its deepest point scaled to -1. Strokes whose recoil overshoots the tops (> 0.15) or whose
+    bottom is outside 15-75 % of the cycle are skipped. Why arrays in: the tests read the data files,
+    the simulator never does.
+
+    ``smooth_s``: Gaussian smoothing (s.d., seconds) of the resampled stroke; None: half the median sample
+    interval. Why: a 30 fps marker trace is quantised to pixels (1-3 mm here), and its sampled minimum is
+    often a one-pixel notch below a flat bottom: a shape detail no camera stroke has and no estimator
+    could see. At 250 Hz this is 2 ms, i.e. nothing.
+    """
+    from coach.core.analyzer import analyze  # (the core finds the bottoms; imported here: no cycle)
+
+    t = np.asarray(t_s, float)
+    h = np.asarray(height_mm, float)
+    res = analyze(t, h)
+    ok = ~np.isnan(h)
+    if smooth_s is None:
+        d = np.diff(t)
+        smooth_s = 0.5 * float(np.median(d)) if d.size else 0.0
+    out: list[np.ndarray] = []
+    cs = res.compressions
+    for a, b, c in zip(cs[:-2], cs[1:-1], cs[2:]):
+        if not (a.set_index == b.set_index == c.set_index):
+            continue
+        if b.t_bottom_s - a.t_bottom_s > max_period_s or c.t_bottom_s - b.t_bottom_s > max_period_s:
+            continue
+        idx = []
+        for lo, hi in ((a.t_bottom_s, b.t_bottom_s), (b.t_bottom_s, c.t_bottom_s)):
+            m = np.flatnonzero((t > lo) & (t < hi) & ok)
+            if m.size == 0:
+                break
+            idx.append(int(m[np.argmax(h[m])]))
+        if len(idx) < 2:
+            continue
+        i0, i1 = idx
+        seg_t, seg_h = t[i0 : i1 + 1], h[i0 : i1 + 1]
+        if np.isnan(seg_h).any() or seg_h.size < 5:
+            continue
+        u = (seg_t - seg_t[0]) / (seg_t[-1] - seg_t[0])
+        y = _catmull_rom(u, seg_h, np.linspace(0.0, 1.0, TEMPLATE_POINTS))
+        sig = smooth_s / (seg_t[-1] - seg_t[0]) * (TEMPLATE_POINTS - 1)  # in grid steps
+        if sig > 0.5:
+            k = np.arange(-int(3 * sig) - 1, int(3 * sig) + 2)
+            g = np.exp(-0.5 * (k / sig) ** 2)
+            y = np.convolve(np.pad(y, k.size // 2, mode="edge"), g / g.sum(), mode="valid")
+        y = y - (y[0] + (y[-1] - y[0]) * np.linspace(0.0, 1.0, TEMPLATE_POINTS))
+        depth = -float(y.min())
+        if depth <= 0:
+            continue
+        y = y / depth
+        ub = int(np.argmin(y)) / (TEMPLATE_POINTS - 1)
+        if y.max() > 0.15 or not 0.15 <= ub <= 0.75:
+            continue
+        out.append(y)
+        if len(out) >= max_templates:
+            break
+    return out
+
+
+def _catmull_rom(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
+    """Cubic Hermite interpolation with centred-difference slopes (NumPy only)."""
+    m = np.gradient(y, x)
+    i = np.clip(np.searchsorted(x, xq, side="right") - 1, 0, x.size - 2)
+    h = x[i + 1] - x[i]
+    s = (xq - x[i]) / h
+    s2, s3 = s * s, s * s * s
+    return ((2 * s3 - 3 * s2 + 1) * y[i] + (s3 - 2 * s2 + s) * h * m[i] + (-2 * s3 + 3 * s2) * y[i + 1]
+            + (s3 - s2) * h * m[i + 1])
 
 
 def _smooth_noise(rng: np.random.Generator, t: np.ndarray, period_s: float) -> np.ndarray:
@@ -180,8 +399,8 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
     prof = load_profile(o.profile)
     rng = np.random.default_rng(o.seed)
     alpha = float(rng.uniform(0.0, 0.5))
-    s_start = _shape_inv(START_FRACTION, alpha)
-    s_release = _shape_inv(RELEASE_FRACTION, alpha)
+    shapes = _Shapes(alpha)
+    shaper = _StrokeShaper(o, o.seed, shapes)
 
     per_set = o.compressions_per_set
     if per_set is None:
@@ -221,10 +440,8 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
                 r += o.set_start_rate_cpm * math.exp(-n_in_set / 3.0)
             period = 60.0 / max(r, 20.0) * (1.0 + rng.normal(0, o.rate_jitter))
             duty = o.duty_cycle + o.duty_sd * math.sin(2 * np.pi * t_on / 23.0 + duty_phase) + rng.normal(0, o.duty_sd * 0.25)
-            t_down = duty * period
-            t_bot = o.bottom_hold_frac * period
-            t_hold = o.top_hold_frac * period * float(rng.uniform(0.5, 1.5))
-            t_up = period - t_down - t_bot - t_hold
+            t_down, t_bot, t_up, t_hold, code_down, code_up = shaper.stroke(
+                period, duty, o.top_hold_frac * period * float(rng.uniform(0.5, 1.5)), o.bottom_hold_frac * period)
             if t_on + t_down + t_bot + t_up + 1.5 > end_t:  # the session ends with >= 1.5 s of rest
                 stop = True
                 break
@@ -245,9 +462,9 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
             residual = min(residual, 0.3 * depth)  # leaning keeps a real stroke
             top_before = top
             bottom = -depth
-            tl.to(t_down, bottom)
+            tl.to(t_down, bottom, code_down)
             tl.hold(t_bot)
-            tl.to(t_up, -residual)
+            tl.to(t_up, -residual, code_up)
             tl.hold(t_hold)
             # truth by the core's conventions (relative levels; rest = 0)
             ref_before = min(top_before, 0.0)
@@ -255,9 +472,9 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
             comps.append(
                 dict(
                     set_index=set_idx,
-                    t_start=t_on + t_down * _shape_inv(start_frac, alpha) if start_frac != START_FRACTION else t_on + t_down * s_start,
+                    t_start=t_on + t_down * shapes.inv(code_down, start_frac),
                     t_bottom=t_on + t_down + 0.5 * t_bot,
-                    t_release=t_on + t_down + t_bot + t_up * s_release,
+                    t_release=t_on + t_down + t_bot + t_up * shapes.inv(code_up, RELEASE_FRACTION),
                     t_top=t_on + t_down + t_bot + t_up,
                     depth=depth,
                     residual=residual,
@@ -315,7 +532,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
     keep = rng.random(t_rel.size) >= o.frame_drop_prob
     keep[0] = True
     t_rel = t_rel[keep]
-    y = tl.evaluate(t_rel, alpha)
+    y = tl.evaluate(t_rel, shapes)
     ph1, ph2 = rng.uniform(0, 2 * np.pi, 2)
     w = 2 * np.pi / o.drift_period_s
     drift = o.drift_mm * (0.7 * np.sin(w * t_rel + ph1) + 0.3 * np.sin(2 * w * t_rel + ph2))
@@ -385,7 +602,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
         sets=sets_t,
         spike_index=spikes,
         dropout_mask=drop,
-        extra={"shape_alpha": alpha, "rate_mean_cpm": rate_mean, "depth_mean_mm": depth_mean, **onsets},
+        extra={"shape": o.shape, "shape_alpha": alpha, "rate_mean_cpm": rate_mean, "depth_mean_mm": depth_mean, **onsets},
     )
 
 

@@ -49,10 +49,10 @@ class StrokeCarry:
     """What the stroke layer remembers between streaming feeds."""
 
     last_up: int = -1  # global index of the last decided upstroke event
-    prev_tb: float = math.nan  # previous candidate's bottom time / fitted value
-    prev_bv: float = math.nan
-    prev_bs: float = math.nan  # ... and smoothed value
-    prev_gb: int = -(10**12)  # previous candidate's bottom (global index)
+    prev_bottom_t_s: float = math.nan  # previous candidate's bottom: fitted time (s)
+    prev_bottom_mm: float = math.nan  # ... fitted height
+    prev_bottom_smoothed_mm: float = math.nan  # ... smoothed height of its lowest sample
+    prev_bottom_index: int = -(10**12)  # ... global index of its lowest sample
     tops: list = field(default_factory=list)  # last rest-top heights that were not leaning (<= baseline_tops)
     tops_t: list = field(default_factory=list)  # ... and when they were confirmed
     tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not (<= lean_ref_tops)
@@ -231,10 +231,10 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     within one nominal sample of the discrete minimum; too few valid samples: the
     sample itself.
 
-    Top (between its 80 % crossings): the mean of two estimates that err in opposite
+    Top (between its 80 % crossings): a weighted mean of two estimates that err in opposite
     directions on the shapes CPR tops take, a parabola's vertex over
     +-top_fit_window_s (overshoots a flat hold) and the window mean over
-    +-top_mean_window_s (undershoots a round peak). The parabola's window is never
+    +-top_mean_window_s (undershoots a round peak), ``top_vertex_weight`` (3:1) toward the vertex. The parabola's window is never
     under two sample intervals (Params.top_fit_s): narrower, it holds only 3 samples
     at some sampling phases and the top silently falls back to the window mean alone
     (at 30 fps 4 tops in 10 did, biasing the baseline low). See docs/core.md.
@@ -287,7 +287,8 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
         ym = np.repeat(ym, 2, 1)
     vmean = np.add.reduce(ym, 0)[: cnt.size] / np.maximum(cnt, 1)
     vmean = np.where(cnt > 0, vmean, np.nan)[:k]
-    q = np.where(np.isnan(vpar), vmean, 0.5 * (vpar + vmean))
+    wv = p.options.top_vertex_weight
+    q = np.where(np.isnan(vpar), vmean, wv * vpar + (1.0 - wv) * vmean)
     return tb, bv, q
 
 
@@ -303,6 +304,8 @@ def _interp_cross(t, s, a, level):
 def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.ndarray:
     """Nearest-rank q-quantile of values[..., max(0, e-K):e] for each e in ``ends`` (NaN ignored; NaN when
     none), for every row of ``values`` at once."""
+    if ends.size == 1:  # (streaming's usual case: the same selection on Python floats, see _quantiles_one)
+        return _quantiles_one(values, int(ends[0]), K, q)
     pad = np.concatenate((np.full(values.shape[:-1] + (K,), np.nan), values), axis=-1)
     win = np.sort(_windows(pad, ends, K), axis=-1)  # pad index e..e+K-1 == values[e-K..e-1]; NaN last
     cnt = K - np.add.reduce(win != win, -1)
@@ -310,6 +313,17 @@ def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.nda
     flat = win.reshape(-1, K)
     med = flat[_ar(flat.shape[0]), qi.reshape(-1)].reshape(qi.shape)
     return np.where(cnt > 0, med, np.nan)
+
+
+def _quantiles_one(values: np.ndarray, e: int, K: int, q: float) -> np.ndarray:
+    """_quantiles for a single end: a selection (no arithmetic on the values), so the same numbers; for
+    one candidate a sort of <= K Python floats costs a fraction of the dozen NumPy calls."""
+    out = []
+    for row in values.reshape(-1, values.shape[-1]).tolist():
+        w = sorted(x for x in row[max(e - K, 0) : e] if x == x)
+        cnt = len(w)
+        out.append(w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan)
+    return np.array(out).reshape(values.shape[:-1] + (1,))
 
 
 def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.ndarray:
@@ -326,6 +340,8 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     """
     if ends.size == 0:
         return np.zeros(0)
+    if ends.size == 1:  # (streaming's usual case: the same arithmetic on Python floats, see _baseline_one)
+        return np.array([_baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim)])
     v = _windows(np.concatenate((_NANS[:K] if K <= _NANS.size else np.full(K, np.nan), vals)), ends, K)  # (a copy)
     recent = _windows(np.concatenate((-np.inf * np.ones(K), vt)), ends, K) >= (t_now - window_s)[:, None]
     use_recent = np.add.reduce(recent & (v == v), 1) >= 3
@@ -342,6 +358,28 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     acc = np.add.reduce(np.ascontiguousarray(mid), 0)[: ends.size]  # in position order, for any number of candidates
     est = np.where(cnt >= 2 * trim + 3, acc / np.maximum(cnt - 2 * trim, 1), med)
     return np.where(cnt > 0, est, np.nan)
+
+
+def _baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: int) -> float:
+    """_baseline for a single candidate, operation for operation: the same selection, and the trimmed sum
+    added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
+    float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
+    lo = max(e - K, 0)
+    v = np.asarray(vals, float)[lo:e].tolist()
+    since = t_now - window_s
+    rec = [x >= since for x in np.asarray(vt, float)[lo:e].tolist()]
+    if sum(1 for r, x in zip(rec, v) if r and x == x) >= 3:
+        v = [x if r else math.nan for r, x in zip(rec, v)]
+    w = sorted(x for x in v if x == x)
+    cnt = len(w)
+    if cnt == 0:
+        return math.nan
+    if cnt < 2 * trim + 3:
+        return 0.5 * (w[max((cnt - 1) // 2, 0)] + w[max(cnt // 2, 0)])
+    acc = 0.0
+    for x in w[trim : cnt - trim]:
+        acc += x
+    return acc / max(cnt - 2 * trim, 1)
 
 
 def _last_at_or_above(sp: _Padded, lo: np.ndarray, hi: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -481,7 +519,7 @@ def _count_below(rows: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _release_one(rel: _Release, t, s, f0, up_end, e, f_min, hi, b, B, wait, n):
     """The release fixed point of a single candidate, evaluated at every possible decision sample at once.
 
-    The iteration in _process (f -> fn(f), from f0) stops at the first f >= f0 with fn(f) == f:
+    The iteration in _releases (f -> fn(f), from f0) stops at the first f >= f0 with fn(f) == f:
     fn only grows with f (the running max, hence the level, the crossing and the wait all grow),
     so the iterates never pass that f. Same arithmetic at that f, so the same numbers; for one
     candidate this is a handful of NumPy calls instead of a few dozen per iteration.
@@ -518,78 +556,137 @@ def process(buf, phases: Phases, base: int, p: Params, carry: StrokeCarry, final
         return _process(buf, phases, base, p, carry, final)
 
 
+class _Run:
+    """One kernel run: the buffer, and the candidates' arrays as the stages fill them in.
+
+    Shapes: every candidate array has one entry per candidate (upstroke event), in time order; indices
+    are local to the buffer (global index - ``base``); heights in mm, times in s.
+    """
+
+    def __init__(self, buf, ph: Phases, base: int, p: Params) -> None:
+        self.p, self.o, self.ph, self.base = p, p.options, ph, base
+        self.t, self.c, self.s, self.filled = buf.t, buf.c, buf.s, buf.filled
+        self.n = buf.t.size
+        # set by _candidates
+        self.j = self.u = self.lb = self.lbc = self.t_lb = self.bottom_s = self.top_before_s = None
+        self.lp = self.lpc = self.geo_ok = self.hw = None
+        self.m = 0
+        self.tp = self.cp = self.sp = None
+        # set by _measure
+        self.tb = self.bv = self.prev_tb = self.prev_bv = self.prev_lb = None
+        self.nan_at = None
+
+
 def _process(buf, ph, base, p, carry, final):
-    o = p.options
-    t, c, s = buf.t, buf.c, buf.s
-    n = t.size
+    """The stroke layer's stages: candidates -> rest-top times -> bottom and top fits -> rest tops ->
+    baselines -> releases -> start and acceptance -> carry. Each stage fills in ``_Run``."""
     carry.pending = None
-    if n < 3:
+    if buf.t.size < 3:
         return Strokes.empty(), 0
-    # ------------------------------------------------------------ candidates: upstroke events (UP phases >= 2)
+    run = _Run(buf, ph, base, p)
+    if not _candidates(run, carry):
+        return Strokes.empty(), _need_from(run.t, run.n - 1, p)
+    k, tcen, jq = _rest_top_times(run, carry)
+    qv = _measure(run, carry, k, tcen, jq)
+    B, good, rest_top, amp = _baselines(run, carry, qv)
+    f, t_r, M, n_dec = _releases(run, carry, B, final)
+    if n_dec == 0:
+        return Strokes.empty(), _need_from(run.t, run.u[0], p)
+    out = _accept(run, n_dec, B, f, t_r, M)
+    _advance_carry(run, carry, n_dec, qv, rest_top, good, amp, B)
+    need = _need_from(run.t, run.u[n_dec], p) if n_dec < run.m else _need_from(run.t, run.n - 1, p)
+    return out, need
+
+
+def _candidates(run: _Run, carry: StrokeCarry) -> bool:
+    """Upstroke events (UP phases >= 2) not decided yet; for each, its bottom (the DOWN phase's minimum)
+    and the top before (the previous UP phase's maximum), smoothed. False: none."""
+    ph, base, t, n, o = run.ph, run.base, run.t, run.n, run.o
     P = ph.start.size
     jj = np.arange(2, P)
     st = ph.start[2:]
     j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
     if j.size == 0:
-        return Strokes.empty(), _need_from(t, n - 1, p)
-    m = j.size
-    u = ph.start[j] - base
-    tp, cp, sp = _Padded(t, None), _Padded(c, np.nan), _Padded(s, np.nan)
-    # ------------------------------------------------------------ bottom and the top before
-    lb = ph.exti[j - 1] - base  # the DOWN phase's minimum (local index)
-    b_s = ph.extv[j - 1]
-    p_s = ph.extv[j - 2]  # max of the previous UP phase (smoothed)
-    lp = ph.exti[j - 2] - base
+        return False
+    run.j, run.m = j, j.size
+    u = run.u = ph.start[j] - base
+    run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
+    lb = run.lb = ph.exti[j - 1] - base  # the DOWN phase's minimum (local index)
+    run.bottom_s = ph.extv[j - 1]
+    p_s = run.top_before_s = ph.extv[j - 2]  # max of the previous UP phase (smoothed)
+    lp = run.lp = ph.exti[j - 2] - base
     geo_ok = (lb >= 0) & ~np.isnan(p_s)
-    lbc = np.maximum(lb, 0)
-    t_lb = t[lbc]
+    lbc = run.lbc = np.maximum(lb, 0)
+    t_lb = run.t_lb = t[lbc]
     geo_ok &= t[u] - t_lb <= o.max_up_s
-    lpc = np.minimum(np.maximum(lp, 0), n - 1)
+    run.geo_ok = geo_ok
+    lpc = run.lpc = np.minimum(np.maximum(lp, 0), n - 1)
     # fit half-width: the full window, narrowed on fast strokes (about 0.6 of the top-to-bottom time)
     fw = o.fit_window_s
-    hw = np.where(lp >= 0, np.minimum(np.maximum(0.6 * (t_lb - t[lpc]), 0.5 * fw), fw), fw)
-    # ------------------------------------------------------------ rest top between the previous candidate and this
-    prev_bs = np.concatenate(([carry.prev_bs], b_s[:-1]))
-    prev_lb = np.concatenate(([carry.prev_gb - base], lb[:-1]))
+    run.hw = np.where(lp >= 0, np.minimum(np.maximum(0.6 * (t_lb - t[lpc]), 0.5 * fw), fw), fw)
+    run.prev_lb = np.concatenate(([carry.prev_bottom_index - base], lb[:-1]))
+    return True
+
+
+def _rest_top_times(run: _Run, carry: StrokeCarry):
+    """Which candidates have a top before them that may be a rest top (``k``), its centre time (between the
+    80 % crossings of the previous up- and this downstroke) and the last sample of this downstroke at or
+    above that level (``jq``, -1: none)."""
+    ph, base, t, s, n, o, j = run.ph, run.base, run.t, run.s, run.n, run.o, run.j
+    b_s, p_s = run.bottom_s, run.top_before_s
+    prev_bs = np.concatenate(([carry.prev_bottom_smoothed_mm], b_s[:-1]))
     d_loc = np.maximum(ph.start[j - 1] - base, 0)  # first sample of this DOWN phase
     uprev = np.maximum(ph.start[j - 2] - base, 0)  # first sample of the previous UP phase
-    pre = geo_ok & (lp >= 0) & (uprev >= 1)
+    pre = run.geo_ok & (run.lp >= 0) & (uprev >= 1)
     pre &= (t[np.minimum(d_loc, n - 1)] - t[np.minimum(uprev, n - 1)]) <= o.rhythm_s[1]
     k = _nz(pre)
+    if not k.size:
+        return k, np.zeros(0), None
+    ps_k = p_s[k]
+    Lq = ps_k - 0.2 * (ps_k - np.fmax(prev_bs[k], b_s[k]))
+    tau_u = _first_at_or_above(run.sp, uprev[k], run.lpc[k], Lq)
+    tau_u = np.minimum(np.maximum(tau_u, uprev[k]), run.lpc[k])
+    jq = _last_at_or_above(run.sp, run.lpc[k], run.lbc[k], Lq)
+    tq = _interp_cross(t, s, np.concatenate((tau_u - 1, np.minimum(np.maximum(jq, 0), n - 2))), np.concatenate((Lq, Lq)))
+    return k, 0.5 * (tq[: k.size] + tq[k.size :]), jq
+
+
+def _measure(run: _Run, carry: StrokeCarry, k, tcen, jq) -> np.ndarray:
+    """Bottoms (fitted time and height) of every candidate, and the level of each rest top (NaN where the
+    top before is not one: unbridged gap, out of rhythm, or not a plausible stroke away on both sides)."""
+    o, p = run.o, run.p
+    tb, bv, q_k = _fits(run.t, run.tp, run.cp, run.c, run.lbc, run.t_lb, run.hw, tcen, p)
+    run.tb, run.bv = tb, bv
+    run.prev_tb = np.concatenate(([carry.prev_bottom_t_s], tb[:-1]))
+    prev_bv = run.prev_bv = np.concatenate(([carry.prev_bottom_mm], bv[:-1]))
+    dt_b = tb - run.prev_tb
+    qv = np.full(run.m, np.nan)
+    run.nan_at = _nz(np.isnan(run.c))  # (rare: counting by search beats a scan of the buffer)
     if k.size:
-        # centred between the 80 % crossings of the previous up- and this downstroke
-        ps_k = p_s[k]
-        Lq = ps_k - 0.2 * (ps_k - np.fmax(prev_bs[k], b_s[k]))
-        tau_u = _first_at_or_above(sp, uprev[k], lpc[k], Lq)
-        tau_u = np.minimum(np.maximum(tau_u, uprev[k]), lpc[k])
-        jq = _last_at_or_above(sp, lpc[k], lbc[k], Lq)
-        tq = _interp_cross(t, s, np.concatenate((tau_u - 1, np.minimum(np.maximum(jq, 0), n - 2))), np.concatenate((Lq, Lq)))
-        tcen = 0.5 * (tq[: k.size] + tq[k.size :])
-    else:
-        tcen = np.zeros(0)
-    # ------------------------------------------------------------ the bottoms and the rest-top levels
-    tb, bv, q_k = _fits(t, tp, cp, c, lbc, t_lb, hw, tcen, p)
-    prev_tb = np.concatenate(([carry.prev_tb], tb[:-1]))
-    prev_bv = np.concatenate(([carry.prev_bv], bv[:-1]))
-    dt_b = tb - prev_tb
-    qv = np.full(m, np.nan)
-    nan_at = _nz(np.isnan(c))  # (rare: counting by search beats a scan of the buffer)
-    if k.size:
-        gap_free = _count(nan_at, np.maximum(prev_lb[k], 0) + 1, lbc[k] + 1) == 0
+        prev_lb = run.prev_lb
+        gap_free = _count(run.nan_at, np.maximum(prev_lb[k], 0) + 1, run.lbc[k] + 1) == 0
         rise_prev, fall_this = q_k - prev_bv[k], q_k - bv[k]
         ok = gap_free & (prev_lb[k] >= 0) & (jq >= 0) & (dt_b[k] >= o.rhythm_s[0]) & (dt_b[k] <= o.rhythm_s[1])
         ok &= (rise_prev >= p.min_depth_mm) & (rise_prev <= p.max_depth_mm)
         ok &= (fall_this >= p.min_depth_mm) & (fall_this <= p.max_depth_mm)
         qv[k] = np.where(ok, q_k, np.nan)
+    return qv
+
+
+def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
+    """The rest baseline ``B`` at each candidate, from two passes over the rest tops.
+
+    Pass 1 flags leaning tops: clearly below the upper quartile of the last tops while the stroke around
+    them got shorter by much of that drop (leaning lowers the top but not the bottom; a drifting camera
+    or manikin moves both). Pass 2 is the running trimmed mean of the unflagged tops (see _baseline), so
+    a run of leaning compressions cannot drag the baseline down, while drift is still followed.
+    Returns (B, good: rest tops that feed B, rest_top: all rest tops, amp: stroke amplitude around each).
+    """
+    o, p = run.o, run.p
     rest_top = ~np.isnan(qv)
-    # ------------------------------------------------------------ baseline: two passes over the rest tops
-    # Pass 1 flags leaning tops: clearly below the upper quartile of the last tops while the stroke around
-    # them got shorter by much of that drop (leaning lowers the top but not the bottom; a drifting camera
-    # or manikin moves both). Pass 2 is the running trimmed mean of the unflagged tops (see _baseline), so
-    # a run of leaning compressions cannot drag the baseline down, while drift is still followed.
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)  # (longer than K: a leaning run must not become its own reference)
-    amp = qv - 0.5 * (prev_bv + bv)
+    amp = qv - 0.5 * (run.prev_bv + run.bv)
     if rest_top.any():
         new_tops, new_amp = qv[rest_top], amp[rest_top]
         hist_all, hist_amp = carry.tops_all[-KL:], carry.amps[-KL:]
@@ -611,22 +708,32 @@ def _process(buf, ph, base, p, carry, final):
     hist = carry.tops[-K:]
     hist_t = carry.tops_t[-K:]
     vals = np.concatenate((hist, qv[good]))
-    vt = np.concatenate((hist_t, tb[good]))  # (a rest top's time: the bottom that confirmed it)
-    B = _baseline(vals, vt, len(hist) + np.cumsum(good), tb, K, o.baseline_window_s, max(o.baseline_trim, 0))
+    vt = np.concatenate((hist_t, run.tb[good]))  # (a rest top's time: the bottom that confirmed it)
+    B = _baseline(vals, vt, len(hist) + np.cumsum(good), run.tb, K, o.baseline_window_s, max(o.baseline_trim, 0))
     if o.rest_height_mm is not None:
         B = np.where(np.isnan(B), float(o.rest_height_mm), B)
-    known = ~np.isnan(B)
-    # ------------------------------------------------------------ release: fixed point of t >= r(t) + wait
+    return B, good, rest_top, amp
+
+
+def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
+    """The release of each candidate: the fixed point of ``t >= r(t) + wait`` (see the module docstring).
+
+    Returns (f: decision sample, t_r: release time, M: the top seen by then, n_dec: how many candidates,
+    from the first, are decided). Streaming: records the first undecided one in ``carry.pending``.
+    """
+    ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
+    j, u, m, b_s = run.j, run.u, run.m, run.bottom_s
+    P = ph.start.size
     nxt = np.minimum(j + 1, P - 1)
     dn_next = np.where(j + 1 < P, ph.start[nxt] - base, n)  # next DOWN event (n: not yet)
     e = np.minimum(dn_next, t.searchsorted(t[u] + o.max_up_s, side="left"))  # latest decision sample
     up_end = np.minimum(dn_next, n) - 1
     wait = p.release_wait_s
     # never decide before the bottom's fit window is complete (its samples must not depend on when we look)
-    f_min = t.searchsorted(t_lb + o.fit_window_s + p.dt_s, side="left")
+    f_min = t.searchsorted(run.t_lb + o.fit_window_s + p.dt_s, side="left")
     f = np.maximum(u, f_min)
     hi = np.minimum(np.maximum(e, f_min), n)  # the decision sample is never beyond this
-    rel = _Release(sp, tp, u, int((np.minimum(hi, n - 1) - u).max()) + 1)
+    rel = _Release(run.sp, run.tp, u, int((np.minimum(hi, n - 1) - u).max()) + 1)
     t_r = np.full(m, np.nan)
     M = np.full(m, np.nan)
     a = np.arange(m)
@@ -665,16 +772,20 @@ def _process(buf, ph, base, p, carry, final):
         if pend.size:  # what the streaming scheduler needs to know about the first undecided candidate
             k = n_dec
             carry.pending = (float(t[u[k]]), float(t_r[k]), float(b_s[k]), float(B[k]))
-    if n_dec == 0:
-        return Strokes.empty(), _need_from(t, u[0], p)
-    # ------------------------------------------------------------ decided candidates: start, acceptance
+    return f, t_r, M, n_dec
+
+
+def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
+    """The decided candidates' start (onset crossing) and depth, and which of them are compressions."""
+    t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.sp
     d = slice(0, n_dec)
-    kn, Bd, q, bss, ps = known[d], B[d], M[d], b_s[d], p_s[d]
+    Bd, q, bss, ps = B[d], M[d], run.bottom_s[d], run.top_before_s[d]
+    kn = ~np.isnan(Bd)
     ref0 = np.fmin(ps, q)  # no baseline yet: the lower of the two tops
     ref_s = np.where(kn, np.fmin(ps, Bd), ref0)
     Ls = ref_s - START_FRACTION * (ref_s - bss)
-    lbd = lbc[d]
-    lo_s = t.searchsorted(t_lb[d] - o.max_down_s, side="left")
+    lbd = run.lbc[d]
+    lo_s = t.searchsorted(run.t_lb[d] - o.max_down_s, side="left")
     js = _last_at_or_above(sp, lo_s, lbd, Ls)
     miss = _nz(js < 0)
     if miss.size:  # the hand sank slowly below the top before: start from the highest point in reach
@@ -687,35 +798,22 @@ def _process(buf, ph, base, p, carry, final):
         js[miss] = _last_at_or_above(sp, lo_s[miss], lbd[miss], Ls[miss])
     jsc = np.minimum(np.maximum(js, 0), n - 2)
     t_s = _interp_cross(t, s, jsc, Ls)
-    bvd, tbd, trd = bv[d], tb[d], t_r[d]
+    bvd, tbd, trd = run.bv[d], run.tb[d], t_r[d]
     depth = np.where(kn, Bd, ref0) - bvd
     depth_s = np.where(kn, Bd, ref0) - bss
     fall = ref_s - bss
     rise = np.where(kn, np.fmin(q, Bd), q) - bss
     jr = np.minimum(f[d], n - 1)
     off = o.off_margin_mm
-    ok = geo_ok[d] & (js >= 0) & (depth >= p.min_depth_mm) & (depth <= p.max_depth_mm)
+    ok = run.geo_ok[d] & (js >= 0) & (depth >= p.min_depth_mm) & (depth <= p.max_depth_mm)
     ok &= (fall >= o.stroke_frac * depth_s) & (rise >= o.stroke_frac * depth_s)
     ok &= ~(kn & (ps > Bd + off) & (q > Bd + off))  # hands-off on both sides: a hand movement
     ok &= kn | (depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
     ok &= (tbd - t_s <= o.max_down_s) & (trd - t_s <= o.max_stroke_s) & (trd > tbd) & (t_s < tbd)
-    ok &= _count(nan_at, jsc, jr + 1) == 0  # no unbridged gap inside the stroke
-    gap = _count(_nz(buf.filled), jsc, jr + 1) * p.dt_s
-    # ------------------------------------------------------------ carry
-    last = n_dec - 1
-    carry.last_up = int(u[last] + base)
-    carry.prev_tb, carry.prev_bv, carry.prev_bs = float(tb[last]), float(bv[last]), float(b_s[last])
-    carry.prev_gb = int(lb[last] + base)
-    if rest_top[:n_dec].any():
-        carry.tops_all = (carry.tops_all + qv[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
-        carry.amps = (carry.amps + amp[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
-    if good[:n_dec].any():
-        carry.tops = (carry.tops + qv[:n_dec][good[:n_dec]].tolist())[-K:]
-        carry.tops_t = (carry.tops_t + tb[:n_dec][good[:n_dec]].tolist())[-K:]
-    carry.baseline = float(B[last])
-    need = _need_from(t, u[n_dec], p) if n_dec < m else _need_from(t, n - 1, p)
+    ok &= _count(run.nan_at, jsc, jr + 1) == 0  # no unbridged gap inside the stroke
+    gap = _count(_nz(run.filled), jsc, jr + 1) * p.dt_s
     a = _nz(ok)
-    out = Strokes(
+    return Strokes(
         t_start=t_s[a],
         t_bottom=tbd[a],
         t_release=trd[a],
@@ -727,4 +825,22 @@ def _process(buf, ph, base, p, carry, final):
         t_emit=t[jr[a]],
         top=q[a],
     )
-    return out, need
+
+
+def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, qv, rest_top, good, amp, B) -> None:
+    """Remember what the next run needs of the last decided candidate and of the rest tops."""
+    o = run.o
+    K = o.baseline_tops
+    KL = max(o.lean_ref_tops, 1)
+    last = n_dec - 1
+    carry.last_up = int(run.u[last] + run.base)
+    carry.prev_bottom_t_s, carry.prev_bottom_mm = float(run.tb[last]), float(run.bv[last])
+    carry.prev_bottom_smoothed_mm = float(run.bottom_s[last])
+    carry.prev_bottom_index = int(run.lb[last] + run.base)
+    if rest_top[:n_dec].any():
+        carry.tops_all = (carry.tops_all + qv[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
+        carry.amps = (carry.amps + amp[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
+    if good[:n_dec].any():
+        carry.tops = (carry.tops + qv[:n_dec][good[:n_dec]].tolist())[-K:]
+        carry.tops_t = (carry.tops_t + run.tb[:n_dec][good[:n_dec]].tolist())[-K:]
+    carry.baseline = float(B[last])

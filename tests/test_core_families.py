@@ -1,0 +1,126 @@
+"""Depth, counts and rates per stroke-shape family (issue 10): the core against shapes it was not tuned to.
+
+Each family runs 20 seeded 75 s sessions at 30 fps (simulator defaults otherwise: drift, leaning, jitter,
+dropped frames, 30:2 pauses), twice:
+
+* ``clean``: no measurement error at all (no white noise, tremor, spikes or dropouts);
+* ``noisy``: 1 mm white noise (s.d.) plus tremor, spikes and dropouts, the simulator's default.
+
+Families: ``cosine`` (today's raised cosine/smootherstep blend), ``trapezoid`` (dwells of 0-150 ms, corners
+rounded over 20-60 ms), ``asymmetric`` (downstroke 30-45 % of the cycle), ``template`` (strokes cut from the
+filmed traces and the cardiac arrest's accelerometer, read here from the shared data; skipped when absent)
+and ``mixed`` (a family per stroke).
+
+The issue's targets (clean MAE <= 0.2 mm; noisy MAE <= 0.6 mm and |bias| <= 0.2 mm) are tested as they are,
+strict-xfailed where they are not met (so the day they are, the marker must go), and every family also
+has a regression bound at what is reached. Figures: docs/core.md, "Stroke-shape families".
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tests.core_helpers import depth_errors, match, rate_errors, real_templates, run_sessions
+
+FAMILIES = ("cosine", "trapezoid", "asymmetric", "template", "mixed")
+SEEDS = range(20)
+CLEAN = dict(noise_mm=0.0, tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0)
+
+# the issue's targets
+CLEAN_MAE_MM = 0.2
+NOISY_MAE_MM = 0.6
+NOISY_BIAS_MM = 0.2
+RATE_MEAN_CPM = 1.0  # per compression (the core's accuracy test: measured 0.63 on cosine)
+
+# what is reached (measured + a margin): clean MAE, noisy MAE, noisy |bias|, per-compression rate error
+REACHED = {
+    "cosine": (0.26, 0.60, 0.15, 0.8),  # measured 0.232, 0.585, +0.073, 0.63
+    "trapezoid": (1.45, 1.55, 0.15, 0.8),  # 1.335, 1.417, +0.025, 0.66
+    "asymmetric": (0.62, 0.80, 0.52, 0.9),  # 0.548, 0.725, -0.440, 0.74
+    "template": (0.75, 0.95, 0.45, 2.2),  # 0.677, 0.858, -0.367, 1.77
+    "mixed": (0.68, 0.89, 0.28, 2.6),  # 0.614, 0.812, -0.196, 2.13
+}
+MET_CLEAN: set = set()  # families meeting the clean 0.2 mm target
+MET_NOISY = {"cosine"}  # ... the noisy 0.6 mm / 0.2 mm target
+MET_RATE = {"cosine", "trapezoid", "asymmetric"}  # ... the 1 cpm per-compression rate
+
+
+def _sessions(family: str, clean: bool):
+    kw = dict(shape=family, fps=30.0)
+    if family in ("template", "mixed"):
+        kw["templates"] = real_templates()
+    if clean:
+        kw.update(CLEAN)
+    return run_sessions(SEEDS, **kw)
+
+
+_cache: dict = {}
+
+
+def sessions(family: str, clean: bool):
+    key = (family, clean)
+    if key not in _cache:
+        _cache[key] = _sessions(family, clean)
+    return _cache[key]
+
+
+def _xfail_unless(met: bool, why: str):
+    return pytest.mark.xfail(not met, strict=True, reason=why)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("clean", [True, False], ids=["clean", "noisy"])
+def test_counts_are_exact(family, clean):
+    for sim, res in sessions(family, clean):
+        assert res.summary.compressions == len(sim.truth), (family, sim.options.seed)
+        assert len(match(sim.truth, res.compressions)) == len(sim.truth)
+        assert [s.count for s in res.sets] == [s.count for s in sim.sets]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_session_rate_and_per_compression_rate(family):
+    ss = sessions(family, False)
+    for sim, res in ss:
+        truth = np.mean([c.rate_cpm for c in sim.truth if math.isfinite(c.rate_cpm)])
+        assert abs(res.summary.mean_rate_cpm - truth) <= 0.5, (family, sim.options.seed)
+    err = rate_errors(ss)
+    assert err.size > 1500
+    assert err.mean() <= REACHED[family][3]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_depth_regression_bounds(family):
+    """What is reached per family, clean and noisy (a regression bound, not the issue's target)."""
+    clean_mae, noisy_mae, noisy_bias, _ = REACHED[family]
+    e0 = depth_errors(sessions(family, True))
+    e1 = depth_errors(sessions(family, False))
+    assert e0.size > 1500 and e1.size > 1500
+    assert np.abs(e0).mean() <= clean_mae
+    assert np.abs(e1).mean() <= noisy_mae
+    assert abs(e1.mean()) <= noisy_bias
+
+
+@pytest.mark.parametrize(
+    "family", [pytest.param(f, marks=_xfail_unless(f in MET_CLEAN, f"{f}: clean depth MAE above 0.2 mm (docs/core.md)"))
+               for f in FAMILIES])
+def test_clean_depth_meets_the_issue(family):
+    assert np.abs(depth_errors(sessions(family, True))).mean() <= CLEAN_MAE_MM
+
+
+@pytest.mark.parametrize(
+    "family", [pytest.param(f, marks=_xfail_unless(f in MET_NOISY, f"{f}: noisy depth MAE/bias above 0.6/0.2 mm (docs/core.md)"))
+               for f in FAMILIES])
+def test_noisy_depth_meets_the_issue(family):
+    e = depth_errors(sessions(family, False))
+    assert np.abs(e).mean() <= NOISY_MAE_MM
+    assert abs(e.mean()) <= NOISY_BIAS_MM
+
+
+@pytest.mark.parametrize(
+    "family", [pytest.param(f, marks=_xfail_unless(f in MET_RATE, f"{f}: per-compression rate error above 1 cpm: "
+                                                   "a real bottom's deepest instant is ill-defined (docs/core.md)"))
+               for f in FAMILIES])
+def test_per_compression_rate_meets_the_issue(family):
+    assert rate_errors(sessions(family, False)).mean() <= RATE_MEAN_CPM
