@@ -6,14 +6,13 @@ multipart do not mix in libzmq). Other languages follow docs/protocol.md.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Iterable
 
 import zmq
 
 from .endpoints import EndpointError, check
-from .protocol import DEFAULT_PUB_ENDPOINT, TOPICS, Message, ProtocolError, decode
+from .protocol import DEFAULT_PUB_ENDPOINT, TOPICS, BadMessages, Message, ProtocolError, decode, parse_payload
 from .security import CurveClientOptions, connect_secure
 
 
@@ -31,7 +30,7 @@ class SubscriberOptions:
 
 
 class Subscriber:
-    """Receives and decodes messages; malformed ones are counted in ``bad`` and skipped."""
+    """Receives and decodes messages; malformed ones are counted in ``bad`` (per kind in ``bad_kinds``) and skipped."""
 
     def __init__(self, options: SubscriberOptions = SubscriberOptions(), *, context: zmq.Context | None = None) -> None:
         self.options = options
@@ -44,7 +43,7 @@ class Subscriber:
             raise SubscriberError(str(exc)) from None
         self._own_context = context is None
         self._ctx = context or zmq.Context()
-        self.bad = 0
+        self.bad_messages = BadMessages(f"subscriber {ep}")
         self.received = 0
         s = self._ctx.socket(zmq.SUB)
         try:
@@ -73,20 +72,26 @@ class Subscriber:
         self._poller.register(s, zmq.POLLIN)
 
     @property
+    def bad(self) -> int:
+        return self.bad_messages.total
+
+    @property
+    def bad_kinds(self) -> dict[str, int]:
+        return dict(self.bad_messages.by_kind)
+
+    @property
     def socket(self) -> zmq.Socket:
         return self._sock
 
     def _decode(self, frames: list[bytes]) -> Message | None:
         try:
             if self.options.conflate:
-                payload = json.loads(frames[-1].decode("utf-8"))
-                if not isinstance(payload, dict) or "topic" not in payload:
-                    raise ProtocolError("conflated payload without a topic")
+                payload = parse_payload(None, frames[-1])
                 msg = Message(str(payload["topic"]), payload)
             else:
                 msg = decode(frames)
-        except (ProtocolError, UnicodeDecodeError, json.JSONDecodeError):
-            self.bad += 1
+        except ProtocolError as exc:
+            self.bad_messages.count(exc)
             return None
         if self.options.topics and msg.topic not in self.options.topics:
             return None  # prefix matched a longer topic name
