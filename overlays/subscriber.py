@@ -150,3 +150,37 @@ class Subscriber:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+SILENCE_HINT_S = 5.0  # a client that hears nothing this long says why (docs/reliability.md)
+
+
+def silence_hint(endpoint: str, curve: CurveClientOptions | None) -> str:
+    """One line with the likely reasons a client hears nothing from ``endpoint``.
+
+    Why a probe: "NO SIGNAL" alone leaves an operator guessing; a plain TCP
+    connect (or the ipc file) tells "nobody there" from "someone there who will
+    not talk to us" (encrypted station without our keys, or a key not allowed).
+    """
+    import os
+    import socket
+
+    listening: bool | None = None
+    if endpoint.startswith("tcp://"):
+        host, _, port = endpoint[len("tcp://"):].rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+                listening = True
+        except (OSError, ValueError):
+            listening = False
+    elif endpoint.startswith("ipc://"):
+        listening = os.path.exists(endpoint[len("ipc://"):])
+    if listening is False:
+        return (f"no message from {endpoint} for {SILENCE_HINT_S:g} s: nothing listens there; "
+                "is the station running, and is the endpoint (host, port) right?")
+    keys = ("the station may not allow this client's key (viewers/ or controllers/ of its allow-list)"
+            if curve is not None else
+            "the station may be encrypted (CURVE): pass --curve-secret and --curve-server")
+    there = "something listens there" if listening else "the endpoint exists"
+    return (f"no message from {endpoint} for {SILENCE_HINT_S:g} s: {there}, but nothing arrives; "
+            f"{keys}; or it is another program, or a station that is not publishing")

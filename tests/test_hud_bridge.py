@@ -164,7 +164,11 @@ def test_a_page_that_stopped_reading_cannot_hold_the_shutdown():
         assert _until(lambda: server.forwarded > 0, step=lambda: pub.heartbeat(
             source_kind="simulator", source_name="t", tracker_status="ok"))
         (client,) = tuple(server.clients)
-        big = {"note": "x" * 60_000}
+        from overlays.messages import compression_body
+
+        from overlay_helpers import compression
+
+        big = {**compression_body(compression(), session=None), "note": "x" * 60_000}  # valid, and large
         for i in range(1000):  # far more than the socket buffers hold: the page's pump blocks in a send
             pub.publish("cpr.compression", big, t_s=float(i))
             if len(client.events) == client.events.maxlen:
