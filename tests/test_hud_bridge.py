@@ -14,6 +14,7 @@ from overlays.hud.websocket import WebSocketClient, WebSocketError
 from overlays.publisher import Publisher, PublisherOptions
 
 from overlay_helpers import ANY_PORT, core_state
+from overlay_helpers import until as _until
 
 
 @pytest.fixture()
@@ -24,17 +25,6 @@ def station_and_hud():
     yield pub, server
     hud.stop()
     pub.close()
-
-
-def _until(pred, timeout_s=5.0, step=None):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if step:
-            step()
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _recv_topic(ws: WebSocketClient, topic: str, timeout_s: float = 5.0) -> dict:
