@@ -53,7 +53,7 @@ ENVELOPE_KEYS = ("topic", "v", "station", "t_s", "seq")
 # survive any bytes a peer sends; these bound its memory and CPU before and while parsing.
 MAX_PAYLOAD_BYTES = 1 << 20  # a JSON payload; the largest real one (cpr.overlay) is ~10 KiB
 MAX_DEPTH = 32  # nesting of arrays/objects; real payloads nest <= 6 deep
-MAX_NUMBER_CHARS = 40  # characters of one JSON number; a double needs <= 24
+MAX_NUMBER_CHARS = 40  # characters of one JSON integer (a double needs <= 24; longer floats overflow to inf: refused)
 MAX_TOPIC_BYTES = 64
 
 _log = logging.getLogger("cpr.protocol")
@@ -104,38 +104,35 @@ def _parse_int(text: str) -> int:
     return int(text) if len(text) <= MAX_NUMBER_CHARS else _bad_number(text)
 
 
-def _parse_float(text: str) -> float:
-    if len(text) > MAX_NUMBER_CHARS:
-        _bad_number(text)
-    x = float(text)
-    if not math.isfinite(x):
-        raise ProtocolError(f"number {text[:20]} overflows a double", "number")
-    return x
-
-
 def _parse_constant(name: str) -> Any:
     raise ProtocolError(f"{name} is not JSON (non-finite numbers travel as null)", "number")
 
 
-def _check_depth(obj: Any, max_depth: int) -> None:
-    """Iterative (a recursive walk is what an attacker's nesting would overflow)."""
+def _check_tree(obj: Any, max_depth: int) -> None:
+    """Nesting depth and finite floats (``1e999`` parses to inf). Iterative: a recursive walk is
+    what an attacker's nesting would overflow. Floats are parsed by the C decoder (fast, linear in
+    their length), so only their value needs checking here."""
     stack = [(obj, 1)]
+    isfinite = math.isfinite
     while stack:
         node, d = stack.pop()
         if d > max_depth:
             raise ProtocolError(f"nesting deeper than {max_depth}", "depth")
-        if isinstance(node, dict):
-            stack.extend((v, d + 1) for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, d + 1) for v in node if isinstance(v, (dict, list)))
+        for v in node.values() if isinstance(node, dict) else node:
+            if isinstance(v, float):
+                if not isfinite(v):
+                    raise ProtocolError("a number overflows a double", "number")
+            elif isinstance(v, (dict, list)):
+                stack.append((v, d + 1))
 
 
 def loads_bounded(raw: bytes | bytearray | memoryview | str, *, what: str = "payload",
                   max_bytes: int = MAX_PAYLOAD_BYTES, max_depth: int = MAX_DEPTH) -> Any:
     """Parse untrusted UTF-8 JSON within the limits; every failure is a ``ProtocolError`` with a kind.
 
-    Checked, in order: size, UTF-8, JSON syntax, number length (and no NaN,
-    Infinity or overflowing doubles), nesting depth. Never raises anything else.
+    Checked, in order: size, UTF-8, JSON syntax, integer length (Python's int
+    conversion is quadratic), no NaN or Infinity, nesting depth, no overflowing
+    doubles. Never raises anything else.
     """
     n = len(raw)
     if n > max_bytes:
@@ -145,7 +142,7 @@ def loads_bounded(raw: bytes | bytearray | memoryview | str, *, what: str = "pay
     except UnicodeDecodeError:
         raise ProtocolError(f"{what} is not UTF-8", "utf8") from None
     try:
-        obj = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+        obj = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"{what} is not JSON: {exc.msg} at column {exc.colno}", "json") from None
     except RecursionError:
@@ -154,7 +151,10 @@ def loads_bounded(raw: bytes | bytearray | memoryview | str, *, what: str = "pay
         raise ProtocolError(f"{what}: {exc}", exc.kind) from None
     except ValueError as exc:  # e.g. an integer the interpreter refuses to convert
         raise ProtocolError(f"{what}: {exc}", "number") from None
-    _check_depth(obj, max_depth)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise ProtocolError(f"{what}: a number overflows a double", "number")
+    if isinstance(obj, (dict, list)):
+        _check_tree(obj, max_depth)
     return obj
 
 

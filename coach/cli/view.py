@@ -57,8 +57,11 @@ def _run(args: argparse.Namespace) -> int:
         viewer = MonitorViewer(opts, log=lambda line: print(f"view: {line}", file=sys.stderr, flush=True))
     except (ViewerError, SubscriberError) as exc:
         raise CliError(str(exc)) from None
+    from coach.cli.signals import graceful_signals
+
     try:
-        stats = viewer.run()
+        with graceful_signals():  # SIGTERM/SIGHUP: close the video file properly, as Ctrl-C does
+            stats = viewer.run()
     except KeyboardInterrupt:
         stats = viewer.stats
     finally:
