@@ -89,6 +89,14 @@ def _idle_websocket(port: int) -> socket.socket:
     return WebSocketClient(f"ws://127.0.0.1:{port}/ws", timeout_s=5.0).sock
 
 
+def _hud_status(port: int) -> dict:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=5) as r:
+        return json.load(r)
+
+
 def soak_station(args: argparse.Namespace) -> int:
     import zmq
 
@@ -124,6 +132,7 @@ def soak_station(args: argparse.Namespace) -> int:
         rates: dict[str, list[float]] = {"free": [], "stalled": []}
         phase_start, phase = t0, "free"
         seq_at_phase = None
+        next_check = t0 + 10.0
         while time.monotonic() - t0 < total_s:
             for sock, _ in poller.poll(50):
                 s = next(x for x in subs if x.sock is sock)
@@ -147,21 +156,15 @@ def soak_station(args: argparse.Namespace) -> int:
                     stalled.sock.close(0)
                     stalled = None
                 phase_start, seq_at_phase = now, (now, seq)
-            for i, ws in enumerate(idle):  # the HUD closes idle sockets after its idle timeout: reopen them
-                if ws.fileno() < 0:
-                    continue
-                try:
-                    ws.setblocking(False)
-                    if ws.recv(1, socket.MSG_PEEK) == b"":
+            if now >= next_check:  # the HUD closes idle sockets after its idle timeout: open them again
+                next_check = now + 10.0
+                if _hud_status(hud_port)["clients"] < args.websockets:
+                    for ws in idle:
                         ws.close()
-                        idle[i] = _idle_websocket(hud_port)
-                        reconnects += 1
-                except (BlockingIOError, InterruptedError):
-                    pass
-                except OSError:
-                    idle[i] = _idle_websocket(hud_port)
+                    idle = [_idle_websocket(hud_port) for _ in range(args.websockets)]
                     reconnects += 1
         end = {"station": rss_mb(station.pid), "hud": rss_mb(hud.pid), "soak": rss_mb(os.getpid())}
+        hud_status = _hud_status(hud_port)
         alive = station.poll() is None and hud.poll() is None
     finally:
         for s in subs + ([stalled] if stalled else []):
@@ -194,7 +197,8 @@ def soak_station(args: argparse.Namespace) -> int:
     recv = [s.received for s in subs]
     print(f"  messages received per subscriber: min {min(recv)} max {max(recv)}; lost (seq gaps) per subscriber: "
           + " ".join(str(x) for x in lost))
-    print(f"  idle WebSockets closed by the HUD's idle timeout and reopened: {reconnects}")
+    print(f"  HUD at the end: {hud_status['clients']} WebSocket clients, refused {hud_status['refused']}; "
+          f"the {args.websockets} idle ones were reopened {reconnects} time(s) after its idle timeout closed them")
     return 0 if alive else 1
 
 

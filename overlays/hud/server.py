@@ -281,6 +281,7 @@ class HudServer:
             return
         if path == "/status.json":
             body = json.dumps({"clients": len(self.clients), "forwarded": self.forwarded, "bad": self.bad,
+                               "bad_kinds": self.bad_messages.by_kind, "refused": self.refused,
                                "connect": self.options.connect, "topics": sorted(self.cache)}).encode()
             await self._respond(writer, 200, "application/json", body)
             return
