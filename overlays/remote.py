@@ -22,11 +22,23 @@ from typing import Any, Mapping, Protocol
 import zmq
 
 from .endpoints import EndpointError, check
-from .protocol import DEFAULT_REMOTE_ENDPOINT, PROTOCOL_VERSION, REMOTE_COMMANDS, clean_json, dumps
-from .security import CurveClientOptions, CurveServerOptions, connect_secure, serve_secure, term_context
+from .protocol import (
+    DEFAULT_REMOTE_ENDPOINT,
+    PROTOCOL_VERSION,
+    REMOTE_COMMANDS,
+    BadMessages,
+    ProtocolError,
+    clean_json,
+    dumps,
+    loads_bounded,
+)
+from .security import ROLE_CONTROLLER, CurveClientOptions, CurveServerOptions, connect_secure, serve_secure, term_context
 
 COMMANDS = REMOTE_COMMANDS
-MAX_REQUEST_BYTES = 64 * 1024
+MAX_REQUEST_BYTES = 64 * 1024  # a request larger than this gets an error reply
+# Frames beyond this never reach us (libzmq drops the peer): the memory bound. Between the two
+# limits a request is read and answered with an error, as docs/protocol.md promises.
+MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 
 class RemoteError(RuntimeError):
@@ -35,6 +47,10 @@ class RemoteError(RuntimeError):
 
 class CommandError(Exception):
     """Raised by a handler: the request was understood but cannot be done (one-line reason)."""
+
+    def __init__(self, message: str, kind: str = "command") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class RemoteHandler(Protocol):
@@ -56,21 +72,22 @@ class RemoteOptions:
 def parse_request(frames: list[bytes]) -> tuple[str, dict[str, Any]]:
     """(command, args) from a request, or raise CommandError with the reason."""
     if len(frames) != 1:
-        raise CommandError(f"a request is one frame, got {len(frames)}")
+        raise CommandError(f"a request is one frame, got {len(frames)}", "frames")
     raw = frames[0]
     if len(raw) > MAX_REQUEST_BYTES:
-        raise CommandError(f"request of {len(raw)} bytes exceeds {MAX_REQUEST_BYTES}")
+        raise CommandError(f"request of {len(raw)} bytes exceeds {MAX_REQUEST_BYTES}", "size")
     try:
-        text = raw.decode("utf-8").strip()
+        text = bytes(raw).decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise CommandError("request is not UTF-8 text") from None
+        raise CommandError("request is not UTF-8 text", "utf8") from None
     if not text:
-        raise CommandError("empty request")
+        raise CommandError("empty request", "empty")
     if text[0] in "{[":  # JSON (only an object is a valid request)
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"request is not valid JSON: {exc.msg} at column {exc.colno}") from None
+            obj = loads_bounded(text, what="request", max_bytes=MAX_REQUEST_BYTES)
+        except ProtocolError as exc:
+            msg = str(exc).replace("request is not JSON", "request is not valid JSON")
+            raise CommandError(msg, exc.kind) from None
         if not isinstance(obj, dict):
             raise CommandError("a JSON request must be an object")
         cmd = obj.get("cmd")
@@ -116,6 +133,7 @@ class RemoteServer:
         self._ctx = context or zmq.Context()
         self.served = 0
         self.errors = 0
+        self.bad_requests = BadMessages("remote control")
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         try:
@@ -124,8 +142,8 @@ class RemoteServer:
             raise RemoteError(str(exc)) from None
         s = self._ctx.socket(zmq.REP)
         s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.MAXMSGSIZE, 4 * MAX_REQUEST_BYTES)  # far larger frames: libzmq drops the peer
-        serve_secure(self._ctx, s, ep, options.curve, RemoteError, "remote control")
+        s.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)  # far larger frames: libzmq drops the peer
+        serve_secure(self._ctx, s, ep, options.curve, RemoteError, "remote control", role=ROLE_CONTROLLER)
         self._sock = s
         self.endpoint = s.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -148,6 +166,8 @@ class RemoteServer:
             return _reply(True, cmd, body)
         except CommandError as exc:
             self.errors += 1
+            if cmd is None:  # not a request at all (a handler's refusal is not a bad message)
+                self.bad_requests.count(exc)
             return _reply(False, cmd, error=str(exc))
         except Exception as exc:  # a handler bug must not kill the server
             self.errors += 1

@@ -1,22 +1,30 @@
-"""Optional CURVE encryption with a client key allow-list.
+"""Optional CURVE encryption with two client allow-lists: viewers and controllers.
 
-Why: trainee performance is personal data. On localhost the default (no
-encryption, bound to 127.0.0.1) is fine; beyond it, a station encrypts every
-socket and accepts only clients whose public key sits in its allow-list folder.
+Why: trainee performance is personal data, and watching a session is not the
+same right as stopping it. On localhost the default (no encryption, bound to
+127.0.0.1) is fine; beyond it, a station encrypts every socket and accepts only
+clients whose public key sits in its allow-list folder:
+
+- a *viewer* key may subscribe (monitor, HUD bridge, headset, instructor page);
+- a *controller* key may subscribe and also use the remote control.
 
 Key layout made by ``cpr-coach keys generate --dir KEYS``::
 
-    KEYS/server.key            station public key   -> give to every client
-    KEYS/server.key_secret     station secret key   -> stays on the station (0600)
-    KEYS/allowed/NAME.key      client public keys   -> the station's allow-list
-    KEYS/clients/NAME.key_secret  client secret key -> give to that client only (0600)
+    KEYS/server.key                     station public key  -> give to every client
+    KEYS/server.key_secret              station secret key  -> stays on the station (0600)
+    KEYS/allowed/viewers/NAME.key       viewer public keys  (subscribe only)
+    KEYS/allowed/controllers/NAME.key   controller public keys (subscribe + remote)
+    KEYS/clients/NAME.key_secret        client secret key   -> give to that client only (0600)
 
+Folders are 0700, secret files 0600 from the moment they exist. Public keys
+placed directly in ``KEYS/allowed/`` (the layout before roles) count as viewers.
 Keys are ZeroMQ certificate files (zmq.auth), readable by any ZeroMQ binding.
 """
 from __future__ import annotations
 
+import datetime
 import os
-import shutil
+import re
 import threading
 import weakref
 from dataclasses import dataclass
@@ -24,6 +32,14 @@ from pathlib import Path
 
 import zmq
 import zmq.auth
+
+ROLE_VIEWER = "viewer"
+ROLE_CONTROLLER = "controller"
+ROLES = (ROLE_VIEWER, ROLE_CONTROLLER)
+ROLE_DIRS = {ROLE_VIEWER: "viewers", ROLE_CONTROLLER: "controllers"}
+# ZAP domain of a server socket -> the role its peers need (a controller may do what a viewer may)
+_ZAP_DOMAIN = {ROLE_VIEWER: "cpr-viewers", ROLE_CONTROLLER: "cpr-controllers"}
+CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class KeyFileError(ValueError):
@@ -77,17 +93,26 @@ def apply_client(sock: zmq.Socket, opts: CurveClientOptions) -> None:
 
 
 def serve_secure(context: zmq.Context, sock: zmq.Socket, endpoint: str, opts: CurveServerOptions | None,
-                 error: type[Exception], what: str) -> None:
+                 error: type[Exception], what: str, *, role: str = ROLE_VIEWER) -> None:
     """CURVE (when ``opts``) then bind; on a bad key or a taken address close ``sock`` and raise ``error``.
 
     Why one helper: the publisher and the remote must fail the same way (one line,
-    no socket left half-open) whatever goes wrong before they serve.
+    no socket left half-open) whatever goes wrong before they serve. ``role``: the
+    role a client needs on this socket (viewer for PUB, controller for the remote).
+    An ``ipc://`` path a live process still serves is refused, never taken over.
     """
+    from .endpoints import EndpointError, check_ipc_free
+
     try:
+        check_ipc_free(endpoint)
         if opts is not None:
             ensure_authenticator(context, opts)
             apply_server(sock, opts)
+            sock.zap_domain = _ZAP_DOMAIN[role].encode("ascii")
         sock.bind(endpoint)
+    except EndpointError as exc:
+        sock.close(0)
+        raise error(str(exc)) from None
     except ValueError as exc:
         sock.close(0)
         raise error(str(exc)) from None
@@ -120,19 +145,37 @@ def ensure_authenticator(context: zmq.Context, opts: CurveServerOptions):
     """
     from zmq.auth.thread import ThreadAuthenticator
 
-    allowed = Path(opts.allowed_clients_dir)
-    if not allowed.is_dir():
-        raise KeyFileError(f"CURVE allow-list folder {allowed} does not exist")
-    if not any(allowed.glob("*.key")):
-        raise KeyFileError(f"CURVE allow-list folder {allowed} holds no client public keys (*.key)")
+    keys = allowed_keys(opts.allowed_clients_dir)
     with _AUTH_LOCK:
         auth = _AUTHENTICATORS.get(context)
         if auth is None:
             auth = ThreadAuthenticator(context)
             auth.start()
             _AUTHENTICATORS[context] = auth
-        auth.configure_curve(domain="*", location=str(allowed))
+        # one domain per role; a socket names its domain (serve_secure), so a viewer key opens no remote
+        auth.certs[_ZAP_DOMAIN[ROLE_VIEWER]] = {k: True for k in keys[ROLE_VIEWER] | keys[ROLE_CONTROLLER]}
+        auth.certs[_ZAP_DOMAIN[ROLE_CONTROLLER]] = {k: True for k in keys[ROLE_CONTROLLER]}
+        auth.certs.pop("*", None)  # a socket without a domain is served by nobody
         return auth
+
+
+def allowed_keys(allowed_dir: Path) -> dict[str, set[bytes]]:
+    """Public keys (Z85) per role from an allow-list folder (see the module docstring)."""
+    allowed = Path(allowed_dir)
+    if not allowed.is_dir():
+        raise KeyFileError(f"CURVE allow-list folder {allowed} does not exist")
+    out: dict[str, set[bytes]] = {}
+    for role in ROLES:
+        out[role] = set()
+        folders = [allowed / ROLE_DIRS[role]] + ([allowed] if role == ROLE_VIEWER else [])
+        for folder in folders:
+            for f in sorted(folder.glob("*.key")) if folder.is_dir() else ():
+                public, _ = _load(f, need_secret=False)
+                out[role].add(public)
+    if not (out[ROLE_VIEWER] or out[ROLE_CONTROLLER]):
+        raise KeyFileError(f"CURVE allow-list folder {allowed} holds no client public keys "
+                           "(viewers/*.key, controllers/*.key)")
+    return out
 
 
 def stop_authenticator(context: zmq.Context) -> None:
@@ -157,25 +200,110 @@ class GeneratedKeys:
     client_secrets: tuple[Path, ...]
 
 
-def generate_keys(key_dir: Path, clients: tuple[str, ...] = ("client",), *, force: bool = False) -> GeneratedKeys:
-    """Create a station key pair and one key pair per client name (see the module docstring)."""
-    key_dir = Path(key_dir)
+_BANNER = "#   ZeroMQ CURVE {what} certificate (cpr-coach, {now})\n"
+
+
+def _write_private(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to ``path`` atomically; the file has ``mode`` from its first byte.
+
+    Why: pyzmq writes then chmods, so a secret is world-readable for a moment;
+    here the temporary file is created with the mode (O_EXCL, no umask widening).
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask may have narrowed it; never wider than asked
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _write_keypair(public_file: Path, secret_file: Path, what: str) -> None:
+    public, secret = zmq.curve_keypair()
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    pub_text = _BANNER.format(what=f"{what} public", now=now) + f'metadata\ncurve\n    public-key = "{public.decode()}"\n'
+    sec_text = (_BANNER.format(what=f"{what} secret", now=now) + "#   DO NOT PROVIDE THIS FILE TO OTHER USERS\n"
+                f'metadata\ncurve\n    public-key = "{public.decode()}"\n    secret-key = "{secret.decode()}"\n')
+    _write_private(secret_file, sec_text, 0o600)
+    _write_private(public_file, pub_text, 0o644)
+
+
+def _private_dir(d: Path) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)  # whatever the umask: nobody else may add a key to an allow-list
+
+
+def _check_names(clients: tuple[str, ...]) -> None:
     for name in clients:
-        if not name or any(ch in name for ch in "/\\") or name.startswith(".") or name == "server":
-            raise KeyFileError(f"bad client name {name!r}: use letters, digits, '-' or '_'")
+        if not isinstance(name, str) or not CLIENT_NAME.fullmatch(name) or name == "server":
+            raise KeyFileError(f"bad client name {name!r}: use 1-64 letters, digits, '-' or '_' (not 'server')")
+    seen: set[str] = set()
+    for name in clients:
+        if name in seen:
+            raise KeyFileError(f"client name {name!r} given twice")
+        seen.add(name)
+
+
+def _existing_client(key_dir: Path, name: str) -> Path | None:
+    allowed = key_dir / "allowed"
+    for p in (key_dir / "clients" / f"{name}.key_secret", allowed / f"{name}.key",
+              *(allowed / d / f"{name}.key" for d in ROLE_DIRS.values())):
+        if p.exists():
+            return p
+    return None
+
+
+def add_clients(key_dir: Path, clients: tuple[str, ...], role: str = ROLE_VIEWER) -> tuple[Path, ...]:
+    """Add client key pairs with ``role`` to an existing key folder; a name already there is refused."""
+    key_dir = Path(key_dir)
+    if role not in ROLES:
+        raise KeyFileError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    _check_names(clients)
+    if not (key_dir / "server.key_secret").is_file():
+        raise KeyFileError(f"{key_dir} holds no station keys; make them with: cpr-coach keys generate --dir {key_dir}")
+    for name in clients:
+        if (old := _existing_client(key_dir, name)) is not None:
+            raise KeyFileError(f"client {name!r} exists ({old}); pick another name or regenerate with --force")
+    allowed = key_dir / "allowed" / ROLE_DIRS[role]
+    for d in (key_dir, key_dir / "allowed", allowed, key_dir / "clients"):
+        _private_dir(d)
+    out = []
+    for name in clients:
+        secret = key_dir / "clients" / f"{name}.key_secret"
+        _write_keypair(allowed / f"{name}.key", secret, f"client '{name}' ({role})")
+        out.append(secret)
+    return tuple(out)
+
+
+def generate_keys(key_dir: Path, clients: tuple[str, ...] = ("client",), *, force: bool = False,
+                  role: str = ROLE_VIEWER) -> GeneratedKeys:
+    """Create a station key pair and one key pair per client name, all with ``role``.
+
+    ``force`` replaces the station keys *and* empties the allow-lists and client
+    secrets: old clients must not keep access to a station whose keys changed.
+    """
+    key_dir = Path(key_dir)
+    if role not in ROLES:
+        raise KeyFileError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    _check_names(clients)
     server_secret = key_dir / "server.key_secret"
     if server_secret.exists() and not force:
         raise KeyFileError(f"{server_secret} exists; pass --force to replace the station keys")
-    allowed = key_dir / "allowed"
-    client_dir = key_dir / "clients"
-    for d in (key_dir, allowed, client_dir):
-        d.mkdir(parents=True, exist_ok=True)
-    pub, sec = zmq.auth.create_certificates(str(key_dir), "server")
-    os.chmod(sec, 0o600)
-    secrets = []
-    for name in clients:
-        cpub, csec = zmq.auth.create_certificates(str(client_dir), name)
-        os.chmod(csec, 0o600)
-        shutil.move(cpub, allowed / Path(cpub).name)  # the public half joins the allow-list
-        secrets.append(Path(csec))
-    return GeneratedKeys(Path(pub), Path(sec), allowed, tuple(secrets))
+    if force:
+        allowed = key_dir / "allowed"
+        for old in [*allowed.glob("*.key"), *(f for d in ROLE_DIRS.values() for f in (allowed / d).glob("*.key")),
+                    *(key_dir / "clients").glob("*.key_secret")]:
+            old.unlink()
+    _private_dir(key_dir)
+    server_public = key_dir / "server.key"
+    _write_keypair(server_public, server_secret, "station")
+    secrets = add_clients(key_dir, clients, role)
+    return GeneratedKeys(server_public, server_secret, key_dir / "allowed", secrets)

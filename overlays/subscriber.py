@@ -6,14 +6,13 @@ multipart do not mix in libzmq). Other languages follow docs/protocol.md.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Iterable
 
 import zmq
 
 from .endpoints import EndpointError, check
-from .protocol import DEFAULT_PUB_ENDPOINT, TOPICS, Message, ProtocolError, decode
+from .protocol import DEFAULT_PUB_ENDPOINT, TOPICS, BadMessages, Message, ProtocolError, decode, parse_payload
 from .security import CurveClientOptions, connect_secure
 
 
@@ -31,7 +30,7 @@ class SubscriberOptions:
 
 
 class Subscriber:
-    """Receives and decodes messages; malformed ones are counted in ``bad`` and skipped."""
+    """Receives and decodes messages; malformed ones are counted in ``bad`` (per kind in ``bad_kinds``) and skipped."""
 
     def __init__(self, options: SubscriberOptions = SubscriberOptions(), *, context: zmq.Context | None = None) -> None:
         self.options = options
@@ -44,7 +43,7 @@ class Subscriber:
             raise SubscriberError(str(exc)) from None
         self._own_context = context is None
         self._ctx = context or zmq.Context()
-        self.bad = 0
+        self.bad_messages = BadMessages(f"subscriber {ep}")
         self.received = 0
         s = self._ctx.socket(zmq.SUB)
         try:
@@ -73,20 +72,26 @@ class Subscriber:
         self._poller.register(s, zmq.POLLIN)
 
     @property
+    def bad(self) -> int:
+        return self.bad_messages.total
+
+    @property
+    def bad_kinds(self) -> dict[str, int]:
+        return dict(self.bad_messages.by_kind)
+
+    @property
     def socket(self) -> zmq.Socket:
         return self._sock
 
     def _decode(self, frames: list[bytes]) -> Message | None:
         try:
             if self.options.conflate:
-                payload = json.loads(frames[-1].decode("utf-8"))
-                if not isinstance(payload, dict) or "topic" not in payload:
-                    raise ProtocolError("conflated payload without a topic")
+                payload = parse_payload(None, frames[-1])
                 msg = Message(str(payload["topic"]), payload)
             else:
                 msg = decode(frames)
-        except (ProtocolError, UnicodeDecodeError, json.JSONDecodeError):
-            self.bad += 1
+        except ProtocolError as exc:
+            self.bad_messages.count(exc)
             return None
         if self.options.topics and msg.topic not in self.options.topics:
             return None  # prefix matched a longer topic name
@@ -145,3 +150,37 @@ class Subscriber:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+SILENCE_HINT_S = 5.0  # a client that hears nothing this long says why (docs/reliability.md)
+
+
+def silence_hint(endpoint: str, curve: CurveClientOptions | None) -> str:
+    """One line with the likely reasons a client hears nothing from ``endpoint``.
+
+    Why a probe: "NO SIGNAL" alone leaves an operator guessing; a plain TCP
+    connect (or the ipc file) tells "nobody there" from "someone there who will
+    not talk to us" (encrypted station without our keys, or a key not allowed).
+    """
+    import os
+    import socket
+
+    listening: bool | None = None
+    if endpoint.startswith("tcp://"):
+        host, _, port = endpoint[len("tcp://"):].rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+                listening = True
+        except (OSError, ValueError):
+            listening = False
+    elif endpoint.startswith("ipc://"):
+        listening = os.path.exists(endpoint[len("ipc://"):])
+    if listening is False:
+        return (f"no message from {endpoint} for {SILENCE_HINT_S:g} s: nothing listens there; "
+                "is the station running, and is the endpoint (host, port) right?")
+    keys = ("the station may not allow this client's key (viewers/ or controllers/ of its allow-list)"
+            if curve is not None else
+            "the station may be encrypted (CURVE): pass --curve-secret and --curve-server")
+    there = "something listens there" if listening else "the endpoint exists"
+    return (f"no message from {endpoint} for {SILENCE_HINT_S:g} s: {there}, but nothing arrives; "
+            f"{keys}; or it is another program, or a station that is not publishing")

@@ -31,7 +31,7 @@ from .protocol import (
 )
 from .render import RenderStyle, draw_overlay, draw_posture, put_text
 from .security import CurveClientOptions
-from .subscriber import Subscriber, SubscriberOptions
+from .subscriber import SILENCE_HINT_S, Subscriber, SubscriberOptions, silence_hint
 
 
 # How the summary words the core's CCF rating (the thresholds live in the guideline profile).
@@ -68,12 +68,17 @@ class ViewerStats:
     last_prompt: str | None = None
     session_events: list[str] = field(default_factory=list)
     bad_messages: int = 0  # decoded but malformed (against the schema): skipped, the viewer goes on
+    hints: list[str] = field(default_factory=list)  # "why nothing arrives" lines said so far
 
 
 class MonitorViewer:
-    def __init__(self, options: ViewerOptions = ViewerOptions(), *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, options: ViewerOptions = ViewerOptions(), *, clock: Callable[[], float] = time.monotonic,
+                 log: Callable[[str], None] | None = None) -> None:
         self.options = options
         self._clock = clock
+        self._log = log  # where the "why nothing arrives" line goes (the CLI: stderr)
+        self._quiet_since = clock()
+        self._hint: str | None = None
         self.style = RenderStyle()
         self.stats = ViewerStats()
         self.sub = Subscriber(SubscriberOptions(connect=options.connect, curve=options.curve,
@@ -114,11 +119,17 @@ class MonitorViewer:
         now = self._clock()
         for m in self.sub.drain(max_n=2000):
             self.stats.messages += 1
-            self._last_msg_at = now
+            self._last_msg_at = self._quiet_since = now
+            self._hint = None
             try:
                 self._take(m, now)
             except (AttributeError, KeyError, TypeError, ValueError, cv2.error):
                 self.stats.bad_messages += 1  # one malformed message never stops the viewer
+        if self._hint is None and now - self._quiet_since >= SILENCE_HINT_S:
+            self._hint = silence_hint(self.options.connect, self.options.curve)  # once per silence
+            self.stats.hints.append(self._hint)
+            if self._log is not None:
+                self._log(self._hint)
 
     def _take(self, m, now: float) -> None:
         """Keep what one message says (raises on a message that breaks the schema)."""
@@ -212,8 +223,11 @@ class MonitorViewer:
         put_text(img, bar, (10, H - int(0.03 * H)), 0.022 * H, self.style.neutral, align="left")
         if not alive:
             put_text(img, "NO SIGNAL", (img.shape[1] // 2, H // 2), 0.1 * H, self.style.alert, backing=self.style)
-            put_text(img, f"waiting for {self.options.connect}", (img.shape[1] // 2, H // 2 + int(0.1 * H)),
-                     0.035 * H, self.style.text, backing=self.style)
+            why = f"waiting for {self.options.connect}"
+            if self._hint is not None:
+                why = self._hint.split(": ", 1)[-1][:110]  # the likely cause, drawn where the operator looks
+            put_text(img, why, (img.shape[1] // 2, H // 2 + int(0.1 * H)),
+                     0.03 * H, self.style.text, backing=self.style)
         return img
 
     def _draw_summary(self, img: np.ndarray, s: dict[str, Any]) -> None:

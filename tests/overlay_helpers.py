@@ -40,3 +40,15 @@ def wait_connected(pub, sub, timeout_s: float = 5.0) -> None:
             sub.drain()
             return
     raise AssertionError("subscriber never connected")
+
+
+def until(pred, timeout_s: float = 5.0, step=None, poll_s: float = 0.02) -> bool:
+    """Call ``step()`` then test ``pred()`` until it holds or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if step:
+            step()
+        if pred():
+            return True
+        time.sleep(poll_s)
+    return False

@@ -14,6 +14,7 @@ from overlays.hud.websocket import WebSocketClient, WebSocketError
 from overlays.publisher import Publisher, PublisherOptions
 
 from overlay_helpers import ANY_PORT, core_state
+from overlay_helpers import until as _until
 
 
 @pytest.fixture()
@@ -24,17 +25,6 @@ def station_and_hud():
     yield pub, server
     hud.stop()
     pub.close()
-
-
-def _until(pred, timeout_s=5.0, step=None):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if step:
-            step()
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _recv_topic(ws: WebSocketClient, topic: str, timeout_s: float = 5.0) -> dict:
@@ -164,7 +154,11 @@ def test_a_page_that_stopped_reading_cannot_hold_the_shutdown():
         assert _until(lambda: server.forwarded > 0, step=lambda: pub.heartbeat(
             source_kind="simulator", source_name="t", tracker_status="ok"))
         (client,) = tuple(server.clients)
-        big = {"note": "x" * 60_000}
+        from overlays.messages import compression_body
+
+        from overlay_helpers import compression
+
+        big = {**compression_body(compression(), session=None), "note": "x" * 60_000}  # valid, and large
         for i in range(1000):  # far more than the socket buffers hold: the page's pump blocks in a send
             pub.publish("cpr.compression", big, t_s=float(i))
             if len(client.events) == client.events.maxlen:

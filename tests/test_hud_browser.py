@@ -71,9 +71,10 @@ class DevTools:
 
 
 @pytest.fixture()
-def browser_on_hud():
+def browser_on_hud(request):
+    host = getattr(request, "param", "127.0.0.1")  # "0.0.0.0": served on the LAN, with an access token
     pub = Publisher(PublisherOptions(endpoint=ANY_PORT, station_id="hud-browser", max_state_hz=1e9))
-    hud = HudThread(HudOptions(connect=pub.endpoint, port=0))
+    hud = HudThread(HudOptions(connect=pub.endpoint, host=host, port=0))
     server = hud.start()
     depth = {"mm": 53.0}
     stop = threading.Event()
@@ -194,3 +195,11 @@ def test_flat_hud_without_webxr_and_world_locked_math(browser_on_hud):
         " const p = cprHud.model.prims.placement; return cprHud.xrMath.quadCorners(p, a, cprHud.model.prims.depth.world.right); })()"))
     assert np.allclose(ring.mean(axis=0), origin, atol=1e-6) and np.allclose(ring[:, 1], origin[1], atol=1e-6)
     assert (ring[3] - ring[0])[0] < 0  # texture "up" = toward the head = the viewer's left (rescuer at the right)
+
+
+@pytest.mark.parametrize("browser_on_hud", ["0.0.0.0"], indirect=True)
+def test_the_page_passes_its_token_to_the_websocket_beyond_loopback(browser_on_hud):
+    dt, _ = browser_on_hud
+    dt.wait("document.getElementById('depth-value').textContent", "53")  # the WebSocket was let in
+    assert "token=" in dt.eval("location.search")
+    assert dt.eval("cprHud.errors") == []

@@ -17,7 +17,7 @@ from overlay_helpers import ANY_PORT, core_state
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     base = tmp_path_factory.mktemp("keys")
-    station = generate_keys(base / "station", ("monitor",))
+    station = generate_keys(base / "station", ("monitor",), role="controller")
     rogue = generate_keys(base / "rogue", ("rogue",))  # a valid key pair the station never allowed
     return station, rogue
 
@@ -60,7 +60,7 @@ def test_key_files_are_private_and_checked(keys, tmp_path):
     station, _ = keys
     for secret in (station.server_secret, *station.client_secrets):
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    assert sorted(p.name for p in station.allowed_dir.iterdir()) == ["monitor.key"]
+    assert sorted(p.name for p in (station.allowed_dir / "controllers").iterdir()) == ["monitor.key"]
     with pytest.raises(KeyFileError, match="exists; pass --force"):
         generate_keys(station.server_secret.parent, ("monitor",))
     with pytest.raises(PublisherError, match="holds no secret key"):
@@ -73,7 +73,7 @@ def test_keys_generate_command(tmp_path, capsys):
     assert cli_main(["keys", "generate", "--dir", str(tmp_path / "k"), "--client", "hud", "--client", "monitor"]) == 0
     out = capsys.readouterr().out
     assert "server.key_secret" in out and "--curve-allow" in out
-    assert sorted(p.name for p in (tmp_path / "k" / "allowed").iterdir()) == ["hud.key", "monitor.key"]
+    assert sorted(p.name for p in (tmp_path / "k" / "allowed" / "viewers").iterdir()) == ["hud.key", "monitor.key"]
     assert (tmp_path / "k" / "clients" / "hud.key_secret").is_file()
     assert cli_main(["keys", "generate", "--dir", str(tmp_path / "k")]) == 2  # refuses to overwrite
     assert "exists; pass --force" in capsys.readouterr().err

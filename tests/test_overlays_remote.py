@@ -77,10 +77,15 @@ def test_malformed_requests_get_an_error_reply(client, raw, reason):
     assert reply["ok"] is False and reason in reply["error"]
 
 
-def test_oversized_frames_are_dropped_and_the_server_keeps_serving(station):
+def test_oversized_requests_get_an_error_reply_and_huge_frames_are_dropped(station):
+    from overlays.remote import MAX_FRAME_BYTES
+
+    with RemoteClient(station.remote_endpoint, timeout_s=3.0) as big:
+        reply = _valid(json.loads(big.send_raw(b"x" * 300_000)))  # over the request cap: still a reply
+        assert reply["ok"] is False and "exceeds" in reply["error"]
     with RemoteClient(station.remote_endpoint, timeout_s=1.0) as rogue:
         with pytest.raises(RemoteError, match="no reply"):
-            rogue.send_raw(b"x" * 2_000_000)  # beyond MAXMSGSIZE: libzmq drops the peer
+            rogue.send_raw(b"x" * (MAX_FRAME_BYTES + 1))  # beyond MAXMSGSIZE: libzmq drops the peer
     with RemoteClient(station.remote_endpoint, timeout_s=3.0) as c:
         assert c.request("status")["ok"]
 

@@ -96,9 +96,18 @@ def test_malformed_messages_never_stop_the_viewer():
     pub.setsockopt(zmq.LINGER, 0)
     pub.bind("tcp://127.0.0.1:*")
 
+    from coach.core.types import json_safe
+    from overlays.messages import heartbeat_body, state_body
+
+    from overlay_helpers import core_state
+
     def send(topic: str, body: dict, *extra: bytes) -> None:
         env = {"topic": topic, "v": 1, "station": "bad", "t_s": 1.0, "seq": 0, **body}
-        pub.send_multipart([topic.encode(), json.dumps(env).encode(), *extra])
+        pub.send_multipart([topic.encode(), json.dumps(json_safe(env)).encode(), *extra])
+
+    good_beat = heartbeat_body(source_kind="test", source_name="t", tracker_status="ok", tracker_fps=None, running=False,
+                               session=None, profile="adult", uptime_s=1.0, dropped=0)
+    good_state = state_body(core_state(displacement_mm=42.0, last_depth_mm=51.0), hands_visible=True)
 
     opts = ViewerOptions(connect=pub.getsockopt_string(zmq.LAST_ENDPOINT), size=(640, 360), fps=10.0)
     try:
@@ -106,7 +115,7 @@ def test_malformed_messages_never_stop_the_viewer():
             deadline = time.monotonic() + 5
             while viewer.stats.messages == 0:  # ZeroMQ's slow joiner
                 assert time.monotonic() < deadline, "viewer never connected"
-                send("cpr.heartbeat", {"source": {"kind": "test"}})
+                send("cpr.heartbeat", good_beat)
                 time.sleep(0.05)
                 viewer.poll()
             send("cpr.overlay", {"primitives": "not a list"})
@@ -118,15 +127,16 @@ def test_malformed_messages_never_stop_the_viewer():
             send("cpr.session", {"event": "stop", "summary": {"mean_depth_mm": "deep", "compressions": 3}})
             send("cpr.frame", {"width_px": 1, "height_px": 1}, b"")
             send("cpr.frame", {"width_px": 1, "height_px": 1}, b"not a jpeg")
-            send("cpr.state", {"displacement_mm": 42.0, "last_depth_mm": 51.0})  # a good one after the bad
+            send("cpr.state", good_state)  # a good one after the bad
             time.sleep(0.3)
             viewer.poll()
             img = viewer.compose()
             img = viewer.compose()  # still composing after the bad summary was dropped
             stats = viewer.stats
+            rejected = viewer.sub.bad
     finally:
         pub.close(0)
         ctx.term()
     assert img.shape == (360, 640, 3)
-    assert stats.bad_messages >= 6
+    assert stats.bad_messages + rejected >= 6  # refused at decoding (schema) or when drawn
     assert stats.last_depth_mm == 51.0  # the good state after the bad ones was taken

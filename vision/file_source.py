@@ -39,6 +39,9 @@ def check_video_path(path: Path) -> None:
         raise SourceError(f"video file {path} is not readable (permissions)")
 
 
+MIN_VIDEO_SIDE_PX = 32  # smaller frames hold no trackable hand (a 1x1 clip is a broken export)
+
+
 class VideoFileSource(FrameSource):
     """Decode a video file with OpenCV (FFmpeg backend)."""
 
@@ -74,6 +77,10 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"{self.path} contains no decodable video frames (truncated or corrupt?)")
         h, w = self._pending.image.shape[:2]
         self._size = (int(w), int(h))
+        if w < MIN_VIDEO_SIDE_PX or h < MIN_VIDEO_SIDE_PX:  # nothing a hand tracker can use (OpenCV would assert)
+            self.close()
+            raise SourceError(f"{self.path} is {w}x{h} pixels; a video must be at least "
+                              f"{MIN_VIDEO_SIDE_PX}x{MIN_VIDEO_SIDE_PX}")
 
     def _timestamp(self) -> int:
         t: int | None = None

@@ -5,6 +5,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from coach.cli.keys import add_server_curve_args
     from coach.cli.sessions import add_data_dir_argument
 
     p = sub.add_parser("replay", help="republish a recorded session on ZeroMQ (watch it with view or the HUD)",
@@ -19,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds to wait after binding, so subscribers can connect (default 0.5)")
     p.add_argument("--quiet", action="store_true", help="no status line each second")
     add_data_dir_argument(p)
+    add_server_curve_args(p)
     p.set_defaults(func=_run)
 
 
@@ -27,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     import time
 
     from coach.cli import CliError
+    from coach.cli.keys import serving_check
     from coach.cli.sessions import load_record, open_store
     from coach.core.profiles import ProfileError, load_profile
     from coach.records.replay import replay_samples, thinned
@@ -36,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.speed > 0:
         raise CliError("--speed must be > 0")
+    curve = serving_check(args, {"--publish": args.publish, "--remote": args.remote})
     store = open_store(args)
     rec = load_record(store, args.id)
     log = rec.log
@@ -48,8 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     station_id = args.station_id or rec.meta.get("station_id") or "replay"
     opts = StationOptions(
         station_id=station_id, trainee_id=rec.meta.get("trainee_id"), profile=profile,
-        publisher=PublisherOptions(endpoint=args.publish, station_id=station_id),
-        remote=RemoteOptions(endpoint=args.remote) if args.remote else None,
+        publisher=PublisherOptions(endpoint=args.publish, station_id=station_id, curve=curve),
+        remote=RemoteOptions(endpoint=args.remote, curve=curve) if args.remote else None,
         source_kind="replay", source_name=f"session {rec.id}",
         rest_height_mm=(rec.meta.get("core") or {}).get("rest_height_mm"),  # measured as it was live
     )

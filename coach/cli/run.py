@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from coach.cli import CliError
-from coach.cli.keys import add_server_curve_args, server_curve
+from coach.cli.keys import add_server_curve_args, serving_check
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +55,6 @@ def _run(args: argparse.Namespace) -> int:
     from coach.cli.view import has_display
     from coach.live.app import StationSettings, StationSetupError, run_station
     from coach.live.loop import LiveOptions
-    from overlays.endpoints import is_loopback
 
     if args.frame_hz < 0 or args.frame_width < 16:
         raise CliError("--frame-hz must be >= 0 and --frame-width at least 16")
@@ -66,12 +65,8 @@ def _run(args: argparse.Namespace) -> int:
         print("note: no display, so no preview window; watch with `cpr-coach view --video out.mp4` or the HUD",
               file=sys.stderr)
         preview = False
-    curve = server_curve(args)
     remote = None if args.no_remote else args.remote
-    for ep in (args.publish, remote):
-        if ep and not is_loopback(ep) and curve is None:
-            print(f"cpr-coach: warning: {ep} is reachable beyond this machine and unencrypted; "
-                  "trainee data is personal: consider --curve-secret/--curve-allow", file=sys.stderr)
+    curve = serving_check(args, {"--publish": args.publish, "--remote": remote})
     settings = StationSettings(
         source=args.source, calibration=args.calibration, hfov_deg=args.hfov, station_id=args.station,
         trainee_id=args.trainee, profile=args.profile, publish=args.publish, remote=remote, curve=curve,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from coach.cli.keys import add_server_curve_args, server_curve
+from coach.cli.keys import add_server_curve_args, serving_check
 from coach.cli.sessions import add_record_arguments
 
 
@@ -58,13 +58,11 @@ def summary_lines(result) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import sys
-
     from coach.cli import CliError
     from coach.core.profiles import ProfileError, load_profile
     from coach.simsource import SimSourceOptions, SimulationOptions, run_simulation
+    from coach.cli.signals import graceful_signals
     from coach.station import StationOptions, scaled_clock
-    from overlays.endpoints import is_loopback
     from overlays.publisher import PublisherError, PublisherOptions
     from overlays.remote import RemoteError, RemoteOptions
 
@@ -76,11 +74,8 @@ def _run(args: argparse.Namespace) -> int:
         profile = load_profile(args.profile).name
     except ProfileError as exc:
         raise CliError(str(exc)) from None
-    curve = server_curve(args)
-    for ep in (args.publish, None if args.no_remote else args.remote):
-        if ep and not is_loopback(ep) and curve is None:
-            print(f"cpr-coach: warning: {ep} is reachable beyond this machine and unencrypted; "
-                  "trainee data is personal: consider --curve-secret/--curve-allow", file=sys.stderr)
+    curve = serving_check(args, {"--publish": args.publish, "--remote": None if args.no_remote else args.remote,
+                                 "--conflate-endpoint": args.conflate_endpoint})
     station = StationOptions(
         station_id=args.station_id,
         trainee_id=args.trainee,
@@ -109,7 +104,8 @@ def _run(args: argparse.Namespace) -> int:
 
         recorder = recorder_for(args, calibration=calibration_info("simulator"))
     try:
-        result = run_simulation(opts, clock=clock, sleep=sleep, status=status, on_ready=ready, recorder=recorder)
+        with graceful_signals():  # SIGTERM/SIGHUP: the same clean stop as Ctrl-C (session stop + summary)
+            result = run_simulation(opts, clock=clock, sleep=sleep, status=status, on_ready=ready, recorder=recorder)
     except (PublisherError, RemoteError, ValueError) as exc:
         raise CliError(str(exc)) from None
     print("\n".join(summary_lines(result)))

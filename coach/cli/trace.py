@@ -13,6 +13,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from coach.cli import CliError
 
@@ -20,12 +21,31 @@ HEADER = ("t_s", "height_mm")
 
 
 # ---------------------------------------------------------------- reading
-def read_trace_csv(path: str | os.PathLike) -> tuple[list[float], list[float]]:
-    """Read a ``t_s,height_mm`` CSV; an empty height cell means missing (NaN).
+CHUNK_ROWS = 65_536  # rows handed to the core at once: memory stays bounded whatever the file size
+MAX_TIME_S = 1e7  # |t_s| beyond ~116 days is a unit or export error, not a session
+MIN_STEP_S = 0.001  # samples closer than 1 ms: no camera or manikin export produces them
+MAX_RECORDED_SAMPLES = 2_000_000  # beyond (about 18 h at 30 Hz), a recorded analysis keeps compressions, not samples
+MAX_LISTED_COMPRESSIONS = 20_000  # beyond, the JSON keeps the summary and omits the per-compression list
 
-    Every problem raises CliError with one line naming the file, the line and
-    the column: no header, wrong column count, non-numeric cells, missing or
-    non-finite times, times that do not increase, an empty file.
+
+def read_trace_csv(path: str | os.PathLike) -> tuple[list[float], list[float]]:
+    """Read a whole ``t_s,height_mm`` CSV into two lists (small files; see ``iter_trace_chunks``)."""
+    t_s: list[float] = []
+    h_mm: list[float] = []
+    for t, h in iter_trace_chunks(path):
+        t_s.extend(t)
+        h_mm.extend(h)
+    return t_s, h_mm
+
+
+def iter_trace_chunks(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[list[float], list[float]]]:
+    """Yield ``(t_s, height_mm)`` chunks of a ``t_s,height_mm`` CSV; an empty height cell means missing (NaN).
+
+    Why chunks: a multi-hour export is hundreds of MB; streaming it into the
+    core keeps memory flat. Every problem raises CliError with one line naming
+    the file, the line and the column: no header, wrong column count,
+    non-numeric cells, missing, non-finite or absurd times (beyond ``MAX_TIME_S``),
+    times that do not increase by at least ``MIN_STEP_S``, an empty file.
     """
     p = Path(path)
     try:
@@ -38,6 +58,8 @@ def read_trace_csv(path: str | os.PathLike) -> tuple[list[float], list[float]]:
         raise CliError(f"{p}: cannot read: {exc.strerror or exc}") from None
     t_s: list[float] = []
     h_mm: list[float] = []
+    prev_t: float | None = None
+    samples = 0
     with fh:
         try:
             rows = csv.reader(fh)
@@ -62,24 +84,35 @@ def read_trace_csv(path: str | os.PathLike) -> tuple[list[float], list[float]]:
                 if not tc:
                     raise CliError(f"{p}: line {line}, column t_s: missing time")
                 t = _cell_number(tc, f"{p}: line {line}, column t_s", "time")
-                if t_s and t <= t_s[-1]:
-                    what = "goes backwards" if t < t_s[-1] else "repeats"
-                    raise CliError(f"{p}: line {line}, column t_s: time {tc} {what} (previous {t_s[-1]!r})")
+                if abs(t) > MAX_TIME_S:
+                    raise CliError(f"{p}: line {line}, column t_s: time {tc} s is beyond {MAX_TIME_S:g} s (wrong unit?)")
+                if prev_t is not None and t - prev_t < MIN_STEP_S:
+                    if t <= prev_t:
+                        what = "goes backwards" if t < prev_t else "repeats"
+                        raise CliError(f"{p}: line {line}, column t_s: time {tc} {what} (previous {prev_t!r})")
+                    raise CliError(f"{p}: line {line}, column t_s: time {tc} is {t - prev_t:.3g} s after the previous; "
+                                   f"samples must be at least {MIN_STEP_S * 1000:g} ms apart")
                 if not hc or hc.lower() == "nan":
                     h = math.nan
                 else:
                     h = _cell_number(hc, f"{p}: line {line}, column height_mm", "height")
+                prev_t = t
                 t_s.append(t)
                 h_mm.append(h)
+                if len(t_s) >= chunk_rows:
+                    samples += len(t_s)
+                    yield t_s, h_mm
+                    t_s, h_mm = [], []
         except UnicodeDecodeError:
             raise CliError(f"{p}: not a text (UTF-8) CSV file") from None
         except csv.Error as exc:
             raise CliError(f"{p}: line {rows.line_num}: malformed CSV: {exc}") from None
     if header is None:
         raise CliError(f"{p}: empty file; expected the header 't_s,height_mm' and samples")
-    if not t_s:
+    if not t_s and not samples:
         raise CliError(f"{p}: no samples after the header")
-    return t_s, h_mm
+    if t_s:
+        yield t_s, h_mm
 
 
 def _cell_number(cell: str, where: str, what: str) -> float:
@@ -102,26 +135,42 @@ def _is_number(cell: str) -> bool:
 
 
 # ---------------------------------------------------------------- analysis
-def run_analysis(csv_path: str | os.PathLike, json_path: str | os.PathLike, profile: str, trace=None):
-    """The analyze-trace job: read (unless ``trace`` = (t_s, height_mm) was read already), analyze, write JSON.
-    Returns (result, n_samples)."""
-    from coach.core import CoreOptions, analyze
+def run_analysis(csv_path: str | os.PathLike, json_path: str | os.PathLike, profile: str,
+                 *, list_compressions: bool | None = None, chunk_rows: int = CHUNK_ROWS, on_chunk=None):
+    """The analyze-trace job: stream the CSV into the core, write JSON. Returns (result, n_samples, omitted).
+
+    The core's StreamingAnalyzer decides exactly what ``analyze`` would over the
+    whole file (tests/test_reliability_trace.py holds them equal), in bounded
+    memory. ``list_compressions``: True/False forces the per-compression list in
+    the JSON; None lists it up to ``MAX_LISTED_COMPRESSIONS``. ``omitted``: how
+    many compressions were left out of the JSON (0 when listed). ``on_chunk(t_s, height_mm)``
+    sees every chunk as it is read (the session record keeps the samples).
+    """
+    from coach.core import CoreOptions, StreamingAnalyzer
     from coach.core.profiles import ProfileError
 
-    t, h = read_trace_csv(csv_path) if trace is None else trace
     try:
-        options = CoreOptions(profile=profile)
-        result = analyze(t, h, options)
+        analyzer = StreamingAnalyzer(CoreOptions(profile=profile))
     except ProfileError as exc:
         raise CliError(str(exc)) from None
-    doc = {
-        "input": str(csv_path),
-        "samples": len(t),
-        "profile": profile,
-        **result.to_dict(),
-    }
+    n = 0
+    for t, h in iter_trace_chunks(csv_path, chunk_rows):
+        analyzer.push_many(t, h)
+        if on_chunk is not None:
+            on_chunk(t, h)
+        n += len(t)
+    result = analyzer.result()
+    omitted = 0
+    if list_compressions is False or (list_compressions is None and len(result.compressions) > MAX_LISTED_COMPRESSIONS):
+        omitted = len(result.compressions)
+        # the same document without the per-compression dicts (never built: they would double the peak memory)
+        result_doc = {"summary": result.summary.to_dict(), "compressions_omitted": omitted,
+                      "pauses": [p.to_dict() for p in result.pauses], "sets": [s.to_dict() for s in result.sets]}
+    else:
+        result_doc = result.to_dict()
+    doc = {"input": str(csv_path), "samples": n, "profile": profile, **result_doc}
     write_json(json_path, doc)
-    return result, len(t)
+    return result, n, omitted
 
 
 def write_json(path: str | os.PathLike, doc: dict, indent: int = 2) -> None:
@@ -171,14 +220,29 @@ def _analyze_trace(args: argparse.Namespace) -> int:
     from coach.cli.sessions import record_analysis
     from coach.records import calibration_info
 
-    t, h = read_trace_csv(args.file)
-    result, n = run_analysis(args.file, args.json, args.profile, trace=(t, h))
+    kept_t: list[float] = []
+    kept_h: list[float] = []
+
+    def keep(t, h) -> None:  # the record's samples, in bounded memory: beyond the cap only compressions are kept
+        if not args.no_record and len(kept_t) < MAX_RECORDED_SAMPLES:
+            kept_t.extend(t)
+            kept_h.extend(h)
+
+    result, n, omitted = run_analysis(args.file, args.json, args.profile,
+                                      list_compressions=False if args.no_trace else None, on_chunk=keep)
     print(f"{args.file}: {n} samples, profile {args.profile}")
     for line in summary_lines(result):
         print("  " + line)
     print(f"  -> {args.json}")
-    record_analysis(args, result, source_kind="trace", source_name=str(args.file), profile=args.profile, t_s=t,
-                    height_mm=h, calibration=calibration_info("trace", file=str(args.file)))
+    if omitted and not args.no_trace:
+        print(f"  ({omitted} compressions: more than {MAX_LISTED_COMPRESSIONS}, so the JSON holds the summary, "
+              "pauses and sets, not each compression)")
+    if len(kept_t) < n:
+        kept_t, kept_h = [], []
+        if not args.no_record:
+            print(f"  (more than {MAX_RECORDED_SAMPLES} samples: the session record keeps the compressions, not the samples)")
+    record_analysis(args, result, source_kind="trace", source_name=str(args.file), profile=args.profile, t_s=kept_t,
+                    height_mm=kept_h, calibration=calibration_info("trace", file=str(args.file)))
     return 0
 
 
@@ -197,6 +261,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--json", required=True, metavar="OUT.json", help="where to write the result")
     a.add_argument("--profile", default="adult", choices=names, help="guideline profile (default: adult)")
     add_record_arguments(a)
+    a.add_argument("--no-trace", action="store_true",
+                   help=f"leave the per-compression list out of the JSON (left out anyway beyond {MAX_LISTED_COMPRESSIONS})")
     a.set_defaults(func=_analyze_trace)
 
 

@@ -39,6 +39,8 @@ def has_display() -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import sys
+
     from coach.cli import CliError
     from overlays.subscriber import SubscriberError
     from overlays.viewer import MonitorViewer, ViewerError, ViewerOptions
@@ -52,11 +54,14 @@ def _run(args: argparse.Namespace) -> int:
                          camera=args.camera, window=window, video_path=args.video, snapshot_dir=args.snapshots,
                          snapshot_every_s=args.every, duration_s=args.duration)
     try:
-        viewer = MonitorViewer(opts)
+        viewer = MonitorViewer(opts, log=lambda line: print(f"view: {line}", file=sys.stderr, flush=True))
     except (ViewerError, SubscriberError) as exc:
         raise CliError(str(exc)) from None
+    from coach.cli.signals import graceful_signals
+
     try:
-        stats = viewer.run()
+        with graceful_signals():  # SIGTERM/SIGHUP: close the video file properly, as Ctrl-C does
+            stats = viewer.run()
     except KeyboardInterrupt:
         stats = viewer.stats
     finally:

@@ -12,27 +12,39 @@ client; events (compression, feedback, session, heartbeat) queue up to a bound.
 
 Safety: it binds 127.0.0.1 unless told otherwise, and refuses WebSocket
 upgrades whose Origin is not this server (a random web page in the trainee's
-browser must not read their performance data).
+browser must not read their performance data). Served beyond loopback it also
+wants an access token (``?token=...`` in the URL printed at start, compared in
+constant time) for the page, the status and the WebSocket; the Host header must
+name this machine (an IP literal, a loopback name or an ``allow_hosts`` name: a
+DNS-rebinding page carries its own name); WebSocket clients are capped and one
+that sends nothing (not even a pong to our pings) for ``idle_timeout_s`` is closed.
 """
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import json
+import logging
+import secrets
 import ssl
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import zmq
 import zmq.asyncio
 
 from ..endpoints import EndpointError, check, is_loopback
-from ..protocol import DEFAULT_PUB_ENDPOINT, TOPIC_FRAME, TOPIC_OVERLAY, TOPIC_STATE, TOPICS, ProtocolError, decode
+from ..protocol import DEFAULT_PUB_ENDPOINT, TOPIC_FRAME, TOPIC_OVERLAY, TOPIC_STATE, TOPICS, BadMessages, ProtocolError, decode
 from ..security import CurveClientOptions, connect_secure
+from ..subscriber import SILENCE_HINT_S, silence_hint
 from .websocket import AsyncWebSocket, WebSocketError, accept_key
+
+_log = logging.getLogger("cpr.hud")
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -57,6 +69,11 @@ class HudOptions:
     tls_key: Path | None = None
     max_events_per_client: int = 256
     no_signal_s: float = 3.0
+    token: str | None = None  # access token; None: a random one when served beyond loopback, none on loopback
+    allow_hosts: tuple[str, ...] = ()  # extra Host names accepted (the name the headset uses for this machine)
+    max_clients: int = 64  # WebSocket clients at once; more get 503
+    idle_timeout_s: float = 60.0  # a WebSocket that sends nothing (pongs count) this long is closed
+    silence_hint_s: float = SILENCE_HINT_S  # no message this long: say the likely causes once
 
 
 @dataclass(eq=False)
@@ -88,13 +105,22 @@ class HudServer:
         self.clients: set[_Client] = set()
         self.cache: dict[str, str] = {}  # newest payload per topic, for clients that join late
         self.forwarded = 0
-        self.bad = 0
+        self.bad_messages = BadMessages("HUD bridge")
+        self.refused = {"host": 0, "token": 0, "origin": 0, "full": 0, "bad_request": 0, "idle": 0}
+        self.hint: str | None = None
         self._last_msg = -float("inf")
+        self._quiet_since = time.monotonic()
+        self.exposed = not is_loopback(f"tcp://{options.host}:0")
+        self.token = options.token if options.token else (secrets.token_urlsafe(18) if self.exposed else None)
         self._server: asyncio.AbstractServer | None = None
         self._tasks: list[asyncio.Task] = []
         self._ctx: zmq.asyncio.Context | None = None
         self.port: int | None = None
         self.url: str | None = None
+
+    @property
+    def bad(self) -> int:
+        return self.bad_messages.total
 
     # --------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -139,6 +165,8 @@ class HudServer:
         self.port = self._server.sockets[0].getsockname()[1]
         scheme = "https" if sslctx else "http"
         self.url = f"{scheme}://{'127.0.0.1' if o.host in ('0.0.0.0', '') else o.host}:{self.port}/"
+        if self.token:
+            self.url += f"?token={self.token}"
         self._tasks = [asyncio.create_task(self._bridge()), asyncio.create_task(self._status_loop())]
 
     async def serve_forever(self) -> None:
@@ -176,11 +204,12 @@ class HudServer:
             frames = await self._sub.recv_multipart()
             try:
                 msg = decode(frames)
-            except ProtocolError:
-                self.bad += 1
+            except ProtocolError as exc:  # counted, logged once per kind; the bridge goes on
+                self.bad_messages.count(exc)
                 continue
-            text = frames[1].decode("utf-8")
-            self._last_msg = time.monotonic()
+            text = frames[1].decode("utf-8")  # decode() checked it is UTF-8
+            self._last_msg = self._quiet_since = time.monotonic()
+            self.hint = None
             if self.on_message is not None and not self.on_message(msg, text):
                 continue
             self.cache[msg.topic] = text
@@ -204,8 +233,15 @@ class HudServer:
     async def _status_loop(self) -> None:
         """Once a second tell the pages whether the station is heard (drives 'NO SIGNAL')."""
         while True:
-            alive = time.monotonic() - self._last_msg <= self.options.no_signal_s
-            text = json.dumps({"topic": "hud.status", "v": 1, "connected": alive, "endpoint": self.options.connect})
+            now = time.monotonic()
+            alive = now - self._last_msg <= self.options.no_signal_s
+            if self.hint is None and now - self._quiet_since >= self.options.silence_hint_s:
+                self.hint = await asyncio.to_thread(silence_hint, self.options.connect, self.options.curve)
+                _log.warning("%s", self.hint)
+            status = {"topic": "hud.status", "v": 1, "connected": alive, "endpoint": self.options.connect}
+            if self.hint is not None:
+                status["hint"] = self.hint
+            text = json.dumps(status)
             for c in self.clients:
                 c.events.append(text)
                 c.wake.set()
@@ -242,21 +278,31 @@ class HudServer:
                 if ":" in line:
                     k, v = line.split(":", 1)
                     headers[k.strip().lower()] = v.strip()
-        except ValueError:
+            url = urlsplit(target)
+            path, query = url.path, parse_qs(url.query)
+            host_ok = self._host_ok(headers)
+        except ValueError:  # a malformed request line, target or Host (e.g. "[::1"): 400, no traceback
+            self.refused["bad_request"] += 1
             await self._respond(writer, 400, "text/plain", b"bad request\n")
             return
-        path = urlsplit(target).path
-        if not self._host_ok(headers):
-            await self._respond(writer, 403, "text/plain", b"unexpected Host (this HUD serves localhost only)\n")
+        if not host_ok:
+            self.refused["host"] += 1
+            await self._respond(writer, 403, "text/plain",
+                                b"unexpected Host: use this machine's address, or start the HUD with --allow-host NAME\n")
             return
         if method != "GET":
             await self._respond(writer, 405, "text/plain", b"only GET\n")
+            return
+        if path not in ("/hud.js", "/hud.css") and not self._token_ok(query):  # scripts and styles hold no data
+            self.refused["token"] += 1
+            await self._respond(writer, 401, "text/plain", b"this HUD needs its access token: open the URL it printed\n")
             return
         if path == "/ws":
             await self._upgrade(reader, writer, headers)
             return
         if path == "/status.json":
             body = json.dumps({"clients": len(self.clients), "forwarded": self.forwarded, "bad": self.bad,
+                               "bad_kinds": self.bad_messages.by_kind, "refused": self.refused,
                                "connect": self.options.connect, "topics": sorted(self.cache)}).encode()
             await self._respond(writer, 200, "application/json", body)
             return
@@ -268,7 +314,8 @@ class HudServer:
         await self._respond(writer, 200, ctype, body)
 
     async def _respond(self, writer: asyncio.StreamWriter, code: int, ctype: str, body: bytes) -> None:
-        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}[code]
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                  405: "Method Not Allowed", 503: "Service Unavailable"}[code]
         head = (f"HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n")
         try:
@@ -279,12 +326,30 @@ class HudServer:
         writer.close()
 
     def _host_ok(self, headers: dict[str, str]) -> bool:
-        """Bound to loopback: only loopback names in Host. Why: the Origin check compares Origin with
-        Host, and a page whose own name re-resolves to 127.0.0.1 (DNS rebinding) would pass it."""
-        if not is_loopback(f"tcp://{self.options.host}:0"):
-            return True  # served on the LAN: headsets use whatever name or address reaches it
+        """Host names this machine. Why: the Origin check compares Origin with Host, and a page whose
+        own name re-resolves to this machine (DNS rebinding) would pass it; its Host carries that name.
+
+        On loopback: loopback names only. Beyond: also IP literals (rebinding needs a name) and the
+        ``allow_hosts`` names. Raises ValueError on a malformed Host (the caller answers 400).
+        """
         name = urlsplit("//" + headers.get("host", "")).hostname or ""
-        return name in ("localhost", self.options.host) or is_loopback(f"tcp://{name}:0")
+        if name in ("localhost", self.options.host) or is_loopback(f"tcp://{name}:0"):
+            return True
+        if not self.exposed:
+            return False
+        if name.lower() in (h.lower() for h in self.options.allow_hosts):
+            return True
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return False
+
+    def _token_ok(self, query: dict[str, list[str]]) -> bool:
+        if self.token is None:
+            return True
+        given = (query.get("token") or [""])[0]
+        return hmac.compare_digest(given.encode("utf-8", "replace"), self.token.encode("utf-8"))
 
     def _origin_ok(self, headers: dict[str, str]) -> bool:
         origin = headers.get("origin")
@@ -299,7 +364,12 @@ class HudServer:
             await self._respond(writer, 400, "text/plain", b"expected a WebSocket upgrade (version 13)\n")
             return
         if not self._origin_ok(headers):
+            self.refused["origin"] += 1
             await self._respond(writer, 403, "text/plain", b"cross-origin WebSocket refused\n")
+            return
+        if len(self.clients) >= self.options.max_clients:
+            self.refused["full"] += 1
+            await self._respond(writer, 503, "text/plain", b"too many HUD clients\n")
             return
         writer.write((
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -311,19 +381,39 @@ class HudServer:
             self._enqueue(c, topic, self.cache[topic])
         self.clients.add(c)
         pump = asyncio.create_task(self._pump(c))
+        pinger = asyncio.create_task(self._ping(c))
+        idle = self.options.idle_timeout_s
         try:
-            while (text := await ws.recv()) is not None:  # reading keeps pings answered
+            while True:  # reading answers pings and sees pongs; the page's own texts go to on_page_text
+                try:
+                    text = await asyncio.wait_for(ws.recv(any_frame=True), idle)
+                except asyncio.TimeoutError:
+                    self.refused["idle"] += 1
+                    break
+                if text is None:
+                    break
                 if self.on_page_text is not None and isinstance(text, str):
                     reply = await self.on_page_text(text)
                     if reply is not None:
                         c.events.append(reply)
                         c.wake.set()
-        except WebSocketError:
+        except (WebSocketError, ConnectionError):
             pass
         finally:
             self.clients.discard(c)
             pump.cancel()
-            await ws.close()
+            pinger.cancel()
+            await self._close_client(c)
+
+    async def _ping(self, c: _Client) -> None:
+        """Ping a third of the idle timeout apart: a live page's browser answers, a dead one is timed out."""
+        period = max(0.05, self.options.idle_timeout_s / 3)
+        try:
+            while not c.ws.closed:
+                await asyncio.sleep(period)
+                await asyncio.wait_for(c.ws.ping(), period)
+        except (asyncio.TimeoutError, WebSocketError, ConnectionError, RuntimeError):
+            return
 
 
 async def _run(options: HudOptions, ready=None, stop: asyncio.Event | None = None) -> None:

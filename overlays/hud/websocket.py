@@ -84,8 +84,12 @@ class AsyncWebSocket:
         key = await self.reader.readexactly(4)
         return fin, op, _xor(await self.reader.readexactly(n), key)
 
-    async def recv(self) -> str | bytes | None:
-        """The next message (None once the peer closed); answers pings itself."""
+    async def recv(self, *, any_frame: bool = False) -> str | bytes | None:
+        """The next message (None once the peer closed); answers pings itself.
+
+        ``any_frame``: also return (b"") after a ping or pong, so a caller timing
+        idleness counts control frames as signs of life.
+        """
         parts: list[bytes] = []
         kind = None
         while True:
@@ -96,8 +100,12 @@ class AsyncWebSocket:
                 return None
             if op == OP_PING:
                 await self._send(OP_PONG, data[:125])
+                if any_frame and not parts:
+                    return b""
                 continue
             if op == OP_PONG:
+                if any_frame and not parts:
+                    return b""
                 continue
             if op == OP_CLOSE:
                 if not self.closed:
@@ -125,6 +133,10 @@ class AsyncWebSocket:
         async with self._send_lock:
             self.writer.write(encode_frame(op, data))
             await self.writer.drain()
+
+    async def ping(self, data: bytes = b"") -> None:
+        if not self.closed:
+            await self._send(OP_PING, data[:125])
 
     async def send_text(self, text: str) -> None:
         if self.closed:

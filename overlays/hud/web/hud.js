@@ -29,14 +29,18 @@
         }
         break;
       case "cpr.heartbeat": model.heartbeat = m; break;
-      case "hud.status": model.connected = !!m.connected; break;
+      case "hud.status":
+        model.connected = !!m.connected;
+        if (m.hint) setConn(m.hint, true);  // why nothing arrives, in the bridge's words
+        break;
     }
     updateReadout();
   }
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+    const token = new URLSearchParams(location.search).get("token");  // the HUD's access token, off localhost
+    const ws = new WebSocket(`${scheme}://${location.host}/ws` + (token ? `?token=${encodeURIComponent(token)}` : ""));
     let opened = false;
     ws.onopen = () => { opened = true; setConn("bridge connected", false); };
     ws.onmessage = (ev) => onMessage(ev.data);
