@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--connect-timeout", type=float, default=3.0, metavar="S", help="connect timeout of the official download (default 3 s)")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.add_argument("--onnx", action="store_true",
-                   help="also convert the bundle's TFLite files to ONNX in the cache (for `--backend onnx`)")
+                   help="also convert the hand bundle's TFLite files to ONNX in the cache (for `--backend onnx`)")
     f.set_defaults(func=_fetch)
 
     ls = msub.add_parser("list", help="show every known model and what the cache holds")
@@ -107,7 +107,7 @@ def _fetch(args: argparse.Namespace) -> int:
             status = fetch_model(spec, args.cache_dir, progress=False if args.quiet else None, options=opts)
             origin = status.source.label if status.source else "?"
             print(f"{spec.name}: ok  {status.path}  ({origin})")
-            if args.onnx:
+            if args.onnx and spec.name == "hand_landmarker":  # the ONNX backend tracks hands; pose stays on MediaPipe
                 from models.onnx_cache import describe, ensure_onnx_models
 
                 paths = ensure_onnx_models(status.path, args.cache_dir, members=spec.members, force=args.force)
