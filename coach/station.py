@@ -177,6 +177,7 @@ class Station:
         self.coach = self._new_coach()
         self.coach.start(t)
         self.running = True
+        self._session_compressions = 0  # published in this session (stop_session publishes the rest)
         self._t_session = t
         self._published_prompt_id = None
         self.session_id = self.publisher.publish_session("start", profile=self.profile.name, t_s=t,
@@ -213,7 +214,13 @@ class Station:
             return None
         t = self._t_last if t_s is None else t_s
         t = self._t_session if not math.isfinite(t) else t
-        summary = self.analyzer.result().summary
+        result = self.analyzer.result()
+        summary = result.summary
+        for c in result.compressions[self._session_compressions:]:  # the last one, completed by finishing the
+            self.publisher.publish_compression(c)                   # analyzer: published and recorded like the
+            if self.recorder is not None:                           # rest, so they add up to the summary
+                self.recorder.compression(c)
+            self.stats.compressions += 1
         self._new_analyzer()  # result() finishes an analyzer; the live state keeps flowing from a fresh one
         self.publisher.publish_feedback(None, t_s=t)
         self.publisher.publish_session("stop", profile=self.profile.name, summary=summary, reason=reason, t_s=t,
@@ -274,6 +281,7 @@ class Station:
                 if rec is not None:
                     rec.compression(c, placement_mm=sample.placement_mm)
                 self.stats.compressions += 1
+                self._session_compressions += 1
             prompt = self.coach.on_time(t)
             self._publish_feedback(prompt, t)
         pub.publish_state(

@@ -17,7 +17,6 @@ import pytest
 
 from overlays.hud.websocket import WebSocketClient
 from overlays.instructor.model import ClassRoom
-from overlays.instructor.record import read_record
 from overlays.instructor.server import InstructorOptions, StationAddress, run_instructor_async
 from overlays.protocol import Message
 from overlays.subscriber import Subscriber, SubscriberOptions
@@ -59,6 +58,33 @@ def test_classroom_tiles_alerts_lost_ccf_and_record():
     done = room.update(_msg("cpr.session", event="stop", session="A", profile="adult", summary={"compressions": 11}), 5.3)
     assert done["trainee"] == "ana" and len(done["compressions"]) == 11 and done["started_at"].startswith("2026-03-01")
     assert room.detail("s1", 5.4)["compressions"][-1][2] == 55.0 and room.detail("nope", 5.4) is None
+    # a station that names its own trainee and level (run --trainee): shown unless the instructor named one
+    room.update(_msg("cpr.session", station="s2", event="start", session="B", profile="adult", trainee="ben",
+                     feedback_level="errors"), 6.0)
+    room.station_trainee("s3", "cy")
+    tiles = {t["station"]: t for t in room.tiles(6.1)}
+    assert (tiles["s2"]["trainee"], tiles["s2"]["feedback_level"], tiles["s3"]["trainee"]) == ("ben", "errors", "cy")
+    room.station_trainee("s1", "other")
+    assert room.tiles(6.2)[0]["trainee"] == "ana"
+
+
+def test_a_seen_session_goes_into_the_store_once(tmp_path):
+    from coach.records import SessionStore
+    from coach.records.seen import record_seen_session
+    from coach.trainee.data import load_trainee_sessions
+
+    store = SessionStore(tmp_path)
+    comps = [{**_comp(i, 40.0 + i, set_index=i // 5), "placement_mm": 2.0, "flags": [], "duty_cycle": 0.5,
+              "recoil_residual_mm": 0.5, "gap_s": 0.0, "topic": "cpr.compression", "seq": i} for i in range(10)]
+    done = {"station": "s1", "trainee": "ana", "session": "A1", "profile": "adult", "feedback_level": "none",
+            "started_at": "2026-03-01T10:00:00+00:00", "summary": None, "compressions": comps[::-1]}
+    assert record_seen_session(store, done) == "A1"
+    assert record_seen_session(store, done) is None  # already here (e.g. the station's own record)
+    (row,) = store.list(trainee="ana")
+    assert (row.compressions, row.source, row.station, row.state) == (10, "instructor: s1", "s1", "complete")
+    (s,) = load_trainee_sessions("ana", tmp_path).sessions
+    assert s.feedback_level == "none" and [c.depth_mm for c in s.compressions] == [40.0 + i for i in range(10)]
+    assert s.placement_mm == (2.0,) * 10 and s.summary.sets == 2
 
 
 def _free_port_pair() -> int:
@@ -78,19 +104,20 @@ def _free_port_pair() -> int:
 
 
 class _Instructor:
-    def __init__(self, options, trainee_page=None):
+    def __init__(self, options, trainee_page=None, record_session=None):
         self.server, self.loop, self.stop = None, None, None
         self._ready = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._main(options, trainee_page)), daemon=True)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._main(options, trainee_page, record_session)),
+                                       daemon=True)
 
-    async def _main(self, options, trainee_page):
+    async def _main(self, options, trainee_page, record_session):
         self.loop, self.stop = asyncio.get_running_loop(), asyncio.Event()
 
         def ready(s):
             self.server = s
             self._ready.set()
 
-        await run_instructor_async(options, ready, self.stop, trainee_page=trainee_page)
+        await run_instructor_async(options, ready, self.stop, trainee_page=trainee_page, record_session=record_session)
 
     def start(self):
         self.thread.start()
@@ -127,13 +154,15 @@ def test_class_page_tracks_controls_and_records_real_stations(tmp_path):
             ports.append(p)
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "coach.cli", "simulate", "--speed", str(SPEED), "--duration", "600", "--quiet",
-                 "--frame-hz", "0", "--seed", str(i), "--station-id", f"st-{i}",
+                 "--frame-hz", "0", "--seed", str(i), "--station-id", f"st-{i}", "--trainee", f"t-{i}",
+                 "--data-dir", str(tmp_path / f"st-{i}"),
                  "--publish", f"tcp://127.0.0.1:{p}", "--remote", f"tcp://127.0.0.1:{p - 1}"],
                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-        from coach.cli.instructor import trainee_page_from_record
+        from coach.cli.instructor import class_recorder, trainee_page_from_record
 
         inst = _Instructor(InstructorOptions(stations=tuple(StationAddress.parse(f"tcp://127.0.0.1:{p}") for p in ports),
-                                             port=0, data_dir=tmp_path, status_poll_s=0.5), trainee_page_from_record)
+                                             port=0, data_dir=tmp_path / "class", status_poll_s=0.5),
+                           trainee_page_from_record, class_recorder(tmp_path / "class"))
         server = inst.start()
         own = Subscriber(SubscriberOptions(connect=f"tcp://127.0.0.1:{ports[0]}", topics=("cpr.state", "cpr.session")))
         try:
@@ -145,6 +174,8 @@ def test_class_page_tracks_controls_and_records_real_stations(tmp_path):
                             and len(server.remotes) == 3:
                         break
                 assert len(tiles) == 3 and all(t["status"] in ("running", "alert") for t in tiles.values()), tiles
+                # each tile names the trainee its station was started for (the station's status / cpr.session)
+                assert {k: t["trainee"] for k, t in tiles.items()} == {f"st-{i}": f"t-{i}" for i in range(3)}
                 # the tile lags the station's own newest state by under one second of wall time
                 own.drain()
                 newest = own.recv(2.0)
@@ -166,13 +197,26 @@ def test_class_page_tracks_controls_and_records_real_stations(tmp_path):
                 ws.send_text(json.dumps({"cmd": "stop", "station": "st-0"}))
                 stopped = _reply(ws)
                 assert stopped["ok"]
-                tiles, msg = _tiles(ws)
+                deadline = time.monotonic() + 5.0
+                while time.monotonic() < deadline:
+                    tiles, msg = _tiles(ws)
+                    if msg["recorded"] == 2:
+                        break
                 assert tiles["st-0"]["trainee"] == "ana" and msg["recorded"] == 2
-                rec = read_record(tmp_path)
-                assert rec[-1]["trainee"] == "ana" and len(rec[-1]["compressions"]) == stopped["summary"]["compressions"] > 5
+                # the class record is a session store: the same sessions, compressions and level as the station's own
+                from coach.records import SessionStore
                 from coach.trainee.data import load_trainee_sessions
 
-                assert len(load_trainee_sessions("ana", tmp_path)) == 1
+                cls, own_store = SessionStore(tmp_path / "class"), SessionStore(tmp_path / "st-0")
+                (seen,) = cls.list(trainee="ana")
+                mine = own_store.get(seen.id)
+                assert mine.trainee == "ana" and seen.compressions == mine.compressions == \
+                    stopped["summary"]["compressions"] > 5 and seen.source == "instructor: st-0"
+                (s_cls,) = load_trainee_sessions("ana", cls).sessions
+                (s_own,) = load_trainee_sessions("ana", own_store).sessions
+                assert len(s_cls.compressions) == len(s_own.compressions) == seen.compressions
+                assert s_cls.feedback_level == s_own.feedback_level == "full"
+                assert [c.depth_mm for c in s_cls.compressions] == [c.depth_mm for c in s_own.compressions]
                 ws.send_text(json.dumps({"cmd": "trainee-page", "station": "st-0"}))
                 deadline = time.monotonic() + 20.0
                 while True:

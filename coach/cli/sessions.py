@@ -232,6 +232,14 @@ def recorder_for(args: argparse.Namespace, *, calibration=None):
     return SessionRecorder(open_store(args), calibration=calibration)
 
 
+def planner_for(args: argparse.Namespace, store=None):
+    """The station's ``coach_plan`` hook on ``args``' store (``store`` when already open): the trainee's history
+    -> feedback level and cues at each session start (coach.trainee.data.StorePlanner)."""
+    from coach.trainee.data import StorePlanner
+
+    return StorePlanner(store if store is not None else open_store(args))
+
+
 def record_analysis(args: argparse.Namespace, result, *, source_kind: str, source_name: str, profile: str,
                     t_s, height_mm, hands_visible=None, calibration=None, station_id: str = "offline",
                     rest_height_mm: float | None = None) -> str | None:
