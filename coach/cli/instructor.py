@@ -8,8 +8,9 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("instructor", help="serve the instructor's class page for several stations",
                        description="One tile per station (trainee, live depth and rate, prompt, compressions, CCF, alerts, "
-                       "health), a detail view, start/stop/profile through each station's remote, and the class record "
-                       "(DATA_DIR/class-record.jsonl, readable by 'cpr-coach trainee ID --data-dir DATA_DIR').")
+                       "health), a detail view, start/stop/profile through each station's remote, and the class record: every "
+                       "station's sessions in the session store of --data-dir ('cpr-coach sessions list|export --data-dir "
+                       "DIR', 'cpr-coach trainee ID --data-dir DIR').")
     p.add_argument("--station", action="append", required=True, metavar="PUB[,REMOTE]",
                    help="a station's PUB endpoint, optionally with its remote (default remote: PUB port - 1); repeat per station")
     p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
