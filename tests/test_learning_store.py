@@ -18,9 +18,17 @@ def _simulate(data_dir, trainee, seed, scenario="good", publish="tcp://127.0.0.1
                  "--data-dir", str(data_dir), "--trainee", trainee])
 
 
-def _levels_seen(col):
-    """The feedback levels shown on the published overlays (the badge the trainee sees)."""
-    return {p["level"] for o in col.of("cpr.overlay") for p in o["primitives"] if p.get("role") == "feedback_level"}
+def _watched(data_dir, trainee, seed):
+    """A station session for ``trainee`` watched by a real subscriber: (overlay levels shown, cpr.session bodies)."""
+    ep = free_tcp_endpoint()
+    col = Collector(ep, topics=("cpr.overlay", "cpr.session"))
+    try:
+        assert _simulate(data_dir, trainee, seed, publish=ep, speed=10) == 0
+        assert col.stopped.wait(5)
+    finally:
+        col.close()
+    levels = {p["level"] for o in col.of("cpr.overlay") for p in o["primitives"] if p.get("role") == "feedback_level"}
+    return levels, col.of("cpr.session")
 
 
 def test_recorded_sessions_set_the_next_sessions_feedback_level(tmp_path, capsys):
@@ -33,28 +41,15 @@ def test_recorded_sessions_set_the_next_sessions_feedback_level(tmp_path, capsys
     assert plan.feedback_level == "errors"  # ... step the level down (docs/learning.md, fading)
     capsys.readouterr()
     # the station for ana starts at the plan's level: on its overlay, in cpr.session and in its record
-    ep = free_tcp_endpoint()
-    col = Collector(ep, topics=("cpr.overlay", "cpr.session"))
-    try:
-        assert _simulate(d, "ana", 3, publish=ep, speed=10) == 0
-        assert col.stopped.wait(5)
-    finally:
-        col.close()
+    levels, session_msgs = _watched(d, "ana", 3)
     assert "feedback level   errors (last 2 sessions at least 80 % correct" in capsys.readouterr().out
-    assert _levels_seen(col) == {"errors"}
-    stop = [p for p in col.of("cpr.session") if p["event"] == "stop"][-1]
+    assert levels == {"errors"}
+    stop = [p for p in session_msgs if p["event"] == "stop"][-1]
     assert stop["trainee"] == "ana" and stop["feedback_level"] == "errors"
     third = load_trainee_sessions("ana", d).sessions[-1]
     assert third.feedback_level == "errors" and third.session_id == stop["session"]
     # a trainee with no history starts at full feedback
-    ep = free_tcp_endpoint()
-    col = Collector(ep, topics=("cpr.overlay", "cpr.session"))
-    try:
-        assert _simulate(d, "newcomer", 4, publish=ep, speed=10) == 0
-        assert col.stopped.wait(5)
-    finally:
-        col.close()
-    assert _levels_seen(col) == {"full"}
+    assert _watched(d, "newcomer", 4)[0] == {"full"}
     # three good sessions: set-summary next; a poor session there steps ana's level back up one
     assert _simulate(d, "ana", 5, scenario="shallow") == 0
     history = load_trainee_sessions("ana", d)
