@@ -246,3 +246,131 @@ def test_class_page_tracks_controls_and_records_real_stations(tmp_path):
                 p.wait(5.0)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+_DOM_TILES = """Object.fromEntries([...document.querySelectorAll('.tile')].map(e => [e.dataset.station, {
+  trainee: e.querySelector('.trainee').textContent, n: Number(e.querySelector('.compressions').textContent),
+  rate: e.querySelector('.rate').textContent, status: e.dataset.status || ''}]))"""
+
+
+class _OwnStates:
+    """Each station's own cpr.state, as its subscribers receive it: station -> [(monotonic s, compressions, rate)]."""
+
+    def __init__(self, endpoints):
+        self.subs = [Subscriber(SubscriberOptions(connect=ep, topics=("cpr.state",))) for ep in endpoints]
+        self.seen: dict[str, list] = {}
+        self._quit = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._quit.is_set():
+            for sub in self.subs:
+                m = sub.recv(0.002)
+                while m is not None:
+                    p = m.payload
+                    self.seen.setdefault(p["station"], []).append((time.monotonic(), p["compressions"], p["rate_cpm"]))
+                    m = sub.recv(0.0)
+
+    def within(self, station, t_end, window_s=1.0):
+        return [(n, r) for t, n, r in self.seen.get(station, []) if t_end - window_s <= t <= t_end]
+
+    def close(self):
+        self._quit.set()
+        self.thread.join(5.0)
+        for s in self.subs:
+            s.close()
+
+
+@pytest.mark.slow
+def test_eight_stations_in_headless_chromium(tmp_path):
+    """Must-show: 8 `simulate` stations and the instructor in Chromium: each tile shows its station's trainee,
+    compressions and rate within 1 s of the station's own state; the class store holds every session with the
+    station's compression count; a killed station's tile says "lost" within 3 s and the others keep updating."""
+    from browser_helpers import CHROMIUM
+
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium absent: apt-get install -y chromium")
+    from browser_helpers import chromium_page
+    from coach.cli.instructor import class_recorder, trainee_page_from_record
+    from coach.records import SessionStore
+
+    n_st = 8
+    ports, procs = [], []
+    try:
+        for i in range(n_st):
+            p = _free_port_pair()
+            ports.append(p)
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "coach.cli", "simulate", "--duration", "600", "--quiet", "--frame-hz", "0",
+                 "--seed", str(i), "--station-id", f"st-{i}", "--trainee", f"t-{i}", "--data-dir", str(tmp_path / f"st-{i}"),
+                 "--publish", f"tcp://127.0.0.1:{p}", "--remote", f"tcp://127.0.0.1:{p - 1}"],
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        own = _OwnStates([f"tcp://127.0.0.1:{p}" for p in ports])
+        inst = _Instructor(InstructorOptions(stations=tuple(StationAddress.parse(f"tcp://127.0.0.1:{p}") for p in ports),
+                                             port=0, data_dir=tmp_path / "class", status_poll_s=0.5),
+                           trainee_page_from_record, class_recorder(tmp_path / "class"))
+        server = inst.start()
+        names = [f"st-{i}" for i in range(n_st)]
+        try:
+            with chromium_page(server.url, 1400, 900) as dt, WebSocketClient(f"ws://127.0.0.1:{server.hud.port}/ws") as ws:
+                deadline = time.monotonic() + 40.0
+                while time.monotonic() < deadline:
+                    dom = dt.eval(_DOM_TILES) or {}
+                    if len(dom) == n_st and all(d["n"] > 0 and d["trainee"].startswith("Trainee: t-") for d in dom.values()):
+                        break
+                    time.sleep(0.2)
+                assert sorted(dom) == names, dom
+                for _ in range(3):  # the page against each station's own state of the last second
+                    dom, t_read = dt.eval(_DOM_TILES), time.monotonic()
+                    for i, name in enumerate(names):
+                        d, recent = dom[name], own.within(name, t_read)
+                        assert d["trainee"] == f"Trainee: t-{i}"
+                        assert recent and min(n for n, _ in recent) <= d["n"] <= max(n for n, _ in recent), (name, d, recent)
+                        assert d["rate"] in {"–" if r is None else f"{r:.0f}" for _, r in recent}, (name, d, recent)
+                    time.sleep(0.7)
+                # the class record: restart every session from the page's API so the instructor sees each whole
+                for name in names:
+                    for cmd in ("stop", "start"):
+                        ws.send_text(json.dumps({"cmd": cmd, "station": name}))
+                        assert _reply(ws)["ok"], (name, cmd)
+                time.sleep(6.0)
+                stopped = {}
+                for name in names:
+                    ws.send_text(json.dumps({"cmd": "stop", "station": name}))
+                    r = _reply(ws)
+                    assert r["ok"], r
+                    stopped[name] = r["session"]
+                cls = SessionStore(tmp_path / "class")
+                deadline = time.monotonic() + 10.0
+                while time.monotonic() < deadline and not set(stopped.values()) <= {r.id for r in cls.list()}:
+                    time.sleep(0.2)
+                rows = {r.id: r for r in cls.list()}
+                for i, name in enumerate(names):
+                    seen, mine = rows[stopped[name]], SessionStore(tmp_path / name).get(stopped[name])
+                    assert seen.compressions == mine.compressions > 5 and seen.trainee == mine.trainee == f"t-{i}"
+                for name in names:
+                    ws.send_text(json.dumps({"cmd": "start", "station": name}))
+                    assert _reply(ws)["ok"]
+                # a station disappears: its tile says "lost" within 3 s; the others keep updating
+                before = dt.eval(_DOM_TILES)
+                procs[3].send_signal(signal.SIGKILL)
+                t0 = time.monotonic()
+                dt.wait("document.querySelector('.tile[data-station=\"st-3\"]').dataset.status", "lost", timeout_s=3.0)
+                lost_s = time.monotonic() - t0
+                time.sleep(1.0)
+                after = dt.eval(_DOM_TILES)
+                assert all(after[n]["status"] != "lost" and after[n]["n"] > before[n]["n"] for n in names if n != "st-3"), after
+                print(f"8 stations: st-3 lost after {lost_s:.2f} s")
+        finally:
+            inst.close()
+            own.close()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
