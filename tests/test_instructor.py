@@ -103,6 +103,18 @@ def _free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
+def _stop_all(procs) -> None:
+    """End the station processes: SIGINT (a clean stop), then kill what did not exit within 5 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(5.0)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 class _Instructor:
     def __init__(self, options, trainee_page=None, record_session=None):
         self.server, self.loop, self.stop = None, None, None
@@ -238,14 +250,7 @@ def test_class_page_tracks_controls_and_records_real_stations(tmp_path):
             own.close()
             inst.close()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(5.0)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop_all(procs)
 
 
 _DOM_TILES = """Object.fromEntries([...document.querySelectorAll('.tile')].map(e => [e.dataset.station, {
@@ -366,11 +371,4 @@ def test_eight_stations_in_headless_chromium(tmp_path):
             inst.close()
             own.close()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop_all(procs)
