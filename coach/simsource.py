@@ -159,11 +159,12 @@ class SimulationResult:
 
 
 def run_simulation(options: SimulationOptions, *, clock=None, sleep=None, status=None, on_ready=None,
-                   recorder=None) -> SimulationResult:
+                   recorder=None, coach_plan=None) -> SimulationResult:
     """Simulator -> real Station (analyzer, Coach, Publisher, remote) paced by ``clock``.
 
     ``on_ready(station)`` is called once the sockets are bound (tests connect then); ``recorder``
-    (a coach.records.SessionRecorder) records the session.
+    (a coach.records.SessionRecorder) records the session; ``coach_plan`` is the Station's hook
+    (coach.trainee.data.StorePlanner: the trainee's adaptive coaching).
     """
     import time
 
@@ -175,7 +176,7 @@ def run_simulation(options: SimulationOptions, *, clock=None, sleep=None, status
                           profile=st_opts.profile, fps=options.fps)
     trace = simulate(sim)
     project = top_down_projector()
-    station = Station(st_opts, project=project, recorder=recorder)
+    station = Station(st_opts, project=project, recorder=recorder, coach_plan=coach_plan)
     try:
         if on_ready is not None:
             on_ready(station)

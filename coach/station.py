@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+# The coach's options for a session: (trainee id or None, profile name) -> CoachOptions. ``run --trainee`` passes
+# the learning plan's (coach.trainee.data.StorePlanner: feedback level and cues from the trainee's history).
+CoachPlan = Callable[[str | None, str], CoachOptions]
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,10 @@ class Station:
         project: Projector | None = None,
         context=None,
         recorder: "SessionRecorder | None" = None,
+        coach_plan: CoachPlan | None = None,
     ) -> None:
         self.options = options
+        self.coach_plan = coach_plan  # each session's coach options from its trainee (None: CoachOptions())
         self.project = project
         self.recorder = recorder  # coach.records.SessionRecorder: every session to disk (None: not recorded)
         self.record_error: str | None = None  # first recording failure (recording never stops the station)
@@ -137,6 +142,7 @@ class Station:
         self.stats = StationStats()
         self._new_analyzer()
         self.coach = Coach(CoachOptions(), profile=self.profile)
+        self.adaptive = False  # the coach follows a trainee's plan: its feedback level is shown on the overlay
         self.running = False
         self.session_id: str | None = None
         self.last_summary: SessionSummary | None = None
@@ -168,24 +174,39 @@ class Station:
         t = self._t_last if t_s is None else t_s
         t = 0.0 if not math.isfinite(t) else t
         self._new_analyzer()
-        self.coach = Coach(CoachOptions(), profile=self.profile)
+        self.coach = self._new_coach()
         self.coach.start(t)
         self.running = True
+        self._session_compressions = 0  # published in this session (stop_session publishes the rest)
         self._t_session = t
         self._published_prompt_id = None
         self.session_id = self.publisher.publish_session("start", profile=self.profile.name, t_s=t,
-                                                         trainee=self.options.trainee_id)
+                                                         trainee=self.options.trainee_id,
+                                                         feedback_level=self.coach.level if self.adaptive else None)
         if self.recorder is not None:
             try:
                 self.recorder.start(self.session_id, t_s=t, station_id=self.options.station_id,
                                     profile=self.profile.name, source_kind=self.options.source_kind,
                                     source_name=self.options.source_name, trainee_id=self.options.trainee_id,
-                                    core={"rest_height_mm": self.analyzer.options.rest_height_mm})
+                                    core={"rest_height_mm": self.analyzer.options.rest_height_mm},
+                                    feedback_level=self.coach.level)
             except Exception as exc:  # a full or read-only disk: coach on, say why nothing is recorded
                 self.record_error = self.record_error or f"session not recorded: {exc}"
         self.publisher.publish_feedback(None, t_s=t)
         self.stats.sessions += 1
         return self.session_id
+
+    def _new_coach(self) -> Coach:
+        """The session's coach: the trainee's plan when there is one (a failing plan is full feedback, never fatal)."""
+        opts = CoachOptions()
+        self.adaptive = False
+        if self.coach_plan is not None:
+            try:
+                opts = self.coach_plan(self.options.trainee_id, self.profile.name)
+                self.adaptive = self.options.trainee_id is not None
+            except Exception as exc:  # noqa: BLE001 - an unreadable history must not stop the station
+                self.record_error = self.record_error or f"coaching plan not loaded: {exc}"
+        return Coach(opts, profile=self.profile)
 
     def stop_session(self, t_s: float | None = None, reason: str | None = None) -> SessionSummary | None:
         """Publishes cpr.session stop with the summary; returns it (None if no session ran)."""
@@ -193,11 +214,18 @@ class Station:
             return None
         t = self._t_last if t_s is None else t_s
         t = self._t_session if not math.isfinite(t) else t
-        summary = self.analyzer.result().summary
+        result = self.analyzer.result()
+        summary = result.summary
+        for c in result.compressions[self._session_compressions:]:  # the last one, completed by finishing the
+            self.publisher.publish_compression(c)                   # analyzer: published and recorded like the
+            if self.recorder is not None:                           # rest, so they add up to the summary
+                self.recorder.compression(c)
+            self.stats.compressions += 1
         self._new_analyzer()  # result() finishes an analyzer; the live state keeps flowing from a fresh one
         self.publisher.publish_feedback(None, t_s=t)
         self.publisher.publish_session("stop", profile=self.profile.name, summary=summary, reason=reason, t_s=t,
-                                       trainee=self.options.trainee_id)
+                                       trainee=self.options.trainee_id,
+                                       feedback_level=self.coach.level if self.adaptive else None)
         if self.recorder is not None:
             self.recorder.stop(summary, t_s=t, reason=reason)
         self.running = False
@@ -253,6 +281,7 @@ class Station:
                 if rec is not None:
                     rec.compression(c, placement_mm=sample.placement_mm)
                 self.stats.compressions += 1
+                self._session_compressions += 1
             prompt = self.coach.on_time(t)
             self._publish_feedback(prompt, t)
         pub.publish_state(
@@ -334,6 +363,7 @@ class Station:
             hands_off_s=None if proc is None else proc.hands_off_s,
             placement_mm=sample.placement_mm,
             hands_visible=bool(sample.visible),
+            feedback_level=self.coach.level if self.running and self.adaptive else None,
         )
 
     def record_event(self, kind: str, t_s: float | None = None, **data: Any) -> None:
@@ -420,6 +450,7 @@ class Station:
             "session": self.session_id,
             "profile": self.profile.name,
             "profile_title": self.profile.title,
+            "trainee": self.options.trainee_id,
             "t_s": None if not math.isfinite(self._t_last) else self._t_last,
             "compressions": 0 if st is None else st.compressions,
             "prompt": None if not self.running or self.coach.active is None else self.coach.active.to_dict(),
@@ -429,7 +460,14 @@ class Station:
     def remote_start(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
         if self.running:
             raise CommandError(f"a session is already running ({self.session_id})")
-        return {"session": self.start_session(), "profile": self.profile.name}
+        trainee = args.get("trainee")
+        if trainee is not None and not isinstance(trainee, str):
+            raise CommandError('start: "trainee" must be a string (a trainee id)')
+        if trainee:  # the instructor names who trains now: this and later sessions (until another is named)
+            self.options = replace(self.options, trainee_id=trainee.strip()[:64])
+        sid = self.start_session()
+        return {"session": sid, "profile": self.profile.name, "trainee": self.options.trainee_id,
+                "feedback_level": self.coach.level}
 
     def remote_stop(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
         if not self.running:

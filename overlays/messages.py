@@ -111,10 +111,13 @@ def session_body(
     summary: SessionSummary | Mapping[str, Any] | None = None,
     reason: str | None = None,
     trainee: str | None = None,
+    feedback_level: str | None = None,
 ) -> dict[str, Any]:
     """``cpr.session``: a session started or stopped; ``stop`` carries the summary.
 
-    ``trainee`` (optional in the schema) is sent only when the station knows who trains.
+    ``trainee`` (optional in the schema) is sent only when the station knows who trains;
+    ``feedback_level`` (optional) only when the coach follows that trainee's plan, so a class
+    record kept from the protocol knows which sessions ran without feedback (the mastery test).
     """
     if event not in SESSION_EVENTS:
         raise ValueError(f"session event must be one of {SESSION_EVENTS}, not {event!r}")
@@ -123,6 +126,8 @@ def session_body(
     body = {"event": event, "session": session, "profile": profile, "summary": clean_json(summary), "reason": reason}
     if trainee is not None:
         body["trainee"] = str(trainee)
+    if feedback_level is not None:
+        body["feedback_level"] = str(feedback_level)
     return body
 
 

@@ -237,6 +237,7 @@ class Publisher:
         reason: str | None = None,
         t_s: float | None = None,
         trainee: str | None = None,
+        feedback_level: str | None = None,
     ) -> str:
         """``start`` opens a session (a new id unless given); ``stop`` closes it with the summary."""
         if event == "start":
@@ -246,7 +247,7 @@ class Publisher:
         else:
             sid = session_id or self.session_id or "none"
         body = messages.session_body(event, session=sid, profile=profile, summary=summary, reason=reason,
-                                     trainee=trainee)
+                                     trainee=trainee, feedback_level=feedback_level)
         self.publish(TOPIC_SESSION, body, t_s=t_s)
         if event == "stop":
             self.session_id = None

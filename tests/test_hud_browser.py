@@ -6,15 +6,8 @@ project's own WebSocket client.
 """
 from __future__ import annotations
 
-import base64
-import json
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -22,52 +15,14 @@ import pytest
 from coach.core.profiles import load_profile
 from coach.feedback import Coach
 from overlays.hud.server import HudOptions, HudThread
-from overlays.hud.websocket import WebSocketClient
 from overlays.publisher import Publisher, PublisherOptions
 from overlays.scene import SceneInputs, build_overlay, top_down_projector
 
+from browser_helpers import CHROMIUM_SKIP, chromium_page
 from overlay_helpers import ANY_PORT, core_state
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium absent: apt-get install -y chromium")
+pytestmark = CHROMIUM_SKIP
 MARKER_BGR = (255, 230, 80)  # COLORS.marker "#50e6ff" in hud.js
-
-
-class DevTools:
-    """Minimal DevTools-protocol client over the project's WebSocket client."""
-
-    def __init__(self, url: str) -> None:
-        self.ws = WebSocketClient(url, timeout_s=15)
-        self.id = 0
-
-    def call(self, method: str, **params):
-        self.id += 1
-        self.ws.send_text(json.dumps({"id": self.id, "method": method, "params": params}))
-        while True:
-            reply = json.loads(self.ws.recv(timeout_s=15))
-            if reply.get("id") == self.id:
-                if "error" in reply:
-                    raise AssertionError(f"{method}: {reply['error']}")
-                return reply["result"]
-
-    def eval(self, expr: str):
-        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True)
-        return r["result"].get("value")
-
-    def wait(self, expr: str, want, timeout_s: float = 10.0):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            got = self.eval(expr)
-            if got == want:
-                return got
-            time.sleep(0.05)
-        raise AssertionError(f"{expr} stayed {got!r}, wanted {want!r}")
-
-    def screenshot(self) -> np.ndarray:
-        import cv2
-
-        data = base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
 @pytest.fixture()
@@ -94,40 +49,13 @@ def browser_on_hud(request):
 
     th = threading.Thread(target=station, daemon=True)
     th.start()
-    udd = tempfile.mkdtemp(prefix="cpr-hud-chromium-")
-    proc = subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={udd}", "--remote-debugging-port=0", "--window-size=1280,720", server.url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        port_file = os.path.join(udd, "DevToolsActivePort")
-        deadline = time.monotonic() + 20
-        while not os.path.exists(port_file) or not open(port_file).read().strip():
-            assert proc.poll() is None, "chromium exited"
-            assert time.monotonic() < deadline, "chromium did not open DevTools"
-            time.sleep(0.05)
-        port = open(port_file).read().split()[0]
-        page = None
-        while page is None:
-            pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5))
-            page = next((p for p in pages if p["type"] == "page" and p["url"].startswith(server.url)), None)
-            assert time.monotonic() < deadline, "no HUD page in chromium"
-            time.sleep(0.05)
-        dt = DevTools(page["webSocketDebuggerUrl"])
-        dt.call("Emulation.setDeviceMetricsOverride", width=1280, height=720, deviceScaleFactor=1, mobile=False)
-        yield dt, depth
-        dt.ws.close()
+        with chromium_page(server.url) as dt:
+            yield dt, depth
     finally:
         stop.set()
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         hud.stop()
         pub.close()
-        shutil.rmtree(udd, ignore_errors=True)
 
 
 def _marker_rows(img: np.ndarray, gauge: dict) -> np.ndarray:

@@ -65,7 +65,14 @@ def _run_and_collect(clip, station, extra=(), timeout_s=120.0,
 @pytest.mark.slow
 def test_run_plays_a_file_as_a_camera_and_publishes_its_compressions(demo_world, tmp_path):
     clip, station, truth = demo_world
-    rc, out, err, col = _run_and_collect(clip, station, ["--data-dir", tmp_path / "data", "--frame-hz", "5"],
+    from coach.cli import main
+
+    for seed in (1, 2):  # the trainee's history: two good sessions at full feedback (the plan then fades to "errors")
+        assert main(["simulate", "--scenario", "good", "--duration", "25", "--speed", "40", "--quiet", "--frame-hz", "0",
+                     "--no-remote", "--publish", "tcp://127.0.0.1:0", "--seed", str(seed),
+                     "--data-dir", str(tmp_path / "data"), "--trainee", "ana", "--station-id", "sim"]) == 0
+    rc, out, err, col = _run_and_collect(clip, station, ["--data-dir", tmp_path / "data", "--frame-hz", "5",
+                                                         "--trainee", "ana"],
                                          topics=("cpr.compression", "cpr.session", "cpr.heartbeat", "cpr.frame",
                                                  "cpr.feedback"))
     assert rc == 0, err
@@ -87,8 +94,12 @@ def test_run_plays_a_file_as_a_camera_and_publishes_its_compressions(demo_world,
     assert any(m.topic == "cpr.heartbeat" and m.payload["source"]["kind"] == "video" for m in col.messages)
     from coach.records import SessionStore
 
-    rows = SessionStore(tmp_path / "data").list()
+    rows = [r for r in SessionStore(tmp_path / "data").list() if r.station == "station-1"]
     assert len(rows) == 1 and rows[0].state == "complete" and rows[0].compressions == len(got)
+    # run --trainee: the coach starts at the level the trainee's recorded history gives, and says so
+    start = [p for p in col.of("cpr.session") if p["event"] == "start"]
+    assert start and start[-1]["trainee"] == "ana" and start[-1]["feedback_level"] == "errors"
+    assert "feedback level errors for trainee ana" in out
     assert (tmp_path / "data" / "reports" / f"{rows[0].id}.html").is_file()
 
 

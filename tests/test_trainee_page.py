@@ -1,30 +1,44 @@
-"""``cpr-coach trainee ID``: the page from a folder of analysis JSON files, and its errors."""
+"""``cpr-coach trainee ID``: the page from the session records store, and its errors."""
 from __future__ import annotations
 
-import json
 import re
 
+import numpy as np
 import pytest
 
 from coach.cli import main
-from coach.learning import session_to_analysis
 from coach.learning.simtrainee import simulate_trainee
+from coach.records import SessionStore
+from coach.trainee.data import load_trainee_sessions, record_trainee_session
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("sessions")
+    store = SessionStore(d)
     run = simulate_trainee("fatigue", seed=3, sessions=3, duration_s=100.0, trainee_id="ana")
     for s in run.sessions:
-        (d / f"{s.session.session_id}.json").write_text(json.dumps(session_to_analysis(s.session)))
-    # a plain analyze-trace file in DIR/<id>/ (no trainee key) belongs to that trainee
-    (d / "ben").mkdir()
-    doc = session_to_analysis(run.sessions[0].session)
-    for k in ("trainee", "started_at", "feedback_level"):
-        doc.pop(k)
-    (d / "ben" / "first.json").write_text(json.dumps(doc))
-    (d / "notes.json").write_text(json.dumps({"about": "not a session"}))
+        record_trainee_session(store, s.session)
+    # ben's one session: a trace analysed offline with --trainee (the analyze-trace path into the store)
+    trace = d / "ben.csv"
+    t = np.arange(0.0, 30.0, 1 / 30)
+    trace.write_text("t_s,height_mm\n" + "".join(f"{x:.4f},{-27.5 * (1 - np.cos(2 * np.pi * x * 110 / 60)):.3f}\n"
+                                                  for x in t))
+    assert main(["analyze-trace", str(trace), "--json", str(d / "ben.json"), "--data-dir", str(d),
+                 "--trainee", "ben"]) == 0
     return d
+
+
+def test_store_round_trip_keeps_what_the_rules_read(data_dir):
+    run = simulate_trainee("fatigue", seed=3, sessions=3, duration_s=100.0, trainee_id="ana")
+    got = load_trainee_sessions("ana", data_dir).sessions
+    assert [s.session_id for s in got] == [s.session.session_id for s in run.sessions]
+    for a, b in zip(got, (s.session for s in run.sessions)):
+        assert (a.trainee_id, a.started_at, a.feedback_level, a.profile) == (b.trainee_id, b.started_at, b.feedback_level,
+                                                                              b.profile)
+        assert len(a.compressions) == len(b.compressions) and a.summary.compressions == b.summary.compressions
+        np.testing.assert_allclose([c.depth_mm for c in a.compressions], [c.depth_mm for c in b.compressions])
+        np.testing.assert_allclose(a.placement_mm, b.placement_mm, equal_nan=True)
 
 
 def test_trainee_page_shows_curve_fatigue_patterns_mastery_and_next_date(data_dir, tmp_path, capsys):
@@ -46,13 +60,9 @@ def test_trainee_without_sessions_and_bad_files(data_dir, tmp_path, capsys):
     assert main(["trainee", "nobody", "-o", str(out), "--data-dir", str(data_dir)]) == 0
     assert "No sessions yet" in out.read_text()
     assert main(["trainee", "ana", "-o", str(out), "--data-dir", str(tmp_path / "missing")]) == 2
-    assert "no such folder" in capsys.readouterr().err
+    assert "no such session records folder" in capsys.readouterr().err
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / "broken.json").write_text("{not json")
+    (bad / "sessions.sqlite").write_text("not a database at all, just text" * 100)
     assert main(["trainee", "ana", "-o", str(out), "--data-dir", str(bad)]) == 2
-    assert "broken.json" in capsys.readouterr().err
-    (bad / "broken.json").write_text(json.dumps({"trainee": "ana", "summary": {}, "compressions": [{"index": 0}]}))
-    assert main(["trainee", "ana", "-o", str(out), "--data-dir", str(bad)]) == 2
-    err = capsys.readouterr().err
-    assert "broken.json" in err and "missing key" in err
+    assert "sessions.sqlite" in capsys.readouterr().err

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibration", metavar="JSON", help="station calibration from `cpr-coach calibrate manikin`")
     p.add_argument("--hfov", type=float, metavar="DEG", help="no calibration: the camera's horizontal FOV "
                    "(depth from the hand's size; larger error)")
-    p.add_argument("--trainee", metavar="ID", help="who trains (kept in the session record)")
+    p.add_argument("--trainee", metavar="ID", help="who trains: kept in the session record, and the coaching adapts "
+                   "to their recorded history (feedback level, targeted cues; docs/learning.md)")
     p.add_argument("--station", default="station-1", metavar="ID", help="station id in every message (default station-1)")
     p.add_argument("--profile", default="adult", help="guideline profile (default adult)")
     p.add_argument("--publish", default="tcp://127.0.0.1:5556", help="PUB endpoint (default tcp://127.0.0.1:5556)")
@@ -102,6 +103,8 @@ def print_result(res) -> int:
     print(f"session ended ({res.live.reason}); geometry {res.mode}")
     for line in summary_text(res.summary):
         print("  " + line)
+    if res.plan is not None:
+        print(f"  feedback level {res.plan.feedback_level} for trainee {res.plan.trainee_id} ({res.plan.reason})")
     if res.session_path is not None:
         print(f"  session  {res.session_id}  ({res.session_path})")
     if res.report_path is not None:

@@ -143,6 +143,13 @@ def _export(args: argparse.Namespace) -> int:
     from coach.core.types import json_safe
 
     store = open_store(args)
+    if args.all:
+        return _export_all(args, store)
+    if not args.id:
+        raise CliError("sessions export: give a session id, or --all --csv DIR for every session")
+    if args.csv not in (None, ""):
+        raise CliError("sessions export ID --csv writes one session (to -o PATH or standard output); "
+                       "a folder goes with --all")
     rec = load_record(store, args.id)
     log, res = rec.log, rec.result
     buf = io.StringIO()
@@ -182,6 +189,39 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_all(args: argparse.Namespace, store) -> int:
+    """The cohort export: DIR/sessions.csv (one row per session) and DIR/compressions.csv (one per compression),
+    with trainee and station, built by coach.learning.export (the columns are documented in docs/learning.md)."""
+    import csv
+    from pathlib import Path
+
+    from coach.cli import CliError
+    from coach.learning.export import COMPRESSION_COLUMNS, SESSION_COLUMNS, compression_rows, session_rows
+    from coach.trainee.data import SessionDataError, store_sessions
+
+    if not args.csv:
+        raise CliError("sessions export --all needs --csv DIR (the folder for sessions.csv and compressions.csv)")
+    out = Path(args.csv)
+    try:
+        with _warnings_as_lines():
+            sessions = store_sessions(store, trainee=args.trainee, practice_only=False)
+    except SessionDataError as exc:
+        raise CliError(str(exc)) from None
+    files = ((out / "sessions.csv", SESSION_COLUMNS, session_rows(sessions)),
+             (out / "compressions.csv", COMPRESSION_COLUMNS, compression_rows(sessions)))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path, cols, rows in files:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
+                w.writeheader()
+                w.writerows(rows)
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    print(f"{len(files[0][2])} session(s), {len(files[1][2])} compression(s) -> {files[0][0]}, {files[1][0]}")
+    return 0
+
+
 def _delete(args: argparse.Namespace) -> int:
     from coach.cli import CliError
     from coach.records import StoreError
@@ -214,9 +254,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--trainee", metavar="ID", help="only this trainee's sessions")
     a.add_argument("--json", action="store_true", help="JSON instead of a table")
     command("show", "one session: metadata, summary, events", _show)
-    e = command("export", "one session as CSV (compressions), JSON (everything) or a t_s,height_mm trace", _export)
+    e = command("export", "one session as CSV (compressions), JSON (everything) or a t_s,height_mm trace; "
+                "--all --csv DIR: every session (the cohort export)", _export, with_id=False)
+    e.add_argument("id", nargs="?", help="session id (or an unambiguous prefix); omit with --all")
+    e.add_argument("--all", action="store_true", help="every finished session: DIR/sessions.csv (one row per session) "
+                   "and DIR/compressions.csv (one per compression), with trainee and station (needs --csv DIR)")
+    e.add_argument("--trainee", metavar="ID", help="with --all: only this trainee's sessions")
     fmt = e.add_mutually_exclusive_group(required=True)
-    fmt.add_argument("--csv", action="store_true", help="one row per compression")
+    fmt.add_argument("--csv", nargs="?", const="", metavar="DIR",
+                     help="one row per compression; with --all, the folder for the two CSV files")
     fmt.add_argument("--json", action="store_true", help="everything: metadata, summary, compressions, samples, events")
     fmt.add_argument("--trace", action="store_true", help="the height trace as t_s,height_mm (analyze-trace input)")
     e.add_argument("-o", "--output", metavar="PATH", help="write here (default: standard output)")
@@ -230,6 +276,14 @@ def recorder_for(args: argparse.Namespace, *, calibration=None):
     from coach.records import SessionRecorder
 
     return SessionRecorder(open_store(args), calibration=calibration)
+
+
+def planner_for(args: argparse.Namespace, store=None):
+    """The station's ``coach_plan`` hook on ``args``' store (``store`` when already open): the trainee's history
+    -> feedback level and cues at each session start (coach.trainee.data.StorePlanner)."""
+    from coach.trainee.data import StorePlanner
+
+    return StorePlanner(store if store is not None else open_store(args))
 
 
 def record_analysis(args: argparse.Namespace, result, *, source_kind: str, source_name: str, profile: str,

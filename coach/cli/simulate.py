@@ -97,18 +97,25 @@ def _run(args: argparse.Namespace) -> int:
         print(f"simulate: publishing on {st.publisher.endpoint}{extra}{remote}; profile {profile}, "
               f"{args.duration:g} s at {args.speed:g}x", flush=True)
 
-    recorder = None
+    recorder = planner = None
     if args.data_dir and not args.no_record:  # simulate records only when asked to (--data-dir)
         from coach.cli.sessions import recorder_for
         from coach.records import calibration_info
 
         recorder = recorder_for(args, calibration=calibration_info("simulator"))
+    if args.data_dir:  # the trainee's adaptive coaching comes from the same store
+        from coach.cli.sessions import planner_for
+
+        planner = planner_for(args, None if recorder is None else recorder.store)
     try:
         with graceful_signals():  # SIGTERM/SIGHUP: the same clean stop as Ctrl-C (session stop + summary)
-            result = run_simulation(opts, clock=clock, sleep=sleep, status=status, on_ready=ready, recorder=recorder)
+            result = run_simulation(opts, clock=clock, sleep=sleep, status=status, on_ready=ready, recorder=recorder,
+                                    coach_plan=planner)
     except (PublisherError, RemoteError, ValueError) as exc:
         raise CliError(str(exc)) from None
     print("\n".join(summary_lines(result)))
+    if planner is not None and planner.last is not None:
+        print(f"  feedback level   {planner.last.feedback_level} ({planner.last.reason})")
     if result.session_id:
         print(f"  session          {result.session_id} recorded in {recorder.store.data_dir}")
     return 130 if result.interrupted else 0

@@ -5,14 +5,16 @@ import argparse
 from pathlib import Path
 
 from coach.cli import CliError
+from coach.cli.sessions import add_data_dir_argument
 
 
 def _trainee(args: argparse.Namespace) -> int:
+    from coach.records import resolve_data_dir
     from coach.trainee.data import SessionDataError, load_trainee_sessions
     from coach.trainee.page import trainee_page
 
     try:
-        history = load_trainee_sessions(args.id, args.data_dir)
+        history = load_trainee_sessions(args.id, resolve_data_dir(args.data_dir))
     except SessionDataError as exc:
         raise CliError(str(exc)) from None
     out = Path(args.out)
@@ -28,11 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser(
         "trainee",
         help="a trainee's page: learning curve, fatigue, error patterns, mastery, next practice date",
-        description="Build a self-contained HTML page for one trainee from their sessions. Sessions are read from "
-        "--data-dir: analyze-trace --json files whose 'trainee' key is ID, or that lie in DIR/ID/ "
-        "(optional keys: started_at, feedback_level, station, placement_mm).",
+        description="Build a self-contained HTML page for one trainee from their recorded sessions (the session "
+        "store of --data-dir: what `run --trainee ID`, `simulate --data-dir DIR --trainee ID`, `analyze-trace "
+        "--trainee ID` and the instructor's class record write).",
     )
     t.add_argument("id", help="trainee id")
     t.add_argument("-o", "--out", default="trainee.html", help="output HTML (default: trainee.html)")
-    t.add_argument("--data-dir", default="sessions", help="folder of session JSON files (default: ./sessions)")
+    add_data_dir_argument(t)
     t.set_defaults(func=_trainee)

@@ -58,6 +58,7 @@ class StationResult:
     publish_endpoint: str
     mode: str  # geometry mode (marker, anchor, hand-size)
     warnings: list[str] = field(default_factory=list)
+    plan: Any = None  # the trainee's coaching plan of the last session (coach.learning.plan.CoachingPlan; None: no trainee)
 
 
 def camera_projector(intrinsics, cam_from_manikin):
@@ -136,6 +137,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
             except (StoreError, OSError) as exc:
                 raise StationSetupError(f"session records: {exc}") from None
             rec = SessionRecorder(store, calibration=calibration_info(pipe.mode, file=s.calibration, station=cal))
+        planner = _planner(store, s)
         man = None if cal is None else cal.manikin
         project = None if man is None else camera_projector(pipe.geo.intr, man.cam_from_manikin)
         opts = StationOptions(station_id=s.station_id, profile=s.profile, trainee_id=s.trainee_id,
@@ -143,7 +145,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
                               remote=None if s.remote is None else RemoteOptions(endpoint=s.remote, curve=s.curve),
                               source_kind=_source_kind(src), source_name=src.name)
         try:
-            station = LiveStation(opts, project=project, recorder=rec)
+            station = LiveStation(opts, project=project, recorder=rec, coach_plan=planner)
         except (PublisherError, RemoteError) as exc:
             raise StationSetupError(str(exc)) from None
         closers.append(station.close)
@@ -174,7 +176,25 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         except Exception as exc:  # noqa: BLE001 - the session is safe on disk; the report can be made later
             warnings.append(f"debrief report not written ({type(exc).__name__}: {exc}); "
                             f"`cpr-coach report {sid} -o report.html` makes it")
-    return StationResult(live, live.summary, sid, session_path, report_path, endpoint, pipe.mode, warnings)
+    if station.record_error:
+        warnings.append(station.record_error)
+    return StationResult(live, live.summary, sid, session_path, report_path, endpoint, pipe.mode, warnings,
+                         None if planner is None else planner.last)
+
+
+def _planner(store, s: StationSettings):
+    """The trainee's adaptive coaching (``run --trainee ID``): history from the records store at each session
+    start. Without recording, an existing store is still read; without any store, full feedback."""
+    from coach.trainee.data import SessionDataError, StorePlanner, open_store
+
+    if store is None:
+        from coach.records import resolve_data_dir
+
+        try:
+            store = open_store(resolve_data_dir(s.data_dir))
+        except (SessionDataError, OSError):
+            return None
+    return StorePlanner(store)
 
 
 def summary_text(summary) -> list[str]:

@@ -51,16 +51,20 @@ class SessionRecorder:
         return self._writer is not None
 
     def start(self, session_id: str, *, t_s: float, station_id: str, profile: str, source_kind: str = "",
-              source_name: str = "", trainee_id: str | None = None, core: Mapping[str, Any] | None = None) -> str:
+              source_name: str = "", trainee_id: str | None = None, core: Mapping[str, Any] | None = None,
+              feedback_level: str | None = None) -> str:
         """Open the session's file (header line) and index it as running. Returns its path.
 
         ``core``: the analyzer's settings a replay needs to measure the same (``rest_height_mm``).
+        ``feedback_level``: the coach's adaptive level (the trainee's history reads it back: mastery
+        counts only sessions run without feedback).
         """
         if self._writer is not None:
             self.stop(None, t_s=t_s, reason="a new session started")
         meta = session_meta(station_id=station_id, profile=profile, source_kind=source_kind, source_name=source_name,
                             trainee_id=trainee_id, calibration=self.calibration, t0_s=t_s,
-                            extra={**self.extra_meta, **({"core": dict(core)} if core else {})})
+                            extra={**self.extra_meta, **({"core": dict(core)} if core else {}),
+                                   **({"feedback_level": feedback_level} if feedback_level else {})})
         path = self.store.path_for(session_id)
         self._writer = SessionWriter(path, fmt.header_line(session_id, meta), self.options.writer,
                                      on_closed=self._on_closed,
@@ -129,10 +133,13 @@ class SessionRecorder:
 
 
 def record_result(store: SessionStore, result: Any, *, meta: Mapping[str, Any], t_s: Any = (), height_mm: Any = (),
-                  hands_visible: Any = None, session_id: str | None = None, reason: str = "analysed") -> str:
+                  hands_visible: Any = None, session_id: str | None = None, reason: str = "analysed",
+                  placement_mm: Any = None) -> str:
     """Record a finished offline analysis (``analyze``, ``analyze-trace``) as a complete session. Returns its id.
 
-    ``result`` is the core's SessionResult; ``t_s``/``height_mm`` the analysed trace (samples of the file).
+    ``result`` is the core's SessionResult; ``t_s``/``height_mm`` the analysed trace (samples of the file);
+    ``placement_mm`` one hand offset per compression (None: unknown). The instructor records the sessions
+    it saw on the protocol with it too (no samples).
     """
     import uuid
 
@@ -144,8 +151,10 @@ def record_result(store: SessionStore, result: Any, *, meta: Mapping[str, Any], 
     vis = [None] * len(t_s) if hands_visible is None else list(hands_visible)
     for t, h, v in zip(t_s, height_mm, vis):
         w.put(fmt.sample_line(float(t), math.nan if h is None else float(h), None if v is None else bool(v)), sample=True)
-    for c in result.compressions:
-        w.put(fmt.compression_line(c))
+    places = list(placement_mm or ())
+    places += [None] * (len(result.compressions) - len(places))
+    for c, pm in zip(result.compressions, places):
+        w.put(fmt.compression_line(c, None if pm is None or not math.isfinite(pm) else float(pm)))
     s = result.summary
     t_end = float(t_s[-1]) if len(t_s) else (result.compressions[-1].t_release_s if result.compressions else 0.0)
     w.put({"kind": "summary", "t_s": t_end, "reason": reason, "summary": s.to_dict()})

@@ -112,7 +112,7 @@ def _sql_num(x: float | None) -> float | None:
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # sessions a second apart keep their order
 
 
 def writer_alive(path: Path) -> bool:

@@ -53,6 +53,7 @@ class StationView:
     record: list = field(default_factory=list)  # compression bodies for the class record (current session)
     started_at: str | None = None  # ISO wall time of the session start (set by the server)
     summary: dict | None = None  # the last stopped session's summary
+    feedback_level: str | None = None  # the session's adaptive coaching level (cpr.session; None: not sent)
     seen_seq: int = 0
 
 
@@ -92,6 +93,11 @@ class ClassRoom:
     def set_trainee(self, station: str, trainee: str) -> None:
         self.trainees[station] = trainee
         self.view(station).trainee = trainee
+
+    def station_trainee(self, station: str, trainee: str | None) -> None:
+        """Who the station itself says trains (cpr.session, remote status): shown unless the instructor named one."""
+        if trainee and not self.trainees.get(station):
+            self.view(station).trainee = str(trainee)[:64]
 
     # ----------------------------------------------------------- messages
     def update(self, msg: Message, now_s: float) -> dict | None:
@@ -133,6 +139,9 @@ class ClassRoom:
             v.running = running
         elif t == TOPIC_SESSION:
             v.profile = str(p.get("profile") or v.profile)
+            if p.get("trainee"):  # the station's own word on who trains this session wins
+                v.trainee = str(p["trainee"])[:64]
+            v.feedback_level = p.get("feedback_level") or (None if p.get("event") == "start" else v.feedback_level)
             if p.get("event") == "start":
                 v.running, v.session = True, p.get("session")
                 v.comps.clear()
@@ -143,7 +152,7 @@ class ClassRoom:
             elif p.get("event") == "stop":
                 done = {"station": v.station, "trainee": v.trainee, "session": p.get("session") or v.session,
                         "profile": v.profile, "started_at": v.started_at, "summary": p.get("summary"),
-                        "compressions": list(v.record)}
+                        "compressions": list(v.record), "feedback_level": v.feedback_level}
                 v.running, v.summary, v.record = False, p.get("summary"), []
                 return done
         return None
@@ -175,6 +184,7 @@ class ClassRoom:
         status = "lost" if lost else ("alert" if alerts else ("running" if v.running else "idle"))
         return {
             "station": v.station, "trainee": v.trainee, "status": status, "alerts": alerts,
+            "feedback_level": v.feedback_level,
             "running": v.running, "session": v.session, "profile": v.profile,
             "depth_mm": v.last_depth_mm, "displacement_mm": v.displacement_mm, "rate_cpm": v.rate_cpm,
             "band_mm": [prof.depth_mm.min, prof.depth_mm.max], "band_cpm": [prof.rate_cpm.min, prof.rate_cpm.max],

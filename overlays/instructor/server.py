@@ -11,9 +11,12 @@ The page gets one ``instructor.class`` payload (all tiles) ``push_hz`` times a
 second, latest-only per page, so a slow browser only skips snapshots. Control
 goes to each station's remote (REQ/REP, ``overlays.remote.RemoteClient``) in a
 worker thread with a timeout, so a dead station never stalls the loop.
-Finished sessions are appended to the class record (``record.append_session``).
+Finished sessions go to the class record through the ``record_session`` hook (the CLI passes
+``coach.records.seen.record_seen_session`` on the instructor's session store; this layer does not
+import the records), in a worker thread so a slow disk never stalls the page.
 
-    server = InstructorServer(InstructorOptions(stations=(StationAddress("tcp://127.0.0.1:5556"),)))
+    server = InstructorServer(InstructorOptions(stations=(StationAddress("tcp://127.0.0.1:5556"),)),
+                              record_session=lambda done: ..., trainee_page=lambda tid, data_dir: html)
 """
 from __future__ import annotations
 
@@ -26,7 +29,6 @@ from pathlib import Path
 from ..endpoints import EndpointError, check
 from ..hud.server import HudError, HudOptions, HudServer
 from .model import ClassOptions, ClassRoom
-from .record import append_session
 
 TOPIC_CLASS = "instructor.class"  # the page's payload (not a station topic)
 STATIC = {
@@ -64,7 +66,7 @@ class InstructorOptions:
     stations: tuple[StationAddress, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8770
-    data_dir: Path = Path("class-data")  # the class record goes here
+    data_dir: Path = Path("class-data")  # the class record's session store (passed to the hooks)
     push_hz: float = 10.0  # tile snapshots per second to each page
     status_poll_s: float = 3.0  # ask each station's remote who it is (station id <-> remote endpoint)
     remote_timeout_s: float = 1.0
@@ -74,32 +76,42 @@ class InstructorOptions:
 class InstructorServer:
     """Composition: a HudServer with the class hooks, a ClassRoom, the remotes and the record."""
 
-    def __init__(self, options: InstructorOptions, *, trainee_page=None) -> None:
+    def __init__(self, options: InstructorOptions, *, trainee_page=None, record_session=None) -> None:
         """``trainee_page(trainee_id, data_dir) -> html``: the trainee's page from the class record (the CLI passes
-        coach.trainee's; the overlays layer does not import the coach's learning rules)."""
+        coach.trainee's; the overlays layer does not import the coach's learning rules).
+        ``record_session(done)``: keep one finished session (ClassRoom.update's return) in the class record."""
         if not options.stations:
             raise HudError("give at least one --station tcp://HOST:PORT")
         self.options = options
         self.trainee_page = trainee_page
+        self.record_session = record_session
         self.room = ClassRoom(options.classroom)
         self.remotes: dict[str, str] = {}  # station id -> remote endpoint (learned from status replies)
-        self.recorded = 0
+        self.recorded = 0  # sessions kept in the class record
+        self.record_errors = 0
         first, *more = [s.publish for s in options.stations]
         self.hud = HudServer(HudOptions(connect=first, host=options.host, port=options.port),
                              connect_more=tuple(more), on_message=self._on_message, on_page_text=self._on_page_text,
                              static=STATIC, latest_only=(TOPIC_CLASS,))
         self._tasks: list[asyncio.Task] = []
+        self._recording: set[asyncio.Task] = set()  # class-record writes in flight (close waits for them)
 
     # ----------------------------------------------------------- hooks
     def _on_message(self, msg, text: str) -> bool:
         done = self.room.update(msg, time.monotonic())
-        if done is not None:
-            try:
-                append_session(self.options.data_dir, done)
-                self.recorded += 1
-            except (OSError, ValueError) as exc:  # a full disk must not stop the class page
-                print(f"instructor: cannot record session {done.get('session')}: {exc}", flush=True)
+        if done is not None and self.record_session is not None:
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(self._record, done))
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
         return False  # the pages get tiles, not raw station traffic
+
+    def _record(self, done: dict) -> None:
+        try:
+            self.record_session(done)
+            self.recorded += 1
+        except Exception as exc:  # noqa: BLE001 - a full disk or a bad message must not stop the class page
+            self.record_errors += 1
+            print(f"instructor: cannot record session {done.get('session')}: {exc}", flush=True)
 
     async def _on_page_text(self, text: str) -> str | None:
         try:
@@ -158,6 +170,7 @@ class InstructorServer:
                 if reply.get("ok") and isinstance(reply.get("station"), str):
                     self.remotes[reply["station"]] = addr.remote
                     self.room.view(reply["station"])
+                    self.room.station_trainee(reply["station"], reply.get("trainee"))
             await asyncio.sleep(self.options.status_poll_s)
 
     async def _push(self) -> None:
@@ -179,14 +192,16 @@ class InstructorServer:
         return self.hud.url
 
     async def close(self) -> None:
+        if self._recording:
+            await asyncio.wait(set(self._recording), timeout=10.0)
         for t in self._tasks:
             t.cancel()
         await self.hud.close()
 
 
 async def run_instructor_async(options: InstructorOptions, ready=None, stop: asyncio.Event | None = None,
-                               trainee_page=None) -> None:
-    server = InstructorServer(options, trainee_page=trainee_page)
+                               trainee_page=None, record_session=None) -> None:
+    server = InstructorServer(options, trainee_page=trainee_page, record_session=record_session)
     await server.start()
     if ready is not None:
         ready(server)
@@ -199,9 +214,9 @@ async def run_instructor_async(options: InstructorOptions, ready=None, stop: asy
         await server.close()
 
 
-def run_instructor(options: InstructorOptions, ready=None, trainee_page=None) -> None:
+def run_instructor(options: InstructorOptions, ready=None, trainee_page=None, record_session=None) -> None:
     """Blocking: serve until Ctrl-C."""
-    asyncio.run(run_instructor_async(options, ready, trainee_page=trainee_page))
+    asyncio.run(run_instructor_async(options, ready, trainee_page=trainee_page, record_session=record_session))
 
 
 __all__ = ["InstructorOptions", "InstructorServer", "StationAddress", "run_instructor", "run_instructor_async"]
