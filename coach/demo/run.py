@@ -89,6 +89,10 @@ def render_marker_clip(path: Path, camera: CameraSpec = CameraSpec(), seconds: f
     return write_clip(path, (vs.frame(marker=True) for _ in range(n)), camera.fps, (camera.width_px, camera.height_px))
 
 
+# Why the demo runs without posture: there is nobody to measure, and the pose model would only cost CPU.
+DEMO_POSTURE_OFF = "the virtual camera renders a hand, not a rescuer's body: there are no arms to measure"
+
+
 def run_demo(options: DemoOptions, *, say: Callable[[str], None] = print,
              status: Callable[[str], None] | None = None) -> DemoResult:
     from coach.cli import main as cli_main
@@ -144,7 +148,9 @@ def run_demo(options: DemoOptions, *, say: Callable[[str], None] = print,
         source=str(clip), calibration=str(station_json), station_id="demo", trainee_id="simulated-trainee",
         profile=o.profile, publish=o.publish, remote=None, realtime=False,
         live=LiveOptions(frame_hz=10.0, frame_width_px=cam.width_px, pace_files=o.paced),
-        data_dir=str(o.data_dir or out), report_path=str(out / "report.html"))
+        data_dir=str(o.data_dir or out), report_path=str(out / "report.html"),
+        posture=False, posture_off_reason=DEMO_POSTURE_OFF)
+    say(f"posture: off in the demo ({DEMO_POSTURE_OFF})")
     t0 = time.monotonic()
     try:
         res = run_station(settings, on_ready=on_ready, status=status)

@@ -46,6 +46,9 @@ class StationSettings:
     data_dir: str | None = None  # session records (None: $CPR_COACH_DATA or the user data folder)
     record: bool = True  # False: nothing is written
     report_path: str | None = None  # the debrief HTML (None: <data dir>/reports/<session>.html)
+    posture: bool = True  # the rescuer's posture (pose model, own thread) where the profile has posture bands
+    posture_hz: float = 10.0  # pose inferences per second (at most; the newest frame each time)
+    posture_off_reason: str | None = None  # why posture is off (for the record and the report), when posture=False
 
 
 @dataclass
@@ -77,6 +80,27 @@ def camera_projector(intrinsics, cam_from_manikin):
         return (float(uv[0]) / w, float(uv[1]) / h)
 
     return project
+
+
+def start_posture(settings: StationSettings, profile, geo, warnings: list[str]):
+    """The pose worker for this station, or None (posture off, the profile has no posture bands, or no
+    pose model: then a warning, and the station runs without posture). Also: the record's posture note."""
+    if not settings.posture:
+        return None, {"on": False, "off_reason": settings.posture_off_reason or "turned off (--no-posture)"}
+    if profile.posture is None:
+        return None, {"on": False, "off_reason": f"the {profile.name} profile has no posture bands"}
+    from calibration.posture import measurer
+    from models import ModelError
+    from vision.posture_worker import PostureWorker, PostureWorkerOptions
+
+    rot = None if geo.manikin is None else geo.manikin.cam_from_manikin.rotation
+    try:
+        worker = PostureWorker.start_new(PostureWorkerOptions(rate_hz=settings.posture_hz),
+                                         measure=measurer(camera_matrix=geo.intr.matrix, cam_from_manikin_rotation=rot))
+    except (ModelError, TimeoutError, OSError, RuntimeError) as exc:
+        warnings.append(f"posture off: {exc}")
+        return None, {"on": False, "off_reason": f"no pose model ({exc})"}
+    return worker, {"on": True, "rate_hz": settings.posture_hz, "frame": "camera" if rot is None else "manikin"}
 
 
 def _source_kind(src) -> str:
@@ -114,6 +138,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
     except SourceError as exc:
         raise StationSetupError(str(exc)) from None
     closers: list[Callable[[], None]] = [src.close]
+    setup_warnings: list[str] = []
     try:
         size = src.size_wh
         if size is None:
@@ -127,6 +152,9 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:
             raise StationSetupError(str(exc)) from None
         closers.append(pipe.tracker.close)
+        worker, posture_meta = start_posture(s, load_profile(s.profile), pipe.geo, setup_warnings)
+        if worker is not None:
+            closers.append(worker.close)
         store = rec = None
         if s.record:
             from coach.records import SessionRecorder, SessionStore, StoreError, calibration_info, resolve_data_dir
@@ -135,7 +163,8 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
                 store = SessionStore(resolve_data_dir(s.data_dir))
             except (StoreError, OSError) as exc:
                 raise StationSetupError(f"session records: {exc}") from None
-            rec = SessionRecorder(store, calibration=calibration_info(pipe.mode, file=s.calibration, station=cal))
+            rec = SessionRecorder(store, calibration=calibration_info(pipe.mode, file=s.calibration, station=cal),
+                                  extra_meta={"posture": posture_meta})
         man = None if cal is None else cal.manikin
         project = None if man is None else camera_projector(pipe.geo.intr, man.cam_from_manikin)
         opts = StationOptions(station_id=s.station_id, profile=s.profile, trainee_id=s.trainee_id,
@@ -149,7 +178,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         closers.append(station.close)
         if on_ready is not None:
             on_ready(station)
-        loop = LiveLoop(src, pipe, station, s.live, clock=clock, status=status)
+        loop = LiveLoop(src, pipe, station, s.live, clock=clock, status=status, posture=worker)
         live = loop.run()
         endpoint = station.publisher.endpoint
     finally:
@@ -160,7 +189,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
                 pass
     sid = None if rec is None else rec.last_session_id
     session_path = report_path = None
-    warnings = list(live.warnings)
+    warnings = setup_warnings + list(live.warnings)
     if rec is not None and rec.error:
         warnings.append(f"session record: {rec.error}")
     if store is not None and sid is not None:
