@@ -75,11 +75,15 @@ def write_clip(path: Path, frames, fps: float, size_wh: tuple[int, int]) -> int:
     return n
 
 
-def render_camera_clip(path: Path, script: DemoScript, camera: CameraSpec = CameraSpec()) -> int:
-    """The virtual camera's clip of ``script`` (mp4v); returns the number of frames."""
+def render_camera_clip(path: Path, script: DemoScript, camera: CameraSpec = CameraSpec(), *,
+                       decorate: Callable | None = None) -> int:
+    """The virtual camera's clip of ``script`` (mp4v); returns the number of frames.
+    ``decorate(frame) -> frame``: drawn over each frame (the posture benchmark adds a person's photo)."""
     vs = VirtualStation(camera)
     frames = (vs.frame(hand_z_mm=None if not math.isfinite(z) else float(z), hand_x_mm=float(x))
               for z, x in zip(script.hand_z_mm, script.hand_x_mm))
+    if decorate is not None:
+        frames = (decorate(f) for f in frames)
     return write_clip(path, frames, camera.fps, (camera.width_px, camera.height_px))
 
 
