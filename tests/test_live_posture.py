@@ -169,3 +169,10 @@ def test_report_posture_rows_per_set_and_when_none():
     assert none == [("posture", f"{NO_POSTURE}: turned off (--no-posture)")]
     assert "no rescuer was seen" in posture_rows(SimpleNamespace(compressions=comps, posture=[]),
                                                  {"posture": {"on": True}})[0][1]
+
+
+def test_run_refuses_a_bad_posture_rate(capsys):
+    from coach.cli import main
+
+    assert main(["run", "--source", "0", "--hfov", "60", "--posture-hz", "0", "--no-record"]) == 2
+    assert "--posture-hz must be in (0, 60], got 0" in capsys.readouterr().err

@@ -82,21 +82,30 @@ def camera_projector(intrinsics, cam_from_manikin):
     return project
 
 
-def start_posture(settings: StationSettings, profile, geo, warnings: list[str]):
+def start_posture(settings: StationSettings, profile, geo, warnings: list[str], *, wait: bool = True):
     """The pose worker for this station, or None (posture off, the profile has no posture bands, or no
-    pose model: then a warning, and the station runs without posture). Also: the record's posture note."""
+    pose model: then a warning, and the station runs without posture). Also: the record's posture note.
+
+    ``wait=False`` (``run``): the model is checked here but loaded in the worker's thread while the
+    hand path already runs (a file played as a camera would otherwise skip its first seconds)."""
     if not settings.posture:
         return None, {"on": False, "off_reason": settings.posture_off_reason or "turned off (--no-posture)"}
     if profile.posture is None:
         return None, {"on": False, "off_reason": f"the {profile.name} profile has no posture bands"}
     from calibration.posture import measurer
-    from models import ModelError
+    from models import ModelError, ensure_model
+    from vision.pose import PoseTracker
     from vision.posture_worker import PostureWorker, PostureWorkerOptions
 
     rot = None if geo.manikin is None else geo.manikin.cam_from_manikin.rotation
+    opts = PostureWorkerOptions(rate_hz=settings.posture_hz)
+    measure = measurer(camera_matrix=geo.intr.matrix, cam_from_manikin_rotation=rot)
     try:
-        worker = PostureWorker.start_new(PostureWorkerOptions(rate_hz=settings.posture_hz),
-                                         measure=measurer(camera_matrix=geo.intr.matrix, cam_from_manikin_rotation=rot))
+        if wait:
+            worker = PostureWorker.start_new(opts, measure=measure)
+        else:
+            ensure_model("pose_landmarker")  # verified and cached: a missing model is a warning now, not later
+            worker = PostureWorker(opts, lambda: PoseTracker.create_from_options(opts.tracker), measure=measure)
     except (ModelError, TimeoutError, OSError, RuntimeError) as exc:
         warnings.append(f"posture off: {exc}")
         return None, {"on": False, "off_reason": f"no pose model ({exc})"}
@@ -152,7 +161,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:
             raise StationSetupError(str(exc)) from None
         closers.append(pipe.tracker.close)
-        worker, posture_meta = start_posture(s, load_profile(s.profile), pipe.geo, setup_warnings)
+        worker, posture_meta = start_posture(s, load_profile(s.profile), pipe.geo, setup_warnings, wait=False)
         if worker is not None:
             closers.append(worker.close)
         store = rec = None
@@ -190,6 +199,8 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
     sid = None if rec is None else rec.last_session_id
     session_path = report_path = None
     warnings = setup_warnings + list(live.warnings)
+    if worker is not None and worker.start_error is not None:
+        warnings.append(f"posture off: the pose model did not load ({worker.start_error})")
     if rec is not None and rec.error:
         warnings.append(f"session record: {rec.error}")
     if store is not None and sid is not None:
