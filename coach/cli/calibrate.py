@@ -23,9 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     pm = csub.add_parser("print-marker", help="write the ArUco marker as a true-scale PDF with a ruler",
                          description="Print the PDF at 100% (actual size) and check the ruler before use.")
-    pm.add_argument("--mm", type=float, default=120.0, help="side of the black square in mm (default 120)")
+    pm.add_argument("--mm", type=float, default=None, help="side of the black square in mm (default 120; 40 with --hand)")
     pm.add_argument("--dict", dest="dictionary", default="DICT_4X4_50", help="ArUco dictionary (default DICT_4X4_50)")
-    pm.add_argument("--id", dest="marker_id", type=int, default=0, help="marker id (default 0; use 1 for an anchor)")
+    pm.add_argument("--id", dest="marker_id", type=int, default=None,
+                    help="marker id (default 0; use 1 for an anchor; 7 with --hand)")
+    pm.add_argument("--hand", action="store_true",
+                    help="the small hand tag (id 7, 40 mm) to wear on the back of the top hand or a wristband, "
+                    "for `analyze --hand-marker-mm`")
     pm.add_argument("--paper", choices=("a4", "letter", "a3"), default="a4", help="paper size (default a4)")
     pm.add_argument("-o", "--output", required=True, metavar="PDF", help="where to write the PDF")
     pm.set_defaults(func=_print_marker)
@@ -73,6 +77,16 @@ def _print_marker(args: argparse.Namespace) -> int:
     from calibration.marker_sheet import MarkerSheet, marker_pdf_bytes
     from calibration.markers import MarkerError
 
+    from calibration.handpoint import HAND_TAG_ID, HAND_TAG_MM
+
+    if args.hand:
+        args.marker_id = HAND_TAG_ID if args.marker_id is None else args.marker_id
+        args.mm = HAND_TAG_MM if args.mm is None else args.mm
+        if args.marker_id in (0, 1):
+            raise CliError(f"--hand --id {args.marker_id}: ids 0 and 1 are the chest and anchor markers; "
+                           f"the hand tag needs another (default {HAND_TAG_ID})")
+    args.marker_id = 0 if args.marker_id is None else args.marker_id
+    args.mm = 120.0 if args.mm is None else args.mm
     try:
         data = marker_pdf_bytes(MarkerSheet(args.dictionary, args.marker_id, args.mm, args.paper))
     except MarkerError as exc:
@@ -84,6 +98,10 @@ def _print_marker(args: argparse.Namespace) -> int:
         raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote {out}: {args.dictionary} id {args.marker_id}, black square {args.mm:g} mm, {args.paper.upper()}")
     print("print it at 100% (\"actual size\"), then check the ruler and the square with a real ruler")
+    if args.hand:
+        print(f"wear it flat on the back of the top hand or on a wristband, facing the camera; then "
+              f"`cpr-coach analyze ... --hand-marker-mm {args.mm:g}`" +
+              (f" --hand-marker-id {args.marker_id}" if args.marker_id != HAND_TAG_ID else ""))
     return 0
 
 
