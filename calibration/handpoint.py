@@ -98,16 +98,30 @@ def _hand_evidence(lms_px: np.ndarray, world_m: np.ndarray, intr: CameraIntrinsi
         pose, _ = hand_pose(lms_px[:, :2], world_m, intr)
     except HandScaleError:
         return None
-    rot = cam_from_manikin.rotation.T @ pose.rotation  # manikin_from_hand
     w = np.asarray(world_m, dtype=np.float64)[:, :3] * 1000.0
-    palm = w[list(PALM)]
-    pc = palm.mean(axis=0)
-    _, _, vt = np.linalg.svd(palm - pc)
-    n = rot @ vt[2]
-    if n[2] < 0:
-        n = -n
+    pc = w[list(PALM)].mean(axis=0)
     heel = w[0] + HEEL_FRACTION * (pc - w[0])
-    return n, rot @ (pc - heel)
+    # in the camera frame: the palm's normal from its two long chords (MediaPipe's world palm is narrow across
+    # the knuckles, a plane fitted to its five points may take the long axis for the normal), toward the camera
+    r = pose.rotation
+    n = r @ np.cross(w[5] - w[0], w[17] - w[0])
+    n /= np.linalg.norm(n)
+    centre = pose.apply(pc)
+    if float(n @ -centre) < 0:
+        n = -n
+    off = r @ (pc - heel)
+    # a hand at arm's length is nearly weak-perspective: PnP may return its mirror image about the line of
+    # sight (as calibration.handscale). The camera is upright and above the chest, so a palm normal pointing
+    # down the image is the mirror: reflect the normal and the offset's depth.
+    v = centre / np.linalg.norm(centre)
+    if n[1] > 0:
+        n = 2.0 * float(n @ v) * v - n
+        off = off - 2.0 * float(off @ v) * v
+    to_manikin = cam_from_manikin.rotation.T
+    n_m = to_manikin @ n
+    if n_m[2] < 0:
+        n_m = -n_m
+    return n_m / np.linalg.norm(n_m), to_manikin @ off
 
 
 def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_from_manikin: Pose,
@@ -131,11 +145,12 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
                 offsets.append(ev[1])
     stacked = bool(n_hands) and float(np.mean(np.array(n_hands) >= 2)) >= 0.5
     side = np.array([0.0, np.sign(c[1]) or -1.0, 0.0])  # horizontal, toward the camera's side of the midline
+    toward = np.array([c[0], c[1], 0.0]) / (math.hypot(c[0], c[1]) or 1.0)  # horizontal, toward the camera
     if normals:
         n = np.median(np.array(normals), axis=0)
         n /= np.linalg.norm(n)
         a = np.median(np.array(offsets), axis=0)  # the tracked heel -> palm centre
-        tilt = math.degrees(math.atan2(float(n @ side), float(n[2])))
+        tilt = math.degrees(math.atan2(float(n @ toward), float(n[2])))  # the palm turned toward the camera
     else:
         a, tilt = np.zeros(3), math.nan
     if stacked:
