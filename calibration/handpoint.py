@@ -52,7 +52,8 @@ class HandPointOptions:
     one_hand_mm: float = 28.0  # back of one hand above the chest
     stacked_mm: float = 52.0  # back of a stacked top hand above the chest
     top_shift_mm: float = 32.0  # a stacked top hand's shift toward the camera (20-45 mm)
-    height_sd_mm: float = 12.0  # spread of those heights (hand sizes, how the hands are held)
+    height_sd_mm: float = 14.0  # spread of those heights (one hand or a stack: a single seen hand may hide one)
+    min_height_mm: float = 20.0  # the tracked surface is at least this high above the chest (a palm's thickness)
     lateral_sd_mm: float = 12.0  # spread of the tracked point's offset from the predicted line
     tilt_full_deg: float = 30.0  # a palm tilted this far (or more) toward the camera has its centre on the midline
     tilt_none_deg: float = 8.0  # ... this little (or less): its heel on the midline (PnP's tilt noise is ~10 deg)
@@ -154,32 +155,30 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
     else:
         a, tilt = np.zeros(3), math.nan
     if stacked:
-        # the tracked point is the two heels' mean: the bottom one on the midline at one hand's height, the
-        # top one a hand higher and shifted toward the camera by 20-45 mm
+        # the tracked point is the two heels' mean: the bottom one on the midline, the top one shifted toward
+        # the camera by 20-45 mm
         y_prior = 0.5 * o.top_shift_mm * float(side[1])
-        z_prior = 0.5 * (o.one_hand_mm + o.stacked_mm)
-        lat_sd, z_sd = 1.5 * o.lateral_sd_mm, o.height_sd_mm
+        lat_sd = 1.5 * o.lateral_sd_mm
     else:
-        # from "heel on the midline" (a flat hand) to "palm centre on the midline" (a hand turned to the camera,
-        # resting on the other hand: its heel lower than its centre by the hand model's offset)
+        # from "heel on the midline" (a flat hand) to "palm centre on the midline" (a hand turned toward the
+        # camera, resting on the other hand): the tracked heel then lies toward the camera by the offset
         w = 0.0 if not math.isfinite(tilt) else min(max((tilt - o.tilt_none_deg) / (o.tilt_full_deg - o.tilt_none_deg), 0.0), 1.0)
         y_prior = -w * float(a[1])
-        z_prior = (1 - w) * o.one_hand_mm + w * (0.5 * (o.one_hand_mm + o.stacked_mm) - float(a[2]))
-        lat_sd, z_sd = o.lateral_sd_mm, o.height_sd_mm
-    ests, vars_ = [], []
-    if abs(r[1]) > 1e-3:
-        ests.append((y_prior - c[1]) / r[1])
-        vars_.append((lat_sd / abs(r[1])) ** 2)
-    if abs(r[2]) > 1e-3:
-        ests.append((z_prior - c[2]) / r[2])
-        vars_.append((z_sd / abs(r[2])) ** 2)
-    if not ests:
-        raise ValueError("the tracked ray is parallel to both constraints")
-    wts = 1.0 / np.array(vars_)
-    s_mm = float(np.sum(wts * np.array(ests)) / np.sum(wts))
-    sd = float(math.sqrt(1.0 / np.sum(wts)))
-    if len(ests) == 2:  # the two priors disagree by more than their spreads: say so in the spread
-        sd = max(sd, abs(ests[0] - ests[1]) / 2.0)
+        lat_sd = o.lateral_sd_mm
+    if abs(r[1]) > 0.05:
+        s_mm = (y_prior - c[1]) / r[1]
+        sd = lat_sd / abs(r[1])
+    else:  # looking along the body axis (calibration refuses most such views): the height alone
+        s_mm = (0.5 * (o.one_hand_mm + o.stacked_mm) - c[2]) / r[2]
+        sd = o.height_sd_mm / abs(r[2])
+    # the hands rest on the chest: their tracked surface is at least a hand's palm above it. A reading below
+    # that (the ray crosses the midline at the chest) means the surface is nearer: slide it up the ray.
+    z = c[2] + s_mm * r[2]
+    if z < o.min_height_mm and r[2] < -1e-3:
+        s_new = (o.min_height_mm - c[2]) / r[2]
+        sd = max(sd, abs(s_new - s_mm) / 2.0)
+        s_mm = s_new
+    z_prior = float(c[2] + s_mm * r[2])
     p = c + s_mm * r
     return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior)
 
