@@ -6,21 +6,16 @@ tracked surface's distance along that ray. A feature 9 mm nearer or farther than
 60 mm above it, and up to 45 mm toward the camera from the midline, so assuming it lies on the
 sagittal plane (the first geometry) is worth up to ±5 % of depth.
 
-Markerless (:func:`locate_tracked_point`): at rest, two things are known about the tracked point.
-
-- *Laterally*: the heel of the bottom hand touches the chest at the compression point, on the
-  midline. A hand lying flat is tracked near its heel, so near the midline; a hand turned toward
-  the camera (the top hand of a stack, or wrists lifted) has its palm centre over the midline and
-  is tracked near its heel, which then lies toward the camera by the heel-to-palm-centre offset.
-  MediaPipe's world landmarks, posed by PnP in the calibrated camera, give that offset in mm and
-  the palm's tilt.
-- *In height*: one hand's back is about 28 mm above the chest, a stacked top hand's about 52 mm.
-
-Each is a constraint along the tracked ray with its own spread (a lateral spread matters little
-when the ray crosses the midline squarely, a height spread matters little when it looks down);
-their inverse-variance mean is the point, their combined spread (widened when they disagree)
-the stated uncertainty. Heights are then measured in the plane through that point parallel to
-the sagittal plane (:class:`calibration.height.HeightEstimator` with ``plane_y_mm``).
+Markerless (:func:`locate_tracked_point`): at rest, the heel of the bottom hand touches the chest
+at the compression point, on the midline. A hand lying flat is tracked near its heel, so near the
+midline; a hand turned toward the camera (the top hand of a stack, or wrists lifted) has its palm
+centre over the midline and is tracked near its heel, which then lies toward the camera by the
+heel-to-palm-centre offset. MediaPipe's world landmarks, posed by PnP in the calibrated camera, give
+that offset in mm and the palm's tilt. That lateral prior places the point on the tracked ray; the
+chest bounds it from below (the tracked surface is at least a palm above the chest). The lateral
+spread over the ray's incidence is the stated along-ray uncertainty. Heights are then measured in
+the plane through that point parallel to the sagittal plane
+(:class:`calibration.height.HeightEstimator` with ``plane_y_mm``).
 
 Hand tag (:class:`HandTagTracker`, most accurate): a small printed ArUco tag on the back of the
 top hand or a wristband (``cpr-coach calibrate print-marker --hand``). Its corners are found in
@@ -49,8 +44,8 @@ HEEL_FRACTION = 0.4  # as vision.hand_geometry: the heel lies 40 % of the way fr
 class HandPointOptions:
     """Priors of the markerless hand model (mm, degrees). Ranges from the issue's hand geometry."""
 
-    one_hand_mm: float = 28.0  # back of one hand above the chest
-    stacked_mm: float = 52.0  # back of a stacked top hand above the chest
+    one_hand_mm: float = 28.0  # back of one hand above the chest (only for rays along the body axis)
+    stacked_mm: float = 52.0  # back of a stacked top hand above the chest (idem)
     top_shift_mm: float = 32.0  # a stacked top hand's shift toward the camera (20-45 mm)
     height_sd_mm: float = 14.0  # spread of those heights (one hand or a stack: a single seen hand may hide one)
     min_height_mm: float = 20.0  # the tracked surface is at least this high above the chest (a palm's thickness)

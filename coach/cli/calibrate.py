@@ -9,6 +9,7 @@ Heavy imports (cv2, the calibration package) happen inside the commands.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -201,6 +202,24 @@ def load_intrinsics(args: argparse.Namespace, size_wh: tuple[int, int]):
                    "or --camera camera.json (from `cpr-coach calibrate camera`)")
 
 
+def _check_stated_lens(cal, hfov_deg: float, tolerance: float = 0.03):
+    """``--hfov`` is a statement about the lens; the marker's perspective measures it. When the two differ by
+    more than ``tolerance`` in focal length, the measured one is used and the user is told (a 70 deg box
+    figure on a 62 deg lens is +9 % of depth)."""
+    from calibration.camera import CameraIntrinsics
+
+    f = cal.marker_focal_px()
+    if not math.isfinite(f) or abs(f / cal.intr.fx_px - 1.0) <= tolerance:
+        return cal
+    w, h = cal.intr.width_px, cal.intr.height_px
+    measured = math.degrees(2.0 * math.atan(w / 2.0 / f))
+    print(f"warning: the marker's perspective says the lens is {measured:.1f} deg wide, not {hfov_deg:g} deg: "
+          f"using {measured:.1f} deg (pass --hfov {measured:.0f}, or `calibrate camera` for a measured lens)",
+          file=sys.stderr)
+    intr = CameraIntrinsics.from_hfov(measured, w, h)
+    return cal.with_intrinsics(intr)
+
+
 def _manikin(args: argparse.Namespace) -> int:
     from calibration.manikin import CalibrationError, ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
     from calibration.markers import MarkerError, get_dictionary
@@ -249,6 +268,8 @@ def _manikin(args: argparse.Namespace) -> int:
         print(f"warning: {exc}; using the frames read so far", file=sys.stderr)
     if cal is None:
         raise CliError(f"no frames from {args.source}")
+    if getattr(args, "camera", None) is None and args.hfov is not None:
+        cal = _check_stated_lens(cal, args.hfov)
     try:
         res = cal.result()
     except CalibrationError as exc:
