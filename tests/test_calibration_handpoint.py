@@ -149,3 +149,27 @@ def test_analyze_hand_marker_needs_a_manikin_calibration(tmp_path, capsys):
     w.release()
     assert main(["analyze", str(vid), "--hfov", "60", "--hand-marker-mm", "40", "--no-progress"]) == 2
     assert "--hand-marker-mm needs --calibration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("true_hfov,told_hfov,changed", [(62.0, 70.0, True), (60.0, 60.0, False)])
+def test_calibrate_manikin_measures_a_wrongly_stated_lens(tmp_path, capsys, true_hfov, told_hfov, changed):
+    """A rendered marker clip (1 s) through the real CLI: told 70 deg for a 62 deg lens, the marker's perspective
+    measures 62 deg and the pose comes out at the true distance; a right statement is kept."""
+    from dataclasses import replace
+
+    from calibration.store import load_calibration
+    from render.accuracy import VIEWS
+    from render.clips import render_calibration_clip
+
+    view = replace(VIEWS["side30"], hfov_deg=true_hfov)
+    clip = tmp_path / "cal.mp4"
+    render_calibration_clip(clip, view, seconds=1.0)
+    out = tmp_path / "station.json"
+    assert main(["calibrate", "manikin", "--source", str(clip), "--hfov", f"{told_hfov:g}", "--marker-mm", "120",
+                 "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    st = load_calibration(out)
+    hfov = math.degrees(2 * math.atan(st.camera.width_px / 2 / st.camera.fx_px))
+    assert ("perspective says the lens is" in err) == changed
+    assert hfov == pytest.approx(true_hfov, abs=0.5)
+    assert st.manikin.view.distance_mm == pytest.approx(view.distance_mm, rel=0.01)
