@@ -63,7 +63,7 @@ FAMILIES: dict[str, HandFamily] = {
     "marker": HandFamily("marker", kind="stacked", forearms=True, hand_marker=True),
     "degraded": HandFamily("degraded", kind="stacked", forearms=True, exposure_frames=0.5, flicker=0.08,
                            noise_sigma=4.0, jpeg_quality=60),
-    "lens62": HandFamily("lens62", kind="stacked", forearms=True, true_hfov_deg=62.0),
+    "lens62": HandFamily("lens62", kind="heel", true_hfov_deg=62.0),
 }
 # Geometry beyond the defaults: the --all table renders these too.
 VARIANTS: dict[str, HandFamily] = {
@@ -79,6 +79,7 @@ VARIANTS: dict[str, HandFamily] = {
     "lens60": HandFamily("lens60", kind="heel", true_hfov_deg=60.0),
     "lens66": HandFamily("lens66", kind="palm", true_hfov_deg=66.0),
     "marker-palm": HandFamily("marker-palm", kind="palm", hand_marker=True),
+    "lens62-stacked": HandFamily("lens62-stacked", kind="stacked", forearms=True, true_hfov_deg=62.0),
 }
 STATED_HFOV_DEG = 70.0  # what the user tells `calibrate manikin --hfov` in the lens families
 
