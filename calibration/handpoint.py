@@ -12,7 +12,7 @@ midline; a hand turned toward the camera (the top hand of a stack, or wrists lif
 centre over the midline and is tracked near its heel, which then lies toward the camera by the
 heel-to-palm-centre offset. MediaPipe's world landmarks, posed by PnP in the calibrated camera, give
 that offset in mm and the palm's tilt. That lateral prior places the point on the tracked ray; the
-chest bounds it from below (the tracked surface is at least a palm above the chest). The lateral
+chest bounds it from below. The lateral
 spread over the ray's incidence is the stated along-ray uncertainty. Heights are then measured in
 the plane through that point parallel to the sagittal plane
 (:class:`calibration.height.HeightEstimator` with ``plane_y_mm``).
@@ -48,7 +48,8 @@ class HandPointOptions:
     stacked_mm: float = 52.0  # back of a stacked top hand above the chest (idem)
     top_shift_mm: float = 32.0  # a stacked top hand's shift toward the camera (20-45 mm)
     height_sd_mm: float = 14.0  # spread of those heights (one hand or a stack: a single seen hand may hide one)
-    min_height_mm: float = 20.0  # the tracked surface is at least this high above the chest (a palm's thickness)
+    min_height_mm: float = 0.0  # the tracked surface is not below the chest (20, a palm's thickness, cost the
+    # 45/45 view of a flat hand 2.7 mm on the first renders: the texture tracker's point sits off the pixel's surface)
     lateral_sd_mm: float = 12.0  # spread of the tracked point's offset from the predicted line
     tilt_full_deg: float = 30.0  # a palm tilted this far (or more) toward the camera has its centre on the midline
     tilt_none_deg: float = 8.0  # ... this little (or less): its heel on the midline (PnP's tilt noise is ~10 deg)
@@ -166,8 +167,8 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
     else:  # looking along the body axis (calibration refuses most such views): the height alone
         s_mm = (0.5 * (o.one_hand_mm + o.stacked_mm) - c[2]) / r[2]
         sd = o.height_sd_mm / abs(r[2])
-    # the hands rest on the chest: their tracked surface is at least a hand's palm above it. A reading below
-    # that (the ray crosses the midline at the chest) means the surface is nearer: slide it up the ray.
+    # the hands rest on the chest: their tracked surface is not below min_height_mm. A reading below it (the
+    # ray crosses the midline under that) means the surface is nearer: slide it up the ray.
     z = c[2] + s_mm * r[2]
     if z < o.min_height_mm and r[2] < -1e-3:
         s_new = (o.min_height_mm - c[2]) / r[2]

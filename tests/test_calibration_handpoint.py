@@ -44,13 +44,12 @@ def test_a_flat_hand_on_the_midline_is_located_where_it_is(elev, az):
 
 
 def test_a_surface_off_the_midline_moves_the_estimate_toward_it_and_states_the_spread():
-    """A point 20 mm toward the camera and 8 mm lower than the flat-hand priors (the two priors read it on
-    either side along its ray): the estimate lies between, nearer than the midline's reading, and the
-    stated along-ray spread covers the miss."""
+    """A point 20 mm toward the camera at 20 mm height: the midline prior reads it 23 mm too far (below the
+    20 mm floor), the floor slides it back up the ray, and the stated along-ray spread covers the miss."""
     intr = _intr()
     pose = camera_from_angles(30.0, 0.0, 900.0)
     truth = np.array([0.0, -20.0, 20.0])
-    tp = locate_tracked_point(_rest(_px(intr, pose, truth)), intr, pose)
+    tp = locate_tracked_point(_rest(_px(intr, pose, truth)), intr, pose, HandPointOptions(min_height_mm=20.0))
     c = pose.inverse().translation_mm
     miss = abs(np.linalg.norm(tp.point_mm - c) - np.linalg.norm(truth - c))
     sagittal_miss = 20.0 / math.cos(math.radians(30.0))  # what assuming the midline costs along the ray
