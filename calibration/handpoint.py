@@ -52,6 +52,7 @@ class HandPointOptions:
     # 45/45 view of a flat hand 2.7 mm on the first renders: the texture tracker's point sits off the pixel's surface)
     lateral_sd_mm: float = 12.0  # spread of the tracked point's offset from the predicted line
     tilt_full_deg: float = 30.0  # a palm tilted this far (or more) toward the camera has its centre on the midline
+    tilt_across_min_deg: float = 5.0  # ... and at least this much of it across the body (about the body axis)
     tilt_none_deg: float = 8.0  # ... this little (or less): its heel on the midline (PnP's tilt noise is ~10 deg)
     vision_rel_sd: float = 0.012  # where the texture tracker's motion really is, against the tracked point's
     # surface: on rendered hand families, with the true surface point, depth still came out -2 to +2 % (docs)
@@ -148,6 +149,10 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
         n /= np.linalg.norm(n)
         a = np.median(np.array(offsets), axis=0)  # the tracked heel -> palm centre
         tilt = math.degrees(math.atan2(float(n @ toward), float(n[2])))  # the palm turned toward the camera
+        # ... which must show across the body too: PnP can lean a flat hand's normal along the body axis
+        # (20 deg on a hand with its fingers straight across, seen from 45 deg off the side view)
+        if math.degrees(math.atan2(float(n @ side), float(n[2]))) < o.tilt_across_min_deg:
+            tilt = min(tilt, 0.0)
     else:
         a, tilt = np.zeros(3), math.nan
     if stacked:
