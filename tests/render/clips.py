@@ -111,17 +111,10 @@ class Degrader:
 
 
 def write_video(path: Path, frames: Iterable[np.ndarray], fps: float, size_wh: tuple[int, int]) -> int:
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size_wh)
-    if not w.isOpened():
-        raise RuntimeError(f"cv2.VideoWriter cannot write {path}")
-    n = 0
-    try:
-        for f in frames:
-            w.write(f)
-            n += 1
-    finally:
-        w.release()
-    return n
+    """mp4v clip of ``frames``; the package's one clip writer (the demo's)."""
+    from coach.demo.run import write_clip
+
+    return write_clip(path, frames, fps, size_wh)
 
 
 @dataclass
