@@ -185,11 +185,11 @@ class RemoteServer:
             except zmq.Again:
                 break
             reply = self.handle(frames)
+            self.served += 1  # counted before the reply goes out, so a client that has its reply sees the count
             try:
                 self._sock.send(reply, zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass  # the requester vanished; REP resets for the next request
-            self.served += 1
             n += 1
         return n
 

@@ -33,3 +33,30 @@ def graceful_signals() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def deferred_signals(request_stop) -> Iterator[list[str]]:
+    """Within the block, SIGINT, SIGTERM and SIGHUP call ``request_stop(signal_name)`` instead of raising.
+
+    Why: a live loop asked to stop between frames never leaves a frame half done (a compression
+    published but not counted would be published again by the session stop). Yields the list of
+    the names of the signals caught. Outside the main thread it changes nothing.
+    """
+    caught: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def _stop(signum, _frame) -> None:
+        caught.append(signal.Signals(signum).name)
+        request_stop(caught[-1])
+
+    wanted = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+              if s is not None]
+    old = {s: signal.signal(s, _stop) for s in wanted}
+    try:
+        yield caught
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

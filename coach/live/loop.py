@@ -93,6 +93,7 @@ class LiveLoop:
         self.status = status
         self.stats = LiveStats()
         self._stop = threading.Event()
+        self._stop_reason = "stopped"
         self._fed = 0  # pipeline records already given to the station
         self._encoder = JpegEncoder(options.frame_width_px, options.jpeg_quality) if options.frame_hz > 0 else None
         self._preview = Preview() if options.preview else None
@@ -104,12 +105,21 @@ class LiveLoop:
         self._pace_origin: float | None = None  # wall time of source time 0 (pace_files)
         self._posture_error: str | None = None
 
-    def request_stop(self) -> None:
-        """Finish after the current frame (thread-safe)."""
+    def request_stop(self, reason: str = "stopped") -> None:
+        """Finish after the current frame (thread-safe); ``reason`` goes into the session stop."""
+        self._stop_reason = reason
         self._stop.set()
 
     # ------------------------------------------------------------------ loop
     def run(self) -> LiveResult:
+        """Run until the source ends or a stop is asked for. Ctrl-C, SIGTERM and SIGHUP stop it between
+        frames (never inside one, where a compression could be published but not yet counted)."""
+        from coach.cli.signals import deferred_signals
+
+        with deferred_signals(lambda name: self.request_stop(f"stopped by {name}")):
+            return self._run()
+
+    def _run(self) -> LiveResult:
         t0 = self.clock()
         next_status = t0 + self.options.status_every_s
         reason = "source ended"
@@ -129,7 +139,7 @@ class LiveLoop:
                     next_status = now + self.options.status_every_s
                     self.status(self.status_line())
             else:
-                reason = "stopped"
+                reason = self._stop_reason
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP via coach.cli.signals: a clean stop
             reason = f"stopped by {exc}" if str(exc) else "interrupted"
         finally:
