@@ -72,6 +72,7 @@ def test_serve_two_stations_each_publishes_its_own_compressions(two_worlds, tmp_
     (["--station", "a=0:x.json", "--station", "b=1:y.json", "--publish-base", "tcp://127.0.0.1:5560",
       "--remote-base", "tcp://127.0.0.1:5561"], "both use tcp://127.0.0.1:5561"),
     (["--station", "a=0:x.json", "--publish-base", "tcp://0.0.0.0:5560"], "beyond this machine"),
+    (["--station", "a=0:x.json", "--station", "b=1:y.json", "--publish-base", "tcp://0.0.0.0:0"], "beyond this machine"),
 ])
 def test_bad_arguments_are_one_line(argv, msg, capfd):
     from coach.cli import main
@@ -87,3 +88,35 @@ def test_endpoint_series_and_specs():
     assert endpoint_series("tcp://127.0.0.1:5560", 3) == [f"tcp://127.0.0.1:{p}" for p in (5560, 5561, 5562)]
     s = parse_station_spec("bay2=rtsp://10.0.0.7:554/stream:cal/bay2.json")
     assert (s.name, s.source, s.calibration) == ("bay2", "rtsp://10.0.0.7:554/stream", "cal/bay2.json")
+
+
+@pytest.mark.slow
+def test_sigterm_ends_every_station_cleanly(two_worlds, tmp_path):
+    import signal
+
+    names = ("bay1", "bay2")
+    eps = [free_tcp_endpoint(), free_tcp_endpoint()]
+    cols = [Collector(ep) for ep in eps]
+    data = tmp_path / "data"
+    args = ["serve", "--quiet", "--data-dir", data, "--frame-hz", "0"]
+    for name, (clip, station, _), ep in zip(names, two_worlds, eps):
+        args += ["--station", f"{name}={clip}:{station}", "--publish", f"{name}={ep}"]
+    try:
+        proc = cli_process(args)
+        assert cols[0].first_compression.wait(60), "no compression before the deadline"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        for c in cols:
+            assert c.stopped.wait(5), "a station published no cpr.session stop after SIGTERM"
+    finally:
+        for c in cols:
+            c.close()
+    assert proc.returncode == 0, err
+    assert "serve ended (stopped by SIGTERM)" in out
+    from coach.records import SessionStore
+
+    rows = {r.station: r for r in SessionStore(data).list()}
+    assert set(rows) == set(names) and all(r.state == "complete" for r in rows.values())
+    for name, col in zip(names, cols):
+        stop = [m for m in col.of("cpr.session") if m["event"] == "stop"][-1]
+        assert rows[name].compressions == stop["summary"]["compressions"] == len(col.of("cpr.compression"))

@@ -70,11 +70,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     endpoints: dict[str, str | None] = {}
     for n in names:
-        endpoints[f"--publish {n}"] = None if pubs[n].endswith(":0") else pubs[n]
-        endpoints[f"--remote {n}"] = None if (rems[n] or "").endswith(":0") else rems[n]
+        endpoints[f"--publish {n}"] = pubs[n]
+        endpoints[f"--remote {n}"] = rems[n]
     curve = serving_check(args, endpoints)
-    if any(p.endswith(":0") for p in pubs.values()):  # free ports are never shared; still checked for exposure
-        serving_check(args, {f"--publish {n}": pubs[n] for n in names[:1]})
     base = StationSettings(source="", profile=args.profile, curve=curve, model_path=resolve_model_path(args),
                            backend=args.backend, onnx_options=onnx_options_from_args(args),
                            realtime=not args.every_frame,
