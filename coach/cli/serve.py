@@ -11,11 +11,11 @@ import argparse
 import sys
 
 from coach.cli import CliError
-from coach.cli.keys import add_server_curve_args, serving_check
+from coach.cli.keys import serving_check
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from coach.cli.models import add_backend_arguments, add_model_arguments
+    from coach.cli.run import add_live_arguments
 
     p = sub.add_parser("serve", help="several live stations in one process (one camera per manikin)",
                        description="Run several calibrated stations in one process, each publishing as its own "
@@ -32,15 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--remote", action="append", metavar="NAME=EP", help="this station's remote endpoint (repeatable)")
     p.add_argument("--profile", default="adult", help="guideline profile (default adult)")
     p.add_argument("--every-frame", action="store_true", help="video files: process every frame (as run --every-frame)")
-    p.add_argument("--frame-hz", type=float, default=5.0, help="camera pictures per second on cpr.frame (default 5; 0: none)")
-    p.add_argument("--frame-width", type=int, default=640, metavar="PX", help="cpr.frame picture width (default 640)")
-    rec = p.add_mutually_exclusive_group()
-    rec.add_argument("--data-dir", metavar="DIR", help="session records here (default $CPR_COACH_DATA or the user data folder)")
-    rec.add_argument("--no-record", action="store_true", help="record nothing")
-    p.add_argument("--quiet", action="store_true", help="no status lines")
-    add_model_arguments(p)
-    add_backend_arguments(p)
-    add_server_curve_args(p)
+    add_live_arguments(p)
     p.set_defaults(func=_serve)
 
 

@@ -93,10 +93,8 @@ def serve_stations(settings: list[StationSettings], *, status: Callable[[str, st
         raise StationSetupError("each station needs its own name")
     batcher = None
     if settings and settings[0].backend == "onnx":
-        from models import ModelError
+        from models import ModelError, ensure_model
         from vision.tracker import HandTrackerOptions, create_tracker
-
-        from models import ensure_model
 
         try:
             s0 = settings[0]
@@ -171,8 +169,8 @@ def serve_stations(settings: list[StationSettings], *, status: Callable[[str, st
             batcher.close()
     if errors and reason == "sources ended":
         reason = "a station failed"
-    return ServeResult(results, errors, reason, batcher.batches if batcher else 0,
-                       batcher.mean_batch if batcher else 0.0)
+    return ServeResult(results, errors, reason, batcher.batches if batcher is not None else 0,
+                       batcher.mean_batch if batcher is not None else 0.0)
 
 
 def station_settings(base: StationSettings, spec: StationSpec, publish: str, remote: str | None) -> StationSettings:
