@@ -35,8 +35,9 @@ class HandPosition:
 
 
 def sagittal_points(points_px: np.ndarray, intr: CameraIntrinsics, cam_from_manikin: Pose,
-                    min_incidence_cos: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Intersect the rays through ``points_px`` (N, 2) with the sagittal plane.
+                    min_incidence_cos: float = 0.05, plane_y_mm: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Intersect the rays through ``points_px`` (N, 2) with the sagittal plane (or the parallel plane
+    ``y = plane_y_mm``: through the tracked hand surface, :mod:`calibration.handpoint`).
 
     Returns (points (N, 3) in the manikin frame, incidence cos (N,)); rows are NaN
     where the ray misses the plane, or grazes it (cos < ``min_incidence_cos``).
@@ -45,7 +46,7 @@ def sagittal_points(points_px: np.ndarray, intr: CameraIntrinsics, cam_from_mani
     rays_cam = pixel_rays(pts, intr.matrix, intr.dist_coeffs)
     rays_m = rays_cam @ cam_from_manikin.rotation  # = (R^T d^T)^T: camera directions in the manikin frame
     c = camera_center(cam_from_manikin)
-    p, cos_inc = intersect_rays_plane(c, rays_m, SAGITTAL_POINT, SAGITTAL_NORMAL)
+    p, cos_inc = intersect_rays_plane(c, rays_m, SAGITTAL_POINT + plane_y_mm * SAGITTAL_NORMAL, SAGITTAL_NORMAL)
     p[cos_inc < min_incidence_cos] = np.nan
     return p, cos_inc
 
@@ -54,13 +55,16 @@ class HeightEstimator:
     """Maps compression points (px) to hand height and axial position (mm).
 
     ``cam_from_manikin`` is the calibrated, fixed pose; :meth:`measure` takes a
-    per-frame pose instead when an anchor tracker supplies one.
+    per-frame pose instead when an anchor tracker supplies one. ``plane_y_mm`` moves the measuring
+    plane off the midline to where the tracked hand surface is (0: the sagittal plane itself).
     """
 
-    def __init__(self, intrinsics: CameraIntrinsics, cam_from_manikin: Pose, min_incidence_cos: float = 0.05) -> None:
+    def __init__(self, intrinsics: CameraIntrinsics, cam_from_manikin: Pose, min_incidence_cos: float = 0.05,
+                 plane_y_mm: float = 0.0) -> None:
         self.intr = intrinsics
         self.cam_from_manikin = cam_from_manikin
         self.min_incidence_cos = min_incidence_cos
+        self.plane_y_mm = plane_y_mm
 
     def measure(self, xy_px: np.ndarray | None, cam_from_manikin: Pose | None = None) -> HandPosition:
         if xy_px is None:
@@ -69,7 +73,7 @@ class HeightEstimator:
         if not np.all(np.isfinite(xy)):
             return HandPosition(float("nan"), float("nan"), float("nan"))
         pose = cam_from_manikin or self.cam_from_manikin
-        p, cos_inc = sagittal_points(xy[None], self.intr, pose, self.min_incidence_cos)
+        p, cos_inc = sagittal_points(xy[None], self.intr, pose, self.min_incidence_cos, self.plane_y_mm)
         return HandPosition(float(p[0, 2]), float(p[0, 0]), float(cos_inc[0]))
 
 

@@ -14,6 +14,13 @@ Metric geometry comes in three modes, chosen by the calibration:
   own size and orientation (MediaPipe world landmarks). Larger error; see
   docs/calibration.md.
 
+In the two marker modes the tracked hand surface is located in 3D at rest
+(:mod:`calibration.handpoint`: the contact at the compression point, the hand's
+metric shape and tilt from MediaPipe's world landmarks) and heights are measured
+through that point; a worn hand tag (``hand_tag``), when seen, gives the
+displacement directly, and the markerless height fills its gaps without a jump.
+Every session states its depth uncertainty (``PipelineResult.depth_uncertainty_mm``).
+
 Sub-pixel motion: MediaPipe finds the hands; :mod:`vision.hand_motion` tracks the
 palms' texture to measure how far they moved (MediaPipe's landmarks alone are
 biased by a few percent of the motion and jitter by about a pixel).
@@ -34,6 +41,8 @@ import numpy as np
 
 from calibration.camera import CameraIntrinsics
 from calibration.geometry import Pose
+from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand, TrackedPoint,
+                                   depth_uncertainty_mm, locate_tracked_point)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
@@ -60,6 +69,11 @@ class PipelineOptions:
     chest_roi: bool = True  # pass the projected chest region to the tracker (low-contrast hands)
     refine_motion: bool = True  # track the hands' texture for sub-pixel motion (vision.hand_motion)
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
+    locate_hands: bool = True  # marker modes: locate the tracked hand surface in 3D at rest (False: the midline plane)
+    hand_point: HandPointOptions = HandPointOptions()  # the markerless hand model's priors
+    hand_size_rel_sd: float = 0.075  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %)
+    hand_tag_rel_sd: float = 0.005  # hand tag: 1-sigma scale error (its printed size, its rest distance)
+    unknown_depth_mm: float = 50.0  # the depth the uncertainty is stated at when the session has no compressions
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,9 @@ class PipelineResult:
     frames_lost: int  # source reported lost (live) or anchor not found
     wall_s: float
     warnings: list[str] = field(default_factory=list)
+    depth_uncertainty_mm: float = math.nan  # stated depth uncertainty of this session (about 2 sigma; mode and geometry)
+    tracked_point_mm: tuple[float, float, float] | None = None  # markerless: the tracked hand surface at rest (manikin frame)
+    hand_tag_frames: int = 0  # frames whose height came from the worn hand tag
 
     def trace(self) -> dict[str, list]:
         def col(name):
@@ -118,11 +135,15 @@ class Geometry:
 
     mode = MODE_MARKER
 
-    def __init__(self, intrinsics: CameraIntrinsics, manikin: ManikinCalibration | None) -> None:
+    def __init__(self, intrinsics: CameraIntrinsics, manikin: ManikinCalibration | None,
+                 hand_tag: HandTagSpec | None = None) -> None:
         self.intr = intrinsics
         self.manikin = manikin
         self.anchor: AnchorTracker | None = None
         self.estimator: HeightEstimator | None = None
+        self.tracked: TrackedPoint | None = None  # the located hand surface (None: the sagittal plane)
+        # the worn hand tag (marker modes only: its displacement needs the manikin frame)
+        self.tag: HandTagTracker | None = HandTagTracker(intrinsics, hand_tag) if (hand_tag and manikin) else None
         self._pose: Pose | None = None
         self._roi_pose: Pose | None = None  # the pose ``_roi`` was projected for (fixed cameras: always the same)
         self._roi: tuple[int, int, int, int] | None = None
@@ -155,6 +176,14 @@ class Geometry:
         hp = self.estimator.measure(xy, pose)
         return hp.height_mm, hp.axial_mm
 
+    def locate(self, samples: list[RestHand], pose: Pose, options: HandPointOptions) -> TrackedPoint:
+        """Measure from now on through the tracked hand surface located from the resting frames."""
+        assert self.estimator is not None
+        self.tracked = locate_tracked_point(samples, self.intr, pose, options)
+        self.estimator = HeightEstimator(self.intr, self.estimator.cam_from_manikin, self.estimator.min_incidence_cos,
+                                         plane_y_mm=float(self.tracked.point_mm[1]))
+        return self.tracked
+
 
 class Pipeline:
     """Per-frame processing with held-back samples until the rest baseline is known.
@@ -180,6 +209,14 @@ class Pipeline:
         # hand-size mode keeps the used hands' landmarks of held frames
         self._hand_obs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._hand_est: HeightEstimator | None = None
+        # marker modes keep, for held frames, what re-measuring them needs once the rest is known
+        self._rest_obs: dict[int, RestHand] = {}
+        self._poses: dict[int, Pose] = {}
+        self._tag_corners: dict[int, np.ndarray] = {}
+        self._markerless: dict[int, float] = {}  # markerless height of held frames (hand tag mode)
+        self._tag_z0: float = math.nan  # the tag's heights are its displacement added to this rest level
+        self._matcher = OffsetMatcher()
+        self.hand_tag_frames = 0
         self.frames_lost = 0
         self.frames_with_point = 0
         self.frames_failed = 0  # frames that raised while being processed (counted as frames without hands)
@@ -203,7 +240,7 @@ class Pipeline:
     def from_calibration(cls, station, size_wh: tuple[int, int], *, model_path, options: PipelineOptions | None = None,
                           hfov_deg: float | None = None, source_name: str = "the source",
                           calibration_name: str = "the calibration", backend: str = "mediapipe",
-                          onnx_options=None) -> "Pipeline":
+                          onnx_options=None, hand_tag=None) -> "Pipeline":
         """The one place that wires the tracker, the compression point and the geometry for a station.
 
         ``station`` is a ``calibration.store.StationCalibration`` (marker or anchor mode) or None with
@@ -211,7 +248,8 @@ class Pipeline:
         with increasing timestamps, from a file or a camera); close it with ``pipeline.tracker.close()``.
         Raises ``PipelineSetupError`` (resolution mismatch, no geometry), ``CameraCalibrationError``
         and ``models.ModelError`` (a model MediaPipe cannot load). ``backend`` is "mediapipe" or "onnx"
-        (``vision.tracker.create_tracker``; ``onnx_options`` picks the execution providers).
+        (``vision.tracker.create_tracker``; ``onnx_options`` picks the execution providers). ``hand_tag``
+        (``calibration.handpoint.HandTagSpec``) turns on the worn hand tag (needs a manikin calibration).
         """
         from calibration.camera import CameraIntrinsics
         from calibration.store import StationCalibration
@@ -230,7 +268,7 @@ class Pipeline:
             intr = station.camera
         else:
             raise PipelineSetupError("no geometry: give a calibration file or the camera's horizontal field of view")
-        geometry = Geometry(intr, station.manikin)
+        geometry = Geometry(intr, station.manikin, hand_tag=hand_tag)
         man = station.manikin
         roi = geometry.roi(man.cam_from_manikin) if (man is not None and man.anchor is None) else None
         tracker = create_tracker(HandTrackerOptions(model_path=model_path, running_mode="video", num_hands=2, roi_px=roi),
@@ -285,11 +323,34 @@ class Pipeline:
             h, ax = self._hand_measure(len(self.records), cp, valid, xy)
         else:
             h, ax = self.geo.measure(np.array(xy), pose) if valid else (math.nan, math.nan)
+            h = self._marker_modes_extra(len(self.records), image, cp, valid, xy, pose, h)
         if valid:
             self.frames_with_point += 1
             if self._t_first_hand is None:
                 self._t_first_hand = t_s
         return xy, float(cp.confidence), int(cp.n_hands), float(h), float(ax)
+
+    def _marker_modes_extra(self, ri: int, image: np.ndarray, cp, valid: bool, xy, pose: Pose | None, h: float) -> float:
+        """Keep what the rest-time location needs (held frames), and follow the hand tag when it is seen."""
+        corners = None
+        if self.geo.tag is not None and pose is not None:
+            corners = self.geo.tag.find(image)
+        if self._core is None:  # held: re-measured once the rest is known
+            if pose is not None:
+                self._poses[ri] = pose
+            if valid and cp.landmarks_px.shape[0] > 0:
+                self._rest_obs[ri] = RestHand(np.array(xy), np.array(cp.landmarks_px), np.array(cp.world_landmarks_m))
+            if corners is not None:
+                self._tag_corners[ri] = corners
+            return h
+        if self.geo.tag is None or not self.geo.tag.has_reference:
+            return h
+        tag_h = math.nan
+        if corners is not None and pose is not None:
+            tag_h = self._tag_z0 + self.geo.tag.displacement_mm(corners, pose)
+        out, from_tag = self._matcher.combine(tag_h, h)
+        self.hand_tag_frames += int(from_tag)
+        return out
 
     def _frame_failed(self, idx: int, exc: Exception) -> None:
         """Count a frame that could not be processed; the first reason goes into the warnings."""
@@ -341,6 +402,8 @@ class Pipeline:
         self._rest = rest
         if self.geo.mode == MODE_HAND:
             self._build_hand_frame(rest)
+        else:
+            self._remeasure_held(rest)
         if rest is not None:
             vals = [self.records[i].height_mm for i in self._held
                     if rest.t_start_s <= self.records[i].t_s <= rest.t_end_s and math.isfinite(self.records[i].height_mm)]
@@ -353,6 +416,67 @@ class Pipeline:
             out += self._core.push(r.t_s, r.height_mm)
         self._held = []
         return out
+
+    def _rest_frames(self, rest: RestEstimate | None, have: dict) -> list[int]:
+        """Held frames of the rest hold that have an entry in ``have`` (no hold: the first 60 such frames)."""
+        if rest is not None:
+            return [i for i in self._held if rest.t_start_s <= self.records[i].t_s <= rest.t_end_s and i in have]
+        return [i for i in self._held if i in have][:60]
+
+    def _remeasure_held(self, rest: RestEstimate | None) -> None:
+        """Marker modes: locate the tracked hand surface from the rest hold, set up the hand tag, and re-measure
+        every held frame with them (the rest hold itself was found on the midline plane's heights)."""
+        pose0 = self.geo.manikin.cam_from_manikin if self.geo.manikin is not None else None
+        idx = self._rest_frames(rest, self._rest_obs)
+        if self.opt.locate_hands and idx and pose0 is not None:
+            try:
+                self.geo.locate([self._rest_obs[i] for i in idx], self._poses.get(idx[len(idx) // 2], pose0),
+                                self.opt.hand_point)
+            except ValueError as exc:
+                self.warnings.append(f"the hands could not be located at rest ({exc}): heights on the midline plane")
+        if self.geo.tracked is not None:
+            for i in self._held:
+                r = self.records[i]
+                if math.isfinite(r.height_mm) and i in self._poses:
+                    h, ax = self.geo.measure(np.array(r.xy_px), self._poses[i])
+                    self.records[i] = replace(r, height_mm=h, axial_mm=ax)
+        tag = self.geo.tag
+        if tag is not None:
+            tidx = self._rest_frames(rest, self._tag_corners)
+            if not tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
+                self.warnings.append("the hand tag was not seen during the rest hold: depth is markerless")
+            else:
+                ri = [self.records[i].height_mm for i in tidx if math.isfinite(self.records[i].height_mm)]
+                self._tag_z0 = float(np.median(ri)) if ri else 0.0
+                for i in self._held:
+                    r = self.records[i]
+                    c = self._tag_corners.get(i)
+                    th = self._tag_z0 + tag.displacement_mm(c, self._poses[i]) if (c is not None and i in self._poses) else math.nan
+                    h, from_tag = self._matcher.combine(th, r.height_mm)
+                    self.hand_tag_frames += int(from_tag)
+                    self.records[i] = replace(r, height_mm=h)
+        self._rest_obs.clear()
+        self._poses.clear()
+        self._tag_corners.clear()
+
+    def _depth_uncertainty(self, session: SessionResult) -> float:
+        """The stated uncertainty (mm): the mode's and the geometry's scale spread at this session's depth."""
+        o = self.opt
+        depths = [c.depth_mm for c in session.compressions if math.isfinite(c.depth_mm)]
+        depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
+        if self.mode == MODE_HAND:
+            rel = o.hand_size_rel_sd
+        else:
+            tr = self.geo.tracked
+            point = tr.rel_sd if tr is not None else o.hand_point.lateral_sd_mm * 4 / 900.0  # unlocated: up to ±5 %
+            rel = math.hypot(point, o.hand_point.vision_rel_sd)
+            with_hands = max(self.frames_with_point, 1)
+            if self.hand_tag_frames >= 0.9 * with_hands:
+                rel = o.hand_tag_rel_sd
+            elif self.hand_tag_frames > 0:  # a tag part of the time: the markerless spread for the rest
+                share = self.hand_tag_frames / with_hands
+                rel = share * o.hand_tag_rel_sd + (1 - share) * rel
+        return depth_uncertainty_mm(rel, depth, o.hand_point.coverage)
 
     def _build_hand_frame(self, rest: RestEstimate | None) -> None:
         """Hand-size mode: the frame from the resting frames, then heights for every held frame."""
@@ -397,8 +521,12 @@ class Pipeline:
         if self.frames_failed:
             warnings.append(f"{self.frames_failed} frame(s) could not be processed and count as frames without hands "
                             f"(first: {self._first_failure})")
+        tp = self.geo.tracked
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
-                              self.frames_with_point, self.frames_lost, wall_s, warnings)
+                              self.frames_with_point, self.frames_lost, wall_s, warnings,
+                              depth_uncertainty_mm=self._depth_uncertainty(session),
+                              tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
+                              hand_tag_frames=self.hand_tag_frames)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:

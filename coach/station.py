@@ -277,9 +277,10 @@ class Station:
             for c in new:
                 self.coach.on_compression(c, placement_mm=sample.placement_mm)
                 cp = self.coach.last_posture  # None (field omitted) when posture is off or had no pose frame
-                pub.publish_compression(c, placement_mm=sample.placement_mm, posture=None if cp is None else cp.to_dict())
+                cpd = None if cp is None else cp.to_dict()
+                pub.publish_compression(c, placement_mm=sample.placement_mm, posture=cpd)
                 if rec is not None:
-                    rec.compression(c, placement_mm=sample.placement_mm)
+                    rec.compression(c, placement_mm=sample.placement_mm, posture=cpd)
                 self.stats.compressions += 1
                 self._session_compressions += 1
             prompt = self.coach.on_time(t)

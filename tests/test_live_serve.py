@@ -37,7 +37,7 @@ def test_serve_two_stations_each_publishes_its_own_compressions(two_worlds, tmp_
     names = ("bay1", "bay2")
     eps = [free_tcp_endpoint(), free_tcp_endpoint()]
     cols = [Collector(ep, ("cpr.compression", "cpr.session")) for ep in eps]
-    args = ["serve", "--no-record", "--every-frame", "--quiet", "--frame-hz", "0", "--backend", backend]
+    args = ["serve", "--no-record", "--every-frame", "--quiet", "--frame-hz", "0", "--no-posture", "--backend", backend]
     for name, (clip, station, _), ep in zip(names, two_worlds, eps):
         args += ["--station", f"{name}={clip}:{station}", "--publish", f"{name}={ep}"]
     try:

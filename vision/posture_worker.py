@@ -50,6 +50,7 @@ class PostureWorkerOptions:
     tracker: PoseTrackerOptions = field(default_factory=PoseTrackerOptions)  # the pose model
     history: int = 64  # results kept for ``result_at``
     nice: int = 10  # the worker thread's (and its inference threads') niceness: the hand path wins the CPU (Linux; 0 = unchanged)
+    sched_idle: bool = True  # also Linux's SCHED_IDLE policy: niceness only ranks threads inside one autogroup, idle wins less
     start_timeout_s: float = 120.0  # start_new waits this long for the model to load in the thread
 
 
@@ -163,6 +164,11 @@ class PostureWorker:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.options.nice)
             except OSError:
                 pass  # not permitted or not supported: run at normal priority
+        if self.options.sched_idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+            try:  # SCHED_IDLE: runs only on CPU time the hand path (same process) leaves; inherited like niceness
+                os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+            except OSError:
+                pass
 
     def _run(self) -> None:
         self._lower_priority()

@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", default="adult", help="guideline profile (default adult)")
     p.add_argument("--no-rest", action="store_true", help="do not wait for a resting hold; the core tracks the baseline")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    p.add_argument("--hand-marker-mm", type=float, metavar="MM",
+                   help="the trainee wears the hand tag (`calibrate print-marker --hand`) with this black-square size: "
+                   "depth from the tag when it is seen (the most accurate mode; needs --calibration)")
+    p.add_argument("--hand-marker-id", type=int, default=None, metavar="ID",
+                   help="the hand tag's id in DICT_4X4_50 (default 7)")
     prog = p.add_mutually_exclusive_group()
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="always draw the progress bar")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="never draw it")
@@ -86,6 +91,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
     from coach.core.types import json_safe
 
     out = {"input": video, "samples": res.frames, "profile": profile, **res.session.to_dict()}
+    out["summary"] = {**out["summary"], "depth_uncertainty_mm": res.depth_uncertainty_mm}
     man = station.manikin if station is not None else None
     rest = res.rest
     out.update(
@@ -103,6 +109,9 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "azimuth_from_side_deg": None if man is None else man.view.azimuth_from_side_deg,
                 "distance_mm": None if man is None else man.view.distance_mm,
                 "marker": None if man is None else man.marker.to_dict(),
+                "depth_uncertainty_mm": res.depth_uncertainty_mm,
+                "tracked_point_mm": None if res.tracked_point_mm is None else list(res.tracked_point_mm),
+                "hand_tag_frames": res.hand_tag_frames,
             },
             "placement": {"median_axial_mm": res.placement_mm,
                           "about": "hand position along the body axis while compressing, + toward the head, "
@@ -112,6 +121,25 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
         }
     )
     return json_safe(out)
+
+
+def _hand_tag(args: argparse.Namespace, station):
+    """The worn hand tag's spec from --hand-marker-mm/--hand-marker-id (None: no tag). Needs a manikin calibration."""
+    if args.hand_marker_mm is None and args.hand_marker_id is None:
+        return None
+    from calibration.handpoint import HAND_TAG_ID, HAND_TAG_MM, HandTagSpec
+
+    if station is None or station.manikin is None:
+        raise CliError("--hand-marker-mm needs --calibration with a manikin calibration (the tag's motion is "
+                       "measured in the manikin frame)")
+    tag_mm = HAND_TAG_MM if args.hand_marker_mm is None else args.hand_marker_mm
+    if not (5.0 <= tag_mm <= 200.0):
+        raise CliError(f"--hand-marker-mm must be 5..200 mm, got {tag_mm:g}")
+    tag = HandTagSpec(marker_id=HAND_TAG_ID if args.hand_marker_id is None else args.hand_marker_id, size_mm=tag_mm)
+    if tag.marker_id == station.manikin.marker.marker_id:
+        raise CliError(f"--hand-marker-id {tag.marker_id} is the chest marker's id: print the hand tag "
+                       "with `calibrate print-marker --hand`")
+    return tag
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -154,11 +182,13 @@ def _analyze(args: argparse.Namespace) -> int:
         if station is not None and args.hfov is not None:
             print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
         opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest)
+        hand_tag = _hand_tag(args, station)
         try:
             pipe = Pipeline.from_calibration(station, size, model_path=resolve_model_path(args), options=opts,
                                              hfov_deg=args.hfov, source_name=args.video,
                                              calibration_name=args.calibration or "the calibration",
-                                             backend=args.backend, onnx_options=onnx_options_from_args(args))
+                                             backend=args.backend, onnx_options=onnx_options_from_args(args),
+                                             hand_tag=hand_tag)
         except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:  # e.g. --model is a zip MediaPipe cannot load
             raise CliError(str(exc)) from None
         tracker = pipe.tracker
@@ -194,6 +224,13 @@ def _analyze(args: argparse.Namespace) -> int:
           + f", profile {args.profile}")
     for line in summary_lines(res.session):
         print("  " + line)
+    if math.isfinite(res.depth_uncertainty_mm):
+        how = {"hand-size": "no marker: the hand's size", "anchor": "anchor marker"}.get(res.mode, "marker")
+        if res.hand_tag_frames:
+            how += f", hand tag in {res.hand_tag_frames} frames"
+        elif res.tracked_point_mm is not None:
+            how += ", hands located at rest"
+        print(f"  depth uncertainty ±{res.depth_uncertainty_mm:.1f} mm ({how})")
     if math.isfinite(res.placement_mm):
         print(f"  hand placement   {res.placement_mm:+.0f} mm along the body axis from the marked point (+ toward the head)")
     for w in res.warnings:
@@ -215,5 +252,6 @@ def _record(args: argparse.Namespace, res, station) -> None:
     tr = res.trace()
     record_analysis(args, res.session, source_kind="video", source_name=str(args.video), profile=args.profile,
                     t_s=tr["t_s"], height_mm=tr["height_mm"], hands_visible=[bool(n) for n in tr["n_hands"]],
-                    calibration=calibration_info(res.mode, file=args.calibration, station=station),
+                    calibration=calibration_info(res.mode, file=args.calibration, station=station,
+                                                depth_uncertainty_mm=res.depth_uncertainty_mm),
                     rest_height_mm=res.rest_height_mm)

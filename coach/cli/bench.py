@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
     p.add_argument("--providers", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
                    help="onnx target: ONNX Runtime execution providers (default auto)")
+    p.add_argument("--no-posture", action="store_true", help="live target: skip the posture off/on comparison")
     p.set_defaults(func=_run)
 
 

@@ -9,6 +9,7 @@ Heavy imports (cv2, the calibration package) happen inside the commands.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -23,9 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     pm = csub.add_parser("print-marker", help="write the ArUco marker as a true-scale PDF with a ruler",
                          description="Print the PDF at 100% (actual size) and check the ruler before use.")
-    pm.add_argument("--mm", type=float, default=120.0, help="side of the black square in mm (default 120)")
+    pm.add_argument("--mm", type=float, default=None, help="side of the black square in mm (default 120; 40 with --hand)")
     pm.add_argument("--dict", dest="dictionary", default="DICT_4X4_50", help="ArUco dictionary (default DICT_4X4_50)")
-    pm.add_argument("--id", dest="marker_id", type=int, default=0, help="marker id (default 0; use 1 for an anchor)")
+    pm.add_argument("--id", dest="marker_id", type=int, default=None,
+                    help="marker id (default 0; use 1 for an anchor; 7 with --hand)")
+    pm.add_argument("--hand", action="store_true",
+                    help="the small hand tag (id 7, 40 mm) to wear on the back of the top hand or a wristband, "
+                    "for `analyze --hand-marker-mm`")
     pm.add_argument("--paper", choices=("a4", "letter", "a3"), default="a4", help="paper size (default a4)")
     pm.add_argument("-o", "--output", required=True, metavar="PDF", help="where to write the PDF")
     pm.set_defaults(func=_print_marker)
@@ -73,6 +78,16 @@ def _print_marker(args: argparse.Namespace) -> int:
     from calibration.marker_sheet import MarkerSheet, marker_pdf_bytes
     from calibration.markers import MarkerError
 
+    from calibration.handpoint import HAND_TAG_ID, HAND_TAG_MM
+
+    if args.hand:
+        args.marker_id = HAND_TAG_ID if args.marker_id is None else args.marker_id
+        args.mm = HAND_TAG_MM if args.mm is None else args.mm
+        if args.marker_id in (0, 1):
+            raise CliError(f"--hand --id {args.marker_id}: ids 0 and 1 are the chest and anchor markers; "
+                           f"the hand tag needs another (default {HAND_TAG_ID})")
+    args.marker_id = 0 if args.marker_id is None else args.marker_id
+    args.mm = 120.0 if args.mm is None else args.mm
     try:
         data = marker_pdf_bytes(MarkerSheet(args.dictionary, args.marker_id, args.mm, args.paper))
     except MarkerError as exc:
@@ -84,6 +99,10 @@ def _print_marker(args: argparse.Namespace) -> int:
         raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote {out}: {args.dictionary} id {args.marker_id}, black square {args.mm:g} mm, {args.paper.upper()}")
     print("print it at 100% (\"actual size\"), then check the ruler and the square with a real ruler")
+    if args.hand:
+        print(f"wear it flat on the back of the top hand or on a wristband, facing the camera; then "
+              f"`cpr-coach analyze ... --hand-marker-mm {args.mm:g}`" +
+              (f" --hand-marker-id {args.marker_id}" if args.marker_id != HAND_TAG_ID else ""))
     return 0
 
 
@@ -183,6 +202,24 @@ def load_intrinsics(args: argparse.Namespace, size_wh: tuple[int, int]):
                    "or --camera camera.json (from `cpr-coach calibrate camera`)")
 
 
+def _check_stated_lens(cal, hfov_deg: float, tolerance: float = 0.03):
+    """``--hfov`` is a statement about the lens; the marker's perspective measures it. When the two differ by
+    more than ``tolerance`` in focal length, the measured one is used and the user is told (a 70 deg box
+    figure on a 62 deg lens is +9 % of depth)."""
+    from calibration.camera import CameraIntrinsics
+
+    f = cal.marker_focal_px()
+    if not math.isfinite(f) or abs(f / cal.intr.fx_px - 1.0) <= tolerance:
+        return cal
+    w, h = cal.intr.width_px, cal.intr.height_px
+    measured = math.degrees(2.0 * math.atan(w / 2.0 / f))
+    print(f"warning: the marker's perspective says the lens is {measured:.1f} deg wide, not {hfov_deg:g} deg: "
+          f"using {measured:.1f} deg (pass --hfov {measured:.0f}, or `calibrate camera` for a measured lens)",
+          file=sys.stderr)
+    intr = CameraIntrinsics.from_hfov(measured, w, h)
+    return cal.with_intrinsics(intr)
+
+
 def _manikin(args: argparse.Namespace) -> int:
     from calibration.manikin import CalibrationError, ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
     from calibration.markers import MarkerError, get_dictionary
@@ -232,6 +269,8 @@ def _manikin(args: argparse.Namespace) -> int:
         print(f"warning: {exc}; using the frames read so far", file=sys.stderr)
     if cal is None:
         raise CliError(f"no frames from {args.source}")
+    if getattr(args, "camera", None) is None and args.hfov is not None:
+        cal = _check_stated_lens(cal, args.hfov)
     try:
         res = cal.result()
     except CalibrationError as exc:

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_live_arguments(p: argparse.ArgumentParser) -> None:
-    """``--frame-hz``, ``--frame-width``, ``--data-dir`` / ``--no-record``, ``--quiet``, the model, backend and
+    """``--frame-hz``, ``--frame-width``, ``--data-dir`` / ``--no-record``, posture, ``--quiet``, the model, backend and
     CURVE options: what run and serve share."""
     from coach.cli.models import add_backend_arguments, add_model_arguments
 
@@ -50,10 +50,23 @@ def add_live_arguments(p: argparse.ArgumentParser) -> None:
     rec = p.add_mutually_exclusive_group()
     rec.add_argument("--data-dir", metavar="DIR", help="session records here (default $CPR_COACH_DATA or the user data folder)")
     rec.add_argument("--no-record", action="store_true", help="record nothing (no session file, no report)")
+    p.add_argument("--no-posture", action="store_true",
+                   help="no posture coaching (default: on where the profile has posture bands; the pose model "
+                   "runs in its own thread at a lower priority, never delaying the hands)")
+    p.add_argument("--posture-hz", type=float, default=10.0, metavar="HZ",
+                   help="pose inferences per second (default 10)")
     p.add_argument("--quiet", action="store_true", help="no status line")
     add_model_arguments(p)
     add_backend_arguments(p)
     add_server_curve_args(p)
+
+
+def check_live_arguments(args: argparse.Namespace) -> None:
+    """The ranges of ``add_live_arguments``'s numbers (CliError)."""
+    if args.frame_hz < 0 or args.frame_width < 16:
+        raise CliError("--frame-hz must be >= 0 and --frame-width at least 16")
+    if not (args.posture_hz > 0 and args.posture_hz <= 60):
+        raise CliError(f"--posture-hz must be in (0, 60], got {args.posture_hz:g}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -63,8 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     from coach.live.app import StationSettings, StationSetupError, run_station
     from coach.live.loop import LiveOptions
 
-    if args.frame_hz < 0 or args.frame_width < 16:
-        raise CliError("--frame-hz must be >= 0 and --frame-width at least 16")
+    check_live_arguments(args)
     if args.calibration and args.hfov is not None:
         print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
     preview = bool(args.preview)
@@ -81,7 +93,8 @@ def _run(args: argparse.Namespace) -> int:
         realtime=not args.every_frame,
         live=LiveOptions(frame_hz=args.frame_hz, frame_width_px=args.frame_width, preview=preview,
                          pace_files=args.every_frame),
-        data_dir=args.data_dir, record=not args.no_record, report_path=args.report)
+        data_dir=args.data_dir, record=not args.no_record, report_path=args.report,
+        posture=not args.no_posture, posture_hz=args.posture_hz)
     tty = sys.stdout.isatty()
 
     def status(line: str) -> None:

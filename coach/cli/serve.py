@@ -38,15 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from coach.cli.models import onnx_options_from_args, resolve_model_path
-    from coach.cli.run import print_result
+    from coach.cli.run import check_live_arguments, print_result
     from coach.cli.signals import graceful_signals
     from coach.live.app import StationSettings, StationSetupError
     from coach.live.loop import LiveOptions
     from coach.live.serve import (ServeSpecError, endpoint_series, parse_overrides, parse_station_spec,
                                   serve_stations, station_settings)
 
-    if args.frame_hz < 0 or args.frame_width < 16:
-        raise CliError("--frame-hz must be >= 0 and --frame-width at least 16")
+    check_live_arguments(args)
     try:
         specs = [parse_station_spec(t) for t in args.station]
         names = [s.name for s in specs]
@@ -70,7 +69,8 @@ def _serve(args: argparse.Namespace) -> int:
                            realtime=not args.every_frame,
                            live=LiveOptions(frame_hz=args.frame_hz, frame_width_px=args.frame_width,
                                             pace_files=args.every_frame, status_every_s=5.0),
-                           data_dir=args.data_dir, record=not args.no_record)
+                           data_dir=args.data_dir, record=not args.no_record,
+                           posture=not args.no_posture, posture_hz=args.posture_hz)
     settings = [station_settings(base, s, pubs[s.name], rems[s.name]) for s in specs]
 
     def status(name: str, line: str) -> None:

@@ -75,11 +75,15 @@ def write_clip(path: Path, frames, fps: float, size_wh: tuple[int, int]) -> int:
     return n
 
 
-def render_camera_clip(path: Path, script: DemoScript, camera: CameraSpec = CameraSpec()) -> int:
-    """The virtual camera's clip of ``script`` (mp4v); returns the number of frames."""
+def render_camera_clip(path: Path, script: DemoScript, camera: CameraSpec = CameraSpec(), *,
+                       decorate: Callable | None = None) -> int:
+    """The virtual camera's clip of ``script`` (mp4v); returns the number of frames.
+    ``decorate(frame) -> frame``: drawn over each frame (the posture benchmark adds a person's photo)."""
     vs = VirtualStation(camera)
     frames = (vs.frame(hand_z_mm=None if not math.isfinite(z) else float(z), hand_x_mm=float(x))
               for z, x in zip(script.hand_z_mm, script.hand_x_mm))
+    if decorate is not None:
+        frames = (decorate(f) for f in frames)
     return write_clip(path, frames, camera.fps, (camera.width_px, camera.height_px))
 
 
@@ -87,6 +91,10 @@ def render_marker_clip(path: Path, camera: CameraSpec = CameraSpec(), seconds: f
     vs = VirtualStation(camera)
     n = max(1, int(round(seconds * camera.fps)))
     return write_clip(path, (vs.frame(marker=True) for _ in range(n)), camera.fps, (camera.width_px, camera.height_px))
+
+
+# Why the demo runs without posture: there is nobody to measure, and the pose model would only cost CPU.
+DEMO_POSTURE_OFF = "the virtual camera renders a hand, not a rescuer's body: there are no arms to measure"
 
 
 def run_demo(options: DemoOptions, *, say: Callable[[str], None] = print,
@@ -144,7 +152,9 @@ def run_demo(options: DemoOptions, *, say: Callable[[str], None] = print,
         source=str(clip), calibration=str(station_json), station_id="demo", trainee_id="simulated-trainee",
         profile=o.profile, publish=o.publish, remote=None, realtime=False,
         live=LiveOptions(frame_hz=10.0, frame_width_px=cam.width_px, pace_files=o.paced),
-        data_dir=str(o.data_dir or out), report_path=str(out / "report.html"))
+        data_dir=str(o.data_dir or out), report_path=str(out / "report.html"),
+        posture=False, posture_off_reason=DEMO_POSTURE_OFF)
+    say(f"posture: off in the demo ({DEMO_POSTURE_OFF})")
     t0 = time.monotonic()
     try:
         res = run_station(settings, on_ready=on_ready, status=status)

@@ -46,6 +46,9 @@ class StationSettings:
     data_dir: str | None = None  # session records (None: $CPR_COACH_DATA or the user data folder)
     record: bool = True  # False: nothing is written
     report_path: str | None = None  # the debrief HTML (None: <data dir>/reports/<session>.html)
+    posture: bool = True  # the rescuer's posture (pose model, own thread) where the profile has posture bands
+    posture_hz: float = 10.0  # pose inferences per second (at most; the newest frame each time)
+    posture_off_reason: str | None = None  # why posture is off (for the record and the report), when posture=False
 
 
 @dataclass
@@ -78,6 +81,36 @@ def camera_projector(intrinsics, cam_from_manikin):
         return (float(uv[0]) / w, float(uv[1]) / h)
 
     return project
+
+
+def start_posture(settings: StationSettings, profile, geo, warnings: list[str], *, wait: bool = True):
+    """The pose worker for this station, or None (posture off, the profile has no posture bands, or no
+    pose model: then a warning, and the station runs without posture). Also: the record's posture note.
+
+    ``wait=False`` (``run``): the model is checked here but loaded in the worker's thread while the
+    hand path already runs (a file played as a camera would otherwise skip its first seconds)."""
+    if not settings.posture:
+        return None, {"on": False, "off_reason": settings.posture_off_reason or "turned off (--no-posture)"}
+    if profile.posture is None:
+        return None, {"on": False, "off_reason": f"the {profile.name} profile has no posture bands"}
+    from calibration.posture import measurer
+    from models import ModelError, ensure_model
+    from vision.pose import PoseTracker
+    from vision.posture_worker import PostureWorker, PostureWorkerOptions
+
+    rot = None if geo.manikin is None else geo.manikin.cam_from_manikin.rotation
+    opts = PostureWorkerOptions(rate_hz=settings.posture_hz)
+    measure = measurer(camera_matrix=geo.intr.matrix, cam_from_manikin_rotation=rot)
+    try:
+        if wait:
+            worker = PostureWorker.start_new(opts, measure=measure)
+        else:
+            ensure_model("pose_landmarker")  # verified and cached: a missing model is a warning now, not later
+            worker = PostureWorker(opts, lambda: PoseTracker.create_from_options(opts.tracker), measure=measure)
+    except (ModelError, TimeoutError, OSError, RuntimeError) as exc:
+        warnings.append(f"posture off: {exc}")
+        return None, {"on": False, "off_reason": f"no pose model ({exc})"}
+    return worker, {"on": True, "rate_hz": settings.posture_hz, "frame": "camera" if rot is None else "manikin"}
 
 
 def _source_kind(src) -> str:
@@ -120,6 +153,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
     except SourceError as exc:
         raise StationSetupError(str(exc)) from None
     closers: list[Callable[[], None]] = [src.close]
+    setup_warnings: list[str] = []
     try:
         size = src.size_wh
         if size is None:
@@ -135,6 +169,9 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         if adapt_tracker is not None:
             pipe.tracker = adapt_tracker(pipe.tracker)
         closers.append(pipe.tracker.close)
+        worker, posture_meta = start_posture(s, load_profile(s.profile), pipe.geo, setup_warnings, wait=False)
+        if worker is not None:
+            closers.append(worker.close)
         store = rec = None
         if s.record:
             from coach.records import SessionRecorder, SessionStore, StoreError, calibration_info, resolve_data_dir
@@ -143,7 +180,8 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
                 store = SessionStore(resolve_data_dir(s.data_dir))
             except (StoreError, OSError) as exc:
                 raise StationSetupError(f"session records: {exc}") from None
-            rec = SessionRecorder(store, calibration=calibration_info(pipe.mode, file=s.calibration, station=cal))
+            rec = SessionRecorder(store, calibration=calibration_info(pipe.mode, file=s.calibration, station=cal),
+                                  extra_meta={"posture": posture_meta})
         planner = _planner(store, s)
         man = None if cal is None else cal.manikin
         project = None if man is None else camera_projector(pipe.geo.intr, man.cam_from_manikin)
@@ -158,7 +196,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         closers.append(station.close)
         if on_ready is not None:
             on_ready(station)
-        loop = LiveLoop(src, pipe, station, s.live, clock=clock, status=status)
+        loop = LiveLoop(src, pipe, station, s.live, clock=clock, status=status, posture=worker)
         if on_loop is not None:
             on_loop(loop)
         live = loop.run()
@@ -171,7 +209,9 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
                 pass
     sid = None if rec is None else rec.last_session_id
     session_path = report_path = None
-    warnings = list(live.warnings)
+    warnings = setup_warnings + list(live.warnings)
+    if worker is not None and worker.start_error is not None:
+        warnings.append(f"posture off: the pose model did not load ({worker.start_error})")
     if rec is not None and rec.error:
         warnings.append(f"session record: {rec.error}")
     if store is not None and sid is not None:

@@ -35,7 +35,7 @@ def measure(clip: Path, station: Path, backend: str, n: int, providers: str = "a
 
         onnx = OnnxBackendOptions(providers=providers)
     base = StationSettings(source="", model_path=ensure_model("hand_landmarker"), backend=backend, onnx_options=onnx,
-                           live=LiveOptions(frame_hz=5.0), record=False)
+                           live=LiveOptions(frame_hz=5.0), record=False, posture=False)
     settings = [station_settings(base, StationSpec(f"s{i}", str(clip), str(station)), "tcp://127.0.0.1:0", None)
                 for i in range(n)]
     res = serve_stations(settings)

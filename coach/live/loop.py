@@ -9,6 +9,12 @@ Threads: the source's reader keeps only the newest frame; the tracking thread (t
 waits on the network (the publisher drops for slow subscribers), the recorder (its own writer
 thread), JPEG encoding or the preview (newest-only workers, :mod:`coach.live.workers`).
 
+Posture (optional ``posture``: a ``vision.posture_worker.PostureWorker``): every frame is offered to
+it after the hand path's ``Pipeline.process`` (``submit`` returns at once; it copies a frame only
+when a pose inference is due, about 10 times a second), and its finished results are drained into
+``station.on_posture`` before the frame's samples, so each compression takes the posture of its span.
+The pose model runs in the worker's own thread at a lower priority: the hand path never waits on it.
+
 A lost camera (``Frame.lost`` markers) keeps the session open: the heartbeat says "lost", the
 recorder notes the gap (``source_lost`` / ``source_back`` events), tracking resumes when frames do.
 
@@ -61,6 +67,8 @@ class LiveStats:
     release_lag_s: list[float] = field(default_factory=list)  # a compression's release -> its message published
     compressions: int = 0
     rest_wait_s: float = math.nan  # first hand -> session start (NaN: never started)
+    posture_frames: int = 0  # pose results given to the station
+    posture_submit_s: list[float] = field(default_factory=list)  # PostureWorker.submit + drain per frame
 
 
 @dataclass
@@ -74,8 +82,10 @@ class LiveResult:
 
 class LiveLoop:
     def __init__(self, source, pipeline: Pipeline, station: LiveStation, options: LiveOptions = LiveOptions(), *,
-                 clock: Clock = time.monotonic, status: Callable[[str], None] | None = None) -> None:
+                 clock: Clock = time.monotonic, status: Callable[[str], None] | None = None,
+                 posture: Any = None) -> None:
         self.source = source
+        self.posture = posture  # a PostureWorker (None: posture off); the caller closes it
         self.pipeline = pipeline
         self.station = station
         self.options = options
@@ -92,6 +102,7 @@ class LiveLoop:
         self._last_t_s = math.nan
         self._latency_ms = math.nan
         self._pace_origin: float | None = None  # wall time of source time 0 (pace_files)
+        self._posture_error: str | None = None
 
     def request_stop(self) -> None:
         """Finish after the current frame (thread-safe)."""
@@ -184,6 +195,8 @@ class LiveLoop:
         while self._fps_times and t_proc - self._fps_times[0] > self.options.fps_window_s:
             self._fps_times.pop(0)
         jpeg = self._jpeg(frame.image, step.record.t_s)
+        if self.posture is not None:
+            self._posture(frame)
         # capture time of the source clock, in this frame's source-time terms: release -> wall time
         offset = t_capture - t_s
         if self.pipeline.core_started:
@@ -201,6 +214,28 @@ class LiveLoop:
         self._latency_ms = (done - t_capture) * 1000.0
         self.stats.latency_s.append(done - t_capture)
         self.stats.frame_s.append(done - t_start)
+
+    def _posture(self, frame) -> None:
+        """Offer the frame to the pose worker (returns at once) and hand its finished results to the station."""
+        t0 = time.perf_counter()
+        try:
+            self.posture.submit(frame.image, frame.t_ms)
+        except Exception as exc:  # noqa: BLE001 - posture is advisory: a failure costs posture, never the hand path
+            self.posture = None
+            self._posture_error = f"posture stopped ({type(exc).__name__}: {exc})"
+        self._drain_posture()
+        self.stats.posture_submit_s.append(time.perf_counter() - t0)
+
+    def _drain_posture(self) -> None:
+        if self.posture is None:
+            return
+        try:
+            for r in self.posture.drain():
+                self.station.on_posture(r)
+                self.stats.posture_frames += 1
+        except Exception as exc:  # noqa: BLE001 - posture is advisory
+            self.posture = None
+            self._posture_error = f"posture stopped ({type(exc).__name__}: {exc})"
 
     def _rest_waited_s(self, t_s: float) -> float:
         t_hand = self.pipeline.first_hand_t_s
@@ -254,6 +289,7 @@ class LiveLoop:
         for w in (self._encoder, self._preview):
             if w is not None:
                 w.close()
+        self._drain_posture()  # pose frames finished since the last camera frame
         if self._lost_since is not None:
             self._event("source_back", self._last_t_s, gap_s=None, note="session ended while the source was lost")
         # the pipeline's own result; it also starts its core if the hands never rested (as analyze does)
@@ -265,7 +301,8 @@ class LiveLoop:
 
     def _result(self, reason: str) -> LiveResult:
         res = self._pipeline_result
-        return LiveResult(self.station.last_summary, self.stats, reason, len(res.session.compressions), res.warnings)
+        warnings = list(res.warnings) + ([self._posture_error] if self._posture_error else [])
+        return LiveResult(self.station.last_summary, self.stats, reason, len(res.session.compressions), warnings)
 
     # ------------------------------------------------------------------ console
     def status_line(self) -> str:

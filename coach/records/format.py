@@ -6,7 +6,8 @@ with any tool (``jq``, a spreadsheet import, another language). The first line i
 
     {"kind": "header", "format": "cpr-coach/session", "version": 1, "session": "ab12..", "meta": {...}}
     {"kind": "sample", "t_s": 12.033, "height_mm": 101.2, "hands_visible": true}
-    {"kind": "compression", "index": 0, "set_index": 0, "t_start_s": .., "depth_mm": .., ..., "placement_mm": null}
+    {"kind": "compression", "index": 0, "set_index": 0, "t_start_s": .., "depth_mm": .., ..., "placement_mm": null,
+     "posture": {"elbow_deg": 162.0, "elbows_locked": true, "shoulder_offset_mm": 40.1, ...}}  (posture: only when on)
     {"kind": "feedback", "t_s": 14.2, "prompt": {"id": "push_harder", "text": "Push harder", ...} | null}
     {"kind": "event", "t_s": 20.5, "event": "source_lost", "data": {...}}
     {"kind": "summary", "t_s": 80.1, "reason": "source ended", "summary": {...SessionSummary...}}
@@ -40,10 +41,15 @@ def sample_line(t_s: float, height_mm: float, hands_visible: bool | None) -> dic
     return {"kind": "sample", "t_s": t_s, "height_mm": height_mm, "hands_visible": hands_visible}
 
 
-def compression_line(c: Compression, placement_mm: float | None = None) -> dict[str, Any]:
+def compression_line(c: Compression, placement_mm: float | None = None,
+                     posture: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``posture``: the coach's ``CompressionPosture.to_dict()``; the key is left out when posture is off."""
     d = c.to_dict()
     d.pop("t_s", None)
-    return {"kind": "compression", **d, "placement_mm": placement_mm}
+    line = {"kind": "compression", **d, "placement_mm": placement_mm}
+    if posture is not None:
+        line["posture"] = dict(posture)
+    return line
 
 
 def _num(x: Any) -> float:

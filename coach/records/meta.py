@@ -22,7 +22,7 @@ DEPTH_UNCERTAINTY: dict[str, tuple[float, float, str]] = {
 
 
 def calibration_info(mode: str, *, file: str | None = None, station: Any = None,
-                     hand_length_mm: float | None = None) -> dict[str, Any]:
+                     hand_length_mm: float | None = None, depth_uncertainty_mm: float | None = None) -> dict[str, Any]:
     """The header's ``calibration`` section for a geometry ``mode`` ("marker", "anchor", "hand-size", ...).
 
     ``station`` is a ``calibration.store.StationCalibration`` (duck-typed: its ``manikin.view`` angles and

@@ -45,6 +45,7 @@ class SessionLog:
     stop_reason: str | None
     t_stop_s: float
     skipped: list[str] = field(default_factory=list)  # one message per skipped line
+    posture: list[dict[str, Any] | None] = field(default_factory=list)  # per compression (None: not measured)
 
     @property
     def complete(self) -> bool:
@@ -82,6 +83,7 @@ def read_session(path: str | Path, *, warn: bool = True) -> SessionLog:
     vis: list[bool] = []
     comps: list[Compression] = []
     place: list[float] = []
+    posture: list[dict[str, Any] | None] = []
     feedback: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     summary = None
@@ -129,6 +131,8 @@ def read_session(path: str | Path, *, warn: bool = True) -> SessionLog:
                 comps.append(fmt.compression_from(d))
                 pm = d.get("placement_mm")
                 place.append(math.nan if pm is None else float(pm))
+                pd = d.get("posture")
+                posture.append(pd if isinstance(pd, dict) else None)
             elif kind == "feedback":
                 feedback.append({"t_s": float(d["t_s"]), "prompt": d.get("prompt")})
             elif kind == "event":
@@ -152,5 +156,5 @@ def read_session(path: str | Path, *, warn: bool = True) -> SessionLog:
         path=p, session_id=str(header.get("session") or p.stem), meta=dict(header.get("meta") or {}),
         t_s=np.asarray(t, float), height_mm=np.asarray(h, float), hands_visible=np.asarray(vis, bool),
         compressions=comps, placement_mm=place, feedback=feedback, events=events, summary=summary,
-        stop_reason=reason, t_stop_s=t_stop, skipped=skipped,
+        stop_reason=reason, t_stop_s=t_stop, skipped=skipped, posture=posture,
     )

@@ -78,9 +78,10 @@ class SessionRecorder:
         if self._writer is not None and self.options.record_samples:
             self._writer.put(fmt.sample_line(t_s, height_mm, hands_visible), sample=True)
 
-    def compression(self, c: Compression, placement_mm: float | None = None) -> None:
+    def compression(self, c: Compression, placement_mm: float | None = None, posture: Any | None = None) -> None:
+        """``posture``: the compression's posture dict (``CompressionPosture.to_dict()``), None when posture is off."""
         if self._writer is not None:
-            self._writer.put(fmt.compression_line(c, placement_mm))
+            self._writer.put(fmt.compression_line(c, placement_mm, posture))
 
     def feedback(self, prompt: Any | None, t_s: float) -> None:
         """A prompt change (``prompt`` has ``to_dict()`` or is a mapping; None = cleared)."""

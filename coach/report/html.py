@@ -57,7 +57,8 @@ def _rows(rows: list[tuple[str, str]]) -> str:
 
 def render_html(*, title: str, subtitle: str, banners: list[tuple[str, str]], score: Any,
                 points: list[Any], images: dict[str, tuple[bytes, str]], figures_rows: list[tuple[str, str]],
-                basis_rows: list[tuple[str, str]], footer: str) -> str:
+                basis_rows: list[tuple[str, str]], footer: str,
+                posture_rows: list[tuple[str, str]] | None = None) -> str:
     """The page. ``images``: name -> (PNG bytes, caption); ``banners``: (css class, text)."""
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -82,6 +83,8 @@ def render_html(*, title: str, subtitle: str, banners: list[tuple[str, str]], sc
         parts.append(f"<figure id='fig-{escape(name)}'><img alt='{escape(caption)}' src='data:image/png;base64,{b64}'>"
                      f"<figcaption>{escape(caption)}</figcaption></figure>")
     parts.append("<h2>Key figures</h2>" + _rows(figures_rows))
+    if posture_rows:
+        parts.append("<h2 id='posture'>Posture (advisory, not scored)</h2>" + _rows(posture_rows))
     parts.append("<h2>What the numbers rest on</h2>" + _rows(basis_rows))
     parts.append(f"<footer>{escape(footer)}</footer></main></body></html>")
     return "\n".join(parts)

@@ -5,6 +5,8 @@ runnable on its own to print the accuracy table of docs/calibration.md::
 
     python -m tests.render.accuracy            # from the repo root: all views and hand sizes (~4 min, 2 cores)
     python -m tests.render.accuracy side30 fallback-small --seed 8
+    python -m tests.render.accuracy --all      # every hand family x view (tests/render/families.py), ~25 min
+    python -m tests.render.accuracy stacked@side30 marker@vga --seed 5   # family@view cases
 """
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .clips import ANCHOR_ID, MARKER_MM, ViewSpec, render_calibration_clip, render_compression_clip
+from .clips import (ANCHOR_ID, MARKER_MM, ViewSpec, render_calibration_clip, render_compression_clip,
+                    render_family_clip)
+from .families import FAMILIES, STATED_HFOV_DEG, VARIANTS, HandFamily
 from .hand import HandSprite
 from .scenario import Scenario, compression_scenario
 
@@ -59,6 +63,7 @@ class Accuracy:
     mode: str
     height_scale: float = math.nan  # measured per-frame height against the true one, during compressions
     seconds: float = math.nan
+    depth_uncertainty_mm: float = math.nan  # what the session stated (summary.depth_uncertainty_mm)
 
     def row(self) -> str:
         return (f"| {TITLES.get(self.name, self.name)} | {self.depth_mae_mm:.2f} | {self.depth_bias_mm:+.2f} | "
@@ -119,7 +124,12 @@ def score(name: str, out: dict, sc: Scenario) -> Accuracy:
         placement_err_mm=(place - sc.placement_mm) if place is not None else math.nan,
         mode=out["calibration"]["mode"],
         height_scale=height_scale(out, sc),
+        depth_uncertainty_mm=_num(out["summary"].get("depth_uncertainty_mm")),
     )
+
+
+def _num(v) -> float:
+    return math.nan if v is None else float(v)
 
 
 @dataclass
@@ -142,16 +152,54 @@ def render_case(view: ViewSpec, workdir: Path, hands_dir: Path, seed: int = 3, h
     return RenderedCase(view, sc, cal, vid)
 
 
+def family_view(view: ViewSpec, family: HandFamily) -> tuple[ViewSpec, float]:
+    """(the view as rendered, the FOV the user states): a family's true lens replaces the view's."""
+    if family.true_hfov_deg is None:
+        return view, view.hfov_deg
+    from dataclasses import replace
+
+    return replace(view, hfov_deg=family.true_hfov_deg, name=f"{view.name}-{family.name}"), STATED_HFOV_DEG
+
+
+def render_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir: Path, seed: int = 3,
+                       sim_s: float = 15.0, per_set: int = 10) -> RenderedCase:
+    """Render the calibration clip and one hand family's compression clip (``sim_s`` of simulated CPR)."""
+    rview, _ = family_view(view, family)
+    sc = compression_scenario(seed=seed, fps=view.fps, sim_s=sim_s, per_set=per_set)
+    cal = workdir / f"{rview.name}_calibration.mp4"
+    vid = workdir / f"{rview.name}_{family.name}_compressions.mp4"
+    if not cal.exists():
+        render_calibration_clip(cal, rview, seconds=1.5)
+    render_family_clip(vid, rview, family, Path(hands_dir), sc.t_s, sc.height_mm, sc.placement_mm, sc.visible,
+                       truth=sc.truth)
+    return RenderedCase(rview, sc, cal, vid)
+
+
+def run_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir: Path, seed: int = 3,
+                    sim_s: float = 15.0, per_set: int = 10) -> tuple[RenderedCase, dict, "Accuracy"]:
+    """Render, calibrate (telling the stated FOV), analyze (with the hand tag when the family wears one), score."""
+    case = render_family_case(view, family, workdir, hands_dir, seed, sim_s, per_set)
+    _, told = family_view(view, family)
+    station = calibrate_case(case, workdir, hfov_deg=told)
+    extra = ["--hand-marker-mm", f"{family.tag_mm:g}"] if family.hand_marker else []
+    out = analyze_case(case, workdir, station, tag=f"_{family.name}", extra=extra)
+    return case, out, score(f"{family.name}@{view.name}", out, case.scenario)
+
+
 def run_cli(argv: list[str]) -> int:
     from coach.cli import main
 
     return main(argv)
 
 
-def calibrate_case(case: RenderedCase, workdir: Path) -> Path:
+def calibrate_case(case: RenderedCase, workdir: Path, hfov_deg: float | None = None) -> Path:
+    """``calibrate manikin`` on the case's calibration clip, told ``hfov_deg`` (default: the true FOV)."""
     v = case.view
-    station = workdir / f"{v.name}_station.json"
-    argv = ["calibrate", "manikin", "--source", str(case.calib_video), "--hfov", f"{v.hfov_deg:g}",
+    hfov = v.hfov_deg if hfov_deg is None else hfov_deg
+    station = workdir / f"{v.name}_{hfov:g}_station.json"
+    if station.exists():
+        return station
+    argv = ["calibrate", "manikin", "--source", str(case.calib_video), "--hfov", f"{hfov:g}",
             "--marker-mm", f"{MARKER_MM:g}", "-o", str(station)]
     if v.anchor:
         argv += ["--anchor-id", str(ANCHOR_ID)]
@@ -161,9 +209,10 @@ def calibrate_case(case: RenderedCase, workdir: Path) -> Path:
     return station
 
 
-def analyze_case(case: RenderedCase, workdir: Path, station: Path | None, tag: str = "") -> dict:
+def analyze_case(case: RenderedCase, workdir: Path, station: Path | None, tag: str = "",
+                 extra: list[str] | None = None) -> dict:
     out = workdir / f"{case.view.name}{tag}_analysis.json"
-    argv = ["analyze", str(case.video), "--json", str(out), "--no-progress"]
+    argv = ["analyze", str(case.video), "--json", str(out), "--no-progress", *(extra or [])]
     argv += ["--calibration", str(station)] if station is not None else ["--hfov", f"{case.view.hfov_deg:g}"]
     rc = run_cli(argv)
     if rc != 0:
@@ -179,47 +228,91 @@ def _shared_data_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
+FAMILY_VIEWS = ("side30", "oblique45", "vga")
+
+
+def all_family_cases() -> list[str]:
+    """Every hand family x view, then the variants (geometry beyond the defaults) on the side view and one other."""
+    cases = [f"{f}@{v}" for f in FAMILIES for v in FAMILY_VIEWS]
+    other = dict(zip(VARIANTS, FAMILY_VIEWS * 4))
+    for f in VARIANTS:
+        cases.append(f"{f}@side30")
+        if other[f] != "side30":
+            cases.append(f"{f}@{other[f]}")
+    return cases
+
+
+def family_row(a: Accuracy) -> str:
+    fam, view = a.name.split("@")
+    covered = "yes" if abs(a.depth_bias_mm) <= a.depth_uncertainty_mm else "NO"
+    return (f"| {fam} | {view} | {a.mode} | {a.depth_mae_mm:.2f} | {a.depth_bias_mm:+.2f} | {a.depth_max_mm:.2f} | "
+            f"{a.count}/{a.truth_count} | {a.mean_rate_err_cpm:+.2f} | {a.rate_mae_cpm:.2f} | "
+            f"±{a.depth_uncertainty_mm:.2f} | {covered} | {a.height_scale:.4f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m tests.render.accuracy", description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", help=f"cases (default all): {', '.join([*VIEWS, *FALLBACK_HANDS])}")
+    ap.add_argument("names", nargs="*", help=f"cases (default: the views and hand sizes): {', '.join([*VIEWS, *FALLBACK_HANDS])}, "
+                    f"or FAMILY@VIEW with FAMILY in {', '.join([*FAMILIES, *VARIANTS])} and VIEW in {', '.join(FAMILY_VIEWS)}")
+    ap.add_argument("--all", action="store_true", help="every hand family x view (and the geometry variants)")
     ap.add_argument("--seed", type=int, default=3, help="simulator seed of the compression waveform (default 3)")
+    ap.add_argument("--sim-s", type=float, default=15.0, help="seconds of simulated CPR per family clip (default 15)")
     args = ap.parse_args(argv)
-    names = args.names or [*VIEWS, *FALLBACK_HANDS]
+    names = args.names or ([] if args.all else [*VIEWS, *FALLBACK_HANDS])
+    if args.all:
+        names = [*names, *all_family_cases()]
     seed = args.seed
     hands = _shared_data_dir() / "hands"
-    rows = []
+    rows, frows = [], []
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         cases: dict[str, RenderedCase] = {}
         for name in names:
             t0 = time.monotonic()
-            fallback = name in FALLBACK_HANDS
-            key = {"fallback": "side30", "fallback-oblique45": "oblique45"}.get(name, name)
-            if key not in cases:
-                if fallback:
-                    view = VIEWS[FALLBACK_VIEW.get(name, "side30")]
-                    cases[key] = render_case(view, work, hands, seed=seed, hand_length_mm=FALLBACK_HANDS[name], tag=name)
-                else:
-                    cases[key] = render_case(VIEWS[key], work, hands, seed=seed)
-            case = cases[key]
-            if fallback:
-                out = analyze_case(case, work, None, tag="_fallback")
+            if "@" in name:
+                fam, view = name.split("@")
+                family = FAMILIES.get(fam) or VARIANTS.get(fam)
+                if family is None or view not in VIEWS:
+                    ap.error(f"unknown case {name}")
+                _, _, acc = run_family_case(VIEWS[view], family, work, hands, seed=seed, sim_s=args.sim_s)
+                frows.append(acc)
             else:
-                out = analyze_case(case, work, calibrate_case(case, work))
-            acc = score(name, out, case.scenario)
+                fallback = name in FALLBACK_HANDS
+                key = {"fallback": "side30", "fallback-oblique45": "oblique45"}.get(name, name)
+                if key not in cases:
+                    if fallback:
+                        view = VIEWS[FALLBACK_VIEW.get(name, "side30")]
+                        cases[key] = render_case(view, work, hands, seed=seed, hand_length_mm=FALLBACK_HANDS[name], tag=name)
+                    else:
+                        cases[key] = render_case(VIEWS[key], work, hands, seed=seed)
+                case = cases[key]
+                if fallback:
+                    out = analyze_case(case, work, None, tag="_fallback")
+                else:
+                    out = analyze_case(case, work, calibrate_case(case, work))
+                acc = score(name, out, case.scenario)
+                rows.append(acc)
             acc.seconds = time.monotonic() - t0
-            rows.append(acc)
-            print(f"{name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}, max {acc.depth_max_mm:.2f}), "
+            print(f"{acc.name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}, max {acc.depth_max_mm:.2f}), "
+                  f"stated uncertainty ±{acc.depth_uncertainty_mm:.2f} mm, "
                   f"rate MAE {acc.rate_mae_cpm:.2f} cpm, session rate error {acc.mean_rate_err_cpm:+.2f} cpm, "
                   f"count {acc.count}/{acc.truth_count}, placement error {acc.placement_err_mm:+.1f} mm, "
                   f"height scale {acc.height_scale:.4f}, mode {acc.mode}, {acc.seconds:.0f} s", flush=True)
-    print()
-    print("| view | depth MAE (mm) | depth bias (mm) | worst (mm) | rate MAE (cpm) | count |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(r.row())
+    if rows:
+        print()
+        print("| view | depth MAE (mm) | depth bias (mm) | worst (mm) | rate MAE (cpm) | count | stated (mm) |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(r.row() + f" ±{r.depth_uncertainty_mm:.2f} |")
+    if frows:
+        print()
+        print("| family | view | mode | depth MAE (mm) | bias (mm) | worst (mm) | count | session rate err (cpm) | "
+              "rate MAE (cpm) | stated (mm) | |bias| <= stated | height scale |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in frows:
+            print(family_row(r))
     return 0
 
 

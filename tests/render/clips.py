@@ -111,17 +111,10 @@ class Degrader:
 
 
 def write_video(path: Path, frames: Iterable[np.ndarray], fps: float, size_wh: tuple[int, int]) -> int:
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size_wh)
-    if not w.isOpened():
-        raise RuntimeError(f"cv2.VideoWriter cannot write {path}")
-    n = 0
-    try:
-        for f in frames:
-            w.write(f)
-            n += 1
-    finally:
-        w.release()
-    return n
+    """mp4v clip of ``frames``; the package's one clip writer (the demo's)."""
+    from coach.demo.run import write_clip
+
+    return write_clip(path, frames, fps, size_wh)
 
 
 @dataclass
@@ -199,3 +192,45 @@ def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s:
     write_video(path, frames(), view.fps, (view.width, view.height))
     return CompressionClip(path, view, np.asarray(t_s, float), np.asarray(height_mm, float), placement_mm, palm,
                            tuple(truth))
+
+
+def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s: np.ndarray, height_mm: np.ndarray,
+                       placement_mm: float = 0.0, visible: np.ndarray | None = None, seed: int = 2,
+                       truth: tuple = ()) -> CompressionClip:
+    """A compression clip of one hand family (:mod:`tests.render.families`) following ``height_mm``.
+
+    Motion blur: each frame averages sub-frames spread over the exposure, centred on the frame time (the truth
+    is the chest height at the frame time). A fixed camera only.
+    """
+    from .families import FrameEffects, build_rig, draw_rig
+
+    scene = ManikinScene(markers=[])
+    deg = Degrader(seed, noise_sigma=family.noise_sigma)
+    fx = FrameEffects(family, view.fps, seed=seed + 1)
+    cam = view.camera()
+    bg = scene.render(cam, supersample=2)
+    rig = build_rig(family, cam, hands_dir, placement_mm)
+    t_s = np.asarray(t_s, float)
+    h_all = np.asarray(height_mm, float)
+    n_sub = 1 if family.exposure_frames <= 0 else max(3, int(round(8 * family.exposure_frames)))
+    span = family.exposure_frames / view.fps
+
+    def frames():
+        for i, (t, h) in enumerate(zip(t_s, h_all)):
+            img = bg.copy()
+            if np.isfinite(h) and (visible is None or visible[i]):
+                hidden = family.tag_hidden_s is not None and family.tag_hidden_s[0] <= t <= family.tag_hidden_s[1]
+                if n_sub == 1:
+                    draw_rig(img, cam, rig, float(h), tag_visible=not hidden)
+                else:
+                    acc = np.zeros(img.shape, np.float32)
+                    for k in range(n_sub):
+                        ts = t + span * ((k + 0.5) / n_sub - 0.5)
+                        sub = bg.copy()
+                        draw_rig(sub, cam, rig, float(np.interp(ts, t_s, h_all)), tag_visible=not hidden)
+                        acc += sub
+                    img = np.clip(acc / n_sub + 0.5, 0, 255).astype(np.uint8)
+            yield deg(fx(img, i))
+
+    write_video(path, frames(), view.fps, (view.width, view.height))
+    return CompressionClip(path, view, t_s, h_all, placement_mm, np.full((len(t_s), 2), np.nan), tuple(truth))

@@ -1,0 +1,310 @@
+"""Where the tracked hand surface is: its 3D position at rest, and a worn hand tag.
+
+Why: the marker gives the camera, and a pixel gives a ray; depth in millimetres needs the
+tracked surface's distance along that ray. A feature 9 mm nearer or farther than assumed, at
+0.9 m, is 1 % of depth. Real hands put the tracked surface anywhere from the chest (the heel) to
+60 mm above it, and up to 45 mm toward the camera from the midline, so assuming it lies on the
+sagittal plane (the first geometry) is worth up to ±5 % of depth.
+
+Markerless (:func:`locate_tracked_point`): at rest, the heel of the bottom hand touches the chest
+at the compression point, on the midline. A hand lying flat is tracked near its heel, so near the
+midline; a hand turned toward the camera (the top hand of a stack, or wrists lifted) has its palm
+centre over the midline and is tracked near its heel, which then lies toward the camera by the
+heel-to-palm-centre offset. MediaPipe's world landmarks, posed by PnP in the calibrated camera, give
+that offset in mm and the palm's tilt. That lateral prior places the point on the tracked ray; the
+chest bounds it from below. The lateral
+spread over the ray's incidence is the stated along-ray uncertainty. Heights are then measured in
+the plane through that point parallel to the sagittal plane
+(:class:`calibration.height.HeightEstimator` with ``plane_y_mm``).
+
+Hand tag (:class:`HandTagTracker`, most accurate): a small printed ArUco tag on the back of the
+top hand or a wristband (``cpr-coach calibrate print-marker --hand``). Its corners are found in
+every frame (IPPE_SQUARE gives its pose); at rest its pose is averaged, and from then on each
+frame's four corners are fitted with that rigid tag moved along the chest normal (plus a small
+sideways slip), which gives the hands' displacement in mm without any assumption about the hand.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibration.camera import CameraIntrinsics
+from calibration.geometry import Pose, camera_center, pixel_rays, project_points
+
+HAND_TAG_DICTIONARY = "DICT_4X4_50"
+HAND_TAG_ID = 7  # the chest marker is id 0, an anchor id 1: the hand tag never gets mistaken for either
+HAND_TAG_MM = 40.0
+PALM = (0, 5, 9, 13, 17)
+HEEL_FRACTION = 0.4  # as vision.hand_geometry: the heel lies 40 % of the way from the wrist to the palm centre
+
+
+@dataclass(frozen=True)
+class HandPointOptions:
+    """Priors of the markerless hand model (mm, degrees). Ranges from the issue's hand geometry."""
+
+    one_hand_mm: float = 28.0  # back of one hand above the chest (only for rays along the body axis)
+    stacked_mm: float = 52.0  # back of a stacked top hand above the chest (idem)
+    top_shift_mm: float = 32.0  # a stacked top hand's shift toward the camera (20-45 mm)
+    height_sd_mm: float = 14.0  # spread of those heights (one hand or a stack: a single seen hand may hide one)
+    min_height_mm: float = 0.0  # the tracked surface is not below the chest (20, a palm's thickness, cost the
+    # 45/45 view of a flat hand 2.7 mm on the first renders: the texture tracker's point sits off the pixel's surface)
+    lateral_sd_mm: float = 12.0  # spread of the tracked point's offset from the predicted line
+    tilt_full_deg: float = 30.0  # a palm tilted this far (or more) toward the camera has its centre on the midline
+    tilt_across_min_deg: float = 5.0  # ... and at least this much of it across the body (about the body axis)
+    tilt_none_deg: float = 8.0  # ... this little (or less): its heel on the midline (PnP's tilt noise is ~10 deg)
+    vision_rel_sd: float = 0.012  # where the texture tracker's motion really is, against the tracked point's
+    # surface: on rendered hand families, with the true surface point, depth still came out -2 to +2 % (docs)
+    coverage: float = 2.0  # the stated uncertainty is this many standard deviations
+
+
+@dataclass(frozen=True)
+class RestHand:
+    """One resting frame's evidence: the tracked pixel and the used hands' landmarks."""
+
+    xy_px: np.ndarray  # (2,) the tracked point
+    landmarks_px: np.ndarray  # (n, 21, >=2)
+    world_landmarks_m: np.ndarray  # (n, 21, 3)
+
+
+
+@dataclass(frozen=True)
+class TrackedPoint:
+    """The tracked surface at rest, in the manikin frame."""
+
+    point_mm: np.ndarray  # (3,) where the tracked ray meets the hand surface at rest
+    along_ray_sd_mm: float  # 1-sigma of its distance along the ray
+    distance_mm: float  # camera to the point
+    tilt_deg: float  # palm tilt from the chest normal (median over frames), NaN without hands
+    stacked: bool  # two hands were seen in most resting frames
+    lateral_prior_mm: float  # the two constraints used (y and z of the tracked point), for reports
+    height_prior_mm: float
+
+    @property
+    def rel_sd(self) -> float:
+        """Relative 1-sigma of the depth scale from the point's position (distance along the ray)."""
+        return self.along_ray_sd_mm / self.distance_mm
+
+
+def _hand_evidence(lms_px: np.ndarray, world_m: np.ndarray, intr: CameraIntrinsics,
+                   cam_from_manikin: Pose) -> tuple[np.ndarray, np.ndarray] | None:
+    """(palm normal, heel -> palm-centre vector in mm), both in the manikin frame; None when PnP fails."""
+    from calibration.handscale import HandScaleError, hand_pose
+
+    try:
+        pose, _ = hand_pose(lms_px[:, :2], world_m, intr)
+    except HandScaleError:
+        return None
+    w = np.asarray(world_m, dtype=np.float64)[:, :3] * 1000.0
+    pc = w[list(PALM)].mean(axis=0)
+    heel = w[0] + HEEL_FRACTION * (pc - w[0])
+    # in the camera frame: the palm's normal from its two long chords (MediaPipe's world palm is narrow across
+    # the knuckles, a plane fitted to its five points may take the long axis for the normal), toward the camera
+    r = pose.rotation
+    n = r @ np.cross(w[5] - w[0], w[17] - w[0])
+    n /= np.linalg.norm(n)
+    centre = pose.apply(pc)
+    if float(n @ -centre) < 0:
+        n = -n
+    off = r @ (pc - heel)
+    # a hand at arm's length is nearly weak-perspective: PnP may return its mirror image about the line of
+    # sight (as calibration.handscale). The camera is upright and above the chest, so a palm normal pointing
+    # down the image is the mirror: reflect the normal and the offset's depth.
+    v = centre / np.linalg.norm(centre)
+    if n[1] > 0:
+        n = 2.0 * float(n @ v) * v - n
+        off = off - 2.0 * float(off @ v) * v
+    to_manikin = cam_from_manikin.rotation.T
+    n_m = to_manikin @ n
+    if n_m[2] < 0:
+        n_m = -n_m
+    return n_m / np.linalg.norm(n_m), to_manikin @ off
+
+
+def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_from_manikin: Pose,
+                         options: HandPointOptions | None = None) -> TrackedPoint:
+    """The tracked surface point at rest from the resting frames (see the module docstring)."""
+    o = options or HandPointOptions()
+    if not samples:
+        raise ValueError("no resting frames with a tracked point")
+    xy = np.median(np.array([s.xy_px for s in samples]), axis=0)
+    c = camera_center(cam_from_manikin)
+    r = pixel_rays(xy[None], intr.matrix, intr.dist_coeffs)[0] @ cam_from_manikin.rotation
+    r = r / np.linalg.norm(r)
+    normals, offsets, n_hands = [], [], []
+    for s in samples[:: max(1, len(samples) // 20)]:  # ~20 frames are plenty for a median
+        lms = np.asarray(s.landmarks_px, dtype=np.float64)
+        n_hands.append(lms.shape[0])
+        for k in range(lms.shape[0]):
+            ev = _hand_evidence(lms[k], s.world_landmarks_m[k], intr, cam_from_manikin)
+            if ev is not None:
+                normals.append(ev[0])
+                offsets.append(ev[1])
+    stacked = bool(n_hands) and float(np.mean(np.array(n_hands) >= 2)) >= 0.5
+    side = np.array([0.0, np.sign(c[1]) or -1.0, 0.0])  # horizontal, toward the camera's side of the midline
+    toward = np.array([c[0], c[1], 0.0]) / (math.hypot(c[0], c[1]) or 1.0)  # horizontal, toward the camera
+    if normals:
+        n = np.median(np.array(normals), axis=0)
+        n /= np.linalg.norm(n)
+        a = np.median(np.array(offsets), axis=0)  # the tracked heel -> palm centre
+        tilt = math.degrees(math.atan2(float(n @ toward), float(n[2])))  # the palm turned toward the camera
+        # ... which must show across the body too: PnP can lean a flat hand's normal along the body axis
+        # (20 deg on a hand with its fingers straight across, seen from 45 deg off the side view)
+        if math.degrees(math.atan2(float(n @ side), float(n[2]))) < o.tilt_across_min_deg:
+            tilt = min(tilt, 0.0)
+    else:
+        a, tilt = np.zeros(3), math.nan
+    if stacked:
+        # the tracked point is the two heels' mean: the bottom one on the midline, the top one shifted toward
+        # the camera by 20-45 mm
+        y_prior = 0.5 * o.top_shift_mm * float(side[1])
+        lat_sd = 1.5 * o.lateral_sd_mm
+    else:
+        # from "heel on the midline" (a flat hand) to "palm centre on the midline" (a hand turned toward the
+        # camera, resting on the other hand): the tracked heel then lies toward the camera by the offset
+        w = 0.0 if not math.isfinite(tilt) else min(max((tilt - o.tilt_none_deg) / (o.tilt_full_deg - o.tilt_none_deg), 0.0), 1.0)
+        y_prior = -w * float(a[1])
+        lat_sd = o.lateral_sd_mm
+    if abs(r[1]) > 0.05:
+        s_mm = (y_prior - c[1]) / r[1]
+        sd = lat_sd / abs(r[1])
+    else:  # looking along the body axis (calibration refuses most such views): the height alone
+        s_mm = (0.5 * (o.one_hand_mm + o.stacked_mm) - c[2]) / r[2]
+        sd = o.height_sd_mm / abs(r[2])
+    # the hands rest on the chest: their tracked surface is not below min_height_mm. A reading below it (the
+    # ray crosses the midline under that) means the surface is nearer: slide it up the ray.
+    z = c[2] + s_mm * r[2]
+    if z < o.min_height_mm and r[2] < -1e-3:
+        s_new = (o.min_height_mm - c[2]) / r[2]
+        sd = max(sd, abs(s_new - s_mm) / 2.0)
+        s_mm = s_new
+    z_prior = float(c[2] + s_mm * r[2])
+    p = c + s_mm * r
+    return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior)
+
+
+def depth_uncertainty_mm(rel_sd: float, depth_mm: float, coverage: float = 2.0, floor_mm: float = 0.3) -> float:
+    """The stated depth uncertainty: ``coverage`` sigma of a relative scale spread at ``depth_mm``, plus a floor
+    for the core's own reading of tops and bottoms (its measured bias on clean strokes is 0.2-0.3 mm)."""
+    return coverage * rel_sd * depth_mm + floor_mm
+
+
+# ---------------------------------------------------------------------------------------------- hand tag
+
+
+@dataclass(frozen=True)
+class HandTagSpec:
+    """The worn hand tag: dictionary, id and black-square size (mm)."""
+
+    dictionary: str = HAND_TAG_DICTIONARY
+    marker_id: int = HAND_TAG_ID
+    size_mm: float = HAND_TAG_MM
+
+
+class HandTagTracker:
+    """Per-frame hand tag corners; after the rest hold, the tag's displacement along the chest normal.
+
+    Why fit the rest pose moved along the normal rather than take each frame's IPPE translation:
+    a 40 mm tag's distance from a single frame is uncertain by about 1 % (its apparent size), which
+    along the chest normal is ~5 mm at 30 deg elevation. The rest pose averages many frames; each
+    frame then needs only the displacement, which all four corners pin to a fraction of a mm.
+    """
+
+    def __init__(self, intrinsics: CameraIntrinsics, spec: HandTagSpec | None = None, max_reprojection_px: float = 2.5) -> None:
+        from calibration.markers import MarkerDetector
+
+        self.intr = intrinsics
+        self.spec = spec or HandTagSpec()
+        self._det = MarkerDetector(self.spec.dictionary)
+        self.max_reprojection_px = max_reprojection_px
+        self._ref: tuple[np.ndarray, np.ndarray] | None = None  # (corners in the manikin frame at rest, chest normal)
+        self.frames_seen = 0
+
+    def find(self, image: np.ndarray, roi_px: tuple[int, int, int, int] | None = None) -> np.ndarray | None:
+        """The tag's four corners (4, 2) in this frame, or None."""
+        img, off = image, np.zeros(2)
+        if roi_px is not None:
+            x0, y0, x1, y1 = (int(v) for v in roi_px)
+            img, off = image[max(y0, 0):y1, max(x0, 0):x1], np.array([max(x0, 0), max(y0, 0)], float)
+        det = self._det.find(img, self.spec.marker_id)
+        if det is None:
+            return None
+        self.frames_seen += 1
+        return det.corners_px + off
+
+    @property
+    def has_reference(self) -> bool:
+        return self._ref is not None
+
+    def set_reference(self, corners: list[np.ndarray], cam_from_manikin: Pose) -> bool:
+        """The tag's rest pose from the rest frames' corners (IPPE per frame, flip resolved, median)."""
+        from calibration.manikin import choose_solution
+        from calibration.markers import MarkerError, estimate_marker_pose, marker_object_points
+
+        obj = marker_object_points(self.spec.size_mm)
+        pts = []
+        toward_cam = -np.asarray(cam_from_manikin.translation_mm)  # faces the camera: normal against the view
+        for c in corners:
+            try:
+                mp = estimate_marker_pose(c, self.spec.size_mm, self.intr.matrix, self.intr.dist_coeffs)
+            except MarkerError:
+                continue
+            cam_pose, err = choose_solution(mp, toward_cam / np.linalg.norm(toward_cam))
+            if err > self.max_reprojection_px:
+                continue
+            pts.append(cam_from_manikin.inverse().apply(cam_pose.apply(obj)))
+        if len(pts) < 3:
+            return False
+        self._ref = (np.median(np.array(pts), axis=0), np.array([0.0, 0.0, 1.0]))
+        return True
+
+    def displacement_mm(self, corners_px: np.ndarray, cam_from_manikin: Pose) -> float:
+        """The tag's displacement from rest along the chest normal (mm, + up), from this frame's corners."""
+        assert self._ref is not None
+        ref, n = self._ref
+        c = camera_center(cam_from_manikin)
+        view = ref.mean(axis=0) - c
+        side = np.cross(n, view)
+        side /= np.linalg.norm(side)
+        basis = np.stack([n, side], axis=1)  # the tag moves along the normal and may slip sideways
+        q = np.zeros(2)
+        obs = np.asarray(corners_px, dtype=np.float64).reshape(4, 2)
+        for _ in range(3):  # Gauss-Newton on two unknowns (the model is nearly linear over a stroke)
+            p0 = project_points(cam_from_manikin.apply(ref + basis @ q), self.intr.matrix, self.intr.dist_coeffs)
+            jac = np.zeros((8, 2))
+            for k in range(2):
+                dq = np.zeros(2)
+                dq[k] = 0.5
+                moved = cam_from_manikin.apply(ref + basis @ (q + dq))
+                jac[:, k] = ((project_points(moved, self.intr.matrix, self.intr.dist_coeffs) - p0) / 0.5).reshape(-1)
+            res = (obs - p0).reshape(-1)
+            step, *_ = np.linalg.lstsq(jac, res, rcond=None)
+            q = q + step
+            if np.max(np.abs(step)) < 1e-3:
+                break
+        return float(q[0])
+
+
+class OffsetMatcher:
+    """Follows the hand tag when it is seen, the markerless height when it is not, without a jump.
+
+    While both are measured, the difference (tag - markerless) is tracked as a running median of the
+    last ``window`` frames; a frame without the tag gets markerless + that difference.
+    """
+
+    def __init__(self, window: int = 15) -> None:
+        self.window = window
+        self._diffs: list[float] = []
+
+    def combine(self, tag_mm: float, markerless_mm: float) -> tuple[float, bool]:
+        """(height, from the tag)."""
+        if math.isfinite(tag_mm):
+            if math.isfinite(markerless_mm):
+                self._diffs.append(tag_mm - markerless_mm)
+                del self._diffs[:-self.window]
+            return tag_mm, True
+        if not math.isfinite(markerless_mm):
+            return math.nan, False
+        off = float(np.median(self._diffs)) if self._diffs else 0.0
+        return markerless_mm + off, False

@@ -1,0 +1,174 @@
+"""Where the tracked hand surface is (markerless), the worn hand tag, and the stated uncertainty.
+
+Fast, no video: exact synthetic cameras and points (the renderer's camera, written apart from
+calibration/), real OpenCV for the tag's corners. The rendered end-to-end figures are in
+tests/test_analyze_families.py.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from calibration.camera import CameraIntrinsics
+from calibration.geometry import Pose, camera_from_angles, project_points
+from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand,
+                                   depth_uncertainty_mm, locate_tracked_point)
+from calibration.height import HeightEstimator
+from coach.cli import main
+
+
+def _intr(w=1280, h=720, hfov=60.0) -> CameraIntrinsics:
+    return CameraIntrinsics.from_hfov(hfov, w, h)
+
+
+def _px(intr: CameraIntrinsics, pose: Pose, p_mm) -> np.ndarray:
+    return project_points(pose.apply(np.asarray(p_mm, float)[None]), intr.matrix, intr.dist_coeffs)[0]
+
+
+def _rest(xy) -> list[RestHand]:
+    # no landmarks: the model falls back to its flat-hand priors (no tilt, no stack)
+    return [RestHand(np.asarray(xy, float), np.zeros((0, 21, 3)), np.zeros((0, 21, 3))) for _ in range(5)]
+
+
+@pytest.mark.parametrize("elev,az", [(30.0, 0.0), (45.0, 45.0), (20.0, -30.0)])
+def test_a_flat_hand_on_the_midline_is_located_where_it_is(elev, az):
+    intr = _intr()
+    pose = camera_from_angles(elev, az, 900.0)
+    o = HandPointOptions()
+    truth = np.array([12.0, 0.0, o.one_hand_mm])  # both priors hold exactly
+    tp = locate_tracked_point(_rest(_px(intr, pose, truth)), intr, pose, o)
+    np.testing.assert_allclose(tp.point_mm, truth, atol=1e-6)
+    assert not tp.stacked and math.isnan(tp.tilt_deg)
+
+
+def test_a_surface_off_the_midline_moves_the_estimate_toward_it_and_states_the_spread():
+    """A point 20 mm toward the camera at 20 mm height: the midline prior reads it 23 mm too far (below the
+    20 mm floor), the floor slides it back up the ray, and the stated along-ray spread covers the miss."""
+    intr = _intr()
+    pose = camera_from_angles(30.0, 0.0, 900.0)
+    truth = np.array([0.0, -20.0, 20.0])
+    tp = locate_tracked_point(_rest(_px(intr, pose, truth)), intr, pose, HandPointOptions(min_height_mm=20.0))
+    c = pose.inverse().translation_mm
+    miss = abs(np.linalg.norm(tp.point_mm - c) - np.linalg.norm(truth - c))
+    sagittal_miss = 20.0 / math.cos(math.radians(30.0))  # what assuming the midline costs along the ray
+    assert miss < sagittal_miss
+    assert 2 * tp.along_ray_sd_mm >= miss  # two sigma covers it
+
+
+def test_heights_through_the_located_plane_are_exact_for_a_point_off_the_midline():
+    intr = _intr()
+    pose = camera_from_angles(30.0, 0.0, 900.0)
+    p0 = np.array([5.0, -35.0, 50.0])
+    on_plane = HeightEstimator(intr, pose, plane_y_mm=p0[1])
+    sagittal = HeightEstimator(intr, pose)
+    for dz in (-60.0, -25.0, 0.0, 10.0):
+        px = _px(intr, pose, p0 + [0, 0, dz])
+        assert on_plane.measure(px).height_mm == pytest.approx(p0[2] + dz, abs=1e-6)
+    # the midline plane reads a 60 mm push off by the depth ratio (the error this module removes)
+    d_sag = sagittal.measure(_px(intr, pose, p0)).height_mm - sagittal.measure(_px(intr, pose, p0 + [0, 0, -60])).height_mm
+    assert d_sag > 62.0
+
+
+def _tag_corners(intr, pose, centre, size, normal, dz=0.0, noise_px=0.0, rng=None) -> np.ndarray:
+    n = np.asarray(normal, float) / np.linalg.norm(normal)
+    right = np.cross([0.0, 0.0, 1.0], n)
+    right /= np.linalg.norm(right)
+    down = np.cross(right, n)
+    h = size / 2
+    c = np.asarray(centre, float) + [0, 0, dz]
+    quad = np.array([c - h * right - h * down, c + h * right - h * down, c + h * right + h * down, c - h * right + h * down])
+    px = project_points(pose.apply(quad), intr.matrix, intr.dist_coeffs)
+    if noise_px and rng is not None:
+        px = px + rng.normal(0, noise_px, px.shape)
+    return px
+
+
+@pytest.mark.parametrize("elev,az,res", [(30.0, 0.0, (1280, 720)), (45.0, 45.0, (1280, 720)), (30.0, 0.0, (640, 480))])
+def test_hand_tag_displacement_along_the_chest_normal(elev, az, res):
+    """The rest pose from noisy corners (0.15 px), then each frame's displacement: within 0.3 mm of the truth
+    over a full stroke, although a single frame's IPPE distance is uncertain by millimetres."""
+    rng = np.random.default_rng(4)
+    intr = _intr(*res)
+    pose = camera_from_angles(elev, az, 900.0)
+    spec = HandTagSpec(size_mm=40.0)
+    centre, normal = [0.0, -40.0, 60.0], [0.0, -0.9, 0.42]
+    tr = HandTagTracker(intr, spec)
+    rest = [_tag_corners(intr, pose, centre, 40.0, normal, 0.0, 0.15, rng) for _ in range(40)]
+    assert tr.set_reference(rest, pose)
+    for dz in (-62.0, -30.0, -5.0, 8.0):
+        got = np.mean([tr.displacement_mm(_tag_corners(intr, pose, centre, 40.0, normal, dz, 0.15, rng), pose)
+                       for _ in range(5)])
+        assert got == pytest.approx(dz, abs=0.3 + 0.005 * abs(dz))
+
+
+def test_hand_tag_needs_a_rest_view():
+    intr = _intr()
+    pose = camera_from_angles(30.0, 0.0, 900.0)
+    assert not HandTagTracker(intr).set_reference([], pose)
+
+
+def test_offset_matcher_bridges_a_lost_tag_without_a_jump():
+    m = OffsetMatcher(window=5)
+    for k in range(10):  # both seen: the tag reads 3 mm above the markerless height
+        h, from_tag = m.combine(40.0 - k + 3.0, 40.0 - k)
+        assert from_tag and h == 40.0 - k + 3.0
+    h, from_tag = m.combine(math.nan, 30.0)  # lost: markerless + the matched offset, continuous
+    assert not from_tag and h == pytest.approx(33.0)
+    assert math.isnan(m.combine(math.nan, math.nan)[0])
+
+
+def test_stated_uncertainty_grows_with_the_scale_spread_and_the_depth():
+    assert depth_uncertainty_mm(0.01, 50.0) == pytest.approx(2 * 0.01 * 50 + 0.3)
+    assert depth_uncertainty_mm(0.02, 50.0) > depth_uncertainty_mm(0.01, 50.0)
+    assert depth_uncertainty_mm(0.01, 60.0) > depth_uncertainty_mm(0.01, 40.0)
+
+
+def test_print_marker_hand_writes_the_small_tag(tmp_path, capsys):
+    out = tmp_path / "hand.pdf"
+    assert main(["calibrate", "print-marker", "--hand", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "id 7" in text and "40 mm" in text and "--hand-marker-mm 40" in text
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_print_marker_hand_refuses_the_chest_and_anchor_ids(tmp_path, capsys):
+    assert main(["calibrate", "print-marker", "--hand", "--id", "0", "-o", str(tmp_path / "x.pdf")]) == 2
+    assert "chest and anchor" in capsys.readouterr().err
+
+
+def test_analyze_hand_marker_needs_a_manikin_calibration(tmp_path, capsys):
+    import cv2
+
+    vid = tmp_path / "v.mp4"
+    w = cv2.VideoWriter(str(vid), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.release()
+    assert main(["analyze", str(vid), "--hfov", "60", "--hand-marker-mm", "40", "--no-progress"]) == 2
+    assert "--hand-marker-mm needs --calibration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("true_hfov,told_hfov,changed", [(62.0, 70.0, True), (60.0, 60.0, False)])
+def test_calibrate_manikin_measures_a_wrongly_stated_lens(tmp_path, capsys, true_hfov, told_hfov, changed):
+    """A rendered marker clip (1 s) through the real CLI: told 70 deg for a 62 deg lens, the marker's perspective
+    measures 62 deg and the pose comes out at the true distance; a right statement is kept."""
+    from dataclasses import replace
+
+    from calibration.store import load_calibration
+    from render.accuracy import VIEWS
+    from render.clips import render_calibration_clip
+
+    view = replace(VIEWS["side30"], hfov_deg=true_hfov)
+    clip = tmp_path / "cal.mp4"
+    render_calibration_clip(clip, view, seconds=1.0)
+    out = tmp_path / "station.json"
+    assert main(["calibrate", "manikin", "--source", str(clip), "--hfov", f"{told_hfov:g}", "--marker-mm", "120",
+                 "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    st = load_calibration(out)
+    hfov = math.degrees(2 * math.atan(st.camera.width_px / 2 / st.camera.fx_px))
+    assert ("perspective says the lens is" in err) == changed
+    assert hfov == pytest.approx(true_hfov, abs=0.5)
+    assert st.manikin.view.distance_mm == pytest.approx(view.distance_mm, rel=0.01)
