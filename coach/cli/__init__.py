@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "coach.cli.trace",  # analyze-trace
     "coach.cli.demo",  # demo (the live path on a built-in virtual camera)
     "coach.cli.run",  # run (the live station)
+    "coach.cli.serve",  # serve (several live stations in one process)
     "coach.cli.bench",  # bench core|tracker|overlays
     "coach.cli.models",  # models fetch|list|path
     "coach.cli.simulate",  # simulate (simulated station over ZeroMQ)

@@ -17,6 +17,7 @@ TARGETS: dict[str, str] = {
     "posture": "vision.posture_bench:main",
     "instructor": "overlays.instructor.bench:main",
     "live": "coach.live.bench:main",
+    "serve": "coach.live.bench_serve:main",
 }
 
 

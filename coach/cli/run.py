@@ -15,8 +15,6 @@ from coach.cli.keys import add_server_curve_args, serving_check
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from coach.cli.models import add_backend_arguments, add_model_arguments
-
     p = sub.add_parser("run", help="the live station: camera -> hands -> depth -> coaching over ZeroMQ",
                        description="Run a calibrated station live. Rest the hands on the chest for about 2 s "
                        "before the first compression: that is the depth baseline.")
@@ -37,12 +35,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a video file: process every frame, no faster than its frame rate (a slow machine plays it "
                    "in slow motion instead of dropping frames as a camera would)")
     p.add_argument("--preview", action="store_true", help="a window with the overlay over the camera (needs a display)")
+    p.add_argument("--report", metavar="HTML", help="write the debrief report here (default <data dir>/reports/<id>.html)")
+    add_live_arguments(p)
+    p.set_defaults(func=_run)
+
+
+def add_live_arguments(p: argparse.ArgumentParser) -> None:
+    """``--frame-hz``, ``--frame-width``, ``--data-dir`` / ``--no-record``, posture, ``--quiet``, the model, backend and
+    CURVE options: what run and serve share."""
+    from coach.cli.models import add_backend_arguments, add_model_arguments
+
     p.add_argument("--frame-hz", type=float, default=5.0, help="camera pictures per second on cpr.frame (default 5; 0: none)")
     p.add_argument("--frame-width", type=int, default=640, metavar="PX", help="cpr.frame picture width (default 640)")
     rec = p.add_mutually_exclusive_group()
     rec.add_argument("--data-dir", metavar="DIR", help="session records here (default $CPR_COACH_DATA or the user data folder)")
     rec.add_argument("--no-record", action="store_true", help="record nothing (no session file, no report)")
-    p.add_argument("--report", metavar="HTML", help="write the debrief report here (default <data dir>/reports/<id>.html)")
     p.add_argument("--no-posture", action="store_true",
                    help="no posture coaching (default: on where the profile has posture bands; the pose model "
                    "runs in its own thread at a lower priority, never delaying the hands)")
@@ -52,7 +59,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_arguments(p)
     add_backend_arguments(p)
     add_server_curve_args(p)
-    p.set_defaults(func=_run)
+
+
+def check_live_arguments(args: argparse.Namespace) -> None:
+    """The ranges of ``add_live_arguments``'s numbers (CliError)."""
+    if args.frame_hz < 0 or args.frame_width < 16:
+        raise CliError("--frame-hz must be >= 0 and --frame-width at least 16")
+    if not (args.posture_hz > 0 and args.posture_hz <= 60):
+        raise CliError(f"--posture-hz must be in (0, 60], got {args.posture_hz:g}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -62,10 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     from coach.live.app import StationSettings, StationSetupError, run_station
     from coach.live.loop import LiveOptions
 
-    if args.frame_hz < 0 or args.frame_width < 16:
-        raise CliError("--frame-hz must be >= 0 and --frame-width at least 16")
-    if not (args.posture_hz > 0 and args.posture_hz <= 60):
-        raise CliError(f"--posture-hz must be in (0, 60], got {args.posture_hz:g}")
+    check_live_arguments(args)
     if args.calibration and args.hfov is not None:
         print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
     preview = bool(args.preview)

@@ -119,9 +119,14 @@ def _source_kind(src) -> str:
 
 
 def run_station(settings: StationSettings, *, status: Callable[[str], None] | None = None,
-                on_ready: Callable[[Any], None] | None = None, clock=time.monotonic) -> StationResult:
+                on_ready: Callable[[Any], None] | None = None, clock=time.monotonic,
+                adapt_tracker: Callable[[Any], Any] | None = None,
+                on_loop: Callable[[LiveLoop], None] | None = None) -> StationResult:
     """Run one live station until its source ends or it is stopped (Ctrl-C, SIGTERM via
-    ``coach.cli.signals``, ``request_stop`` from ``on_ready``'s loop). Raises StationSetupError."""
+    ``coach.cli.signals``, ``request_stop`` from ``on_ready``'s loop). Raises StationSetupError.
+
+    ``adapt_tracker`` replaces the pipeline's tracker (``serve`` batches several stations through one);
+    ``on_loop`` is given the loop before it runs (``serve`` stops every station's loop from its main thread)."""
     from calibration.camera import CameraCalibrationError
     from calibration.store import CalibrationFileError, load_calibration
     from coach.core.profiles import ProfileError, load_profile
@@ -161,6 +166,8 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
                                              backend=s.backend, onnx_options=s.onnx_options)
         except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:
             raise StationSetupError(str(exc)) from None
+        if adapt_tracker is not None:
+            pipe.tracker = adapt_tracker(pipe.tracker)
         closers.append(pipe.tracker.close)
         worker, posture_meta = start_posture(s, load_profile(s.profile), pipe.geo, setup_warnings, wait=False)
         if worker is not None:
@@ -190,6 +197,8 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         if on_ready is not None:
             on_ready(station)
         loop = LiveLoop(src, pipe, station, s.live, clock=clock, status=status, posture=worker)
+        if on_loop is not None:
+            on_loop(loop)
         live = loop.run()
         endpoint = station.publisher.endpoint
     finally:
