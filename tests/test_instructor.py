@@ -87,19 +87,30 @@ def test_a_seen_session_goes_into_the_store_once(tmp_path):
     assert s.placement_mm == (2.0,) * 10 and s.summary.sets == 2
 
 
+_TAKEN: set[int] = set()
+
+
 def _free_port_pair() -> int:
-    """An even port p with p and p - 1 free (PUB p, remote p - 1, as the defaults)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
+    """A port p with p and p - 1 free (PUB p, remote p - 1, as the defaults).
+
+    Drawn below Linux's ephemeral range (32768+): a station binds a second or so after the draw, and
+    meanwhile the test's own outgoing connections take ephemeral ports, which once took a drawn one.
+    """
+    import random
+
+    rng = random.Random()
+    for _ in range(200):
+        p = rng.randrange(20002, 32000)
+        if p in _TAKEN or p - 1 in _TAKEN:
+            continue
         try:
             with socket.socket() as a, socket.socket() as b:
                 a.bind(("127.0.0.1", p))
                 b.bind(("127.0.0.1", p - 1))
-            return p
         except OSError:
             continue
+        _TAKEN.update((p, p - 1))
+        return p
     raise RuntimeError("no free port pair")
 
 
@@ -310,7 +321,7 @@ def test_eight_stations_in_headless_chromium(tmp_path):
                 [sys.executable, "-m", "coach.cli", "simulate", "--duration", "600", "--quiet", "--frame-hz", "0",
                  "--seed", str(i), "--station-id", f"st-{i}", "--trainee", f"t-{i}", "--data-dir", str(tmp_path / f"st-{i}"),
                  "--publish", f"tcp://127.0.0.1:{p}", "--remote", f"tcp://127.0.0.1:{p - 1}"],
-                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(tmp_path / f"st-{i}.err").open("w")))
         own = _OwnStates([f"tcp://127.0.0.1:{p}" for p in ports])
         inst = _Instructor(InstructorOptions(stations=tuple(StationAddress.parse(f"tcp://127.0.0.1:{p}") for p in ports),
                                              port=0, data_dir=tmp_path / "class", status_poll_s=0.5),
@@ -325,7 +336,8 @@ def test_eight_stations_in_headless_chromium(tmp_path):
                     if len(dom) == n_st and all(d["n"] > 0 and d["trainee"].startswith("Trainee: t-") for d in dom.values()):
                         break
                     time.sleep(0.2)
-                assert sorted(dom) == names, dom
+                errs = {n: (tmp_path / f"{n}.err").read_text()[-300:] for n in names if n not in dom}
+                assert sorted(dom) == names, (dom, errs)
                 for _ in range(3):  # the page against each station's own state of the last second
                     dom, t_read = dt.eval(_DOM_TILES), time.monotonic()
                     for i, name in enumerate(names):
@@ -348,7 +360,13 @@ def test_eight_stations_in_headless_chromium(tmp_path):
                     stopped[name] = r["session"]
                 cls = SessionStore(tmp_path / "class")
                 deadline = time.monotonic() + 10.0
-                while time.monotonic() < deadline and not set(stopped.values()) <= {r.id for r in cls.list()}:
+                # a session row appears as "running" when its record is opened, "complete" once written
+                def complete() -> bool:
+                    done = {r.id for r in cls.list() if r.state == "complete"}
+                    return set(stopped.values()) <= done and all(
+                        SessionStore(tmp_path / n).get(stopped[n]).state == "complete" for n in names)
+
+                while time.monotonic() < deadline and not complete():
                     time.sleep(0.2)
                 rows = {r.id: r for r in cls.list()}
                 for i, name in enumerate(names):
