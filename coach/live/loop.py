@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -98,7 +99,7 @@ class LiveLoop:
         self._encoder = JpegEncoder(options.frame_width_px, options.jpeg_quality) if options.frame_hz > 0 else None
         self._preview = Preview() if options.preview else None
         self._next_jpeg_t = -math.inf
-        self._fps_times: list[float] = []
+        self._fps_times: deque[float] = deque()
         self._lost_since: float | None = None
         self._last_t_s = math.nan
         self._latency_ms = math.nan
@@ -203,7 +204,7 @@ class LiveLoop:
         self._last_t_s = step.record.t_s
         self._fps_times.append(t_proc)
         while self._fps_times and t_proc - self._fps_times[0] > self.options.fps_window_s:
-            self._fps_times.pop(0)
+            self._fps_times.popleft()
         jpeg = self._jpeg(frame.image, step.record.t_s)
         if self.posture is not None:
             self._posture(frame)
