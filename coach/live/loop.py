@@ -277,9 +277,7 @@ class LiveLoop:
         return out
 
     def _sample(self, rec: FrameRecord, jpeg) -> Sample:
-        fps = None
-        if len(self._fps_times) >= 2:
-            fps = (len(self._fps_times) - 1) / max(self._fps_times[-1] - self._fps_times[0], 1e-6)
+        fps = self._tracker_fps()
         return Sample(
             t_s=rec.t_s,
             height_mm=rec.height_mm,
@@ -290,6 +288,13 @@ class LiveLoop:
             frame_jpeg=None if jpeg is None else jpeg[0],
             frame_size=None if jpeg is None else jpeg[1],
         )
+
+    def _tracker_fps(self) -> float | None:
+        """Frames per second over the fps window (None: fewer than two frames in it)."""
+        times = self._fps_times
+        if len(times) < 2:
+            return None
+        return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
 
     def _event(self, kind: str, t_s: float, **data: Any) -> None:
         """A line on the session record (only while a session runs; the station owns the recorder)."""
@@ -318,9 +323,8 @@ class LiveLoop:
     # ------------------------------------------------------------------ console
     def status_line(self) -> str:
         """fps, latency, then the station's own line (compressions, rate, depth, prompt)."""
-        fps = 0.0
-        if len(self._fps_times) >= 2:
-            fps = (len(self._fps_times) - 1) / max(self._fps_times[-1] - self._fps_times[0], 1e-6)
+        fps = self._tracker_fps()
+        fps = 0.0 if fps is None else fps
         lat = "  --" if not math.isfinite(self._latency_ms) else f"{self._latency_ms:4.0f}"
         head = f"{fps:5.1f} fps  latency {lat} ms  "
         if self._lost_since is not None:
