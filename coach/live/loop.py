@@ -158,9 +158,9 @@ class LiveLoop:
             return StopIteration
         if self.options.pace_files:  # in time, never dropped: a slower machine plays in slow motion
             now = self.clock()
-            due = frame.t_ms / 1000.0 + (self._pace_origin if self._pace_origin is not None else now - frame.t_ms / 1000.0)
             if self._pace_origin is None:
                 self._pace_origin = now - frame.t_ms / 1000.0
+            due = frame.t_ms / 1000.0 + self._pace_origin
             if due > now:
                 time.sleep(due - now)
             elif now - due > 0.5:
