@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -98,7 +99,7 @@ class LiveLoop:
         self._encoder = JpegEncoder(options.frame_width_px, options.jpeg_quality) if options.frame_hz > 0 else None
         self._preview = Preview() if options.preview else None
         self._next_jpeg_t = -math.inf
-        self._fps_times: list[float] = []
+        self._fps_times: deque[float] = deque()
         self._lost_since: float | None = None
         self._last_t_s = math.nan
         self._latency_ms = math.nan
@@ -157,9 +158,9 @@ class LiveLoop:
             return StopIteration
         if self.options.pace_files:  # in time, never dropped: a slower machine plays in slow motion
             now = self.clock()
-            due = frame.t_ms / 1000.0 + (self._pace_origin if self._pace_origin is not None else now - frame.t_ms / 1000.0)
             if self._pace_origin is None:
                 self._pace_origin = now - frame.t_ms / 1000.0
+            due = frame.t_ms / 1000.0 + self._pace_origin
             if due > now:
                 time.sleep(due - now)
             elif now - due > 0.5:
@@ -203,7 +204,7 @@ class LiveLoop:
         self._last_t_s = step.record.t_s
         self._fps_times.append(t_proc)
         while self._fps_times and t_proc - self._fps_times[0] > self.options.fps_window_s:
-            self._fps_times.pop(0)
+            self._fps_times.popleft()
         jpeg = self._jpeg(frame.image, step.record.t_s)
         if self.posture is not None:
             self._posture(frame)
@@ -276,9 +277,7 @@ class LiveLoop:
         return out
 
     def _sample(self, rec: FrameRecord, jpeg) -> Sample:
-        fps = None
-        if len(self._fps_times) >= 2:
-            fps = (len(self._fps_times) - 1) / max(self._fps_times[-1] - self._fps_times[0], 1e-6)
+        fps = self._tracker_fps()
         return Sample(
             t_s=rec.t_s,
             height_mm=rec.height_mm,
@@ -289,6 +288,13 @@ class LiveLoop:
             frame_jpeg=None if jpeg is None else jpeg[0],
             frame_size=None if jpeg is None else jpeg[1],
         )
+
+    def _tracker_fps(self) -> float | None:
+        """Frames per second over the fps window (None: fewer than two frames in it)."""
+        times = self._fps_times
+        if len(times) < 2:
+            return None
+        return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
 
     def _event(self, kind: str, t_s: float, **data: Any) -> None:
         """A line on the session record (only while a session runs; the station owns the recorder)."""
@@ -317,9 +323,8 @@ class LiveLoop:
     # ------------------------------------------------------------------ console
     def status_line(self) -> str:
         """fps, latency, then the station's own line (compressions, rate, depth, prompt)."""
-        fps = 0.0
-        if len(self._fps_times) >= 2:
-            fps = (len(self._fps_times) - 1) / max(self._fps_times[-1] - self._fps_times[0], 1e-6)
+        fps = self._tracker_fps()
+        fps = 0.0 if fps is None else fps
         lat = "  --" if not math.isfinite(self._latency_ms) else f"{self._latency_ms:4.0f}"
         head = f"{fps:5.1f} fps  latency {lat} ms  "
         if self._lost_since is not None:
