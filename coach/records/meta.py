@@ -28,7 +28,7 @@ def calibration_info(mode: str, *, file: str | None = None, station: Any = None,
     ``station`` is a ``calibration.store.StationCalibration`` (duck-typed: its ``manikin.view`` angles and
     ``manikin.marker`` are read when present).
     """
-    typ, worst, text = DEPTH_UNCERTAINTY.get(mode, (math.nan, math.nan, "unknown geometry mode"))
+    _typical, worst, text = DEPTH_UNCERTAINTY.get(mode, (math.nan, math.nan, "unknown geometry mode"))
     out: dict[str, Any] = {"mode": mode, "file": file, "depth_uncertainty_mm": worst, "uncertainty_text": text}
     man = getattr(station, "manikin", None)
     view = getattr(man, "view", None)
