@@ -87,6 +87,11 @@ class SessionArrays:
     duty: np.ndarray
 
 
+def pause_kind(closed: int, profile: Profile) -> str:
+    """Kind of the pause after a set of ``closed`` compressions: ventilation after half a cycle or more."""
+    return "ventilation" if profile.ratio is not None and closed >= profile.ratio.compressions // 2 else "hands_off"
+
+
 def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -> SessionArrays:
     """Sets, rates and internal pauses for new compressions (in time order)."""
     n = len(strokes)
@@ -113,7 +118,7 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
         # compressions in the set that the pause closes
         before = np.flatnonzero(new_set[:j])
         closed = j - before[-1] if before.size else carry.set_count + j
-        kind = "ventilation" if profile.ratio is not None and closed >= profile.ratio.compressions // 2 else "hands_off"
+        kind = pause_kind(closed, profile)
         s, e = float(prev_rel[j]), float(strokes.t_start[j])
         carry.pauses.append(Pause(s, e, kind, (e - s) > profile.pause_max_s))
     last_new = pos[-1] if pos.size else -1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from coach.core.metrics import summarize
+from coach.core.metrics import pause_kind, summarize
 from coach.core.options import CoreOptions
 from coach.core.profiles import Profile, load_profile
 from coach.core.types import Compression, Pause, SessionResult
@@ -22,7 +22,7 @@ def internal_pauses(comps: list[Compression], profile: Profile) -> list[Pause]:
     for j in range(1, len(comps)):
         if comps[j].set_index != comps[j - 1].set_index:
             closed = j - set_start
-            kind = "ventilation" if profile.ratio is not None and closed >= profile.ratio.compressions // 2 else "hands_off"
+            kind = pause_kind(closed, profile)
             s, e = comps[j - 1].t_release_s, comps[j].t_start_s
             out.append(Pause(s, e, kind, (e - s) > profile.pause_max_s))
             set_start = j

@@ -29,6 +29,7 @@ from typing import Any, Iterator
 
 from coach.core.types import SessionResult, SessionSummary
 from coach.records.derive import derive_result
+from coach.records.format import _num
 from coach.records.reader import RecordError, SessionLog, read_session
 
 try:
@@ -101,10 +102,6 @@ class SessionRecord:
     @property
     def summary(self) -> SessionSummary:
         return self.result.summary
-
-
-def _num(x: Any) -> float:
-    return math.nan if x is None else float(x)
 
 
 def _sql_num(x: float | None) -> float | None:

@@ -41,6 +41,11 @@ footer{color:#666;font-size:.8em;margin:24px 0 8px}
 """
 
 
+def png_data_uri(png: bytes) -> str:
+    """A PNG as a ``data:`` URI, for an ``<img src>`` in a self-contained page."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def _cls(pct: float) -> str:
     if not math.isfinite(pct):
         return ""
@@ -79,8 +84,7 @@ def render_html(*, title: str, subtitle: str, banners: list[tuple[str, str]], sc
     parts.append("</ol></div>")
     parts.append("<h2>The session</h2>")
     for name, (png, caption) in images.items():
-        b64 = base64.b64encode(png).decode("ascii")
-        parts.append(f"<figure id='fig-{escape(name)}'><img alt='{escape(caption)}' src='data:image/png;base64,{b64}'>"
+        parts.append(f"<figure id='fig-{escape(name)}'><img alt='{escape(caption)}' src='{png_data_uri(png)}'>"
                      f"<figcaption>{escape(caption)}</figcaption></figure>")
     parts.append("<h2>Key figures</h2>" + _rows(figures_rows))
     if posture_rows:

@@ -11,6 +11,7 @@ from coach.core.profiles import Profile, ProfileError, load_profile
 from coach.report.points import CoachingPoint, coaching_points
 from coach.report.posture import posture_rows
 from coach.report.score import Score, score_session
+from models.paths import write_atomic
 
 NOT_RECORDED = "not recorded"
 
@@ -159,7 +160,5 @@ def save_html(html: str, path: str | os.PathLike) -> Path:
     """Write atomically (temp file + rename): a failed write never leaves half a report."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, out)
+    write_atomic(out, html.encode("utf-8"))
     return out

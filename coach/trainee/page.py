@@ -6,7 +6,6 @@ edge, with matplotlib's Agg backend (imported only when a page is built).
 """
 from __future__ import annotations
 
-import base64
 import html
 import io
 import math
@@ -16,6 +15,7 @@ from coach.learning import (
     SessionHistory, fatigue_profile, learning_curve, mastery_state, next_level, next_refresher, persistent_patterns,
     session_patterns,
 )
+from coach.report.html import png_data_uri
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;padding:8px;background:#f6f7f9;color:#1d232b;
@@ -34,7 +34,7 @@ def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     _plt().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return png_data_uri(buf.getvalue())
 
 
 def _plt():
