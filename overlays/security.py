@@ -101,7 +101,7 @@ def serve_secure(context: zmq.Context, sock: zmq.Socket, endpoint: str, opts: Cu
     role a client needs on this socket (viewer for PUB, controller for the remote).
     An ``ipc://`` path a live process still serves is refused, never taken over.
     """
-    from .endpoints import EndpointError, check_ipc_free
+    from .endpoints import check_ipc_free
 
     try:
         check_ipc_free(endpoint)
@@ -110,10 +110,7 @@ def serve_secure(context: zmq.Context, sock: zmq.Socket, endpoint: str, opts: Cu
             apply_server(sock, opts)
             sock.zap_domain = _ZAP_DOMAIN[role].encode("ascii")
         sock.bind(endpoint)
-    except EndpointError as exc:
-        sock.close(0)
-        raise error(str(exc)) from None
-    except ValueError as exc:
+    except ValueError as exc:  # a bad key file (KeyFileError) or a served ipc path (EndpointError)
         sock.close(0)
         raise error(str(exc)) from None
     except zmq.ZMQError as exc:

@@ -96,7 +96,7 @@ def _cv2_quiet() -> int | None:
         old = cv2.getLogLevel()
         cv2.setLogLevel(2)  # ERROR
         return int(old)
-    except (AttributeError, Exception):  # noqa: BLE001 - an odd cv2 build: leave it
+    except Exception:  # noqa: BLE001 - an odd cv2 build (AttributeError included): leave it
         return None
 
 

@@ -23,16 +23,8 @@ def _raise(signum, _frame) -> None:
 @contextlib.contextmanager
 def graceful_signals() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (a KeyboardInterrupt)."""
-    if threading.current_thread() is not threading.main_thread():
+    with _handled(("SIGTERM", "SIGHUP"), _raise):
         yield
-        return
-    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
-    old = {s: signal.signal(s, _raise) for s in wanted}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 @contextlib.contextmanager
@@ -44,19 +36,26 @@ def deferred_signals(request_stop) -> Iterator[list[str]]:
     the names of the signals caught. Outside the main thread it changes nothing.
     """
     caught: list[str] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
 
     def _stop(signum, _frame) -> None:
         caught.append(signal.Signals(signum).name)
         request_stop(caught[-1])
 
-    wanted = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
-              if s is not None]
-    old = {s: signal.signal(s, _stop) for s in wanted}
-    try:
+    with _handled(("SIGINT", "SIGTERM", "SIGHUP"), _stop):
         yield caught
+
+
+@contextlib.contextmanager
+def _handled(names: tuple[str, ...], handler) -> Iterator[None]:
+    """Within the block, the named signals (those this platform has) go to ``handler``; outside the
+    main thread nothing changes (Python allows handlers only there). The old handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [s for s in (getattr(signal, n, None) for n in names) if s is not None]
+    old = {s: signal.signal(s, handler) for s in wanted}
+    try:
+        yield
     finally:
         for s, h in old.items():
             signal.signal(s, h)
