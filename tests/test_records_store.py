@@ -296,10 +296,11 @@ def test_a_disk_that_refuses_the_file_never_stops_the_station(tmp_path, monkeypa
 
 
 def test_calibration_info_carries_the_sessions_own_stated_uncertainty():
-    """``analyze`` passes the geometry's stated uncertainty; it replaces the mode's worst case in the record."""
+    """``analyze`` passes the geometry's stated uncertainty; the record keeps it beside the mode's worst case."""
     from coach.records import calibration_info
 
     assert calibration_info("marker")["depth_uncertainty_mm"] == 2.0
     info = calibration_info("marker", depth_uncertainty_mm=2.4)
-    assert info["depth_uncertainty_mm"] == 2.4 and "±2.4 mm" in info["uncertainty_text"]
-    assert calibration_info("marker", depth_uncertainty_mm=float("nan"))["depth_uncertainty_mm"] == 2.0
+    assert info["stated_depth_uncertainty_mm"] == 2.4 and "±2.4 mm" in info["uncertainty_text"]
+    assert info["depth_uncertainty_mm"] == 2.0
+    assert "stated_depth_uncertainty_mm" not in calibration_info("marker", depth_uncertainty_mm=float("nan"))

@@ -27,13 +27,14 @@ def calibration_info(mode: str, *, file: str | None = None, station: Any = None,
 
     ``station`` is a ``calibration.store.StationCalibration`` (duck-typed: its ``manikin.view`` angles and
     ``manikin.marker`` are read when present). ``depth_uncertainty_mm``: the session's own stated uncertainty
-    (``PipelineResult.depth_uncertainty_mm``, from its geometry); it replaces the mode's worst case.
+    (``PipelineResult.depth_uncertainty_mm``, from its geometry), kept as ``stated_depth_uncertainty_mm`` beside
+    the mode's worst case.
     """
     _typical, worst, text = DEPTH_UNCERTAINTY.get(mode, (math.nan, math.nan, "unknown geometry mode"))
-    if depth_uncertainty_mm is not None and math.isfinite(depth_uncertainty_mm):
-        worst = float(depth_uncertainty_mm)
-        text = f"{text.split(':')[0]}: this session's stated depth uncertainty ±{worst:.1f} mm (from its geometry)"
     out: dict[str, Any] = {"mode": mode, "file": file, "depth_uncertainty_mm": worst, "uncertainty_text": text}
+    if depth_uncertainty_mm is not None and math.isfinite(depth_uncertainty_mm):
+        out["stated_depth_uncertainty_mm"] = float(depth_uncertainty_mm)
+        out["uncertainty_text"] = f"{text}; this session states ±{depth_uncertainty_mm:.1f} mm (from its geometry)"
     man = getattr(station, "manikin", None)
     view = getattr(man, "view", None)
     if view is not None:

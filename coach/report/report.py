@@ -59,7 +59,7 @@ def _basis_rows(meta: dict[str, Any], profile: Profile) -> list[tuple[str, str]]
         rows.append(("viewing angle", ", ".join(view)))
     else:
         rows.append(("viewing angle", NOT_RECORDED))
-    unc = cal.get("depth_uncertainty_mm")
+    unc = cal.get("stated_depth_uncertainty_mm", cal.get("depth_uncertainty_mm"))  # the session's own, else the mode's
     text = cal.get("uncertainty_text")
     if text:
         rows.append(("depth uncertainty", text))
