@@ -8,7 +8,7 @@ edges (``to_dict``); inside, arrays stay NumPy.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 # Quality flags a compression can carry (strings so JSON and viewers read them as-is).
@@ -44,6 +44,33 @@ def json_safe(x: Any) -> Any:
     return x
 
 
+def from_json_num(x: Any) -> float:
+    """JSON null -> NaN (the inverse of json_safe for a float)."""
+    return math.nan if x is None else float(x)
+
+
+def _fields_from(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of ``cls`` from its JSON dict: ints and strings by the field's type, every other
+    field a float (null -> NaN). Keys ``cls`` lacks are ignored, so files from newer versions still read."""
+    kw: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        if kind == "int":
+            kw[f.name] = int(v or 0)
+        elif kind == "str":
+            kw[f.name] = "" if v is None else str(v)
+        elif kind == "bool":
+            kw[f.name] = bool(v)
+        elif f.name == "flags":
+            kw[f.name] = tuple(str(x) for x in v)
+        else:
+            kw[f.name] = from_json_num(v)
+    return kw
+
+
 @dataclass(frozen=True)
 class Compression:
     """One compression, measured against the chest's rest baseline.
@@ -70,6 +97,18 @@ class Compression:
         d["t_s"] = d["t_bottom_s"]  # the CLI schema names the bottom time t_s
         return d
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Compression":
+        """Inverse of ``to_dict`` (null -> NaN; the optional fields may be absent). KeyError when a timing or
+        the depth is missing, TypeError/ValueError when a value is not a number: a malformed record."""
+        for name in ("index", "set_index", "t_start_s", "t_bottom_s", "t_release_s", "depth_mm"):
+            if name not in d:
+                raise KeyError(name)
+        kw = _fields_from(cls, d)
+        for name in ("rate_cpm", "duty_cycle", "recoil_residual_mm"):
+            kw.setdefault(name, math.nan)
+        return cls(**kw)
+
 
 @dataclass(frozen=True)
 class Pause:
@@ -88,6 +127,11 @@ class Pause:
         d = json_safe(asdict(self))
         d["duration_s"] = json_safe(self.duration_s)
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Pause":
+        """Inverse of ``to_dict``. KeyError when a field is missing."""
+        return cls(from_json_num(d["start_s"]), from_json_num(d["end_s"]), str(d["kind"]), bool(d["too_long"]))
 
 
 @dataclass(frozen=True)
@@ -130,6 +174,17 @@ class SessionSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SessionSummary":
+        """Inverse of ``to_dict`` (null -> NaN; unknown keys ignored, missing ones take the field's default
+        or NaN / 0 / "", so older and newer files both read)."""
+        kw = _fields_from(cls, d)
+        for f in fields(cls):
+            if f.name not in kw and f.default is MISSING:
+                kind = f.type if isinstance(f.type, str) else ""
+                kw[f.name] = 0 if kind == "int" else "" if kind == "str" else math.nan
+        return cls(**kw)
 
 
 @dataclass(frozen=True)

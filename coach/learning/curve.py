@@ -3,8 +3,8 @@
 Why these numbers: they are the ones a QCPR debrief shows (overall score, %
 correct depth, rate, recoil, CCF), plus the mastery share (% of compressions
 correct in all three at once) that the fading and mastery rules use.
-The overall score is the mean of the depth, rate and recoil percentages and
-the CCF in percent, capped at the profile's CCF goal (so 80 % CCF scores 100).
+The overall score is the debrief report's (``coach.report.score``, formula in
+docs/report.md), so the curve and the report never disagree on a session.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from coach.core.profiles import Profile, load_profile
+from coach.report.score import score_summary
 
 from .history import SessionHistory, TraineeSession
 from .quality import compressing_span_s, pct_correct
@@ -39,8 +40,7 @@ def _nan0(x: float) -> float:
 def session_point(s: TraineeSession, profile: Profile | None = None) -> CurvePoint:
     p = profile or load_profile(s.profile)
     m = s.summary
-    ccf_part = min(100.0, 100.0 * _nan0(m.ccf) / p.ccf_goal) if p.ccf_goal > 0 else 100.0 * _nan0(m.ccf)
-    score = (_nan0(m.pct_depth_ok) + _nan0(m.pct_rate_ok) + _nan0(m.pct_recoil_ok) + ccf_part) / 4.0 if m.compressions else 0.0
+    score = score_summary(m, p).overall_pct
     return CurvePoint(
         started_at=s.started_at,
         feedback_level=s.feedback_level,

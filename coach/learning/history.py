@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from coach.core.types import Compression, Pause, SessionSummary
+from coach.core.types import Compression, Pause, SessionSummary, from_json_num
 
 from .rules import FULL, LEVELS
 
@@ -61,47 +61,6 @@ class SessionHistory:
 
 
 # ------------------------------------------------------------ adapter: analysis JSON
-def _f(x: Any) -> float:
-    return math.nan if x is None else float(x)
-
-
-def compression_from_dict(d: Mapping[str, Any]) -> Compression:
-    """Inverse of ``Compression.to_dict`` (JSON null -> NaN)."""
-    return Compression(
-        index=int(d["index"]),
-        set_index=int(d["set_index"]),
-        t_start_s=_f(d["t_start_s"]),
-        t_bottom_s=_f(d["t_bottom_s"]),
-        t_release_s=_f(d["t_release_s"]),
-        depth_mm=_f(d["depth_mm"]),
-        rate_cpm=_f(d.get("rate_cpm")),
-        duty_cycle=_f(d.get("duty_cycle")),
-        recoil_residual_mm=_f(d.get("recoil_residual_mm")),
-        flags=tuple(d.get("flags", ())),
-        gap_s=_f(d.get("gap_s", 0.0)),
-    )
-
-
-def summary_from_dict(d: Mapping[str, Any]) -> SessionSummary:
-    """Inverse of ``SessionSummary.to_dict`` (unknown keys ignored, JSON null -> NaN)."""
-    kw: dict[str, Any] = {}
-    for name, f in SessionSummary.__dataclass_fields__.items():
-        if name not in d:
-            continue
-        v = d[name]
-        if f.type in ("int",):
-            kw[name] = int(v)
-        elif f.type in ("float",):
-            kw[name] = _f(v)
-        else:
-            kw[name] = v
-    return SessionSummary(**kw)
-
-
-def pause_from_dict(d: Mapping[str, Any]) -> Pause:
-    return Pause(_f(d["start_s"]), _f(d["end_s"]), str(d["kind"]), bool(d["too_long"]))
-
-
 def parse_time(text: str) -> datetime:
     """ISO 8601 -> aware UTC datetime (naive times are taken as UTC)."""
     t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
@@ -117,9 +76,9 @@ def session_from_analysis(doc: Mapping[str, Any], *, trainee_id: str, started_at
     ``placement_mm`` (one per compression). Missing required keys raise KeyError
     naming the key; the caller names the file.
     """
-    comps = tuple(compression_from_dict(c) for c in doc["compressions"])
-    summary = summary_from_dict(doc["summary"])
-    placement = tuple(_f(x) for x in doc.get("placement_mm") or ())
+    comps = tuple(Compression.from_dict(c) for c in doc["compressions"])
+    summary = SessionSummary.from_dict(doc["summary"])
+    placement = tuple(from_json_num(x) for x in doc.get("placement_mm") or ())
     return TraineeSession(
         trainee_id=str(doc.get("trainee", trainee_id)),
         started_at=parse_time(doc["started_at"]) if doc.get("started_at") else started_at,
@@ -127,7 +86,7 @@ def session_from_analysis(doc: Mapping[str, Any], *, trainee_id: str, started_at
         feedback_level=str(doc.get("feedback_level", feedback_level)),
         compressions=comps,
         summary=summary,
-        pauses=tuple(pause_from_dict(p) for p in doc.get("pauses", ())),
+        pauses=tuple(Pause.from_dict(p) for p in doc.get("pauses", ())),
         placement_mm=placement,
         station_id=str(doc.get("station", "")),
         session_id=str(doc.get("session", session_id)),

@@ -13,22 +13,21 @@ from typing import Sequence
 
 import numpy as np
 
+from coach.core.metrics import compression_flags
 from coach.core.profiles import Profile
 from coach.core.types import Compression
 
 
 def correct_mask(comps: Sequence[Compression], profile: Profile) -> np.ndarray:
-    """Boolean per compression: depth in band, recoil complete, rate in band (or unknown)."""
-    if not comps:
-        return np.zeros(0, bool)
-    depth = np.array([c.depth_mm for c in comps], float)
-    rate = np.array([c.rate_cpm for c in comps], float)
-    resid = np.array([c.recoil_residual_mm for c in comps], float)
-    with np.errstate(invalid="ignore"):
-        depth_ok = (depth >= profile.depth_mm.min) & (depth <= profile.depth_mm.max)
-        rate_ok = ~np.isfinite(rate) | ((rate >= profile.rate_cpm.min) & (rate <= profile.rate_cpm.max))
-        recoil_ok = ~(resid > profile.recoil_residual_max_mm)
-    return depth_ok & rate_ok & recoil_ok
+    """Boolean per compression: a measured depth and none of the core's quality flags under ``profile``.
+
+    Why the core's rule (``compression_flags``) and not a copy: "correct" must mean the same in the live
+    feedback, the report and the learning rules. A compression without a measured depth (NaN) is not correct:
+    nothing shows it was deep enough.
+    """
+    return np.array([math.isfinite(c.depth_mm)
+                     and not compression_flags(c.depth_mm, c.rate_cpm, c.recoil_residual_mm, profile)
+                     for c in comps], bool)
 
 
 def pct_correct(comps: Sequence[Compression], profile: Profile) -> float:

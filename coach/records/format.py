@@ -17,8 +17,6 @@ NaN is written as ``null`` (JSON has no NaN) and read back as NaN.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import fields
 from typing import Any, Mapping
 
 from coach.core.types import Compression, SessionSummary, json_safe
@@ -52,40 +50,11 @@ def compression_line(c: Compression, placement_mm: float | None = None,
     return line
 
 
-def _num(x: Any) -> float:
-    return math.nan if x is None else float(x)
-
-
-
 def compression_from(d: Mapping[str, Any]) -> Compression:
     """The core's Compression back from its line (null -> NaN). KeyError/TypeError/ValueError when malformed."""
-    kw: dict[str, Any] = {}
-    for f in fields(Compression):
-        if f.name not in d:
-            if f.name == "gap_s":
-                continue
-            raise KeyError(f.name)
-        v = d[f.name]
-        if f.name in ("index", "set_index"):
-            kw[f.name] = int(v)
-        elif f.name == "flags":
-            kw[f.name] = tuple(str(x) for x in v)
-        else:
-            kw[f.name] = _num(v)
-    return Compression(**kw)
+    return Compression.from_dict(d)
 
 
 def summary_from(d: Mapping[str, Any]) -> SessionSummary:
     """SessionSummary back from its dict (null -> NaN; unknown keys ignored, so newer files still read)."""
-    kw: dict[str, Any] = {}
-    for f in fields(SessionSummary):
-        if f.name not in d:
-            continue
-        v = d[f.name]
-        if f.name in ("compressions", "pauses_too_long", "sets"):
-            kw[f.name] = int(v or 0)
-        elif f.name in ("profile", "ccf_rating"):
-            kw[f.name] = "" if v is None else str(v)
-        else:
-            kw[f.name] = _num(v)
-    return SessionSummary(**kw)
+    return SessionSummary.from_dict(d)

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 from coach.core.types import SessionResult, SessionSummary
 from coach.records.derive import derive_result
-from coach.records.format import _num
+from coach.core.types import from_json_num as _num
 from coach.records.reader import RecordError, SessionLog, read_session
 
 try:

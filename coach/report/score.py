@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from coach.core.profiles import Profile
-from coach.core.types import SessionResult
+from coach.core.types import SessionResult, SessionSummary
 
 METRICS = ("depth", "rate", "recoil", "flow")  # also the tie-break order of the coaching points
 
@@ -51,7 +51,12 @@ def _pct(x: float) -> float:
 
 def score_session(result: SessionResult, profile: Profile) -> Score:
     """The score of one session (the summary's per-metric shares and its CCF, against ``profile``)."""
-    s = result.summary
+    return score_summary(result.summary, profile)
+
+
+def score_summary(s: SessionSummary, profile: Profile) -> Score:
+    """The score from a session's summary alone: the learning curve scores stored sessions with it, so the
+    trainee's curve and the debrief report show the same number."""
     if s.compressions == 0:
         return Score(math.nan, math.nan, math.nan, 0.0, 0.0)
     depth, rate, recoil = _pct(s.pct_depth_ok), _pct(s.pct_rate_ok), _pct(s.pct_recoil_ok)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..endpoints import EndpointError, check
+from ..protocol import ProtocolError, loads_bounded
 from ..hud.server import HudError, HudOptions, HudServer
 from .model import ClassOptions, ClassRoom
 
@@ -115,9 +116,9 @@ class InstructorServer:
 
     async def _on_page_text(self, text: str) -> str | None:
         try:
-            req = json.loads(text)
+            req = loads_bounded(text, what="page command")  # the page is a browser: untrusted like any peer
             cmd, station = str(req["cmd"]), str(req.get("station", ""))
-        except (ValueError, KeyError, TypeError):
+        except (ProtocolError, KeyError, TypeError, AttributeError):
             return json.dumps({"topic": "instructor.reply", "ok": False, "error": "expected {\"cmd\": ..., \"station\": ...}"})
         if cmd == "detail":
             return json.dumps({"topic": "instructor.detail", **(self.room.detail(station, time.monotonic()) or {})})
