@@ -8,7 +8,6 @@ simulated trainee). Each source needs one adapter to ``TraineeSession``;
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
