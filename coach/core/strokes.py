@@ -31,6 +31,7 @@ gives the same numbers (see _release_one, _count_below).
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -243,6 +244,10 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     side): every column is computed alone, so this only saves NumPy calls.
     """
     m, k = ib.size, tcen.size
+    if m + k <= 2:  # (streaming's usual case: the same operations on Python floats, see _bottom_one, _top_one)
+        bts = [_bottom_one(t, c, int(i), float(ti), float(h), p) for i, ti, h in zip(ib, t_ib, hw)]
+        return (np.array([b[0] for b in bts]), np.array([b[1] for b in bts]),
+                np.array([_top_one(t, c, float(x), p) for x in tcen]))
     ic = np.minimum(t.searchsorted(tcen), t.size - 1)
     tau, y, valid = _gather(tp, cp, np.concatenate((ib, ic)), np.concatenate((t_ib, tcen)), p.fit_k)
     tw = p.top_fit_s
@@ -292,6 +297,113 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     return tb, bv, q
 
 
+
+def _wquad_one(u, y, w):
+    """_wquad for one column of Python floats, operation for operation: the same products, the window
+    sums added in window order from the first row (as the column reduce of _wquad adds its rows), the
+    same cofactors and solve; so the same floats."""
+    s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = None
+    npos = 0
+    for uu, yy, ww in zip(u, y, w):
+        p1 = ww * uu
+        p2 = p1 * uu
+        p3 = p2 * uu
+        p4 = p3 * uu
+        p5 = ww * yy
+        p6 = p5 * uu
+        p7 = p6 * uu
+        if s0 is None:
+            s0, s1, s2, s3, s4, t0, t1, t2 = ww, p1, p2, p3, p4, p5, p6, p7
+        else:
+            s0 += ww
+            s1 += p1
+            s2 += p2
+            s3 += p3
+            s4 += p4
+            t0 += p5
+            t1 += p6
+            t2 += p7
+        if ww > 0:
+            npos += 1
+    c00 = s2 * s4 - s3 * s3
+    c01 = s2 * s3 - s1 * s4
+    c02 = s1 * s3 - s2 * s2
+    c11 = s0 * s4 - s2 * s2
+    c12 = s1 * s2 - s0 * s3
+    c22 = s0 * s2 - s1 * s1
+    det = s0 * c00 + s1 * c01 + s2 * c02
+    sc = max(s0, 1.0)
+    ok = npos >= 4 and abs(det) > 1e-12 * (sc * sc * sc)
+    d = det if ok else 1.0
+    b0 = (c00 * t0 + c01 * t1 + c02 * t2) / d
+    b1 = (c01 * t0 + c11 * t1 + c12 * t2) / d
+    b2 = (c02 * t0 + c12 * t1 + c22 * t2) / d
+    return b0, b1, b2, ok
+
+
+def _vertex_one(b0, b1, b2, ok, lo, hi, sign):
+    """_vertex for one column of Python floats (the same operations)."""
+    du = -b1 / (2.0 * b2) if sign * b2 > 1e-12 else 0.0
+    du = min(max(du, lo), hi)
+    if not ok:
+        return 0.0, math.nan
+    return du, b0 + (b1 + b2 * du) * du
+
+
+def _column_one(t, c, i: int, tc: float, K: int):
+    """Column i-K..i+K of a (window x candidates) gather as Python floats: time offsets from ``tc``,
+    values (NaN outside the buffer) and validity; the same numbers _gather puts in that column."""
+    n = len(t)
+    lo, hi = max(i - K, 0), min(i + K + 1, n)
+    ts = t[lo:hi].tolist()
+    ys = c[lo:hi].tolist()
+    tau = [x - tc for x in ts]
+    if lo > i - K:  # (times pad with the edge value, heights with NaN)
+        tau = [ts[0] - tc] * (lo - (i - K)) + tau
+        ys = [math.nan] * (lo - (i - K)) + ys
+    if hi < i + K + 1:
+        tau = tau + [ts[-1] - tc] * (i + K + 1 - hi)
+        ys = ys + [math.nan] * (i + K + 1 - hi)
+    return tau, ys, [y == y for y in ys]
+
+
+def _bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
+    """One bottom column of _fits on Python floats (the same operations): (time, height)."""
+    tau, y, valid = _column_one(t, c, i, t_i, p.fit_k)
+    u0 = [x / hw for x in tau]
+    lim = p.dt_s / hw
+    yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
+    w = [max(1.0 - abs(u), 0.0) if v else 0.0 for u, v in zip(u0, valid)]
+    center, _ = _vertex_one(*_wquad_one(u0, yz, w), -lim, lim, 1.0)
+    u1 = [u - center for u in u0]
+    w1 = [max(1.0 - abs(u), 0.0) if v else 0.0 for u, v in zip(u1, valid)]
+    du1, vb = _vertex_one(*_wquad_one(u1, yz, w1), -lim - center, lim - center, 1.0)
+    center = center + du1
+    return t_i + center * hw, (float(c[i]) if vb != vb else vb)
+
+
+def _top_one(t, c, tc: float, p: Params) -> float:
+    """One rest-top column of _fits on Python floats (the same operations): its level."""
+    i = min(int(t.searchsorted(tc)), t.size - 1)
+    tau, y, valid = _column_one(t, c, i, tc, p.fit_k)
+    tw = p.top_fit_s
+    u0 = [x / tw for x in tau]
+    lim = p.dt_s / tw
+    yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
+    w = [1.0 if (v and abs(u) <= 1.0 + 1e-9) else 0.0 for u, v in zip(u0, valid)]
+    _, vpar = _vertex_one(*_wquad_one(u0, yz, w), -lim, lim, -1.0)
+    mwin = p.options.top_mean_window_s
+    mw = [v and abs(x) <= mwin for x, v in zip(tau, valid)]
+    cnt = sum(mw)
+    acc = None
+    for yy, m in zip(y, mw):
+        x = yy if m else 0.0
+        acc = x if acc is None else acc + x
+    vmean = acc / max(cnt, 1) if cnt > 0 else math.nan
+    wv = p.options.top_vertex_weight
+    return vmean if vpar != vpar else wv * vpar + (1.0 - wv) * vmean
+
+
 def _interp_cross(t, s, a, level):
     """Time where s crosses ``level`` between samples a and a+1, clipped to [t[a], t[a+1]]."""
     sa, sb = s[a], s[a + 1]
@@ -318,12 +430,15 @@ def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.nda
 def _quantiles_one(values: np.ndarray, e: int, K: int, q: float) -> np.ndarray:
     """_quantiles for a single end: a selection (no arithmetic on the values), so the same numbers; for
     one candidate a sort of <= K Python floats costs a fraction of the dozen NumPy calls."""
-    out = []
-    for row in values.reshape(-1, values.shape[-1]).tolist():
-        w = sorted(x for x in row[max(e - K, 0) : e] if x == x)
-        cnt = len(w)
-        out.append(w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan)
+    out = [_quantile_list(row, e, K, q) for row in values.reshape(-1, values.shape[-1]).tolist()]
     return np.array(out).reshape(values.shape[:-1] + (1,))
+
+
+def _quantile_list(row: list, e: int, K: int, q: float) -> float:
+    """The nearest-rank q-quantile of row[max(0, e-K):e] (Python floats, NaN ignored; NaN when none)."""
+    w = sorted(x for x in row[max(e - K, 0) : e] if x == x)
+    cnt = len(w)
+    return w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan
 
 
 def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.ndarray:
@@ -365,9 +480,11 @@ def _baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim:
     added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
     float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
     lo = max(e - K, 0)
-    v = np.asarray(vals, float)[lo:e].tolist()
+    v = vals[lo:e]
+    v = v.tolist() if isinstance(v, np.ndarray) else [float(x) for x in v]
     since = t_now - window_s
-    rec = [x >= since for x in np.asarray(vt, float)[lo:e].tolist()]
+    vr = vt[lo:e]
+    rec = [x >= since for x in (vr.tolist() if isinstance(vr, np.ndarray) else vr)]
     if sum(1 for r, x in zip(rec, v) if r and x == x) >= 3:
         v = [x if r else math.nan for r, x in zip(rec, v)]
     w = sorted(x for x in v if x == x)
@@ -516,34 +633,6 @@ def _count_below(rows: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:
         lo = np.where(act & ~ge, mid + 1, lo)
 
 
-def _release_one(rel: _Release, t, s, f0, up_end, e, f_min, hi, b, B, wait, n):
-    """The release fixed point of a single candidate, evaluated at every possible decision sample at once.
-
-    The iteration in _releases (f -> fn(f), from f0) stops at the first f >= f0 with fn(f) == f:
-    fn only grows with f (the running max, hence the level, the crossing and the wait all grow),
-    so the iterates never pass that f. Same arithmetic at that f, so the same numbers; for one
-    candidate this is a handful of NumPy calls instead of a few dozen per iteration.
-    Returns (f, t_release, top); f = n when no sample in the buffer is a fixed point yet.
-    """
-    u = int(rel.u[0])
-    last = min(hi, n - 1)
-    if f0 > last:
-        return n, np.nan, np.nan
-    f = np.arange(f0, last + 1)
-    fm = np.minimum(f, up_end)
-    rm, tw = rel.rm[0], rel.tw[0]
-    Mv = rm[fm - u]
-    level = b + RELEASE_FRACTION * (np.fmin(Mv, B) - b)
-    tau = np.maximum(np.minimum(u + rm.searchsorted(level), fm), u)
-    tr = _interp_cross(t, s, tau - 1, level)
-    x = np.minimum(np.maximum(u + tw.searchsorted(tr + wait), f), hi + 1)
-    fixed = (np.maximum(np.minimum(np.maximum(x, f), e), f_min) == f).nonzero()[0]
-    if fixed.size == 0:
-        return n, float(tr[-1]), float(Mv[-1])
-    k = int(fixed[0])
-    return int(f[k]), float(tr[k]), float(Mv[k])
-
-
 def process(buf, phases: Phases, base: int, p: Params, carry: StrokeCarry, final: bool) -> tuple[Strokes, int]:
     """Decide every candidate in ``buf`` after ``carry.last_up`` that can be decided.
 
@@ -586,6 +675,8 @@ def _process(buf, ph, base, p, carry, final):
     run = _Run(buf, ph, base, p)
     if not _candidates(run, carry):
         return Strokes.empty(), _need_from(run.t, run.n - 1, p)
+    if run.m == 1 and ONE_CANDIDATE_PATH:
+        return _process_one(run, carry, final)
     k, tcen, jq = _rest_top_times(run, carry)
     qv = _measure(run, carry, k, tcen, jq)
     B, good, rest_top, amp = _baselines(run, carry, qv)
@@ -593,7 +684,10 @@ def _process(buf, ph, base, p, carry, final):
     if n_dec == 0:
         return Strokes.empty(), _need_from(run.t, run.u[0], p)
     out = _accept(run, n_dec, B, f, t_r, M)
-    _advance_carry(run, carry, n_dec, qv, rest_top, good, amp, B)
+    d = slice(0, n_dec)
+    rt, gd = rest_top[d], good[d]
+    _advance_carry(run, carry, n_dec, qv[d][rt].tolist(), amp[d][rt].tolist(), qv[d][gd].tolist(),
+                   run.tb[d][gd].tolist(), float(B[n_dec - 1]))
     need = _need_from(run.t, run.u[n_dec], p) if n_dec < run.m else _need_from(run.t, run.n - 1, p)
     return out, need
 
@@ -608,9 +702,12 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
     j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
     if j.size == 0:
         return False
+    run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
+    if j.size == 1 and ONE_CANDIDATE_PATH:
+        _candidate_one(run, carry, int(j[0]))
+        return True
     run.j, run.m = j, j.size
     u = run.u = ph.start[j] - base
-    run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
     lb = run.lb = ph.exti[j - 1] - base  # the DOWN phase's minimum (local index)
     run.bottom_s = ph.extv[j - 1]
     p_s = run.top_before_s = ph.extv[j - 2]  # max of the previous UP phase (smoothed)
@@ -723,6 +820,8 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     """
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
     j, u, m, b_s = run.j, run.u, run.m, run.bottom_s
+    if m == 1:  # (streaming's usual case: the same rule on Python floats, see _releases_one)
+        return _releases_one(run, carry, float(B[0]), final)
     P = ph.start.size
     nxt = np.minimum(j + 1, P - 1)
     dn_next = np.where(j + 1 < P, ph.start[nxt] - base, n)  # next DOWN event (n: not yet)
@@ -737,11 +836,7 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     t_r = np.full(m, np.nan)
     M = np.full(m, np.nan)
     a = np.arange(m)
-    if m == 1:  # (streaming's usual case: every possible decision sample at once, see _release_one)
-        f[0], t_r[0], M[0] = _release_one(rel, t, s, f[0], int(up_end[0]), int(e[0]), int(f_min[0]), int(hi[0]),
-                                          b_s[0], B[0], wait, n)
-        a = a[:0]
-    for _ in range(64 if a.size else 0):
+    for _ in range(64):
         fa = f[a]
         fm = np.minimum(fa, up_end[a])
         Mv = rel.top(a, fm)
@@ -775,9 +870,84 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     return f, t_r, M, n_dec
 
 
+def _fmin(a: float, b: float) -> float:
+    """np.fmin on two Python floats (NaN ignored)."""
+    if a != a:
+        return b
+    return a if (b != b or a <= b) else b
+
+
+def _cross_one(t, s, a: int, level: float) -> float:
+    """_interp_cross for one crossing (Python floats; ``t``, ``s``: lists), the same operations."""
+    sa, sb = s[a], s[a + 1]
+    den = sb - sa
+    fr = (level - sa) / den if den != 0.0 else math.inf
+    fr = min(max(fr, 0.0), 1.0) if (fr - fr == 0.0) else 1.0
+    ta = t[a]
+    return ta + fr * (t[a + 1] - ta)
+
+
+def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
+    """_releases for a single candidate on Python floats: the same rule and arithmetic.
+
+    The iteration of _releases (f -> fn(f), from f0) stops at the first f >= f0 with fn(f) == f: fn only
+    grows with f (the running max, hence the level, the crossing and the wait all grow), so the iterates
+    never pass that f; here the decision samples are tried in order until that one. Returns what
+    _releases returns (arrays of one entry).
+    """
+    ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
+    j, u, b = int(run.j[0]), int(run.u[0]), float(run.bottom_s[0])
+    dn_next = int(ph.start[j + 1]) - base if j + 1 < ph.start.size else n
+    e = min(dn_next, int(t.searchsorted(t[u] + o.max_up_s, side="left")))
+    up_end = min(dn_next, n) - 1
+    wait = p.release_wait_s
+    f_min = int(t.searchsorted(run.t_lb[0] + o.fit_window_s + p.dt_s, side="left"))
+    f0 = max(u, f_min)
+    hi = min(max(e, f_min), n)
+    last = min(hi, n - 1)
+    # the upstroke u..last: its times (one more, the edge value past the end), values, running max
+    tl = t[u : last + 2].tolist()
+    if len(tl) < last - u + 2:
+        tl.append(tl[-1])
+    sl = s[u : last + 1].tolist()
+    rm, run_max = [], math.nan
+    for x in sl:
+        if run_max != run_max or x > run_max:
+            run_max = x if x == x else run_max
+        rm.append(run_max)
+    ts = t[max(u - 1, 0) : last + 2].tolist()  # (crossing samples tau - 1 >= u - 1)
+    ss = s[max(u - 1, 0) : last + 2].tolist()
+    off = max(u - 1, 0)
+
+    def at(f: int):
+        fm = min(f, up_end)
+        Mv = rm[fm - u]
+        level = b + RELEASE_FRACTION * (_fmin(Mv, B) - b)
+        k = bisect.bisect_left(rm, level) if level == level else len(rm)
+        tau = max(min(u + k, fm), u)
+        return level, Mv, _cross_one(ts, ss, tau - 1 - off, level)
+
+    f_dec, tr, Mv = n, math.nan, math.nan
+    for f in range(f0, last + 1):
+        level, Mv, tr = at(f)
+        x = min(max(u + bisect.bisect_left(tl, tr + wait), f), hi + 1)
+        if max(min(max(x, f), e), f_min) == f:
+            f_dec = f
+            break
+    if f_dec >= n:
+        if final:  # end of data: decide with what there is
+            f_dec = n - 1
+            level, Mv, tr = at(n - 1)
+        else:  # what the streaming scheduler needs to know about the first undecided candidate
+            carry.pending = (float(t[u]), float(tr), b, B)
+    return np.array([f_dec]), np.array([tr]), np.array([Mv]), 1 if (final or f_dec < n) else 0
+
+
 def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     """The decided candidates' start (onset crossing) and depth, and which of them are compressions."""
     t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.sp
+    if n_dec == 1:  # (streaming's usual case: the same arithmetic on Python floats, see _accept_one)
+        return _accept_one(run, float(B[0]), int(f[0]), float(t_r[0]), float(M[0]))
     d = slice(0, n_dec)
     Bd, q, bss, ps = B[d], M[d], run.bottom_s[d], run.top_before_s[d]
     kn = ~np.isnan(Bd)
@@ -827,8 +997,185 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     )
 
 
-def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, qv, rest_top, good, amp, B) -> None:
-    """Remember what the next run needs of the last decided candidate and of the rest tops."""
+def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
+    """_accept for the first candidate alone on Python floats (the same operations and tests)."""
+    t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.sp
+    bss, ps = float(run.bottom_s[0]), float(run.top_before_s[0])
+    kn = Bd == Bd
+    ref0 = _fmin(ps, q)  # no baseline yet: the lower of the two tops
+    ref_s = _fmin(ps, Bd) if kn else ref0
+    Ls = ref_s - START_FRACTION * (ref_s - bss)
+    lbd = int(run.lbc[0])
+    lo_s = int(t.searchsorted(run.t_lb[0] - o.max_down_s, side="left"))
+    js = _last_at_or_above_one(s, lo_s, lbd, Ls)
+    if js < 0:  # the hand sank slowly below the top before: start from the highest point in reach
+        win = [x for x in s[max(lo_s, 0) : lbd + 1].tolist() if x == x]
+        loc = max(win) if win else -math.inf
+        ref_s = _fmin(ref_s, loc)
+        Ls = ref_s - START_FRACTION * (ref_s - bss)
+        js = _last_at_or_above_one(s, lo_s, lbd, Ls)
+    jsc = min(max(js, 0), n - 2)
+    t_s = _cross_one(t[jsc : jsc + 2].tolist(), s[jsc : jsc + 2].tolist(), 0, Ls)
+    bvd, tbd = float(run.bv[0]), float(run.tb[0])
+    base_mm = Bd if kn else ref0
+    depth = base_mm - bvd
+    depth_s = base_mm - bss
+    fall = ref_s - bss
+    rise = (_fmin(q, Bd) if kn else q) - bss
+    jr = min(f, n - 1)
+    off = o.off_margin_mm
+    ok = (bool(run.geo_ok[0]) and js >= 0 and depth >= p.min_depth_mm and depth <= p.max_depth_mm
+          and fall >= o.stroke_frac * depth_s and rise >= o.stroke_frac * depth_s
+          and not (kn and ps > Bd + off and q > Bd + off)  # hands-off on both sides: a hand movement
+          and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
+          and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
+          and int(_count(run.nan_at, jsc, jr + 1)) == 0)  # no unbridged gap inside the stroke
+    if not ok:
+        return Strokes.empty()
+    gap = int(np.count_nonzero(run.filled[jsc : jr + 1])) * p.dt_s
+    return Strokes(t_start=np.array([t_s]), t_bottom=np.array([tbd]), t_release=np.array([trd]),
+                   depth=np.array([depth]), residual=np.array([max(Bd - q, 0.0) if kn else 0.0]),
+                   bottom=np.array([bvd]), baseline=np.array([base_mm]), gap_s=np.array([gap]),
+                   t_emit=np.array([float(t[jr])]), top=np.array([q]))
+
+
+# ---------------------------------------------------------------- one candidate
+# Streaming's usual run holds a single candidate. For it, each stage below does what its vectorised
+# counterpart does, operation for operation, on Python floats (the same selections, the same IEEE
+# arithmetic in the same order, sums added in window order as the column reduces add their rows), so
+# the numbers are the same (tests/test_core_fastpaths.py checks it against the vectorised stages);
+# a dozen Python float operations cost less than one NumPy call on a one-element array. The candidate
+# arrays of ``_Run`` are then lists of one entry.
+ONE_CANDIDATE_PATH = True  # False: every run takes the vectorised stages (for the equality tests)
+
+
+def _process_one(run: _Run, carry: StrokeCarry, final: bool):
+    """_process's stages after _candidates, for a single candidate."""
+    p = run.p
+    tcen, jq = _rest_top_one(run, carry)
+    qv = _measure_one(run, carry, tcen, jq)
+    B, good, amp = _baselines_one(run, carry, qv)
+    f, t_r, M, n_dec = _releases_one(run, carry, B, final)
+    if n_dec == 0:
+        return Strokes.empty(), _need_from(run.t, run.u[0], p)
+    out = _accept_one(run, B, int(f[0]), float(t_r[0]), float(M[0]))
+    rest = qv == qv
+    _advance_carry(run, carry, 1, [qv] if rest else [], [amp] if rest else [], [qv] if good else [],
+                   [run.tb[0]] if good else [], B)
+    return out, _need_from(run.t, run.n - 1, p)
+
+
+def _candidate_one(run: _Run, carry: StrokeCarry, j: int) -> None:
+    """_candidates' per-candidate quantities for the single candidate at phase ``j`` (lists of one)."""
+    ph, base, t, n, o = run.ph, run.base, run.t, run.n, run.o
+    run.m = 1
+    run.j = [j]
+    u = int(ph.start[j]) - base
+    lb = int(ph.exti[j - 1]) - base
+    b_s, p_s = float(ph.extv[j - 1]), float(ph.extv[j - 2])
+    lp = int(ph.exti[j - 2]) - base
+    lbc = max(lb, 0)
+    t_lb = float(t[lbc])
+    geo_ok = lb >= 0 and p_s == p_s and float(t[u]) - t_lb <= o.max_up_s
+    lpc = min(max(lp, 0), n - 1)
+    fw = o.fit_window_s
+    hw = min(max(0.6 * (t_lb - float(t[lpc])), 0.5 * fw), fw) if lp >= 0 else fw
+    run.u, run.lb, run.bottom_s, run.top_before_s, run.lp = [u], [lb], [b_s], [p_s], [lp]
+    run.geo_ok, run.lbc, run.t_lb, run.lpc, run.hw = [geo_ok], [lbc], [t_lb], [lpc], [hw]
+    run.prev_lb = [carry.prev_bottom_index - base]
+
+
+def _first_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
+    """_first_at_or_above for one row."""
+    l0 = max(lo, 0)
+    for i, x in enumerate(s[l0 : hi + 1].tolist()):
+        if x >= level:
+            return l0 + i
+    return hi
+
+
+def _last_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
+    """_last_at_or_above for one row."""
+    l0 = max(lo, 0)
+    seg = s[l0 : hi + 1].tolist()
+    for i in range(len(seg) - 1, -1, -1):
+        if seg[i] >= level:
+            return l0 + i
+    return -1
+
+
+def _rest_top_one(run: _Run, carry: StrokeCarry):
+    """_rest_top_times for one candidate: (centre time of the top before or None, jq)."""
+    ph, base, t, s, n, o = run.ph, run.base, run.t, run.s, run.n, run.o
+    j = run.j[0]
+    b_s, p_s, lpc = run.bottom_s[0], run.top_before_s[0], run.lpc[0]
+    d_loc = max(int(ph.start[j - 1]) - base, 0)  # first sample of this DOWN phase
+    uprev = max(int(ph.start[j - 2]) - base, 0)  # first sample of the previous UP phase
+    if not (run.geo_ok[0] and run.lp[0] >= 0 and uprev >= 1
+            and float(t[min(d_loc, n - 1)]) - float(t[min(uprev, n - 1)]) <= o.rhythm_s[1]):
+        return None, -1
+    pb = carry.prev_bottom_smoothed_mm
+    Lq = p_s - 0.2 * (p_s - (b_s if pb != pb else (pb if (b_s != b_s or pb >= b_s) else b_s)))
+    tau_u = min(max(_first_at_or_above_one(s, uprev, lpc, Lq), uprev), lpc)
+    jq = _last_at_or_above_one(s, lpc, run.lbc[0], Lq)
+    a1, a2 = tau_u - 1, min(max(jq, 0), n - 2)
+    t1 = _cross_one(t[a1 : a1 + 2].tolist(), s[a1 : a1 + 2].tolist(), 0, Lq)
+    t2 = _cross_one(t[a2 : a2 + 2].tolist(), s[a2 : a2 + 2].tolist(), 0, Lq)
+    return 0.5 * (t1 + t2), jq
+
+
+def _measure_one(run: _Run, carry: StrokeCarry, tcen, jq: int) -> float:
+    """_measure for one candidate: its bottom (into ``run``) and the level of its rest top (NaN: none)."""
+    o, p = run.o, run.p
+    tb, bv = _bottom_one(run.t, run.c, run.lbc[0], run.t_lb[0], run.hw[0], p)
+    run.tb, run.bv = [tb], [bv]
+    run.prev_tb, run.prev_bv = [carry.prev_bottom_t_s], [carry.prev_bottom_mm]
+    run.nan_at = _nz(np.isnan(run.c))
+    if tcen is None:
+        return math.nan
+    q = _top_one(run.t, run.c, tcen, p)
+    dt_b = tb - carry.prev_bottom_t_s
+    prev_lb = run.prev_lb[0]
+    rise_prev, fall_this = q - carry.prev_bottom_mm, q - bv
+    ok = (int(_count(run.nan_at, max(prev_lb, 0) + 1, run.lbc[0] + 1)) == 0 and prev_lb >= 0 and jq >= 0
+          and dt_b >= o.rhythm_s[0] and dt_b <= o.rhythm_s[1]
+          and rise_prev >= p.min_depth_mm and rise_prev <= p.max_depth_mm
+          and fall_this >= p.min_depth_mm and fall_this <= p.max_depth_mm)
+    return q if ok else math.nan
+
+
+def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
+    """_baselines for one candidate: (B, good, amp)."""
+    o, p = run.o, run.p
+    K = o.baseline_tops
+    KL = max(o.lean_ref_tops, 1)
+    amp = qv - 0.5 * (run.prev_bv[0] + run.bv[0])
+    good = False
+    if qv == qv:
+        hist_all = carry.tops_all[-KL:]
+        e = len(hist_all)
+        B0 = _quantile_list(hist_all, e, KL, 0.75)
+        A0 = _quantile_list(carry.amps[-KL:], e, KL, 0.75)
+        drop = B0 - qv
+        lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
+        away = drop > o.max_lean_frac * p.profile.depth_mm.max or -drop > o.off_margin_mm
+        if o.rest_height_mm is not None:
+            away = away or qv > float(o.rest_height_mm) + 2.0 * o.off_margin_mm
+            lean = lean or qv < float(o.rest_height_mm) - o.lean_tol_mm
+        good = not (lean or away)
+    hist = carry.tops[-K:]
+    hist_t = carry.tops_t[-K:]
+    vals = hist + [qv] if good else hist
+    vt = hist_t + [run.tb[0]] if good else hist_t
+    B = _baseline_one(vals, vt, len(hist) + good, run.tb[0], K, o.baseline_window_s, max(o.baseline_trim, 0))
+    if o.rest_height_mm is not None and B != B:
+        B = float(o.rest_height_mm)
+    return B, good, amp
+
+
+def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, tops, tops_t, B_last: float) -> None:
+    """Remember what the next run needs of the last decided candidate and of the rest tops (the decided
+    candidates' rest tops, their amplitudes, the tops that fed the baseline and their times: lists)."""
     o = run.o
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)
@@ -837,10 +1184,10 @@ def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, qv, rest_top, good
     carry.prev_bottom_t_s, carry.prev_bottom_mm = float(run.tb[last]), float(run.bv[last])
     carry.prev_bottom_smoothed_mm = float(run.bottom_s[last])
     carry.prev_bottom_index = int(run.lb[last] + run.base)
-    if rest_top[:n_dec].any():
-        carry.tops_all = (carry.tops_all + qv[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
-        carry.amps = (carry.amps + amp[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
-    if good[:n_dec].any():
-        carry.tops = (carry.tops + qv[:n_dec][good[:n_dec]].tolist())[-K:]
-        carry.tops_t = (carry.tops_t + run.tb[:n_dec][good[:n_dec]].tolist())[-K:]
-    carry.baseline = float(B[last])
+    if tops_all:
+        carry.tops_all = (carry.tops_all + tops_all)[-KL:]
+        carry.amps = (carry.amps + amps)[-KL:]
+    if tops:
+        carry.tops = (carry.tops + tops)[-K:]
+        carry.tops_t = (carry.tops_t + tops_t)[-K:]
+    carry.baseline = B_last
