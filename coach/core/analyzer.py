@@ -270,7 +270,7 @@ class StreamingAnalyzer:
             self._armed = False
             self._recent.clear()  # the next candidate needs a new dip
             return
-        t_up, t_r, b_s, B = pend
+        t_up, b_s, B = pend
         if not self._armed:
             self._hist = _from_min(self._recent)
             self._mx = max((v for _, v in self._hist), default=-math.inf)

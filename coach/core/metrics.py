@@ -26,6 +26,11 @@ from coach.core.types import (
 )
 
 
+# One new compression (streaming's usual case) takes a path on Python floats with the same rules and
+# arithmetic (tests/test_core_fastpaths.py checks it against the vectorised one).
+ONE_COMPRESSION_PATH = True
+
+
 def compression_flags(depth_mm: float, rate_cpm: float, residual_mm: float, profile: Profile) -> tuple[str, ...]:
     """Quality flags of one compression (no rate flags without a rate)."""
     flags = []
@@ -107,7 +112,7 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
     if n == 0:
         z = np.zeros(0)
         return SessionArrays(np.zeros(0, np.int64), np.zeros(0, np.int64), z, z)
-    if n == 1:  # (streaming's usual case: the same rules on Python floats)
+    if n == 1 and ONE_COMPRESSION_PATH:  # (streaming's usual case: the same rules on Python floats)
         return _assign_one(strokes, carry, profile, pause_min_s)
     prev_rel = np.concatenate(([carry.prev_release], strokes.t_release[:-1]))
     prev_bot = np.concatenate(([carry.prev_bottom], strokes.t_bottom[:-1]))
@@ -171,7 +176,7 @@ def to_compressions(strokes, sa: SessionArrays, profile: Profile) -> list[Compre
     """Result dataclasses for a chunk of compressions."""
     if len(strokes) == 0:
         return []
-    if len(strokes) == 1:
+    if len(strokes) == 1 and ONE_COMPRESSION_PATH:
         flags = [_flag_tuple_one(float(strokes.depth[0]), float(sa.rate[0]), float(strokes.residual[0]), profile)]
     else:
         flags = _flag_tuples(strokes.depth, sa.rate, strokes.residual, profile)

@@ -59,7 +59,7 @@ class StrokeCarry:
     tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not (<= lean_ref_tops)
     amps: list = field(default_factory=list)  # ... and the stroke amplitudes around them
     baseline: float = math.nan  # baseline used by the last decided candidate
-    pending: tuple | None = None  # (t_up, t_release estimate, bottom, baseline) of the first undecided
+    pending: tuple | None = None  # (t_up, bottom, baseline) of the first undecided candidate
 
 
 class Strokes:
@@ -244,7 +244,7 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     side): every column is computed alone, so this only saves NumPy calls.
     """
     m, k = ib.size, tcen.size
-    if m + k <= 2:  # (streaming's usual case: the same operations on Python floats, see _bottom_one, _top_one)
+    if m + k <= 2 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same operations on Python floats, see _bottom_one, _top_one)
         bts = [_bottom_one(t, c, int(i), float(ti), float(h), p) for i, ti, h in zip(ib, t_ib, hw)]
         return (np.array([b[0] for b in bts]), np.array([b[1] for b in bts]),
                 np.array([_top_one(t, c, float(x), p) for x in tcen]))
@@ -416,7 +416,7 @@ def _interp_cross(t, s, a, level):
 def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.ndarray:
     """Nearest-rank q-quantile of values[..., max(0, e-K):e] for each e in ``ends`` (NaN ignored; NaN when
     none), for every row of ``values`` at once."""
-    if ends.size == 1:  # (streaming's usual case: the same selection on Python floats, see _quantiles_one)
+    if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same selection on Python floats, see _quantiles_one)
         return _quantiles_one(values, int(ends[0]), K, q)
     pad = np.concatenate((np.full(values.shape[:-1] + (K,), np.nan), values), axis=-1)
     win = np.sort(_windows(pad, ends, K), axis=-1)  # pad index e..e+K-1 == values[e-K..e-1]; NaN last
@@ -455,7 +455,7 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     """
     if ends.size == 0:
         return np.zeros(0)
-    if ends.size == 1:  # (streaming's usual case: the same arithmetic on Python floats, see _baseline_one)
+    if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see _baseline_one)
         return np.array([_baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim)])
     v = _windows(np.concatenate((_NANS[:K] if K <= _NANS.size else np.full(K, np.nan), vals)), ends, K)  # (a copy)
     recent = _windows(np.concatenate((-np.inf * np.ones(K), vt)), ends, K) >= (t_now - window_s)[:, None]
@@ -820,7 +820,7 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     """
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
     j, u, m, b_s = run.j, run.u, run.m, run.bottom_s
-    if m == 1:  # (streaming's usual case: the same rule on Python floats, see _releases_one)
+    if m == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same rule on Python floats, see _releases_one)
         return _releases_one(run, carry, float(B[0]), final)
     P = ph.start.size
     nxt = np.minimum(j + 1, P - 1)
@@ -866,7 +866,7 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
         n_dec = int(pend[0]) if pend.size else m
         if pend.size:  # what the streaming scheduler needs to know about the first undecided candidate
             k = n_dec
-            carry.pending = (float(t[u[k]]), float(t_r[k]), float(b_s[k]), float(B[k]))
+            carry.pending = (float(t[u[k]]), float(b_s[k]), float(B[k]))
     return f, t_r, M, n_dec
 
 
@@ -939,14 +939,14 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
             f_dec = n - 1
             level, Mv, tr = at(n - 1)
         else:  # what the streaming scheduler needs to know about the first undecided candidate
-            carry.pending = (float(t[u]), float(tr), b, B)
+            carry.pending = (float(t[u]), b, B)
     return np.array([f_dec]), np.array([tr]), np.array([Mv]), 1 if (final or f_dec < n) else 0
 
 
 def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     """The decided candidates' start (onset crossing) and depth, and which of them are compressions."""
     t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.sp
-    if n_dec == 1:  # (streaming's usual case: the same arithmetic on Python floats, see _accept_one)
+    if n_dec == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see _accept_one)
         return _accept_one(run, float(B[0]), int(f[0]), float(t_r[0]), float(M[0]))
     d = slice(0, n_dec)
     Bd, q, bss, ps = B[d], M[d], run.bottom_s[d], run.top_before_s[d]
