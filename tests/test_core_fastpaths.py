@@ -1,8 +1,9 @@
 """The streaming core's scalar paths give exactly what the vectorised stages give.
 
-Why: for speed, a run with a single candidate (streaming's usual case) takes stages on Python floats
-(coach.core.strokes.ONE_CANDIDATE_PATH), and a single new compression takes the bookkeeping on Python
-floats (coach.core.metrics.ONE_COMPRESSION_PATH). They must do the same arithmetic in the same
+Why: for speed, a small chunk of samples takes the sample layer's despike, smoothing and phases on
+Python floats (coach.core.frontend.SMALL_CHUNK_PATH), a run with a single candidate (streaming's usual
+case) takes the stroke layer's stages on Python floats (coach.core.strokes.ONE_CANDIDATE_PATH), and a
+single new compression takes the bookkeeping on Python floats (coach.core.metrics.ONE_COMPRESSION_PATH). They must do the same arithmetic in the same
 order: here every session is streamed with those paths on and off, and the compressions, the push
 that returned each one, the pending state and the number of kernel runs must be the same, down to
 the last bit (repr, so even the sign of a zero counts). Batch equality is tested elsewhere
@@ -15,6 +16,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+import coach.core.frontend as frontend
 import coach.core.metrics as metrics
 import coach.core.strokes as strokes
 from coach.core import CoreOptions, StreamingAnalyzer
@@ -27,6 +29,7 @@ def _stream(t_s, height_mm, options, fast: bool, monkeypatch) -> list:
     the scheduler's view of the pending candidate after each run, the pauses and the summary."""
     monkeypatch.setattr(strokes, "ONE_CANDIDATE_PATH", fast)
     monkeypatch.setattr(metrics, "ONE_COMPRESSION_PATH", fast)
+    monkeypatch.setattr(frontend, "SMALL_CHUNK_PATH", fast)
     an = StreamingAnalyzer(options)
     out = []
     runs = 0

@@ -30,6 +30,8 @@ Stages (each delays its output only as long as it must):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from coach.core.options import Params
@@ -40,7 +42,21 @@ def _nz(mask: np.ndarray) -> np.ndarray:
     return mask.nonzero()[0]
 
 
+def fdiv(a: float, b: float) -> float:
+    """a / b on Python floats with NumPy's IEEE result for a zero divisor (inf or NaN, no exception)."""
+    if b == 0.0:
+        return math.nan if (a == 0.0 or a != a) else math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
 LIMIT_MM = 1.0e6  # heights beyond +-1 km are not measurements
+
+# Streaming feeds the layer a few samples at a time (~20 at 30 fps). For such a chunk, despike, smooth
+# and phases run on Python floats: the same selections and the same IEEE arithmetic in the same order
+# as their vectorised form, so the same numbers (tests/test_core_fastpaths.py checks it), for a
+# fraction of the fixed cost of some hundred NumPy calls on tiny arrays.
+SMALL_CHUNK_PATH = True  # False: every chunk takes the vectorised stages (for the equality tests)
+SMALL_CHUNK = 48  # samples: up to this many, the scalar path
 
 
 def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
@@ -135,6 +151,8 @@ class Frontend:
         if n == 0:
             return t, h, h
         n_out = n if final else n - 1
+        if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
+            return self._despike_small(t, h, n_out)
         # each sample with its neighbours, as views of one extended array (ctx on the left, NaN past the end)
         he = np.empty(n + 2)
         he[0] = self._ds_ctx
@@ -171,6 +189,32 @@ class Frontend:
             self._ds_ctx_t = float(t[n_out - 1])
         self._ds_t, self._ds_h = t[n_out:], h[n_out:]
         return t[:n_out], d, right.copy()  # right: each sample's raw successor (for lag-free smoothing)
+
+    def _despike_small(self, t: np.ndarray, h: np.ndarray, n_out: int):
+        """_despike's rule on Python floats, sample by sample (the same operations)."""
+        he = [self._ds_ctx] + h.tolist() + [math.nan]
+        te = [self._ds_ctx_t] + t.tolist() + [math.nan]
+        S = self.p.options.spike_mm
+        vmax = self.p.options.spike_speed_mm_s
+        d = []
+        for i in range(n_out):
+            left, x, right = he[i], he[i + 1], he[i + 2]
+            tl, tx, tr = te[i], te[i + 1], te[i + 2]
+            dlr = right - left
+            mid = left + dlr * fdiv(tx - tl, tr - tl)
+            spike = abs(x - mid) > S + 0.1 * abs(dlr)
+            if right != right:  # a dropout next to it: a jump faster than any chest moves
+                jl = abs(x - left)
+                spike = spike or (jl > S and jl > vmax * (tx - tl))
+            if left != left:
+                jr = abs(x - right)
+                spike = spike or (jr > S and jr > vmax * (tr - tx))
+            d.append(math.nan if spike else x)
+        if n_out:
+            self._ds_ctx = he[n_out]
+            self._ds_ctx_t = te[n_out]
+        self._ds_t, self._ds_h = t[n_out:], h[n_out:]
+        return t[:n_out], np.array(d), np.array(he[2 : n_out + 2])
 
     def _bridge(self, t: np.ndarray, d: np.ndarray, hn: np.ndarray, final: bool):
         ctx_n = self._br_ctx_t.size
@@ -292,6 +336,8 @@ class Frontend:
         n = c.size
         if n == 0:
             return c
+        if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
+            return self._smooth_small(c, f, hn)
         left = np.empty(n)
         left[0] = self._sm_ctx
         left[1:] = c[:-1]
@@ -309,11 +355,34 @@ class Frontend:
         self._sm_ctx = float(c[-1])
         return 0.25 * left + 0.5 * c + 0.25 * right
 
+    def _smooth_small(self, c: np.ndarray, f: np.ndarray, hn: np.ndarray) -> np.ndarray:
+        """_smooth on Python floats, sample by sample (the same operations)."""
+        cl, fl, hl = c.tolist(), f.tolist(), hn.tolist()
+        n = len(cl)
+        S = self.p.options.spike_mm
+        left = self._sm_ctx
+        out = []
+        for i in range(n):
+            x = cl[i]
+            lft = left if left == left else x
+            r = hl[i] if abs(hl[i] - x) <= S + abs(x - lft) else x
+            if fl[i]:  # a bridged sample's right neighbour: the next bridged or measured value
+                nxt = cl[i + 1] if i + 1 < n else math.nan
+                r = x if nxt != nxt else nxt
+            out.append(0.25 * lft + 0.5 * x + 0.25 * r)
+            left = x
+        self._sm_ctx = cl[-1]
+        return np.array(out)
+
     def _phases(self, s: np.ndarray):
         """Schmitt phases of the chunk: (ordinal of the open phase, starts, states, extremes)."""
         n = s.size
         w = self.p.w
         T = self.p.options.detect_mm
+        if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
+            full = self._win.tolist() + s.tolist()
+            if all(x == x for x in full):  # (NaN: the vectorised form, which ignores it)
+                return self._phases_small(full, n, w, T)
         full = np.concatenate((self._win, s)) if w > 1 else s
         ev = (s > sliding_max(full, w, np.fmin) + T).view(np.int8) - (s < sliding_max(full, w, np.fmax) - T).view(np.int8)
         # (NaN compares False: no event.) The state is the last nonzero event: it changes only where
@@ -364,6 +433,53 @@ class Frontend:
         self._extv = float(ext[-1])
         self._exti = int(exti_g[-1])
         return ph0, start_g, states, ext, exti_g
+
+    def _phases_small(self, full: list, n: int, w: int, T: float):
+        """_phases on Python floats for a chunk without NaN (``full``: the window context, then the chunk)."""
+        sl = full[w - 1 :]
+        state = state0 = self._state
+        trans, states = [], [state0]
+        for i in range(n):
+            win = full[i : i + w]
+            x = sl[i]
+            e = (x > min(win) + T) - (x < max(win) - T)
+            if e != 0 and e != state:
+                trans.append(i)
+                states.append(e)
+                state = e
+        starts = [0] + trans
+        ends = trans + [n]
+        ext, exti = [], []
+        for a, b, st in zip(starts, ends, states):
+            if b <= a:  # the open phase ended before this chunk's first sample
+                ext.append(math.nan)
+                exti.append(a)
+                continue
+            seg = sl[a:b]
+            v = max(seg) if st > 0 else min(seg)
+            ext.append(v)
+            exti.append(a + seg.index(v))
+        # entry 0 continues the open phase: keep its extreme unless the chunk beats it (ties: the earlier)
+        v0, i0 = ext[0], exti[0]
+        cv = self._extv
+        if cv == cv and not (v0 > cv if state0 > 0 else v0 < cv):
+            v0, i0 = cv, self._exti
+        else:
+            i0 = self._g + i0 if v0 == v0 else self._exti
+        ext[0] = v0
+        g = self._g
+        exti_g = [g + x for x in exti]
+        exti_g[0] = i0
+        start_g = [g + x for x in starts]
+        start_g[0] = self._ph_start
+        ph0 = self._ph
+        self._win = np.array(full[-(w - 1) :])
+        self._ph = ph0 + len(trans)
+        self._ph_start = start_g[-1]
+        self._state = states[-1]
+        self._extv = float(ext[-1])
+        self._exti = exti_g[-1]
+        return ph0, np.array(start_g, np.int64), np.array(states, np.int64), np.array(ext), np.array(exti_g, np.int64)
 
     # ------------------------------------------------------------ public
     def process(self, t: np.ndarray, h: np.ndarray, final: bool = False) -> FrontendOut:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from coach.core.frontend import fdiv
 from coach.core.profiles import Profile
 from coach.core.types import (
     INCOMPLETE_RECOIL,
@@ -147,20 +148,13 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
     return SessionArrays(index, set_index, rate, duty)
 
 
-def _div(a: float, b: float) -> float:
-    """a / b with NumPy's IEEE result on a zero divisor (inf or NaN) instead of an exception."""
-    if b == 0.0:
-        return math.nan if (a == 0.0 or a != a) else math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
-
-
 def _assign_one(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -> SessionArrays:
     """assign for one new compression, the same arithmetic on Python floats."""
     ts, tb, tr = float(strokes.t_start[0]), float(strokes.t_bottom[0]), float(strokes.t_release[0])
     first_ever = carry.count == 0
     new_set = first_ever or (ts - carry.prev_release) > pause_min_s
-    rate = math.nan if new_set else _div(60.0, tb - carry.prev_bottom)
-    duty = _div(tb - ts, tr - ts)
+    rate = math.nan if new_set else fdiv(60.0, tb - carry.prev_bottom)
+    duty = fdiv(tb - ts, tr - ts)
     if new_set and not first_ever:  # the pause closes the current set
         s, e = carry.prev_release, ts
         carry.pauses.append(Pause(s, e, pause_kind(carry.set_count, profile), (e - s) > profile.pause_max_s))
