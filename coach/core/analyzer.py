@@ -232,6 +232,7 @@ class StreamingAnalyzer:
         o = self.options
         self._T = o.detect_mm
         self._recent: deque = deque(maxlen=16)  # (t, smoothed) of the last samples
+        self._recent_s: deque = deque(maxlen=16)  # ... their smoothed values alone (for their minimum)
         self._hist: list = []  # (t, smoothed) since the candidate upstroke
         self._b = self._B = math.nan
         self._r_at = math.inf
@@ -259,6 +260,7 @@ class StreamingAnalyzer:
             self._min_depth = p.min_depth_mm
             if self._recent.maxlen != p.w + 3:
                 self._recent = deque(self._recent, maxlen=p.w + 3)
+                self._recent_s = deque(self._recent_s, maxlen=p.w + 3)
         self._schedule()
         return new
 
@@ -269,6 +271,7 @@ class StreamingAnalyzer:
         if pend is None or self._e.p is None:
             self._armed = False
             self._recent.clear()  # the next candidate needs a new dip
+            self._recent_s.clear()
             return
         t_up, b_s, B = pend
         if not self._armed:
@@ -327,6 +330,7 @@ class StreamingAnalyzer:
         s1 = 0.25 * left + 0.5 * h1 + 0.25 * right
         rec = self._recent
         rec.append((prev_t, s1))
+        self._recent_s.append(s1)
         if self._armed:
             self._hist.append((prev_t, s1))
             if s1 > self._mx or self._r_at == -math.inf:
@@ -336,10 +340,10 @@ class StreamingAnalyzer:
             if prev_t >= self._r_at or prev_t >= self._cap or self._mx - s1 > self._T:
                 return self._feed(False)  # decidable (or the next downstroke has begun)
         elif len(rec) > 1:
-            b = min(v for _, v in rec)
-            B = self._e.baseline_mm
+            b = min(self._recent_s)
             # a rise after a dip that reached compression depth below the rest: a candidate upstroke
-            if s1 - b > 0.8 * self._T and not (b > B - self._min_depth):
+            if s1 - b > 0.8 * self._T and not (b > self._e.baseline_mm - self._min_depth):
+                B = self._e.baseline_mm
                 self._armed = True
                 self._b, self._B = b, B
                 self._hist = _from_min(rec)
@@ -373,12 +377,14 @@ class StreamingAnalyzer:
         tt, hh = t[-k:].tolist(), h[-k:].tolist()
         self._armed = False
         self._recent.clear()
+        self._recent_s.clear()
         for i in range(1, len(hh) - 1):
             h1, left, right = hh[i], hh[i - 1], hh[i + 1]
             if h1 == h1:
                 left = left if left == left else h1
                 right = right if right == right else h1
                 self._recent.append((tt[i], 0.25 * left + 0.5 * h1 + 0.25 * right))
+                self._recent_s.append(self._recent[-1][1])
         return self._feed(False)
 
     def result(self) -> SessionResult:

@@ -201,7 +201,8 @@ class Frontend:
             left, x, right = he[i], he[i + 1], he[i + 2]
             tl, tx, tr = te[i], te[i + 1], te[i + 2]
             dlr = right - left
-            mid = left + dlr * fdiv(tx - tl, tr - tl)
+            den = tr - tl
+            mid = left + dlr * ((tx - tl) / den if den else fdiv(tx - tl, den))
             spike = abs(x - mid) > S + 0.1 * abs(dlr)
             if right != right:  # a dropout next to it: a jump faster than any chest moves
                 jl = abs(x - left)
