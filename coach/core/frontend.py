@@ -219,6 +219,12 @@ class Frontend:
 
     def _bridge(self, t: np.ndarray, d: np.ndarray, hn: np.ndarray, final: bool):
         ctx_n = self._br_ctx_t.size
+        if not self._br_run.size and d.size and not np.isnan(d).any():  # nothing to bridge: only keep the context
+            keep = max(ctx_n + d.size - self._br_hist, 0)
+            self._br_ctx_t = np.concatenate((self._br_ctx_t, t))[keep:]
+            self._br_ctx_d = np.concatenate((self._br_ctx_d, d))[keep:]
+            self._br_ctx_out = np.concatenate((self._br_ctx_out, d))[keep:]
+            return t, d, np.zeros(d.size, bool), hn
         wt = np.concatenate((self._br_ctx_t, self._br_run, t))
         wd = np.concatenate((self._br_ctx_d, self._br_run_d, d))
         whn = np.concatenate((self._br_run_hn, hn))  # (no context part)

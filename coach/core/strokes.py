@@ -302,29 +302,31 @@ def _wquad_one(u, y, w):
     """_wquad for one column of Python floats, operation for operation: the same products, the window
     sums added in window order from the first row (as the column reduce of _wquad adds its rows), the
     same cofactors and solve; so the same floats."""
-    s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = None
-    npos = 0
-    for uu, yy, ww in zip(u, y, w):
-        p1 = ww * uu
-        p2 = p1 * uu
-        p3 = p2 * uu
-        p4 = p3 * uu
-        p5 = ww * yy
-        p6 = p5 * uu
-        p7 = p6 * uu
-        if s0 is None:
-            s0, s1, s2, s3, s4, t0, t1, t2 = ww, p1, p2, p3, p4, p5, p6, p7
-        else:
-            s0 += ww
-            s1 += p1
-            s2 += p2
-            s3 += p3
-            s4 += p4
-            t0 += p5
-            t1 += p6
-            t2 += p7
-        if ww > 0:
-            npos += 1
+    uu, ww = u[0], w[0]
+    s0 = ww
+    s1 = ww * uu
+    s2 = s1 * uu
+    s3 = s2 * uu
+    s4 = s3 * uu
+    t0 = ww * y[0]
+    t1 = t0 * uu
+    t2 = t1 * uu
+    for i in range(1, len(u)):
+        uu, ww = u[i], w[i]
+        p = ww * uu
+        s0 += ww
+        s1 += p
+        p *= uu
+        s2 += p
+        p *= uu
+        s3 += p
+        s4 += p * uu
+        p = ww * y[i]
+        t0 += p
+        p *= uu
+        t1 += p
+        t2 += p * uu
+    npos = len(w) - w.count(0.0)  # (weights are never negative)
     c00 = s2 * s4 - s3 * s3
     c01 = s2 * s3 - s1 * s4
     c02 = s1 * s3 - s2 * s2
@@ -697,15 +699,21 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
     and the top before (the previous UP phase's maximum), smoothed. False: none."""
     ph, base, t, n, o = run.ph, run.base, run.t, run.n, run.o
     P = ph.start.size
-    jj = np.arange(2, P)
-    st = ph.start[2:]
-    j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
+    if P <= 16 and ONE_CANDIDATE_PATH:  # (streaming's few phases: the same test on Python ints)
+        lo = max(carry.last_up, base)  # (st > last_up and st - base >= 1)
+        j = [i for i, (a, b) in enumerate(zip(ph.start.tolist(), ph.state.tolist())) if i >= 2 and b > 0 and a > lo]
+        if len(j) == 1:
+            run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
+            _candidate_one(run, carry, j[0])
+            return True
+        j = np.array(j, np.int64)
+    else:
+        jj = np.arange(2, P)
+        st = ph.start[2:]
+        j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
     if j.size == 0:
         return False
     run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
-    if j.size == 1 and ONE_CANDIDATE_PATH:
-        _candidate_one(run, carry, int(j[0]))
-        return True
     run.j, run.m = j, j.size
     u = run.u = ph.start[j] - base
     lb = run.lb = ph.exti[j - 1] - base  # the DOWN phase's minimum (local index)
