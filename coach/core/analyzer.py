@@ -105,8 +105,8 @@ class _Engine:
             self.buf = _Samples(b.t[need:], b.c[need:], b.s[need:], b.filled[need:])
             self.base += need
             # phases no undecided candidate can reach (each needs the two phases before it)
-            first = max(int(np.searchsorted(ph.start, self.carry.last_up, side="right")),
-                        int(np.searchsorted(ph.start, self.base + 1, side="left")))
+            first = max(int(ph.start.searchsorted(self.carry.last_up, side="right")),
+                        int(ph.start.searchsorted(self.base + 1, side="left")))
             cut = first - 2
             if cut > 0:
                 self.ph = Phases(ph.k0 + cut, ph.start[cut:], ph.state[cut:], ph.extv[cut:], ph.exti[cut:])
@@ -126,7 +126,8 @@ class _Engine:
         if b is None or len(b) == 0:
             self.buf = _Samples(out.t, out.c, out.s, out.filled)
         elif len(out):
-            self.buf = _Samples(*(np.concatenate((getattr(b, k), getattr(out, k))) for k in _Samples.__slots__))
+            cat = np.concatenate
+            self.buf = _Samples(cat((b.t, out.t)), cat((b.c, out.c)), cat((b.s, out.s)), cat((b.filled, out.filled)))
         ph = self.ph
         if ph is None:
             self.ph = Phases(out.ph0, out.ph_start, out.ph_state, out.ph_extv.copy(), out.ph_exti.copy())
