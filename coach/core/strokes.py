@@ -311,8 +311,15 @@ def _wquad_one(u, y, w):
     t0 = ww * y[0]
     t1 = t0 * uu
     t2 = t1 * uu
+    # A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
+    # and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
+    # positive weight only t0..t2 can still be -0.0 (u is never -0.0), so once they are nonzero, rows of
+    # zero weight are skipped: the same sums.
+    skip = ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0
     for i in range(1, len(u)):
         uu, ww = u[i], w[i]
+        if ww == 0.0 and skip:
+            continue
         p = ww * uu
         s0 += ww
         s1 += p
@@ -326,6 +333,8 @@ def _wquad_one(u, y, w):
         p *= uu
         t1 += p
         t2 += p * uu
+        if not skip and ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
+            skip = True
     npos = len(w) - w.count(0.0)  # (weights are never negative)
     c00 = s2 * s4 - s3 * s3
     c01 = s2 * s3 - s1 * s4
@@ -369,16 +378,21 @@ def _column_one(t, c, i: int, tc: float, K: int):
     return tau, ys, [y == y for y in ys]
 
 
+def _triangle_one(u: list, valid: list) -> list:
+    """Triangle weights max(1 - |u|, 0) (0 where not valid), as _fits computes them."""
+    return [(a if (a := 1.0 - (x if x >= 0.0 else -x)) > 0.0 else 0.0) if v else 0.0 for x, v in zip(u, valid)]
+
+
 def _bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
     """One bottom column of _fits on Python floats (the same operations): (time, height)."""
     tau, y, valid = _column_one(t, c, i, t_i, p.fit_k)
     u0 = [x / hw for x in tau]
     lim = p.dt_s / hw
     yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
-    w = [max(1.0 - abs(u), 0.0) if v else 0.0 for u, v in zip(u0, valid)]
+    w = _triangle_one(u0, valid)
     center, _ = _vertex_one(*_wquad_one(u0, yz, w), -lim, lim, 1.0)
     u1 = [u - center for u in u0]
-    w1 = [max(1.0 - abs(u), 0.0) if v else 0.0 for u, v in zip(u1, valid)]
+    w1 = _triangle_one(u1, valid)
     du1, vb = _vertex_one(*_wquad_one(u1, yz, w1), -lim - center, lim - center, 1.0)
     center = center + du1
     return t_i + center * hw, (float(c[i]) if vb != vb else vb)
