@@ -151,8 +151,6 @@ class Frontend:
         if n == 0:
             return t, h, h
         n_out = n if final else n - 1
-        if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
-            return self._despike_small(t, h, n_out)
         # each sample with its neighbours, as views of one extended array (ctx on the left, NaN past the end)
         he = np.empty(n + 2)
         he[0] = self._ds_ctx
@@ -190,10 +188,15 @@ class Frontend:
         self._ds_t, self._ds_h = t[n_out:], h[n_out:]
         return t[:n_out], d, right.copy()  # right: each sample's raw successor (for lag-free smoothing)
 
-    def _despike_small(self, t: np.ndarray, h: np.ndarray, n_out: int):
-        """_despike's rule on Python floats, sample by sample (the same operations)."""
-        he = [self._ds_ctx] + h.tolist() + [math.nan]
-        te = [self._ds_ctx_t] + t.tolist() + [math.nan]
+    def _despike_small(self, t: np.ndarray, h: np.ndarray, final: bool):
+        """process's height limit and _despike's rule on Python floats, sample by sample (the same
+        selections and operations; the samples carried to the next chunk are kept limited, as there)."""
+        t_all = self._ds_t.tolist() + t.tolist()
+        h_all = self._ds_h.tolist() + [x if abs(x) <= LIMIT_MM else math.nan for x in h.tolist()]
+        n = len(t_all)
+        n_out = n if final else n - 1
+        he = [self._ds_ctx] + h_all + [math.nan]
+        te = [self._ds_ctx_t] + t_all + [math.nan]
         S = self.p.options.spike_mm
         vmax = self.p.options.spike_speed_mm_s
         d = []
@@ -214,8 +217,8 @@ class Frontend:
         if n_out:
             self._ds_ctx = he[n_out]
             self._ds_ctx_t = te[n_out]
-        self._ds_t, self._ds_h = t[n_out:], h[n_out:]
-        return t[:n_out], np.array(d), np.array(he[2 : n_out + 2])
+        self._ds_t, self._ds_h = np.array(t_all[n_out:]), np.array(h_all[n_out:])
+        return np.array(t_all[:n_out]), np.array(d), np.array(he[2 : n_out + 2])
 
     def _bridge(self, t: np.ndarray, d: np.ndarray, hn: np.ndarray, final: bool):
         ctx_n = self._br_ctx_t.size
@@ -388,7 +391,8 @@ class Frontend:
         T = self.p.options.detect_mm
         if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
             full = self._win.tolist() + s.tolist()
-            if all(x == x for x in full):  # (NaN: the vectorised form, which ignores it)
+            z = sum(full)  # NaN when any sample is (or on inf - inf): then the vectorised form, which ignores NaN
+            if z == z:
                 return self._phases_small(full, n, w, T)
         full = np.concatenate((self._win, s)) if w > 1 else s
         ev = (s > sliding_max(full, w, np.fmin) + T).view(np.int8) - (s < sliding_max(full, w, np.fmax) - T).view(np.int8)
@@ -491,10 +495,13 @@ class Frontend:
     # ------------------------------------------------------------ public
     def process(self, t: np.ndarray, h: np.ndarray, final: bool = False) -> FrontendOut:
         """Feed raw samples; returns the samples now fully processed."""
-        h = np.asarray(h, float)
-        with np.errstate(invalid="ignore"):
-            h = np.where(np.abs(h) <= LIMIT_MM, h, np.nan)  # inf and absurd values: no measurement
-        t1, d, hn = self._despike(np.asarray(t, float), h, final)
+        t, h = np.asarray(t, float), np.asarray(h, float)
+        if 0 < self._ds_t.size + t.size <= SMALL_CHUNK and SMALL_CHUNK_PATH:
+            t1, d, hn = self._despike_small(t, h, final)
+        else:
+            with np.errstate(invalid="ignore"):
+                h = np.where(np.abs(h) <= LIMIT_MM, h, np.nan)  # inf and absurd values: no measurement
+            t1, d, hn = self._despike(t, h, final)
         t2, c, f, hn2 = self._bridge(t1, d, hn, final)
         s = self._smooth(c, f, hn2)
         if s.size:
