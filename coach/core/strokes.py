@@ -406,16 +406,23 @@ def _top_one(t, c, tc: float, p: Params) -> float:
     u0 = [x / tw for x in tau]
     lim = p.dt_s / tw
     yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
-    w = [1.0 if (v and abs(u) <= 1.0 + 1e-9) else 0.0 for u, v in zip(u0, valid)]
+    edge = 1.0 + 1e-9
+    w = [1.0 if (v and -edge <= u <= edge) else 0.0 for u, v in zip(u0, valid)]
     _, vpar = _vertex_one(*_wquad_one(u0, yz, w), -lim, lim, -1.0)
+    # the window mean: the samples within +-top_mean_window_s summed in window order from the first row,
+    # as the column reduce adds them with zeros elsewhere (adding 0.0 changes only a zero sum's sign)
     mwin = p.options.top_mean_window_s
-    mw = [v and abs(x) <= mwin for x, v in zip(tau, valid)]
-    cnt = sum(mw)
     acc = None
-    for yy, m in zip(y, mw):
-        x = yy if m else 0.0
-        acc = x if acc is None else acc + x
-    vmean = acc / max(cnt, 1) if cnt > 0 else math.nan
+    cnt = 0
+    for x, yy, v in zip(tau, y, valid):
+        if v and -mwin <= x <= mwin:
+            cnt += 1
+            acc = yy if acc is None else acc + yy
+        elif acc is None:
+            acc = 0.0
+        elif acc == 0.0:
+            acc = acc + 0.0
+    vmean = acc / cnt if cnt > 0 else math.nan
     wv = p.options.top_vertex_weight
     return vmean if vpar != vpar else wv * vpar + (1.0 - wv) * vmean
 
@@ -497,7 +504,7 @@ def _baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim:
     float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
     lo = max(e - K, 0)
     v = vals[lo:e]
-    v = v.tolist() if isinstance(v, np.ndarray) else [float(x) for x in v]
+    v = v.tolist() if isinstance(v, np.ndarray) else list(v)  # (lists hold Python floats)
     since = t_now - window_s
     vr = vt[lo:e]
     rec = [x >= since for x in (vr.tolist() if isinstance(vr, np.ndarray) else vr)]
