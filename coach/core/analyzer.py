@@ -44,6 +44,8 @@ from coach.core.types import (
 )
 
 FALLBACK_S = 2.0  # streaming feeds the kernel at least this often (signal time)
+TRIM_MIN = 32  # samples: the buffer drops what no undecided candidate needs once it is this many (every few
+# runs: the kernel's numbers never depend on how much history the buffer holds, see _need_from)
 
 
 class _Samples:
@@ -100,7 +102,7 @@ class _Engine:
         self._append(out)
         ph = self.ph
         strokes, need = process(self.buf, ph, self.base, self.p, self.carry, final)
-        if need > 0 and not final:
+        if need >= TRIM_MIN and not final:
             b = self.buf
             self.buf = _Samples(b.t[need:], b.c[need:], b.s[need:], b.filled[need:])
             self.base += need

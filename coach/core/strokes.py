@@ -934,19 +934,19 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     f0 = max(u, f_min)
     hi = min(max(e, f_min), n)
     last = min(hi, n - 1)
-    # the upstroke u..last: its times (one more, the edge value past the end), values, running max
-    tl = t[u : last + 2].tolist()
+    # samples u-1 .. last+1 (a crossing is between tau - 1 >= u - 1 and tau; u >= 1); the upstroke u..last:
+    # its times (one more, the edge value past the end) and the running max of its values
+    off = u - 1
+    ts = t[off : last + 2].tolist()
+    ss = s[off : last + 2].tolist()
+    tl = ts[1:]
     if len(tl) < last - u + 2:
         tl.append(tl[-1])
-    sl = s[u : last + 1].tolist()
     rm, run_max = [], math.nan
-    for x in sl:
+    for x in ss[1 : last - off + 1]:
         if run_max != run_max or x > run_max:
             run_max = x if x == x else run_max
         rm.append(run_max)
-    ts = t[max(u - 1, 0) : last + 2].tolist()  # (crossing samples tau - 1 >= u - 1)
-    ss = s[max(u - 1, 0) : last + 2].tolist()
-    off = max(u - 1, 0)
 
     def at(f: int):
         fm = min(f, up_end)
