@@ -723,8 +723,7 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
     if P <= 16 and ONE_CANDIDATE_PATH:  # (streaming's few phases: the same test on Python ints)
         lo = max(carry.last_up, base)  # (st > last_up and st - base >= 1)
         j = [i for i, (a, b) in enumerate(zip(ph.start.tolist(), ph.state.tolist())) if i >= 2 and b > 0 and a > lo]
-        if len(j) == 1:
-            run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
+        if len(j) == 1:  # (the one-candidate stages read the buffer directly: no padded views)
             _candidate_one(run, carry, j[0])
             return True
         j = np.array(j, np.int64)
@@ -1028,7 +1027,7 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
 
 def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     """_accept for the first candidate alone on Python floats (the same operations and tests)."""
-    t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.sp
+    t, s, n, o, p = run.t, run.s, run.n, run.o, run.p
     bss, ps = float(run.bottom_s[0]), float(run.top_before_s[0])
     kn = Bd == Bd
     ref0 = _fmin(ps, q)  # no baseline yet: the lower of the two tops
