@@ -14,7 +14,10 @@ then -- about 1.15-1.2 times per compression. The checks only choose *when* to
 feed; what is decided is always the kernel's, so a missed guess costs latency or
 one run, never a different result (a fallback run happens at least every
 ``FALLBACK_S`` of signal). The engine keeps the last few seconds of processed
-samples and the few phases the undecided candidates need.
+samples and the few phases the undecided candidates need. A run brings ~20
+samples and usually one candidate, so it takes the layers' scalar paths (the
+same arithmetic on Python floats; see coach.core.frontend.SMALL_CHUNK_PATH,
+coach.core.strokes.ONE_CANDIDATE_PATH, coach.core.metrics.ONE_COMPRESSION_PATH).
 
 ``snapshot()`` reads the bookkeeping of what is decided without running or
 finishing anything, so a live station can show the session so far.

@@ -25,9 +25,11 @@ How it stays fast: the sample layer hands over phases (start, extreme) rather
 than per-sample scans; windows of samples are rows of a strided view (or plain
 slices for one candidate); sums over a window run down the columns of a
 (window x candidates) array, which is both the fast layout and the one whose
-arithmetic does not depend on how many candidates a run holds. Where one
-candidate is the usual streaming case, a cheaper evaluation of the same rule
-gives the same numbers (see _release_one, _count_below).
+arithmetic does not depend on how many candidates a run holds. A streaming run
+usually holds one candidate: it takes the stages on Python floats (see "one
+candidate" below: the same selections and the same arithmetic in the same
+order, so the same numbers), where a NumPy call on a one-element array would
+cost more than the dozen float operations it stands for.
 """
 from __future__ import annotations
 
