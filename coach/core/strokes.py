@@ -357,7 +357,8 @@ def _wquad_one(u, y, w):
 def _vertex_one(b0, b1, b2, ok, lo, hi, sign):
     """_vertex for one column of Python floats (the same operations)."""
     du = -b1 / (2.0 * b2) if sign * b2 > 1e-12 else 0.0
-    du = min(max(du, lo), hi)
+    du = lo if lo > du else du  # min(max(du, lo), hi), spelt out (same selections)
+    du = hi if hi < du else du
     if not ok:
         return 0.0, math.nan
     return du, b0 + (b1 + b2 * du) * du
@@ -912,7 +913,10 @@ def _cross_one(t, s, a: int, level: float) -> float:
     sa, sb = s[a], s[a + 1]
     den = sb - sa
     fr = (level - sa) / den if den != 0.0 else math.inf
-    fr = min(max(fr, 0.0), 1.0) if (fr - fr == 0.0) else 1.0
+    if fr - fr == 0.0:  # (finite; min(max(fr, 0.0), 1.0) spelt out: builtin calls cost more)
+        fr = 0.0 if fr < 0.0 else (1.0 if fr > 1.0 else fr)
+    else:
+        fr = 1.0
     ta = t[a]
     return ta + fr * (t[a + 1] - ta)
 
@@ -950,18 +954,20 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
         rm.append(run_max)
 
     def at(f: int):
-        fm = min(f, up_end)
+        fm = f if f < up_end else up_end
         Mv = rm[fm - u]
         level = b + RELEASE_FRACTION * (_fmin(Mv, B) - b)
-        k = bisect.bisect_left(rm, level) if level == level else len(rm)
-        tau = max(min(u + k, fm), u)
+        tau = u + (bisect.bisect_left(rm, level) if level == level else len(rm))
+        tau = u if tau < u else (fm if tau > fm else tau)  # max(min(., fm), u)
         return level, Mv, _cross_one(ts, ss, tau - 1 - off, level)
 
     f_dec, tr, Mv = n, math.nan, math.nan
     for f in range(f0, last + 1):
         level, Mv, tr = at(f)
-        x = min(max(u + bisect.bisect_left(tl, tr + wait), f), hi + 1)
-        if max(min(max(x, f), e), f_min) == f:
+        x = u + bisect.bisect_left(tl, tr + wait)
+        x = f if x < f else (hi + 1 if x > hi + 1 else x)  # min(max(., f), hi + 1)
+        x = e if e < x else x
+        if (x if x > f_min else f_min) == f:  # max(min(max(x, f), e), f_min) == f
             f_dec = f
             break
     if f_dec >= n:
