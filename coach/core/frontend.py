@@ -451,13 +451,18 @@ class Frontend:
         state = state0 = self._state
         trans, states = [], [state0]
         for i in range(n):
-            win = full[i : i + w]
+            # the event (x > min + T) - (x < max - T) matters only where it is the other state: while UP,
+            # only x < max - T can change it (and then only if not also x > min + T); while DOWN, the reverse
             x = sl[i]
-            e = (x > min(win) + T) - (x < max(win) - T)
-            if e != 0 and e != state:
+            if state > 0:
+                if x < max(full[i : i + w]) - T and not x > min(full[i : i + w]) + T:
+                    trans.append(i)
+                    states.append(-1)
+                    state = -1
+            elif x > min(full[i : i + w]) + T and not x < max(full[i : i + w]) - T:
                 trans.append(i)
-                states.append(e)
-                state = e
+                states.append(1)
+                state = 1
         starts = [0] + trans
         ends = trans + [n]
         ext, exti = [], []

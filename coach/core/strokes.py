@@ -1051,7 +1051,7 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
         Ls = ref_s - START_FRACTION * (ref_s - bss)
         js = _last_at_or_above_one(s, lo_s, lbd, Ls)
     jsc = min(max(js, 0), n - 2)
-    t_s = _cross_one(t[jsc : jsc + 2].tolist(), s[jsc : jsc + 2].tolist(), 0, Ls)
+    t_s = _cross_one((t.item(jsc), t.item(jsc + 1)), (s.item(jsc), s.item(jsc + 1)), 0, Ls)
     bvd, tbd = float(run.bv[0]), float(run.tb[0])
     base_mm = Bd if kn else ref0
     depth = base_mm - bvd
@@ -1069,10 +1069,9 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     if not ok:
         return Strokes.empty()
     gap = int(np.count_nonzero(run.filled[jsc : jr + 1])) * p.dt_s
-    return Strokes(t_start=np.array([t_s]), t_bottom=np.array([tbd]), t_release=np.array([trd]),
-                   depth=np.array([depth]), residual=np.array([max(Bd - q, 0.0) if kn else 0.0]),
-                   bottom=np.array([bvd]), baseline=np.array([base_mm]), gap_s=np.array([gap]),
-                   t_emit=np.array([float(t[jr])]), top=np.array([q]))
+    a = np.array([t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t.item(jr), q])
+    return Strokes(t_start=a[0:1], t_bottom=a[1:2], t_release=a[2:3], depth=a[3:4], residual=a[4:5],
+                   bottom=a[5:6], baseline=a[6:7], gap_s=a[7:8], t_emit=a[8:9], top=a[9:10])
 
 
 # ---------------------------------------------------------------- one candidate
@@ -1155,8 +1154,8 @@ def _rest_top_one(run: _Run, carry: StrokeCarry):
     tau_u = min(max(_first_at_or_above_one(s, uprev, lpc, Lq), uprev), lpc)
     jq = _last_at_or_above_one(s, lpc, run.lbc[0], Lq)
     a1, a2 = tau_u - 1, min(max(jq, 0), n - 2)
-    t1 = _cross_one(t[a1 : a1 + 2].tolist(), s[a1 : a1 + 2].tolist(), 0, Lq)
-    t2 = _cross_one(t[a2 : a2 + 2].tolist(), s[a2 : a2 + 2].tolist(), 0, Lq)
+    t1 = _cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, Lq)
+    t2 = _cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, Lq)
     return 0.5 * (t1 + t2), jq
 
 
