@@ -462,7 +462,7 @@ def _quantiles_one(values: np.ndarray, e: int, K: int, q: float) -> np.ndarray:
 
 def _quantile_list(row: list, e: int, K: int, q: float) -> float:
     """The nearest-rank q-quantile of row[max(0, e-K):e] (Python floats, NaN ignored; NaN when none)."""
-    w = sorted(x for x in row[max(e - K, 0) : e] if x == x)
+    w = sorted([x for x in row[max(e - K, 0) : e] if x == x])
     cnt = len(w)
     return w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan
 
