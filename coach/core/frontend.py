@@ -35,18 +35,12 @@ import math
 import numpy as np
 
 from coach.core.options import Params
+from coach.core.scalar import fdiv
 
 
 def _nz(mask: np.ndarray) -> np.ndarray:
     """Indices of the true entries of a 1-D mask (np.flatnonzero without its Python-level overhead)."""
     return mask.nonzero()[0]
-
-
-def fdiv(a: float, b: float) -> float:
-    """a / b on Python floats with NumPy's IEEE result for a zero divisor (inf or NaN, no exception)."""
-    if b == 0.0:
-        return math.nan if (a == 0.0 or a != a) else math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
 
 
 LIMIT_MM = 1.0e6  # heights beyond +-1 km are not measurements

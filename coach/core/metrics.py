@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from coach.core.frontend import fdiv
 from coach.core.profiles import Profile
+from coach.core.scalar import fdiv
 from coach.core.types import (
     INCOMPLETE_RECOIL,
     TOO_DEEP,

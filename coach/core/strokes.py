@@ -42,6 +42,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from coach.core.frontend import _nz
 from coach.core.options import Params
+from coach.core.scalar import (
+    baseline_one,
+    bottom_one,
+    cross_one,
+    first_at_or_above_one,
+    fmin,
+    last_at_or_above_one,
+    quantile_list,
+    top_one,
+)
 
 START_FRACTION = 0.1
 RELEASE_FRACTION = 0.9
@@ -246,10 +256,10 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     side): every column is computed alone, so this only saves NumPy calls.
     """
     m, k = ib.size, tcen.size
-    if m + k <= 2 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same operations on Python floats, see _bottom_one, _top_one)
-        bts = [_bottom_one(t, c, int(i), float(ti), float(h), p) for i, ti, h in zip(ib, t_ib, hw)]
+    if m + k <= 2 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same operations on Python floats, see bottom_one, top_one)
+        bts = [bottom_one(t, c, int(i), float(ti), float(h), p) for i, ti, h in zip(ib, t_ib, hw)]
         return (np.array([b[0] for b in bts]), np.array([b[1] for b in bts]),
-                np.array([_top_one(t, c, float(x), p) for x in tcen]))
+                np.array([top_one(t, c, float(x), p) for x in tcen]))
     ic = np.minimum(t.searchsorted(tcen), t.size - 1)
     tau, y, valid = _gather(tp, cp, np.concatenate((ib, ic)), np.concatenate((t_ib, tcen)), p.fit_k)
     tw = p.top_fit_s
@@ -300,136 +310,6 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
 
 
 
-def _wquad_one(u, y, w):
-    """_wquad for one column of Python floats, operation for operation: the same products, the window
-    sums added in window order from the first row (as the column reduce of _wquad adds its rows), the
-    same cofactors and solve; so the same floats."""
-    uu, ww = u[0], w[0]
-    s0 = ww
-    s1 = ww * uu
-    s2 = s1 * uu
-    s3 = s2 * uu
-    s4 = s3 * uu
-    t0 = ww * y[0]
-    t1 = t0 * uu
-    t2 = t1 * uu
-    # A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
-    # and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
-    # positive weight only t0..t2 can still be -0.0 (u is never -0.0), so once they are nonzero, rows of
-    # zero weight are skipped: the same sums.
-    skip = ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0
-    for i in range(1, len(u)):
-        uu, ww = u[i], w[i]
-        if ww == 0.0 and skip:
-            continue
-        p = ww * uu
-        s0 += ww
-        s1 += p
-        p *= uu
-        s2 += p
-        p *= uu
-        s3 += p
-        s4 += p * uu
-        p = ww * y[i]
-        t0 += p
-        p *= uu
-        t1 += p
-        t2 += p * uu
-        if not skip and ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
-            skip = True
-    npos = len(w) - w.count(0.0)  # (weights are never negative)
-    c00 = s2 * s4 - s3 * s3
-    c01 = s2 * s3 - s1 * s4
-    c02 = s1 * s3 - s2 * s2
-    c11 = s0 * s4 - s2 * s2
-    c12 = s1 * s2 - s0 * s3
-    c22 = s0 * s2 - s1 * s1
-    det = s0 * c00 + s1 * c01 + s2 * c02
-    sc = max(s0, 1.0)
-    ok = npos >= 4 and abs(det) > 1e-12 * (sc * sc * sc)
-    d = det if ok else 1.0
-    b0 = (c00 * t0 + c01 * t1 + c02 * t2) / d
-    b1 = (c01 * t0 + c11 * t1 + c12 * t2) / d
-    b2 = (c02 * t0 + c12 * t1 + c22 * t2) / d
-    return b0, b1, b2, ok
-
-
-def _vertex_one(b0, b1, b2, ok, lo, hi, sign):
-    """_vertex for one column of Python floats (the same operations)."""
-    du = -b1 / (2.0 * b2) if sign * b2 > 1e-12 else 0.0
-    du = lo if lo > du else du  # min(max(du, lo), hi), spelt out (same selections)
-    du = hi if hi < du else du
-    if not ok:
-        return 0.0, math.nan
-    return du, b0 + (b1 + b2 * du) * du
-
-
-def _column_one(t, c, i: int, tc: float, K: int):
-    """Column i-K..i+K of a (window x candidates) gather as Python floats: time offsets from ``tc``,
-    values (NaN outside the buffer) and validity; the same numbers _gather puts in that column."""
-    n = len(t)
-    lo, hi = max(i - K, 0), min(i + K + 1, n)
-    ts = t[lo:hi].tolist()
-    ys = c[lo:hi].tolist()
-    tau = [x - tc for x in ts]
-    if lo > i - K:  # (times pad with the edge value, heights with NaN)
-        tau = [ts[0] - tc] * (lo - (i - K)) + tau
-        ys = [math.nan] * (lo - (i - K)) + ys
-    if hi < i + K + 1:
-        tau = tau + [ts[-1] - tc] * (i + K + 1 - hi)
-        ys = ys + [math.nan] * (i + K + 1 - hi)
-    return tau, ys, [y == y for y in ys]
-
-
-def _triangle_one(u: list, valid: list) -> list:
-    """Triangle weights max(1 - |u|, 0) (0 where not valid), as _fits computes them."""
-    return [(a if (a := 1.0 - (x if x >= 0.0 else -x)) > 0.0 else 0.0) if v else 0.0 for x, v in zip(u, valid)]
-
-
-def _bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
-    """One bottom column of _fits on Python floats (the same operations): (time, height)."""
-    tau, y, valid = _column_one(t, c, i, t_i, p.fit_k)
-    u0 = [x / hw for x in tau]
-    lim = p.dt_s / hw
-    yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
-    w = _triangle_one(u0, valid)
-    center, _ = _vertex_one(*_wquad_one(u0, yz, w), -lim, lim, 1.0)
-    u1 = [u - center for u in u0]
-    w1 = _triangle_one(u1, valid)
-    du1, vb = _vertex_one(*_wquad_one(u1, yz, w1), -lim - center, lim - center, 1.0)
-    center = center + du1
-    return t_i + center * hw, (float(c[i]) if vb != vb else vb)
-
-
-def _top_one(t, c, tc: float, p: Params) -> float:
-    """One rest-top column of _fits on Python floats (the same operations): its level."""
-    i = min(int(t.searchsorted(tc)), t.size - 1)
-    tau, y, valid = _column_one(t, c, i, tc, p.fit_k)
-    tw = p.top_fit_s
-    u0 = [x / tw for x in tau]
-    lim = p.dt_s / tw
-    yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
-    edge = 1.0 + 1e-9
-    w = [1.0 if (v and -edge <= u <= edge) else 0.0 for u, v in zip(u0, valid)]
-    _, vpar = _vertex_one(*_wquad_one(u0, yz, w), -lim, lim, -1.0)
-    # the window mean: the samples within +-top_mean_window_s summed in window order from the first row,
-    # as the column reduce adds them with zeros elsewhere (adding 0.0 changes only a zero sum's sign)
-    mwin = p.options.top_mean_window_s
-    acc = None
-    cnt = 0
-    for x, yy, v in zip(tau, y, valid):
-        if v and -mwin <= x <= mwin:
-            cnt += 1
-            acc = yy if acc is None else acc + yy
-        elif acc is None:
-            acc = 0.0
-        elif acc == 0.0:
-            acc = acc + 0.0
-    vmean = acc / cnt if cnt > 0 else math.nan
-    wv = p.options.top_vertex_weight
-    return vmean if vpar != vpar else wv * vpar + (1.0 - wv) * vmean
-
-
 def _interp_cross(t, s, a, level):
     """Time where s crosses ``level`` between samples a and a+1, clipped to [t[a], t[a+1]]."""
     sa, sb = s[a], s[a + 1]
@@ -456,15 +336,8 @@ def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.nda
 def _quantiles_one(values: np.ndarray, e: int, K: int, q: float) -> np.ndarray:
     """_quantiles for a single end: a selection (no arithmetic on the values), so the same numbers; for
     one candidate a sort of <= K Python floats costs a fraction of the dozen NumPy calls."""
-    out = [_quantile_list(row, e, K, q) for row in values.reshape(-1, values.shape[-1]).tolist()]
+    out = [quantile_list(row, e, K, q) for row in values.reshape(-1, values.shape[-1]).tolist()]
     return np.array(out).reshape(values.shape[:-1] + (1,))
-
-
-def _quantile_list(row: list, e: int, K: int, q: float) -> float:
-    """The nearest-rank q-quantile of row[max(0, e-K):e] (Python floats, NaN ignored; NaN when none)."""
-    w = sorted([x for x in row[max(e - K, 0) : e] if x == x])
-    cnt = len(w)
-    return w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan
 
 
 def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.ndarray:
@@ -481,8 +354,8 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     """
     if ends.size == 0:
         return np.zeros(0)
-    if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see _baseline_one)
-        return np.array([_baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim)])
+    if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see baseline_one)
+        return np.array([baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim)])
     v = _windows(np.concatenate((_NANS[:K] if K <= _NANS.size else np.full(K, np.nan), vals)), ends, K)  # (a copy)
     recent = _windows(np.concatenate((-np.inf * np.ones(K), vt)), ends, K) >= (t_now - window_s)[:, None]
     use_recent = np.add.reduce(recent & (v == v), 1) >= 3
@@ -499,30 +372,6 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     acc = np.add.reduce(np.ascontiguousarray(mid), 0)[: ends.size]  # in position order, for any number of candidates
     est = np.where(cnt >= 2 * trim + 3, acc / np.maximum(cnt - 2 * trim, 1), med)
     return np.where(cnt > 0, est, np.nan)
-
-
-def _baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: int) -> float:
-    """_baseline for a single candidate, operation for operation: the same selection, and the trimmed sum
-    added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
-    float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
-    lo = max(e - K, 0)
-    v = vals[lo:e]
-    v = v.tolist() if isinstance(v, np.ndarray) else list(v)  # (lists hold Python floats)
-    since = t_now - window_s
-    vr = vt[lo:e]
-    rec = [x >= since for x in (vr.tolist() if isinstance(vr, np.ndarray) else vr)]
-    if sum(1 for r, x in zip(rec, v) if r and x == x) >= 3:
-        v = [x if r else math.nan for r, x in zip(rec, v)]
-    w = sorted(x for x in v if x == x)
-    cnt = len(w)
-    if cnt == 0:
-        return math.nan
-    if cnt < 2 * trim + 3:
-        return 0.5 * (w[max((cnt - 1) // 2, 0)] + w[max(cnt // 2, 0)])
-    acc = 0.0
-    for x in w[trim : cnt - trim]:
-        acc += x
-    return acc / max(cnt - 2 * trim, 1)
 
 
 def _last_at_or_above(sp: _Padded, lo: np.ndarray, hi: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -901,26 +750,6 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     return f, t_r, M, n_dec
 
 
-def _fmin(a: float, b: float) -> float:
-    """np.fmin on two Python floats (NaN ignored)."""
-    if a != a:
-        return b
-    return a if (b != b or a <= b) else b
-
-
-def _cross_one(t, s, a: int, level: float) -> float:
-    """_interp_cross for one crossing (Python floats; ``t``, ``s``: lists), the same operations."""
-    sa, sb = s[a], s[a + 1]
-    den = sb - sa
-    fr = (level - sa) / den if den != 0.0 else math.inf
-    if fr - fr == 0.0:  # (finite; min(max(fr, 0.0), 1.0) spelt out: builtin calls cost more)
-        fr = 0.0 if fr < 0.0 else (1.0 if fr > 1.0 else fr)
-    else:
-        fr = 1.0
-    ta = t[a]
-    return ta + fr * (t[a + 1] - ta)
-
-
 def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     """_releases for a single candidate on Python floats: the same rule and arithmetic.
 
@@ -956,10 +785,10 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     def at(f: int):
         fm = f if f < up_end else up_end
         Mv = rm[fm - u]
-        level = b + RELEASE_FRACTION * (_fmin(Mv, B) - b)
+        level = b + RELEASE_FRACTION * (fmin(Mv, B) - b)
         tau = u + (bisect.bisect_left(rm, level) if level == level else len(rm))
         tau = u if tau < u else (fm if tau > fm else tau)  # max(min(., fm), u)
-        return level, Mv, _cross_one(ts, ss, tau - 1 - off, level)
+        return level, Mv, cross_one(ts, ss, tau - 1 - off, level)
 
     f_dec, tr, Mv = n, math.nan, math.nan
     for f in range(f0, last + 1):
@@ -1038,26 +867,26 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     t, s, n, o, p = run.t, run.s, run.n, run.o, run.p
     bss, ps = float(run.bottom_s[0]), float(run.top_before_s[0])
     kn = Bd == Bd
-    ref0 = _fmin(ps, q)  # no baseline yet: the lower of the two tops
-    ref_s = _fmin(ps, Bd) if kn else ref0
+    ref0 = fmin(ps, q)  # no baseline yet: the lower of the two tops
+    ref_s = fmin(ps, Bd) if kn else ref0
     Ls = ref_s - START_FRACTION * (ref_s - bss)
     lbd = int(run.lbc[0])
     lo_s = int(t.searchsorted(run.t_lb[0] - o.max_down_s, side="left"))
-    js = _last_at_or_above_one(s, lo_s, lbd, Ls)
+    js = last_at_or_above_one(s, lo_s, lbd, Ls)
     if js < 0:  # the hand sank slowly below the top before: start from the highest point in reach
         win = [x for x in s[max(lo_s, 0) : lbd + 1].tolist() if x == x]
         loc = max(win) if win else -math.inf
-        ref_s = _fmin(ref_s, loc)
+        ref_s = fmin(ref_s, loc)
         Ls = ref_s - START_FRACTION * (ref_s - bss)
-        js = _last_at_or_above_one(s, lo_s, lbd, Ls)
+        js = last_at_or_above_one(s, lo_s, lbd, Ls)
     jsc = min(max(js, 0), n - 2)
-    t_s = _cross_one((t.item(jsc), t.item(jsc + 1)), (s.item(jsc), s.item(jsc + 1)), 0, Ls)
+    t_s = cross_one((t.item(jsc), t.item(jsc + 1)), (s.item(jsc), s.item(jsc + 1)), 0, Ls)
     bvd, tbd = float(run.bv[0]), float(run.tb[0])
     base_mm = Bd if kn else ref0
     depth = base_mm - bvd
     depth_s = base_mm - bss
     fall = ref_s - bss
-    rise = (_fmin(q, Bd) if kn else q) - bss
+    rise = (fmin(q, Bd) if kn else q) - bss
     jr = min(f, n - 1)
     off = o.off_margin_mm
     ok = (bool(run.geo_ok[0]) and js >= 0 and depth >= p.min_depth_mm and depth <= p.max_depth_mm
@@ -1080,7 +909,7 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
 # arithmetic in the same order, sums added in window order as the column reduces add their rows), so
 # the numbers are the same (tests/test_core_fastpaths.py checks it against the vectorised stages);
 # a dozen Python float operations cost less than one NumPy call on a one-element array. The candidate
-# arrays of ``_Run`` are then lists of one entry.
+# arrays of ``_Run`` are then lists of one entry; the one-column arithmetic is in coach.core.scalar.
 ONE_CANDIDATE_PATH = True  # False: every run takes the vectorised stages (for the equality tests)
 
 
@@ -1120,25 +949,6 @@ def _candidate_one(run: _Run, carry: StrokeCarry, j: int) -> None:
     run.prev_lb = [carry.prev_bottom_index - base]
 
 
-def _first_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
-    """_first_at_or_above for one row."""
-    l0 = max(lo, 0)
-    for i, x in enumerate(s[l0 : hi + 1].tolist()):
-        if x >= level:
-            return l0 + i
-    return hi
-
-
-def _last_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
-    """_last_at_or_above for one row."""
-    l0 = max(lo, 0)
-    seg = s[l0 : hi + 1].tolist()
-    for i in range(len(seg) - 1, -1, -1):
-        if seg[i] >= level:
-            return l0 + i
-    return -1
-
-
 def _rest_top_one(run: _Run, carry: StrokeCarry):
     """_rest_top_times for one candidate: (centre time of the top before or None, jq)."""
     ph, base, t, s, n, o = run.ph, run.base, run.t, run.s, run.n, run.o
@@ -1151,24 +961,24 @@ def _rest_top_one(run: _Run, carry: StrokeCarry):
         return None, -1
     pb = carry.prev_bottom_smoothed_mm
     Lq = p_s - 0.2 * (p_s - (b_s if pb != pb else (pb if (b_s != b_s or pb >= b_s) else b_s)))
-    tau_u = min(max(_first_at_or_above_one(s, uprev, lpc, Lq), uprev), lpc)
-    jq = _last_at_or_above_one(s, lpc, run.lbc[0], Lq)
+    tau_u = min(max(first_at_or_above_one(s, uprev, lpc, Lq), uprev), lpc)
+    jq = last_at_or_above_one(s, lpc, run.lbc[0], Lq)
     a1, a2 = tau_u - 1, min(max(jq, 0), n - 2)
-    t1 = _cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, Lq)
-    t2 = _cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, Lq)
+    t1 = cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, Lq)
+    t2 = cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, Lq)
     return 0.5 * (t1 + t2), jq
 
 
 def _measure_one(run: _Run, carry: StrokeCarry, tcen, jq: int) -> float:
     """_measure for one candidate: its bottom (into ``run``) and the level of its rest top (NaN: none)."""
     o, p = run.o, run.p
-    tb, bv = _bottom_one(run.t, run.c, run.lbc[0], run.t_lb[0], run.hw[0], p)
+    tb, bv = bottom_one(run.t, run.c, run.lbc[0], run.t_lb[0], run.hw[0], p)
     run.tb, run.bv = [tb], [bv]
     run.prev_tb, run.prev_bv = [carry.prev_bottom_t_s], [carry.prev_bottom_mm]
     run.nan_at = _nz(np.isnan(run.c))
     if tcen is None:
         return math.nan
-    q = _top_one(run.t, run.c, tcen, p)
+    q = top_one(run.t, run.c, tcen, p)
     dt_b = tb - carry.prev_bottom_t_s
     prev_lb = run.prev_lb[0]
     rise_prev, fall_this = q - carry.prev_bottom_mm, q - bv
@@ -1189,8 +999,8 @@ def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
     if qv == qv:
         hist_all = carry.tops_all[-KL:]
         e = len(hist_all)
-        B0 = _quantile_list(hist_all, e, KL, 0.75)
-        A0 = _quantile_list(carry.amps[-KL:], e, KL, 0.75)
+        B0 = quantile_list(hist_all, e, KL, 0.75)
+        A0 = quantile_list(carry.amps[-KL:], e, KL, 0.75)
         drop = B0 - qv
         lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
         away = drop > o.max_lean_frac * p.profile.depth_mm.max or -drop > o.off_margin_mm
@@ -1202,7 +1012,7 @@ def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
     hist_t = carry.tops_t[-K:]
     vals = hist + [qv] if good else hist
     vt = hist_t + [run.tb[0]] if good else hist_t
-    B = _baseline_one(vals, vt, len(hist) + good, run.tb[0], K, o.baseline_window_s, max(o.baseline_trim, 0))
+    B = baseline_one(vals, vt, len(hist) + good, run.tb[0], K, o.baseline_window_s, max(o.baseline_trim, 0))
     if o.rest_height_mm is not None and B != B:
         B = float(o.rest_height_mm)
     return B, good, amp
