@@ -5,8 +5,8 @@ Python floats (coach.core.frontend.SMALL_CHUNK_PATH), a run with a single candid
 case) takes the stroke layer's stages on Python floats (coach.core.strokes.ONE_CANDIDATE_PATH), and a
 single new compression takes the bookkeeping on Python floats (coach.core.metrics.ONE_COMPRESSION_PATH). They must do the same arithmetic in the same
 order: here every session is streamed with those paths on and off, and the compressions, the push
-that returned each one, the pending state and the number of kernel runs must be the same, down to
-the last bit (repr, so even the sign of a zero counts). Batch equality is tested elsewhere
+that returned each one, the pushes that ran the kernel and the baseline after each run must be the
+same, down to the last bit (repr, so even the sign of a zero counts). Batch equality is tested elsewhere
 (test_core_streaming.py, test_core_properties.py).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.core_helpers import TRACES, load_filmed, need_data
 
 def _stream(t_s, height_mm, options, fast: bool, monkeypatch) -> list:
     """Everything streaming shows, as text: each compression with the index of the push that returned it,
-    the scheduler's view of the pending candidate after each run, the pauses and the summary."""
+    the pushes that ran the kernel with the baseline each left, the pauses and the summary."""
     monkeypatch.setattr(strokes, "ONE_CANDIDATE_PATH", fast)
     monkeypatch.setattr(metrics, "ONE_COMPRESSION_PATH", fast)
     monkeypatch.setattr(frontend, "SMALL_CHUNK_PATH", fast)
@@ -36,9 +36,10 @@ def _stream(t_s, height_mm, options, fast: bool, monkeypatch) -> list:
     for i, (t, h) in enumerate(zip(np.asarray(t_s).tolist(), np.asarray(height_mm).tolist())):
         for c in an.push(t, h):
             out.append((i, repr(dataclasses.astuple(c))))
-        if an._e.feeds != runs:  # a kernel run: what it left pending decides when the next one runs
-            runs = an._e.feeds
-            out.append((i, repr(an._e.carry.pending), repr(an._e.carry.baseline)))
+        state = an.state
+        if state.extra["kernel_runs"] != runs:  # a kernel run (when they run depends on what each decided)
+            runs = state.extra["kernel_runs"]
+            out.append((i, runs, repr(state.baseline_mm)))
     res = an.result()
     out += [repr(dataclasses.astuple(c)) for c in res.compressions]
     out += [repr(dataclasses.astuple(p)) for p in res.pauses]
@@ -73,3 +74,44 @@ def test_scalar_paths_equal_vectorised_stages_on_a_filmed_trace(monkeypatch):
     t, h, _ = load_filmed(need_data("cpr-traces") / f"{TRACES[0]}.csv")
     fast = _stream(t, h, None, True, monkeypatch)
     assert fast == _stream(t, h, None, False, monkeypatch)
+
+
+def test_one_column_fits_equal_the_vectorised_fits_bit_for_bit():
+    """The fits on columns built to hit the exactness rules: exact zeros of both signs (a zero sum keeps
+    or loses its sign as NumPy's column reduce would), missing samples, edges of the buffer."""
+    from coach.core.options import resolve
+    from coach.core.scalar import bottom_one, top_one
+
+    rng = np.random.default_rng(5)
+    p = resolve(CoreOptions(), 1.0 / 30.0)
+    checked = 0
+    for trial in range(40):
+        n = 80
+        t = np.cumsum(rng.uniform(0.8, 1.2, n) / 30.0)
+        c = rng.normal(0.0, 20.0, n)
+        ib = rng.integers(0, n, 6)
+        kind = trial % 5
+        if kind == 4:  # -0.0 around each bottom, negative before it, positive after it: zero sums of both signs
+            for i in ib.tolist():
+                c[max(i - 8, 0) : i - 3] = -5.0
+                c[max(i - 3, 0) : i + 4] = -0.0
+                c[i + 4 : i + 9] = 5.0
+        elif kind == 1:  # exact zeros of both signs
+            c[rng.random(n) < 0.6] = 0.0
+            c[rng.random(n) < 0.3] = -0.0
+        elif kind == 2:  # a constant -0.0 stretch with holes
+            c[:] = -0.0
+            c[rng.random(n) < 0.2] = np.nan
+        elif kind == 3:  # missing samples
+            c[rng.random(n) < 0.3] = np.nan
+        hw = rng.uniform(0.07, 0.14, 6)
+        tcen = rng.uniform(t[0] - 0.1, t[-1] + 0.1, 6)
+        tp, cp = strokes._Padded(t, None), strokes._Padded(c, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tb, bv, q = strokes._fits(t, tp, cp, c, ib, t[ib], hw, tcen, p)  # 12 columns: the vectorised form
+        for j in range(6):
+            one_t, one_v = bottom_one(t, c, int(ib[j]), float(t[ib[j]]), float(hw[j]), p)
+            assert (repr(one_t), repr(one_v)) == (repr(float(tb[j])), repr(float(bv[j])))
+            assert repr(top_one(t, c, float(tcen[j]), p)) == repr(float(q[j]))
+            checked += 1
+    assert checked == 240
