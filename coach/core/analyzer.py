@@ -14,7 +14,10 @@ then -- about 1.15-1.2 times per compression. The checks only choose *when* to
 feed; what is decided is always the kernel's, so a missed guess costs latency or
 one run, never a different result (a fallback run happens at least every
 ``FALLBACK_S`` of signal). The engine keeps the last few seconds of processed
-samples and the few phases the undecided candidates need.
+samples and the few phases the undecided candidates need. A run brings ~20
+samples and usually one candidate, so it takes the layers' scalar paths (the
+same arithmetic on Python floats; see coach.core.frontend.SMALL_CHUNK_PATH,
+coach.core.strokes.ONE_CANDIDATE_PATH, coach.core.metrics.ONE_COMPRESSION_PATH).
 
 ``snapshot()`` reads the bookkeeping of what is decided without running or
 finishing anything, so a live station can show the session so far.
@@ -44,6 +47,8 @@ from coach.core.types import (
 )
 
 FALLBACK_S = 2.0  # streaming feeds the kernel at least this often (signal time)
+TRIM_MIN = 32  # samples: the buffer drops what no undecided candidate needs once it is this many (every few
+# runs: the kernel's numbers never depend on how much history the buffer holds, see _need_from)
 
 
 class _Samples:
@@ -100,13 +105,13 @@ class _Engine:
         self._append(out)
         ph = self.ph
         strokes, need = process(self.buf, ph, self.base, self.p, self.carry, final)
-        if need > 0 and not final:
+        if need >= TRIM_MIN and not final:
             b = self.buf
             self.buf = _Samples(b.t[need:], b.c[need:], b.s[need:], b.filled[need:])
             self.base += need
             # phases no undecided candidate can reach (each needs the two phases before it)
-            first = max(int(np.searchsorted(ph.start, self.carry.last_up, side="right")),
-                        int(np.searchsorted(ph.start, self.base + 1, side="left")))
+            first = max(int(ph.start.searchsorted(self.carry.last_up, side="right")),
+                        int(ph.start.searchsorted(self.base + 1, side="left")))
             cut = first - 2
             if cut > 0:
                 self.ph = Phases(ph.k0 + cut, ph.start[cut:], ph.state[cut:], ph.extv[cut:], ph.exti[cut:])
@@ -126,7 +131,8 @@ class _Engine:
         if b is None or len(b) == 0:
             self.buf = _Samples(out.t, out.c, out.s, out.filled)
         elif len(out):
-            self.buf = _Samples(*(np.concatenate((getattr(b, k), getattr(out, k))) for k in _Samples.__slots__))
+            cat = np.concatenate
+            self.buf = _Samples(cat((b.t, out.t)), cat((b.c, out.c)), cat((b.s, out.s)), cat((b.filled, out.filled)))
         ph = self.ph
         if ph is None:
             self.ph = Phases(out.ph0, out.ph_start, out.ph_state, out.ph_extv.copy(), out.ph_exti.copy())
@@ -232,6 +238,7 @@ class StreamingAnalyzer:
         o = self.options
         self._T = o.detect_mm
         self._recent: deque = deque(maxlen=16)  # (t, smoothed) of the last samples
+        self._recent_s: deque = deque(maxlen=16)  # ... their smoothed values alone (for their minimum)
         self._hist: list = []  # (t, smoothed) since the candidate upstroke
         self._b = self._B = math.nan
         self._r_at = math.inf
@@ -259,6 +266,7 @@ class StreamingAnalyzer:
             self._min_depth = p.min_depth_mm
             if self._recent.maxlen != p.w + 3:
                 self._recent = deque(self._recent, maxlen=p.w + 3)
+                self._recent_s = deque(self._recent_s, maxlen=p.w + 3)
         self._schedule()
         return new
 
@@ -269,8 +277,9 @@ class StreamingAnalyzer:
         if pend is None or self._e.p is None:
             self._armed = False
             self._recent.clear()  # the next candidate needs a new dip
+            self._recent_s.clear()
             return
-        t_up, t_r, b_s, B = pend
+        t_up, b_s, B = pend
         if not self._armed:
             self._hist = _from_min(self._recent)
             self._mx = max((v for _, v in self._hist), default=-math.inf)
@@ -327,6 +336,7 @@ class StreamingAnalyzer:
         s1 = 0.25 * left + 0.5 * h1 + 0.25 * right
         rec = self._recent
         rec.append((prev_t, s1))
+        self._recent_s.append(s1)
         if self._armed:
             self._hist.append((prev_t, s1))
             if s1 > self._mx or self._r_at == -math.inf:
@@ -336,10 +346,10 @@ class StreamingAnalyzer:
             if prev_t >= self._r_at or prev_t >= self._cap or self._mx - s1 > self._T:
                 return self._feed(False)  # decidable (or the next downstroke has begun)
         elif len(rec) > 1:
-            b = min(v for _, v in rec)
-            B = self._e.baseline_mm
+            b = min(self._recent_s)
             # a rise after a dip that reached compression depth below the rest: a candidate upstroke
-            if s1 - b > 0.8 * self._T and not (b > B - self._min_depth):
+            if s1 - b > 0.8 * self._T and not (b > self._e.baseline_mm - self._min_depth):
+                B = self._e.baseline_mm
                 self._armed = True
                 self._b, self._B = b, B
                 self._hist = _from_min(rec)
@@ -373,12 +383,14 @@ class StreamingAnalyzer:
         tt, hh = t[-k:].tolist(), h[-k:].tolist()
         self._armed = False
         self._recent.clear()
+        self._recent_s.clear()
         for i in range(1, len(hh) - 1):
             h1, left, right = hh[i], hh[i - 1], hh[i + 1]
             if h1 == h1:
                 left = left if left == left else h1
                 right = right if right == right else h1
                 self._recent.append((tt[i], 0.25 * left + 0.5 * h1 + 0.25 * right))
+                self._recent_s.append(self._recent[-1][1])
         return self._feed(False)
 
     def result(self) -> SessionResult:

@@ -30,9 +30,12 @@ Stages (each delays its output only as long as it must):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from coach.core.options import Params
+from coach.core.scalar import fdiv
 
 
 def _nz(mask: np.ndarray) -> np.ndarray:
@@ -41,6 +44,13 @@ def _nz(mask: np.ndarray) -> np.ndarray:
 
 
 LIMIT_MM = 1.0e6  # heights beyond +-1 km are not measurements
+
+# Streaming feeds the layer a few samples at a time (~20 at 30 fps). For such a chunk, despike, smooth
+# and phases run on Python floats: the same selections and the same IEEE arithmetic in the same order
+# as their vectorised form, so the same numbers (tests/test_core_fastpaths.py checks it), for a
+# fraction of the fixed cost of some hundred NumPy calls on tiny arrays.
+SMALL_CHUNK_PATH = True  # False: every chunk takes the vectorised stages (for the equality tests)
+SMALL_CHUNK = 48  # samples: up to this many, the scalar path
 
 
 def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
@@ -172,8 +182,46 @@ class Frontend:
         self._ds_t, self._ds_h = t[n_out:], h[n_out:]
         return t[:n_out], d, right.copy()  # right: each sample's raw successor (for lag-free smoothing)
 
+    def _despike_small(self, t: np.ndarray, h: np.ndarray, final: bool):
+        """process's height limit and _despike's rule on Python floats, sample by sample (the same
+        selections and operations; the samples carried to the next chunk are kept limited, as there)."""
+        t_all = self._ds_t.tolist() + t.tolist()
+        h_all = self._ds_h.tolist() + [x if abs(x) <= LIMIT_MM else math.nan for x in h.tolist()]
+        n = len(t_all)
+        n_out = n if final else n - 1
+        he = [self._ds_ctx] + h_all + [math.nan]
+        te = [self._ds_ctx_t] + t_all + [math.nan]
+        S = self.p.options.spike_mm
+        vmax = self.p.options.spike_speed_mm_s
+        d = []
+        for i in range(n_out):
+            left, x, right = he[i], he[i + 1], he[i + 2]
+            tl, tx, tr = te[i], te[i + 1], te[i + 2]
+            dlr = right - left
+            den = tr - tl
+            mid = left + dlr * ((tx - tl) / den if den else fdiv(tx - tl, den))
+            spike = abs(x - mid) > S + 0.1 * abs(dlr)
+            if right != right:  # a dropout next to it: a jump faster than any chest moves
+                jl = abs(x - left)
+                spike = spike or (jl > S and jl > vmax * (tx - tl))
+            if left != left:
+                jr = abs(x - right)
+                spike = spike or (jr > S and jr > vmax * (tr - tx))
+            d.append(math.nan if spike else x)
+        if n_out:
+            self._ds_ctx = he[n_out]
+            self._ds_ctx_t = te[n_out]
+        self._ds_t, self._ds_h = np.array(t_all[n_out:]), np.array(h_all[n_out:])
+        return np.array(t_all[:n_out]), np.array(d), np.array(he[2 : n_out + 2])
+
     def _bridge(self, t: np.ndarray, d: np.ndarray, hn: np.ndarray, final: bool):
         ctx_n = self._br_ctx_t.size
+        if not self._br_run.size and d.size and not np.isnan(d).any():  # nothing to bridge: only keep the context
+            keep = max(ctx_n + d.size - self._br_hist, 0)
+            self._br_ctx_t = np.concatenate((self._br_ctx_t, t))[keep:]
+            self._br_ctx_d = np.concatenate((self._br_ctx_d, d))[keep:]
+            self._br_ctx_out = np.concatenate((self._br_ctx_out, d))[keep:]
+            return t, d, np.zeros(d.size, bool), hn
         wt = np.concatenate((self._br_ctx_t, self._br_run, t))
         wd = np.concatenate((self._br_ctx_d, self._br_run_d, d))
         whn = np.concatenate((self._br_run_hn, hn))  # (no context part)
@@ -292,6 +340,8 @@ class Frontend:
         n = c.size
         if n == 0:
             return c
+        if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
+            return self._smooth_small(c, f, hn)
         left = np.empty(n)
         left[0] = self._sm_ctx
         left[1:] = c[:-1]
@@ -309,11 +359,35 @@ class Frontend:
         self._sm_ctx = float(c[-1])
         return 0.25 * left + 0.5 * c + 0.25 * right
 
+    def _smooth_small(self, c: np.ndarray, f: np.ndarray, hn: np.ndarray) -> np.ndarray:
+        """_smooth on Python floats, sample by sample (the same operations)."""
+        cl, fl, hl = c.tolist(), f.tolist(), hn.tolist()
+        n = len(cl)
+        S = self.p.options.spike_mm
+        left = self._sm_ctx
+        out = []
+        for i in range(n):
+            x = cl[i]
+            lft = left if left == left else x
+            r = hl[i] if abs(hl[i] - x) <= S + abs(x - lft) else x
+            if fl[i]:  # a bridged sample's right neighbour: the next bridged or measured value
+                nxt = cl[i + 1] if i + 1 < n else math.nan
+                r = x if nxt != nxt else nxt
+            out.append(0.25 * lft + 0.5 * x + 0.25 * r)
+            left = x
+        self._sm_ctx = cl[-1]
+        return np.array(out)
+
     def _phases(self, s: np.ndarray):
         """Schmitt phases of the chunk: (ordinal of the open phase, starts, states, extremes)."""
         n = s.size
         w = self.p.w
         T = self.p.options.detect_mm
+        if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
+            full = self._win.tolist() + s.tolist()
+            z = sum(full)  # NaN when any sample is (or on inf - inf): then the vectorised form, which ignores NaN
+            if z == z:
+                return self._phases_small(full, n, w, T)
         full = np.concatenate((self._win, s)) if w > 1 else s
         ev = (s > sliding_max(full, w, np.fmin) + T).view(np.int8) - (s < sliding_max(full, w, np.fmax) - T).view(np.int8)
         # (NaN compares False: no event.) The state is the last nonzero event: it changes only where
@@ -365,13 +439,68 @@ class Frontend:
         self._exti = int(exti_g[-1])
         return ph0, start_g, states, ext, exti_g
 
+    def _phases_small(self, full: list, n: int, w: int, T: float):
+        """_phases on Python floats for a chunk without NaN (``full``: the window context, then the chunk)."""
+        sl = full[w - 1 :]
+        state = state0 = self._state
+        trans, states = [], [state0]
+        for i in range(n):
+            # the event (x > min + T) - (x < max - T) matters only where it is the other state: while UP,
+            # only x < max - T can change it (and then only if not also x > min + T); while DOWN, the reverse
+            x = sl[i]
+            if state > 0:
+                if x < max(full[i : i + w]) - T and not x > min(full[i : i + w]) + T:
+                    trans.append(i)
+                    states.append(-1)
+                    state = -1
+            elif x > min(full[i : i + w]) + T and not x < max(full[i : i + w]) - T:
+                trans.append(i)
+                states.append(1)
+                state = 1
+        starts = [0] + trans
+        ends = trans + [n]
+        ext, exti = [], []
+        for a, b, st in zip(starts, ends, states):
+            if b <= a:  # the open phase ended before this chunk's first sample
+                ext.append(math.nan)
+                exti.append(a)
+                continue
+            seg = sl[a:b]
+            v = max(seg) if st > 0 else min(seg)
+            ext.append(v)
+            exti.append(a + seg.index(v))
+        # entry 0 continues the open phase: keep its extreme unless the chunk beats it (ties: the earlier)
+        v0, i0 = ext[0], exti[0]
+        cv = self._extv
+        if cv == cv and not (v0 > cv if state0 > 0 else v0 < cv):
+            v0, i0 = cv, self._exti
+        else:
+            i0 = self._g + i0 if v0 == v0 else self._exti
+        ext[0] = v0
+        g = self._g
+        exti_g = [g + x for x in exti]
+        exti_g[0] = i0
+        start_g = [g + x for x in starts]
+        start_g[0] = self._ph_start
+        ph0 = self._ph
+        self._win = np.array(full[-(w - 1) :])
+        self._ph = ph0 + len(trans)
+        self._ph_start = start_g[-1]
+        self._state = states[-1]
+        self._extv = float(ext[-1])
+        self._exti = exti_g[-1]
+        return ph0, np.array(start_g, np.int64), np.array(states, np.int64), np.array(ext), np.array(exti_g, np.int64)
+
     # ------------------------------------------------------------ public
     def process(self, t: np.ndarray, h: np.ndarray, final: bool = False) -> FrontendOut:
         """Feed raw samples; returns the samples now fully processed."""
-        h = np.asarray(h, float)
-        with np.errstate(invalid="ignore"):
-            h = np.where(np.abs(h) <= LIMIT_MM, h, np.nan)  # inf and absurd values: no measurement
-        t1, d, hn = self._despike(np.asarray(t, float), h, final)
+        t, h = np.asarray(t, float), np.asarray(h, float)
+        if 0 < self._ds_t.size + t.size <= SMALL_CHUNK and SMALL_CHUNK_PATH:
+            t1, d, hn = self._despike_small(t, h, final)
+        else:
+            with np.errstate(invalid="ignore"):
+                h = np.where(np.abs(h) <= LIMIT_MM, h, np.nan)  # inf and absurd values: no measurement
+            t1, d, hn = self._despike(t, h, final)
         t2, c, f, hn2 = self._bridge(t1, d, hn, final)
         s = self._smooth(c, f, hn2)
         if s.size:

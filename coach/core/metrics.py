@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from coach.core.profiles import Profile
+from coach.core.scalar import fdiv
 from coach.core.types import (
     INCOMPLETE_RECOIL,
     TOO_DEEP,
@@ -24,6 +25,11 @@ from coach.core.types import (
     Pause,
     SessionSummary,
 )
+
+
+# One new compression (streaming's usual case) takes a path on Python floats with the same rules and
+# arithmetic (tests/test_core_fastpaths.py checks it against the vectorised one).
+ONE_COMPRESSION_PATH = True
 
 
 def compression_flags(depth_mm: float, rate_cpm: float, residual_mm: float, profile: Profile) -> tuple[str, ...]:
@@ -52,17 +58,26 @@ def _flag_tuples(depth, rate, residual, profile: Profile) -> list[tuple[str, ...
         fast = ~slow & (rate > profile.rate_cpm.max)
     recoil = residual > profile.recoil_residual_max_mm
     code = shallow * 1 + deep * 2 + slow * 4 + fast * 8 + recoil * 16
-    cache: dict[int, tuple[str, ...]] = {}
-    out = []
-    for k in code.tolist():
-        tup = cache.get(k)
-        if tup is None:
-            tup = tuple(
-                f for bit, f in ((1, TOO_SHALLOW), (2, TOO_DEEP), (4, TOO_SLOW), (8, TOO_FAST), (16, INCOMPLETE_RECOIL)) if k & bit
-            )
-            cache[k] = tup
-        out.append(tup)
-    return out
+    return [_flags_of(k) for k in code.tolist()]
+
+
+def _flag_tuple_one(depth: float, rate: float, residual: float, profile: Profile) -> tuple[str, ...]:
+    """_flag_tuples for one compression (the same comparisons, so NaN and inf are flagged alike)."""
+    shallow = depth < profile.depth_mm.min
+    deep = not shallow and depth > profile.depth_mm.max
+    slow = rate < profile.rate_cpm.min
+    fast = not slow and rate > profile.rate_cpm.max
+    recoil = residual > profile.recoil_residual_max_mm
+    return _flags_of(shallow * 1 + deep * 2 + slow * 4 + fast * 8 + recoil * 16)
+
+
+_FLAG_BITS = ((1, TOO_SHALLOW), (2, TOO_DEEP), (4, TOO_SLOW), (8, TOO_FAST), (16, INCOMPLETE_RECOIL))
+_FLAGS = [tuple(f for bit, f in _FLAG_BITS if k & bit) for k in range(32)]
+
+
+def _flags_of(code: int) -> tuple[str, ...]:
+    """The flags of a bit code (1 shallow, 2 deep, 4 slow, 8 fast, 16 incomplete recoil)."""
+    return _FLAGS[code]
 
 
 @dataclass
@@ -98,6 +113,8 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
     if n == 0:
         z = np.zeros(0)
         return SessionArrays(np.zeros(0, np.int64), np.zeros(0, np.int64), z, z)
+    if n == 1 and ONE_COMPRESSION_PATH:  # (streaming's usual case: the same rules on Python floats)
+        return _assign_one(strokes, carry, profile, pause_min_s)
     prev_rel = np.concatenate(([carry.prev_release], strokes.t_release[:-1]))
     prev_bot = np.concatenate(([carry.prev_bottom], strokes.t_bottom[:-1]))
     gap = strokes.t_start - prev_rel
@@ -131,11 +148,32 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
     return SessionArrays(index, set_index, rate, duty)
 
 
+def _assign_one(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -> SessionArrays:
+    """assign for one new compression, the same arithmetic on Python floats."""
+    ts, tb, tr = float(strokes.t_start[0]), float(strokes.t_bottom[0]), float(strokes.t_release[0])
+    first_ever = carry.count == 0
+    new_set = first_ever or (ts - carry.prev_release) > pause_min_s
+    rate = math.nan if new_set else fdiv(60.0, tb - carry.prev_bottom)
+    duty = fdiv(tb - ts, tr - ts)
+    if new_set and not first_ever:  # the pause closes the current set
+        s, e = carry.prev_release, ts
+        carry.pauses.append(Pause(s, e, pause_kind(carry.set_count, profile), (e - s) > profile.pause_max_s))
+    carry.set_count = 1 if new_set else carry.set_count + 1
+    carry.set_index += int(new_set)
+    carry.prev_bottom, carry.prev_release = tb, tr
+    index = carry.count
+    carry.count += 1
+    return SessionArrays(np.array([index]), np.array([carry.set_index]), np.array([rate]), np.array([duty]))
+
+
 def to_compressions(strokes, sa: SessionArrays, profile: Profile) -> list[Compression]:
     """Result dataclasses for a chunk of compressions."""
     if len(strokes) == 0:
         return []
-    flags = _flag_tuples(strokes.depth, sa.rate, strokes.residual, profile)
+    if len(strokes) == 1 and ONE_COMPRESSION_PATH:
+        flags = [_flag_tuple_one(float(strokes.depth[0]), float(sa.rate[0]), float(strokes.residual[0]), profile)]
+    else:
+        flags = _flag_tuples(strokes.depth, sa.rate, strokes.residual, profile)
     cols = zip(
         sa.index.tolist(),
         sa.set_index.tolist(),

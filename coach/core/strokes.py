@@ -25,12 +25,15 @@ How it stays fast: the sample layer hands over phases (start, extreme) rather
 than per-sample scans; windows of samples are rows of a strided view (or plain
 slices for one candidate); sums over a window run down the columns of a
 (window x candidates) array, which is both the fast layout and the one whose
-arithmetic does not depend on how many candidates a run holds. Where one
-candidate is the usual streaming case, a cheaper evaluation of the same rule
-gives the same numbers (see _release_one, _count_below).
+arithmetic does not depend on how many candidates a run holds. A streaming run
+usually holds one candidate: it takes the stages on Python floats (see "one
+candidate" below: the same selections and the same arithmetic in the same
+order, so the same numbers), where a NumPy call on a one-element array would
+cost more than the dozen float operations it stands for.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -39,6 +42,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from coach.core.frontend import _nz
 from coach.core.options import Params
+from coach.core.scalar import (
+    baseline_one,
+    bottom_one,
+    cross_one,
+    first_at_or_above_one,
+    fmin,
+    last_at_or_above_one,
+    quantile_list,
+    top_one,
+)
 
 START_FRACTION = 0.1
 RELEASE_FRACTION = 0.9
@@ -58,7 +71,7 @@ class StrokeCarry:
     tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not (<= lean_ref_tops)
     amps: list = field(default_factory=list)  # ... and the stroke amplitudes around them
     baseline: float = math.nan  # baseline used by the last decided candidate
-    pending: tuple | None = None  # (t_up, t_release estimate, bottom, baseline) of the first undecided
+    pending: tuple | None = None  # (t_up, bottom, baseline) of the first undecided candidate
 
 
 class Strokes:
@@ -174,7 +187,7 @@ def _gather(tp: _Padded, cp: _Padded, ic, tcen, k):
         y = np.empty((w, 2))
         y[...] = cp.rows(ic - k, w)[0][:, None]
     else:
-        tau = tp.rows(ic - k, w).T - tcen
+        tau = np.ascontiguousarray(tp.rows(ic - k, w).T) - tcen  # (C order: the fits' passes run ~1.7x faster)
         y = np.ascontiguousarray(cp.rows(ic - k, w).T)
     return tau, y, y == y
 
@@ -243,6 +256,10 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     side): every column is computed alone, so this only saves NumPy calls.
     """
     m, k = ib.size, tcen.size
+    if m + k <= 2 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same operations on Python floats, see bottom_one, top_one)
+        bts = [bottom_one(t, c, int(i), float(ti), float(h), p) for i, ti, h in zip(ib, t_ib, hw)]
+        return (np.array([b[0] for b in bts]), np.array([b[1] for b in bts]),
+                np.array([top_one(t, c, float(x), p) for x in tcen]))
     ic = np.minimum(t.searchsorted(tcen), t.size - 1)
     tau, y, valid = _gather(tp, cp, np.concatenate((ib, ic)), np.concatenate((t_ib, tcen)), p.fit_k)
     tw = p.top_fit_s
@@ -292,6 +309,7 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     return tb, bv, q
 
 
+
 def _interp_cross(t, s, a, level):
     """Time where s crosses ``level`` between samples a and a+1, clipped to [t[a], t[a+1]]."""
     sa, sb = s[a], s[a + 1]
@@ -304,7 +322,7 @@ def _interp_cross(t, s, a, level):
 def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.ndarray:
     """Nearest-rank q-quantile of values[..., max(0, e-K):e] for each e in ``ends`` (NaN ignored; NaN when
     none), for every row of ``values`` at once."""
-    if ends.size == 1:  # (streaming's usual case: the same selection on Python floats, see _quantiles_one)
+    if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same selection on Python floats, see _quantiles_one)
         return _quantiles_one(values, int(ends[0]), K, q)
     pad = np.concatenate((np.full(values.shape[:-1] + (K,), np.nan), values), axis=-1)
     win = np.sort(_windows(pad, ends, K), axis=-1)  # pad index e..e+K-1 == values[e-K..e-1]; NaN last
@@ -318,11 +336,7 @@ def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.nda
 def _quantiles_one(values: np.ndarray, e: int, K: int, q: float) -> np.ndarray:
     """_quantiles for a single end: a selection (no arithmetic on the values), so the same numbers; for
     one candidate a sort of <= K Python floats costs a fraction of the dozen NumPy calls."""
-    out = []
-    for row in values.reshape(-1, values.shape[-1]).tolist():
-        w = sorted(x for x in row[max(e - K, 0) : e] if x == x)
-        cnt = len(w)
-        out.append(w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan)
+    out = [quantile_list(row, e, K, q) for row in values.reshape(-1, values.shape[-1]).tolist()]
     return np.array(out).reshape(values.shape[:-1] + (1,))
 
 
@@ -340,8 +354,8 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     """
     if ends.size == 0:
         return np.zeros(0)
-    if ends.size == 1:  # (streaming's usual case: the same arithmetic on Python floats, see _baseline_one)
-        return np.array([_baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim)])
+    if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see baseline_one)
+        return np.array([baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim)])
     v = _windows(np.concatenate((_NANS[:K] if K <= _NANS.size else np.full(K, np.nan), vals)), ends, K)  # (a copy)
     recent = _windows(np.concatenate((-np.inf * np.ones(K), vt)), ends, K) >= (t_now - window_s)[:, None]
     use_recent = np.add.reduce(recent & (v == v), 1) >= 3
@@ -358,28 +372,6 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     acc = np.add.reduce(np.ascontiguousarray(mid), 0)[: ends.size]  # in position order, for any number of candidates
     est = np.where(cnt >= 2 * trim + 3, acc / np.maximum(cnt - 2 * trim, 1), med)
     return np.where(cnt > 0, est, np.nan)
-
-
-def _baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: int) -> float:
-    """_baseline for a single candidate, operation for operation: the same selection, and the trimmed sum
-    added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
-    float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
-    lo = max(e - K, 0)
-    v = np.asarray(vals, float)[lo:e].tolist()
-    since = t_now - window_s
-    rec = [x >= since for x in np.asarray(vt, float)[lo:e].tolist()]
-    if sum(1 for r, x in zip(rec, v) if r and x == x) >= 3:
-        v = [x if r else math.nan for r, x in zip(rec, v)]
-    w = sorted(x for x in v if x == x)
-    cnt = len(w)
-    if cnt == 0:
-        return math.nan
-    if cnt < 2 * trim + 3:
-        return 0.5 * (w[max((cnt - 1) // 2, 0)] + w[max(cnt // 2, 0)])
-    acc = 0.0
-    for x in w[trim : cnt - trim]:
-        acc += x
-    return acc / max(cnt - 2 * trim, 1)
 
 
 def _last_at_or_above(sp: _Padded, lo: np.ndarray, hi: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -516,34 +508,6 @@ def _count_below(rows: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:
         lo = np.where(act & ~ge, mid + 1, lo)
 
 
-def _release_one(rel: _Release, t, s, f0, up_end, e, f_min, hi, b, B, wait, n):
-    """The release fixed point of a single candidate, evaluated at every possible decision sample at once.
-
-    The iteration in _releases (f -> fn(f), from f0) stops at the first f >= f0 with fn(f) == f:
-    fn only grows with f (the running max, hence the level, the crossing and the wait all grow),
-    so the iterates never pass that f. Same arithmetic at that f, so the same numbers; for one
-    candidate this is a handful of NumPy calls instead of a few dozen per iteration.
-    Returns (f, t_release, top); f = n when no sample in the buffer is a fixed point yet.
-    """
-    u = int(rel.u[0])
-    last = min(hi, n - 1)
-    if f0 > last:
-        return n, np.nan, np.nan
-    f = np.arange(f0, last + 1)
-    fm = np.minimum(f, up_end)
-    rm, tw = rel.rm[0], rel.tw[0]
-    Mv = rm[fm - u]
-    level = b + RELEASE_FRACTION * (np.fmin(Mv, B) - b)
-    tau = np.maximum(np.minimum(u + rm.searchsorted(level), fm), u)
-    tr = _interp_cross(t, s, tau - 1, level)
-    x = np.minimum(np.maximum(u + tw.searchsorted(tr + wait), f), hi + 1)
-    fixed = (np.maximum(np.minimum(np.maximum(x, f), e), f_min) == f).nonzero()[0]
-    if fixed.size == 0:
-        return n, float(tr[-1]), float(Mv[-1])
-    k = int(fixed[0])
-    return int(f[k]), float(tr[k]), float(Mv[k])
-
-
 def process(buf, phases: Phases, base: int, p: Params, carry: StrokeCarry, final: bool) -> tuple[Strokes, int]:
     """Decide every candidate in ``buf`` after ``carry.last_up`` that can be decided.
 
@@ -586,6 +550,8 @@ def _process(buf, ph, base, p, carry, final):
     run = _Run(buf, ph, base, p)
     if not _candidates(run, carry):
         return Strokes.empty(), _need_from(run.t, run.n - 1, p)
+    if run.m == 1 and ONE_CANDIDATE_PATH:
+        return _process_one(run, carry, final)
     k, tcen, jq = _rest_top_times(run, carry)
     qv = _measure(run, carry, k, tcen, jq)
     B, good, rest_top, amp = _baselines(run, carry, qv)
@@ -593,7 +559,10 @@ def _process(buf, ph, base, p, carry, final):
     if n_dec == 0:
         return Strokes.empty(), _need_from(run.t, run.u[0], p)
     out = _accept(run, n_dec, B, f, t_r, M)
-    _advance_carry(run, carry, n_dec, qv, rest_top, good, amp, B)
+    d = slice(0, n_dec)
+    rt, gd = rest_top[d], good[d]
+    _advance_carry(run, carry, n_dec, qv[d][rt].tolist(), amp[d][rt].tolist(), qv[d][gd].tolist(),
+                   run.tb[d][gd].tolist(), float(B[n_dec - 1]))
     need = _need_from(run.t, run.u[n_dec], p) if n_dec < run.m else _need_from(run.t, run.n - 1, p)
     return out, need
 
@@ -603,14 +572,22 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
     and the top before (the previous UP phase's maximum), smoothed. False: none."""
     ph, base, t, n, o = run.ph, run.base, run.t, run.n, run.o
     P = ph.start.size
-    jj = np.arange(2, P)
-    st = ph.start[2:]
-    j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
+    if P <= 16 and ONE_CANDIDATE_PATH:  # (streaming's few phases: the same test on Python ints)
+        lo = max(carry.last_up, base)  # (st > last_up and st - base >= 1)
+        j = [i for i, (a, b) in enumerate(zip(ph.start.tolist(), ph.state.tolist())) if i >= 2 and b > 0 and a > lo]
+        if len(j) == 1:  # (the one-candidate stages read the buffer directly: no padded views)
+            _candidate_one(run, carry, j[0])
+            return True
+        j = np.array(j, np.int64)
+    else:
+        jj = np.arange(2, P)
+        st = ph.start[2:]
+        j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
     if j.size == 0:
         return False
+    run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
     run.j, run.m = j, j.size
     u = run.u = ph.start[j] - base
-    run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
     lb = run.lb = ph.exti[j - 1] - base  # the DOWN phase's minimum (local index)
     run.bottom_s = ph.extv[j - 1]
     p_s = run.top_before_s = ph.extv[j - 2]  # max of the previous UP phase (smoothed)
@@ -723,6 +700,8 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     """
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
     j, u, m, b_s = run.j, run.u, run.m, run.bottom_s
+    if m == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same rule on Python floats, see _releases_one)
+        return _releases_one(run, carry, float(B[0]), final)
     P = ph.start.size
     nxt = np.minimum(j + 1, P - 1)
     dn_next = np.where(j + 1 < P, ph.start[nxt] - base, n)  # next DOWN event (n: not yet)
@@ -737,11 +716,7 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     t_r = np.full(m, np.nan)
     M = np.full(m, np.nan)
     a = np.arange(m)
-    if m == 1:  # (streaming's usual case: every possible decision sample at once, see _release_one)
-        f[0], t_r[0], M[0] = _release_one(rel, t, s, f[0], int(up_end[0]), int(e[0]), int(f_min[0]), int(hi[0]),
-                                          b_s[0], B[0], wait, n)
-        a = a[:0]
-    for _ in range(64 if a.size else 0):
+    for _ in range(64):
         fa = f[a]
         fm = np.minimum(fa, up_end[a])
         Mv = rel.top(a, fm)
@@ -771,13 +746,73 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
         n_dec = int(pend[0]) if pend.size else m
         if pend.size:  # what the streaming scheduler needs to know about the first undecided candidate
             k = n_dec
-            carry.pending = (float(t[u[k]]), float(t_r[k]), float(b_s[k]), float(B[k]))
+            carry.pending = (float(t[u[k]]), float(b_s[k]), float(B[k]))
     return f, t_r, M, n_dec
+
+
+def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
+    """_releases for a single candidate on Python floats: the same rule and arithmetic.
+
+    The iteration of _releases (f -> fn(f), from f0) stops at the first f >= f0 with fn(f) == f: fn only
+    grows with f (the running max, hence the level, the crossing and the wait all grow), so the iterates
+    never pass that f; here the decision samples are tried in order until that one. Returns what
+    _releases returns (arrays of one entry).
+    """
+    ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
+    j, u, b = int(run.j[0]), int(run.u[0]), float(run.bottom_s[0])
+    dn_next = int(ph.start[j + 1]) - base if j + 1 < ph.start.size else n
+    e = min(dn_next, int(t.searchsorted(t[u] + o.max_up_s, side="left")))
+    up_end = min(dn_next, n) - 1
+    wait = p.release_wait_s
+    f_min = int(t.searchsorted(run.t_lb[0] + o.fit_window_s + p.dt_s, side="left"))
+    f0 = max(u, f_min)
+    hi = min(max(e, f_min), n)
+    last = min(hi, n - 1)
+    # samples u-1 .. last+1 (a crossing is between tau - 1 >= u - 1 and tau; u >= 1); the upstroke u..last:
+    # its times (one more, the edge value past the end) and the running max of its values
+    off = u - 1
+    ts = t[off : last + 2].tolist()
+    ss = s[off : last + 2].tolist()
+    tl = ts[1:]
+    if len(tl) < last - u + 2:
+        tl.append(tl[-1])
+    rm, run_max = [], math.nan
+    for x in ss[1 : last - off + 1]:
+        if run_max != run_max or x > run_max:
+            run_max = x if x == x else run_max
+        rm.append(run_max)
+
+    def at(f: int):
+        fm = f if f < up_end else up_end
+        Mv = rm[fm - u]
+        level = b + RELEASE_FRACTION * (fmin(Mv, B) - b)
+        tau = u + (bisect.bisect_left(rm, level) if level == level else len(rm))
+        tau = u if tau < u else (fm if tau > fm else tau)  # max(min(., fm), u)
+        return level, Mv, cross_one(ts, ss, tau - 1 - off, level)
+
+    f_dec, tr, Mv = n, math.nan, math.nan
+    for f in range(f0, last + 1):
+        level, Mv, tr = at(f)
+        x = u + bisect.bisect_left(tl, tr + wait)
+        x = f if x < f else (hi + 1 if x > hi + 1 else x)  # min(max(., f), hi + 1)
+        x = e if e < x else x
+        if (x if x > f_min else f_min) == f:  # max(min(max(x, f), e), f_min) == f
+            f_dec = f
+            break
+    if f_dec >= n:
+        if final:  # end of data: decide with what there is
+            f_dec = n - 1
+            level, Mv, tr = at(n - 1)
+        else:  # what the streaming scheduler needs to know about the first undecided candidate
+            carry.pending = (float(t[u]), b, B)
+    return np.array([f_dec]), np.array([tr]), np.array([Mv]), 1 if (final or f_dec < n) else 0
 
 
 def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     """The decided candidates' start (onset crossing) and depth, and which of them are compressions."""
     t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.sp
+    if n_dec == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see _accept_one)
+        return _accept_one(run, float(B[0]), int(f[0]), float(t_r[0]), float(M[0]))
     d = slice(0, n_dec)
     Bd, q, bss, ps = B[d], M[d], run.bottom_s[d], run.top_before_s[d]
     kn = ~np.isnan(Bd)
@@ -827,8 +862,165 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     )
 
 
-def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, qv, rest_top, good, amp, B) -> None:
-    """Remember what the next run needs of the last decided candidate and of the rest tops."""
+def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
+    """_accept for the first candidate alone on Python floats (the same operations and tests)."""
+    t, s, n, o, p = run.t, run.s, run.n, run.o, run.p
+    bss, ps = float(run.bottom_s[0]), float(run.top_before_s[0])
+    kn = Bd == Bd
+    ref0 = fmin(ps, q)  # no baseline yet: the lower of the two tops
+    ref_s = fmin(ps, Bd) if kn else ref0
+    Ls = ref_s - START_FRACTION * (ref_s - bss)
+    lbd = int(run.lbc[0])
+    lo_s = int(t.searchsorted(run.t_lb[0] - o.max_down_s, side="left"))
+    js = last_at_or_above_one(s, lo_s, lbd, Ls)
+    if js < 0:  # the hand sank slowly below the top before: start from the highest point in reach
+        win = [x for x in s[max(lo_s, 0) : lbd + 1].tolist() if x == x]
+        loc = max(win) if win else -math.inf
+        ref_s = fmin(ref_s, loc)
+        Ls = ref_s - START_FRACTION * (ref_s - bss)
+        js = last_at_or_above_one(s, lo_s, lbd, Ls)
+    jsc = min(max(js, 0), n - 2)
+    t_s = cross_one((t.item(jsc), t.item(jsc + 1)), (s.item(jsc), s.item(jsc + 1)), 0, Ls)
+    bvd, tbd = float(run.bv[0]), float(run.tb[0])
+    base_mm = Bd if kn else ref0
+    depth = base_mm - bvd
+    depth_s = base_mm - bss
+    fall = ref_s - bss
+    rise = (fmin(q, Bd) if kn else q) - bss
+    jr = min(f, n - 1)
+    off = o.off_margin_mm
+    ok = (bool(run.geo_ok[0]) and js >= 0 and depth >= p.min_depth_mm and depth <= p.max_depth_mm
+          and fall >= o.stroke_frac * depth_s and rise >= o.stroke_frac * depth_s
+          and not (kn and ps > Bd + off and q > Bd + off)  # hands-off on both sides: a hand movement
+          and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
+          and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
+          and int(_count(run.nan_at, jsc, jr + 1)) == 0)  # no unbridged gap inside the stroke
+    if not ok:
+        return Strokes.empty()
+    gap = int(np.count_nonzero(run.filled[jsc : jr + 1])) * p.dt_s
+    a = np.array([t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t.item(jr), q])
+    return Strokes(t_start=a[0:1], t_bottom=a[1:2], t_release=a[2:3], depth=a[3:4], residual=a[4:5],
+                   bottom=a[5:6], baseline=a[6:7], gap_s=a[7:8], t_emit=a[8:9], top=a[9:10])
+
+
+# ---------------------------------------------------------------- one candidate
+# Streaming's usual run holds a single candidate. For it, each stage below does what its vectorised
+# counterpart does, operation for operation, on Python floats (the same selections, the same IEEE
+# arithmetic in the same order, sums added in window order as the column reduces add their rows), so
+# the numbers are the same (tests/test_core_fastpaths.py checks it against the vectorised stages);
+# a dozen Python float operations cost less than one NumPy call on a one-element array. The candidate
+# arrays of ``_Run`` are then lists of one entry; the one-column arithmetic is in coach.core.scalar.
+ONE_CANDIDATE_PATH = True  # False: every run takes the vectorised stages (for the equality tests)
+
+
+def _process_one(run: _Run, carry: StrokeCarry, final: bool):
+    """_process's stages after _candidates, for a single candidate."""
+    p = run.p
+    tcen, jq = _rest_top_one(run, carry)
+    qv = _measure_one(run, carry, tcen, jq)
+    B, good, amp = _baselines_one(run, carry, qv)
+    f, t_r, M, n_dec = _releases_one(run, carry, B, final)
+    if n_dec == 0:
+        return Strokes.empty(), _need_from(run.t, run.u[0], p)
+    out = _accept_one(run, B, int(f[0]), float(t_r[0]), float(M[0]))
+    rest = qv == qv
+    _advance_carry(run, carry, 1, [qv] if rest else [], [amp] if rest else [], [qv] if good else [],
+                   [run.tb[0]] if good else [], B)
+    return out, _need_from(run.t, run.n - 1, p)
+
+
+def _candidate_one(run: _Run, carry: StrokeCarry, j: int) -> None:
+    """_candidates' per-candidate quantities for the single candidate at phase ``j`` (lists of one)."""
+    ph, base, t, n, o = run.ph, run.base, run.t, run.n, run.o
+    run.m = 1
+    run.j = [j]
+    u = int(ph.start[j]) - base
+    lb = int(ph.exti[j - 1]) - base
+    b_s, p_s = float(ph.extv[j - 1]), float(ph.extv[j - 2])
+    lp = int(ph.exti[j - 2]) - base
+    lbc = max(lb, 0)
+    t_lb = float(t[lbc])
+    geo_ok = lb >= 0 and p_s == p_s and float(t[u]) - t_lb <= o.max_up_s
+    lpc = min(max(lp, 0), n - 1)
+    fw = o.fit_window_s
+    hw = min(max(0.6 * (t_lb - float(t[lpc])), 0.5 * fw), fw) if lp >= 0 else fw
+    run.u, run.lb, run.bottom_s, run.top_before_s, run.lp = [u], [lb], [b_s], [p_s], [lp]
+    run.geo_ok, run.lbc, run.t_lb, run.lpc, run.hw = [geo_ok], [lbc], [t_lb], [lpc], [hw]
+    run.prev_lb = [carry.prev_bottom_index - base]
+
+
+def _rest_top_one(run: _Run, carry: StrokeCarry):
+    """_rest_top_times for one candidate: (centre time of the top before or None, jq)."""
+    ph, base, t, s, n, o = run.ph, run.base, run.t, run.s, run.n, run.o
+    j = run.j[0]
+    b_s, p_s, lpc = run.bottom_s[0], run.top_before_s[0], run.lpc[0]
+    d_loc = max(int(ph.start[j - 1]) - base, 0)  # first sample of this DOWN phase
+    uprev = max(int(ph.start[j - 2]) - base, 0)  # first sample of the previous UP phase
+    if not (run.geo_ok[0] and run.lp[0] >= 0 and uprev >= 1
+            and float(t[min(d_loc, n - 1)]) - float(t[min(uprev, n - 1)]) <= o.rhythm_s[1]):
+        return None, -1
+    pb = carry.prev_bottom_smoothed_mm
+    Lq = p_s - 0.2 * (p_s - (b_s if pb != pb else (pb if (b_s != b_s or pb >= b_s) else b_s)))
+    tau_u = min(max(first_at_or_above_one(s, uprev, lpc, Lq), uprev), lpc)
+    jq = last_at_or_above_one(s, lpc, run.lbc[0], Lq)
+    a1, a2 = tau_u - 1, min(max(jq, 0), n - 2)
+    t1 = cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, Lq)
+    t2 = cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, Lq)
+    return 0.5 * (t1 + t2), jq
+
+
+def _measure_one(run: _Run, carry: StrokeCarry, tcen, jq: int) -> float:
+    """_measure for one candidate: its bottom (into ``run``) and the level of its rest top (NaN: none)."""
+    o, p = run.o, run.p
+    tb, bv = bottom_one(run.t, run.c, run.lbc[0], run.t_lb[0], run.hw[0], p)
+    run.tb, run.bv = [tb], [bv]
+    run.prev_tb, run.prev_bv = [carry.prev_bottom_t_s], [carry.prev_bottom_mm]
+    run.nan_at = _nz(np.isnan(run.c))
+    if tcen is None:
+        return math.nan
+    q = top_one(run.t, run.c, tcen, p)
+    dt_b = tb - carry.prev_bottom_t_s
+    prev_lb = run.prev_lb[0]
+    rise_prev, fall_this = q - carry.prev_bottom_mm, q - bv
+    ok = (int(_count(run.nan_at, max(prev_lb, 0) + 1, run.lbc[0] + 1)) == 0 and prev_lb >= 0 and jq >= 0
+          and dt_b >= o.rhythm_s[0] and dt_b <= o.rhythm_s[1]
+          and rise_prev >= p.min_depth_mm and rise_prev <= p.max_depth_mm
+          and fall_this >= p.min_depth_mm and fall_this <= p.max_depth_mm)
+    return q if ok else math.nan
+
+
+def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
+    """_baselines for one candidate: (B, good, amp)."""
+    o, p = run.o, run.p
+    K = o.baseline_tops
+    KL = max(o.lean_ref_tops, 1)
+    amp = qv - 0.5 * (run.prev_bv[0] + run.bv[0])
+    good = False
+    if qv == qv:
+        hist_all = carry.tops_all[-KL:]
+        e = len(hist_all)
+        B0 = quantile_list(hist_all, e, KL, 0.75)
+        A0 = quantile_list(carry.amps[-KL:], e, KL, 0.75)
+        drop = B0 - qv
+        lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
+        away = drop > o.max_lean_frac * p.profile.depth_mm.max or -drop > o.off_margin_mm
+        if o.rest_height_mm is not None:
+            away = away or qv > float(o.rest_height_mm) + 2.0 * o.off_margin_mm
+            lean = lean or qv < float(o.rest_height_mm) - o.lean_tol_mm
+        good = not (lean or away)
+    hist = carry.tops[-K:]
+    hist_t = carry.tops_t[-K:]
+    vals = hist + [qv] if good else hist
+    vt = hist_t + [run.tb[0]] if good else hist_t
+    B = baseline_one(vals, vt, len(hist) + good, run.tb[0], K, o.baseline_window_s, max(o.baseline_trim, 0))
+    if o.rest_height_mm is not None and B != B:
+        B = float(o.rest_height_mm)
+    return B, good, amp
+
+
+def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, tops, tops_t, B_last: float) -> None:
+    """Remember what the next run needs of the last decided candidate and of the rest tops (the decided
+    candidates' rest tops, their amplitudes, the tops that fed the baseline and their times: lists)."""
     o = run.o
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)
@@ -837,10 +1029,10 @@ def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, qv, rest_top, good
     carry.prev_bottom_t_s, carry.prev_bottom_mm = float(run.tb[last]), float(run.bv[last])
     carry.prev_bottom_smoothed_mm = float(run.bottom_s[last])
     carry.prev_bottom_index = int(run.lb[last] + run.base)
-    if rest_top[:n_dec].any():
-        carry.tops_all = (carry.tops_all + qv[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
-        carry.amps = (carry.amps + amp[:n_dec][rest_top[:n_dec]].tolist())[-KL:]
-    if good[:n_dec].any():
-        carry.tops = (carry.tops + qv[:n_dec][good[:n_dec]].tolist())[-K:]
-        carry.tops_t = (carry.tops_t + run.tb[:n_dec][good[:n_dec]].tolist())[-K:]
-    carry.baseline = float(B[last])
+    if tops_all:
+        carry.tops_all = (carry.tops_all + tops_all)[-KL:]
+        carry.amps = (carry.amps + amps)[-KL:]
+    if tops:
+        carry.tops = (carry.tops + tops)[-K:]
+        carry.tops_t = (carry.tops_t + tops_t)[-K:]
+    carry.baseline = B_last

@@ -1,0 +1,229 @@
+"""One column of the core's kernel on Python floats: the same operations as the vectorised stages.
+
+Why: streaming runs the kernel on ~20 new samples and usually one candidate, where a NumPy call on a
+one- or twenty-element array costs more than the float operations it stands for. The stages'
+single-candidate paths (coach.core.strokes, ``_process_one``) and the bookkeeping of one compression
+(coach.core.metrics) call these instead. Each does what its vectorised counterpart does, selection for
+selection and IEEE operation for operation, in the same order: a window's sums are added row by row
+from the first row, as NumPy's reduce over axis 0 of a C-ordered (window x candidates) array adds
+them; ``np.minimum``/``np.maximum``/``np.fmin`` become the same comparisons; divisions keep NumPy's
+inf/NaN for a zero divisor. So the numbers are the same, bit for bit (tests/test_core_fastpaths.py
+runs streaming sessions both ways and compares the repr of everything).
+
+Lists hold Python floats; ``t``, ``c``, ``s`` are the buffer's arrays (time s, cleaned and smoothed
+height mm).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from coach.core.options import Params
+
+
+def fdiv(a: float, b: float) -> float:
+    """a / b on Python floats with NumPy's IEEE result for a zero divisor (inf or NaN, no exception)."""
+    if b == 0.0:
+        return math.nan if (a == 0.0 or a != a) else math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def fmin(a: float, b: float) -> float:
+    """np.fmin on two Python floats (NaN ignored)."""
+    if a != a:
+        return b
+    return a if (b != b or a <= b) else b
+
+
+def cross_one(t, s, a: int, level: float) -> float:
+    """_interp_cross for one crossing (Python floats; ``t``, ``s``: lists), the same operations."""
+    sa, sb = s[a], s[a + 1]
+    den = sb - sa
+    fr = (level - sa) / den if den != 0.0 else math.inf
+    if fr - fr == 0.0:  # (finite; min(max(fr, 0.0), 1.0) spelt out: builtin calls cost more)
+        fr = 0.0 if fr < 0.0 else (1.0 if fr > 1.0 else fr)
+    else:
+        fr = 1.0
+    ta = t[a]
+    return ta + fr * (t[a + 1] - ta)
+
+
+def wquad_one(u, y, w):
+    """_wquad for one column of Python floats, operation for operation: the same products, the window
+    sums added in window order from the first row (as the column reduce of _wquad adds its rows), the
+    same cofactors and solve; so the same floats."""
+    uu, ww = u[0], w[0]
+    s0 = ww
+    s1 = ww * uu
+    s2 = s1 * uu
+    s3 = s2 * uu
+    s4 = s3 * uu
+    t0 = ww * y[0]
+    t1 = t0 * uu
+    t2 = t1 * uu
+    # A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
+    # and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
+    # positive weight only t0..t2 can still be -0.0 (u is never -0.0), so once they are nonzero, rows of
+    # zero weight are skipped: the same sums.
+    skip = ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0
+    for i in range(1, len(u)):
+        uu, ww = u[i], w[i]
+        if ww == 0.0 and skip:
+            continue
+        p = ww * uu
+        s0 += ww
+        s1 += p
+        p *= uu
+        s2 += p
+        p *= uu
+        s3 += p
+        s4 += p * uu
+        p = ww * y[i]
+        t0 += p
+        p *= uu
+        t1 += p
+        t2 += p * uu
+        if not skip and ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
+            skip = True
+    npos = len(w) - w.count(0.0)  # (weights are never negative)
+    c00 = s2 * s4 - s3 * s3
+    c01 = s2 * s3 - s1 * s4
+    c02 = s1 * s3 - s2 * s2
+    c11 = s0 * s4 - s2 * s2
+    c12 = s1 * s2 - s0 * s3
+    c22 = s0 * s2 - s1 * s1
+    det = s0 * c00 + s1 * c01 + s2 * c02
+    sc = max(s0, 1.0)
+    ok = npos >= 4 and abs(det) > 1e-12 * (sc * sc * sc)
+    d = det if ok else 1.0
+    b0 = (c00 * t0 + c01 * t1 + c02 * t2) / d
+    b1 = (c01 * t0 + c11 * t1 + c12 * t2) / d
+    b2 = (c02 * t0 + c12 * t1 + c22 * t2) / d
+    return b0, b1, b2, ok
+
+
+def vertex_one(b0, b1, b2, ok, lo, hi, sign):
+    """_vertex for one column of Python floats (the same operations)."""
+    du = -b1 / (2.0 * b2) if sign * b2 > 1e-12 else 0.0
+    du = lo if lo > du else du  # min(max(du, lo), hi), spelt out (same selections)
+    du = hi if hi < du else du
+    if not ok:
+        return 0.0, math.nan
+    return du, b0 + (b1 + b2 * du) * du
+
+
+def column_one(t, c, i: int, tc: float, K: int):
+    """Column i-K..i+K of a (window x candidates) gather as Python floats: time offsets from ``tc``,
+    values (NaN outside the buffer) and validity; the same numbers _gather puts in that column."""
+    n = len(t)
+    lo, hi = max(i - K, 0), min(i + K + 1, n)
+    ts = t[lo:hi].tolist()
+    ys = c[lo:hi].tolist()
+    tau = [x - tc for x in ts]
+    if lo > i - K:  # (times pad with the edge value, heights with NaN)
+        tau = [ts[0] - tc] * (lo - (i - K)) + tau
+        ys = [math.nan] * (lo - (i - K)) + ys
+    if hi < i + K + 1:
+        tau = tau + [ts[-1] - tc] * (i + K + 1 - hi)
+        ys = ys + [math.nan] * (i + K + 1 - hi)
+    return tau, ys, [y == y for y in ys]
+
+
+def triangle_one(u: list, valid: list) -> list:
+    """Triangle weights max(1 - |u|, 0) (0 where not valid), as _fits computes them."""
+    return [(a if (a := 1.0 - (x if x >= 0.0 else -x)) > 0.0 else 0.0) if v else 0.0 for x, v in zip(u, valid)]
+
+
+def bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
+    """One bottom column of _fits on Python floats (the same operations): (time, height)."""
+    tau, y, valid = column_one(t, c, i, t_i, p.fit_k)
+    u0 = [x / hw for x in tau]
+    lim = p.dt_s / hw
+    yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
+    w = triangle_one(u0, valid)
+    center, _ = vertex_one(*wquad_one(u0, yz, w), -lim, lim, 1.0)
+    u1 = [u - center for u in u0]
+    w1 = triangle_one(u1, valid)
+    du1, vb = vertex_one(*wquad_one(u1, yz, w1), -lim - center, lim - center, 1.0)
+    center = center + du1
+    return t_i + center * hw, (float(c[i]) if vb != vb else vb)
+
+
+def top_one(t, c, tc: float, p: Params) -> float:
+    """One rest-top column of _fits on Python floats (the same operations): its level."""
+    i = min(int(t.searchsorted(tc)), t.size - 1)
+    tau, y, valid = column_one(t, c, i, tc, p.fit_k)
+    tw = p.top_fit_s
+    u0 = [x / tw for x in tau]
+    lim = p.dt_s / tw
+    yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
+    edge = 1.0 + 1e-9
+    w = [1.0 if (v and -edge <= u <= edge) else 0.0 for u, v in zip(u0, valid)]
+    _, vpar = vertex_one(*wquad_one(u0, yz, w), -lim, lim, -1.0)
+    # the window mean: the samples within +-top_mean_window_s summed in window order from the first row,
+    # as the column reduce adds them with zeros elsewhere (adding 0.0 changes only a zero sum's sign)
+    mwin = p.options.top_mean_window_s
+    acc = None
+    cnt = 0
+    for x, yy, v in zip(tau, y, valid):
+        if v and -mwin <= x <= mwin:
+            cnt += 1
+            acc = yy if acc is None else acc + yy
+        elif acc is None:
+            acc = 0.0
+        elif acc == 0.0:
+            acc = acc + 0.0
+    vmean = acc / cnt if cnt > 0 else math.nan
+    wv = p.options.top_vertex_weight
+    return vmean if vpar != vpar else wv * vpar + (1.0 - wv) * vmean
+
+
+def quantile_list(row: list, e: int, K: int, q: float) -> float:
+    """The nearest-rank q-quantile of row[max(0, e-K):e] (Python floats, NaN ignored; NaN when none)."""
+    w = sorted([x for x in row[max(e - K, 0) : e] if x == x])
+    cnt = len(w)
+    return w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan
+
+
+def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: int) -> float:
+    """_baseline for a single candidate, operation for operation: the same selection, and the trimmed sum
+    added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
+    float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
+    lo = max(e - K, 0)
+    v = vals[lo:e]
+    v = v.tolist() if isinstance(v, np.ndarray) else list(v)  # (lists hold Python floats)
+    since = t_now - window_s
+    vr = vt[lo:e]
+    rec = [x >= since for x in (vr.tolist() if isinstance(vr, np.ndarray) else vr)]
+    if sum(1 for r, x in zip(rec, v) if r and x == x) >= 3:
+        v = [x if r else math.nan for r, x in zip(rec, v)]
+    w = sorted(x for x in v if x == x)
+    cnt = len(w)
+    if cnt == 0:
+        return math.nan
+    if cnt < 2 * trim + 3:
+        return 0.5 * (w[max((cnt - 1) // 2, 0)] + w[max(cnt // 2, 0)])
+    acc = 0.0
+    for x in w[trim : cnt - trim]:
+        acc += x
+    return acc / max(cnt - 2 * trim, 1)
+
+
+def first_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
+    """_first_at_or_above for one row."""
+    l0 = max(lo, 0)
+    for i, x in enumerate(s[l0 : hi + 1].tolist()):
+        if x >= level:
+            return l0 + i
+    return hi
+
+
+def last_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
+    """_last_at_or_above for one row."""
+    l0 = max(lo, 0)
+    seg = s[l0 : hi + 1].tolist()
+    for i in range(len(seg) - 1, -1, -1):
+        if seg[i] >= level:
+            return l0 + i
+    return -1
