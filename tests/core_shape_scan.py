@@ -1,0 +1,69 @@
+"""The core's fit windows and top weight against the stroke-shape families: the scan behind docs/core.md.
+
+Why a script and not a test: it measures a trade-off (each setting helps one family and costs another), so
+there is nothing to assert; it exists so the table in docs/core.md ("The fixed windows and the top weight
+trade one family for another") can be re-checked after any change to the core or the simulator::
+
+    python -m tests.core_shape_scan                       # from the repo root, the settings of the table
+    python -m tests.core_shape_scan --seeds 20 "dict(top_vertex_weight=0.9)"
+
+Each argument is a ``dict(...)`` of ``CoreOptions`` fields; ``dict()`` is today's core. Prints the depth
+MAE (bias) in mm per family, clean (no measurement noise) and noisy (1 mm + tremor, spikes, dropouts).
+Needs the shared data for the ``template`` family (skipped without it).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+
+import numpy as np
+
+from coach.core import CoreOptions, analyze
+from coach.core.simulator import SimOptions, simulate
+from tests.core_helpers import match, real_templates
+
+CLEAN = dict(noise_mm=0.0, tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0)
+TABLE = ("dict()", "dict(fit_window_s=0.10)", "dict(fit_window_s=0.17)", "dict(top_vertex_weight=1.0)",
+         "dict(fit_window_s=0.10, top_vertex_weight=1.0)", "dict(top_fit_window_s=0.04, top_vertex_weight=1.0)")
+
+
+def _options(text: str) -> dict:
+    node = ast.parse(text, mode="eval").body
+    if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args):
+        raise SystemExit(f"not a dict(...) of CoreOptions fields: {text}")
+    return {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("settings", nargs="*", default=list(TABLE))
+    ap.add_argument("--seeds", type=int, default=12)
+    a = ap.parse_args(argv)
+    families = ["cosine", "trapezoid", "asymmetric"]
+    try:
+        templates = real_templates()
+        families.append("template")
+    except BaseException as exc:  # pytest's skip when the shared data is absent
+        print(f"template family skipped: {exc}")
+        templates = ()
+    sims = {}
+    for fam in families:
+        for clean in (True, False):
+            kw = dict(shape=fam, fps=30.0, **(CLEAN if clean else {}))
+            if fam == "template":
+                kw["templates"] = templates
+            sims[fam, clean] = [simulate(SimOptions(seed=s, **kw)) for s in range(a.seeds)]
+    print("setting: family clean/noisy depth MAE (bias), mm")
+    for text in a.settings:
+        opts = CoreOptions(**_options(text))
+        cells = []
+        for fam in families:
+            for clean in (True, False):
+                e = np.array([m.depth_mm - c.depth_mm for sim in sims[fam, clean]
+                              for c, m in match(sim.truth, analyze(sim.t_s, sim.height_mm, opts).compressions)])
+                cells.append(f"{fam[:5]} {'clean' if clean else 'noisy'} {np.mean(np.abs(e)):.2f} ({np.mean(e):+.2f})")
+        print(f"{text}: " + ", ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
