@@ -47,13 +47,11 @@ def two_cameras(tmp_path_factory, hand_model_path):
     import cv2
 
     from coach.live.bench import make_clip
-    from models import ModelError, ensure_model
+    from models import ModelError
+    from posture_helpers import require_pose_model
     from vision.pose import PoseTracker, PoseTrackerOptions
 
-    try:
-        ensure_model("pose_landmarker")
-    except ModelError as exc:
-        pytest.skip(f"pose model unavailable: {exc}")
+    require_pose_model()
     d = tmp_path_factory.mktemp("two-cameras")
     clip, station, n_true = make_clip(d, 8.0, (640, 360), seed=5)
     try:

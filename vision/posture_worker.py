@@ -6,7 +6,11 @@ every frame; that returns at once, and copies the frame only when a pose
 inference is due (10 times a second), so the hand path pays a few
 microseconds, not an inference. The worker always takes the newest frame and
 drops older ones: it never builds a queue. MediaPipe releases the GIL while it
-runs, so the hand tracker keeps running in the camera thread meanwhile.
+runs, so the hand tracker keeps running in the camera thread meanwhile. By
+default (``isolate``) the model itself runs in a child process with its own
+low-weight scheduling group (vision.pose_process): niceness and SCHED_IDLE
+only rank threads inside one process's group, so a pose thread here would
+still spend the station's CPU share on a busy machine.
 
 Results are ``PostureResult``s (arms in pixels and metres, the posture
 measurement in the manikin frame when the station is calibrated). The coach
@@ -51,7 +55,7 @@ class PostureWorkerOptions:
     history: int = 64  # results kept for ``result_at``
     nice: int = 10  # the worker thread's (and its inference threads') niceness: the hand path wins the CPU (Linux; 0 = unchanged)
     sched_idle: bool = True  # also Linux's SCHED_IDLE policy: niceness only ranks threads inside one autogroup, idle wins less
-    isolate: bool = True  # the pose model in a child process, its own scheduling group at the lowest weight (vision.pose_process)
+    isolate: bool = True  # the pose model in a child process with its own low-weight scheduling group (vision.pose_process)
     copy_frames: bool = True  # submit copies the frame (False: the caller never reuses or draws on a submitted frame)
     start_timeout_s: float = 120.0  # start_new waits this long for the model to load in the thread
 

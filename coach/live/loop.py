@@ -10,11 +10,11 @@ waits on the network (the publisher drops for slow subscribers), the recorder (i
 thread), JPEG encoding or the preview (newest-only workers, :mod:`coach.live.workers`).
 
 Posture (optional ``posture``: a ``vision.posture_worker.PostureWorker``): every frame is offered to
-it after the hand path's ``Pipeline.process`` (``submit`` returns at once; it copies a frame only
-when a pose inference is due, about 10 times a second), and its finished results are drained into
-``station.on_posture`` before the frame's samples, so each compression takes the posture of its span.
-The pose model runs in a child process at the lowest priority (vision.pose_process): the hand path
-never waits on it. A second posture camera (``posture_source``, coach.live.posture_source) feeds the
+it after the hand path's ``Pipeline.process`` (``submit`` returns at once; it takes a frame only
+when a pose inference is due, about 10 times a second), and its finished results go to
+``station.on_posture`` just before the first sample at or after their time, so each compression takes
+the posture of its span. The pose model runs in a child process with its own low-weight scheduling
+group (vision.pose_process): the hand path never waits on it. A second posture camera (``posture_source``, coach.live.posture_source) feeds the
 worker instead; its pose frames are moved onto this source's clock by capture timestamps.
 
 A lost camera (``Frame.lost`` markers) keeps the session open: the heartbeat says "lost", the
