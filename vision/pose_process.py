@@ -6,8 +6,8 @@ fairly between groups first; niceness and ``SCHED_IDLE`` only rank threads insid
 thread inside the station's process therefore spends the station's share: on a busy machine each
 pose frame's ~20 ms of CPU came out of the hand path's time (``bench live``, load ~7: posture on
 took the station from 25.1 to 19.5 fps and its capture -> publish p95 up by 45 ms, with the thread
-at nice 10 + ``SCHED_IDLE``). This child starts its own session, so it is its own group; it sets
-that group to a low weight (autogroup nice 10: about a tenth of a normal group) and runs its threads
+at nice 10 + ``SCHED_IDLE``). This child starts its own session, so it is its own group; once the
+model is loaded it sets that group to a low weight (autogroup nice 10: about a tenth of a normal group) and runs its threads
 ``SCHED_IDLE`` at nice 19: the pose model runs on CPU time the station leaves, and under contention
 it takes a small share of the machine, not of the station.
 
@@ -238,8 +238,7 @@ def _child(read_fd: int, write_fd: int) -> int:
         _, opts, prio = pickle.load(inp)
     except (EOFError, pickle.UnpicklingError):
         return 1
-    step_back(ProcessPriority(**prio))
-    try:
+    try:  # loaded at the group's full weight: at the low weight a busy machine stretched the start to many seconds
         tracker = PoseTracker.create_from_options(PoseTrackerOptions(**opts))
     except ModelError as exc:
         reply(("model_error", str(exc)))
@@ -247,6 +246,7 @@ def _child(read_fd: int, write_fd: int) -> int:
     except Exception as exc:  # noqa: BLE001 - reported to the parent in one line
         reply(("error", f"{type(exc).__name__}: {exc}"))
         return 1
+    step_back(ProcessPriority(**prio))  # every thread, MediaPipe's included, then the group
     reply(("ready", None))
     maps: dict[str, tuple[mmap.mmap, np.ndarray]] = {}
     with tracker:

@@ -14,8 +14,9 @@ it after the hand path's ``Pipeline.process`` (``submit`` returns at once; it ta
 when a pose inference is due, about 10 times a second), and its finished results go to
 ``station.on_posture`` just before the first sample at or after their time, so each compression takes
 the posture of its span. The pose model runs in a child process with its own low-weight scheduling
-group (vision.pose_process): the hand path never waits on it. A second posture camera (``posture_source``, coach.live.posture_source) feeds the
-worker instead; its pose frames are moved onto this source's clock by capture timestamps.
+group (vision.pose_process): the hand path never waits on it. A second posture camera
+(``posture_source``, coach.live.posture_source) feeds the worker instead; its pose frames are moved
+onto this source's clock by capture timestamps.
 
 A lost camera (``Frame.lost`` markers) keeps the session open: the heartbeat says "lost", the
 recorder notes the gap (``source_lost`` / ``source_back`` events), tracking resumes when frames do.
