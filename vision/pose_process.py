@@ -63,6 +63,7 @@ class _FrameBuffer:
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(int(v) for v in shape)
+        self._unlinked = False
         nbytes = int(np.prod(self.shape))
         fd, self.path = tempfile.mkstemp(prefix="cpr-coach-pose-", suffix=".frame", dir=_shm_dir())
         try:
@@ -72,16 +73,22 @@ class _FrameBuffer:
             os.close(fd)
         self.array = np.ndarray(self.shape, dtype=np.uint8, buffer=self._mm)
 
+    def unlink(self) -> None:
+        """Remove the file's name (the mappings stay valid)."""
+        if not self._unlinked:
+            self._unlinked = True
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
     def close(self) -> None:
         self.array = None
         try:
             self._mm.close()
         except BufferError:  # a view still alive somewhere: the mapping goes with it
             pass
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        self.unlink()
 
 
 class PoseProcess:
@@ -162,6 +169,8 @@ class PoseProcess:
             np.copyto(self._buf.array, image)
             self._send(("frame", self._buf.path, self._buf.shape, None if t_ms is None else int(t_ms)))
             kind, detail = self._recv()
+            if kind == "arms":
+                self._buf.unlink()  # both sides have it mapped now: nothing is left behind if either dies
         if kind == "error":
             raise PoseProcessError(f"pose process: {detail}")
         return detail
