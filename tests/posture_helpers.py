@@ -125,3 +125,15 @@ def observe(r: Rescuer, cam: Camera, rng: np.random.Generator, *, sigma_xy_m=0.0
         cam_from_manikin_rotation=cam.rotation if calibrated else None,
         sight_dirs_cam=rays,
     )
+
+
+def require_pose_model():
+    """The verified, cached pose model's path; skips the test when it cannot be had."""
+    import pytest
+
+    from models import ModelError, ensure_model
+
+    try:
+        return ensure_model("pose_landmarker")
+    except ModelError as exc:
+        pytest.skip(f"pose model unavailable: {exc}")

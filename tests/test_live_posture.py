@@ -25,12 +25,10 @@ SIZE_WH = (1280, 480)
 def person_world(tmp_path_factory, hand_model_path):
     """(clip, station.json, true compressions): 9 s of CPR with a person's photo beside the manikin."""
     from coach.live.bench import make_clip
-    from models import ModelError, ensure_model
+    from models import ModelError
+    from posture_helpers import require_pose_model
 
-    try:
-        ensure_model("pose_landmarker")
-    except ModelError as exc:
-        pytest.skip(f"pose model unavailable: {exc}")
+    require_pose_model()
     d = tmp_path_factory.mktemp("posture-world")
     try:
         clip, station, n_true = make_clip(d, 9.0, SIZE_WH, person_px=PERSON_PX, seed=11)

@@ -5,8 +5,10 @@ scikit-image 0.26.0's sample data (fetched with pip, never committed; models/sam
 * astronaut.png (Eileen Collins, NASA, public domain): her right arm hangs bent at her side;
 * camera.png ("cameraman", CC0, Lav Varshney): both arms sharply bent holding a camera, in a
   black coat on black. Matplotlib's sample data has only a head-and-shoulders portrait.
-No photo with a straight arm was found, so the straight end is covered by the synthetic
-geometry tests only.
+No licensed photo with a straight arm was found (also searched: the ultralytics/yolov5 wheels' bus.jpg
+and zidane.jpg, insightface's t1.jpg, mmpose, rtmlib, supervision, sahi, deepface, facenet-pytorch,
+mediapipe; docs/posture.md says why each was not usable), so the straight end is covered by the
+synthetic geometry tests only.
 
 Annotation (by eye, on a 2x zoom with a 20 px grid; image pixels, (x, y)):
 * astronaut, right arm: shoulder (100, 275), elbow (60, 440), wrist (150, 500): 110 deg in the image.

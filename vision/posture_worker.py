@@ -6,7 +6,11 @@ every frame; that returns at once, and copies the frame only when a pose
 inference is due (10 times a second), so the hand path pays a few
 microseconds, not an inference. The worker always takes the newest frame and
 drops older ones: it never builds a queue. MediaPipe releases the GIL while it
-runs, so the hand tracker keeps running in the camera thread meanwhile.
+runs, so the hand tracker keeps running in the camera thread meanwhile. By
+default (``isolate``) the model itself runs in a child process with its own
+low-weight scheduling group (vision.pose_process): niceness and SCHED_IDLE
+only rank threads inside one process's group, so a pose thread here would
+still spend the station's CPU share on a busy machine.
 
 Results are ``PostureResult``s (arms in pixels and metres, the posture
 measurement in the manikin frame when the station is calibrated). The coach
@@ -51,6 +55,8 @@ class PostureWorkerOptions:
     history: int = 64  # results kept for ``result_at``
     nice: int = 10  # the worker thread's (and its inference threads') niceness: the hand path wins the CPU (Linux; 0 = unchanged)
     sched_idle: bool = True  # also Linux's SCHED_IDLE policy: niceness only ranks threads inside one autogroup, idle wins less
+    isolate: bool = True  # the pose model in a child process with its own low-weight scheduling group (vision.pose_process)
+    copy_frames: bool = True  # submit copies the frame (False: the caller never reuses or draws on a submitted frame)
     start_timeout_s: float = 120.0  # start_new waits this long for the model to load in the thread
 
 
@@ -63,6 +69,14 @@ class PostureResult:
     measurement: object | None  # calibration.posture.PostureMeasurement, None when no person
     infer_ms: float  # pose model + geometry time of this frame
 
+    def retimed(self, t_ms: int) -> "PostureResult":
+        """The same pose frame stamped ``t_ms`` (onto another camera's clock: a second posture camera)."""
+        from dataclasses import replace
+
+        t = int(t_ms)
+        return replace(self, t_ms=t, arms=None if self.arms is None else replace(self.arms, t_ms=t),
+                       measurement=None if self.measurement is None else replace(self.measurement, t_ms=t))
+
     def to_dict(self) -> dict:
         d: dict = {"t_ms": self.t_ms, "found": self.arms is not None}
         if self.arms is not None:
@@ -72,13 +86,22 @@ class PostureResult:
         return d
 
 
+def tracker_factory(options: PostureWorkerOptions) -> Callable[[], object]:
+    """What the worker's thread calls to build its pose model: in a child process (``isolate``) or in-process."""
+    if options.isolate:
+        from vision.pose_process import PoseProcess
+
+        return lambda: PoseProcess.start(options.tracker)
+    return lambda: PoseTracker.create_from_options(options.tracker)
+
+
 class PostureWorker:
     """A daemon thread that runs the pose model on the newest submitted frame, at most ``rate_hz``."""
 
     def __init__(
         self,
         options: PostureWorkerOptions,
-        make_tracker: Callable[[], PoseTracker],
+        make_tracker: Callable[[], object],  # a PoseTracker, or a PoseProcess (same process/close)
         *,
         measure: Measure | None = None,
     ) -> None:
@@ -90,7 +113,7 @@ class PostureWorker:
         """
         self.options = options
         self._make_tracker = make_tracker
-        self._tracker: PoseTracker | None = None
+        self._tracker = None  # PoseTracker | PoseProcess, built in the thread
         self._measure = measure
         self._cond = threading.Condition()
         self._frame: tuple[np.ndarray, int] | None = None
@@ -114,7 +137,7 @@ class PostureWorker:
         the manikin frame). Raises ``models.ModelError`` (one line) when no pose model is available.
         """
         options = options or PostureWorkerOptions()
-        worker = cls(options, lambda: PoseTracker.create_from_options(options.tracker), measure=measure)
+        worker = cls(options, tracker_factory(options), measure=measure)
         if not worker._ready.wait(options.start_timeout_s):
             worker.close()
             raise TimeoutError(f"the pose model did not load within {options.start_timeout_s:.0f} s")
@@ -129,7 +152,7 @@ class PostureWorker:
         self.stats["submitted"] += 1
         if t_ms < self._next_due_ms:
             return False
-        frame = np.array(image_bgr, copy=True)  # the camera may reuse its buffer
+        frame = np.array(image_bgr, copy=True) if self.options.copy_frames else image_bgr  # a camera may reuse its buffer
         with self._cond:
             self._frame = (frame, int(t_ms))
             period = 1000.0 / self.options.rate_hz

@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--providers", choices=("auto", "cpu", "cuda", "tensorrt"), default="auto",
                    help="onnx target: ONNX Runtime execution providers (default auto)")
     p.add_argument("--no-posture", action="store_true", help="live target: skip the posture off/on comparison")
+    p.add_argument("--posture-only", action="store_true", help="live target: only the posture off/on comparison")
+    p.add_argument("--posture-blocks", type=int, default=None, metavar="N",
+                   help="live target: interleaved off/on/on/off blocks (default 2; --quick: 1)")
+    p.add_argument("--posture-thread", action="store_true",
+                   help="live target: also run the pose model in a thread of the station's process (the old design)")
     p.set_defaults(func=_run)
 
 

@@ -36,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "in slow motion instead of dropping frames as a camera would)")
     p.add_argument("--preview", action="store_true", help="a window with the overlay over the camera (needs a display)")
     p.add_argument("--report", metavar="HTML", help="write the debrief report here (default <data dir>/reports/<id>.html)")
+    p.add_argument("--posture-source", metavar="SRC",
+                   help="a second camera for posture (camera index, video file played as a camera, or stream URL): "
+                   "its frames feed the pose model, matched to the hand camera's by capture time (docs/posture.md)")
+    p.add_argument("--posture-calibration", metavar="JSON",
+                   help="that camera's station.json (`calibrate manikin` with it): vertical = the chest normal")
     add_live_arguments(p)
     p.set_defaults(func=_run)
 
@@ -77,6 +82,8 @@ def _run(args: argparse.Namespace) -> int:
     from coach.live.loop import LiveOptions
 
     check_live_arguments(args)
+    if args.posture_calibration and not args.posture_source:
+        raise CliError("--posture-calibration needs --posture-source (the hand camera's posture uses --calibration)")
     if args.calibration and args.hfov is not None:
         print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
     preview = bool(args.preview)
@@ -94,7 +101,8 @@ def _run(args: argparse.Namespace) -> int:
         live=LiveOptions(frame_hz=args.frame_hz, frame_width_px=args.frame_width, preview=preview,
                          pace_files=args.every_frame),
         data_dir=args.data_dir, record=not args.no_record, report_path=args.report,
-        posture=not args.no_posture, posture_hz=args.posture_hz)
+        posture=not args.no_posture, posture_hz=args.posture_hz, posture_source=args.posture_source,
+        posture_calibration=args.posture_calibration)
     tty = sys.stdout.isatty()
 
     def status(line: str) -> None:

@@ -49,6 +49,8 @@ class StationSettings:
     posture: bool = True  # the rescuer's posture (pose model, own thread) where the profile has posture bands
     posture_hz: float = 10.0  # pose inferences per second (at most; the newest frame each time)
     posture_off_reason: str | None = None  # why posture is off (for the record and the report), when posture=False
+    posture_source: str | None = None  # a second camera for posture (same forms as source; None: the source's frames)
+    posture_calibration: str | None = None  # that camera's station.json (None: its own vertical, frame "camera")
 
 
 @dataclass
@@ -83,34 +85,66 @@ def camera_projector(intrinsics, cam_from_manikin):
     return project
 
 
-def start_posture(settings: StationSettings, profile, geo, warnings: list[str], *, wait: bool = True):
+def start_posture(settings: StationSettings, profile, geo, warnings: list[str], *, wait: bool = True,
+                  isolate: bool = True):
     """The pose worker for this station, or None (posture off, the profile has no posture bands, or no
     pose model: then a warning, and the station runs without posture). Also: the record's posture note.
 
     ``wait=False`` (``run``): the model is checked here but loaded in the worker's thread while the
-    hand path already runs (a file played as a camera would otherwise skip its first seconds)."""
+    hand path already runs (a file played as a camera would otherwise skip its first seconds).
+    ``isolate=False``: the pose model in a thread of this process (``bench live --posture-thread`` compares)."""
     if not settings.posture:
         return None, {"on": False, "off_reason": settings.posture_off_reason or "turned off (--no-posture)"}
     if profile.posture is None:
         return None, {"on": False, "off_reason": f"the {profile.name} profile has no posture bands"}
     from calibration.posture import measurer
     from models import ModelError, ensure_model
-    from vision.pose import PoseTracker
-    from vision.posture_worker import PostureWorker, PostureWorkerOptions
+    from vision.posture_worker import PostureWorker, PostureWorkerOptions, tracker_factory
 
     rot = None if geo.manikin is None else geo.manikin.cam_from_manikin.rotation
-    opts = PostureWorkerOptions(rate_hz=settings.posture_hz)
-    measure = measurer(camera_matrix=geo.intr.matrix, cam_from_manikin_rotation=rot)
+    # sources hand out a fresh array per frame and nothing draws on it: no copy on the hand thread
+    opts = PostureWorkerOptions(rate_hz=settings.posture_hz, copy_frames=False, isolate=isolate)
+    measure = measurer(camera_matrix=None if geo.intr is None else geo.intr.matrix, cam_from_manikin_rotation=rot)
     try:
         if wait:
             worker = PostureWorker.start_new(opts, measure=measure)
         else:
             ensure_model("pose_landmarker")  # verified and cached: a missing model is a warning now, not later
-            worker = PostureWorker(opts, lambda: PoseTracker.create_from_options(opts.tracker), measure=measure)
+            worker = PostureWorker(opts, tracker_factory(opts), measure=measure)
     except (ModelError, TimeoutError, OSError, RuntimeError) as exc:
         warnings.append(f"posture off: {exc}")
         return None, {"on": False, "off_reason": f"no pose model ({exc})"}
-    return worker, {"on": True, "rate_hz": settings.posture_hz, "frame": "camera" if rot is None else "manikin"}
+    meta = {"on": True, "rate_hz": settings.posture_hz, "frame": "camera" if rot is None else "manikin"}
+    if settings.posture_source is not None:
+        meta["source"] = str(settings.posture_source)
+    return worker, meta
+
+
+def open_posture_camera(settings: StationSettings, clock, warnings: list[str]):
+    """The second posture camera, opened and delivering (``run --posture-source``), and its geometry
+    (``intr`` and ``manikin`` from ``--posture-calibration``; both None without). Raises StationSetupError."""
+    from types import SimpleNamespace
+
+    from calibration.store import CalibrationFileError, load_calibration
+    from vision.sources import SourceError, SourceOptions, open_source, require_frames
+
+    s = settings
+    try:
+        cal = load_calibration(s.posture_calibration) if s.posture_calibration else None
+    except CalibrationFileError as exc:
+        raise StationSetupError(f"--posture-calibration: {exc}") from None
+    try:  # a file plays as a camera: both cameras' frames are stamped by the same monotonic clock
+        src = open_source(s.posture_source, SourceOptions(realtime=True, on_truncated="warn"), clock=clock)
+        require_frames(src, s.source_timeout_s)
+    except SourceError as exc:
+        raise StationSetupError(f"--posture-source: {exc}") from None
+    if cal is None:
+        warnings.append("posture camera without --posture-calibration: its figures use the image's vertical "
+                        "(frame \"camera\"), not the chest normal")
+        return src, SimpleNamespace(intr=None, manikin=None)
+    w, h = src.size_wh
+    intr = cal.camera if (cal.camera.width_px, cal.camera.height_px) == (w, h) else cal.camera.scaled_to(w, h)
+    return src, SimpleNamespace(intr=intr, manikin=cal.manikin)
 
 
 def _source_kind(src) -> str:
@@ -169,9 +203,22 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         if adapt_tracker is not None:
             pipe.tracker = adapt_tracker(pipe.tracker)
         closers.append(pipe.tracker.close)
-        worker, posture_meta = start_posture(s, load_profile(s.profile), pipe.geo, setup_warnings, wait=False)
+        feed = posture_src = None
+        posture_geo = pipe.geo
+        wants_posture = s.posture and load_profile(s.profile).posture is not None
+        if s.posture_source is not None and wants_posture:
+            posture_src, posture_geo = open_posture_camera(s, clock, setup_warnings)
+            closers.append(posture_src.close)
+        elif s.posture_source is not None:
+            setup_warnings.append("--posture-source ignored: posture is off")
+        worker, posture_meta = start_posture(s, load_profile(s.profile), posture_geo, setup_warnings, wait=False)
         if worker is not None:
             closers.append(worker.close)
+            if posture_src is not None:
+                from coach.live.posture_source import PostureFeed
+
+                feed = PostureFeed.start(posture_src, worker)
+                closers.append(feed.close)  # closed first: no frame offered to a closed worker
         store = rec = None
         if s.record:
             from coach.records import SessionRecorder, SessionStore, StoreError, calibration_info, resolve_data_dir
@@ -196,7 +243,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         closers.append(station.close)
         if on_ready is not None:
             on_ready(station)
-        loop = LiveLoop(src, pipe, station, s.live, clock=clock, status=status, posture=worker)
+        loop = LiveLoop(src, pipe, station, s.live, clock=clock, status=status, posture=worker, posture_source=feed)
         if on_loop is not None:
             on_loop(loop)
         live = loop.run()
@@ -212,6 +259,8 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
     warnings = setup_warnings + list(live.warnings)
     if worker is not None and worker.start_error is not None:
         warnings.append(f"posture off: the pose model did not load ({worker.start_error})")
+    if feed is not None and feed.error:
+        warnings.append(feed.error)
     if rec is not None and rec.error:
         warnings.append(f"session record: {rec.error}")
     if store is not None and sid is not None:

@@ -10,10 +10,13 @@ waits on the network (the publisher drops for slow subscribers), the recorder (i
 thread), JPEG encoding or the preview (newest-only workers, :mod:`coach.live.workers`).
 
 Posture (optional ``posture``: a ``vision.posture_worker.PostureWorker``): every frame is offered to
-it after the hand path's ``Pipeline.process`` (``submit`` returns at once; it copies a frame only
-when a pose inference is due, about 10 times a second), and its finished results are drained into
-``station.on_posture`` before the frame's samples, so each compression takes the posture of its span.
-The pose model runs in the worker's own thread at a lower priority: the hand path never waits on it.
+it after the hand path's ``Pipeline.process`` (``submit`` returns at once; it takes a frame only
+when a pose inference is due, about 10 times a second), and its finished results go to
+``station.on_posture`` just before the first sample at or after their time, so each compression takes
+the posture of its span. The pose model runs in a child process with its own low-weight scheduling
+group (vision.pose_process): the hand path never waits on it. A second posture camera
+(``posture_source``, coach.live.posture_source) feeds the worker instead; its pose frames are moved
+onto this source's clock by capture timestamps.
 
 A lost camera (``Frame.lost`` markers) keeps the session open: the heartbeat says "lost", the
 recorder notes the gap (``source_lost`` / ``source_back`` events), tracking resumes when frames do.
@@ -84,9 +87,12 @@ class LiveResult:
 class LiveLoop:
     def __init__(self, source, pipeline: Pipeline, station: LiveStation, options: LiveOptions = LiveOptions(), *,
                  clock: Clock = time.monotonic, status: Callable[[str], None] | None = None,
-                 posture: Any = None) -> None:
+                 posture: Any = None, posture_source: Any = None) -> None:
         self.source = source
         self.posture = posture  # a PostureWorker (None: posture off); the caller closes it
+        # a second camera for posture (coach.live.posture_source.PostureFeed) feeding ``posture``; the caller closes it
+        self.posture_source = posture_source
+        self._posture_pending: deque = deque(maxlen=1000)  # pose frames not yet reached by the samples fed
         self.pipeline = pipeline
         self.station = station
         self.options = options
@@ -207,7 +213,7 @@ class LiveLoop:
             self._fps_times.popleft()
         jpeg = self._jpeg(frame.image, step.record.t_s)
         if self.posture is not None:
-            self._posture(frame)
+            self._posture(frame, t_capture)
         # capture time of the source clock, in this frame's source-time terms: release -> wall time
         offset = t_capture - t_s
         if self.pipeline.core_started:
@@ -226,27 +232,52 @@ class LiveLoop:
         self.stats.latency_s.append(done - t_capture)
         self.stats.frame_s.append(done - t_start)
 
-    def _posture(self, frame) -> None:
-        """Offer the frame to the pose worker (returns at once) and hand its finished results to the station."""
+    def _posture(self, frame, t_capture: float) -> None:
+        """Offer the frame to the pose worker (returns at once) and collect its finished results.
+
+        With a second posture camera the frame is not offered (that camera feeds the worker): its pose
+        frames, stamped on the monotonic clock, move onto this source's clock with this frame's capture
+        offset. Either way a pose frame goes to the station just before the first sample at or after its
+        time (``_feed``), so a state never shows a pose from its future, and the frames held during the
+        rest hold get the poses of their own time when the session starts."""
         t0 = time.perf_counter()
-        try:
-            self.posture.submit(frame.image, frame.t_ms)
-        except Exception as exc:  # noqa: BLE001 - posture is advisory: a failure costs posture, never the hand path
-            self.posture = None
-            self._posture_error = f"posture stopped ({type(exc).__name__}: {exc})"
-        self._drain_posture()
+        if self.posture_source is None:
+            try:
+                self.posture.submit(frame.image, frame.t_ms)
+            except Exception as exc:  # noqa: BLE001 - posture is advisory: a failure costs posture, never the hand path
+                self.posture = None
+                self._posture_error = f"posture stopped ({type(exc).__name__}: {exc})"
+            self._collect_posture()
+        else:
+            self._collect_posture(clock_offset_ms=(t_capture - frame.t_ms / 1000.0) * 1000.0)
         self.stats.posture_submit_s.append(time.perf_counter() - t0)
 
-    def _drain_posture(self) -> None:
+    def _collect_posture(self, clock_offset_ms: float = 0.0) -> None:
+        """The worker's finished pose frames into the pending queue, on this source's clock
+        (``clock_offset_ms``: their clock minus this source's, for a second camera)."""
         if self.posture is None:
             return
         try:
-            for r in self.posture.drain():
-                self.station.on_posture(r)
+            new = self.posture.drain()
+        except Exception as exc:  # noqa: BLE001 - posture is advisory
+            self.posture = None
+            self._posture_error = f"posture stopped ({type(exc).__name__}: {exc})"
+            return
+        if self.posture_source is not None:
+            new = [r.retimed(round(r.t_ms - clock_offset_ms)) for r in new]
+        self._posture_pending.extend(new)
+
+    def _deliver_posture(self, until_s: float) -> None:
+        """Pending pose frames up to source time ``until_s`` to the station, oldest first."""
+        pending = self._posture_pending
+        try:
+            while pending and pending[0].t_ms <= until_s * 1000.0 + 0.5:
+                self.station.on_posture(pending.popleft())
                 self.stats.posture_frames += 1
         except Exception as exc:  # noqa: BLE001 - posture is advisory
             self.posture = None
             self._posture_error = f"posture stopped ({type(exc).__name__}: {exc})"
+            pending.clear()
 
     def _rest_waited_s(self, t_s: float) -> float:
         t_hand = self.pipeline.first_hand_t_s
@@ -272,6 +303,8 @@ class LiveLoop:
         out: list = []
         last = len(recs) - 1
         for i in range(self._fed, len(recs)):
+            if self._posture_pending:
+                self._deliver_posture(recs[i].t_s)
             out += self.station.process(self._sample(recs[i], jpeg if i == last else None))
         self._fed = len(recs)
         return out
@@ -305,7 +338,9 @@ class LiveLoop:
         for w in (self._encoder, self._preview):
             if w is not None:
                 w.close()
-        self._drain_posture()  # pose frames finished since the last camera frame
+        if self.posture_source is None:
+            self._collect_posture()  # pose frames finished since the last camera frame
+        # (a second camera's pose frames after the last hand frame have no hand time to go with: left out)
         if self._lost_since is not None:
             self._event("source_back", self._last_t_s, gap_s=None, note="session ended while the source was lost")
         # the pipeline's own result; it also starts its core if the hands never rested (as analyze does)
@@ -313,6 +348,8 @@ class LiveLoop:
         if not self.station.running and self._fed == 0 and self.pipeline.records:
             self._feed(None)  # a session that never got past the rest hold still gets its frames analysed
         if self.station.running:
+            if self._posture_pending and math.isfinite(self._last_t_s):
+                self._deliver_posture(self._last_t_s)  # the last pose frames count for the last compressions
             self.station.stop_session(reason=reason)
 
     def _result(self, reason: str) -> LiveResult:
