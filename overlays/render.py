@@ -220,8 +220,10 @@ def draw_posture(img: np.ndarray, posture: Mapping[str, Any], style: RenderStyle
     vis = posture.get("visibility") or [[1, 1, 1], [1, 1, 1]]
     angles = posture.get("elbow_deg_lr") or [None, None]
     th = max(2, H // 240)
-    for arm, pts in enumerate(arms):
-        q = [(int(round(ox + x * s)), int(round(oy + y * s))) for x, y in pts]
+    pts_px = [[(int(round(ox + x * s)), int(round(oy + y * s))) for x, y in pts] for pts in arms]
+    # each label on the outer side of its elbow: seen from the side, the two elbows nearly coincide
+    elbow_mid_x = sum(q[1][0] for q in pts_px) / max(1, len(pts_px))
+    for arm, q in enumerate(pts_px):
         if min(vis[arm]) < 0.5:
             continue
         cv2.line(img, q[0], q[1], colour, th, cv2.LINE_AA)
@@ -230,7 +232,9 @@ def draw_posture(img: np.ndarray, posture: Mapping[str, Any], style: RenderStyle
             cv2.circle(img, c, th + 2, colour, -1, cv2.LINE_AA)
         a = angles[arm] if arm < len(angles) else None
         label = "not visible" if a is None else f"{a:.0f} deg"
-        put_text(img, label, (q[1][0], q[1][1] - 6 * th), 0.035 * H, colour, backing=style)
+        left = q[1][0] <= elbow_mid_x
+        put_text(img, label, (q[1][0] + (-4 if left else 4) * th, q[1][1] - 6 * th), 0.035 * H, colour,
+                 align="right" if left else "left", backing=style)
     return img
 
 
