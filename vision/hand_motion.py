@@ -35,7 +35,9 @@ covered. So when the reference's texture is lost, this frame is fitted to the
 last refined frame (features of both, tracked both ways, so texture that
 appeared or vanished between them leaves the rest to fit), the refined point is
 carried across, and this frame becomes the reference: a chain of transforms,
-so the new reference carries only that one step's sub-pixel error.
+so the new reference carries only that one step's sub-pixel error. That frame
+is mid-motion (blurred by the exposure in a real camera), so the first still
+frame after it replaces it, continuing from the refined point.
 Only when that fails too does MediaPipe's point stand in, carried by the offset
 the refined point last had to it, and a reference forced after that continues
 from there.
@@ -64,6 +66,9 @@ class HandMotionOptions:
     min_features: int = 6  # fewer trackable corners in the palms: no refinement (MediaPipe's point)
     min_inlier_frac: float = 0.3  # RANSAC inliers below this share of the features: this frame is not trusted
     renew_inlier_frac: float = 0.45  # below this (but trusted): take a fresh reference, continuing from here
+    bridge_inlier_frac: float = 0.55  # a bridge over lost texture needs this share of both frames' features to agree
+    # (it carries the point for good: bridges on motion-blurred renders fitted 0.39-0.61 and, all taken, drifted the
+    # scale by 10 %; a covered tag fitted 0.75-0.84, the unit test's synthetic hand 0.57-0.66)
     ransac_px: float = 1.0
     max_scale_change: float = 0.25  # |scale - 1| beyond this is not a compression
     max_deviation_palm: float = 0.35  # refined point this far (palm sizes) from MediaPipe's: not trusted
@@ -94,6 +99,7 @@ class _Reference:
     last_pt: np.ndarray  # MediaPipe's point when ``transform`` was measured
     offset: float  # |anchor - MediaPipe's point| when the reference was taken (0 unless continued)
     scale: float = 1.0  # the reference (and every frame tracked against it) is in images upscaled by this
+    provisional: bool = False  # taken by a bridge over lost texture (mid-motion): renewed at the next still frame
 
 
 @dataclass
@@ -166,24 +172,29 @@ class HandMotionRefiner:
             # physical point is followed, so the next set is measured against the same rest baseline.
             res = self._track(gray, pt, palm, strict=self._after_gap)
             self._after_gap = False
+            provisional = False
             if res is not None:
                 q, inliers, frac, g = res
-                renew = frac < o.renew_inlier_frac
+                # a bridge's reference is a frame taken mid-motion (blurred by a camera's exposure): the first still
+                # frame replaces it, continuing from the refined point
+                renew = frac < o.renew_inlier_frac or (self._ref.provisional and still)
             elif self._last is not None:
                 res = self._bridge(gray, hand_lm, pt, palm)
                 if res is not None:
                     # this frame becomes the reference, over the palms as usual (else the bridge's whole hands)
                     q, inliers = res
-                    g, renew = self._ref.gray, True
+                    g, renew, provisional = self._ref.gray, True, True
             if res is not None:
                 self._failures = 0
                 self.stats["refined"] += 1
                 # kept for a bridge (a grey input is the caller's buffer: own a copy of it)
                 self._last = _Refined(g.copy() if g is image else g, hand_lm, q, pt, self._ref.scale)
                 if renew:
-                    bridged = self._ref
-                    if not self._new_reference(gray, palm_lm, hand_lm, q, pt, palm).refined:
-                        self._ref = bridged  # too few corners in the palms: keep what there is
+                    prev = self._ref
+                    if self._new_reference(gray, palm_lm, hand_lm, q, pt, palm).refined:
+                        self._ref.provisional = provisional
+                    elif provisional:  # too few corners in the palms: keep the bridge's whole-hand reference
+                        self._ref = prev
                         self.stats["references"] += 1
                 return RefinedPoint(q, True, inliers)
             self._failures += 1
@@ -223,7 +234,7 @@ class HandMotionRefiner:
         tb, okb = self._lk(g, last.gray, fb, fb - move)
         src = np.concatenate([fa[oka], tb[okb]])
         dst = np.concatenate([ta[oka], fb[okb]])
-        fit = self._fit(src, dst, len(fa) + len(fb), o.min_inlier_frac, k)
+        fit = self._fit(src, dst, len(fa) + len(fb), o.bridge_inlier_frac, k)
         if fit is None:
             return None
         m, inliers = fit
@@ -231,7 +242,7 @@ class HandMotionRefiner:
         if float(np.linalg.norm(q - pt)) > o.max_deviation_palm * palm + float(np.linalg.norm(last.point - last.mp_pt)):
             return None
         self._ref = _Reference(g.copy() if g is gray else g, fb, _up(q, k), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
-                               _up(pt, k), float(np.linalg.norm(q - pt)), k)
+                               _up(pt, k), float(np.linalg.norm(q - pt)), k, provisional=True)
         self._offset = q - pt
         self.stats["bridged"] += 1
         return q, inliers
