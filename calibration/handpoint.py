@@ -184,10 +184,39 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
     return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior)
 
 
-def depth_uncertainty_mm(rel_sd: float, depth_mm: float, coverage: float = 2.0, floor_mm: float = 0.3) -> float:
-    """The stated depth uncertainty: ``coverage`` sigma of a relative scale spread at ``depth_mm``, plus a floor
-    for the core's own reading of tops and bottoms (its measured bias on clean strokes is 0.2-0.3 mm)."""
-    return coverage * rel_sd * depth_mm + floor_mm
+def depth_uncertainty_mm(rel_sd: float, depth_mm: float, coverage: float = 2.0, floor_mm: float = 0.3,
+                         level_sd_mm: float = 0.0) -> float:
+    """The stated depth uncertainty: ``coverage`` sigma of a relative scale spread at ``depth_mm`` and of the
+    trace's level drift ``level_sd_mm`` (in quadrature), plus a floor for the core's own reading of tops and
+    bottoms (its measured bias on clean strokes is 0.2-0.3 mm)."""
+    return coverage * math.hypot(rel_sd * depth_mm, level_sd_mm) + floor_mm
+
+
+def trace_noise_mm(height_mm) -> float:
+    """Per-frame noise of a measured height trace (mm): the robust spread of each sample's residual from a cubic
+    fitted over the 7 samples around it (smooth chest motion is nearly cubic over 0.2 s at 30 fps; blur, noise
+    and a struggling tracker are not). NaN with fewer than 20 such windows."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    h = np.asarray(height_mm, dtype=np.float64)
+    if h.size < 7:
+        return math.nan
+    x = np.arange(-3.0, 4.0)
+    a = np.vander(x, 4)
+    w = (np.eye(7) - a @ np.linalg.pinv(a))[3]  # the centre sample's residual from the window's cubic
+    win = sliding_window_view(h, 7)
+    win = win[np.all(np.isfinite(win), axis=1)]
+    if len(win) < 20:
+        return math.nan
+    return float(1.4826 * np.median(np.abs(win @ w)) / math.sqrt(float(w @ w)))
+
+
+def level_drift_mm(trace_noise: float, re_references: int) -> float:
+    """1-sigma drift of a trace's level after ``re_references`` re-anchorings of its tracker: each new reference
+    continues from the point measured in that frame, so it carries that frame's noise for good (a random walk)."""
+    if not math.isfinite(trace_noise) or re_references <= 0:
+        return 0.0
+    return trace_noise * math.sqrt(re_references)
 
 
 # ---------------------------------------------------------------------------------------------- hand tag

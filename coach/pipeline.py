@@ -42,7 +42,7 @@ import numpy as np
 from calibration.camera import CameraIntrinsics
 from calibration.geometry import Pose
 from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand, TrackedPoint,
-                                   depth_uncertainty_mm, locate_tracked_point)
+                                   depth_uncertainty_mm, level_drift_mm, locate_tracked_point, trace_noise_mm)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
@@ -460,23 +460,34 @@ class Pipeline:
         self._tag_corners.clear()
 
     def _depth_uncertainty(self, session: SessionResult) -> float:
-        """The stated uncertainty (mm): the mode's and the geometry's scale spread at this session's depth."""
+        """The stated uncertainty (mm): the mode's and the geometry's scale spread at this session's depth, and
+        the drift of the markerless trace's level that this session's tracking shows (its per-frame noise times
+        the square root of its tracker's re-references after the first: a clean session re-references a few
+        times, a blurred or occluded one dozens). The hand tag's share of the frames is free of that drift."""
         o = self.opt
         depths = [c.depth_mm for c in session.compressions if math.isfinite(c.depth_mm)]
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
+        drift = self._level_drift_mm()
         if self.mode == MODE_HAND:
-            rel = o.hand_size_rel_sd
-        else:
-            tr = self.geo.tracked
-            point = tr.rel_sd if tr is not None else o.hand_point.lateral_sd_mm * 4 / 900.0  # unlocated: up to ±5 %
-            rel = math.hypot(point, o.hand_point.vision_rel_sd)
-            with_hands = max(self.frames_with_point, 1)
-            if self.hand_tag_frames >= 0.9 * with_hands:
-                rel = o.hand_tag_rel_sd
-            elif self.hand_tag_frames > 0:  # a tag part of the time: the markerless spread for the rest
-                share = self.hand_tag_frames / with_hands
-                rel = share * o.hand_tag_rel_sd + (1 - share) * rel
-        return depth_uncertainty_mm(rel, depth, o.hand_point.coverage)
+            return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, level_sd_mm=drift)
+        tr = self.geo.tracked
+        point = tr.rel_sd if tr is not None else o.hand_point.lateral_sd_mm * 4 / 900.0  # unlocated: up to ±5 %
+        markerless = depth_uncertainty_mm(math.hypot(point, o.hand_point.vision_rel_sd), depth, o.hand_point.coverage,
+                                          level_sd_mm=drift)
+        with_hands = max(self.frames_with_point, 1)
+        tagged = depth_uncertainty_mm(o.hand_tag_rel_sd, depth, o.hand_point.coverage)
+        if self.hand_tag_frames >= 0.9 * with_hands:
+            return tagged
+        share = self.hand_tag_frames / with_hands  # a tag part of the time: the markerless figure for the rest
+        return share * tagged + (1 - share) * markerless
+
+    def _level_drift_mm(self) -> float:
+        """1-sigma drift of the markerless trace's level: its per-frame noise, random-walked by the texture
+        tracker's re-references after the first (0 without the tracker)."""
+        if self.refiner is None:
+            return 0.0
+        noise = trace_noise_mm([r.height_mm for r in self.records])
+        return level_drift_mm(noise, self.refiner.stats["references"] - 1)
 
     def _build_hand_frame(self, rest: RestEstimate | None) -> None:
         """Hand-size mode: the frame from the resting frames, then heights for every held frame."""

@@ -9,6 +9,7 @@ with a margin (docs/calibration.md says which markerless cases miss the issue's 
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from render.accuracy import VIEWS, run_family_case
@@ -59,14 +60,11 @@ def test_markerless_heel_side_view(run_case):
 
 
 def test_markerless_stacked_hands_640x480(run_case):
-    """Misses the issue's 1 mm bias (measured +1.75 mm, MAE 2.1): the geometry's scale is right here (height
-    scale 1.000), but after the first stroke the texture tracker re-references the top hand (half hidden by
-    the forearm at 640x480) and every later height reads ~2.7 mm high (docs/calibration.md). The stated
-    uncertainty must still cover it."""
+    """Misses the issue's 1 mm bias (the 6 s clip of docs/calibration.md: +1.55 mm, MAE 1.55; before the
+    texture tracker stopped fitting a rotation: MAE 1.97, +1.44). The stated uncertainty must still cover it."""
     _, out, acc = run_case("stacked", "vga")
     _common(acc, out)
-    assert acc.depth_mae_mm <= 2.5
-
+    assert acc.depth_mae_mm <= 2.0 and abs(acc.depth_bias_mm) <= 2.0
 
 def test_hand_tag_on_stacked_hands_640x480(run_case):
     _, out, acc = run_case("marker", "vga")
@@ -83,5 +81,37 @@ def test_stacked_hands_with_blur_flicker_noise_and_jpeg(run_case):
 
 def test_lens_told_70_degrees_really_62(run_case):
     _, out, acc = run_case("lens62", "side30")
+    _common(acc, out)
+    assert acc.depth_mae_mm <= 2.0
+
+
+def test_hand_tag_covered_for_a_second_falls_back_without_a_jump(run_case):
+    """The tag is hidden 6-7 s into the clip, mid-stroke: the markerless fallback must continue the trace (the
+    texture tracker bridges the changed look of the hands instead of restarting from MediaPipe's point, which
+    jumps ~11 mm there). Before: a 20 mm step, 16 mm on that compression, MAE 3.4 mm."""
+    case, out, acc = run_case("marker-lost", "side30")
+    _common(acc, out)
+    assert acc.depth_mae_mm <= 1.0
+    sc = case.scenario
+    t = np.asarray(out["trace"]["t_s"], float)
+    h = np.array([np.nan if v is None else v for v in out["trace"]["height_mm"]], float)
+    err = h - np.interp(t, sc.t_s, sc.height_mm)  # measured minus true height: the rest level plus the error
+    lo, hi = VARIANTS["marker-lost"].tag_hidden_s
+    span = (t >= lo - 0.2) & (t <= hi + 0.2)
+    steps = np.abs(np.diff(err))[span[1:] & span[:-1]]
+    assert steps.size > 20 and np.all(np.isfinite(steps))
+    assert steps.max() <= 2.5  # per frame, against the true motion: no jump when the tag goes or comes back
+
+
+def test_markerless_stacked_hands_side_view(run_case):
+    """The issue's markerless bar (measured on the 6 s clip: MAE 0.25 mm, +0.06)."""
+    _, out, acc = run_case("stacked", "side30")
+    _common(acc, out)
+    assert acc.depth_mae_mm <= 1.5 and abs(acc.depth_bias_mm) <= 1.0
+
+
+def test_lens_told_70_degrees_really_62_stacked_hands(run_case):
+    """The texture tracker used to slip 6 mm after the second stroke here (+5.2 mm); now 0.50 mm (+0.28)."""
+    _, out, acc = run_case("lens62-stacked", "side30")
     _common(acc, out)
     assert acc.depth_mae_mm <= 2.0

@@ -8,15 +8,39 @@ The back of the hands is nearly rigid while compressing, and it has texture
 (knuckles, veins, skin folds). So when a track starts, corner features are
 taken inside the palms' convex hull; in every later frame they are found again
 with pyramidal Lucas-Kanade (started from where MediaPipe says the hands went),
-a similarity transform (shift, rotation, scale) is fitted to them with RANSAC,
-and the compression point is carried along by that transform. MediaPipe still
-finds the hands and gates the result: too few inliers, an implausible scale,
-or a point far from MediaPipe's, and its point is used for that frame; the
-reference is kept across gaps (when the hands come back after the breaths the
-same texture is looked for first, so the same physical point is followed and
-the next set is measured against the same rest baseline), renewed when the
-inliers thin out (continuing from the refined point, so the trace has no step),
-and started afresh only when the old texture cannot be found.
+a similarity transform (shift, rotation, scale) picks the inliers by RANSAC,
+and a shift and scale without rotation fitted to those carries the compression
+point. Why no rotation: the chest moves along its normal and the hands ride on
+it, which the image sees as a shift and a change of scale (distance); a fitted
+rotation is only the few features' noise turning the fit about their centroid,
+and the point, at the hull's edge, moves by it times the lever arm (on the
+rendered stacked hands it took the side view's depth MAE from 0.77 to 0.25 mm
+and 640x480's from 1.97 to 1.55 mm). MediaPipe still finds the hands and gates
+the result: too few inliers, an implausible scale, or a point far from
+MediaPipe's, and its point is used for that frame; the reference is kept across
+gaps (when the hands come back after the breaths the same texture is looked for
+first, so the same physical point is followed and the next set is measured
+against the same rest baseline), renewed when the
+inliers thin out (continuing from the refined point, so the trace has no step;
+waiting for a slow turn of the stroke instead was tried: on the stacked hands
+the inliers thinned to 6 by then, and each renewal's error drifted the level by
+up to 6 mm over a set).
+
+Every new reference taken while the hands stay in view continues the refined
+trace; none restarts from MediaPipe's point. Why: MediaPipe's point has a bias
+that depends on what the hands look like, and it changes when their look does
+(a worn tag covered, a forearm crossing the palm): on the rendered clips it
+jumped 10-12 px (about 11 mm of height) in one frame when the hand tag was
+covered. So when the reference's texture is lost, this frame is fitted to the
+last refined frame (features of both, tracked both ways, so texture that
+appeared or vanished between them leaves the rest to fit), the refined point is
+carried across, and this frame becomes the reference: a chain of transforms,
+so the new reference carries only that one step's sub-pixel error. That frame
+is mid-motion (blurred by the exposure in a real camera), so the first still
+frame after it replaces it, continuing from the refined point.
+Only when that fails too does MediaPipe's point stand in, carried by the offset
+the refined point last had to it, and a reference forced after that continues
+from there.
 
 On the rendered accuracy clips (tests/render) this cut the per-frame height
 noise from about 1.2 mm to 0.2-0.4 mm and the per-compression depth error from
@@ -42,6 +66,9 @@ class HandMotionOptions:
     min_features: int = 6  # fewer trackable corners in the palms: no refinement (MediaPipe's point)
     min_inlier_frac: float = 0.3  # RANSAC inliers below this share of the features: this frame is not trusted
     renew_inlier_frac: float = 0.45  # below this (but trusted): take a fresh reference, continuing from here
+    bridge_inlier_frac: float = 0.7  # a bridge over lost texture needs this share of both frames' features to agree
+    # (it carries the point for good: bridges on motion-blurred renders fitted 0.39-0.61 and, all taken, drifted the
+    # scale by up to 19 %; a covered tag fitted 0.75-0.84)
     ransac_px: float = 1.0
     max_scale_change: float = 0.25  # |scale - 1| beyond this is not a compression
     max_deviation_palm: float = 0.35  # refined point this far (palm sizes) from MediaPipe's: not trusted
@@ -72,6 +99,18 @@ class _Reference:
     last_pt: np.ndarray  # MediaPipe's point when ``transform`` was measured
     offset: float  # |anchor - MediaPipe's point| when the reference was taken (0 unless continued)
     scale: float = 1.0  # the reference (and every frame tracked against it) is in images upscaled by this
+    provisional: bool = False  # taken by a bridge over lost texture (mid-motion): renewed at the next still frame
+
+
+@dataclass
+class _Refined:
+    """The last refined frame: what a bridging reference is taken from when the reference's texture is lost."""
+
+    gray: np.ndarray  # the frame (upscaled by ``scale``, as the reference it was tracked against)
+    hand_lm: np.ndarray  # all landmarks of the hands (frame px): a bridge takes features over the whole hands
+    point: np.ndarray  # the refined point (frame px)
+    mp_pt: np.ndarray  # MediaPipe's point (frame px)
+    scale: float
 
 
 class HandMotionRefiner:
@@ -85,7 +124,10 @@ class HandMotionRefiner:
         self._recent: list[np.ndarray] = []
         self._after_gap = False
         self._offset = np.zeros(2)  # refined - MediaPipe point, last known
-        self.stats = {"refined": 0, "fallback": 0, "references": 0}
+        self._last: _Refined | None = None  # the last refined frame (None after a gap)
+        # frames refined / not; references taken (the first, re-references, bridges: each re-anchors the trace);
+        # bridges across lost texture
+        self.stats = {"refined": 0, "fallback": 0, "references": 0, "bridged": 0}
 
     def reset(self) -> None:
         self._ref = None
@@ -94,6 +136,7 @@ class HandMotionRefiner:
         self._recent = []
         self._after_gap = False
         self._offset = np.zeros(2)
+        self._last = None
 
     def update(self, image: np.ndarray, t_ms: int, point_px: np.ndarray | None, landmarks_px: np.ndarray | None,
                palm_size_px: float) -> RefinedPoint | None:
@@ -102,13 +145,16 @@ class HandMotionRefiner:
             return None
         o = self.opt
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        palm_lm = np.asarray(landmarks_px, dtype=np.float64)[:, list(PALM_HULL), :2].reshape(-1, 2)
+        hand_lm = np.asarray(landmarks_px, dtype=np.float64)[:, :, :2]
+        palm_lm = hand_lm[:, list(PALM_HULL)].reshape(-1, 2)
+        hand_lm = hand_lm.reshape(-1, 2)
         pt = np.asarray(point_px, dtype=np.float64).reshape(2)
         palm = float(palm_size_px) if math.isfinite(palm_size_px) and palm_size_px > 0 else float(np.ptp(palm_lm, axis=0).max())
         if self._last_valid_ms is None or t_ms - self._last_valid_ms > o.regap_ms:
             self._recent.clear()
             self._after_gap = self._ref is not None
             self._offset = np.zeros(2)
+            self._last = None
         self._last_valid_ms = t_ms
         self._recent.append(pt)
         if len(self._recent) > o.still_frames:
@@ -126,12 +172,30 @@ class HandMotionRefiner:
             # physical point is followed, so the next set is measured against the same rest baseline.
             res = self._track(gray, pt, palm, strict=self._after_gap)
             self._after_gap = False
+            provisional = False
             if res is not None:
-                q, inliers, frac = res
+                q, inliers, frac, g = res
+                # a bridge's reference is a frame taken mid-motion (blurred by a camera's exposure): the first still
+                # frame replaces it, continuing from the refined point
+                renew = frac < o.renew_inlier_frac or (self._ref.provisional and still)
+            elif self._last is not None:
+                res = self._bridge(gray, hand_lm, pt, palm)
+                if res is not None:
+                    # this frame becomes the reference, over the palms as usual (else the bridge's whole hands)
+                    q, inliers = res
+                    g, renew, provisional = self._ref.gray, True, True
+            if res is not None:
                 self._failures = 0
                 self.stats["refined"] += 1
-                if frac < o.renew_inlier_frac:
-                    self._new_reference(gray, palm_lm, q, pt, palm)
+                # kept for a bridge (a grey input is the caller's buffer: own a copy of it)
+                self._last = _Refined(g.copy() if g is image else g, hand_lm, q, pt, self._ref.scale)
+                if renew:
+                    prev = self._ref
+                    if self._new_reference(gray, palm_lm, hand_lm, q, pt, palm).refined:
+                        self._ref.provisional = provisional
+                    elif provisional:  # too few corners in the palms: keep the bridge's whole-hand reference
+                        self._ref = prev
+                        self.stats["references"] += 1
                 return RefinedPoint(q, True, inliers)
             self._failures += 1
             self.stats["fallback"] += 1
@@ -143,67 +207,133 @@ class HandMotionRefiner:
             # A new reference is taken only while the hands are still: MediaPipe's point lags and
             # wanders when they move fast, and the reference's anchor keeps that error for good.
             self.stats["fallback"] += 1
-            return RefinedPoint(pt, False, 0)
-        anchor = np.mean(self._recent, axis=0) if still else pt
-        r = self._new_reference(gray, palm_lm, anchor, pt, palm)
-        return r if r.refined else RefinedPoint(pt, False, 0)
+            return RefinedPoint(pt + self._offset, False, 0)
+        # a new reference continues from the carried point (MediaPipe's plus the last offset; zero after a gap)
+        anchor = (np.mean(self._recent, axis=0) if still else pt) + self._offset
+        r = self._new_reference(gray, palm_lm, hand_lm, anchor, pt, palm)
+        return r if r.refined else RefinedPoint(anchor, False, 0)
 
-    def _new_reference(self, gray: np.ndarray, palm_lm: np.ndarray, anchor: np.ndarray, mp_pt: np.ndarray,
-                       palm: float) -> RefinedPoint:
+    def _bridge(self, gray: np.ndarray, hand_lm: np.ndarray, pt: np.ndarray,
+                palm: float) -> tuple[np.ndarray, int] | None:
+        """The reference's texture is lost: fit this frame to the last refined one and carry the refined point
+        across; this frame becomes the reference. Features are taken in both frames (the last one's tracked
+        forward, this one's backward), so texture that appeared or vanished between them (a tag put on or
+        covered) leaves enough of the other frame's to fit, and over the whole hands, fingers too (a tag on the
+        wrist covers much of the palm). None: the old reference stays (it may come back)."""
+        o = self.opt
+        last = self._last
+        assert last is not None
+        k = last.scale
+        g = _upscaled(gray, k)
+        move = _up(pt, k) - _up(last.mp_pt, k)  # MediaPipe's displacement: the first guess
+        fa = self._features(last.gray, last.hand_lm, k, palm)
+        fb = self._features(g, hand_lm, k, palm)
+        if fa is None or fb is None:
+            return None
+        ta, oka = self._lk(last.gray, g, fa, fa + move)
+        tb, okb = self._lk(g, last.gray, fb, fb - move)
+        src = np.concatenate([fa[oka], tb[okb]])
+        dst = np.concatenate([ta[oka], fb[okb]])
+        fit = self._fit(src, dst, len(fa) + len(fb), o.bridge_inlier_frac, k)
+        if fit is None:
+            return None
+        m, inliers = fit
+        q = _down(m[:, :2] @ _up(last.point, k) + m[:, 2], k)
+        if float(np.linalg.norm(q - pt)) > o.max_deviation_palm * palm + float(np.linalg.norm(last.point - last.mp_pt)):
+            return None
+        self._ref = _Reference(g.copy() if g is gray else g, fb, _up(q, k), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
+                               _up(pt, k), float(np.linalg.norm(q - pt)), k, provisional=True)
+        self._offset = q - pt
+        self.stats["bridged"] += 1
+        return q, inliers
+
+    def _new_reference(self, gray: np.ndarray, palm_lm: np.ndarray, hand_lm: np.ndarray, anchor: np.ndarray,
+                       mp_pt: np.ndarray, palm: float) -> RefinedPoint:
         o = self.opt
         k = 2.0 if palm < o.upscale_below_palm_px else 1.0
         g = _upscaled(gray, k)
+        feats = self._features(g, palm_lm, k, palm)
+        if feats is None:
+            self._ref = None
+            return RefinedPoint(mp_pt, False, 0)
+        # the reference outlives this frame: own its pixels (at k = 1, g may be the caller's image)
+        self._ref = _Reference(g if g is not gray else gray.copy(), feats, _up(anchor, k),
+                               np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), _up(mp_pt, k),
+                               float(np.linalg.norm(anchor - mp_pt)), k)
+        self._offset = anchor - mp_pt
+        self._last = _Refined(self._ref.gray, hand_lm, np.asarray(anchor, float), mp_pt, k)
+        self.stats["references"] += 1
+        return RefinedPoint(anchor, True, len(feats))
+
+    def _features(self, g: np.ndarray, hull_px: np.ndarray, k: float, palm: float) -> np.ndarray | None:
+        """Corner features (n, 2) of ``g`` (a frame upscaled by k) inside the hull of ``hull_px`` (frame px);
+        None: too few."""
+        o = self.opt
         mask = np.zeros(g.shape, np.uint8)
-        cv2.fillConvexPoly(mask, cv2.convexHull(_up(palm_lm, k).astype(np.float32)).astype(np.int32), 255)
+        cv2.fillConvexPoly(mask, cv2.convexHull(_up(hull_px, k).astype(np.float32)).astype(np.int32), 255)
         if o.erode_px > 0:
             mask = cv2.erode(mask, np.ones((2 * o.erode_px + 1,) * 2, np.uint8))
         feats = cv2.goodFeaturesToTrack(g, o.max_features, 0.005, max(3.0, k * palm / 15.0), mask=mask, blockSize=5)
         if feats is None or len(feats) < o.min_features:
-            self._ref = None
-            return RefinedPoint(mp_pt, False, 0)
-        # the reference outlives this frame: own its pixels (at k = 1, g may be the caller's image)
-        self._ref = _Reference(g if g is not gray else gray.copy(), feats.reshape(-1, 2).astype(np.float32), _up(anchor, k),
-                               np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), _up(mp_pt, k),
-                               float(np.linalg.norm(anchor - mp_pt)), k)
-        self._offset = anchor - mp_pt
-        self.stats["references"] += 1
-        return RefinedPoint(anchor, True, len(feats))
+            return None
+        return feats.reshape(-1, 2).astype(np.float32)
 
-    def _track(self, gray: np.ndarray, pt: np.ndarray, palm: float, strict: bool = False) -> tuple[np.ndarray, int, float] | None:
-        """Find the reference's features in this frame; the refined point (frame px), inliers, inlier share."""
+    def _lk(self, a: np.ndarray, b: np.ndarray, pts: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``pts`` of image a found in image b (pyramidal Lucas-Kanade from ``guess``): positions, found mask."""
+        o = self.opt
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(
+            a, b, pts, guess.astype(np.float32), winSize=(o.lk_win_px, o.lk_win_px), maxLevel=o.lk_levels,
+            criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01), flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+        )
+        return nxt, st.reshape(-1) == 1
+
+    def _fit(self, src: np.ndarray, dst: np.ndarray, n: int, min_frac: float, k: float) -> tuple[np.ndarray, int] | None:
+        """src -> dst: inliers by a RANSAC similarity (at least ``min_frac`` of ``n`` features, a scale a
+        compression can give), then shift and scale fitted to them; (2x3 transform, inliers) or None."""
+        o = self.opt
+        if len(src) < o.min_features:
+            return None
+        m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=o.ransac_px * k)
+        if m is None or inl is None:
+            return None
+        inliers = int(inl.sum())
+        if inliers < max(o.min_features, min_frac * n):
+            return None
+        if abs(math.sqrt(abs(float(np.linalg.det(m[:, :2])))) - 1.0) > o.max_scale_change:
+            return None
+        keep = inl.reshape(-1).astype(bool)
+        a, b = src[keep].astype(np.float64), dst[keep].astype(np.float64)
+        ca, cb = a.mean(axis=0), b.mean(axis=0)
+        da, db = a - ca, b - cb
+        sc = float(np.sum(da * db) / max(float(np.sum(da * da)), 1e-9))  # no rotation: shift and scale only
+        m = np.array([[sc, 0.0, cb[0] - sc * ca[0]], [0.0, sc, cb[1] - sc * ca[1]]])
+        return m, inliers
+
+    def _track(self, gray: np.ndarray, pt: np.ndarray, palm: float,
+               strict: bool = False) -> tuple[np.ndarray, int, float, np.ndarray] | None:
+        """Find the reference's features in this frame; the refined point (frame px), inliers, inlier share and
+        the frame as tracked (upscaled like the reference)."""
         ref = self._ref
         assert ref is not None
         o = self.opt
         k = ref.scale
         g = _upscaled(gray, k)
         pk = _up(pt, k)
-        min_frac = o.renew_inlier_frac if strict else o.min_inlier_frac
         # start each feature where the last transform puts it, moved by MediaPipe's displacement since then
         guess = ref.feats @ ref.transform[:, :2].T + ref.transform[:, 2] + (pk - ref.last_pt)
-        nxt, st, _ = cv2.calcOpticalFlowPyrLK(
-            ref.gray, g, ref.feats, guess.astype(np.float32), winSize=(o.lk_win_px, o.lk_win_px), maxLevel=o.lk_levels,
-            criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01), flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-        )
-        ok = st.reshape(-1) == 1
+        nxt, ok = self._lk(ref.gray, g, ref.feats, guess)
         n = len(ref.feats)
-        if int(ok.sum()) < o.min_features:
+        fit = self._fit(ref.feats[ok], nxt[ok], n, o.renew_inlier_frac if strict else o.min_inlier_frac, k)
+        if fit is None:
             return None
-        m, inl = cv2.estimateAffinePartial2D(ref.feats[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=o.ransac_px * k)
-        if m is None or inl is None:
-            return None
-        inliers = int(inl.sum())
-        if inliers < max(o.min_features, min_frac * n):
-            return None
-        scale = math.sqrt(abs(float(np.linalg.det(m[:, :2]))))
-        if abs(scale - 1.0) > o.max_scale_change:
-            return None
+        m, inliers = fit
         q = _down(m[:, :2] @ ref.anchor + m[:, 2], k)
         if float(np.linalg.norm(q - pt)) > o.max_deviation_palm * palm + ref.offset:
             return None
         ref.transform = m
         ref.last_pt = pk
         self._offset = q - pt
-        return q, inliers, inliers / n
+        return q, inliers, inliers / n, g
 
 
 def _up(p: np.ndarray, k: float) -> np.ndarray:
