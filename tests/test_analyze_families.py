@@ -66,6 +66,7 @@ def test_markerless_stacked_hands_640x480(run_case):
     _common(acc, out)
     assert acc.depth_mae_mm <= 2.0 and abs(acc.depth_bias_mm) <= 2.0
 
+
 def test_hand_tag_on_stacked_hands_640x480(run_case):
     _, out, acc = run_case("marker", "vga")
     _common(acc, out)
