@@ -114,6 +114,8 @@ class PipelineResult:
     depth_uncertainty_mm: float = math.nan  # stated depth uncertainty of this session (about 2 sigma; mode and geometry)
     tracked_point_mm: tuple[float, float, float] | None = None  # markerless: the tracked hand surface at rest (manikin frame)
     hand_tag_frames: int = 0  # frames whose height came from the worn hand tag
+    level_drift_mm: float = 0.0  # 1-sigma drift of the markerless trace's level inside the stated uncertainty
+    tracker_re_references: int = 0  # the texture tracker's new references after the first (what drives that drift)
 
     def trace(self) -> dict[str, list]:
         def col(name):
@@ -537,7 +539,8 @@ class Pipeline:
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
                               depth_uncertainty_mm=self._depth_uncertainty(session),
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
-                              hand_tag_frames=self.hand_tag_frames)
+                              hand_tag_frames=self.hand_tag_frames, level_drift_mm=self._level_drift_mm(),
+                              tracker_re_references=max(0, self.refiner.stats["references"] - 1) if self.refiner else 0)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:

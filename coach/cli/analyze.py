@@ -112,6 +112,8 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "depth_uncertainty_mm": res.depth_uncertainty_mm,
                 "tracked_point_mm": None if res.tracked_point_mm is None else list(res.tracked_point_mm),
                 "hand_tag_frames": res.hand_tag_frames,
+                "level_drift_mm": res.level_drift_mm,
+                "tracker_re_references": res.tracker_re_references,
             },
             "placement": {"median_axial_mm": res.placement_mm,
                           "about": "hand position along the body axis while compressing, + toward the head, "
@@ -230,6 +232,9 @@ def _analyze(args: argparse.Namespace) -> int:
             how += f", hand tag in {res.hand_tag_frames} frames"
         elif res.tracked_point_mm is not None:
             how += ", hands located at rest"
+        if res.level_drift_mm >= 0.1:  # say why a statement is wide: the tracker kept re-anchoring on a noisy trace
+            how += (f"; the trace's level drifts {res.level_drift_mm:.1f} mm (1 s.d.) over "
+                    f"{res.tracker_re_references} tracker re-references")
         print(f"  depth uncertainty ±{res.depth_uncertainty_mm:.1f} mm ({how})")
     if math.isfinite(res.placement_mm):
         print(f"  hand placement   {res.placement_mm:+.0f} mm along the body axis from the marked point (+ toward the head)")
