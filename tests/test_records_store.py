@@ -299,8 +299,8 @@ def test_calibration_info_carries_the_sessions_own_stated_uncertainty():
     """``analyze`` passes the geometry's stated uncertainty; the record keeps it beside the mode's worst case."""
     from coach.records import calibration_info
 
-    assert calibration_info("marker")["depth_uncertainty_mm"] == 2.0
+    assert calibration_info("marker")["depth_uncertainty_mm"] == 4.0
     info = calibration_info("marker", depth_uncertainty_mm=2.4)
     assert info["stated_depth_uncertainty_mm"] == 2.4 and "±2.4 mm" in info["uncertainty_text"]
-    assert info["depth_uncertainty_mm"] == 2.0
+    assert info["depth_uncertainty_mm"] == 4.0
     assert "stated_depth_uncertainty_mm" not in calibration_info("marker", depth_uncertainty_mm=float("nan"))

@@ -111,7 +111,7 @@ def test_report_states_the_calibration_it_rests_on(tmp_path):
     html = build_report(rec).html
     basis = html[html.index("What the numbers rest on"):]
     assert "printed marker on the chest" in basis and "32° above the chest" in basis and "-12° from the side" in basis
-    assert "about ±2 mm" in basis and "not recorded" not in basis.split("source")[0]
+    assert "about ±2.5-4 mm" in basis and "not recorded" not in basis.split("source")[0]
 
 
 def test_report_command_writes_the_file(tmp_path, capsys):

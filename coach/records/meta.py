@@ -12,7 +12,9 @@ from typing import Any, Mapping
 # Depth uncertainty stated per geometry mode (docs/calibration.md, "Measured accuracy" and the
 # no-marker fallback): (typical, worst) in mm and the sentence the report prints.
 DEPTH_UNCERTAINTY: dict[str, tuple[float, float, str]] = {
-    "marker": (1.0, 2.0, "printed marker on the chest: depth within about ±2 mm (measured 0.3-0.7 mm mean error on rendered clips)"),
+    "marker": (2.5, 4.0, "printed marker on the chest, markerless hands: depth within about ±2.5-4 mm, by the view and "
+                         "the hands (each analyze states its own; bias -3.0 to +2.7 mm on rendered hand families and "
+                         "views, more under heavy motion blur)"),
     "anchor": (1.0, 3.0, "static anchor marker, moving camera: depth within about ±3 mm (measured 0.5 mm mean error on rendered clips)"),
     "hand-size": (5.0, 9.0, "no marker, the hand's own size: depth within ±5-15 % (about ±3-9 mm at 55 mm); "
                             "rate, counts and pauses are unaffected"),
