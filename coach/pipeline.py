@@ -461,7 +461,7 @@ class Pipeline:
         self._poses.clear()
         self._tag_corners.clear()
 
-    def _depth_uncertainty(self, session: SessionResult) -> float:
+    def _depth_uncertainty(self, session: SessionResult, drift: float) -> float:
         """The stated uncertainty (mm): the mode's and the geometry's scale spread at this session's depth, and
         the drift of the markerless trace's level that this session's tracking shows (its per-frame noise times
         the square root of its tracker's re-references after the first: a clean session re-references a few
@@ -469,7 +469,6 @@ class Pipeline:
         o = self.opt
         depths = [c.depth_mm for c in session.compressions if math.isfinite(c.depth_mm)]
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
-        drift = self._level_drift_mm()
         if self.mode == MODE_HAND:
             return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, level_sd_mm=drift)
         tr = self.geo.tracked
@@ -483,13 +482,13 @@ class Pipeline:
         share = self.hand_tag_frames / with_hands  # a tag part of the time: the markerless figure for the rest
         return share * tagged + (1 - share) * markerless
 
-    def _level_drift_mm(self) -> float:
-        """1-sigma drift of the markerless trace's level: its per-frame noise, random-walked by the texture
-        tracker's re-references after the first (0 without the tracker)."""
+    def _level_drift(self) -> tuple[float, int]:
+        """(1-sigma drift of the markerless trace's level, the texture tracker's re-references after the first):
+        its per-frame noise, random-walked by those re-references ((0, 0) without the tracker)."""
         if self.refiner is None:
-            return 0.0
-        noise = trace_noise_mm([r.height_mm for r in self.records])
-        return level_drift_mm(noise, self.refiner.stats["references"] - 1)
+            return 0.0, 0
+        re_refs = max(0, self.refiner.stats["references"] - 1)
+        return level_drift_mm(trace_noise_mm([r.height_mm for r in self.records]), re_refs), re_refs
 
     def _build_hand_frame(self, rest: RestEstimate | None) -> None:
         """Hand-size mode: the frame from the resting frames, then heights for every held frame."""
@@ -535,12 +534,12 @@ class Pipeline:
             warnings.append(f"{self.frames_failed} frame(s) could not be processed and count as frames without hands "
                             f"(first: {self._first_failure})")
         tp = self.geo.tracked
+        drift, re_refs = self._level_drift()
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
-                              depth_uncertainty_mm=self._depth_uncertainty(session),
+                              depth_uncertainty_mm=self._depth_uncertainty(session, drift),
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
-                              hand_tag_frames=self.hand_tag_frames, level_drift_mm=self._level_drift_mm(),
-                              tracker_re_references=max(0, self.refiner.stats["references"] - 1) if self.refiner else 0)
+                              hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:

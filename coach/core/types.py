@@ -50,20 +50,20 @@ def from_json_num(x: Any) -> float:
 
 
 def _fields_from(cls, d: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of ``cls`` from its JSON dict: ints and strings by the field's type, every other
-    field a float (null -> NaN). Keys ``cls`` lacks are ignored, so files from newer versions still read."""
+    """Keyword arguments of ``cls`` from its JSON dict: ints and strings by the field's (string) annotation,
+    ``flags`` a tuple, every other field a float (null -> NaN). Keys ``cls`` lacks are ignored, so files from
+    newer versions still read; a field the dict lacks takes its default, else NaN / 0 / "" (older files)."""
     kw: dict[str, Any] = {}
     for f in fields(cls):
+        v = d.get(f.name)
         if f.name not in d:
-            continue
-        v = d[f.name]
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-        if kind == "int":
+            if f.default is not MISSING:
+                continue
+            v = None
+        if f.type == "int":
             kw[f.name] = int(v or 0)
-        elif kind == "str":
+        elif f.type == "str":
             kw[f.name] = "" if v is None else str(v)
-        elif kind == "bool":
-            kw[f.name] = bool(v)
         elif f.name == "flags":
             kw[f.name] = tuple(str(x) for x in v)
         else:
@@ -104,10 +104,7 @@ class Compression:
         for name in ("index", "set_index", "t_start_s", "t_bottom_s", "t_release_s", "depth_mm"):
             if name not in d:
                 raise KeyError(name)
-        kw = _fields_from(cls, d)
-        for name in ("rate_cpm", "duty_cycle", "recoil_residual_mm"):
-            kw.setdefault(name, math.nan)
-        return cls(**kw)
+        return cls(**_fields_from(cls, d))
 
 
 @dataclass(frozen=True)
@@ -179,12 +176,7 @@ class SessionSummary:
     def from_dict(cls, d: Mapping[str, Any]) -> "SessionSummary":
         """Inverse of ``to_dict`` (null -> NaN; unknown keys ignored, missing ones take the field's default
         or NaN / 0 / "", so older and newer files both read)."""
-        kw = _fields_from(cls, d)
-        for f in fields(cls):
-            if f.name not in kw and f.default is MISSING:
-                kind = f.type if isinstance(f.type, str) else ""
-                kw[f.name] = 0 if kind == "int" else "" if kind == "str" else math.nan
-        return cls(**kw)
+        return cls(**_fields_from(cls, d))
 
 
 @dataclass(frozen=True)

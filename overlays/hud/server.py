@@ -212,10 +212,8 @@ class HudServer:
             self.hint = None
             if self.on_message is not None and not self.on_message(msg, text):
                 continue
-            self.cache[msg.topic] = text
             self.forwarded += 1
-            for c in self.clients:
-                self._enqueue(c, msg.topic, text)
+            self.push(msg.topic, text)
 
     def _enqueue(self, c: _Client, topic: str, text: str) -> None:
         if topic in self.latest_only:
