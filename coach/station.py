@@ -321,19 +321,24 @@ class Station:
             self.remote.serve_pending()
         if t_s - self._last_hb_t >= self.options.heartbeat_s:
             self._last_hb_t = t_s
-            s = self._last_sample
-            status = "none" if s is None else ("ok" if s.visible else "searching")
+            status, fps = self._tracker_status()
             self.publisher.heartbeat(
                 source_kind=self.options.source_kind,
                 source_name=self.options.source_name,
                 tracker_status=status,
-                tracker_fps=None if s is None else s.tracker_fps,
+                tracker_fps=fps,
                 profile=self.profile.name,
                 uptime_s=max(0.0, t_s - self._t_first) if math.isfinite(self._t_first) else 0.0,
                 t_s=t_s,
             )
         if self.running and t_s - self._last_fb_t >= self.options.feedback_repeat_s:
             self._publish_feedback(self.coach.active, t_s, force=True)
+
+    def _tracker_status(self) -> tuple[str, float | None]:
+        """(status, fps) for the heartbeat: "none" before any frame, "ok" with hands seen, else "searching".
+        A station that knows more about its source (a lost camera) says so by overriding this."""
+        s = self._last_sample
+        return ("none", None) if s is None else ("ok" if s.visible else "searching", s.tracker_fps)
 
     def _publish_feedback(self, prompt: Prompt | None, t: float, force: bool = False) -> None:
         pid = None if prompt is None else prompt.id

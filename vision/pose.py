@@ -101,11 +101,7 @@ class PoseTracker:
         Raises ``models.ModelError`` (one line) when no usable model is available.
         """
         options = options or PoseTrackerOptions()
-        if options.model_path is not None:
-            path = check_model_file(options.model_path, members=POSE_MEMBERS)
-        else:
-            path = ensure_model("pose_landmarker", cache_dir=options.cache_dir, fetch=options.fetch)
-        return cls(options, Path(path))
+        return cls(options, resolve_pose_model(options))
 
     def _make(self):
         from mediapipe.tasks.python import BaseOptions, vision
@@ -154,3 +150,10 @@ class PoseTracker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def resolve_pose_model(options: PoseTrackerOptions) -> Path:
+    """The checked pose bundle: ``options.model_path``, else the cache (fetched when allowed). ``ModelError``."""
+    if options.model_path is not None:
+        return Path(check_model_file(options.model_path, members=POSE_MEMBERS))
+    return Path(ensure_model("pose_landmarker", cache_dir=options.cache_dir, fetch=options.fetch))

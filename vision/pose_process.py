@@ -32,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models import check_model_file, ensure_model
 from models.errors import ModelError
-from vision.pose import POSE_MEMBERS, ArmLandmarks, PoseTrackerOptions
+from vision.pose import ArmLandmarks, PoseTrackerOptions, resolve_pose_model
 
 
 @dataclass(frozen=True)
@@ -110,10 +109,7 @@ class PoseProcess:
     def start(cls, options: PoseTrackerOptions | None = None, priority: ProcessPriority | None = None) -> "PoseProcess":
         """Resolve the model here (one-line ``ModelError``), then start the child and wait until it has loaded it."""
         options = options or PoseTrackerOptions()
-        if options.model_path is not None:
-            path = check_model_file(options.model_path, members=POSE_MEMBERS)
-        else:
-            path = ensure_model("pose_landmarker", cache_dir=options.cache_dir, fetch=options.fetch)
+        path = resolve_pose_model(options)
         child_opts = replace(options, model_path=str(path), cache_dir=None, fetch=False)
         c_read, p_write = os.pipe()
         p_read, c_write = os.pipe()
@@ -221,17 +217,23 @@ def step_back(priority: ProcessPriority) -> None:
             f.write(str(int(priority.group_nice)))
     except OSError:
         pass  # no autogroups (another kernel, another OS): the thread settings below still apply
-    for tid in _thread_ids():  # on Linux both calls act on one thread
-        if priority.nice and hasattr(os, "setpriority"):
-            try:
-                os.setpriority(os.PRIO_PROCESS, tid, int(priority.nice))
-            except OSError:
-                pass
-        if priority.sched_idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-            try:
-                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-            except OSError:
-                pass
+    for tid in _thread_ids():
+        lower_thread(tid, int(priority.nice), priority.sched_idle)
+
+
+def lower_thread(tid: int, nice: int, sched_idle: bool) -> None:
+    """Niceness and SCHED_IDLE for one thread (on Linux both act per thread, and threads it creates inherit
+    them); not permitted or not supported: left at normal priority."""
+    if nice and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError:
+            pass
+    if sched_idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
+            pass
 
 
 def _child(read_fd: int, write_fd: int) -> int:

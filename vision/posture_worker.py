@@ -31,7 +31,6 @@ One-call hookup for the live station::
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
@@ -182,16 +181,10 @@ class PostureWorker:
 
     # ------------------------------------------------------------ worker thread
     def _lower_priority(self) -> None:
-        if self.options.nice and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-            try:  # on Linux a thread's niceness is its own, and threads it creates inherit it
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.options.nice)
-            except OSError:
-                pass  # not permitted or not supported: run at normal priority
-        if self.options.sched_idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-            try:  # SCHED_IDLE: runs only on CPU time the hand path (same process) leaves; inherited like niceness
-                os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
-            except OSError:
-                pass
+        """SCHED_IDLE: this thread runs only on CPU time the hand path (same process) leaves."""
+        from vision.pose_process import lower_thread
+
+        lower_thread(threading.get_native_id(), self.options.nice, self.options.sched_idle)
 
     def _run(self) -> None:
         self._lower_priority()

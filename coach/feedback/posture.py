@@ -174,12 +174,9 @@ class PostureJudge:
             return None
         # Elbows: the last smoothed frame of the span (its window holds the most frames of this
         # compression, so a change shows on the compression it starts on); offsets: the span's median.
-        el = np.array([s.elbow_deg for s in inside[-1:]])
+        elbow, cls = inside[-1].elbow_deg, inside[-1].elbow_class
         fr = np.array([s.shoulder_offset_front_mm for s in inside])
         sd = np.array([s.shoulder_offset_side_mm for s in inside])
-        el_ok = el[np.isfinite(el)]
-        elbow = float(np.median(el_ok)) if el_ok.size else math.nan
-        cls = classify_elbow(elbow, self.th)
         ok = np.isfinite(fr) & np.isfinite(sd)
         front = float(np.median(fr[ok])) if ok.any() else math.nan
         side = float(np.median(sd[ok])) if ok.any() else math.nan

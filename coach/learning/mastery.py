@@ -23,8 +23,7 @@ NEW, LEARNING, READY, MASTERED, LAPSED = "new", "learning", "ready-for-test", "m
 def qualifies(s: TraineeSession, criterion: MasteryCriterion | None = None) -> bool:
     """Does this session meet the criterion on its own?"""
     c = criterion or load_learning_rules().mastery
-    pt = session_point(s)
-    return s.feedback_level == c.feedback_level and pt.duration_s >= c.duration_s_min and pt.pct_correct >= c.pct_correct_min
+    return s.feedback_level == c.feedback_level and meets_performance(s, c)
 
 
 def meets_performance(s: TraineeSession, criterion: MasteryCriterion | None = None) -> bool:

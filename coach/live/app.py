@@ -174,7 +174,7 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
 
     s = settings
     try:
-        load_profile(s.profile)
+        profile = load_profile(s.profile)
         cal = load_calibration(s.calibration) if s.calibration else None
     except (ProfileError, CalibrationFileError) as exc:
         raise StationSetupError(str(exc)) from None
@@ -205,13 +205,13 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
         closers.append(pipe.tracker.close)
         feed = posture_src = None
         posture_geo = pipe.geo
-        wants_posture = s.posture and load_profile(s.profile).posture is not None
+        wants_posture = s.posture and profile.posture is not None
         if s.posture_source is not None and wants_posture:
             posture_src, posture_geo = open_posture_camera(s, clock, setup_warnings)
             closers.append(posture_src.close)
         elif s.posture_source is not None:
             setup_warnings.append("--posture-source ignored: posture is off")
-        worker, posture_meta = start_posture(s, load_profile(s.profile), posture_geo, setup_warnings, wait=False)
+        worker, posture_meta = start_posture(s, profile, posture_geo, setup_warnings, wait=False)
         if worker is not None:
             closers.append(worker.close)
             if posture_src is not None:

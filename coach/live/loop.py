@@ -70,7 +70,6 @@ class LiveStats:
     frame_s: list[float] = field(default_factory=list)  # all work for the frame (process + station + hand-offs)
     release_lag_s: list[float] = field(default_factory=list)  # a compression's release -> its message published
     compressions: int = 0
-    rest_wait_s: float = math.nan  # first hand -> session start (NaN: never started)
     posture_frames: int = 0  # pose results given to the station
     posture_submit_s: list[float] = field(default_factory=list)  # PostureWorker.submit + drain per frame
 
@@ -297,9 +296,6 @@ class LiveLoop:
         recs = self.pipeline.records
         if self._fed == 0 and not self.station.running:
             self.station.rest_height_mm = self.pipeline.rest_height_mm
-            t_hand = self.pipeline.first_hand_t_s
-            if t_hand is not None:
-                self.stats.rest_wait_s = recs[-1].t_s - t_hand
         out: list = []
         last = len(recs) - 1
         for i in range(self._fed, len(recs)):

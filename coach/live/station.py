@@ -24,7 +24,6 @@ class LiveStation(Station):
 
     def __init__(self, *args, **kwargs) -> None:
         self.source_lost = False  # the camera is gone: the heartbeat says "lost"
-        self._rest_prompt_published = False
         super().__init__(*args, **kwargs)
 
     @property
@@ -36,14 +35,8 @@ class LiveStation(Station):
     def rest_height_mm(self, value: float | None) -> None:
         self.options = replace(self.options, rest_height_mm=value)
 
-    def idle(self, t_s: float) -> None:
-        if self.source_lost and t_s - self._last_hb_t >= self.options.heartbeat_s:
-            self._last_hb_t = t_s  # this beat says lost; the base class then skips its own
-            self.publisher.heartbeat(
-                source_kind=self.options.source_kind, source_name=self.options.source_name, tracker_status="lost",
-                tracker_fps=None, profile=self.profile.name,
-                uptime_s=max(0.0, t_s - self._t_first) if math.isfinite(self._t_first) else 0.0, t_s=t_s)
-        super().idle(t_s)
+    def _tracker_status(self) -> tuple[str, float | None]:
+        return ("lost", None) if self.source_lost else super()._tracker_status()
 
     def rest_hold(self, sample: Sample, waited_s: float) -> None:
         """Before the session: the prompt to rest the hands (``waited_s`` since the first hand was seen),
@@ -54,8 +47,7 @@ class LiveStation(Station):
         prompt = REST_HANDS.at(t, waited_s=round(waited_s, 1))
         self._last_sample = sample  # the heartbeat says whether the hands are seen
         pub = self.publisher
-        if not self._rest_prompt_published or t - self._last_fb_t >= self.options.feedback_repeat_s:
-            self._rest_prompt_published = True
+        if t - self._last_fb_t >= self.options.feedback_repeat_s:  # (-inf before the first prompt)
             self._last_fb_t = t
             pub.publish_feedback(prompt, t_s=t)
         if t - self._last_overlay_t >= 0.9 / self.options.overlay_hz:

@@ -70,7 +70,6 @@ class SessionRecorder:
                                      on_closed=self._on_closed,
                                      on_opened=lambda w: self.store.index_start(session_id, meta))
         self._writers.append(self._writer)
-        self._meta = meta
         self.session_id = self.last_session_id = session_id
         return str(path)
 
@@ -125,8 +124,7 @@ class SessionRecorder:
             from coach.records.reader import read_session
 
             log = read_session(w.path, warn=False)
-            result = self.store.result_of(log)
-            self.store.index_summary(log.session_id, result.summary, "complete" if log.complete else "interrupted",
+            self.store.index_summary(log.session_id, self.store.summary_of(log), "complete" if log.complete else "interrupted",
                                      log.meta)
         except Exception as exc:  # never let indexing kill the writer thread; the next open recovers it
             if self.error is None:

@@ -237,9 +237,8 @@ class SessionStore:
                 log = read_session(path)
             except RecordError:
                 continue  # not a session file (or a newer one): left alone, never indexed
-            result = self.result_of(log)
             final = "complete" if log.complete else "interrupted"
-            self.index_summary(log.session_id if log.session_id == sid else sid, result.summary, final, log.meta)
+            self.index_summary(log.session_id if log.session_id == sid else sid, self.summary_of(log), final, log.meta)
             if final == "interrupted":
                 out.append(sid)
         self.recovered = out
@@ -277,6 +276,11 @@ class SessionStore:
         if log.summary is not None:
             return SessionResult(log.summary, derived.compressions, derived.pauses, derived.sets)
         return derived
+
+    @classmethod
+    def summary_of(cls, log: SessionLog) -> SessionSummary:
+        """The recorded summary, derived only when the file has none (an interrupted session): what the index needs."""
+        return log.summary if log.summary is not None else cls.result_of(log).summary
 
     def load(self, session_id: str) -> SessionRecord:
         row = self.get(session_id)

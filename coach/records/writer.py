@@ -60,7 +60,6 @@ class SessionWriter:
         self.lines_unencodable = 0  # lines skipped because JSON cannot encode them
         self.error: str | None = None  # first write error (the loop never sees it raised)
         self.index_error: str | None = None
-        self.summary_line: dict[str, Any] | None = None
         self._pending_samples = 0
         self._thin_noted = 0
         self._q: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
@@ -151,8 +150,6 @@ class SessionWriter:
                         self._write({"kind": "event", "t_s": line.get("t_s"), "event": "samples_thinned",
                                      "data": {"dropped_total": self.samples_thinned}})
                         self._thin_noted = self.samples_thinned
-                    if line.get("kind") == "summary":
-                        self.summary_line = dict(line)
                     self._write(line)
                     dirty = True
                 now = time.monotonic()

@@ -126,7 +126,7 @@ class HudServer:
     async def start(self) -> None:
         o = self.options
         try:
-            endpoint = check(o.connect, bind=False)  # a typo fails here, in the words every client uses
+            check(o.connect, bind=False)  # a typo fails here, in the words every client uses
         except EndpointError as exc:
             raise HudError(str(exc)) from None
         sslctx = None
