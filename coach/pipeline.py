@@ -71,7 +71,8 @@ class PipelineOptions:
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
     locate_hands: bool = True  # marker modes: locate the tracked hand surface in 3D at rest (False: the midline plane)
     hand_point: HandPointOptions = HandPointOptions()  # the markerless hand model's priors
-    hand_size_rel_sd: float = 0.075  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %)
+    hand_size_rel_sd: float = 0.10  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %; on the
+    # rendered fallbacks, hands of 165-205 mm seen from the side and at 45 deg/45 deg, depth came out -17 to +13 %)
     hand_tag_rel_sd: float = 0.005  # hand tag: 1-sigma scale error (its printed size, its rest distance)
     unknown_depth_mm: float = 50.0  # the depth the uncertainty is stated at when the session has no compressions
 
@@ -115,7 +116,7 @@ class PipelineResult:
     tracked_point_mm: tuple[float, float, float] | None = None  # markerless: the tracked hand surface at rest (manikin frame)
     hand_tag_frames: int = 0  # frames whose height came from the worn hand tag
     level_drift_mm: float = 0.0  # 1-sigma drift of the markerless trace's level inside the stated uncertainty
-    tracker_re_references: int = 0  # the texture tracker's new references after the first (what drives that drift)
+    tracker_re_references: int = 0  # the most re-references the trace's level carried (what drives that drift)
 
     def trace(self) -> dict[str, list]:
         def col(name):
@@ -464,8 +465,9 @@ class Pipeline:
     def _depth_uncertainty(self, session: SessionResult, drift: float) -> float:
         """The stated uncertainty (mm): the mode's and the geometry's scale spread at this session's depth, and
         the drift of the markerless trace's level that this session's tracking shows (its per-frame noise times
-        the square root of its tracker's re-references after the first: a clean session re-references a few
-        times, a blurred or occluded one dozens). The hand tag's share of the frames is free of that drift."""
+        the square root of the longest chain of re-references its tracker's level carried: a clean session has a
+        few, a blurred or occluded one dozens unless the tracker keeps returning to its rest reference). The hand
+        tag's share of the frames is free of that drift."""
         o = self.opt
         depths = [c.depth_mm for c in session.compressions if math.isfinite(c.depth_mm)]
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
@@ -473,7 +475,11 @@ class Pipeline:
             return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, level_sd_mm=drift)
         tr = self.geo.tracked
         point = tr.rel_sd if tr is not None else o.hand_point.lateral_sd_mm * 4 / 900.0  # unlocated: up to ±5 %
-        markerless = depth_uncertainty_mm(math.hypot(point, o.hand_point.vision_rel_sd), depth, o.hand_point.coverage,
+        # two hands, or one seen resting higher than one hand's back can be (nearer a stack's): the top hand of a stack
+        hp = o.hand_point
+        stacked = tr is not None and (tr.stacked or tr.height_prior_mm >= 0.5 * (hp.one_hand_mm + hp.stacked_mm))
+        vision = hp.vision_rel_sd_stacked if stacked else hp.vision_rel_sd
+        markerless = depth_uncertainty_mm(math.hypot(point, vision), depth, hp.coverage,
                                           level_sd_mm=drift)
         with_hands = max(self.frames_with_point, 1)
         tagged = depth_uncertainty_mm(o.hand_tag_rel_sd, depth, o.hand_point.coverage)
@@ -483,11 +489,13 @@ class Pipeline:
         return share * tagged + (1 - share) * markerless
 
     def _level_drift(self) -> tuple[float, int]:
-        """(1-sigma drift of the markerless trace's level, the texture tracker's re-references after the first):
-        its per-frame noise, random-walked by those re-references ((0, 0) without the tracker)."""
+        """(1-sigma drift of the markerless trace's level, the most re-references the tracker's level carried):
+        its per-frame noise, random-walked by those re-references ((0, 0) without the tracker). A return to the
+        reference the hands rested on drops the chain back to that reference's, so the longest chain counts,
+        not every re-reference of the session."""
         if self.refiner is None:
             return 0.0, 0
-        re_refs = max(0, self.refiner.stats["references"] - 1)
+        re_refs = int(self.refiner.stats["chain"])
         return level_drift_mm(trace_noise_mm([r.height_mm for r in self.records]), re_refs), re_refs
 
     def _build_hand_frame(self, rest: RestEstimate | None) -> None:

@@ -83,6 +83,15 @@ def test_stacked_hands_with_blur_flicker_noise_and_jpeg(run_case):
     assert out["summary"]["depth_uncertainty_mm"] >= 2 * cal["level_drift_mm"]
 
 
+def test_stacked_hands_with_blur_seen_from_45_45(run_case):
+    """The poor frames thin the texture tracker's inliers every few frames; a plain chain of renewals walked the
+    level 5-7 mm here and read 4.9 mm deep (MAE 4.94). Renewals now return to the reference the hands rested on
+    (vision.hand_motion): 1.3 mm on this clip."""
+    _, out, acc = run_case("degraded", "oblique45")
+    _common(acc, out)
+    assert acc.depth_mae_mm <= 2.5
+
+
 def test_lens_told_70_degrees_really_62(run_case):
     _, out, acc = run_case("lens62", "side30")
     _common(acc, out)

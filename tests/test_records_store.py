@@ -268,11 +268,11 @@ def test_analyze_video_records_the_session_with_its_geometry(tmp_path, capsys, h
     rec = SessionStore(data).load(row.id)
     assert row.state == "complete" and row.trainee == "t-v" and row.source == f"video: {video}"
     assert rec.log.t_s.size == 40 and rec.log.hands_visible.sum() >= 30
-    assert rec.meta["calibration"]["mode"] == "hand-size" and rec.meta["calibration"]["depth_uncertainty_mm"] == 9.0
+    assert rec.meta["calibration"]["mode"] == "hand-size" and rec.meta["calibration"]["depth_uncertainty_mm"] == 10.0
     from coach.report import build_report
 
     basis = build_report(rec).html.split("What the numbers rest on")[1]
-    assert "the hand&#x27;s own size" in basis and "3-9 mm" in basis
+    assert "the hand&#x27;s own size" in basis and "3-10 mm" in basis
 
 
 def test_a_disk_that_refuses_the_file_never_stops_the_station(tmp_path, monkeypatch):

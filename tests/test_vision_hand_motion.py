@@ -75,3 +75,49 @@ def test_tag_covered_mid_stroke_no_jump(seed):
     assert np.max(np.abs(np.diff(e[:, 1]))) < 1.0, "the refined trace stepped"
     assert np.max(np.abs(e)) < 1.5  # it follows the true motion through the lost texture, not MediaPipe's jump
     assert ref.stats["bridged"] >= 1  # the lost texture was bridged, not restarted from MediaPipe's point
+
+
+def _degraded_run(seed: int, return_to_key: bool, contrast: float = 0.2) -> tuple[np.ndarray, dict]:
+    """10 s: a second at rest, then strokes at 108/min, in frames as a poor webcam makes them: faint texture,
+    half a frame of motion blur, flicker, sensor noise, JPEG. Returns the refined point's vertical error at the
+    tops of the last 4 s of strokes (px, against the rest frame's) and the refiner's stats."""
+    rng = np.random.default_rng(seed + 10)
+    tex = np.clip(128 + contrast * (_texture(seed).astype(np.float32) - 128), 0, 255).astype(np.uint8)
+    ref = HandMotionRefiner(HandMotionOptions(return_to_key=return_to_key))
+    fps, n = 30.0, 300
+
+    def y_at(t: float) -> float:
+        return 120.0 + (0.0 if t < 1.0 else 30.0 * (1 - math.cos(2 * math.pi * 1.8 * (t - 1.0))))
+
+    err = np.zeros(n)
+    for i in range(n):
+        t = i / fps
+        y = y_at(t)
+        sub = [_frame(tex, y_at(t + dt), False).astype(np.float32) for dt in np.linspace(-0.25 / fps, 0.25 / fps, 5)]
+        img = np.mean(sub, axis=0) * (1.0 + 0.08 * rng.uniform(-1, 1))
+        img = np.clip(img + rng.normal(0, 4.0, img.shape[:2])[..., None], 0, 255).astype(np.uint8)
+        img = cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_COLOR)
+        tl = np.array([220.0, y])
+        true_pt = tl + (100.0, 150.0)
+        r = ref.update(img, int(round(1000 * t)), true_pt + rng.normal(0, 0.7, 2), _landmarks(tl), 100.0)
+        assert r is not None
+        err[i] = r.xy_px[1] - true_pt[1]
+    ts = np.arange(n) / fps
+    tops = (ts > ts[-1] - 4.0) & (np.cos(2 * math.pi * 1.8 * (ts - 1.0)) > 0.95)
+    return err[tops] - err[30], dict(ref.stats)
+
+
+def test_renewals_return_to_the_rest_reference():
+    """Poor frames thin the inliers, so the refiner renews its reference often, each renewal carrying one frame's
+    error for good (a random walk in the level). Returning to the reference the hands rested on, whenever a
+    renewal is due and that texture matches, keeps the level: with it the tops of the strokes stay within 1 px of
+    the rest frame's level; a plain chain of renewals (the comparison) walks off by 2-3 px in the same frames."""
+    worst_key, worst_chain = [], []
+    for seed in (1, 2, 3):
+        tops, stats = _degraded_run(seed, True)
+        assert stats["returns"] > 0 and stats["references"] > 1, stats
+        worst_key.append(float(np.max(np.abs(tops))))
+        tops, _ = _degraded_run(seed, False)
+        worst_chain.append(float(np.max(np.abs(tops))))
+    assert max(worst_key) < 1.0, worst_key
+    assert max(worst_chain) > 1.5, worst_chain  # the frames are hard enough that returning matters

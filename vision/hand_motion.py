@@ -42,6 +42,22 @@ Only when that fails too does MediaPipe's point stand in, carried by the offset
 the refined point last had to it, and a reference forced after that continues
 from there.
 
+Each renewal carries one frame's error for good, so a chain of them is a random
+walk in the trace's level; on poor frames (blur, flicker, noise, JPEG) the
+inliers thin out every few frames and the chain grows by dozens a set: on the
+rendered stacked hands seen from 45 deg/45 deg the level walked 5-7 mm and the
+depth came out 5 mm deep. So the reference the hands rest on (MediaPipe's point
+within 0.1 palm of its median for half a second) is kept as the key, and a
+renewal first tracks the frame against the key again (as strictly as a
+renewal): the hands come back near where they rested at the top of every
+stroke, and a frame that matches the rest texture measures its point from the
+key directly, with no chain between. The key's own chain depth is what the
+level carries from then on (``stats["chain"]``, the longest, drives the stated
+drift). Returning on every still frame instead (tops and bottoms) was tried: it
+broke the long-lived mid-stroke references that clean frames keep for a whole
+set, and each stroke then renewed mid-motion (stacked side view: MAE 0.25 to
+1.24 mm).
+
 On the rendered accuracy clips (tests/render) this cut the per-frame height
 noise from about 1.2 mm to 0.2-0.4 mm and the per-compression depth error from
 about 2 mm to about 0.5 mm (docs/calibration.md).
@@ -71,6 +87,9 @@ class HandMotionOptions:
     # scale by up to 19 %; a covered tag fitted 0.75-0.84)
     ransac_px: float = 1.0
     max_scale_change: float = 0.25  # |scale - 1| beyond this is not a compression
+    return_to_key: bool = True  # a renewal first tries the key reference (False: plain chains, for comparison)
+    key_rest_frames: int = 15  # hands within key_rest_palm of their median this long (0.5 s at 30 fps): resting;
+    key_rest_palm: float = 0.1  # the reference they rest on is the key, which a chain of renewals returns to
     max_deviation_palm: float = 0.35  # refined point this far (palm sizes) from MediaPipe's: not trusted
     max_failures: int = 3  # consecutive untrusted frames before the reference is taken anew (once still)
     force_after_frames: int = 45  # ... or after this many, still or not
@@ -100,6 +119,7 @@ class _Reference:
     offset: float  # |anchor - MediaPipe's point| when the reference was taken (0 unless continued)
     scale: float = 1.0  # the reference (and every frame tracked against it) is in images upscaled by this
     provisional: bool = False  # taken by a bridge over lost texture (mid-motion): renewed at the next still frame
+    depth: int = 0  # re-anchorings between the first reference and this one (each carries one frame's error)
 
 
 @dataclass
@@ -119,18 +139,26 @@ class HandMotionRefiner:
     def __init__(self, options: HandMotionOptions | None = None) -> None:
         self.opt = options or HandMotionOptions()
         self._ref: _Reference | None = None
+        self._key: _Reference | None = None  # the reference the hands rested on: where a chain returns to
         self._last_valid_ms: int | None = None
         self._failures = 0
         self._recent: list[np.ndarray] = []
         self._after_gap = False
+        self._rest_pts: list[np.ndarray] = []  # MediaPipe's last key_rest_frames points (resting: all close)
+        self._resting = self._rest_keyed = False
+        self._depth = 0  # the current reference's depth (re-anchorings since the first)
         self._offset = np.zeros(2)  # refined - MediaPipe point, last known
         self._last: _Refined | None = None  # the last refined frame (None after a gap)
         # frames refined / not; references taken (the first, re-references, bridges: each re-anchors the trace);
         # bridges across lost texture
-        self.stats = {"refined": 0, "fallback": 0, "references": 0, "bridged": 0}
+        # "chain": the most re-anchorings any reference carried (a return to the key drops back to the key's)
+        self.stats = {"refined": 0, "fallback": 0, "references": 0, "bridged": 0, "returns": 0, "chain": 0}
 
     def reset(self) -> None:
         self._ref = None
+        self._key = None
+        self._rest_pts = []
+        self._resting = self._rest_keyed = False
         self._last_valid_ms = None
         self._failures = 0
         self._recent = []
@@ -152,6 +180,7 @@ class HandMotionRefiner:
         palm = float(palm_size_px) if math.isfinite(palm_size_px) and palm_size_px > 0 else float(np.ptp(palm_lm, axis=0).max())
         if self._last_valid_ms is None or t_ms - self._last_valid_ms > o.regap_ms:
             self._recent.clear()
+            self._rest_pts.clear()
             self._after_gap = self._ref is not None
             self._offset = np.zeros(2)
             self._last = None
@@ -161,6 +190,12 @@ class HandMotionRefiner:
             self._recent.pop(0)
         still = len(self._recent) == o.still_frames and float(
             np.max(np.linalg.norm(np.array(self._recent) - np.mean(self._recent, axis=0), axis=1))) <= o.still_palm * palm
+        # resting: MediaPipe's point stayed near its median for key_rest_frames (looser than "still", which on poor
+        # frames MediaPipe's jitter alone breaks); the moment the hands come to rest makes the key
+        self._rest_pts = [*self._rest_pts[-(o.key_rest_frames - 1):], pt]
+        self._resting = len(self._rest_pts) == o.key_rest_frames and float(np.max(
+            np.linalg.norm(np.array(self._rest_pts) - np.median(self._rest_pts, axis=0), axis=1))) <= o.key_rest_palm * palm
+        self._rest_keyed = self._rest_keyed and self._resting  # a key was made during this rest
         if self._ref is not None and self._after_gap and not still:
             # Back after a gap (the breaths): wait until the hands are placed and still before matching
             # the old texture; a hand still in flight is seen in another perspective and would match
@@ -173,11 +208,20 @@ class HandMotionRefiner:
             res = self._track(gray, pt, palm, strict=self._after_gap)
             self._after_gap = False
             provisional = False
+            renew = res is not None and (res[2] < o.renew_inlier_frac or (self._ref.provisional and still))
+            if (res is None or renew) and o.return_to_key and self._key is not None and self._ref is not self._key:
+                back = self._return_to_key(gray, pt, palm)
+                if back is not None:
+                    res, renew = back, False
+            make_key = res is not None and self._resting and not self._rest_keyed and self._ref is not self._key
+            if make_key and not renew:  # resting on a reference that still fits well: it is the key as it is
+                self._key, make_key = self._ref, False
+                self._rest_keyed = True
+            renew = renew or make_key
             if res is not None:
                 q, inliers, frac, g = res
                 # a bridge's reference is a frame taken mid-motion (blurred by a camera's exposure): the first still
-                # frame replaces it, continuing from the refined point
-                renew = frac < o.renew_inlier_frac or (self._ref.provisional and still)
+                # frame replaces it, continuing from the refined point (renew, above)
             elif self._last is not None:
                 res = self._bridge(gray, hand_lm, pt, palm)
                 if res is not None:
@@ -193,6 +237,8 @@ class HandMotionRefiner:
                     prev = self._ref
                     if self._new_reference(gray, palm_lm, hand_lm, q, pt, palm).refined:
                         self._ref.provisional = provisional
+                        if make_key:
+                            self._key, self._rest_keyed = self._ref, True
                     elif provisional:  # too few corners in the palms: keep the bridge's whole-hand reference
                         self._ref = prev
                         self.stats["references"] += 1
@@ -212,6 +258,27 @@ class HandMotionRefiner:
         anchor = (np.mean(self._recent, axis=0) if still else pt) + self._offset
         r = self._new_reference(gray, palm_lm, hand_lm, anchor, pt, palm)
         return r if r.refined else RefinedPoint(anchor, False, 0)
+
+    def _return_to_key(self, gray: np.ndarray, pt: np.ndarray, palm: float):
+        """Track this frame against the first reference again (as strictly as a renewal); on success it is the
+        reference from now on. Why: every renewal continues the trace from a point measured in one frame, so a
+        chain of them carries each step's error for good (a random walk in the level; in motion-blurred frames a
+        gain too). The hands come back to where they rested at the top of every stroke: a frame that matches the
+        rest texture measures its point from the rest reference directly, with no chain between."""
+        cur, self._ref = self._ref, self._key
+        res = self._track(gray, pt, palm, strict=True)
+        if res is None:
+            self._ref = cur
+            return None
+        self.stats["returns"] += 1
+        self._depth = self._key.depth
+        return res
+
+    def _next_depth(self) -> int:
+        """The depth of a reference taken now: one more re-anchoring than the last (the first one: none)."""
+        self._depth = self._depth + 1 if self.stats["references"] + self.stats["bridged"] > 0 else 0
+        self.stats["chain"] = max(self.stats["chain"], self._depth)
+        return self._depth
 
     def _bridge(self, gray: np.ndarray, hand_lm: np.ndarray, pt: np.ndarray,
                 palm: float) -> tuple[np.ndarray, int] | None:
@@ -242,7 +309,7 @@ class HandMotionRefiner:
         if float(np.linalg.norm(q - pt)) > o.max_deviation_palm * palm + float(np.linalg.norm(last.point - last.mp_pt)):
             return None
         self._ref = _Reference(g.copy() if g is gray else g, fb, _up(q, k), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
-                               _up(pt, k), float(np.linalg.norm(q - pt)), k, provisional=True)
+                               _up(pt, k), float(np.linalg.norm(q - pt)), k, provisional=True, depth=self._next_depth())
         self._offset = q - pt
         self.stats["bridged"] += 1
         return q, inliers
@@ -259,9 +326,10 @@ class HandMotionRefiner:
         # the reference outlives this frame: own its pixels (at k = 1, g may be the caller's image)
         self._ref = _Reference(g if g is not gray else gray.copy(), feats, _up(anchor, k),
                                np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), _up(mp_pt, k),
-                               float(np.linalg.norm(anchor - mp_pt)), k)
+                               float(np.linalg.norm(anchor - mp_pt)), k, depth=self._next_depth())
         self._offset = anchor - mp_pt
         self._last = _Refined(self._ref.gray, hand_lm, np.asarray(anchor, float), mp_pt, k)
+
         self.stats["references"] += 1
         return RefinedPoint(anchor, True, len(feats))
 

@@ -14,12 +14,12 @@ still spend the station's CPU share on a busy machine.
 
 Results are ``PostureResult``s (arms in pixels and metres, the posture
 measurement in the manikin frame when the station is calibrated). The coach
-takes them with ``drain()``; viewers take ``latest()``.
+takes them with ``drain()``, oldest first; viewers get them from the coach's
+messages.
 
-A second camera for posture: give it its own worker (with its own calibration
-rotation and intrinsics) and submit its frames with timestamps from the same
-monotonic clock as the depth camera; ``result_at(t_ms)`` then picks the pose
-frame nearest a compression's time. See docs/posture.md.
+A second camera for posture (``run --posture-source``): its own worker, fed by
+coach.live.posture_source with frames stamped at capture on the depth camera's
+monotonic clock. See docs/posture.md.
 
 One-call hookup for the live station::
 
@@ -51,7 +51,7 @@ class PostureWorkerOptions:
 
     rate_hz: float = 10.0  # pose inferences per second (at most; the newest frame each time)
     tracker: PoseTrackerOptions = field(default_factory=PoseTrackerOptions)  # the pose model
-    history: int = 64  # results kept for ``result_at``
+    history: int = 64  # undrained results kept (the oldest are dropped when the coach falls this far behind)
     nice: int = 10  # the worker thread's (and its inference threads') niceness: the hand path wins the CPU (Linux; 0 = unchanged)
     sched_idle: bool = True  # also Linux's SCHED_IDLE policy: niceness only ranks threads inside one autogroup, idle wins less
     isolate: bool = True  # the pose model in a child process with its own low-weight scheduling group (vision.pose_process)
@@ -117,8 +117,6 @@ class PostureWorker:
         self._cond = threading.Condition()
         self._frame: tuple[np.ndarray, int] | None = None
         self._next_due_ms: float = -1e18
-        self._latest: PostureResult | None = None
-        self._history: deque[PostureResult] = deque(maxlen=options.history)
         self._undrained: deque[PostureResult] = deque(maxlen=options.history)
         self._stop = False
         self._ready = threading.Event()
@@ -162,22 +160,12 @@ class PostureWorker:
         self.stats["taken"] += 1
         return True
 
-    def latest(self) -> PostureResult | None:
-        """The newest result (for drawing)."""
-        return self._latest
-
     def drain(self) -> list[PostureResult]:
         """Results not yet drained, oldest first (for the coach)."""
         with self._cond:
             out = list(self._undrained)
             self._undrained.clear()
         return out
-
-    def result_at(self, t_ms: int, max_age_ms: int = 300) -> PostureResult | None:
-        """The kept result nearest ``t_ms`` within ``max_age_ms`` (second-camera synchronisation)."""
-        with self._cond:
-            best = min(self._history, key=lambda r: abs(r.t_ms - t_ms), default=None)
-        return best if best is not None and abs(best.t_ms - t_ms) <= max_age_ms else None
 
     # ------------------------------------------------------------ worker thread
     def _lower_priority(self) -> None:
@@ -214,8 +202,6 @@ class PostureWorker:
             self.stats["busy_s"] += time.perf_counter() - t0
             self.stats["processed"] += 1
             with self._cond:
-                self._latest = result
-                self._history.append(result)
                 self._undrained.append(result)
 
     def process(self, image_bgr: np.ndarray, t_ms: int) -> PostureResult:

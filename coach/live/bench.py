@@ -19,7 +19,9 @@ photo, models/sample_images.py; the virtual camera has no rescuer body), played 
 on (pose model at 10 Hz in its own low-weight process) in the same run, in interleaved blocks of
 off/on/on/off so a drifting machine load hits both alike. Printed: fps and the hand path's capture ->
 publish p95, off vs on, against the issue's goals (>= 30 fps with posture on; p95 grows by < 5 ms),
-the growth per block with its spread, and the off-vs-off difference (the machine's noise floor).
+the growth per block with its spread, and the off-vs-off difference (the machine's noise floor). A clip
+played at its own 30 fps cannot show more than 30 fps, so the fps goal is read on the capacity: the same
+station on every frame of the clip as fast as it goes, posture off and on.
 """
 from __future__ import annotations
 
@@ -109,9 +111,11 @@ def _pct(x: list[float], q: float) -> float:
 
 
 def measure(clip: Path, station_json: Path, data_dir: Path, *, posture_hz: float = 0.0,
-            posture_isolate: bool = True) -> dict:
+            posture_isolate: bool = True, realtime: bool = True) -> dict:
     """Run the live station on ``clip`` as a camera; the raw figures. ``posture_hz`` > 0: with the pose worker
-    (started as ``run`` starts it; ``posture_isolate=False``: in a thread of this process), its start not timed."""
+    (started as ``run`` starts it; ``posture_isolate=False``: in a thread of this process), its start not timed.
+    ``realtime=False``: every frame of the file, each as soon as the last is done (the station's capacity; the
+    pose model still samples ``posture_hz`` of video time, so more of it per wall second)."""
     from calibration.store import load_calibration
     from coach.core.profiles import load_profile
     from coach.live.app import StationSettings, camera_projector, start_posture
@@ -156,7 +160,7 @@ def measure(clip: Path, station_json: Path, data_dir: Path, *, posture_hz: float
     src = None
     try:
         # opened last: the pose model's start (a child process) never eats the clip's first seconds
-        src = open_source(clip, SourceOptions(realtime=True))
+        src = open_source(clip, SourceOptions(realtime=realtime))
         require_frames(src)
         loop = LiveLoop(src, pipe, st, LiveOptions(frame_hz=5.0), posture=worker)
         res = loop.run()
@@ -182,7 +186,7 @@ def measure(clip: Path, station_json: Path, data_dir: Path, *, posture_hz: float
         "detect_s": timed.detect_s,
         "frame_s": s.frame_s,
         "overhead": 1.0 - float(np.sum(timed.detect_s)) / busy if busy > 0 else float("nan"),
-        "release_s": [t_rx - (src.origin_s + t_rel) for t_rx, t_rel in received],
+        "release_s": [t_rx - (src.origin_s + t_rel) for t_rx, t_rel in received] if realtime else [],
         "release_publish_s": s.release_lag_s,
         "compressions": len(received),
         "posture_frames": s.posture_frames,
@@ -276,6 +280,15 @@ def posture_comparison(cpr_s: float, blocks: int = 2, posture_hz: float = 10.0, 
                 print(f"  block {b + 1} run {i + 1} {kind:>6}: {m['fps']:5.1f} fps, hand p95 "
                       f"{_pct(m['latency_s'], 95) * 1e3:6.1f} ms, {m['compressions']} compressions, "
                       f"{m['posture_frames']} pose frames, load {_load():.1f}", flush=True)
+        # capacity: the same station on every frame as fast as it goes, posture off then on (the paced runs
+        # above cannot show more than the clip's own 30 fps)
+        cap = {}
+        for kind in ("off", "on"):
+            cap[kind] = measure(clip, station, folder / f"capacity-{kind}", realtime=False,
+                                posture_hz=0.0 if kind == "off" else posture_hz)
+            print(f"  capacity {kind:>3}: {cap[kind]['fps']:5.1f} fps on every frame ({cap[kind]['frames']} frames, "
+                  f"{cap[kind]['compressions']} compressions, {cap[kind]['posture_frames']} pose frames), "
+                  f"load {_load():.1f}", flush=True)
     flat = [(k, m) for blk in runs for k, m in blk]
     if any(m["posture_notes"] for k, m in flat if k != "off"):
         print("posture did not start: " + "; ".join(n for k, m in flat for n in m["posture_notes"]))
@@ -299,15 +312,19 @@ def posture_comparison(cpr_s: float, blocks: int = 2, posture_hz: float = 10.0, 
     noise = [(_pct(b_[-1]["latency_s"], 95) - _pct(b_[0]["latency_s"], 95)) * 1e3 for b_ in same]
     pose_hz = float(np.mean([m["posture_frames"] / max(m["frames"] / 30.0, 1e-6) for m in by["on"]]))
     sub95 = _pct([x for m in by["on"] for x in m["posture_submit_s"]], 95)
+    dropped = sum(m["dropped"] for m in by["on"])
+    captured = sum(m["captured"] for m in by["on"])
     rows = [
-        ("sustained fps, posture on", f"{f_on:.1f} (off {f_off:.1f}; on/off {f_on / f_off:.2f})", f">= {GOAL_FPS:g}",
-         f_on >= GOAL_FPS),
+        ("capacity, posture on", f"{cap['on']['fps']:.1f} fps (off {cap['off']['fps']:.1f}; on/off "
+         f"{cap['on']['fps'] / cap['off']['fps']:.2f})", f">= {GOAL_FPS:g}", cap["on"]["fps"] >= GOAL_FPS),
         ("capture -> publish p95, on - off", f"{(l_on - l_off) * 1e3:+.1f} ms ({l_off * 1e3:.1f} -> {l_on * 1e3:.1f})",
          f"< {GOAL_POSTURE_P95_GROWTH_S * 1e3:g} ms", l_on - l_off < GOAL_POSTURE_P95_GROWTH_S),
     ]
     print(f"{'':32} {'measured':>34}   goal")
     for name, val, goal, ok in rows:
         print(f"{name:32} {val:>34}   {goal}  {'reached' if ok else 'NOT reached'}")
+    print(f"played as a 30 fps camera: {f_on:.1f} fps with posture on, {f_off:.1f} off ({dropped} of {captured} frames "
+          "dropped as stale with posture on; a paced clip cannot show more than its own 30 fps, hence the capacity row)")
     print(f"p95 growth on - off per block: {spread(growth)}; the block's two identical end runs, last - first "
           f"(the noise floor): {spread(noise)}")
     if by["thread"]:

@@ -13,10 +13,11 @@ from typing import Any, Mapping
 # no-marker fallback): (typical, worst) in mm and the sentence the report prints.
 DEPTH_UNCERTAINTY: dict[str, tuple[float, float, str]] = {
     "marker": (2.5, 4.0, "printed marker on the chest, markerless hands: depth within about ±2.5-4 mm, by the view and "
-                         "the hands (each analyze states its own; bias -3.0 to +2.7 mm on rendered hand families and "
+                         "the hands (each analyze states its own; bias -3.0 to +3.0 mm on rendered hand families and "
                          "views, more under heavy motion blur)"),
     "anchor": (1.0, 3.0, "static anchor marker, moving camera: depth within about ±3 mm (measured 0.5 mm mean error on rendered clips)"),
-    "hand-size": (5.0, 9.0, "no marker, the hand's own size: depth within ±5-15 % (about ±3-9 mm at 55 mm); "
+    "hand-size": (5.0, 10.0, "no marker, the hand's own size: depth within ±5-17 % (about ±3-10 mm at 55 mm; "
+                             "rendered hands of 165-205 mm read -17 to +13 %); "
                             "rate, counts and pauses are unaffected"),
     "trace": (math.nan, math.nan, "a recorded height trace: the uncertainty is that of the device that recorded it"),
     "simulator": (0.0, 0.0, "simulated trainee: the heights are exact by construction"),
