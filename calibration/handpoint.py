@@ -90,6 +90,12 @@ class TrackedPoint:
         """Relative 1-sigma of the depth scale from the point's position (distance along the ray)."""
         return self.along_ray_sd_mm / self.distance_mm
 
+    def scale_rel_sd(self, o: HandPointOptions) -> float:
+        """Relative 1-sigma of the markerless depth scale: the point's position and where the texture tracker's motion
+        really is. A stack (two hands seen, or one resting higher than one hand's back can) has the wider second."""
+        stacked = self.stacked or self.height_prior_mm >= 0.5 * (o.one_hand_mm + o.stacked_mm)
+        return math.hypot(self.rel_sd, o.vision_rel_sd_stacked if stacked else o.vision_rel_sd)
+
 
 def _hand_evidence(lms_px: np.ndarray, world_m: np.ndarray, intr: CameraIntrinsics,
                    cam_from_manikin: Pose) -> tuple[np.ndarray, np.ndarray] | None:

@@ -473,14 +473,10 @@ class Pipeline:
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
         if self.mode == MODE_HAND:
             return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, level_sd_mm=drift)
-        tr = self.geo.tracked
-        point = tr.rel_sd if tr is not None else o.hand_point.lateral_sd_mm * 4 / 900.0  # unlocated: up to ±5 %
-        # two hands, or one seen resting higher than one hand's back can be (nearer a stack's): the top hand of a stack
-        hp = o.hand_point
-        stacked = tr is not None and (tr.stacked or tr.height_prior_mm >= 0.5 * (hp.one_hand_mm + hp.stacked_mm))
-        vision = hp.vision_rel_sd_stacked if stacked else hp.vision_rel_sd
-        markerless = depth_uncertainty_mm(math.hypot(point, vision), depth, hp.coverage,
-                                          level_sd_mm=drift)
+        tr, hp = self.geo.tracked, o.hand_point
+        # unlocated (the midline plane): up to ±5 % from the point
+        rel = tr.scale_rel_sd(hp) if tr is not None else math.hypot(hp.lateral_sd_mm * 4 / 900.0, hp.vision_rel_sd)
+        markerless = depth_uncertainty_mm(rel, depth, hp.coverage, level_sd_mm=drift)
         with_hands = max(self.frames_with_point, 1)
         tagged = depth_uncertainty_mm(o.hand_tag_rel_sd, depth, o.hand_point.coverage)
         if self.hand_tag_frames >= 0.9 * with_hands:

@@ -13,7 +13,7 @@ import pytest
 
 from calibration.camera import CameraIntrinsics
 from calibration.geometry import Pose, camera_from_angles, project_points
-from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand,
+from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand, TrackedPoint,
                                    depth_uncertainty_mm, locate_tracked_point)
 from calibration.height import HeightEstimator
 from coach.cli import main
@@ -172,3 +172,15 @@ def test_calibrate_manikin_measures_a_wrongly_stated_lens(tmp_path, capsys, true
     assert ("perspective says the lens is" in err) == changed
     assert hfov == pytest.approx(true_hfov, abs=0.5)
     assert st.manikin.view.distance_mm == pytest.approx(view.distance_mm, rel=0.01)
+
+
+def test_scale_spread_is_wider_for_a_stack():
+    """Two hands seen, or one resting as high as a stack's top hand: the texture's motion lies nearer the camera than
+    the located point (measured on the stacked renders), so the stated scale spread is the wider one."""
+    o = HandPointOptions()
+    p = np.array([0.0, 0.0, 28.0])
+    flat = TrackedPoint(p, 9.0, 900.0, 0.0, False, 0.0, 28.0)
+    two = TrackedPoint(p, 9.0, 900.0, 0.0, True, 0.0, 28.0)
+    raised = TrackedPoint(p, 9.0, 900.0, 0.0, False, 0.0, 50.0)
+    assert flat.scale_rel_sd(o) == pytest.approx(math.hypot(0.01, o.vision_rel_sd))
+    assert two.scale_rel_sd(o) == raised.scale_rel_sd(o) == pytest.approx(math.hypot(0.01, o.vision_rel_sd_stacked))

@@ -145,8 +145,8 @@ class HandMotionRefiner:
         self._recent: list[np.ndarray] = []
         self._after_gap = False
         self._rest_pts: list[np.ndarray] = []  # MediaPipe's last key_rest_frames points (resting: all close)
-        self._resting = self._rest_keyed = False
-        self._depth = 0  # the current reference's depth (re-anchorings since the first)
+        self._rest_keyed = False  # a key was made during the current rest
+        self._depth = -1  # the current reference's depth (re-anchorings since the first; none taken yet: -1)
         self._offset = np.zeros(2)  # refined - MediaPipe point, last known
         self._last: _Refined | None = None  # the last refined frame (None after a gap)
         # frames refined / not; references taken (the first, re-references, bridges: each re-anchors the trace);
@@ -158,7 +158,7 @@ class HandMotionRefiner:
         self._ref = None
         self._key = None
         self._rest_pts = []
-        self._resting = self._rest_keyed = False
+        self._rest_keyed = False
         self._last_valid_ms = None
         self._failures = 0
         self._recent = []
@@ -193,9 +193,9 @@ class HandMotionRefiner:
         # resting: MediaPipe's point stayed near its median for key_rest_frames (looser than "still", which on poor
         # frames MediaPipe's jitter alone breaks); the moment the hands come to rest makes the key
         self._rest_pts = [*self._rest_pts[-(o.key_rest_frames - 1):], pt]
-        self._resting = len(self._rest_pts) == o.key_rest_frames and float(np.max(
+        resting = len(self._rest_pts) == o.key_rest_frames and float(np.max(
             np.linalg.norm(np.array(self._rest_pts) - np.median(self._rest_pts, axis=0), axis=1))) <= o.key_rest_palm * palm
-        self._rest_keyed = self._rest_keyed and self._resting  # a key was made during this rest
+        self._rest_keyed = self._rest_keyed and resting
         if self._ref is not None and self._after_gap and not still:
             # Back after a gap (the breaths): wait until the hands are placed and still before matching
             # the old texture; a hand still in flight is seen in another perspective and would match
@@ -213,7 +213,7 @@ class HandMotionRefiner:
                 back = self._return_to_key(gray, pt, palm)
                 if back is not None:
                     res, renew = back, False
-            make_key = res is not None and self._resting and not self._rest_keyed and self._ref is not self._key
+            make_key = res is not None and resting and not self._rest_keyed and self._ref is not self._key
             if make_key and not renew:  # resting on a reference that still fits well: it is the key as it is
                 self._key, make_key = self._ref, False
                 self._rest_keyed = True
@@ -260,7 +260,7 @@ class HandMotionRefiner:
         return r if r.refined else RefinedPoint(anchor, False, 0)
 
     def _return_to_key(self, gray: np.ndarray, pt: np.ndarray, palm: float):
-        """Track this frame against the first reference again (as strictly as a renewal); on success it is the
+        """Track this frame against the key again (as strictly as a renewal); on success it is the
         reference from now on. Why: every renewal continues the trace from a point measured in one frame, so a
         chain of them carries each step's error for good (a random walk in the level; in motion-blurred frames a
         gain too). The hands come back to where they rested at the top of every stroke: a frame that matches the
@@ -275,8 +275,8 @@ class HandMotionRefiner:
         return res
 
     def _next_depth(self) -> int:
-        """The depth of a reference taken now: one more re-anchoring than the last (the first one: none)."""
-        self._depth = self._depth + 1 if self.stats["references"] + self.stats["bridged"] > 0 else 0
+        """The depth of a reference taken now: one more re-anchoring than the last (the first one: 0)."""
+        self._depth += 1
         self.stats["chain"] = max(self.stats["chain"], self._depth)
         return self._depth
 
@@ -329,7 +329,6 @@ class HandMotionRefiner:
                                float(np.linalg.norm(anchor - mp_pt)), k, depth=self._next_depth())
         self._offset = anchor - mp_pt
         self._last = _Refined(self._ref.gray, hand_lm, np.asarray(anchor, float), mp_pt, k)
-
         self.stats["references"] += 1
         return RefinedPoint(anchor, True, len(feats))
 
