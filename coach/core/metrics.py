@@ -58,7 +58,7 @@ def _flag_tuples(depth, rate, residual, profile: Profile) -> list[tuple[str, ...
         fast = ~slow & (rate > profile.rate_cpm.max)
     recoil = residual > profile.recoil_residual_max_mm
     code = shallow * 1 + deep * 2 + slow * 4 + fast * 8 + recoil * 16
-    return [_flags_of(k) for k in code.tolist()]
+    return [_FLAGS[k] for k in code.tolist()]
 
 
 def _flag_tuple_one(depth: float, rate: float, residual: float, profile: Profile) -> tuple[str, ...]:
@@ -68,16 +68,11 @@ def _flag_tuple_one(depth: float, rate: float, residual: float, profile: Profile
     slow = rate < profile.rate_cpm.min
     fast = not slow and rate > profile.rate_cpm.max
     recoil = residual > profile.recoil_residual_max_mm
-    return _flags_of(shallow * 1 + deep * 2 + slow * 4 + fast * 8 + recoil * 16)
+    return _FLAGS[shallow * 1 + deep * 2 + slow * 4 + fast * 8 + recoil * 16]
 
 
 _FLAG_BITS = ((1, TOO_SHALLOW), (2, TOO_DEEP), (4, TOO_SLOW), (8, TOO_FAST), (16, INCOMPLETE_RECOIL))
-_FLAGS = [tuple(f for bit, f in _FLAG_BITS if k & bit) for k in range(32)]
-
-
-def _flags_of(code: int) -> tuple[str, ...]:
-    """The flags of a bit code (1 shallow, 2 deep, 4 slow, 8 fast, 16 incomplete recoil)."""
-    return _FLAGS[code]
+_FLAGS = [tuple(f for bit, f in _FLAG_BITS if k & bit) for k in range(32)]  # the flags of each bit code
 
 
 @dataclass

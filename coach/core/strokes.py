@@ -700,8 +700,6 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     """
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
     j, u, m, b_s = run.j, run.u, run.m, run.bottom_s
-    if m == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same rule on Python floats, see _releases_one)
-        return _releases_one(run, carry, float(B[0]), final)
     P = ph.start.size
     nxt = np.minimum(j + 1, P - 1)
     dn_next = np.where(j + 1 < P, ph.start[nxt] - base, n)  # next DOWN event (n: not yet)

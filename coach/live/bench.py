@@ -192,7 +192,6 @@ def measure(clip: Path, station_json: Path, data_dir: Path, *, posture_hz: float
         "posture_frames": s.posture_frames,
         "posture_submit_s": s.posture_submit_s,
         "posture_notes": notes,
-        "posture_stats": None if worker is None else dict(worker.stats),
     }
 
 
