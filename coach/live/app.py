@@ -125,6 +125,7 @@ def open_posture_camera(settings: StationSettings, clock, warnings: list[str]):
     (``intr`` and ``manikin`` from ``--posture-calibration``; both None without). Raises StationSetupError."""
     from types import SimpleNamespace
 
+    from calibration.camera import CameraCalibrationError
     from calibration.store import CalibrationFileError, load_calibration
     from vision.sources import SourceError, SourceOptions, open_source, require_frames
 
@@ -142,8 +143,11 @@ def open_posture_camera(settings: StationSettings, clock, warnings: list[str]):
         warnings.append("posture camera without --posture-calibration: its figures use the image's vertical "
                         "(frame \"camera\"), not the chest normal")
         return src, SimpleNamespace(intr=None, manikin=None)
-    w, h = src.size_wh
-    intr = cal.camera if (cal.camera.width_px, cal.camera.height_px) == (w, h) else cal.camera.scaled_to(w, h)
+    try:
+        intr = cal.camera.scaled_to(*src.size_wh)
+    except CameraCalibrationError as exc:
+        src.close()
+        raise StationSetupError(f"--posture-calibration: {exc}") from None
     return src, SimpleNamespace(intr=intr, manikin=cal.manikin)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from coach.core.types import Compression, SessionSummary, json_safe
+from coach.core.types import Compression, json_safe
 
 FORMAT = "cpr-coach/session"
 VERSION = 1
@@ -49,12 +49,3 @@ def compression_line(c: Compression, placement_mm: float | None = None,
         line["posture"] = dict(posture)
     return line
 
-
-def compression_from(d: Mapping[str, Any]) -> Compression:
-    """The core's Compression back from its line (null -> NaN). KeyError/TypeError/ValueError when malformed."""
-    return Compression.from_dict(d)
-
-
-def summary_from(d: Mapping[str, Any]) -> SessionSummary:
-    """SessionSummary back from its dict (null -> NaN; unknown keys ignored, so newer files still read)."""
-    return SessionSummary.from_dict(d)

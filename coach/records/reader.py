@@ -128,7 +128,7 @@ def read_session(path: str | Path, *, warn: bool = True) -> SessionLog:
                 h.append(hh)
                 vis.append(bool(v) if v is not None else math.isfinite(hh))
             elif kind == "compression":
-                comps.append(fmt.compression_from(d))
+                comps.append(Compression.from_dict(d))
                 pm = d.get("placement_mm")
                 place.append(math.nan if pm is None else float(pm))
                 pd = d.get("posture")
@@ -140,7 +140,7 @@ def read_session(path: str | Path, *, warn: bool = True) -> SessionLog:
                 events.append({"t_s": math.nan if ev is None else float(ev), "event": str(d["event"]),
                                "data": d.get("data") or {}})
             elif kind == "summary":
-                summary = fmt.summary_from(d["summary"])
+                summary = SessionSummary.from_dict(d["summary"])
                 reason = d.get("reason")
                 ts = d.get("t_s")
                 t_stop = math.nan if ts is None else float(ts)

@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from coach.core.types import SessionResult
-from coach.records import format as fmt
+from coach.core.types import Compression, SessionResult, SessionSummary
 from coach.records.derive import derive_result
 from coach.records.meta import session_meta
 from coach.records.recorder import record_result
@@ -34,12 +33,12 @@ def record_seen_session(store: SessionStore, done: Mapping[str, Any]) -> str | N
     if sid and store.path_for(sid).exists():
         return None  # the station recorded it here itself (same data folder): its record has the samples too
     bodies = sorted(done.get("compressions") or (), key=lambda b: float(b["t_start_s"]))
-    comps = [fmt.compression_from(b) for b in bodies]
+    comps = [Compression.from_dict(b) for b in bodies]
     place = [b.get("placement_mm") for b in bodies]
     profile = done.get("profile") or None
     derived = derive_result(comps, math.nan, math.nan, profile)
     summary = done.get("summary")
-    result = derived if not summary else SessionResult(fmt.summary_from(summary), derived.compressions,
+    result = derived if not summary else SessionResult(SessionSummary.from_dict(summary), derived.compressions,
                                                        derived.pauses, derived.sets)
     extra = {"feedback_level": done["feedback_level"]} if done.get("feedback_level") else {}
     meta = session_meta(station_id=str(done.get("station") or ""), profile=result.summary.profile,

@@ -27,9 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from coach.core.types import SessionResult, SessionSummary
+from coach.core.types import SessionResult, SessionSummary, from_json_num
 from coach.records.derive import derive_result
-from coach.core.types import from_json_num as _num
 from coach.records.reader import RecordError, SessionLog, read_session
 
 try:
@@ -185,10 +184,10 @@ class SessionStore:
     def _row(r: sqlite3.Row) -> SessionRow:
         return SessionRow(
             id=r["id"], trainee=r["trainee"], station=r["station"], source=r["source"], profile=r["profile"],
-            started_at=r["started_at"], duration_s=_num(r["duration_s"]), compressions=int(r["compressions"] or 0),
-            mean_depth_mm=_num(r["mean_depth_mm"]), mean_rate_cpm=_num(r["mean_rate_cpm"]),
-            pct_depth_ok=_num(r["pct_depth_ok"]), pct_rate_ok=_num(r["pct_rate_ok"]),
-            pct_recoil_ok=_num(r["pct_recoil_ok"]), ccf=_num(r["ccf"]), state=r["state"], path=r["path"],
+            started_at=r["started_at"], duration_s=from_json_num(r["duration_s"]), compressions=int(r["compressions"] or 0),
+            mean_depth_mm=from_json_num(r["mean_depth_mm"]), mean_rate_cpm=from_json_num(r["mean_rate_cpm"]),
+            pct_depth_ok=from_json_num(r["pct_depth_ok"]), pct_rate_ok=from_json_num(r["pct_rate_ok"]),
+            pct_recoil_ok=from_json_num(r["pct_recoil_ok"]), ccf=from_json_num(r["ccf"]), state=r["state"], path=r["path"],
         )
 
     # ------------------------------------------------------------ writing (used by the recorder)
