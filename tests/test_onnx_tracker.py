@@ -106,8 +106,8 @@ def test_asl_clip_matches_mediapipe_and_the_reference(onnx_video, hand_model_pat
     assert np.mean(errs) <= 3.0 and np.mean(dists) <= 2.0
     assert np.median(errs) <= 1.0  # tracking from landmarks reproduces the reference's ROIs
     assert handed >= 0.95 * len(dists)
-    # Tracking skipped palm detection only while num_hands hands were held: one hand, so it ran every frame.
-    assert onnx_video.stats["detector_images"] >= 325
+    # One hand of num_hands=2 held: palm detection looked for the other every search_every_frames (10) frames only.
+    assert 325 // 10 <= onnx_video.stats["detector_images"] <= 325 // 10 + 5
 
 
 def test_tracking_skips_detection_while_the_hands_are_held(hand_model_path, hands_dir):

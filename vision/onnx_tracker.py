@@ -114,6 +114,7 @@ class _Stream:
     last_hands_t: int | None = None
     roi_box: Box | None = None
     tile_i: int = 0
+    since_search: int = 0  # frames since palm detection last ran (see HandTrackerOptions.search_every_frames)
 
 
 @dataclass
@@ -344,8 +345,16 @@ class OnnxHandTracker:
                 it.rects = list(st.rects)
                 it.path, it.box = (st.path, st.box) if st.rects else (PATH_FULL, None)
             items.append((k, it))
-        # 1. palm detection where tracking does not hold num_hands hands
-        need = [it for _, it in items if len(it.rects) < self.options.num_hands]
+        # 1. palm detection where tracking holds no hand, and every search_every_frames frames where it holds
+        #    some but fewer than num_hands (vision.hand_search says why)
+        every = max(int(self.options.search_every_frames), 1)
+        need = []
+        for _, it in items:
+            st = it.stream
+            st.since_search += 1
+            if len(it.rects) < self.options.num_hands and (not it.rects or st.since_search >= every):
+                need.append(it)
+                st.since_search = 0
         if need:
             det = self._run_detector([it.image for it in need], [square_rect(it.size) for it in need])
             for it, palms in zip(need, det):

@@ -28,6 +28,7 @@ import numpy as np
 
 from models import ModelError, check_model_file, ensure_model
 from vision import hand_geometry as hg
+from vision.hand_search import SparseSearch
 from vision.observations import PATH_FULL, PATH_NONE, PATH_ROI, PATH_TILE, HandObservation, HandTrackingResult
 from vision.roi import Box, Crop, hint_box, keeps_roi, make_crop, roi_from_landmarks, tile_boxes
 
@@ -45,6 +46,7 @@ class HandTrackerOptions:
     fetch: bool = True  # fetch the model on first use when it is not cached
     running_mode: str = "video"  # "image" | "video" | "live_stream"
     num_hands: int = 2
+    search_every_frames: int = 10  # VIDEO mode, one of num_hands held: look for the others every this many frames (1: every frame, MediaPipe's own way; see vision.hand_search)
     min_hand_detection_confidence: float = 0.5
     min_hand_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -119,7 +121,7 @@ class HandTracker:
         self._lock = threading.Lock()
         self._open: list = []  # every landmarker created, closed by close() or at exit
         self._finalizer = weakref.finalize(self, _close_all, self._open)
-        self._full = self._make_landmarker(options.running_mode, live=options.running_mode == "live_stream")
+        self._full = self._main_landmarker()
         self._roi_lm = None  # created on first need
         self._tile_lm = None
         self._last_ts = -1
@@ -145,7 +147,18 @@ class HandTracker:
             path = ensure_model("hand_landmarker", variant=options.model_variant, cache_dir=options.cache_dir, fetch=options.fetch)
         return cls(options, Path(path))
 
-    def _make_landmarker(self, mode: str, live: bool = False):
+    def _main_landmarker(self):
+        mode = self.options.running_mode
+        return self._searching() if mode == "video" else self._make_landmarker(mode, live=mode == "live_stream")
+
+    def _searching(self):
+        """A VIDEO-mode landmarker that searches for missing hands only every ``search_every_frames`` frames."""
+        if self.options.num_hands <= 1 or self.options.search_every_frames <= 1:
+            return self._make_landmarker("video")
+        return SparseSearch(lambda n: self._make_landmarker("video", num_hands=n), self.options.num_hands,
+                            self.options.search_every_frames)
+
+    def _make_landmarker(self, mode: str, live: bool = False, num_hands: int | None = None):
         mp, BaseOptions, vision = _mp()
         o = self.options
         kwargs = dict(
@@ -155,7 +168,7 @@ class HandTracker:
                 "video": vision.RunningMode.VIDEO,
                 "live_stream": vision.RunningMode.LIVE_STREAM,
             }[mode],
-            num_hands=o.num_hands,
+            num_hands=o.num_hands if num_hands is None else num_hands,
             min_hand_detection_confidence=o.min_hand_detection_confidence,
             min_hand_presence_confidence=o.min_hand_presence_confidence,
             min_tracking_confidence=o.min_tracking_confidence,
@@ -172,7 +185,7 @@ class HandTracker:
 
     def _roi_landmarker(self):
         if self._roi_lm is None:
-            self._roi_lm = self._make_landmarker("image" if self.options.running_mode == "image" else "video")
+            self._roi_lm = self._make_landmarker("image") if self.options.running_mode == "image" else self._searching()
         return self._roi_lm
 
     def _tile_landmarker(self):
@@ -338,7 +351,7 @@ class HandTracker:
         """Forget all tracking state (e.g. before a new video): recreates the MediaPipe graphs."""
         with self._lock:
             self._close_landmarkers()
-            self._full = self._make_landmarker(self.options.running_mode, live=self.options.running_mode == "live_stream")
+            self._full = self._main_landmarker()
             self._last_ts = -1
             self._last_hands, self._last_hands_t = [], None
             self._roi_box, self._roi_active, self._tile_i = None, False, 0

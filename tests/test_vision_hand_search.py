@@ -1,0 +1,67 @@
+"""Sparse search for missing hands (vision.hand_search), with real MediaPipe inference on the shared clips."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.sources import open_source
+from vision.tracker import HandTracker, HandTrackerOptions
+
+
+def _asl_frames(hands_dir, n: int):
+    with open_source(hands_dir / "asl_hand.25fps.mp4") as src:
+        return [f for f, _ in zip(src, range(n))]
+
+
+def test_one_held_hand_costs_a_search_every_tenth_frame_and_gives_the_same_landmarks(hand_model_path, hands_dir):
+    """The asl clip shows one hand: a two-hand tracker searched on every frame; now on every 10th, same hands."""
+    frames = _asl_frames(hands_dir, 60)
+    out = {}
+    for every in (1, 10):
+        opts = HandTrackerOptions(model_path=hand_model_path, running_mode="video", num_hands=2, search_every_frames=every)
+        with HandTracker.create_from_options(opts) as tr:
+            out[every] = [tr.detect(f.image, f.t_ms) for f in frames]
+            stats = getattr(tr._full, "stats", None)
+        if every == 10:
+            assert stats is not None and stats["searches"] == 6 and stats["one_hand"] == 60
+    assert all(r.n_hands == 1 for r in out[1]) and all(r.n_hands == 1 for r in out[10])
+    d = [np.linalg.norm(a.hands[0].landmarks_px[:, :2] - b.hands[0].landmarks_px[:, :2], axis=1).mean()
+         for a, b in zip(out[1], out[10])]
+    # the held hand is the one-hand landmarker's on every frame, tracked as MediaPipe tracks it alone (the
+    # clip's reference landmarks, tests/test_onnx_tracker.py, read 0.28 px from both)
+    assert float(np.mean(d)) <= 0.1 and float(np.max(d)) <= 1.0, (np.mean(d), np.max(d))
+
+
+@pytest.mark.parametrize("every", [6, 10])
+def test_a_second_hand_is_found_within_the_search_interval(hand_model_path, hands_dir, every):
+    """hands.jpg with its right-hand half covered for 20 frames, then uncovered: both hands within ``every`` frames."""
+    photo = cv2.imread(str(hands_dir / "hands.jpg"))
+    covered = photo.copy()
+    covered[:, photo.shape[1] // 2:] = 40  # the expected hands lie one in each half
+    opts = HandTrackerOptions(model_path=hand_model_path, running_mode="video", num_hands=2, search_every_frames=every)
+    with HandTracker.create_from_options(opts) as tr:
+        first = [tr.detect(covered, 33 * i).n_hands for i in range(20)]
+        after = [tr.detect(photo, 33 * (20 + i)).n_hands for i in range(2 * every)]
+    assert first == [1] * 20
+    k = after.index(2)
+    assert k < every and all(n == 2 for n in after[k:]), after
+
+
+def test_a_lost_hand_is_searched_for_on_the_same_frame(hand_model_path, hands_dir):
+    """The held hand vanishes (another picture): the tracker searches at once, never waits for the interval."""
+    frames = _asl_frames(hands_dir, 8)
+    photo = cv2.imread(str(hands_dir / "hands.jpg"))
+    h, w = frames[0].image.shape[:2]
+    canvas = np.zeros_like(frames[0].image)  # the photo, its aspect kept, in the clip's frame
+    small = cv2.resize(photo, (w, round(photo.shape[0] * w / photo.shape[1])))
+    canvas[(h - small.shape[0]) // 2:(h - small.shape[0]) // 2 + small.shape[0]] = small
+    photo = canvas
+    opts = HandTrackerOptions(model_path=hand_model_path, running_mode="video", num_hands=2, search_every_frames=30)
+    with HandTracker.create_from_options(opts) as tr:
+        assert [tr.detect(f.image, f.t_ms).n_hands for f in frames] == [1] * 8
+        searches = tr._full.stats["searches"]
+        res = tr.detect(photo, frames[-1].t_ms + 40)
+        assert tr._full.stats["searches"] == searches + 1
+    y0 = (h - small.shape[0]) // 2
+    assert res.n_hands >= 1 and all(y0 <= hd.heel_px[1] <= y0 + small.shape[0] for hd in res.hands)
