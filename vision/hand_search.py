@@ -1,45 +1,70 @@
-"""Look for missing hands a few times a second, not on every frame.
+"""Look for missing hands a few times a second, in the background, not on every frame.
 
 Why: MediaPipe's hand graph (VIDEO mode) runs palm detection on every frame
 where it holds fewer than ``num_hands`` hands. At a CPR station it usually
 holds one (stacked hands read as one, or the other hand is hidden), so a
-two-hand tracker paid palm detection on every frame: about half of each
-frame's inference at 1280x720 on 2 cores (``cpr-coach bench tracker``).
-``SparseSearch`` keeps the two-hand landmarker for searching and for two held
-hands, and tracks one held hand with a one-hand landmarker in between, which
-needs no palm detection while it holds its hand. A second hand that comes into
-view is found within ``every`` frames. A lost hand is searched for at once.
+two-hand tracker paid palm detection on every frame: about 40 % of each
+frame's inference (``cpr-coach bench tracker``: 39 fps bare, 67 fps sparse,
+1280x720, 2 cores). ``SparseSearch`` keeps the two-hand landmarker for
+searching and for two held hands, and tracks one held hand with a one-hand
+landmarker, which needs no palm detection while it holds its hand.
 
-It only chooses which MediaPipe landmarker runs a frame: both get strictly
-increasing timestamps and both track from their own last landmarks, as
-MediaPipe does alone.
+The search runs every ``every`` frames on a worker thread (MediaPipe releases
+the GIL), so the frame that starts it waits for the one-hand tracker only and
+the hand path's latency does not jump every ``every`` frames; a second hand
+that comes into view is found within ``every`` frames plus the search's own
+time. A lost hand is searched for at once, on the frame itself.
+
+The held hand's landmarks are the one-hand tracker's on every frame, tracked
+from its own last landmarks as MediaPipe tracks alone (the asl clip reads
+0.277 px from its reference either way).
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 
 class SparseSearch:
-    """A VIDEO-mode landmarker pair behind ``detect_for_video`` (MediaPipe's own call)."""
+    """A VIDEO-mode landmarker pair behind ``detect_for_video`` (MediaPipe's own call). ``close()`` before the
+    landmarkers close: it waits for a search still running."""
 
-    def __init__(self, make: Callable[[int], object], num_hands: int, every: int) -> None:
-        """``make(n)``: a new VIDEO-mode ``HandLandmarker`` for n hands; ``every``: frames between searches (1: all)."""
+    def __init__(self, make: Callable[[int], object], num_hands: int, every: int, background: bool = True) -> None:
+        """``make(n)``: a new VIDEO-mode ``HandLandmarker`` for n hands; ``every``: frames between searches (1: all);
+        ``background``: searches on a worker thread (False: on the frame's own call)."""
         self.num_hands = int(num_hands)
         self.every = max(int(every), 1)
         self._many = make(self.num_hands)
         self._one = make(1)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="hand-search") if background else None
+        self._pending: Future | None = None
         self._single = False  # one hand held: the one-hand landmarker tracks it, the other searches now and then
-        self._since = 0  # frames since the last search
-        self.stats = {"searches": 0, "one_hand": 0}
+        self._since = 0  # frames since the last search started
+        self.stats = {"searches": 0, "one_hand": 0, "background": 0}
 
     def _track_one(self, image, ts: int):
         self.stats["one_hand"] += 1
         return self._one.detect_for_video(image, ts)
 
+    def _search(self, image, ts: int):
+        self.stats["searches"] += 1
+        return self._many.detect_for_video(image, ts)
+
+    def _settle(self, wait: bool):
+        """The finished background search's result (waiting for it with ``wait``), or None."""
+        p = self._pending
+        if p is None or not (wait or p.done()):
+            return None
+        self._pending = None
+        try:
+            return p.result()
+        except Exception:  # noqa: BLE001 - a failed search is no hand found; the next search tries again
+            return None
+
     def detect_for_video(self, image, ts: int):
         if not self._single:
-            res = self._many.detect_for_video(image, ts)
-            self.stats["searches"] += 1
+            self._settle(wait=True)  # the searching landmarker is called here: never twice at once
+            res = self._search(image, ts)
             if len(res.hand_landmarks) == 1 and self.num_hands > 1:
                 # one hand held from here: the one-hand landmarker starts on this frame, so it tracks on from it
                 self._single, self._since = True, 0
@@ -48,15 +73,28 @@ class SparseSearch:
         res = self._track_one(image, ts)
         held = len(res.hand_landmarks) == 1
         self._since += 1
-        if held and self._since < self.every:
-            return res
-        # time to look for the others (or the held hand is gone: look at once). The held hand's landmarks stay
-        # the one-hand tracker's: the searching landmarker's own tracking is as old as its last search.
-        found = self._many.detect_for_video(image, ts)
-        self.stats["searches"] += 1
-        self._since = 0
-        n = len(found.hand_landmarks)
-        if n >= 2 or not held:
-            self._single = n == 1
+        found = self._settle(wait=not held)
+        if found is not None and len(found.hand_landmarks) >= 2:
+            self._single = False  # the search found the others: the two-hand landmarker tracks them from the next frame
+            return res if held else found
+        if not held:  # the held hand is gone: search this same frame
+            found = self._search(image, ts)
+            self._since = 0
+            self._single = len(found.hand_landmarks) == 1
             return found
+        if self._since >= self.every and self._pending is None:
+            self._since = 0
+            if self._pool is None:
+                found = self._search(image, ts)
+                if len(found.hand_landmarks) >= 2:
+                    self._single = False
+                    return found
+            else:
+                self.stats["background"] += 1
+                self._pending = self._pool.submit(self._search, image, ts)
         return res
+
+    def close(self) -> None:
+        self._settle(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

@@ -155,8 +155,10 @@ class HandTracker:
         """A VIDEO-mode landmarker that searches for missing hands only every ``search_every_frames`` frames."""
         if self.options.num_hands <= 1 or self.options.search_every_frames <= 1:
             return self._make_landmarker("video")
-        return SparseSearch(lambda n: self._make_landmarker("video", num_hands=n), self.options.num_hands,
-                            self.options.search_every_frames)
+        search = SparseSearch(lambda n: self._make_landmarker("video", num_hands=n), self.options.num_hands,
+                              self.options.search_every_frames)
+        self._open.append(search)  # closed before its landmarkers (last in, first closed): it waits for its search
+        return search
 
     def _make_landmarker(self, mode: str, live: bool = False, num_hands: int | None = None):
         mp, BaseOptions, vision = _mp()
