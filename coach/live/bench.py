@@ -7,7 +7,8 @@ into the same station ``cpr-coach run`` starts: real MediaPipe, the recorder, a 
 127.0.0.1 and a real subscriber in this process.
 
 Printed, with the issue's goals for a 2-core machine:
-- sustained fps (processed frames / wall time);
+- fps: the capacity (every frame of the clip, each as soon as the last is done; a clip played at its
+  own 30 fps cannot show more than 30), beside the paced run's processed frames / wall time;
 - capture -> publish latency p50/p95 (frame captured -> its cpr.state sent), against the MediaPipe
   inference p95 + 10 ms;
 - the share of the tracking thread's per-frame work spent outside MediaPipe inference (<= 10 %);
@@ -210,11 +211,15 @@ def main(args: argparse.Namespace) -> int:
         print(f"cpus: {os.cpu_count()}; the station records the session and publishes on 127.0.0.1 to a subscriber "
               "in this process")
         m = measure(clip, station, folder / "data")
+        # a clip paced at its own 30 fps cannot show more than 30 fps: the fps goal is read on the capacity,
+        # every frame of the same clip as fast as the station goes
+        cap = measure(clip, station, folder / "capacity", realtime=False)
     lat50, lat95 = _pct(m["latency_s"], 50), _pct(m["latency_s"], 95)
     inf50, inf95 = _pct(m["detect_s"], 50), _pct(m["detect_s"], 95)
     rel95 = _pct(m["release_s"], 95)
     rows = [
-        ("sustained fps", f"{m['fps']:.1f}", f">= {GOAL_FPS:g}", m["fps"] >= GOAL_FPS),
+        ("capacity (every frame)", f"{cap['fps']:.1f} fps (paced as a camera: {m['fps']:.1f})", f">= {GOAL_FPS:g}",
+         cap["fps"] >= GOAL_FPS),
         ("capture -> publish p50 / p95", f"{lat50 * 1e3:.1f} / {lat95 * 1e3:.1f} ms",
          f"p95 <= inference p95 + 10 ms = {(inf95 + GOAL_LATENCY_MARGIN_S) * 1e3:.1f} ms",
          lat95 <= inf95 + GOAL_LATENCY_MARGIN_S),
