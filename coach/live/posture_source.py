@@ -68,6 +68,24 @@ class PostureFeed:
                 self.error = f"posture source {self.source.name}: {type(exc).__name__}: {exc}"
                 return
 
+    def problem(self) -> str | None:
+        """One line for the run's warnings when the posture camera let posture down; None when it delivered.
+        Why: a second camera that never delivers costs the session its posture without stopping anything, so
+        the trainee and instructor must be told at the end, not left to wonder why posture stayed empty."""
+        if self.error:
+            return self.error
+        name = getattr(self.source, "name", "?")
+        if self.frames == 0:
+            if self.lost:
+                why = f"{self.lost} lost" + (", then it ended" if self.ended else "")
+            else:
+                why = "it ended at once" if self.ended else "none arrived"
+            return f"posture source {name}: no frames ({why}): no posture this session"
+        if self.lost:
+            return (f"posture source {name}: lost {self.lost} time(s) (camera unplugged or stream down): "
+                    "posture has gaps")
+        return None
+
     def close(self, timeout_s: float = 2.0) -> None:
         self._stop.set()
         self._thread.join(timeout_s)
