@@ -68,3 +68,44 @@ def test_a_lost_hand_is_searched_for_on_the_same_frame(hand_model_path, hands_di
         assert tr._full.stats["searches"] == searches + 1
     y0 = (h - small.shape[0]) // 2
     assert res.n_hands >= 1 and all(y0 <= hd.heel_px[1] <= y0 + small.shape[0] for hd in res.hands)
+
+
+class _Scripted:
+    """A landmarker whose hand count per timestamp is scripted (fault injection for the search's bookkeeping:
+    which landmarker runs which frame, and whose result a frame gets)."""
+
+    def __init__(self, hands_at, gate=None) -> None:
+        self.hands_at, self.gate, self.calls = hands_at, gate, []
+
+    def detect_for_video(self, image, ts):
+        from types import SimpleNamespace
+
+        if self.gate is not None:
+            self.gate.wait(5.0)
+        self.calls.append(ts)
+        return SimpleNamespace(hand_landmarks=[object()] * self.hands_at(ts), ts=ts)
+
+
+def test_a_lost_hand_gets_this_frames_search_not_an_earlier_background_one():
+    import threading
+
+    from vision.hand_search import SparseSearch
+
+    gate = threading.Event()  # holds the background search until the held hand is lost
+    many = _Scripted(lambda ts: 1 if ts == 0 else 2, gate)
+    one = _Scripted(lambda ts: 0 if ts >= 4 else 1)
+    made = iter([many, one])
+    search = SparseSearch(lambda n: next(made), num_hands=2, every=3)
+    gate.set()
+    assert search.detect_for_video(None, 0).ts == 0  # a search: one hand held
+    gate.clear()
+    assert [search.detect_for_video(None, t).ts for t in (1, 2, 3)] == [1, 2, 3]  # tracked alone; frame 3 starts
+    # a background search (held at the gate)
+    assert many.calls == [0] and one.calls == [0, 1, 2, 3]
+    timer = threading.Timer(0.2, gate.set)
+    timer.start()
+    res = search.detect_for_video(None, 4)  # the held hand is gone: the background search is waited for, then
+    timer.join()                            # this frame is searched, and its own hands returned
+    assert res.ts == 4 and len(res.hand_landmarks) == 2
+    assert many.calls == [0, 3, 4]
+    search.close()

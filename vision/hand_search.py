@@ -73,15 +73,15 @@ class SparseSearch:
         res = self._track_one(image, ts)
         held = len(res.hand_landmarks) == 1
         self._since += 1
-        found = self._settle(wait=not held)
-        if found is not None and len(found.hand_landmarks) >= 2:
-            self._single = False  # the search found the others: the two-hand landmarker tracks them from the next frame
-            return res if held else found
-        if not held:  # the held hand is gone: search this same frame
+        earlier = self._settle(wait=not held)  # a background search of an earlier frame, when it is done
+        if not held:  # the held hand is gone: search this same frame (an earlier frame's hands are not this one's)
             found = self._search(image, ts)
             self._since = 0
             self._single = len(found.hand_landmarks) == 1
             return found
+        if earlier is not None and len(earlier.hand_landmarks) >= 2:
+            self._single = False  # the search found the others: the two-hand landmarker tracks them from the next frame
+            return res
         if self._since >= self.every and self._pending is None:
             self._since = 0
             if self._pool is None:
