@@ -68,6 +68,7 @@ MediaPipe's points and returns a refined point in px; geometry comes later.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import cv2
@@ -138,33 +139,27 @@ class HandMotionRefiner:
 
     def __init__(self, options: HandMotionOptions | None = None) -> None:
         self.opt = options or HandMotionOptions()
-        self._ref: _Reference | None = None
-        self._key: _Reference | None = None  # the reference the hands rested on: where a chain returns to
-        self._last_valid_ms: int | None = None
-        self._failures = 0
-        self._recent: list[np.ndarray] = []
-        self._after_gap = False
-        self._rest_pts: list[np.ndarray] = []  # MediaPipe's last key_rest_frames points (resting: all close)
-        self._rest_keyed = False  # a key was made during the current rest
-        self._depth = -1  # the current reference's depth (re-anchorings since the first; none taken yet: -1)
-        self._offset = np.zeros(2)  # refined - MediaPipe point, last known
-        self._last: _Refined | None = None  # the last refined frame (None after a gap)
+        self._depth = -1  # the current reference's depth (re-anchorings since the first; none taken yet: -1). Not
+        # reset: a reference taken after a reset re-anchors the same trace
         # frames refined / not; references taken (the first, re-references, bridges: each re-anchors the trace);
         # bridges across lost texture
         # "chain": the most re-anchorings any reference carried (a return to the key drops back to the key's)
         self.stats = {"refined": 0, "fallback": 0, "references": 0, "bridged": 0, "returns": 0, "chain": 0}
+        self.reset()
 
     def reset(self) -> None:
-        self._ref = None
-        self._key = None
-        self._rest_pts = []
-        self._rest_keyed = False
-        self._last_valid_ms = None
+        """Forget the texture (e.g. the frame size changed): the next still frame takes a new reference."""
+        o = self.opt
+        self._ref: _Reference | None = None
+        self._key: _Reference | None = None  # the reference the hands rested on: where a chain returns to
+        self._last_valid_ms: int | None = None
         self._failures = 0
-        self._recent = []
+        self._recent: deque[np.ndarray] = deque(maxlen=o.still_frames)  # MediaPipe's last points (still: all close)
+        self._rest_pts: deque[np.ndarray] = deque(maxlen=o.key_rest_frames)  # ... over longer (resting: all close)
+        self._rest_keyed = False  # a key was made during the current rest
         self._after_gap = False
-        self._offset = np.zeros(2)
-        self._last = None
+        self._offset = np.zeros(2)  # refined - MediaPipe point, last known
+        self._last: _Refined | None = None  # the last refined frame (None after a gap)
 
     def update(self, image: np.ndarray, t_ms: int, point_px: np.ndarray | None, landmarks_px: np.ndarray | None,
                palm_size_px: float) -> RefinedPoint | None:
@@ -186,13 +181,11 @@ class HandMotionRefiner:
             self._last = None
         self._last_valid_ms = t_ms
         self._recent.append(pt)
-        if len(self._recent) > o.still_frames:
-            self._recent.pop(0)
         still = len(self._recent) == o.still_frames and float(
             np.max(np.linalg.norm(np.array(self._recent) - np.mean(self._recent, axis=0), axis=1))) <= o.still_palm * palm
         # resting: MediaPipe's point stayed near its median for key_rest_frames (looser than "still", which on poor
         # frames MediaPipe's jitter alone breaks); the moment the hands come to rest makes the key
-        self._rest_pts = [*self._rest_pts[-(o.key_rest_frames - 1):], pt]
+        self._rest_pts.append(pt)
         resting = len(self._rest_pts) == o.key_rest_frames and float(np.max(
             np.linalg.norm(np.array(self._rest_pts) - np.median(self._rest_pts, axis=0), axis=1))) <= o.key_rest_palm * palm
         self._rest_keyed = self._rest_keyed and resting

@@ -29,18 +29,17 @@ class SparseSearch:
     """A VIDEO-mode landmarker pair behind ``detect_for_video`` (MediaPipe's own call). ``close()`` before the
     landmarkers close: it waits for a search still running."""
 
-    def __init__(self, make: Callable[[int], object], num_hands: int, every: int, background: bool = True) -> None:
-        """``make(n)``: a new VIDEO-mode ``HandLandmarker`` for n hands; ``every``: frames between searches (1: all);
-        ``background``: searches on a worker thread (False: on the frame's own call)."""
-        self.num_hands = int(num_hands)
+    def __init__(self, make: Callable[[int], object], num_hands: int, every: int) -> None:
+        """``make(n)``: a new VIDEO-mode ``HandLandmarker`` for n hands (``num_hands`` >= 2); ``every``: frames
+        between searches."""
         self.every = max(int(every), 1)
-        self._many = make(self.num_hands)
+        self._many = make(int(num_hands))
         self._one = make(1)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="hand-search") if background else None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="hand-search")
         self._pending: Future | None = None
         self._single = False  # one hand held: the one-hand landmarker tracks it, the other searches now and then
         self._since = 0  # frames since the last search started
-        self.stats = {"searches": 0, "one_hand": 0, "background": 0}
+        self.stats = {"searches": 0, "one_hand": 0}
 
     def _track_one(self, image, ts: int):
         self.stats["one_hand"] += 1
@@ -65,7 +64,7 @@ class SparseSearch:
         if not self._single:
             self._settle(wait=True)  # the searching landmarker is called here: never twice at once
             res = self._search(image, ts)
-            if len(res.hand_landmarks) == 1 and self.num_hands > 1:
+            if len(res.hand_landmarks) == 1:
                 # one hand held from here: the one-hand landmarker starts on this frame, so it tracks on from it
                 self._single, self._since = True, 0
                 self._track_one(image, ts)
@@ -84,17 +83,9 @@ class SparseSearch:
             return res
         if self._since >= self.every and self._pending is None:
             self._since = 0
-            if self._pool is None:
-                found = self._search(image, ts)
-                if len(found.hand_landmarks) >= 2:
-                    self._single = False
-                    return found
-            else:
-                self.stats["background"] += 1
-                self._pending = self._pool.submit(self._search, image, ts)
+            self._pending = self._pool.submit(self._search, image, ts)
         return res
 
     def close(self) -> None:
         self._settle(wait=True)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True)

@@ -263,8 +263,9 @@ def run_station(settings: StationSettings, *, status: Callable[[str], None] | No
     warnings = setup_warnings + list(live.warnings)
     if worker is not None and worker.start_error is not None:
         warnings.append(f"posture off: the pose model did not load ({worker.start_error})")
-    if feed is not None and feed.problem():
-        warnings.append(feed.problem())
+    feed_problem = None if feed is None else feed.problem()
+    if feed_problem:
+        warnings.append(feed_problem)
     if rec is not None and rec.error:
         warnings.append(f"session record: {rec.error}")
     if store is not None and sid is not None:
