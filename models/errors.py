@@ -1,7 +1,7 @@
 """Errors of the model layer.
 
 Why one-line messages: every user-facing failure ends as one line on stderr
-(the CLI turns ``ModelError`` into ``CliError``), so the message itself must
+(the CLI prints a ``ModelError`` as its one-line error), so the message itself must
 say what happened and what to do next.
 """
 from __future__ import annotations

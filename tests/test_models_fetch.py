@@ -266,7 +266,6 @@ def test_user_supplied_model_file_checks(tmp_path):
 def test_shared_model_flag_for_tracking_commands(tmp_path):
     import argparse
 
-    from coach.cli import CliError
     from coach.cli.models import add_model_arguments, resolve_model_path
 
     p = argparse.ArgumentParser()
@@ -274,5 +273,5 @@ def test_shared_model_flag_for_tracking_commands(tmp_path):
     good = tmp_path / "hl.task"
     good.write_bytes(BUNDLE)
     assert resolve_model_path(p.parse_args(["--model", str(good)])) == good
-    with pytest.raises(CliError, match="nope.task does not exist"):
+    with pytest.raises(ModelError, match="nope.task does not exist"):  # main() prints it as one line, exit 2
         resolve_model_path(p.parse_args(["--model", str(tmp_path / "nope.task")]))

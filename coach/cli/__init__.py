@@ -38,6 +38,41 @@ class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 2, no traceback."""
 
 
+# The layers' own errors that are the user's to mend (a file, a flag, a device, a model), which a command lets
+# through to :func:`main` to print as one line, exit status 2, like a CliError: one place, not a try/except around
+# every call. Named, not imported: registering the commands must stay cheap (no cv2, mediapipe or zmq), and a
+# subclass counts too. Broad built-ins (ValueError, OSError) are not here: a command that expects them from a user's
+# input catches them where it knows that is what they mean.
+USER_ERRORS: frozenset[str] = frozenset({
+    "calibration.camera.CameraCalibrationError",
+    "calibration.manikin.CalibrationError",
+    "calibration.markers.MarkerError",
+    "calibration.store.CalibrationFileError",
+    "coach.core.profiles.ProfileError",
+    "coach.demo.run.DemoError",
+    "coach.live.app.StationSetupError",
+    "coach.live.serve.ServeSpecError",
+    "coach.pipeline.PipelineSetupError",
+    "coach.records.store.StoreError",
+    "coach.trainee.data.SessionDataError",
+    "models.errors.ModelError",
+    "overlays.endpoints.EndpointError",
+    "overlays.hud.server.HudError",
+    "overlays.publisher.PublisherError",
+    "overlays.remote.RemoteError",
+    "overlays.security.KeyFileError",
+    "overlays.subscriber.SubscriberError",
+    "overlays.viewer.ViewerError",
+    "vision.source_base.SourceError",
+})
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """A CliError, or one of :data:`USER_ERRORS` (or a subclass of one)."""
+    return any(isinstance(exc, CliError) or f"{c.__module__}.{c.__qualname__}" in USER_ERRORS
+               for c in type(exc).__mro__)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cpr-coach",
@@ -63,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with native_logging(verbose=verbose or bool(getattr(args, "verbose", False))):
             rc = args.func(args)
-    except CliError as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
         print(f"cpr-coach: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -145,18 +145,13 @@ def _hand_tag(args: argparse.Namespace, station):
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from calibration.camera import CameraCalibrationError
-    from calibration.store import CalibrationFileError, load_calibration
+    from calibration.store import load_calibration
     from coach.cli.models import onnx_options_from_args, resolve_model_path
-    from coach.core.profiles import ProfileError, load_profile
-    from coach.pipeline import Pipeline, PipelineOptions, PipelineSetupError, run
-    from models import ModelError
-    from vision.sources import SourceError, SourceOptions, open_source
+    from coach.core.profiles import load_profile
+    from coach.pipeline import Pipeline, PipelineOptions, run
+    from vision.sources import SourceOptions, open_source
 
-    try:
-        load_profile(args.profile)
-    except ProfileError as exc:
-        raise CliError(str(exc)) from None
+    load_profile(args.profile)
     if args.max_frames is not None and args.max_frames < 1:
         raise CliError(f"--max-frames must be at least 1, got {args.max_frames}")
     if not args.calibration and args.hfov is None:
@@ -164,19 +159,13 @@ def _analyze(args: argparse.Namespace) -> int:
                        "measure from the hand's own size without a marker (larger error)")
     station = None
     if args.calibration:
-        try:
-            station = load_calibration(args.calibration)
-        except CalibrationFileError as exc:
-            raise CliError(str(exc)) from None
+        station = load_calibration(args.calibration)
     if args.json:
         out_dir = Path(args.json).resolve().parent
         if not out_dir.is_dir():
             raise CliError(f"cannot write {args.json}: folder {out_dir} does not exist")
-    try:
-        # a truncated file: analyse the frames it has and say so (nothing already recorded is lost)
-        src = open_source(args.video, SourceOptions(on_truncated="warn"))
-    except SourceError as exc:
-        raise CliError(str(exc)) from None
+    # a truncated file: analyse the frames it has and say so (nothing already recorded is lost)
+    src = open_source(args.video, SourceOptions(on_truncated="warn"))
     with src:
         size = src.size_wh
         if size is None:
@@ -185,14 +174,11 @@ def _analyze(args: argparse.Namespace) -> int:
             print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
         opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest)
         hand_tag = _hand_tag(args, station)
-        try:
-            pipe = Pipeline.from_calibration(station, size, model_path=resolve_model_path(args), options=opts,
-                                             hfov_deg=args.hfov, source_name=args.video,
-                                             calibration_name=args.calibration or "the calibration",
-                                             backend=args.backend, onnx_options=onnx_options_from_args(args),
-                                             hand_tag=hand_tag)
-        except (CameraCalibrationError, PipelineSetupError, ModelError) as exc:  # e.g. --model is a zip MediaPipe cannot load
-            raise CliError(str(exc)) from None
+        pipe = Pipeline.from_calibration(station, size, model_path=resolve_model_path(args), options=opts,
+                                         hfov_deg=args.hfov, source_name=args.video,
+                                         calibration_name=args.calibration or "the calibration",
+                                         backend=args.backend, onnx_options=onnx_options_from_args(args),
+                                         hand_tag=hand_tag)
         tracker = pipe.tracker
         enabled = sys.stderr.isatty() if args.progress is None else bool(args.progress)
         total = getattr(src, "frames_expected", None)
@@ -210,8 +196,6 @@ def _analyze(args: argparse.Namespace) -> int:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r".* ends early: ", category=RuntimeWarning)  # said below
                 res = run(src, pipe, time.monotonic, on_frame=on_frame, max_frames=args.max_frames)
-        except SourceError as exc:
-            raise CliError(str(exc)) from None
         finally:
             bar.close(count[0], time.monotonic() - t0)
             tracker.close()

@@ -37,17 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from coach.cli import CliError
-    from models import ModelError
-    from vision.source_base import SourceError
 
     mod, fn = TARGETS[args.target].split(":")
-    try:
-        if args.target == "tracker":
-            return _tracker(args, getattr(importlib.import_module(mod), fn))
-        return int(getattr(importlib.import_module(mod), fn)(args) or 0)
-    except (ModelError, SourceError) as exc:  # no model, no benchmark data: one line, exit 2
-        raise CliError(str(exc)) from None
+    if args.target == "tracker":
+        return _tracker(args, getattr(importlib.import_module(mod), fn))
+    return int(getattr(importlib.import_module(mod), fn)(args) or 0)
 
 
 def _tracker(args: argparse.Namespace, run) -> int:

@@ -76,7 +76,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _print_marker(args: argparse.Namespace) -> int:
     from calibration.marker_sheet import MarkerSheet, marker_pdf_bytes
-    from calibration.markers import MarkerError
 
     from calibration.handpoint import HAND_TAG_ID, HAND_TAG_MM
 
@@ -88,10 +87,7 @@ def _print_marker(args: argparse.Namespace) -> int:
                            f"the hand tag needs another (default {HAND_TAG_ID})")
     args.marker_id = 0 if args.marker_id is None else args.marker_id
     args.mm = 120.0 if args.mm is None else args.mm
-    try:
-        data = marker_pdf_bytes(MarkerSheet(args.dictionary, args.marker_id, args.mm, args.paper))
-    except MarkerError as exc:
-        raise CliError(str(exc)) from None
+    data = marker_pdf_bytes(MarkerSheet(args.dictionary, args.marker_id, args.mm, args.paper))
     out = Path(args.output)
     try:
         out.write_bytes(data)
@@ -112,47 +108,36 @@ def _print_marker(args: argparse.Namespace) -> int:
 def _camera(args: argparse.Namespace) -> int:
     import cv2
 
-    from calibration.camera import (
-        CameraCalibrationError,
-        CharucoPattern,
-        ChessboardPattern,
-        calibrate_camera,
-        image_files,
-        parse_board_size,
-    )
-    from calibration.markers import MarkerError
-    from calibration.store import CalibrationFileError, StationCalibration, save_calibration
+    from calibration.camera import CharucoPattern, ChessboardPattern, calibrate_camera, image_files, parse_board_size
+    from calibration.store import StationCalibration, save_calibration
 
-    try:
-        if args.chessboard:
-            cols, rows = parse_board_size(args.chessboard)
-            pattern = ChessboardPattern(cols, rows, args.square_mm)
-        else:
-            cols, rows = parse_board_size(args.charuco)
-            if not args.charuco_marker_mm:
-                raise CliError("--charuco needs --charuco-marker-mm (the side of the markers inside the squares)")
-            pattern = CharucoPattern(cols, rows, args.square_mm, args.charuco_marker_mm, args.dictionary)
-            pattern.board()  # validates the dictionary now
-        if args.images:
-            files = image_files(args.images)
-            if not files:
-                raise CliError(f"no images found in {' '.join(args.images)}")
+    if args.chessboard:
+        cols, rows = parse_board_size(args.chessboard)
+        pattern = ChessboardPattern(cols, rows, args.square_mm)
+    else:
+        cols, rows = parse_board_size(args.charuco)
+        if not args.charuco_marker_mm:
+            raise CliError("--charuco needs --charuco-marker-mm (the side of the markers inside the squares)")
+        pattern = CharucoPattern(cols, rows, args.square_mm, args.charuco_marker_mm, args.dictionary)
+        pattern.board()  # validates the dictionary now
+    if args.images:
+        files = image_files(args.images)
+        if not files:
+            raise CliError(f"no images found in {' '.join(args.images)}")
 
-            def gen():
-                for f in files:
-                    img = cv2.imread(f)
-                    if img is None:
-                        raise CliError(f"cannot read image {f}")
-                    yield f, img
+        def gen():
+            for f in files:
+                img = cv2.imread(f)
+                if img is None:
+                    raise CliError(f"cannot read image {f}")
+                yield f, img
 
-            images = gen()
-        else:
-            images = _video_frames(args.source, args.every)
-        res = calibrate_camera(images, pattern, min_views=args.min_views)
-        c = res.intrinsics
-        save_calibration(StationCalibration(c, None), args.output)
-    except (CameraCalibrationError, MarkerError, CalibrationFileError) as exc:
-        raise CliError(str(exc)) from None
+        images = gen()
+    else:
+        images = _video_frames(args.source, args.every)
+    res = calibrate_camera(images, pattern, min_views=args.min_views)
+    c = res.intrinsics
+    save_calibration(StationCalibration(c, None), args.output)
     print(f"board found in {len(res.used)} of {len(res.used) + len(res.rejected)} images"
           + (f" (not found: {', '.join(Path(r).name for r in res.rejected[:5])}{' ...' if len(res.rejected) > 5 else ''})" if res.rejected else ""))
     print(f"{c.width_px}x{c.height_px}: fx {c.fx_px:.1f} px, fy {c.fy_px:.1f} px, principal point "
@@ -167,10 +152,7 @@ def _camera(args: argparse.Namespace) -> int:
 def _video_frames(spec: str, every: int):
     from vision.sources import SourceError, open_source
 
-    try:
-        src = open_source(spec)
-    except SourceError as exc:
-        raise CliError(str(exc)) from None
+    src = open_source(spec)
     with src:
         try:
             for fr in src:
@@ -187,17 +169,14 @@ def _video_frames(spec: str, every: int):
 
 def load_intrinsics(args: argparse.Namespace, size_wh: tuple[int, int]):
     """Intrinsics for frames of ``size_wh`` from ``--camera FILE`` or ``--hfov DEG`` (CliError otherwise)."""
-    from calibration.camera import CameraCalibrationError, CameraIntrinsics
-    from calibration.store import CalibrationFileError, load_calibration
+    from calibration.camera import CameraIntrinsics
+    from calibration.store import load_calibration
 
-    try:
-        if getattr(args, "camera", None):
-            cam = load_calibration(args.camera).camera
-            return cam.scaled_to(*size_wh)
-        if getattr(args, "hfov", None) is not None:
-            return CameraIntrinsics.from_hfov(args.hfov, *size_wh)
-    except (CameraCalibrationError, CalibrationFileError) as exc:
-        raise CliError(str(exc)) from None
+    if getattr(args, "camera", None):
+        cam = load_calibration(args.camera).camera
+        return cam.scaled_to(*size_wh)
+    if getattr(args, "hfov", None) is not None:
+        return CameraIntrinsics.from_hfov(args.hfov, *size_wh)
     raise CliError("give the camera's intrinsics: --hfov DEG (its horizontal field of view, e.g. 60-78 for a webcam) "
                    "or --camera camera.json (from `cpr-coach calibrate camera`)")
 
@@ -221,30 +200,24 @@ def _check_stated_lens(cal, hfov_deg: float, tolerance: float = 0.03):
 
 
 def _manikin(args: argparse.Namespace) -> int:
-    from calibration.manikin import CalibrationError, ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
-    from calibration.markers import MarkerError, get_dictionary
-    from calibration.store import CalibrationFileError, StationCalibration, save_calibration
+    from calibration.manikin import ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
+    from calibration.markers import get_dictionary
+    from calibration.store import StationCalibration, save_calibration
     from vision.sources import SourceError, open_source, require_frames
 
     if args.marker_mm <= 0:
         raise CliError(f"--marker-mm must be positive, got {args.marker_mm:g}")
     if args.frames < 1 or args.min_frames < 1:
         raise CliError(f"--frames and --min-frames must be at least 1, got {args.frames} and {args.min_frames}")
-    try:
-        get_dictionary(args.dictionary)
-    except MarkerError as exc:
-        raise CliError(str(exc)) from None
+    get_dictionary(args.dictionary)
     marker = MarkerSpec(args.dictionary.upper(), args.marker_id, args.marker_mm)
     anchor = None
     if args.anchor_id is not None:
         anchor = MarkerSpec(args.dictionary.upper(), args.anchor_id, args.anchor_mm or args.marker_mm)
     opts = ManikinCalibrationOptions(marker=marker, anchor=anchor, max_frames=args.frames,
                                      min_frames=min(args.min_frames, args.frames))
-    try:
-        src = open_source(args.source)
-        require_frames(src)
-    except SourceError as exc:
-        raise CliError(str(exc)) from None
+    src = open_source(args.source)
+    require_frames(src)
     cal = None
     t0 = time.monotonic()
     try:
@@ -256,10 +229,7 @@ def _manikin(args: argparse.Namespace) -> int:
                     continue
                 if cal is None:
                     intr = load_intrinsics(args, fr.size_wh)
-                    try:
-                        cal = ManikinCalibrator(intr, opts)
-                    except CalibrationError as exc:
-                        raise CliError(str(exc)) from None
+                    cal = ManikinCalibrator(intr, opts)
                 cal.add_frame(fr.image)
                 if cal.done or (src.is_live and time.monotonic() - t0 > args.timeout):
                     break
@@ -271,10 +241,7 @@ def _manikin(args: argparse.Namespace) -> int:
         raise CliError(f"no frames from {args.source}")
     if getattr(args, "camera", None) is None and args.hfov is not None:
         cal = _check_stated_lens(cal, args.hfov)
-    try:
-        res = cal.result()
-    except CalibrationError as exc:
-        raise CliError(str(exc)) from None
+    res = cal.result()
     v = res.view
     print(f"marker {marker.dictionary} id {marker.marker_id} ({marker.size_mm:g} mm): used {res.frames_used} frames, "
           f"rejected {res.frames_rejected} of {cal.frames_seen}")
@@ -286,9 +253,6 @@ def _manikin(args: argparse.Namespace) -> int:
               f"scatter {res.anchor.spread_mm:.1f} mm RMS")
     for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    try:
-        save_calibration(StationCalibration(cal.intr, res), args.output)
-    except CalibrationFileError as exc:
-        raise CliError(str(exc)) from None
+    save_calibration(StationCalibration(cal.intr, res), args.output)
     print(f"wrote {args.output}. Now remove the marker, rest the hands on the chest for 2 s, then start compressing.")
     return 0

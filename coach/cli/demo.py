@@ -35,9 +35,9 @@ def _demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from coach.cli.view import _size, has_display
-    from coach.demo.run import DemoError, DemoOptions, comparison_lines, run_demo
+    from coach.demo.run import DemoOptions, comparison_lines, run_demo
     from coach.demo.scene import CameraSpec
-    from coach.live.app import StationSetupError, summary_text
+    from coach.live.app import summary_text
 
     if not 1.0 <= args.duration <= 3600:
         raise CliError(f"--duration must be between 1 and 3600 s, got {args.duration:g}")
@@ -60,11 +60,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     from coach.cli.signals import graceful_signals
 
-    try:
-        with graceful_signals():  # SIGTERM ends the demo's session as cleanly as Ctrl-C
-            res = run_demo(opts, status=status)
-    except (DemoError, StationSetupError) as exc:
-        raise CliError(str(exc)) from None
+    with graceful_signals():  # SIGTERM ends the demo's session as cleanly as Ctrl-C
+        res = run_demo(opts, status=status)
     if tty:
         print()
     st = res.station

@@ -29,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     from coach.cli import CliError
     from overlays.endpoints import is_loopback
     from coach.cli.signals import graceful_signals
-    from overlays.hud.server import HudError, HudOptions, run_hud
+    from overlays.hud.server import HudOptions, run_hud
 
     if args.max_clients < 1 or not args.idle_timeout > 0:
         raise CliError("--max-clients must be >= 1 and --idle-timeout > 0")
@@ -47,9 +47,6 @@ def _run(args: argparse.Namespace) -> int:
         if server.token:
             print("  the token in this URL is the HUD's password: give it to the headset only", flush=True)
 
-    try:
-        with graceful_signals():
-            run_hud(opts, ready)
-    except HudError as exc:
-        raise CliError(str(exc)) from None
+    with graceful_signals():
+        run_hud(opts, ready)
     return 0

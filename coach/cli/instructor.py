@@ -38,20 +38,14 @@ def class_recorder(data_dir):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from coach.cli import CliError
-    from coach.records import StoreError
-    from overlays.hud.server import HudError
     from overlays.instructor.server import InstructorOptions, StationAddress, run_instructor
 
-    try:
-        opts = InstructorOptions(stations=tuple(StationAddress.parse(s) for s in args.station), host=args.host,
-                                 port=args.port, data_dir=args.data_dir)
+    opts = InstructorOptions(stations=tuple(StationAddress.parse(s) for s in args.station), host=args.host,
+                             port=args.port, data_dir=args.data_dir)
 
-        def ready(server) -> None:
-            print(f"class page at {server.url}  ({len(opts.stations)} station(s); record in {args.data_dir}; Ctrl-C to stop)",
-                  flush=True)
+    def ready(server) -> None:
+        print(f"class page at {server.url}  ({len(opts.stations)} station(s); record in {args.data_dir}; Ctrl-C to stop)",
+              flush=True)
 
-        run_instructor(opts, ready, trainee_page=trainee_page_from_record, record_session=class_recorder(args.data_dir))
-    except (HudError, StoreError) as exc:
-        raise CliError(str(exc)) from None
+    run_instructor(opts, ready, trainee_page=trainee_page_from_record, record_session=class_recorder(args.data_dir))
     return 0

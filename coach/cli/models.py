@@ -10,8 +10,6 @@ import argparse
 import json
 import sys
 
-from coach.cli import CliError
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="fetch and list the model files (MediaPipe hand landmarker)")
@@ -71,50 +69,44 @@ def onnx_options_from_args(args: argparse.Namespace):
 
 
 def resolve_model_path(args: argparse.Namespace, fetch: bool = True):
-    """``--model PATH`` if given (validated), else the cached model (fetched on first use). Errors -> CliError."""
-    from models import ModelError, check_model_file, ensure_model
+    """``--model PATH`` if given (validated), else the cached model (fetched on first use). Its errors (ModelError) reach the user as one line through ``main``."""
+    from models import check_model_file, ensure_model
 
-    try:
-        if getattr(args, "model", None):
-            return check_model_file(args.model)
-        return ensure_model("hand_landmarker", variant=getattr(args, "model_variant", None) or "full", fetch=fetch)
-    except ModelError as exc:
-        raise CliError(str(exc)) from None
+    if getattr(args, "model", None):
+        return check_model_file(args.model)
+    return ensure_model("hand_landmarker", variant=getattr(args, "model_variant", None) or "full", fetch=fetch)
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from models import FetchOptions, ModelError, default_specs, fetch_model, get_spec, load_registry
+    from models import FetchOptions, default_specs, fetch_model, get_spec, load_registry
 
-    try:
-        if not args.names:
-            specs = default_specs()
-        elif args.names == ["all"]:
-            specs = list(load_registry().values())
-        else:
-            specs = [get_spec(n) for n in args.names]
-        pip_args: list[str] = []
-        for fl in args.find_links:
-            pip_args += ["--find-links", fl]
-        if args.no_index:
-            pip_args.append("--no-index")
-        opts = FetchOptions(
-            connect_timeout_s=args.connect_timeout,
-            pip_args=tuple(pip_args),
-            kinds=tuple(args.source) if args.source else None,
-            force=args.force,
-        )
-        for spec in specs:
-            status = fetch_model(spec, args.cache_dir, progress=False if args.quiet else None, options=opts)
-            origin = status.source.label if status.source else "?"
-            print(f"{spec.name}: ok  {status.path}  ({origin})")
-            if args.onnx and spec.name == "hand_landmarker":  # the ONNX backend tracks hands; pose stays on MediaPipe
-                from models.onnx_cache import describe, ensure_onnx_models
+    if not args.names:
+        specs = default_specs()
+    elif args.names == ["all"]:
+        specs = list(load_registry().values())
+    else:
+        specs = [get_spec(n) for n in args.names]
+    pip_args: list[str] = []
+    for fl in args.find_links:
+        pip_args += ["--find-links", fl]
+    if args.no_index:
+        pip_args.append("--no-index")
+    opts = FetchOptions(
+        connect_timeout_s=args.connect_timeout,
+        pip_args=tuple(pip_args),
+        kinds=tuple(args.source) if args.source else None,
+        force=args.force,
+    )
+    for spec in specs:
+        status = fetch_model(spec, args.cache_dir, progress=False if args.quiet else None, options=opts)
+        origin = status.source.label if status.source else "?"
+        print(f"{spec.name}: ok  {status.path}  ({origin})")
+        if args.onnx and spec.name == "hand_landmarker":  # the ONNX backend tracks hands; pose stays on MediaPipe
+            from models.onnx_cache import describe, ensure_onnx_models
 
-                paths = ensure_onnx_models(status.path, args.cache_dir, members=spec.members, force=args.force)
-                for line in describe(paths):
-                    print(f"  onnx: {line}")
-    except ModelError as exc:
-        raise CliError(str(exc)) from None
+            paths = ensure_onnx_models(status.path, args.cache_dir, members=spec.members, force=args.force)
+            for line in describe(paths):
+                print(f"  onnx: {line}")
     return 0
 
 
@@ -151,10 +143,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
-    from models import ModelError, ensure_model
+    from models import ensure_model
 
-    try:
-        print(ensure_model(args.name, cache_dir=args.cache_dir, fetch=False))
-    except ModelError as exc:
-        raise CliError(str(exc)) from None
+    print(ensure_model(args.name, cache_dir=args.cache_dir, fetch=False))
     return 0

@@ -20,18 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from coach.cli import CliError
-    from overlays.remote import RemoteClient, RemoteError
+    from overlays.remote import RemoteClient
 
     if not args.timeout > 0:  # ZeroMQ reads a negative poll timeout as "wait forever"
         raise CliError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
     if args.cmd == "set-profile" and not args.profile:
         raise CliError("set-profile needs a profile name, e.g. cpr-coach remote set-profile child")
     extra = {"profile": args.profile} if args.cmd == "set-profile" else {}
-    try:
-        with RemoteClient(args.connect, curve=client_curve(args), timeout_s=args.timeout) as client:
-            reply = client.request(args.cmd, **extra)
-    except RemoteError as exc:
-        raise CliError(str(exc)) from None
+    with RemoteClient(args.connect, curve=client_curve(args), timeout_s=args.timeout) as client:
+        reply = client.request(args.cmd, **extra)
     print(json.dumps(reply, indent=2))
     if not reply.get("ok"):
         raise CliError(f"{args.cmd}: {reply.get('error', 'failed')}")

@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     from coach.cli.models import onnx_options_from_args, resolve_model_path
     from coach.cli.signals import graceful_signals
     from coach.cli.view import has_display
-    from coach.live.app import StationSettings, StationSetupError, run_station
+    from coach.live.app import StationSettings, run_station
     from coach.live.loop import LiveOptions
 
     check_live_arguments(args)
@@ -113,11 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"run: {args.source} -> publishing on {station.publisher.endpoint}{remote_txt}; profile {args.profile}. "
               "Rest the hands on the chest for 2 s, then compress. Ctrl-C ends the session.", flush=True)
 
-    try:
-        with graceful_signals():
-            res = run_station(settings, status=None if args.quiet else status, on_ready=ready)
-    except StationSetupError as exc:
-        raise CliError(str(exc)) from None
+    with graceful_signals():
+        res = run_station(settings, status=None if args.quiet else status, on_ready=ready)
     if tty and not args.quiet:
         print()
     return print_result(res)

@@ -8,7 +8,6 @@ SIGHUP end every session cleanly.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from coach.cli import CliError
 from coach.cli.keys import serving_check
@@ -40,25 +39,22 @@ def _serve(args: argparse.Namespace) -> int:
     from coach.cli.models import onnx_options_from_args, resolve_model_path
     from coach.cli.run import check_live_arguments, print_result
     from coach.cli.signals import graceful_signals
-    from coach.live.app import StationSettings, StationSetupError
+    from coach.live.app import StationSettings
     from coach.live.loop import LiveOptions
     from coach.live.serve import (ServeSpecError, endpoint_series, parse_overrides, parse_station_spec,
                                   serve_stations, station_settings)
 
     check_live_arguments(args)
-    try:
-        specs = [parse_station_spec(t) for t in args.station]
-        names = [s.name for s in specs]
-        if len(set(names)) != len(names):
-            raise ServeSpecError(f"--station: each station needs its own name ({', '.join(names)})")
-        pubs = dict(zip(names, endpoint_series(args.publish_base, len(specs))))
-        pubs.update(parse_overrides(args.publish, set(names), "--publish"))
-        rems: dict[str, str | None] = dict.fromkeys(names)
-        if args.remote_base:
-            rems.update(zip(names, endpoint_series(args.remote_base, len(specs))))
-        rems.update(parse_overrides(args.remote, set(names), "--remote"))
-    except ServeSpecError as exc:
-        raise CliError(str(exc)) from None
+    specs = [parse_station_spec(t) for t in args.station]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ServeSpecError(f"--station: each station needs its own name ({', '.join(names)})")
+    pubs = dict(zip(names, endpoint_series(args.publish_base, len(specs))))
+    pubs.update(parse_overrides(args.publish, set(names), "--publish"))
+    rems: dict[str, str | None] = dict.fromkeys(names)
+    if args.remote_base:
+        rems.update(zip(names, endpoint_series(args.remote_base, len(specs))))
+    rems.update(parse_overrides(args.remote, set(names), "--remote"))
     endpoints: dict[str, str | None] = {}
     for n in names:
         endpoints[f"--publish {n}"] = pubs[n]
@@ -81,11 +77,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"serve: {name} -> publishing on {station.publisher.endpoint}{remote_txt}", flush=True)
 
     print(f"serve: {len(specs)} station(s), backend {args.backend}; Ctrl-C ends every session.", flush=True)
-    try:
-        with graceful_signals():
-            res = serve_stations(settings, status=None if args.quiet else status, on_ready=ready)
-    except StationSetupError as exc:
-        raise CliError(str(exc)) from None
+    with graceful_signals():
+        res = serve_stations(settings, status=None if args.quiet else status, on_ready=ready)
     print(f"serve ended ({res.reason})" + (f"; {res.batches} batches, {res.mean_batch:.2f} frames each"
                                          if res.batches else ""))
     for name in names:

@@ -28,14 +28,10 @@ def add_record_arguments(p: argparse.ArgumentParser, *, default_on: bool = True)
 
 def open_store(args: argparse.Namespace):
     """The SessionStore of ``args.data_dir`` (recovering killed sessions); CliError on failure."""
-    from coach.cli import CliError
-    from coach.records import SessionStore, StoreError, resolve_data_dir
+    from coach.records import SessionStore, resolve_data_dir
 
     with _warnings_as_lines():
-        try:
-            store = SessionStore(resolve_data_dir(getattr(args, "data_dir", None)))
-        except StoreError as exc:
-            raise CliError(str(exc)) from None
+        store = SessionStore(resolve_data_dir(getattr(args, "data_dir", None)))
     if store.recovered:
         print(f"cpr-coach: {len(store.recovered)} interrupted session(s) recovered: {', '.join(store.recovered)}",
               file=sys.stderr)
@@ -44,14 +40,9 @@ def open_store(args: argparse.Namespace):
 
 def load_record(store, session_id: str):
     """``store.load`` with one-line errors; skipped lines are printed as warnings naming file and line."""
-    from coach.cli import CliError
-    from coach.records import StoreError
 
     with _warnings_as_lines():
-        try:
-            return store.load(session_id)
-        except StoreError as exc:
-            raise CliError(str(exc)) from None
+        return store.load(session_id)
 
 
 class _warnings_as_lines:
@@ -197,16 +188,13 @@ def _export_all(args: argparse.Namespace, store) -> int:
 
     from coach.cli import CliError
     from coach.learning.export import COMPRESSION_COLUMNS, SESSION_COLUMNS, compression_rows, session_rows
-    from coach.trainee.data import SessionDataError, store_sessions
+    from coach.trainee.data import store_sessions
 
     if not args.csv:
         raise CliError("sessions export --all needs --csv DIR (the folder for sessions.csv and compressions.csv)")
     out = Path(args.csv)
-    try:
-        with _warnings_as_lines():
-            sessions = store_sessions(store, trainee=args.trainee, practice_only=False)
-    except SessionDataError as exc:
-        raise CliError(str(exc)) from None
+    with _warnings_as_lines():
+        sessions = store_sessions(store, trainee=args.trainee, practice_only=False)
     files = ((out / "sessions.csv", SESSION_COLUMNS, session_rows(sessions)),
              (out / "compressions.csv", COMPRESSION_COLUMNS, compression_rows(sessions)))
     try:
@@ -223,14 +211,9 @@ def _export_all(args: argparse.Namespace, store) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from coach.cli import CliError
-    from coach.records import StoreError
 
     store = open_store(args)
-    try:
-        row = store.delete(args.id)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+    row = store.delete(args.id)
     print(f"deleted session {row.id} ({row.path})")
     return 0
 

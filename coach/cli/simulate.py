@@ -59,7 +59,7 @@ def summary_lines(result) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     from coach.cli import CliError
-    from coach.core.profiles import ProfileError, load_profile
+    from coach.core.profiles import load_profile
     from coach.simsource import SimSourceOptions, SimulationOptions, run_simulation
     from coach.cli.signals import graceful_signals
     from coach.station import StationOptions, scaled_clock
@@ -70,10 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError("--duration must be > 0")
     if not args.speed > 0:
         raise CliError("--speed must be > 0")
-    try:
-        profile = load_profile(args.profile).name
-    except ProfileError as exc:
-        raise CliError(str(exc)) from None
+    profile = load_profile(args.profile).name
     curve = serving_check(args, {"--publish": args.publish, "--remote": None if args.no_remote else args.remote,
                                  "--conflate-endpoint": args.conflate_endpoint})
     station = StationOptions(

@@ -147,12 +147,8 @@ def run_analysis(csv_path: str | os.PathLike, json_path: str | os.PathLike, prof
     sees every chunk as it is read (the session record keeps the samples).
     """
     from coach.core import CoreOptions, StreamingAnalyzer
-    from coach.core.profiles import ProfileError
 
-    try:
-        analyzer = StreamingAnalyzer(CoreOptions(profile=profile))
-    except ProfileError as exc:
-        raise CliError(str(exc)) from None
+    analyzer = StreamingAnalyzer(CoreOptions(profile=profile))
     n = 0
     for t, h in iter_trace_chunks(csv_path, chunk_rows):
         analyzer.push_many(t, h)

@@ -10,13 +10,10 @@ from coach.cli.sessions import add_data_dir_argument
 
 def _trainee(args: argparse.Namespace) -> int:
     from coach.records import resolve_data_dir
-    from coach.trainee.data import SessionDataError, load_trainee_sessions
+    from coach.trainee.data import load_trainee_sessions
     from coach.trainee.page import trainee_page
 
-    try:
-        history = load_trainee_sessions(args.id, resolve_data_dir(args.data_dir))
-    except SessionDataError as exc:
-        raise CliError(str(exc)) from None
+    history = load_trainee_sessions(args.id, resolve_data_dir(args.data_dir))
     out = Path(args.out)
     try:
         out.write_text(trainee_page(history), encoding="utf-8")

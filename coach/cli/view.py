@@ -42,8 +42,7 @@ def _run(args: argparse.Namespace) -> int:
     import sys
 
     from coach.cli import CliError
-    from overlays.subscriber import SubscriberError
-    from overlays.viewer import MonitorViewer, ViewerError, ViewerOptions
+    from overlays.viewer import MonitorViewer, ViewerOptions
 
     window = has_display() and not args.no_window
     if not window and args.video is None and args.snapshots is None:
@@ -53,10 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     opts = ViewerOptions(connect=args.connect, curve=client_curve(args), size=args.size, fps=args.fps,
                          camera=args.camera, window=window, video_path=args.video, snapshot_dir=args.snapshots,
                          snapshot_every_s=args.every, duration_s=args.duration)
-    try:
-        viewer = MonitorViewer(opts, log=lambda line: print(f"view: {line}", file=sys.stderr, flush=True))
-    except (ViewerError, SubscriberError) as exc:
-        raise CliError(str(exc)) from None
+    viewer = MonitorViewer(opts, log=lambda line: print(f"view: {line}", file=sys.stderr, flush=True))
     from coach.cli.signals import graceful_signals
 
     try:
