@@ -13,7 +13,14 @@ centre over the midline and is tracked near its heel, which then lies toward the
 heel-to-palm-centre offset. MediaPipe's world landmarks, posed by PnP in the calibrated camera, give
 that offset in mm and the palm's tilt. That lateral prior places the point on the tracked ray; the
 chest bounds it from below. The lateral
-spread over the ray's incidence is the stated along-ray uncertainty. Heights are then measured in
+spread over the ray's incidence is the stated along-ray uncertainty. Where the texture tracker carries
+the point (``vision.hand_motion`` with the chest's motion field), what it measures is the motion of a
+point at its features' depth, not the tracked pixel's: so the point is then placed on the tracked ray
+at that depth. On a flat hand or a stack the features lie on the back of the top hand, a known height
+above the chest (one hand 28 mm, a stack 52 mm: which one, from how high the tracked point rests),
+so the features' centroid ray meets that height; a hand turned toward the camera keeps the lateral
+prior (blended by its tilt). On the rendered stacked hands this took the depth scale from
++0.6 to +7 % (one-sided) to within +-2.5 %. Heights are then measured in
 the plane through that point parallel to the sagittal plane
 (:class:`calibration.height.HeightEstimator` with ``plane_y_mm``).
 
@@ -44,8 +51,11 @@ HEEL_FRACTION = 0.4  # as vision.hand_geometry: the heel lies 40 % of the way fr
 class HandPointOptions:
     """Priors of the markerless hand model (mm, degrees). Ranges from the issue's hand geometry."""
 
-    one_hand_mm: float = 28.0  # back of one hand above the chest (only for rays along the body axis)
-    stacked_mm: float = 52.0  # back of a stacked top hand above the chest (idem)
+    one_hand_mm: float = 28.0  # back of one hand above the chest (where the texture's features are, on a flat hand)
+    stacked_mm: float = 52.0  # back of a stacked top hand above the chest (idem, on a stack)
+    back_sd_mm: float = 6.0  # spread of those: hands 20-35 mm thick (the stack's variants rendered: 48-56 mm)
+    stack_min_height_mm: float = 34.0  # a tracked point resting this high (where its ray crosses the midline) is
+    # a stack's top hand: a single hand's heel rests below its own back (renders: 10-26 mm; stacks 38-58 mm)
     top_shift_mm: float = 32.0  # a stacked top hand's shift toward the camera (20-45 mm)
     height_sd_mm: float = 14.0  # spread of those heights (one hand or a stack: a single seen hand may hide one)
     min_height_mm: float = 0.0  # the tracked surface is not below the chest (20, a palm's thickness, cost the
@@ -56,10 +66,10 @@ class HandPointOptions:
     tilt_none_deg: float = 8.0  # ... this little (or less): its heel on the midline (PnP's tilt noise is ~10 deg)
     vision_rel_sd: float = 0.012  # where the texture tracker's motion really is, against the tracked point's
     # surface: on rendered hand families, with the true surface point, depth still came out -2 to +2 % (docs)
-    vision_rel_sd_stacked: float = 0.03  # ... and for two stacked hands: the texture features lie on the top hand,
-    # the point between the heels, so the motion measured belongs to a point nearer the camera than the one located;
-    # over five rendered stacked geometries (20-45 mm toward the camera, hands of 170-200 mm, three views) the depth
-    # scale came out +0.6 to +5.8 % beyond what the located point explains (docs/calibration.md)
+    vision_rel_sd_stacked: float = 0.03  # ... and for two stacked hands. Measured before the motion field: the
+    # features on the top hand lay nearer the camera than the point located, +0.6 to +5.8 % on five rendered stacks.
+    # With the field and the features' depth (session 7) the stacked scales read 0.955-1.024 (two hands and a
+    # forearm under the features, and the back height's own spread), so 3 % is kept (docs/calibration.md)
     coverage: float = 2.0  # the stated uncertainty is this many standard deviations
 
 
@@ -70,6 +80,8 @@ class RestHand:
     xy_px: np.ndarray  # (2,) the tracked point
     landmarks_px: np.ndarray  # (n, 21, >=2)
     world_landmarks_m: np.ndarray  # (n, 21, 3)
+    features_px: np.ndarray | None = None  # (2,) the texture tracker's features' centroid: the motion measured is
+    # a point's at their depth (vision.hand_motion.TranslationField); None: the tracked pixel's own
 
 
 
@@ -93,7 +105,7 @@ class TrackedPoint:
     def scale_rel_sd(self, o: HandPointOptions) -> float:
         """Relative 1-sigma of the markerless depth scale: the point's position and where the texture tracker's motion
         really is. A stack (two hands seen, or one resting higher than one hand's back can) has the wider second."""
-        stacked = self.stacked or self.height_prior_mm >= 0.5 * (o.one_hand_mm + o.stacked_mm)
+        stacked = self.stacked or self.height_prior_mm >= o.stack_min_height_mm
         return math.hypot(self.rel_sd, o.vision_rel_sd_stacked if stacked else o.vision_rel_sd)
 
 
@@ -165,6 +177,7 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
             tilt = min(tilt, 0.0)
     else:
         a, tilt = np.zeros(3), math.nan
+    w_tilt = 0.0 if not math.isfinite(tilt) else min(max((tilt - o.tilt_none_deg) / (o.tilt_full_deg - o.tilt_none_deg), 0.0), 1.0)
     if stacked:
         # the tracked point is the two heels' mean: the bottom one on the midline, the top one shifted toward
         # the camera by 20-45 mm
@@ -173,8 +186,7 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
     else:
         # from "heel on the midline" (a flat hand) to "palm centre on the midline" (a hand turned toward the
         # camera, resting on the other hand): the tracked heel then lies toward the camera by the offset
-        w = 0.0 if not math.isfinite(tilt) else min(max((tilt - o.tilt_none_deg) / (o.tilt_full_deg - o.tilt_none_deg), 0.0), 1.0)
-        y_prior = -w * float(a[1])
+        y_prior = -w_tilt * float(a[1])
         lat_sd = o.lateral_sd_mm
     if abs(r[1]) > 0.05:
         s_mm = (y_prior - c[1]) / r[1]
@@ -190,6 +202,22 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
         sd = max(sd, abs(s_new - s_mm) / 2.0)
         s_mm = s_new
     z_prior = float(c[2] + s_mm * r[2])
+    feats = [x.features_px for x in samples if x.features_px is not None]
+    if feats:
+        # the texture tracker measures the motion of a point at its features' depth (vision.hand_motion): convert
+        # there. On a flat hand or a stack the features lie on the back of the top hand, at a known height; a hand
+        # turned toward the camera (its back not level) keeps the lateral prior above, blended by the tilt
+        is_stack = stacked or z_prior >= o.stack_min_height_mm
+        flat = 1.0 if is_stack else 1.0 - w_tilt
+        rf = pixel_rays(np.median(np.array(feats), axis=0)[None], intr.matrix, intr.dist_coeffs)[0] @ cam_from_manikin.rotation
+        rf = rf / np.linalg.norm(rf)
+        if flat > 0.0 and rf[2] < -0.05:
+            axis = cam_from_manikin.rotation[2]  # the optical axis in the manikin frame: depth = axis . (X - c)
+            back = o.stacked_mm if is_stack else o.one_hand_mm
+            per_mm = float(axis @ rf) / rf[2]  # depth of the features' ray per mm of height
+            depth = flat * per_mm * (back - c[2]) + (1.0 - flat) * float(axis @ r) * s_mm
+            sd = flat * o.back_sd_mm * abs(per_mm) / float(axis @ r) + (1.0 - flat) * sd
+            s_mm = depth / float(axis @ r)  # the point on the tracked ray at that depth
     p = c + s_mm * r
     return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior)
 

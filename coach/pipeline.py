@@ -49,7 +49,7 @@ from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import RestDetector, RestEstimate, RestOptions
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.types import Compression, SessionResult
-from vision.hand_motion import HandMotionRefiner
+from vision.hand_motion import HandMotionRefiner, TranslationField
 
 Clock = Callable[[], float]
 
@@ -150,6 +150,8 @@ class Geometry:
         self._pose: Pose | None = None
         self._roi_pose: Pose | None = None  # the pose ``_roi`` was projected for (fixed cameras: always the same)
         self._roi: tuple[int, int, int, int] | None = None
+        self._field_pose: Pose | None = None  # the pose ``_field`` was made for
+        self._field: TranslationField | None = None
         if manikin is None:
             self.mode = MODE_HAND
         else:
@@ -178,6 +180,21 @@ class Geometry:
             return math.nan, math.nan
         hp = self.estimator.measure(xy, pose)
         return hp.height_mm, hp.axial_mm
+
+    def translation_field(self, pose: Pose | None) -> TranslationField | None:
+        """How the chest's motion (along the manikin's normal) moves pixels in this camera: the texture tracker
+        carries the compression point by it (``vision.hand_motion``). None without a pose, and for a moving camera
+        (anchor mode): the features' motion then holds the camera's own, which the shift-and-scale fit follows and
+        the field would read as depth (the moving-camera render went from 0.43 to 1.49 mm with it)."""
+        if pose is None or self.mode == MODE_ANCHOR:
+            return None
+        if pose is not self._field_pose:
+            k = self.intr.matrix
+            n = pose.rotation[:, 2]
+            self._field_pose = pose
+            self._field = TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
+                                           (float(n[0]), float(n[1]), float(n[2])))
+        return self._field
 
     def locate(self, samples: list[RestHand], pose: Pose, options: HandPointOptions) -> TrackedPoint:
         """Measure from now on through the tracked hand surface located from the resting frames."""
@@ -318,7 +335,9 @@ class Pipeline:
         cp = self.points.update(result)
         valid = bool(cp.valid) and np.all(np.isfinite(cp.xy_px))
         xy = (float(cp.xy_px[0]), float(cp.xy_px[1])) if valid else (math.nan, math.nan)
+        rp = None
         if self.refiner is not None:
+            self.refiner.field = self.geo.translation_field(pose)
             rp = self.refiner.update(image, t_ms, cp.xy_px if valid else None, cp.landmarks_px, cp.palm_size_px)
             if rp is not None:
                 xy = (float(rp.xy_px[0]), float(rp.xy_px[1]))
@@ -326,14 +345,18 @@ class Pipeline:
             h, ax = self._hand_measure(len(self.records), cp, valid, xy)
         else:
             h, ax = self.geo.measure(np.array(xy), pose) if valid else (math.nan, math.nan)
-            h = self._marker_modes_extra(len(self.records), image, cp, valid, xy, pose, h)
+            # the features' place matters where the field carried the point (it moved as a point at their depth)
+            by_field = rp is not None and rp.refined and self.refiner.field is not None
+            h = self._marker_modes_extra(len(self.records), image, cp, valid, xy, pose, h,
+                                         rp.features_px if by_field else None)
         if valid:
             self.frames_with_point += 1
             if self._t_first_hand is None:
                 self._t_first_hand = t_s
         return xy, float(cp.confidence), int(cp.n_hands), float(h), float(ax)
 
-    def _marker_modes_extra(self, ri: int, image: np.ndarray, cp, valid: bool, xy, pose: Pose | None, h: float) -> float:
+    def _marker_modes_extra(self, ri: int, image: np.ndarray, cp, valid: bool, xy, pose: Pose | None, h: float,
+                            features_px: np.ndarray | None = None) -> float:
         """Keep what the rest-time location needs (held frames), and follow the hand tag when it is seen."""
         corners = None
         if self.geo.tag is not None and pose is not None:
@@ -342,7 +365,8 @@ class Pipeline:
             if pose is not None:
                 self._poses[ri] = pose
             if valid and cp.landmarks_px.shape[0] > 0:
-                self._rest_obs[ri] = RestHand(np.array(xy), np.array(cp.landmarks_px), np.array(cp.world_landmarks_m))
+                self._rest_obs[ri] = RestHand(np.array(xy), np.array(cp.landmarks_px), np.array(cp.world_landmarks_m),
+                                              None if features_px is None else np.array(features_px))
             if corners is not None:
                 self._tag_corners[ri] = corners
             return h

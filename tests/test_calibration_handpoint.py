@@ -175,8 +175,8 @@ def test_calibrate_manikin_measures_a_wrongly_stated_lens(tmp_path, capsys, true
 
 
 def test_scale_spread_is_wider_for_a_stack():
-    """Two hands seen, or one resting as high as a stack's top hand: the texture's motion lies nearer the camera than
-    the located point (measured on the stacked renders), so the stated scale spread is the wider one."""
+    """Two hands seen, or one resting as high as a stack's top hand: its features lie on two hands (and a forearm), so
+    the stated scale spread is the wider one (the stacked renders read 0.955-1.024 in scale)."""
     o = HandPointOptions()
     p = np.array([0.0, 0.0, 28.0])
     flat = TrackedPoint(p, 9.0, 900.0, 0.0, False, 0.0, 28.0)
@@ -184,3 +184,46 @@ def test_scale_spread_is_wider_for_a_stack():
     raised = TrackedPoint(p, 9.0, 900.0, 0.0, False, 0.0, 50.0)
     assert flat.scale_rel_sd(o) == pytest.approx(math.hypot(0.01, o.vision_rel_sd))
     assert two.scale_rel_sd(o) == raised.scale_rel_sd(o) == pytest.approx(math.hypot(0.01, o.vision_rel_sd_stacked))
+
+
+def _depth(pose: Pose, p_mm) -> float:
+    return float(pose.apply(np.asarray(p_mm, float)[None])[0, 2])
+
+
+@pytest.mark.parametrize("elev,az", [(30.0, 0.0), (45.0, 45.0)])
+def test_the_point_is_converted_at_the_depth_of_the_features_on_a_stack(elev, az):
+    """The texture tracker measures a point at its features' depth. On a stack the features lie on the top hand's
+    back (52 mm) toward the camera, the tracked pixel elsewhere (the wrist, behind): the located point sits on the
+    tracked pixel's ray at the features' depth, and its stated spread is the back height's."""
+    intr = _intr()
+    pose = camera_from_angles(elev, az, 900.0)
+    o = HandPointOptions()
+    c = pose.inverse().translation_mm
+    toward = np.array([c[0], c[1], 0.0]) / math.hypot(c[0], c[1])
+    tracked = np.array([0.0, 0.0, o.stacked_mm]) - 10.0 * toward  # where the tracked pixel's surface is
+    features = np.array([0.0, 0.0, o.stacked_mm]) + 60.0 * toward  # the features' centroid, nearer the camera
+    rest = [RestHand(_px(intr, pose, tracked), np.zeros((0, 21, 3)), np.zeros((0, 21, 3)), _px(intr, pose, features))
+            for _ in range(5)]
+    tp = locate_tracked_point(rest, intr, pose, o)
+    assert tp.height_prior_mm >= o.stack_min_height_mm  # read as a stack's top hand from where its ray crosses the midline
+    assert _depth(pose, tp.point_mm) == pytest.approx(_depth(pose, features), abs=1e-6)
+    np.testing.assert_allclose(_px(intr, pose, tp.point_mm), _px(intr, pose, tracked), atol=1e-6)  # on the tracked ray
+    assert tp.along_ray_sd_mm == pytest.approx(o.back_sd_mm / math.sin(math.radians(elev)), rel=0.15)
+    # without the features (no texture refinement) the tracked pixel's own surface is located, as before
+    plain = locate_tracked_point([RestHand(r.xy_px, r.landmarks_px, r.world_landmarks_m) for r in rest],
+                                 intr, pose, o)
+    assert _depth(pose, plain.point_mm) > _depth(pose, features) + 20.0
+
+
+def test_a_single_flat_hand_uses_one_hands_back():
+    """A hand resting low (its tracked heel crosses the midline below a stack's height) is one hand: its features
+    are placed on one hand's back (28 mm), wherever the tracked pixel is."""
+    intr = _intr()
+    pose = camera_from_angles(30.0, 0.0, 900.0)
+    o = HandPointOptions()
+    heel = np.array([0.0, -5.0, 18.0])
+    features = np.array([0.0, 40.0, o.one_hand_mm])  # over the palm, the fingers away from the camera
+    rest = [RestHand(_px(intr, pose, heel), np.zeros((0, 21, 3)), np.zeros((0, 21, 3)), _px(intr, pose, features))]
+    tp = locate_tracked_point(rest, intr, pose, o)
+    assert tp.height_prior_mm < o.stack_min_height_mm
+    assert _depth(pose, tp.point_mm) == pytest.approx(_depth(pose, features), abs=1e-6)
