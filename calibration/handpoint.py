@@ -55,7 +55,11 @@ class HandPointOptions:
     stacked_mm: float = 52.0  # back of a stacked top hand above the chest (idem, on a stack)
     back_sd_mm: float = 6.0  # spread of those: hands 20-35 mm thick (the stack's variants rendered: 48-56 mm)
     stack_min_height_mm: float = 34.0  # a tracked point resting this high (where its ray crosses the midline) is
-    # a stack's top hand: a single hand's heel rests below its own back (renders: 10-26 mm; stacks 38-58 mm)
+    # a stack's top hand: a single hand's heel rests below its own back (renders: flat hands 13-18 mm, turned ones up
+    # to 26; stacks 38-58 mm) ...
+    stack_band_mm: float = 12.0  # ... and up to this much lower it may be either (a stack's top hand shifted far
+    # toward the camera, seen from 45/45, read 28): the features are then put between the two backs, with a spread
+    # that covers both
     top_shift_mm: float = 32.0  # a stacked top hand's shift toward the camera (20-45 mm)
     height_sd_mm: float = 14.0  # spread of those heights (one hand or a stack: a single seen hand may hide one)
     min_height_mm: float = 0.0  # the tracked surface is not below the chest (20, a palm's thickness, cost the
@@ -208,15 +212,20 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
         # there. On a flat hand or a stack the features lie on the back of the top hand, at a known height; a hand
         # turned toward the camera (its back not level) keeps the lateral prior above, blended by the tilt
         is_stack = stacked or z_prior >= o.stack_min_height_mm
+        either = not is_stack and z_prior >= o.stack_min_height_mm - o.stack_band_mm
         flat = 1.0 if is_stack else 1.0 - w_tilt
         rf = pixel_rays(np.median(np.array(feats), axis=0)[None], intr.matrix, intr.dist_coeffs)[0] @ cam_from_manikin.rotation
         rf = rf / np.linalg.norm(rf)
         if flat > 0.0 and rf[2] < -0.05:
             axis = cam_from_manikin.rotation[2]  # the optical axis in the manikin frame: depth = axis . (X - c)
             back = o.stacked_mm if is_stack else o.one_hand_mm
+            back_sd = o.back_sd_mm
+            if either:
+                back = 0.5 * (o.one_hand_mm + o.stacked_mm)
+                back_sd = math.hypot(o.back_sd_mm, 0.5 * (o.stacked_mm - o.one_hand_mm))
             per_mm = float(axis @ rf) / rf[2]  # depth of the features' ray per mm of height
             depth = flat * per_mm * (back - c[2]) + (1.0 - flat) * float(axis @ r) * s_mm
-            sd = flat * o.back_sd_mm * abs(per_mm) / float(axis @ r) + (1.0 - flat) * sd
+            sd = flat * back_sd * abs(per_mm) / float(axis @ r) + (1.0 - flat) * sd
             s_mm = depth / float(axis @ r)  # the point on the tracked ray at that depth
     p = c + s_mm * r
     return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior)

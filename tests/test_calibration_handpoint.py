@@ -7,6 +7,7 @@ tests/test_analyze_families.py.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -227,3 +228,24 @@ def test_a_single_flat_hand_uses_one_hands_back():
     tp = locate_tracked_point(rest, intr, pose, o)
     assert tp.height_prior_mm < o.stack_min_height_mm
     assert _depth(pose, tp.point_mm) == pytest.approx(_depth(pose, features), abs=1e-6)
+
+
+def test_a_hand_resting_between_one_hands_and_a_stacks_height_is_stated_as_either():
+    """A tracked point crossing the midline a little below a stack's height may be either (a stack's top hand shifted
+    far toward the camera reads that low from 45/45): the features are put between the two backs, and the stated
+    along-ray spread covers both."""
+    intr = _intr()
+    pose = camera_from_angles(45.0, 45.0, 900.0)
+    o = HandPointOptions()
+    c = pose.inverse().translation_mm
+    heel = np.array([0.0, 0.0, o.stack_min_height_mm - 5.0])
+    features = np.array([0.0, 0.0, o.stacked_mm]) + 50.0 * np.array([c[0], c[1], 0.0]) / math.hypot(c[0], c[1])
+    rest = [RestHand(_px(intr, pose, heel), np.zeros((0, 21, 3)), np.zeros((0, 21, 3)), _px(intr, pose, features))]
+    tp = locate_tracked_point(rest, intr, pose, o)
+    assert o.stack_min_height_mm - o.stack_band_mm <= tp.height_prior_mm < o.stack_min_height_mm
+    on_one = locate_tracked_point(rest, intr, pose, replace(o, stack_band_mm=0.0))  # read as one hand
+    miss_either = abs(_depth(pose, tp.point_mm) - _depth(pose, features))
+    miss_one = abs(_depth(pose, on_one.point_mm) - _depth(pose, features))
+    assert miss_either < 0.6 * miss_one
+    assert 2.0 * tp.along_ray_sd_mm >= 1.2 * miss_either  # along the ray a depth miss is a little longer
+    assert tp.along_ray_sd_mm > 2.0 * on_one.along_ray_sd_mm
