@@ -109,8 +109,13 @@ class TrackedPoint:
     def scale_rel_sd(self, o: HandPointOptions) -> float:
         """Relative 1-sigma of the markerless depth scale: the point's position and where the texture tracker's motion
         really is. A stack (two hands seen, or one resting higher than one hand's back can) has the wider second."""
-        stacked = self.stacked or self.height_prior_mm >= o.stack_min_height_mm
+        stacked = reads_as_stack(self.stacked, self.height_prior_mm, o)
         return math.hypot(self.rel_sd, o.vision_rel_sd_stacked if stacked else o.vision_rel_sd)
+
+
+def reads_as_stack(two_seen: bool, rest_height_mm: float, o: HandPointOptions) -> bool:
+    """Two hands seen, or the tracked point resting higher than one hand's heel can: a stack's top hand."""
+    return two_seen or rest_height_mm >= o.stack_min_height_mm
 
 
 def _hand_evidence(lms_px: np.ndarray, world_m: np.ndarray, intr: CameraIntrinsics,
@@ -211,7 +216,7 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
         # the texture tracker measures the motion of a point at its features' depth (vision.hand_motion): convert
         # there. On a flat hand or a stack the features lie on the back of the top hand, at a known height; a hand
         # turned toward the camera (its back not level) keeps the lateral prior above, blended by the tilt
-        is_stack = stacked or z_prior >= o.stack_min_height_mm
+        is_stack = reads_as_stack(stacked, z_prior, o)
         either = not is_stack and z_prior >= o.stack_min_height_mm - o.stack_band_mm
         flat = 1.0 if is_stack else 1.0 - w_tilt
         rf = pixel_rays(np.median(np.array(feats), axis=0)[None], intr.matrix, intr.dist_coeffs)[0] @ cam_from_manikin.rotation

@@ -150,8 +150,6 @@ class Geometry:
         self._pose: Pose | None = None
         self._roi_pose: Pose | None = None  # the pose ``_roi`` was projected for (fixed cameras: always the same)
         self._roi: tuple[int, int, int, int] | None = None
-        self._field_pose: Pose | None = None  # the pose ``_field`` was made for
-        self._field: TranslationField | None = None
         if manikin is None:
             self.mode = MODE_HAND
         else:
@@ -160,6 +158,15 @@ class Geometry:
             if manikin.anchor is not None:
                 self.mode = MODE_ANCHOR
                 self.anchor = AnchorTracker(intrinsics, manikin.anchor, manikin.cam_from_manikin)
+        # How the chest's motion (along the manikin's normal) moves pixels in this fixed camera: the texture tracker
+        # carries the compression point by it (vision.hand_motion). None without a manikin, and for a moving camera
+        # (anchor mode): the features' motion then holds the camera's own, which the shift-and-scale fit follows
+        # and the field would read as depth (the moving-camera render went from 0.43 to 1.49 mm with it).
+        self.field: TranslationField | None = None
+        if self.mode == MODE_MARKER:
+            k, n = intrinsics.matrix, manikin.cam_from_manikin.rotation[:, 2]
+            self.field = TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
+                                          (float(n[0]), float(n[1]), float(n[2])))
 
     def frame_pose(self, image: np.ndarray) -> Pose | None:
         """This frame's cam_from_manikin (anchor mode re-measures it; None when the anchor is lost)."""
@@ -180,21 +187,6 @@ class Geometry:
             return math.nan, math.nan
         hp = self.estimator.measure(xy, pose)
         return hp.height_mm, hp.axial_mm
-
-    def translation_field(self, pose: Pose | None) -> TranslationField | None:
-        """How the chest's motion (along the manikin's normal) moves pixels in this camera: the texture tracker
-        carries the compression point by it (``vision.hand_motion``). None without a pose, and for a moving camera
-        (anchor mode): the features' motion then holds the camera's own, which the shift-and-scale fit follows and
-        the field would read as depth (the moving-camera render went from 0.43 to 1.49 mm with it)."""
-        if pose is None or self.mode == MODE_ANCHOR:
-            return None
-        if pose is not self._field_pose:
-            k = self.intr.matrix
-            n = pose.rotation[:, 2]
-            self._field_pose = pose
-            self._field = TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
-                                           (float(n[0]), float(n[1]), float(n[2])))
-        return self._field
 
     def locate(self, samples: list[RestHand], pose: Pose, options: HandPointOptions) -> TrackedPoint:
         """Measure from now on through the tracked hand surface located from the resting frames."""
@@ -242,6 +234,8 @@ class Pipeline:
         self.frames_failed = 0  # frames that raised while being processed (counted as frames without hands)
         self._first_failure = ""
         self.refiner = HandMotionRefiner() if self.opt.refine_motion else None
+        if self.refiner is not None:
+            self.refiner.field = geometry.field
         if geometry.mode != MODE_HAND:
             if self.opt.use_rest_baseline:
                 self._rest_det = RestDetector(self.opt.rest)
@@ -337,7 +331,6 @@ class Pipeline:
         xy = (float(cp.xy_px[0]), float(cp.xy_px[1])) if valid else (math.nan, math.nan)
         rp = None
         if self.refiner is not None:
-            self.refiner.field = self.geo.translation_field(pose)
             rp = self.refiner.update(image, t_ms, cp.xy_px if valid else None, cp.landmarks_px, cp.palm_size_px)
             if rp is not None:
                 xy = (float(rp.xy_px[0]), float(rp.xy_px[1]))
@@ -346,7 +339,7 @@ class Pipeline:
         else:
             h, ax = self.geo.measure(np.array(xy), pose) if valid else (math.nan, math.nan)
             # the features' place matters where the field carried the point (it moved as a point at their depth)
-            by_field = rp is not None and rp.refined and self.refiner.field is not None
+            by_field = rp is not None and rp.refined and self.geo.field is not None
             h = self._marker_modes_extra(len(self.records), image, cp, valid, xy, pose, h,
                                          rp.features_px if by_field else None)
         if valid:

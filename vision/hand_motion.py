@@ -114,8 +114,8 @@ class HandMotionOptions:
     lk_levels: int = 2
     erode_px: int = 2  # keep features off the hull's edge (the chest shows there)
     upscale_below_palm_px: float = 60.0  # smaller hands are tracked in a 2x upscaled image (more corners, finer LK)
-    match_gain: bool = True  # features found brighter or darker than in the reference: match and find again (False:
-    gain_tolerance: float = 0.02  # ... the comparison); a brightness ratio beyond 1 +- this is matched
+    match_gain: bool = True  # features brighter or darker than in the reference: match, find again (False: comparison)
+    gain_tolerance: float = 0.02  # a brightness ratio beyond 1 +- this is matched (rendered clean hands: up to 1.4 %)
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,8 @@ USER_ERRORS: frozenset[str] = frozenset({
 
 def is_user_error(exc: BaseException) -> bool:
     """A CliError, or one of :data:`USER_ERRORS` (or a subclass of one)."""
-    return any(isinstance(exc, CliError) or f"{c.__module__}.{c.__qualname__}" in USER_ERRORS
-               for c in type(exc).__mro__)
+    return isinstance(exc, CliError) or any(f"{c.__module__}.{c.__qualname__}" in USER_ERRORS
+                                             for c in type(exc).__mro__)
 
 
 def build_parser() -> argparse.ArgumentParser:
