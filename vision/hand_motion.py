@@ -208,6 +208,9 @@ class HandMotionRefiner:
         self._rest_keyed = False  # a key was made during the current rest
         self._after_gap = False
         self._offset = np.zeros(2)  # refined - MediaPipe point, last known
+        # ... and while the hands rested on the chest (refined frames): what stands in for the refinement when they
+        # come back after a gap and are not yet still (see update)
+        self._rest_offsets: deque[np.ndarray] = deque(maxlen=o.key_rest_frames)
         self._last: _Refined | None = None  # the last refined frame (None after a gap)
         self._features_px: np.ndarray | None = None  # the last carry's features' centroid (frame px)
 
@@ -227,7 +230,7 @@ class HandMotionRefiner:
             self._recent.clear()
             self._rest_pts.clear()
             self._after_gap = self._ref is not None
-            self._offset = np.zeros(2)
+            self._offset = self._rest_offset()
             self._last = None
         self._last_valid_ms = t_ms
         self._recent.append(pt)
@@ -243,8 +246,12 @@ class HandMotionRefiner:
             # Back after a gap (the breaths): wait until the hands are placed and still before matching
             # the old texture; a hand still in flight is seen in another perspective and would match
             # with a bias that the rest of the set would inherit.
+            # Meanwhile MediaPipe's point stands in, carried by the offset the refined point had to it while the
+            # hands rested: they land where they rested, and MediaPipe's bias follows their look (the same hands, the
+            # same place), which a bare point does not (rendered stacks at 640x480: it read 15 mm low for the
+            # frames between landing and stillness, and the step back up counted as a compression)
             self.stats["fallback"] += 1
-            return RefinedPoint(pt, False, 0)
+            return RefinedPoint(pt + self._offset, False, 0)
         if self._ref is not None:
             # Then the old reference is tried first: when the same texture is found again, the same
             # physical point is followed, so the next set is measured against the same rest baseline.
@@ -285,6 +292,8 @@ class HandMotionRefiner:
                     elif provisional:  # too few corners in the palms: keep the bridge's whole-hand reference
                         self._ref = prev
                         self.stats["references"] += 1
+                if resting:
+                    self._rest_offsets.append(q - pt)
                 return RefinedPoint(q, True, inliers, self._features_px)
             self._failures += 1
             self.stats["fallback"] += 1
@@ -297,10 +306,15 @@ class HandMotionRefiner:
             # wanders when they move fast, and the reference's anchor keeps that error for good.
             self.stats["fallback"] += 1
             return RefinedPoint(pt + self._offset, False, 0)
-        # a new reference continues from the carried point (MediaPipe's plus the last offset; zero after a gap)
+        # a new reference continues from the carried point (MediaPipe's plus the last offset; after a gap, the rest one)
         anchor = (np.mean(self._recent, axis=0) if still else pt) + self._offset
         r = self._new_reference(gray, palm_lm, hand_lm, anchor, pt, palm)
         return r if r.refined else RefinedPoint(anchor, False, 0)
+
+    def _rest_offset(self) -> np.ndarray:
+        """Refined - MediaPipe point over the last resting frames (their mean: MediaPipe jitters ~1 px a frame);
+        zero before the hands have rested on a reference."""
+        return np.mean(self._rest_offsets, axis=0) if self._rest_offsets else np.zeros(2)
 
     def _return_to_key(self, gray: np.ndarray, pt: np.ndarray, palm: float):
         """Track this frame against the key again (as strictly as a renewal); on success it is the
