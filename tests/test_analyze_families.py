@@ -29,11 +29,13 @@ def work(tmp_path_factory):
 def run_case(work, hands_dir, hand_model_path):
     done: dict = {}
 
-    def get(family: str, view: str):
-        key = (family, view)
+    def get(family: str, view: str, sim_s: float = SIM_S, per_set: int = PER_SET):
+        key = (family, view, sim_s, per_set)
         if key not in done:
             fam = FAMILIES.get(family) or VARIANTS[family]
-            done[key] = run_family_case(VIEWS[view], fam, work, hands_dir, sim_s=SIM_S, per_set=PER_SET)
+            sub = work / f"{sim_s:g}s{per_set}"  # (a clip of another length: its own files)
+            sub.mkdir(exist_ok=True)
+            done[key] = run_family_case(VIEWS[view], fam, sub, hands_dir, sim_s=sim_s, per_set=per_set)
             acc = done[key][2]
             print(f"\n{acc.name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}), stated "
                   f"±{acc.depth_uncertainty_mm:.2f} mm, count {acc.count}/{acc.truth_count}, "
@@ -65,6 +67,17 @@ def test_markerless_stacked_hands_640x480(run_case):
     features' depth: 0.44 mm (-0.18) on the 6 s clip."""
     _, out, acc = run_case("stacked", "vga")
     _common(acc, out)
+    assert acc.depth_mae_mm <= 1.5 and abs(acc.depth_bias_mm) <= 1.0
+
+
+def test_hands_back_after_the_breaths_count_exactly(run_case):
+    """Two sets with the breaths between them (the hands leave the frame for 2 s). Coming back, the hands are
+    not matched to their old texture until they are still; MediaPipe's point stood in bare and read 15 mm low
+    for the frames between landing and stillness, and the step back up counted as a compression (17/16 on this
+    clip). It is now carried by the offset it had while the hands rested."""
+    _, out, acc = run_case("stacked", "vga", sim_s=15.0, per_set=10)
+    _common(acc, out)
+    assert len(out["sets"]) == 2 and acc.truth_count == 16
     assert acc.depth_mae_mm <= 1.5 and abs(acc.depth_bias_mm) <= 1.0
 
 
