@@ -109,3 +109,40 @@ def test_a_lost_hand_gets_this_frames_search_not_an_earlier_background_one():
     assert res.ts == 4 and len(res.hand_landmarks) == 2
     assert many.calls == [0, 3, 4]
     search.close()
+
+
+class _Slow(_Scripted):
+    """A landmarker whose searches take ``delay_s`` (a loaded machine)."""
+
+    def __init__(self, hands_at, delay_s: float) -> None:
+        super().__init__(hands_at)
+        self.delay_s = delay_s
+
+    def detect_for_video(self, image, ts):
+        import time
+
+        time.sleep(self.delay_s)
+        return super().detect_for_video(image, ts)
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.03, 0.12])
+def test_a_background_search_is_taken_on_a_fixed_frame_whatever_its_timing(delay_s):
+    """Which frame a second hand found in the background switches the tracker on must not depend on how fast
+    the search ran: ``analyze`` on one file read 0.3 mm apart from run to run when it did. The search started on
+    frame 3 is taken on frame 5 (``settle`` = 2), waiting for it there if need be; the two-hand landmarker
+    tracks from frame 6."""
+    import time
+
+    from vision.hand_search import SparseSearch
+
+    many = _Slow(lambda ts: 1 if ts == 0 else 2, delay_s)
+    one = _Scripted(lambda ts: 1)
+    made = iter([many, one])
+    search = SparseSearch(lambda n: next(made), num_hands=2, every=3)
+    counts = []
+    for ts in range(9):
+        counts.append(len(search.detect_for_video(None, ts).hand_landmarks))
+        time.sleep(0.01)  # frames come 10 ms apart: a 0 s search is done by the next one, a 0.12 s one is not
+    search.close()
+    assert counts == [1, 1, 1, 1, 1, 1, 2, 2, 2], counts
+    assert many.calls[:2] == [0, 3]

@@ -11,9 +11,15 @@ landmarker, which needs no palm detection while it holds its hand.
 
 The search runs every ``every`` frames on a worker thread (MediaPipe releases
 the GIL), so the frame that starts it waits for the one-hand tracker only and
-the hand path's latency does not jump every ``every`` frames; a second hand
-that comes into view is found within ``every`` frames plus the search's own
-time. A lost hand is searched for at once, on the frame itself.
+the hand path's latency does not jump every ``every`` frames; its result is
+taken ``settle`` frames later (2), waiting for it there if it is not done (a
+search takes about one frame's time, so live frames do not wait). Why a fixed
+frame and not "when it is done": which frame a found second hand switches the
+tracker on then depends on the thread's timing, and so did ``analyze``'s
+figures: the same file read 0.3 mm apart in depth from one run to the next
+(rendered stacks with blur, 640x480). A second hand that comes into view is
+found within ``every + settle`` frames. A lost hand is searched for at once,
+on the frame itself.
 
 The held hand's landmarks are the one-hand tracker's on every frame, tracked
 from its own last landmarks as MediaPipe tracks alone (the asl clip reads
@@ -29,10 +35,12 @@ class SparseSearch:
     """A VIDEO-mode landmarker pair behind ``detect_for_video`` (MediaPipe's own call). ``close()`` before the
     landmarkers close: it waits for a search still running."""
 
-    def __init__(self, make: Callable[[int], object], num_hands: int, every: int) -> None:
+    def __init__(self, make: Callable[[int], object], num_hands: int, every: int, settle: int = 2) -> None:
         """``make(n)``: a new VIDEO-mode ``HandLandmarker`` for n hands (``num_hands`` >= 2); ``every``: frames
-        between searches."""
+        between searches; ``settle``: frames after its start that a search's result is taken on."""
         self.every = max(int(every), 1)
+        self.settle = max(int(settle), 1)
+        self._age = 0  # frames since the pending search started
         self._many = make(int(num_hands))
         self._one = make(1)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="hand-search")
@@ -72,7 +80,11 @@ class SparseSearch:
         res = self._track_one(image, ts)
         held = len(res.hand_landmarks) == 1
         self._since += 1
-        earlier = self._settle(wait=not held)  # a background search of an earlier frame, when it is done
+        earlier = None
+        if self._pending is not None:
+            self._age += 1  # a background search of an earlier frame: taken on a fixed frame (see the module's doc)
+            if not held or self._age >= self.settle:
+                earlier = self._settle(wait=True)
         if not held:  # the held hand is gone: search this same frame (an earlier frame's hands are not this one's)
             found = self._search(image, ts)
             self._since = 0
@@ -82,7 +94,7 @@ class SparseSearch:
             self._single = False  # the search found the others: the two-hand landmarker tracks them from the next frame
             return res
         if self._since >= self.every and self._pending is None:
-            self._since = 0
+            self._since, self._age = 0, 0
             self._pending = self._pool.submit(self._search, image, ts)
         return res
 
