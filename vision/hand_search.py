@@ -40,13 +40,12 @@ class SparseSearch:
         between searches; ``settle``: frames after its start that a search's result is taken on."""
         self.every = max(int(every), 1)
         self.settle = max(int(settle), 1)
-        self._age = 0  # frames since the pending search started
         self._many = make(int(num_hands))
         self._one = make(1)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="hand-search")
         self._pending: Future | None = None
         self._single = False  # one hand held: the one-hand landmarker tracks it, the other searches now and then
-        self._since = 0  # frames since the last search started
+        self._since = 0  # frames since the last search started (while one runs: its age)
         self.stats = {"searches": 0, "one_hand": 0}
 
     def _track_one(self, image, ts: int):
@@ -57,10 +56,10 @@ class SparseSearch:
         self.stats["searches"] += 1
         return self._many.detect_for_video(image, ts)
 
-    def _settle(self, wait: bool):
-        """The finished background search's result (waiting for it with ``wait``), or None."""
+    def _settle(self):
+        """The background search's result, waited for (None: none pending, or it failed)."""
         p = self._pending
-        if p is None or not (wait or p.done()):
+        if p is None:
             return None
         self._pending = None
         try:
@@ -70,7 +69,7 @@ class SparseSearch:
 
     def detect_for_video(self, image, ts: int):
         if not self._single:
-            self._settle(wait=True)  # the searching landmarker is called here: never twice at once
+            self._settle()  # the searching landmarker is called here: never twice at once
             res = self._search(image, ts)
             if len(res.hand_landmarks) == 1:
                 # one hand held from here: the one-hand landmarker starts on this frame, so it tracks on from it
@@ -80,11 +79,8 @@ class SparseSearch:
         res = self._track_one(image, ts)
         held = len(res.hand_landmarks) == 1
         self._since += 1
-        earlier = None
-        if self._pending is not None:
-            self._age += 1  # a background search of an earlier frame: taken on a fixed frame (see the module's doc)
-            if not held or self._age >= self.settle:
-                earlier = self._settle(wait=True)
+        # a background search of an earlier frame: taken on a fixed frame after its start (see the module's doc)
+        earlier = self._settle() if (not held or self._since >= self.settle) else None
         if not held:  # the held hand is gone: search this same frame (an earlier frame's hands are not this one's)
             found = self._search(image, ts)
             self._since = 0
@@ -94,10 +90,10 @@ class SparseSearch:
             self._single = False  # the search found the others: the two-hand landmarker tracks them from the next frame
             return res
         if self._since >= self.every and self._pending is None:
-            self._since, self._age = 0, 0
+            self._since = 0
             self._pending = self._pool.submit(self._search, image, ts)
         return res
 
     def close(self) -> None:
-        self._settle(wait=True)
+        self._settle()
         self._pool.shutdown(wait=True)
