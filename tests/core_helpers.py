@@ -23,6 +23,8 @@ TRACES = ("L1", "S1", "SC1")  # the filmed sessions in cpr-traces
 TRACE_FPS = 30.0
 MEDIAN_DEPTH_MM = 52.0  # each filmed session is scaled so that its median labelled compression is this deep
 CASE1 = "cpr-accel/cprdat-case1"
+# simulator options for no measurement error at all (no white noise, tremor, spikes or dropouts): the "clean" runs
+CLEAN = dict(noise_mm=0.0, tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0)
 
 
 # ------------------------------------------------------------------ comparing with the truth

@@ -28,15 +28,14 @@ Prints the depth MAE (bias) in mm per family, clean and noisy (as tests/test_cor
 from __future__ import annotations
 
 import argparse
+from types import SimpleNamespace
 
 import numpy as np
 
 import coach.core.strokes as strokes
-from coach.core import analyze, analyze_strokes
+from coach.core import analyze_strokes
 from coach.core.simulator import SimOptions, simulate
-from tests.core_helpers import match, real_templates
-
-CLEAN = dict(noise_mm=0.0, tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0)
+from tests.core_helpers import CLEAN, depth_errors, match, real_templates, run_sessions
 MODELS = ("core", "flat", "flat-kink", "pooled-bottom")
 WINDOW = 3.5  # top models: sample intervals either side of the top's centre
 EDGES = np.arange(-2.0, 2.0 + 1e-9, 0.25)  # top models: flat edges, in sample intervals
@@ -74,18 +73,16 @@ def _patch_tops(kink: bool):
     return orig
 
 
-def pooled_bottom_corrections(t: np.ndarray, y: np.ndarray, compressions) -> np.ndarray:
-    """Per compression, how far below its fitted bottom the recent strokes' pooled samples put the real one
-    (0 until half the pool is there)."""
-    k = analyze_strokes(t, y)
+def pooled_bottom_corrections(t: np.ndarray, y: np.ndarray, t_bottom: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """Per compression (its fitted bottom's time and height, the kernel's), how far below that bottom the recent
+    strokes' pooled samples put the real one (0 until half the pool is there)."""
     pts = []
-    for c in compressions:
-        j = int(np.argmin(np.abs(k.t_bottom - c.t_bottom_s)))
-        m = (np.abs(t - c.t_bottom_s) <= POOL_S) & np.isfinite(y)
-        pts.append((t[m] - c.t_bottom_s, y[m] - k.bottom[j]))
-    out = np.zeros(len(compressions))
+    for tb, hb in zip(t_bottom, bottom):
+        m = (np.abs(t - tb) <= POOL_S) & np.isfinite(y)
+        pts.append((t[m] - tb, y[m] - hb))
+    out = np.zeros(len(pts))
     grid = np.linspace(-POOL_S, POOL_S, 201)
-    for n in range(len(compressions)):
+    for n in range(len(pts)):
         lo = max(0, n - POOL_N)
         u = np.concatenate([pts[j][0] for j in range(lo, n)] or [np.zeros(0)])
         r = np.concatenate([pts[j][1] for j in range(lo, n)] or [np.zeros(0)])
@@ -94,18 +91,20 @@ def pooled_bottom_corrections(t: np.ndarray, y: np.ndarray, compressions) -> np.
     return out
 
 
-def depth_errors(model: str, fam: str, clean: bool, seeds: int, templates) -> np.ndarray:
+def model_depth_errors(model: str, fam: str, clean: bool, seeds: int, templates) -> np.ndarray:
+    """Measured minus true depth of every matched compression of the family's seeded sessions, with ``model``."""
+    kw = dict(shape=fam, fps=30.0, **(CLEAN if clean else {}))
+    if fam in ("template", "mixed"):
+        kw["templates"] = templates
+    if model != "pooled-bottom":
+        return depth_errors(run_sessions(range(seeds), **kw))
     e = []
-    for seed in range(seeds):
-        kw = dict(shape=fam, fps=30.0, seed=seed, **(CLEAN if clean else {}))
-        if fam in ("template", "mixed"):
-            kw["templates"] = templates
-        sim = simulate(SimOptions(**kw))
-        res = analyze(sim.t_s, sim.height_mm)
-        corr = (pooled_bottom_corrections(sim.t_s, sim.height_mm, res.compressions) if model == "pooled-bottom"
-                else np.zeros(len(res.compressions)))
-        at = {id(c): n for n, c in enumerate(res.compressions)}
-        e += [m.depth_mm - corr[at[id(m)]] - c.depth_mm for c, m in match(sim.truth, res.compressions)]
+    for seed in range(seeds):  # the kernel's strokes (it has the bottoms' heights) are the session's compressions
+        sim = simulate(SimOptions(seed=seed, **kw))
+        k = analyze_strokes(sim.t_s, sim.height_mm)
+        depth = k.depth - pooled_bottom_corrections(sim.t_s, sim.height_mm, k.t_bottom, k.bottom)
+        measured = [SimpleNamespace(t_bottom_s=tb, depth_mm=d) for tb, d in zip(k.t_bottom, depth)]
+        e += [m.depth_mm - c.depth_mm for c, m in match(sim.truth, measured)]
     return np.array(e)
 
 
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
             for fam in families:
                 cell = []
                 for clean in (True, False):
-                    e = depth_errors(model, fam, clean, a.seeds, templates)
+                    e = model_depth_errors(model, fam, clean, a.seeds, templates)
                     cell.append(f"{np.abs(e).mean():.3f} ({e.mean():+.3f})")
                 cells.append(f"{fam} {' / '.join(cell)}")
             print(f"{model}: " + ", ".join(cells), flush=True)

@@ -20,9 +20,8 @@ import numpy as np
 
 from coach.core import CoreOptions, analyze
 from coach.core.simulator import SimOptions, simulate
-from tests.core_helpers import match, real_templates
+from tests.core_helpers import CLEAN, match, real_templates
 
-CLEAN = dict(noise_mm=0.0, tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0)
 TABLE = ("dict()", "dict(fit_window_s=0.10)", "dict(fit_window_s=0.17)", "dict(top_vertex_weight=1.0)",
          "dict(fit_window_s=0.10, top_vertex_weight=1.0)", "dict(top_fit_window_s=0.04, top_vertex_weight=1.0)")
 

@@ -22,11 +22,10 @@ import math
 import numpy as np
 import pytest
 
-from tests.core_helpers import depth_errors, match, rate_errors, real_templates, run_sessions
+from tests.core_helpers import CLEAN, depth_errors, match, rate_errors, real_templates, run_sessions
 
 FAMILIES = ("cosine", "trapezoid", "asymmetric", "template", "mixed")
 SEEDS = range(20)
-CLEAN = dict(noise_mm=0.0, tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0)
 
 # the targets
 CLEAN_MAE_MM = 0.2
