@@ -56,7 +56,16 @@ level carries from then on (``stats["chain"]``, the longest, drives the stated
 drift). Returning on every still frame instead (tops and bottoms) was tried: it
 broke the long-lived mid-stroke references that clean frames keep for a whole
 set, and each stroke then renewed mid-motion (stacked side view: MAE 0.25 to
-1.24 mm).
+1.24 mm). A chain whose last reference still fits is not renewed, so it never
+returned, and kept its error through every top: on the rendered stacks at
+640x480 the level sat 1.3 mm high from the first stroke to the last, and on the
+blurred ones it walked -3 then +4 mm. So at the tops (the hands back near
+where they rested, slow: little blur, the rest pose) the frame is measured
+against the key as well, and the level is pulled toward it without switching
+references, by a gain that weighs the renewals since the last agreement against
+one check's own error (a small Kalman filter on the level): a long chain is
+pulled all the way, a fresh one barely, so clean frames are not given the
+checks' noise.
 
 Where the camera and the chest are calibrated, the point is carried by the motion the chest can make
 (:class:`TranslationField`) instead of the shift and scale. Why: the hands translate along the chest
@@ -116,6 +125,12 @@ class HandMotionOptions:
     upscale_below_palm_px: float = 60.0  # smaller hands are tracked in a 2x upscaled image (more corners, finer LK)
     match_gain: bool = True  # features brighter or darker than in the reference: match, find again (False: comparison)
     gain_tolerance: float = 0.02  # a brightness ratio beyond 1 +- this is matched (rendered clean hands: up to 1.4 %)
+    key_check: bool = True  # near the rest (a stroke's top), measure against the key too and pull the level to it
+    key_check_palm: float = 0.25  # MediaPipe's point this near (palms) where the hands rested ...
+    key_check_still_palm: float = 0.05  # ... and moving less than this (palms) since the last frame: a top
+    key_check_meas_palm: float = 0.007  # one key check's own error (palms, s.d.; rendered stacks at 640x480: 0.3 px)
+    key_check_renew_palm: float = 0.007  # ... and what each renewal adds to the level's (the gain weighs the two)
+    key_check_max_palm: float = 0.1  # a disagreement beyond this (palms) is not a chain's drift: ignored
 
 
 @dataclass(frozen=True)
@@ -193,7 +208,7 @@ class HandMotionRefiner:
         # bridges across lost texture
         # "chain": the most re-anchorings any reference carried (a return to the key drops back to the key's)
         self.stats = {"refined": 0, "fallback": 0, "references": 0, "bridged": 0, "returns": 0, "chain": 0,
-                      "gain_matched": 0}
+                      "gain_matched": 0, "key_checks": 0}
         self.reset()
 
     def reset(self) -> None:
@@ -201,6 +216,8 @@ class HandMotionRefiner:
         o = self.opt
         self._ref: _Reference | None = None
         self._key: _Reference | None = None  # the reference the hands rested on: where a chain returns to
+        self._key_pt: np.ndarray | None = None  # MediaPipe's point while they rested there (frame px)
+        self._prev_pt: np.ndarray | None = None  # MediaPipe's point in the last frame with hands
         self._last_valid_ms: int | None = None
         self._failures = 0
         self._recent: deque[np.ndarray] = deque(maxlen=o.still_frames)  # MediaPipe's last points (still: all close)
@@ -211,6 +228,8 @@ class HandMotionRefiner:
         # ... and while the hands rested on the chest (refined frames): what stands in for the refinement when they
         # come back after a gap and are not yet still (see update)
         self._rest_offsets: deque[np.ndarray] = deque(maxlen=o.key_rest_frames)
+        self._step_palm = math.inf  # MediaPipe's point's move since the last frame (palms)
+        self._level_var = 0.0  # variance of the level the current reference carries against the key's (palms^2)
         self._last: _Refined | None = None  # the last refined frame (None after a gap)
         self._features_px: np.ndarray | None = None  # the last carry's features' centroid (frame px)
 
@@ -233,6 +252,9 @@ class HandMotionRefiner:
             self._offset = self._rest_offset()
             self._last = None
         self._last_valid_ms = t_ms
+        self._step_palm = (float(np.linalg.norm(pt - self._prev_pt)) / palm if self._prev_pt is not None
+                           and len(self._recent) else math.inf)
+        self._prev_pt = pt
         self._recent.append(pt)
         still = len(self._recent) == o.still_frames and float(
             np.max(np.linalg.norm(np.array(self._recent) - np.mean(self._recent, axis=0), axis=1))) <= o.still_palm * palm
@@ -265,8 +287,8 @@ class HandMotionRefiner:
                     res, renew = back, False
             make_key = res is not None and resting and not self._rest_keyed and self._ref is not self._key
             if make_key and not renew:  # resting on a reference that still fits well: it is the key as it is
-                self._key, make_key = self._ref, False
-                self._rest_keyed = True
+                self._make_key()
+                make_key = False
             renew = renew or make_key
             if res is not None:
                 q, inliers, frac, g = res
@@ -281,6 +303,8 @@ class HandMotionRefiner:
             if res is not None:
                 self._failures = 0
                 self.stats["refined"] += 1
+                if not renew and self._near_top(pt, palm):
+                    q = self._key_check(gray, pt, palm, q)
                 # kept for a bridge (a grey input is the caller's buffer: own a copy of it)
                 self._last = _Refined(g.copy() if g is image else g, hand_lm, q, pt, self._ref.scale)
                 if renew:
@@ -288,7 +312,7 @@ class HandMotionRefiner:
                     if self._new_reference(gray, palm_lm, hand_lm, q, pt, palm).refined:
                         self._ref.provisional = provisional
                         if make_key:
-                            self._key, self._rest_keyed = self._ref, True
+                            self._make_key()
                     elif provisional:  # too few corners in the palms: keep the bridge's whole-hand reference
                         self._ref = prev
                         self.stats["references"] += 1
@@ -316,6 +340,12 @@ class HandMotionRefiner:
         zero before the hands have rested on a reference."""
         return np.mean(self._rest_offsets, axis=0) if self._rest_offsets else np.zeros(2)
 
+    def _make_key(self) -> None:
+        """The current reference, which the hands rest on, is the key from now on (and the level's reference)."""
+        self._key, self._rest_keyed = self._ref, True
+        self._key_pt = np.median(self._rest_pts, axis=0)
+        self._level_var = 0.0
+
     def _return_to_key(self, gray: np.ndarray, pt: np.ndarray, palm: float):
         """Track this frame against the key again (as strictly as a renewal); on success it is the
         reference from now on. Why: every renewal continues the trace from a point measured in one frame, so a
@@ -329,11 +359,49 @@ class HandMotionRefiner:
             return None
         self.stats["returns"] += 1
         self._depth = self._key.depth
+        self._level_var = 0.0
         return res
+
+    def _near_top(self, pt: np.ndarray, palm: float) -> bool:
+        """A frame to measure against the key as well: the hands back near where they rested, barely moving
+        (a stroke's top), on another reference."""
+        o = self.opt
+        return (o.key_check and self._key is not None and self._ref is not self._key and self._key_pt is not None
+                and self._step_palm <= o.key_check_still_palm
+                and float(np.linalg.norm(pt - self._key_pt)) <= o.key_check_palm * palm)
+
+    def _key_check(self, gray: np.ndarray, pt: np.ndarray, palm: float, q: np.ndarray) -> np.ndarray:
+        """The point ``q`` measured on the current reference, pulled toward where the key (strictly tracked)
+        puts it; the current reference's anchor moves with it, so the trace goes on from the corrected level.
+        Why: a reference renewed mid-stroke carries that frame's error for good, and a chain of them walks the
+        level (blurred stacks at 640x480: -3 then +4 mm over a set); a return to the key happens only when the
+        current reference fails, so a chain that still fits kept its error through every top. At a top the hands
+        are slow (little blur) and near their rest pose: the key measures the point there with no chain between.
+        The current reference stays (the key's texture fails mid-stroke; switching to it renewed each stroke
+        mid-motion)."""
+        o = self.opt
+        cur, offset, feats = self._ref, self._offset, self._features_px
+        self._ref = self._key
+        res = self._track(gray, pt, palm, strict=True)
+        self._ref, self._offset, self._features_px = cur, offset, feats
+        if res is None:
+            return q
+        d = res[0] - q
+        if float(np.linalg.norm(d)) > o.key_check_max_palm * palm:
+            return q
+        m2 = o.key_check_meas_palm ** 2
+        gain = self._level_var / (self._level_var + m2) if self._level_var > 0 else 0.0
+        self._level_var *= 1.0 - gain
+        step = gain * d
+        cur.anchor = cur.anchor + step * cur.scale  # (reference px, upscaled by its scale)
+        self._offset = self._offset + step
+        self.stats["key_checks"] += 1
+        return q + step
 
     def _next_depth(self) -> int:
         """The depth of a reference taken now: one more re-anchoring than the last (the first one: 0)."""
         self._depth += 1
+        self._level_var += self.opt.key_check_renew_palm ** 2
         self.stats["chain"] = max(self.stats["chain"], self._depth)
         return self._depth
 
