@@ -81,6 +81,17 @@ def test_hands_back_after_the_breaths_count_exactly(run_case):
     assert acc.depth_mae_mm <= 1.5 and abs(acc.depth_bias_mm) <= 1.0
 
 
+def test_blurred_stacks_at_640x480_keep_their_level_over_two_sets(run_case):
+    """Blur, flicker, noise and JPEG, two sets with leaning runs. A reference renewed mid-stroke that kept fitting
+    never returned to the rest reference, so its error stayed in the level through every top (-3 then +4 mm) and
+    went into the depth where the tops lean: 3.18 mm (-3.06) on this clip, over the issue's 2.5 mm. The frame is
+    now measured against the rest reference at the tops as well (vision.hand_motion, key checks): 1.47 mm."""
+    _, out, acc = run_case("degraded", "vga", sim_s=15.0, per_set=10)
+    _common(acc, out)
+    assert len(out["sets"]) == 2 and acc.truth_count == 16
+    assert acc.depth_mae_mm <= 2.0 and abs(acc.depth_bias_mm) <= 2.0
+
+
 def test_markerless_stacked_hands_seen_from_45_45(run_case):
     """The issue's markerless bar where it was missed most (+1.91 mm before the field and the features' depth; now
     0.12 mm, -0.09, on the 6 s clip)."""
@@ -149,7 +160,9 @@ def test_markerless_stacked_hands_side_view(run_case):
 
 def test_lens_told_70_degrees_really_62_stacked_hands(run_case):
     """The texture tracker used to slip 6 mm after the second stroke here (+5.2 mm). On the 6 s clip now 1.86 mm
-    (-1.72): the wrong focal length enters the motion field and the features' ray (was 1.28, -0.50)."""
+    (-1.72): the wrong focal length enters the motion field and the features' ray (was 1.28, -0.50); with the key
+    checks at the tops 1.94 on this 7 s clip (15 s: 2.11 -> 1.96). Told 62 degrees it reads the same: the
+    lens is measured; what is left is the stack's per-reference scale (docs/calibration.md)."""
     _, out, acc = run_case("lens62-stacked", "side30")
     _common(acc, out)
     assert acc.depth_mae_mm <= 2.0
