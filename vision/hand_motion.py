@@ -217,7 +217,6 @@ class HandMotionRefiner:
         self._ref: _Reference | None = None
         self._key: _Reference | None = None  # the reference the hands rested on: where a chain returns to
         self._key_pt: np.ndarray | None = None  # MediaPipe's point while they rested there (frame px)
-        self._prev_pt: np.ndarray | None = None  # MediaPipe's point in the last frame with hands
         self._last_valid_ms: int | None = None
         self._failures = 0
         self._recent: deque[np.ndarray] = deque(maxlen=o.still_frames)  # MediaPipe's last points (still: all close)
@@ -228,7 +227,6 @@ class HandMotionRefiner:
         # ... and while the hands rested on the chest (refined frames): what stands in for the refinement when they
         # come back after a gap and are not yet still (see update)
         self._rest_offsets: deque[np.ndarray] = deque(maxlen=o.key_rest_frames)
-        self._step_palm = math.inf  # MediaPipe's point's move since the last frame (palms)
         self._level_var = 0.0  # variance of the level the current reference carries against the key's (palms^2)
         self._last: _Refined | None = None  # the last refined frame (None after a gap)
         self._features_px: np.ndarray | None = None  # the last carry's features' centroid (frame px)
@@ -252,9 +250,8 @@ class HandMotionRefiner:
             self._offset = self._rest_offset()
             self._last = None
         self._last_valid_ms = t_ms
-        self._step_palm = (float(np.linalg.norm(pt - self._prev_pt)) / palm if self._prev_pt is not None
-                           and len(self._recent) else math.inf)
-        self._prev_pt = pt
+        # MediaPipe's point's move since the last frame (palms; none after a gap)
+        step_palm = float(np.linalg.norm(pt - self._recent[-1])) / palm if self._recent else math.inf
         self._recent.append(pt)
         still = len(self._recent) == o.still_frames and float(
             np.max(np.linalg.norm(np.array(self._recent) - np.mean(self._recent, axis=0), axis=1))) <= o.still_palm * palm
@@ -303,7 +300,7 @@ class HandMotionRefiner:
             if res is not None:
                 self._failures = 0
                 self.stats["refined"] += 1
-                if not renew and self._near_top(pt, palm):
+                if not renew and self._near_top(pt, palm, step_palm):
                     q = self._key_check(gray, pt, palm, q)
                 # kept for a bridge (a grey input is the caller's buffer: own a copy of it)
                 self._last = _Refined(g.copy() if g is image else g, hand_lm, q, pt, self._ref.scale)
@@ -362,12 +359,12 @@ class HandMotionRefiner:
         self._level_var = 0.0
         return res
 
-    def _near_top(self, pt: np.ndarray, palm: float) -> bool:
+    def _near_top(self, pt: np.ndarray, palm: float, step_palm: float) -> bool:
         """A frame to measure against the key as well: the hands back near where they rested, barely moving
         (a stroke's top), on another reference."""
         o = self.opt
         return (o.key_check and self._key is not None and self._ref is not self._key and self._key_pt is not None
-                and self._step_palm <= o.key_check_still_palm
+                and step_palm <= o.key_check_still_palm
                 and float(np.linalg.norm(pt - self._key_pt)) <= o.key_check_palm * palm)
 
     def _key_check(self, gray: np.ndarray, pt: np.ndarray, palm: float, q: np.ndarray) -> np.ndarray:
@@ -380,10 +377,7 @@ class HandMotionRefiner:
         The current reference stays (the key's texture fails mid-stroke; switching to it renewed each stroke
         mid-motion)."""
         o = self.opt
-        cur, offset, feats = self._ref, self._offset, self._features_px
-        self._ref = self._key
-        res = self._track(gray, pt, palm, strict=True)
-        self._ref, self._offset, self._features_px = cur, offset, feats
+        res = self._track(gray, pt, palm, strict=True, ref=self._key)
         if res is None:
             return q
         d = res[0] - q
@@ -393,6 +387,7 @@ class HandMotionRefiner:
         gain = self._level_var / (self._level_var + m2) if self._level_var > 0 else 0.0
         self._level_var *= 1.0 - gain
         step = gain * d
+        cur = self._ref
         cur.anchor = cur.anchor + step * cur.scale  # (reference px, upscaled by its scale)
         self._offset = self._offset + step
         self.stats["key_checks"] += 1
@@ -435,6 +430,7 @@ class HandMotionRefiner:
         self._ref = _Reference(g.copy() if g is gray else g, fb, _up(q, k), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
                                _up(pt, k), float(np.linalg.norm(q - pt)), k, provisional=True, depth=self._next_depth())
         self._offset = q - pt
+        self._features_px = _down(fit.dst.mean(axis=0), k)
         self.stats["bridged"] += 1
         return q, fit.inliers
 
@@ -515,8 +511,7 @@ class HandMotionRefiner:
     def _carry(self, fit: _Fit, point: np.ndarray, k: float) -> np.ndarray:
         """Where ``point`` (reference px, upscaled by k) went: by the field when there is one (each inlier's δ/Z
         along its direction, their mean carried along the point's own direction, plus their mean sideways slip),
-        else by the shift and scale. Frame px; also notes the inliers' centroid in this frame."""
-        self._features_px = _down(fit.dst.mean(axis=0), k)
+        else by the shift and scale. Frame px."""
         if self.field is None:
             return _down(fit.transform[:, :2] @ point + fit.transform[:, 2], k)
         src = _down(fit.src, k)
@@ -527,11 +522,13 @@ class HandMotionRefiner:
         p = _down(point, k)
         return p + float(f.mean()) * self.field.at(p)[0] + slip.mean(axis=0)
 
-    def _track(self, gray: np.ndarray, pt: np.ndarray, palm: float,
-               strict: bool = False) -> tuple[np.ndarray, int, float, np.ndarray] | None:
+    def _track(self, gray: np.ndarray, pt: np.ndarray, palm: float, strict: bool = False,
+               ref: _Reference | None = None) -> tuple[np.ndarray, int, float, np.ndarray] | None:
         """Find the reference's features in this frame; the refined point (frame px), inliers, inlier share and
-        the frame as tracked (upscaled like the reference)."""
-        ref = self._ref
+        the frame as tracked (upscaled like the reference). ``ref``: another reference than the current one, to
+        measure against (the current one's offset and features are then left as they are)."""
+        own = ref is None
+        ref = self._ref if own else ref
         assert ref is not None
         o = self.opt
         k = ref.scale
@@ -549,7 +546,9 @@ class HandMotionRefiner:
             return None
         ref.transform = fit.transform
         ref.last_pt = pk
-        self._offset = q - pt
+        if own:
+            self._offset = q - pt
+            self._features_px = _down(fit.dst.mean(axis=0), k)  # the inliers' centroid in this frame
         return q, fit.inliers, fit.inliers / n, g
 
 
