@@ -1,6 +1,8 @@
 """Sparse search for missing hands (vision.hand_search), with real MediaPipe inference on the shared clips."""
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -119,8 +121,6 @@ class _Slow(_Scripted):
         self.delay_s = delay_s
 
     def detect_for_video(self, image, ts):
-        import time
-
         time.sleep(self.delay_s)
         return super().detect_for_video(image, ts)
 
@@ -131,8 +131,6 @@ def test_a_background_search_is_taken_on_a_fixed_frame_whatever_its_timing(delay
     the search ran: ``analyze`` on one file read 0.3 mm apart from run to run when it did. The search started on
     frame 3 is taken on frame 5 (``settle`` = 2), waiting for it there if need be; the two-hand landmarker
     tracks from frame 6."""
-    import time
-
     from vision.hand_search import SparseSearch
 
     many = _Slow(lambda ts: 1 if ts == 0 else 2, delay_s)
