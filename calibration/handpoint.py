@@ -33,7 +33,7 @@ sideways slip), which gives the hands' displacement in mm without any assumption
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -100,6 +100,9 @@ class TrackedPoint:
     stacked: bool  # two hands were seen in most resting frames
     lateral_prior_mm: float  # the two constraints used (y and z of the tracked point), for reports
     height_prior_mm: float
+    # the plane of the surface the texture tracker follows (unit, manikin frame): the chest's for a flat hand or a
+    # stack, the palm's (from PnP) for a hand turned toward the camera, blended by its tilt
+    surface_normal: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))
 
     @property
     def rel_sd(self) -> float:
@@ -233,7 +236,12 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
             sd = flat * back_sd * abs(per_mm) / float(axis @ r) + (1.0 - flat) * sd
             s_mm = depth / float(axis @ r)  # the point on the tracked ray at that depth
     p = c + s_mm * r
-    return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior)
+    flat = 1.0 if reads_as_stack(stacked, z_prior, o) else 1.0 - w_tilt
+    surface = np.array([0.0, 0.0, 1.0])
+    if normals and flat < 1.0:
+        surface = flat * surface + (1.0 - flat) * n
+        surface /= np.linalg.norm(surface)
+    return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior, surface)
 
 
 def depth_uncertainty_mm(rel_sd: float, depth_mm: float, coverage: float = 2.0, floor_mm: float = 0.3,

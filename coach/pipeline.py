@@ -165,8 +165,9 @@ class Geometry:
         self.field: TranslationField | None = None
         if self.mode == MODE_MARKER:
             k, n = intrinsics.matrix, manikin.cam_from_manikin.rotation[:, 2]
-            self.field = TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
-                                          (float(n[0]), float(n[1]), float(n[2])))
+            # (the hands' surface is taken parallel to the chest until the rest hold locates them: see locate)
+            normal = (float(n[0]), float(n[1]), float(n[2]))
+            self.field = TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), normal, normal)
 
     def frame_pose(self, image: np.ndarray) -> Pose | None:
         """This frame's cam_from_manikin (anchor mode re-measures it; None when the anchor is lost)."""
@@ -194,6 +195,9 @@ class Geometry:
         self.tracked = locate_tracked_point(samples, self.intr, pose, options)
         self.estimator = HeightEstimator(self.intr, self.estimator.cam_from_manikin, self.estimator.min_incidence_cos,
                                          plane_y_mm=float(self.tracked.point_mm[1]))
+        if self.field is not None:  # the texture's plane: a hand turned toward the camera is not parallel to the chest
+            n = pose.rotation @ self.tracked.surface_normal
+            self.field = replace(self.field, plane_normal=(float(n[0]), float(n[1]), float(n[2])))
         return self.tracked
 
 
@@ -452,6 +456,8 @@ class Pipeline:
             try:
                 self.geo.locate([self._rest_obs[i] for i in idx], self._poses.get(idx[len(idx) // 2], pose0),
                                 self.opt.hand_point)
+                if self.refiner is not None:
+                    self.refiner.field = self.geo.field
             except ValueError as exc:
                 self.warnings.append(f"the hands could not be located at rest ({exc}): heights on the midline plane")
         if self.geo.tracked is not None:

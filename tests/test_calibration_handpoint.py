@@ -249,3 +249,37 @@ def test_a_hand_resting_between_one_hands_and_a_stacks_height_is_stated_as_eithe
     assert miss_either < 0.6 * miss_one
     assert 2.0 * tp.along_ray_sd_mm >= 1.2 * miss_either  # along the ray a depth miss is a little longer
     assert tp.along_ray_sd_mm > 2.0 * on_one.along_ray_sd_mm
+
+
+# a right hand in its own frame (mm): x across, y along the fingers, z out of its back; the fingers curl a little
+_HAND_MM = np.array([
+    [0, 0, 0], [-25, 15, -5], [-40, 30, -8], [-50, 45, -10], [-58, 58, -12],
+    [-22, 85, 0], [-24, 120, -3], [-25, 142, -6], [-26, 160, -9],
+    [-3, 90, 0], [-3, 128, -3], [-3, 152, -6], [-3, 172, -9],
+    [15, 85, 0], [17, 118, -3], [18, 140, -6], [19, 157, -9],
+    [30, 75, 0], [34, 100, -3], [36, 116, -6], [38, 130, -9]], dtype=np.float64)
+
+
+@pytest.mark.parametrize("tilt_deg", [0.0, 35.0])
+def test_the_surface_plane_is_the_chest_for_a_flat_hand_and_the_palm_for_a_turned_one(tilt_deg):
+    """The texture tracker scales its features' motion to one point's depth on the surface's plane (vision.hand_motion):
+    for a flat hand that plane is the chest's; for a hand turned toward the camera by 35 deg it is the palm's, as PnP
+    measures it from the landmarks (exact landmarks here: within a few degrees of the truth)."""
+    intr = _intr()
+    pose = camera_from_angles(30.0, 0.0, 900.0)
+    c = pose.inverse().translation_mm
+    toward = np.array([c[0], c[1], 0.0]) / math.hypot(c[0], c[1])
+    t = math.radians(tilt_deg)
+    normal = math.cos(t) * np.array([0.0, 0.0, 1.0]) + math.sin(t) * toward
+    fingers = -toward - float(-toward @ normal) * normal
+    fingers /= np.linalg.norm(fingers)
+    rot = np.column_stack([np.cross(fingers, normal), fingers, normal])  # hand frame -> manikin frame
+    palm_c = _HAND_MM[[0, 5, 9, 13, 17]].mean(axis=0)
+    pts = (_HAND_MM - palm_c) @ rot.T + np.array([0.0, 0.0, 45.0])  # the palm centre 45 mm above the midline
+    lms = project_points(pose.apply(pts), intr.matrix, intr.dist_coeffs)
+    heel = lms[0] + 0.4 * (lms[[0, 5, 9, 13, 17]].mean(axis=0) - lms[0])
+    rest = [RestHand(heel, lms[None], (_HAND_MM / 1000.0)[None], lms[[0, 5, 9, 13, 17]].mean(axis=0)) for _ in range(3)]
+    tp = locate_tracked_point(rest, intr, pose, HandPointOptions())
+    assert tp.tilt_deg == pytest.approx(tilt_deg, abs=4.0)
+    angle = math.degrees(math.acos(min(1.0, float(tp.surface_normal @ normal))))
+    assert angle < 4.0, angle

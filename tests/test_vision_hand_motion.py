@@ -229,7 +229,7 @@ def test_the_field_carries_the_point_as_a_point_at_the_features_depth(elev_deg):
     ref = HandMotionRefiner()
     ref.field = field
     a_px = _pinhole(anchor3d[None])[0]
-    moved = ref._carry(_Fit(np.eye(2, 3), 60, src, dst), a_px, 1.0)
+    moved, _ = ref._carry(_Fit(np.eye(2, 3), 60, src, dst), a_px, 1.0)
     # the point on the anchor's ray at the features' (harmonic-mean, after the push) depth, pushed the same 50 mm
     depth = 1.0 / np.mean(1.0 / (base[:, 2] + push[2])) - push[2]
     expect = _pinhole((anchor3d / anchor3d[2] * depth + push)[None])[0]
@@ -237,8 +237,54 @@ def test_the_field_carries_the_point_as_a_point_at_the_features_depth(elev_deg):
     # the comparison: shift and scale, as without a calibration
     ref.field = None
     fit = ref._fit(src.astype(np.float32), dst.astype(np.float32), 60, 0.3, 1.0)
-    iso = ref._carry(fit, a_px, 1.0)
+    iso, _ = ref._carry(fit, a_px, 1.0)
     assert np.linalg.norm(iso - expect) > 5 * np.linalg.norm(moved - expect)
+
+
+@pytest.mark.parametrize("elev_deg,tilt_deg", [(20.0, 0.0), (45.0, 0.0), (30.0, 35.0)])
+def test_any_corners_on_the_hand_carry_the_motion_at_the_depth_points_scale(elev_deg, tilt_deg):
+    """Two references' corners from different parts of one hand (its back a plane, parallel to the chest or turned
+    toward the camera, 150 mm long), a 50 mm push along the chest normal: scaled to the depth point's depth on the
+    field's plane, both carry the point exactly as a point at the depth point's depth moves, and the depth point as
+    itself. Their plain mean depths differ by several %: without the scaling the two carries differ by that much of
+    the motion (each renewal's own scale), and a turned hand scaled as if parallel to the chest is off too."""
+    from vision.hand_motion import TranslationField, _Fit
+
+    e = math.radians(elev_deg)
+    up = np.array([0.0, -math.cos(e), -math.sin(e)])  # the chest normal (camera frame)
+    t = math.radians(tilt_deg)
+    v = np.cross(up, [1.0, 0.0, 0.0])
+    v /= np.linalg.norm(v)  # along the chest, toward the camera's far side
+    normal = math.cos(t) * up - math.sin(t) * v  # the hand's back turned toward the camera by tilt_deg
+    u = np.cross(normal, [1.0, 0.0, 0.0])
+    u /= np.linalg.norm(u)
+    rng = np.random.default_rng(5)
+    base = np.array([0.0, 0.0, 900.0]) + rng.uniform(-50, 50, (80, 1)) * np.array([1.0, 0.0, 0.0]) \
+        + rng.uniform(-75, 75, (80, 1)) * u
+    near = base[:, 2] < 900.0
+    depth3d = np.array([0.0, 0.0, 900.0]) + 10.0 * u  # the depth point (the first reference's centroid), on the plane
+    anchor3d = np.array([0.0, 0.0, 900.0]) + 70.0 * u  # the tracked point
+    push = -50.0 * up
+    d_px, a_px = _pinhole(depth3d[None])[0], _pinhole(anchor3d[None])[0]
+    # the anchor moves as a point at the depth point's depth on its own ray; the depth point as itself
+    expect = _pinhole((anchor3d / anchor3d[2] * depth3d[2] + push)[None])[0]
+    expect_d = _pinhole((depth3d + push)[None])[0]
+    motion = np.linalg.norm(expect - a_px)
+    out = {}
+    for plane in (tuple(normal), tuple(up), None):
+        ref = HandMotionRefiner()
+        ref.field = TranslationField(900.0, 900.0, 640.0, 360.0, tuple(up), plane_normal=plane)
+        for part in (near, ~near):
+            src, dst = _pinhole(base[part]), _pinhole(base[part] + push)
+            out[plane, bool(part[0] == near[0])] = ref._carry(_Fit(np.eye(2, 3), int(part.sum()), src, dst), a_px, 1.0,
+                                                              d_px)
+    for which in (True, False):
+        q, q0 = out[tuple(normal), which]
+        assert np.linalg.norm(q - expect) < 1e-6 and np.linalg.norm(q0 - expect_d) < 1e-6
+    spread = np.linalg.norm(out[None, True][0] - out[None, False][0])
+    assert spread > 0.03 * motion  # the plain means: one scale per reference
+    if tilt_deg:  # the chest's plane for a turned hand: each part off by much of that
+        assert max(np.linalg.norm(out[tuple(up), w][0] - expect) for w in (True, False)) > 0.01 * motion
 
 
 def _flicker_run(seed: int, match_gain: bool) -> float:
