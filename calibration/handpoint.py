@@ -214,14 +214,16 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
         sd = max(sd, abs(s_new - s_mm) / 2.0)
         s_mm = s_new
     z_prior = float(c[2] + s_mm * r[2])
+    # how level the tracked surface (the back of the top hand) is: a stack's or a flat hand's is, a hand turned toward
+    # the camera's is not (blended by its tilt)
+    is_stack = reads_as_stack(stacked, z_prior, o)
+    flat = 1.0 if is_stack else 1.0 - w_tilt
     feats = [x.features_px for x in samples if x.features_px is not None]
     if feats:
         # the texture tracker measures the motion of a point at its features' depth (vision.hand_motion): convert
         # there. On a flat hand or a stack the features lie on the back of the top hand, at a known height; a hand
         # turned toward the camera (its back not level) keeps the lateral prior above, blended by the tilt
-        is_stack = reads_as_stack(stacked, z_prior, o)
         either = not is_stack and z_prior >= o.stack_min_height_mm - o.stack_band_mm
-        flat = 1.0 if is_stack else 1.0 - w_tilt
         rf = pixel_rays(np.median(np.array(feats), axis=0)[None], intr.matrix, intr.dist_coeffs)[0] @ cam_from_manikin.rotation
         rf = rf / np.linalg.norm(rf)
         if flat > 0.0 and rf[2] < -0.05:
@@ -236,8 +238,7 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
             sd = flat * back_sd * abs(per_mm) / float(axis @ r) + (1.0 - flat) * sd
             s_mm = depth / float(axis @ r)  # the point on the tracked ray at that depth
     p = c + s_mm * r
-    flat = 1.0 if reads_as_stack(stacked, z_prior, o) else 1.0 - w_tilt
-    surface = np.array([0.0, 0.0, 1.0])
+    surface = np.array([0.0, 0.0, 1.0])  # the texture's plane (vision.hand_motion scales its features' motion on it)
     if normals and flat < 1.0:
         surface = flat * surface + (1.0 - flat) * n
         surface /= np.linalg.norm(surface)

@@ -217,7 +217,8 @@ class _Refined:
     point: np.ndarray  # the refined point (frame px)
     mp_pt: np.ndarray  # MediaPipe's point (frame px)
     scale: float
-    depth_px: np.ndarray | None = None  # the depth point in that frame (frame px; see _Reference.depth_px)
+    depth_px: np.ndarray | None = None  # where its motion was a point's (RefinedPoint.features_px): with a field, the
+    # depth point a bridge carries on (see _Reference.depth_px)
 
 
 class HandMotionRefiner:
@@ -329,12 +330,11 @@ class HandMotionRefiner:
                 if not renew and self._near_top(pt, palm, step_palm):
                     q = self._key_check(gray, pt, palm, q)
                 # kept for a bridge (a grey input is the caller's buffer: own a copy of it)
-                carried = self._features_px if self._ref.depth_px is not None else None  # the depth point, here
-                self._last = _Refined(g.copy() if g is image else g, hand_lm, q, pt, self._ref.scale, carried)
+                self._last = _Refined(g.copy() if g is image else g, hand_lm, q, pt, self._ref.scale, self._features_px)
                 if renew:
                     prev = self._ref
                     # (continuing from the refined point: the depth point too, as carried to this frame)
-                    if self._new_reference(gray, palm_lm, hand_lm, q, pt, palm, carried).refined:
+                    if self._new_reference(gray, palm_lm, hand_lm, q, pt, palm, self._features_px).refined:
                         self._ref.provisional = provisional
                         if make_key:
                             self._make_key()
@@ -459,7 +459,7 @@ class HandMotionRefiner:
                                _up(pt, k), float(np.linalg.norm(q - pt)), k, provisional=True, depth=self._next_depth(),
                                depth_px=q0)
         self._offset = q - pt
-        self._features_px = q0 if q0 is not None else _down(fit.dst.mean(axis=0), k)
+        self._features_px = _motion_point(q0, fit, k)
         self.stats["bridged"] += 1
         return q, fit.inliers
 
@@ -478,9 +478,10 @@ class HandMotionRefiner:
         self._ref = _Reference(g if g is not gray else gray.copy(), feats, _up(anchor, k),
                                np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), _up(mp_pt, k),
                                float(np.linalg.norm(anchor - mp_pt)), k, depth=self._next_depth())
-        self._features_px = _down(feats.mean(axis=0), k)
-        if self.field is not None:
-            self._ref.depth_px = self._features_px = self._features_px if depth_px is None else np.asarray(depth_px, float)
+        centroid = _down(feats.mean(axis=0), k)
+        if self.field is not None:  # the depth point: carried on, or (a fresh one) this reference's centroid
+            self._ref.depth_px = centroid if depth_px is None else np.asarray(depth_px, float)
+        self._features_px = centroid if self._ref.depth_px is None else self._ref.depth_px
         self._offset = anchor - mp_pt
         self._last = _Refined(self._ref.gray, hand_lm, np.asarray(anchor, float), mp_pt, k, self._features_px)
         self.stats["references"] += 1
@@ -552,8 +553,9 @@ class HandMotionRefiner:
         (``plane_depth``): on a plane the depths' ratio follows from the pixels alone. Why: the plain mean δ/Z is
         the motion of a point at the inliers' mean depth, and each renewal takes other corners, elsewhere on the
         hand (a stack's span ~150 mm toward the camera), so each reference carried the motion of another point
-        while the geometry converts it at the one located at rest. Measured on the rendered families (two seeds,
-        34 cases each): summed depth MAE 18.1 -> 17.4 and 18.8 -> 16.6 mm, the flat hands most (docs/calibration.md)."""
+        while the geometry converts it at the one located at rest. Measured on the rendered families (34 cases per
+        seed): summed depth MAE 18.1 -> 17.2, 18.8 -> 15.8 and, held out, 20.2 -> 17.4 mm; the flat hands gained
+        most (docs/calibration.md, "Features scaled to one point's depth")."""
         if self.field is None:
             return _down(fit.transform[:, :2] @ point + fit.transform[:, 2], k), None
         src = _down(fit.src, k)
@@ -599,9 +601,14 @@ class HandMotionRefiner:
         ref.last_pt = pk
         if own:
             self._offset = q - pt
-            # the point whose depth the motion is measured at: the depth point, or the inliers' centroid in this frame
-            self._features_px = q0 if q0 is not None else _down(fit.dst.mean(axis=0), k)
+            self._features_px = _motion_point(q0, fit, k)
         return q, fit.inliers, fit.inliers / n, g
+
+
+def _motion_point(q0: np.ndarray | None, fit: _Fit, k: float) -> np.ndarray:
+    """Where a carry's motion is a point's, in this frame (RefinedPoint.features_px): the depth point when the carry
+    had one, else the inliers' centroid."""
+    return q0 if q0 is not None else _down(fit.dst.mean(axis=0), k)
 
 
 def _gain_ratio(a: np.ndarray, b: np.ndarray, pts_a: np.ndarray, pts_b: np.ndarray, patch_px: int = 7) -> float:
