@@ -104,7 +104,7 @@ class HandRig:
     """The family's bodies at rest (heights 0): sprites with placements, the forearm and tag quads."""
 
     sprites: list[tuple[HandSprite, HandPlacement]]
-    forearms: list[np.ndarray]  # (4, 3) world quads
+    forearms: list[np.ndarray]  # (4, 3) world quads; forearms[i] rises from sprites[i]'s wrist
     tag: np.ndarray | None  # (4, 3) corners TL, TR, BR, BL of the tag's black square
     tag_texture: tuple[np.ndarray, float] | None
 
@@ -172,6 +172,10 @@ def build_rig(family: HandFamily, cam: RenderCamera, hands_dir, placement_mm: fl
         tag = np.array([c - h * right - h * down, c + h * right - h * down, c + h * right + h * down,
                         c - h * right + h * down])
         tex = PaperMarker(HAND_TAG_DICT, HAND_TAG_ID, fam.tag_mm, (0.0, 0.0, 0.0), margin_cells=0.6).texture(12)
+        # standing on the wristband: the paper's lower edge 1 mm above the hand's back, not sunk into the hand (until
+        # session 11 it reached 8-13 mm below the back and was drawn over the hand there, an occlusion no camera sees)
+        paper = _tag_with_margin(tag, tex[0].shape[0], HandRig([], [], tag, tex))
+        tag = tag + max(0.0, pl.center[2] + 1.0 - float(paper[:, 2].min())) * np.array([0.0, 0.0, 1.0])
     return HandRig(sprites, forearms, tag, tex)
 
 
@@ -231,20 +235,38 @@ def composite_quad(frame: np.ndarray, cam: RenderCamera, texture: np.ndarray, qu
     frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + col * shade * a, 0, 255).astype(np.uint8)
 
 
+def draw_order(rig: HandRig) -> list[tuple[str, object]]:
+    """The rig's bodies back to front, as :func:`draw_rig` draws them: ("hand", (sprite, placement)), ("forearm",
+    quad), ("tag", quad). Each hand, then its own forearm, bottom hand first, the tag last. Why that order: the
+    bottom hand's forearm rises from behind the top hand's wrist, 15-30 mm behind the top hand's back where the two
+    overlap in the image; drawn after both hands (as it was until session 11) it covered the top hand there, an
+    occlusion no camera sees, and the texture tracker's features on its edge moved like the farther surface (the
+    stacks read ~1 % low). tests/test_render_rig.py checks the order against the bodies' depths."""
+    out: list[tuple[str, object]] = []
+    for i, sp_pl in enumerate(rig.sprites):
+        out.append(("hand", sp_pl))
+        if i < len(rig.forearms):
+            out.append(("forearm", rig.forearms[i]))
+    if rig.tag is not None:
+        out.append(("tag", rig.tag))
+    return out
+
+
 def draw_rig(frame: np.ndarray, cam: RenderCamera, rig: HandRig, dz_mm: float, tag_visible: bool = True) -> None:
-    """The rig moved by ``dz_mm`` along the chest normal, drawn bottom to top (what the camera sees)."""
+    """The rig moved by ``dz_mm`` along the chest normal, drawn back to front (:func:`draw_order`)."""
     global _SKIN
     dz = np.array([0.0, 0.0, dz_mm])
-    for sp, pl in rig.sprites:
-        composite_hand(frame, cam, sp, replace(pl, center=pl.center + dz))
-    if rig.forearms:
-        if _SKIN is None:
-            _SKIN = _skin_texture()
-        for q in rig.forearms:
-            composite_quad(frame, cam, _SKIN, q + dz, shade=0.9)
-    if rig.tag is not None and tag_visible:
-        tex, _ = rig.tag_texture
-        composite_quad(frame, cam, tex, _tag_with_margin(rig.tag, tex.shape[0], rig) + dz, ss=3)
+    for kind, body in draw_order(rig):
+        if kind == "hand":
+            sp, pl = body
+            composite_hand(frame, cam, sp, replace(pl, center=pl.center + dz))
+        elif kind == "forearm":
+            if _SKIN is None:
+                _SKIN = _skin_texture()
+            composite_quad(frame, cam, _SKIN, body + dz, shade=0.9)
+        elif tag_visible:
+            tex, _ = rig.tag_texture
+            composite_quad(frame, cam, tex, _tag_with_margin(body, tex.shape[0], rig) + dz, ss=3)
 
 
 def _tag_with_margin(tag: np.ndarray, tex_px: int, rig: HandRig) -> np.ndarray:
