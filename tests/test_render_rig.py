@@ -1,7 +1,7 @@
 """The rendered hand rigs are drawn in depth order: every body drawn over another is nearer the camera there.
 
 Why: the accuracy figures of docs/calibration.md are only as honest as the scenes. Until session 11 the bottom
-hand's forearm was drawn after both hands, over the top hand where it lies 15-30 mm behind it, and the hand tag
+hand's forearm was drawn after both hands, over the top hand where it lies 15-35 mm behind it, and the hand tag
 sank 8-13 mm into the hand it stands on. No camera sees either; the texture tracker's features on the false
 edges moved like the farther surface and the stacks read ~1 % low.
 """

@@ -174,7 +174,7 @@ def build_rig(family: HandFamily, cam: RenderCamera, hands_dir, placement_mm: fl
         tex = PaperMarker(HAND_TAG_DICT, HAND_TAG_ID, fam.tag_mm, (0.0, 0.0, 0.0), margin_cells=0.6).texture(12)
         # standing on the wristband: the paper's lower edge 1 mm above the hand's back, not sunk into the hand (until
         # session 11 it reached 8-13 mm below the back and was drawn over the hand there, an occlusion no camera sees)
-        paper = _tag_with_margin(tag, tex[0].shape[0], HandRig([], [], tag, tex))
+        paper = _tag_with_margin(tag, tex)
         tag = tag + max(0.0, pl.center[2] + 1.0 - float(paper[:, 2].min())) * np.array([0.0, 0.0, 1.0])
     return HandRig(sprites, forearms, tag, tex)
 
@@ -238,7 +238,7 @@ def composite_quad(frame: np.ndarray, cam: RenderCamera, texture: np.ndarray, qu
 def draw_order(rig: HandRig) -> list[tuple[str, object]]:
     """The rig's bodies back to front, as :func:`draw_rig` draws them: ("hand", (sprite, placement)), ("forearm",
     quad), ("tag", quad). Each hand, then its own forearm, bottom hand first, the tag last. Why that order: the
-    bottom hand's forearm rises from behind the top hand's wrist, 15-30 mm behind the top hand's back where the two
+    bottom hand's forearm rises from behind the top hand's wrist, 15-35 mm behind the top hand's back where the two
     overlap in the image; drawn after both hands (as it was until session 11) it covered the top hand there, an
     occlusion no camera sees, and the texture tracker's features on its edge moved like the farther surface (the
     stacks read ~1 % low). tests/test_render_rig.py checks the order against the bodies' depths."""
@@ -264,14 +264,14 @@ def draw_rig(frame: np.ndarray, cam: RenderCamera, rig: HandRig, dz_mm: float, t
             if _SKIN is None:
                 _SKIN = _skin_texture()
             composite_quad(frame, cam, _SKIN, body + dz, shade=0.9)
-        elif tag_visible:
-            tex, _ = rig.tag_texture
-            composite_quad(frame, cam, tex, _tag_with_margin(body, tex.shape[0], rig) + dz, ss=3)
+        elif kind == "tag" and tag_visible:
+            composite_quad(frame, cam, rig.tag_texture[0], _tag_with_margin(body, rig.tag_texture) + dz, ss=3)
 
 
-def _tag_with_margin(tag: np.ndarray, tex_px: int, rig: HandRig) -> np.ndarray:
+def _tag_with_margin(tag: np.ndarray, tag_texture: tuple[np.ndarray, float]) -> np.ndarray:
     """The tag's paper quad (its black square's corners grown by the texture's white margin)."""
-    _, px_per_mm = rig.tag_texture
+    tex, px_per_mm = tag_texture
+    tex_px = tex.shape[0]
     side_mm = float(np.linalg.norm(tag[1] - tag[0]))
     grow = (tex_px / px_per_mm - side_mm) / 2.0 / side_mm
     c = tag.mean(axis=0)
