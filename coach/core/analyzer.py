@@ -202,6 +202,17 @@ def analyze_strokes(t_s, height_mm, options: CoreOptions | None = None) -> Strok
     return Strokes.concat(eng.strokes)
 
 
+def _smoothed(left: float, h1: float, right: float, spike_mm: float) -> float:
+    """The scheduler's copy of the frontend's [1, 2, 1]/4 smoothing at ``h1`` (finite), in scalar arithmetic:
+    a missing neighbour counts as ``h1``, and so does a right neighbour that jumps by more than ``spike_mm``
+    beyond the step from the left (a spike the frontend would remove). One copy for ``push`` and ``push_many``."""
+    if left != left:
+        left = h1
+    if not (right == right and abs(right - h1) <= spike_mm + abs(h1 - left)):
+        right = h1
+    return 0.25 * left + 0.5 * h1 + 0.25 * right
+
+
 def _from_min(rec) -> list:
     """The (t, s) samples from the lowest one on (the crossing search starts at the bottom)."""
     items = list(rec)
@@ -236,19 +247,19 @@ class StreamingAnalyzer:
         self._phase = PHASE_IDLE
         # scheduler (decides when to run the kernel; never what it decides)
         o = self.options
-        self._T = o.detect_mm
+        self._detect_mm = o.detect_mm
         self._recent: deque = deque(maxlen=16)  # (t, smoothed) of the last samples
-        self._recent_s: deque = deque(maxlen=16)  # ... their smoothed values alone (for their minimum)
-        self._hist: list = []  # (t, smoothed) since the candidate upstroke
-        self._b = self._B = math.nan
-        self._r_at = math.inf
-        self._fallback = math.inf
+        self._recent_mm: deque = deque(maxlen=16)  # ... their smoothed values alone (for their minimum)
+        self._rise: list = []  # (t, smoothed) from the candidate's lowest sample on
+        self._bottom_mm = self._baseline_mm = math.nan  # the candidate's smoothed bottom and its baseline (the kernel's)
+        self._release_due_s = math.inf  # run the kernel once the previous sample is this late (release + wait)
+        self._fallback_due_s = math.inf  # ... or once a sample is this late, whatever the signal does
         self._armed = False  # a rise was seen: watching for the release
-        self._mx = -math.inf
-        self._cap = math.inf
-        self._wait = 0.05
-        self._S = o.spike_mm
-        self._min_depth = 0.0
+        self._rise_max_mm = -math.inf  # highest smoothed value of the rise
+        self._up_deadline_s = math.inf  # the upstroke may not last longer (max_up_s)
+        self._release_wait_s = 0.05  # the kernel's wait after a release (from its resolved parameters)
+        self._spike_mm = o.spike_mm
+        self._min_depth_mm = 0.0  # a dip shallower than this below the baseline is no candidate
 
     # ------------------------------------------------------------ feeding
     def _feed(self, final: bool) -> list[Compression]:
@@ -262,41 +273,41 @@ class StreamingAnalyzer:
         new = self._e.feed(t, h, final)
         p = self._e.p
         if p is not None:
-            self._wait = p.release_wait_s
-            self._min_depth = p.min_depth_mm
+            self._release_wait_s = p.release_wait_s
+            self._min_depth_mm = p.min_depth_mm
             if self._recent.maxlen != p.w + 3:
                 self._recent = deque(self._recent, maxlen=p.w + 3)
-                self._recent_s = deque(self._recent_s, maxlen=p.w + 3)
+                self._recent_mm = deque(self._recent_mm, maxlen=p.w + 3)
         self._schedule()
         return new
 
     def _schedule(self) -> None:
         """After a kernel run: what to watch for before the next one."""
-        self._fallback = self._last_t + FALLBACK_S
+        self._fallback_due_s = self._last_t + FALLBACK_S
         pend = self._e.carry.pending
         if pend is None or self._e.p is None:
             self._armed = False
             self._recent.clear()  # the next candidate needs a new dip
-            self._recent_s.clear()
+            self._recent_mm.clear()
             return
         t_up, b_s, B = pend
         if not self._armed:
-            self._hist = _from_min(self._recent)
-            self._mx = max((v for _, v in self._hist), default=-math.inf)
+            self._rise = _from_min(self._recent)
+            self._rise_max_mm = max((v for _, v in self._rise), default=-math.inf)
         self._armed = True
-        self._b, self._B = b_s, B  # the kernel's own numbers for this candidate
-        self._cap = t_up + self.options.max_up_s
-        self._r_at = -math.inf  # recompute the release estimate on the next sample
+        self._bottom_mm, self._baseline_mm = b_s, B  # the kernel's own numbers for this candidate
+        self._up_deadline_s = t_up + self.options.max_up_s
+        self._release_due_s = -math.inf  # recompute the release estimate on the next sample
 
     def _release_time(self) -> float:
         """The kernel's release rule on the replicated smoothed samples: first crossing of
         b + 0.9 (min(M, B) - b), M the running max (interpolated like the kernel)."""
-        hist = self._hist
+        hist = self._rise
         if not hist:
             return math.inf
-        M = self._mx
-        ref = M if self._B != self._B else min(M, self._B)
-        lvl = self._b + RELEASE_FRACTION * (ref - self._b)
+        M = self._rise_max_mm
+        ref = M if self._baseline_mm != self._baseline_mm else min(M, self._baseline_mm)
+        lvl = self._bottom_mm + RELEASE_FRACTION * (ref - self._bottom_mm)
         tp, sp = hist[0]
         for tt, ss in hist:
             if ss >= lvl:
@@ -324,38 +335,36 @@ class StreamingAnalyzer:
         self._t.append(t)
         self._h.append(h)
         # The kernel sees a sample once its successor has arrived: the previous sample is visible now.
-        if t >= self._fallback:
+        if t >= self._fallback_due_s:
             return self._feed(False)
         if h1 != h1:
             return []
         # Scheduler: replicate the kernel's smoothed value of the previous sample (scalar arithmetic) and
         # its release rule, to run the kernel when a compression becomes decidable. It only chooses *when*
         # the kernel runs, never what it decides; a wrong guess costs one run or some latency.
-        left = h2 if h2 == h2 else h1
-        right = h if (h == h and abs(h - h1) <= self._S + abs(h1 - left)) else h1
-        s1 = 0.25 * left + 0.5 * h1 + 0.25 * right
+        s1 = _smoothed(h2, h1, h, self._spike_mm)
         rec = self._recent
         rec.append((prev_t, s1))
-        self._recent_s.append(s1)
+        self._recent_mm.append(s1)
         if self._armed:
-            self._hist.append((prev_t, s1))
-            if s1 > self._mx or self._r_at == -math.inf:
-                if s1 > self._mx:
-                    self._mx = s1
-                self._r_at = self._release_time() + self._wait
-            if prev_t >= self._r_at or prev_t >= self._cap or self._mx - s1 > self._T:
+            self._rise.append((prev_t, s1))
+            if s1 > self._rise_max_mm or self._release_due_s == -math.inf:
+                if s1 > self._rise_max_mm:
+                    self._rise_max_mm = s1
+                self._release_due_s = self._release_time() + self._release_wait_s
+            if prev_t >= self._release_due_s or prev_t >= self._up_deadline_s or self._rise_max_mm - s1 > self._detect_mm:
                 return self._feed(False)  # decidable (or the next downstroke has begun)
         elif len(rec) > 1:
-            b = min(self._recent_s)
+            b = min(self._recent_mm)
             # a rise after a dip that reached compression depth below the rest: a candidate upstroke
-            if s1 - b > 0.8 * self._T and not (b > self._e.baseline_mm - self._min_depth):
+            if s1 - b > 0.8 * self._detect_mm and not (b > self._e.baseline_mm - self._min_depth_mm):
                 B = self._e.baseline_mm
                 self._armed = True
-                self._b, self._B = b, B
-                self._hist = _from_min(rec)
-                self._mx = s1
-                self._cap = prev_t + self.options.max_up_s
-                self._r_at = self._release_time() + self._wait
+                self._bottom_mm, self._baseline_mm = b, B
+                self._rise = _from_min(rec)
+                self._rise_max_mm = s1
+                self._up_deadline_s = prev_t + self.options.max_up_s
+                self._release_due_s = self._release_time() + self._release_wait_s
         return []
 
     def push_many(self, t_s: Iterable[float], height_mm: Iterable[float]) -> list[Compression]:
@@ -383,14 +392,12 @@ class StreamingAnalyzer:
         tt, hh = t[-k:].tolist(), h[-k:].tolist()
         self._armed = False
         self._recent.clear()
-        self._recent_s.clear()
+        self._recent_mm.clear()
         for i in range(1, len(hh) - 1):
-            h1, left, right = hh[i], hh[i - 1], hh[i + 1]
-            if h1 == h1:
-                left = left if left == left else h1
-                right = right if right == right else h1
-                self._recent.append((tt[i], 0.25 * left + 0.5 * h1 + 0.25 * right))
-                self._recent_s.append(self._recent[-1][1])
+            if hh[i] == hh[i]:
+                s1 = _smoothed(hh[i - 1], hh[i], hh[i + 1], self._spike_mm)
+                self._recent.append((tt[i], s1))
+                self._recent_mm.append(s1)
         return self._feed(False)
 
     def result(self) -> SessionResult:

@@ -529,16 +529,26 @@ class _Run:
 
     def __init__(self, buf, ph: Phases, base: int, p: Params) -> None:
         self.p, self.o, self.ph, self.base = p, p.options, ph, base
+        # the buffer: times (s), cleaned and smoothed heights (mm), whether a sample was bridged
         self.t, self.c, self.s, self.filled = buf.t, buf.c, buf.s, buf.filled
         self.n = buf.t.size
-        # set by _candidates
-        self.j = self.u = self.lb = self.lbc = self.t_lb = self.bottom_s = self.top_before_s = None
-        self.lp = self.lpc = self.geo_ok = self.hw = None
-        self.m = 0
-        self.tp = self.cp = self.sp = None
+        # set by _candidates (``_i``: local sample index, may be < 0 before the buffer; ``_ic``: clipped to it)
+        self.cand_phase = None  # each candidate's UP phase (index into ph)
+        self.up_i = None  # first sample of that UP phase
+        self.bottom_i = self.bottom_ic = None  # the DOWN phase's lowest smoothed sample
+        self.bottom_sample_t_s = None  # ... its time
+        self.bottom_smoothed_mm = None  # ... its smoothed height
+        self.top_before_smoothed_mm = None  # the previous UP phase's highest smoothed height
+        self.top_before_i = self.top_before_ic = None  # ... its sample
+        self.measurable = None  # bottom in the buffer, a top before it, the upstroke not too long
+        self.fit_half_width_s = None  # the bottom fit's half-width (narrowed on fast strokes)
+        self.prev_bottom_i = None  # the previous candidate's lowest sample (the carry's for the first)
+        self.n_cand = 0
+        self.t_padded = self.clean_padded = self.smooth_padded = None  # views that read past either end
         # set by _measure
-        self.tb = self.bv = self.prev_tb = self.prev_bv = self.prev_lb = None
-        self.nan_at = None
+        self.bottom_t_s = self.bottom_mm = None  # each candidate's fitted bottom
+        self.prev_bottom_t_s = self.prev_bottom_mm = None  # ... and the previous candidate's
+        self.nan_i = None  # samples with no cleaned height
 
 
 def _process(buf, ph, base, p, carry, final):
@@ -550,20 +560,20 @@ def _process(buf, ph, base, p, carry, final):
     run = _Run(buf, ph, base, p)
     if not _candidates(run, carry):
         return Strokes.empty(), _need_from(run.t, run.n - 1, p)
-    if run.m == 1 and ONE_CANDIDATE_PATH:
+    if run.n_cand == 1 and ONE_CANDIDATE_PATH:
         return _process_one(run, carry, final)
     k, tcen, jq = _rest_top_times(run, carry)
     qv = _measure(run, carry, k, tcen, jq)
     B, good, rest_top, amp = _baselines(run, carry, qv)
     f, t_r, M, n_dec = _releases(run, carry, B, final)
     if n_dec == 0:
-        return Strokes.empty(), _need_from(run.t, run.u[0], p)
+        return Strokes.empty(), _need_from(run.t, run.up_i[0], p)
     out = _accept(run, n_dec, B, f, t_r, M)
     d = slice(0, n_dec)
     rt, gd = rest_top[d], good[d]
     _advance_carry(run, carry, n_dec, qv[d][rt].tolist(), amp[d][rt].tolist(), qv[d][gd].tolist(),
-                   run.tb[d][gd].tolist(), float(B[n_dec - 1]))
-    need = _need_from(run.t, run.u[n_dec], p) if n_dec < run.m else _need_from(run.t, run.n - 1, p)
+                   run.bottom_t_s[d][gd].tolist(), float(B[n_dec - 1]))
+    need = _need_from(run.t, run.up_i[n_dec], p) if n_dec < run.n_cand else _need_from(run.t, run.n - 1, p)
     return out, need
 
 
@@ -585,23 +595,23 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
         j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
     if j.size == 0:
         return False
-    run.tp, run.cp, run.sp = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
-    run.j, run.m = j, j.size
-    u = run.u = ph.start[j] - base
-    lb = run.lb = ph.exti[j - 1] - base  # the DOWN phase's minimum (local index)
-    run.bottom_s = ph.extv[j - 1]
-    p_s = run.top_before_s = ph.extv[j - 2]  # max of the previous UP phase (smoothed)
-    lp = run.lp = ph.exti[j - 2] - base
+    run.t_padded, run.clean_padded, run.smooth_padded = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
+    run.cand_phase, run.n_cand = j, j.size
+    u = run.up_i = ph.start[j] - base
+    lb = run.bottom_i = ph.exti[j - 1] - base  # the DOWN phase's minimum (local index)
+    run.bottom_smoothed_mm = ph.extv[j - 1]
+    p_s = run.top_before_smoothed_mm = ph.extv[j - 2]  # max of the previous UP phase (smoothed)
+    lp = run.top_before_i = ph.exti[j - 2] - base
     geo_ok = (lb >= 0) & ~np.isnan(p_s)
-    lbc = run.lbc = np.maximum(lb, 0)
-    t_lb = run.t_lb = t[lbc]
+    lbc = run.bottom_ic = np.maximum(lb, 0)
+    t_lb = run.bottom_sample_t_s = t[lbc]
     geo_ok &= t[u] - t_lb <= o.max_up_s
-    run.geo_ok = geo_ok
-    lpc = run.lpc = np.minimum(np.maximum(lp, 0), n - 1)
+    run.measurable = geo_ok
+    lpc = run.top_before_ic = np.minimum(np.maximum(lp, 0), n - 1)
     # fit half-width: the full window, narrowed on fast strokes (about 0.6 of the top-to-bottom time)
     fw = o.fit_window_s
-    run.hw = np.where(lp >= 0, np.minimum(np.maximum(0.6 * (t_lb - t[lpc]), 0.5 * fw), fw), fw)
-    run.prev_lb = np.concatenate(([carry.prev_bottom_index - base], lb[:-1]))
+    run.fit_half_width_s = np.where(lp >= 0, np.minimum(np.maximum(0.6 * (t_lb - t[lpc]), 0.5 * fw), fw), fw)
+    run.prev_bottom_i = np.concatenate(([carry.prev_bottom_index - base], lb[:-1]))
     return True
 
 
@@ -609,21 +619,21 @@ def _rest_top_times(run: _Run, carry: StrokeCarry):
     """Which candidates have a top before them that may be a rest top (``k``), its centre time (between the
     80 % crossings of the previous up- and this downstroke) and the last sample of this downstroke at or
     above that level (``jq``, -1: none)."""
-    ph, base, t, s, n, o, j = run.ph, run.base, run.t, run.s, run.n, run.o, run.j
-    b_s, p_s = run.bottom_s, run.top_before_s
+    ph, base, t, s, n, o, j = run.ph, run.base, run.t, run.s, run.n, run.o, run.cand_phase
+    b_s, p_s = run.bottom_smoothed_mm, run.top_before_smoothed_mm
     prev_bs = np.concatenate(([carry.prev_bottom_smoothed_mm], b_s[:-1]))
     d_loc = np.maximum(ph.start[j - 1] - base, 0)  # first sample of this DOWN phase
     uprev = np.maximum(ph.start[j - 2] - base, 0)  # first sample of the previous UP phase
-    pre = run.geo_ok & (run.lp >= 0) & (uprev >= 1)
+    pre = run.measurable & (run.top_before_i >= 0) & (uprev >= 1)
     pre &= (t[np.minimum(d_loc, n - 1)] - t[np.minimum(uprev, n - 1)]) <= o.rhythm_s[1]
     k = _nz(pre)
     if not k.size:
         return k, np.zeros(0), None
     ps_k = p_s[k]
     Lq = ps_k - 0.2 * (ps_k - np.fmax(prev_bs[k], b_s[k]))
-    tau_u = _first_at_or_above(run.sp, uprev[k], run.lpc[k], Lq)
-    tau_u = np.minimum(np.maximum(tau_u, uprev[k]), run.lpc[k])
-    jq = _last_at_or_above(run.sp, run.lpc[k], run.lbc[k], Lq)
+    tau_u = _first_at_or_above(run.smooth_padded, uprev[k], run.top_before_ic[k], Lq)
+    tau_u = np.minimum(np.maximum(tau_u, uprev[k]), run.top_before_ic[k])
+    jq = _last_at_or_above(run.smooth_padded, run.top_before_ic[k], run.bottom_ic[k], Lq)
     tq = _interp_cross(t, s, np.concatenate((tau_u - 1, np.minimum(np.maximum(jq, 0), n - 2))), np.concatenate((Lq, Lq)))
     return k, 0.5 * (tq[: k.size] + tq[k.size :]), jq
 
@@ -632,16 +642,16 @@ def _measure(run: _Run, carry: StrokeCarry, k, tcen, jq) -> np.ndarray:
     """Bottoms (fitted time and height) of every candidate, and the level of each rest top (NaN where the
     top before is not one: unbridged gap, out of rhythm, or not a plausible stroke away on both sides)."""
     o, p = run.o, run.p
-    tb, bv, q_k = _fits(run.t, run.tp, run.cp, run.c, run.lbc, run.t_lb, run.hw, tcen, p)
-    run.tb, run.bv = tb, bv
-    run.prev_tb = np.concatenate(([carry.prev_bottom_t_s], tb[:-1]))
-    prev_bv = run.prev_bv = np.concatenate(([carry.prev_bottom_mm], bv[:-1]))
-    dt_b = tb - run.prev_tb
-    qv = np.full(run.m, np.nan)
-    run.nan_at = _nz(np.isnan(run.c))  # (rare: counting by search beats a scan of the buffer)
+    tb, bv, q_k = _fits(run.t, run.t_padded, run.clean_padded, run.c, run.bottom_ic, run.bottom_sample_t_s, run.fit_half_width_s, tcen, p)
+    run.bottom_t_s, run.bottom_mm = tb, bv
+    run.prev_bottom_t_s = np.concatenate(([carry.prev_bottom_t_s], tb[:-1]))
+    prev_bv = run.prev_bottom_mm = np.concatenate(([carry.prev_bottom_mm], bv[:-1]))
+    dt_b = tb - run.prev_bottom_t_s
+    qv = np.full(run.n_cand, np.nan)
+    run.nan_i = _nz(np.isnan(run.c))  # (rare: counting by search beats a scan of the buffer)
     if k.size:
-        prev_lb = run.prev_lb
-        gap_free = _count(run.nan_at, np.maximum(prev_lb[k], 0) + 1, run.lbc[k] + 1) == 0
+        prev_lb = run.prev_bottom_i
+        gap_free = _count(run.nan_i, np.maximum(prev_lb[k], 0) + 1, run.bottom_ic[k] + 1) == 0
         rise_prev, fall_this = q_k - prev_bv[k], q_k - bv[k]
         ok = gap_free & (prev_lb[k] >= 0) & (jq >= 0) & (dt_b[k] >= o.rhythm_s[0]) & (dt_b[k] <= o.rhythm_s[1])
         ok &= (rise_prev >= p.min_depth_mm) & (rise_prev <= p.max_depth_mm)
@@ -663,7 +673,7 @@ def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
     rest_top = ~np.isnan(qv)
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)  # (longer than K: a leaning run must not become its own reference)
-    amp = qv - 0.5 * (run.prev_bv + run.bv)
+    amp = qv - 0.5 * (run.prev_bottom_mm + run.bottom_mm)
     if rest_top.any():
         new_tops, new_amp = qv[rest_top], amp[rest_top]
         hist_all, hist_amp = carry.tops_all[-KL:], carry.amps[-KL:]
@@ -685,8 +695,8 @@ def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
     hist = carry.tops[-K:]
     hist_t = carry.tops_t[-K:]
     vals = np.concatenate((hist, qv[good]))
-    vt = np.concatenate((hist_t, run.tb[good]))  # (a rest top's time: the bottom that confirmed it)
-    B = _baseline(vals, vt, len(hist) + np.cumsum(good), run.tb, K, o.baseline_window_s, max(o.baseline_trim, 0))
+    vt = np.concatenate((hist_t, run.bottom_t_s[good]))  # (a rest top's time: the bottom that confirmed it)
+    B = _baseline(vals, vt, len(hist) + np.cumsum(good), run.bottom_t_s, K, o.baseline_window_s, max(o.baseline_trim, 0))
     if o.rest_height_mm is not None:
         B = np.where(np.isnan(B), float(o.rest_height_mm), B)
     return B, good, rest_top, amp
@@ -699,7 +709,7 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     from the first, are decided). Streaming: records the first undecided one in ``carry.pending``.
     """
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
-    j, u, m, b_s = run.j, run.u, run.m, run.bottom_s
+    j, u, m, b_s = run.cand_phase, run.up_i, run.n_cand, run.bottom_smoothed_mm
     P = ph.start.size
     nxt = np.minimum(j + 1, P - 1)
     dn_next = np.where(j + 1 < P, ph.start[nxt] - base, n)  # next DOWN event (n: not yet)
@@ -707,10 +717,10 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     up_end = np.minimum(dn_next, n) - 1
     wait = p.release_wait_s
     # never decide before the bottom's fit window is complete (its samples must not depend on when we look)
-    f_min = t.searchsorted(run.t_lb + o.fit_window_s + p.dt_s, side="left")
+    f_min = t.searchsorted(run.bottom_sample_t_s + o.fit_window_s + p.dt_s, side="left")
     f = np.maximum(u, f_min)
     hi = np.minimum(np.maximum(e, f_min), n)  # the decision sample is never beyond this
-    rel = _Release(run.sp, run.tp, u, int((np.minimum(hi, n - 1) - u).max()) + 1)
+    rel = _Release(run.smooth_padded, run.t_padded, u, int((np.minimum(hi, n - 1) - u).max()) + 1)
     t_r = np.full(m, np.nan)
     M = np.full(m, np.nan)
     a = np.arange(m)
@@ -757,12 +767,12 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     _releases returns (arrays of one entry).
     """
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
-    j, u, b = int(run.j[0]), int(run.u[0]), float(run.bottom_s[0])
+    j, u, b = int(run.cand_phase[0]), int(run.up_i[0]), float(run.bottom_smoothed_mm[0])
     dn_next = int(ph.start[j + 1]) - base if j + 1 < ph.start.size else n
     e = min(dn_next, int(t.searchsorted(t[u] + o.max_up_s, side="left")))
     up_end = min(dn_next, n) - 1
     wait = p.release_wait_s
-    f_min = int(t.searchsorted(run.t_lb[0] + o.fit_window_s + p.dt_s, side="left"))
+    f_min = int(t.searchsorted(run.bottom_sample_t_s[0] + o.fit_window_s + p.dt_s, side="left"))
     f0 = max(u, f_min)
     hi = min(max(e, f_min), n)
     last = min(hi, n - 1)
@@ -808,17 +818,17 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
 
 def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     """The decided candidates' start (onset crossing) and depth, and which of them are compressions."""
-    t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.sp
+    t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.smooth_padded
     if n_dec == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see _accept_one)
         return _accept_one(run, float(B[0]), int(f[0]), float(t_r[0]), float(M[0]))
     d = slice(0, n_dec)
-    Bd, q, bss, ps = B[d], M[d], run.bottom_s[d], run.top_before_s[d]
+    Bd, q, bss, ps = B[d], M[d], run.bottom_smoothed_mm[d], run.top_before_smoothed_mm[d]
     kn = ~np.isnan(Bd)
     ref0 = np.fmin(ps, q)  # no baseline yet: the lower of the two tops
     ref_s = np.where(kn, np.fmin(ps, Bd), ref0)
     Ls = ref_s - START_FRACTION * (ref_s - bss)
-    lbd = run.lbc[d]
-    lo_s = t.searchsorted(run.t_lb[d] - o.max_down_s, side="left")
+    lbd = run.bottom_ic[d]
+    lo_s = t.searchsorted(run.bottom_sample_t_s[d] - o.max_down_s, side="left")
     js = _last_at_or_above(sp, lo_s, lbd, Ls)
     miss = _nz(js < 0)
     if miss.size:  # the hand sank slowly below the top before: start from the highest point in reach
@@ -831,19 +841,19 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
         js[miss] = _last_at_or_above(sp, lo_s[miss], lbd[miss], Ls[miss])
     jsc = np.minimum(np.maximum(js, 0), n - 2)
     t_s = _interp_cross(t, s, jsc, Ls)
-    bvd, tbd, trd = run.bv[d], run.tb[d], t_r[d]
+    bvd, tbd, trd = run.bottom_mm[d], run.bottom_t_s[d], t_r[d]
     depth = np.where(kn, Bd, ref0) - bvd
     depth_s = np.where(kn, Bd, ref0) - bss
     fall = ref_s - bss
     rise = np.where(kn, np.fmin(q, Bd), q) - bss
     jr = np.minimum(f[d], n - 1)
     off = o.off_margin_mm
-    ok = run.geo_ok[d] & (js >= 0) & (depth >= p.min_depth_mm) & (depth <= p.max_depth_mm)
+    ok = run.measurable[d] & (js >= 0) & (depth >= p.min_depth_mm) & (depth <= p.max_depth_mm)
     ok &= (fall >= o.stroke_frac * depth_s) & (rise >= o.stroke_frac * depth_s)
     ok &= ~(kn & (ps > Bd + off) & (q > Bd + off))  # hands-off on both sides: a hand movement
     ok &= kn | (depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
     ok &= (tbd - t_s <= o.max_down_s) & (trd - t_s <= o.max_stroke_s) & (trd > tbd) & (t_s < tbd)
-    ok &= _count(run.nan_at, jsc, jr + 1) == 0  # no unbridged gap inside the stroke
+    ok &= _count(run.nan_i, jsc, jr + 1) == 0  # no unbridged gap inside the stroke
     gap = _count(_nz(run.filled), jsc, jr + 1) * p.dt_s
     a = _nz(ok)
     return Strokes(
@@ -863,13 +873,13 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
 def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     """_accept for the first candidate alone on Python floats (the same operations and tests)."""
     t, s, n, o, p = run.t, run.s, run.n, run.o, run.p
-    bss, ps = float(run.bottom_s[0]), float(run.top_before_s[0])
+    bss, ps = float(run.bottom_smoothed_mm[0]), float(run.top_before_smoothed_mm[0])
     kn = Bd == Bd
     ref0 = fmin(ps, q)  # no baseline yet: the lower of the two tops
     ref_s = fmin(ps, Bd) if kn else ref0
     Ls = ref_s - START_FRACTION * (ref_s - bss)
-    lbd = int(run.lbc[0])
-    lo_s = int(t.searchsorted(run.t_lb[0] - o.max_down_s, side="left"))
+    lbd = int(run.bottom_ic[0])
+    lo_s = int(t.searchsorted(run.bottom_sample_t_s[0] - o.max_down_s, side="left"))
     js = last_at_or_above_one(s, lo_s, lbd, Ls)
     if js < 0:  # the hand sank slowly below the top before: start from the highest point in reach
         win = [x for x in s[max(lo_s, 0) : lbd + 1].tolist() if x == x]
@@ -879,7 +889,7 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
         js = last_at_or_above_one(s, lo_s, lbd, Ls)
     jsc = min(max(js, 0), n - 2)
     t_s = cross_one((t.item(jsc), t.item(jsc + 1)), (s.item(jsc), s.item(jsc + 1)), 0, Ls)
-    bvd, tbd = float(run.bv[0]), float(run.tb[0])
+    bvd, tbd = float(run.bottom_mm[0]), float(run.bottom_t_s[0])
     base_mm = Bd if kn else ref0
     depth = base_mm - bvd
     depth_s = base_mm - bss
@@ -887,12 +897,12 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     rise = (fmin(q, Bd) if kn else q) - bss
     jr = min(f, n - 1)
     off = o.off_margin_mm
-    ok = (bool(run.geo_ok[0]) and js >= 0 and depth >= p.min_depth_mm and depth <= p.max_depth_mm
+    ok = (bool(run.measurable[0]) and js >= 0 and depth >= p.min_depth_mm and depth <= p.max_depth_mm
           and fall >= o.stroke_frac * depth_s and rise >= o.stroke_frac * depth_s
           and not (kn and ps > Bd + off and q > Bd + off)  # hands-off on both sides: a hand movement
           and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
           and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
-          and int(_count(run.nan_at, jsc, jr + 1)) == 0)  # no unbridged gap inside the stroke
+          and int(_count(run.nan_i, jsc, jr + 1)) == 0)  # no unbridged gap inside the stroke
     if not ok:
         return Strokes.empty()
     gap = int(np.count_nonzero(run.filled[jsc : jr + 1])) * p.dt_s
@@ -919,19 +929,19 @@ def _process_one(run: _Run, carry: StrokeCarry, final: bool):
     B, good, amp = _baselines_one(run, carry, qv)
     f, t_r, M, n_dec = _releases_one(run, carry, B, final)
     if n_dec == 0:
-        return Strokes.empty(), _need_from(run.t, run.u[0], p)
+        return Strokes.empty(), _need_from(run.t, run.up_i[0], p)
     out = _accept_one(run, B, int(f[0]), float(t_r[0]), float(M[0]))
     rest = qv == qv
     _advance_carry(run, carry, 1, [qv] if rest else [], [amp] if rest else [], [qv] if good else [],
-                   [run.tb[0]] if good else [], B)
+                   [run.bottom_t_s[0]] if good else [], B)
     return out, _need_from(run.t, run.n - 1, p)
 
 
 def _candidate_one(run: _Run, carry: StrokeCarry, j: int) -> None:
     """_candidates' per-candidate quantities for the single candidate at phase ``j`` (lists of one)."""
     ph, base, t, n, o = run.ph, run.base, run.t, run.n, run.o
-    run.m = 1
-    run.j = [j]
+    run.n_cand = 1
+    run.cand_phase = [j]
     u = int(ph.start[j]) - base
     lb = int(ph.exti[j - 1]) - base
     b_s, p_s = float(ph.extv[j - 1]), float(ph.extv[j - 2])
@@ -942,25 +952,25 @@ def _candidate_one(run: _Run, carry: StrokeCarry, j: int) -> None:
     lpc = min(max(lp, 0), n - 1)
     fw = o.fit_window_s
     hw = min(max(0.6 * (t_lb - float(t[lpc])), 0.5 * fw), fw) if lp >= 0 else fw
-    run.u, run.lb, run.bottom_s, run.top_before_s, run.lp = [u], [lb], [b_s], [p_s], [lp]
-    run.geo_ok, run.lbc, run.t_lb, run.lpc, run.hw = [geo_ok], [lbc], [t_lb], [lpc], [hw]
-    run.prev_lb = [carry.prev_bottom_index - base]
+    run.up_i, run.bottom_i, run.bottom_smoothed_mm, run.top_before_smoothed_mm, run.top_before_i = [u], [lb], [b_s], [p_s], [lp]
+    run.measurable, run.bottom_ic, run.bottom_sample_t_s, run.top_before_ic, run.fit_half_width_s = [geo_ok], [lbc], [t_lb], [lpc], [hw]
+    run.prev_bottom_i = [carry.prev_bottom_index - base]
 
 
 def _rest_top_one(run: _Run, carry: StrokeCarry):
     """_rest_top_times for one candidate: (centre time of the top before or None, jq)."""
     ph, base, t, s, n, o = run.ph, run.base, run.t, run.s, run.n, run.o
-    j = run.j[0]
-    b_s, p_s, lpc = run.bottom_s[0], run.top_before_s[0], run.lpc[0]
+    j = run.cand_phase[0]
+    b_s, p_s, lpc = run.bottom_smoothed_mm[0], run.top_before_smoothed_mm[0], run.top_before_ic[0]
     d_loc = max(int(ph.start[j - 1]) - base, 0)  # first sample of this DOWN phase
     uprev = max(int(ph.start[j - 2]) - base, 0)  # first sample of the previous UP phase
-    if not (run.geo_ok[0] and run.lp[0] >= 0 and uprev >= 1
+    if not (run.measurable[0] and run.top_before_i[0] >= 0 and uprev >= 1
             and float(t[min(d_loc, n - 1)]) - float(t[min(uprev, n - 1)]) <= o.rhythm_s[1]):
         return None, -1
     pb = carry.prev_bottom_smoothed_mm
     Lq = p_s - 0.2 * (p_s - (b_s if pb != pb else (pb if (b_s != b_s or pb >= b_s) else b_s)))
     tau_u = min(max(first_at_or_above_one(s, uprev, lpc, Lq), uprev), lpc)
-    jq = last_at_or_above_one(s, lpc, run.lbc[0], Lq)
+    jq = last_at_or_above_one(s, lpc, run.bottom_ic[0], Lq)
     a1, a2 = tau_u - 1, min(max(jq, 0), n - 2)
     t1 = cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, Lq)
     t2 = cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, Lq)
@@ -970,17 +980,17 @@ def _rest_top_one(run: _Run, carry: StrokeCarry):
 def _measure_one(run: _Run, carry: StrokeCarry, tcen, jq: int) -> float:
     """_measure for one candidate: its bottom (into ``run``) and the level of its rest top (NaN: none)."""
     o, p = run.o, run.p
-    tb, bv = bottom_one(run.t, run.c, run.lbc[0], run.t_lb[0], run.hw[0], p)
-    run.tb, run.bv = [tb], [bv]
-    run.prev_tb, run.prev_bv = [carry.prev_bottom_t_s], [carry.prev_bottom_mm]
-    run.nan_at = _nz(np.isnan(run.c))
+    tb, bv = bottom_one(run.t, run.c, run.bottom_ic[0], run.bottom_sample_t_s[0], run.fit_half_width_s[0], p)
+    run.bottom_t_s, run.bottom_mm = [tb], [bv]
+    run.prev_bottom_t_s, run.prev_bottom_mm = [carry.prev_bottom_t_s], [carry.prev_bottom_mm]
+    run.nan_i = _nz(np.isnan(run.c))
     if tcen is None:
         return math.nan
     q = top_one(run.t, run.c, tcen, p)
     dt_b = tb - carry.prev_bottom_t_s
-    prev_lb = run.prev_lb[0]
+    prev_lb = run.prev_bottom_i[0]
     rise_prev, fall_this = q - carry.prev_bottom_mm, q - bv
-    ok = (int(_count(run.nan_at, max(prev_lb, 0) + 1, run.lbc[0] + 1)) == 0 and prev_lb >= 0 and jq >= 0
+    ok = (int(_count(run.nan_i, max(prev_lb, 0) + 1, run.bottom_ic[0] + 1)) == 0 and prev_lb >= 0 and jq >= 0
           and dt_b >= o.rhythm_s[0] and dt_b <= o.rhythm_s[1]
           and rise_prev >= p.min_depth_mm and rise_prev <= p.max_depth_mm
           and fall_this >= p.min_depth_mm and fall_this <= p.max_depth_mm)
@@ -992,7 +1002,7 @@ def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
     o, p = run.o, run.p
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)
-    amp = qv - 0.5 * (run.prev_bv[0] + run.bv[0])
+    amp = qv - 0.5 * (run.prev_bottom_mm[0] + run.bottom_mm[0])
     good = False
     if qv == qv:
         hist_all = carry.tops_all[-KL:]
@@ -1009,8 +1019,8 @@ def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
     hist = carry.tops[-K:]
     hist_t = carry.tops_t[-K:]
     vals = hist + [qv] if good else hist
-    vt = hist_t + [run.tb[0]] if good else hist_t
-    B = baseline_one(vals, vt, len(hist) + good, run.tb[0], K, o.baseline_window_s, max(o.baseline_trim, 0))
+    vt = hist_t + [run.bottom_t_s[0]] if good else hist_t
+    B = baseline_one(vals, vt, len(hist) + good, run.bottom_t_s[0], K, o.baseline_window_s, max(o.baseline_trim, 0))
     if o.rest_height_mm is not None and B != B:
         B = float(o.rest_height_mm)
     return B, good, amp
@@ -1023,10 +1033,10 @@ def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, to
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)
     last = n_dec - 1
-    carry.last_up = int(run.u[last] + run.base)
-    carry.prev_bottom_t_s, carry.prev_bottom_mm = float(run.tb[last]), float(run.bv[last])
-    carry.prev_bottom_smoothed_mm = float(run.bottom_s[last])
-    carry.prev_bottom_index = int(run.lb[last] + run.base)
+    carry.last_up = int(run.up_i[last] + run.base)
+    carry.prev_bottom_t_s, carry.prev_bottom_mm = float(run.bottom_t_s[last]), float(run.bottom_mm[last])
+    carry.prev_bottom_smoothed_mm = float(run.bottom_smoothed_mm[last])
+    carry.prev_bottom_index = int(run.bottom_i[last] + run.base)
     if tops_all:
         carry.tops_all = (carry.tops_all + tops_all)[-KL:]
         carry.amps = (carry.amps + amps)[-KL:]
