@@ -59,7 +59,8 @@ class HandPointOptions:
     # to 26; stacks 38-58 mm) ...
     stack_band_mm: float = 12.0  # ... and up to this much lower it may be either (a stack's top hand shifted far
     # toward the camera, seen from 45/45, read 28): the features are then put between the two backs, with a spread
-    # that covers both
+    # that covers both. So too when the ray meets the midline only under the chest (a top hand shifted 45 mm across
+    # the body, seen from 45/45: one hand would have to lie 17-26 mm off the midline, a stack's top hand 43)
     top_shift_mm: float = 32.0  # a stacked top hand's shift toward the camera (20-45 mm)
     height_sd_mm: float = 14.0  # spread of those heights (one hand or a stack: a single seen hand may hide one)
     min_height_mm: float = 0.0  # the tracked surface is not below the chest (20, a palm's thickness, cost the
@@ -209,7 +210,10 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
     # the hands rest on the chest: their tracked surface is not below min_height_mm. A reading below it (the
     # ray crosses the midline under that) means the surface is nearer: slide it up the ray.
     z = c[2] + s_mm * r[2]
-    if z < o.min_height_mm and r[2] < -1e-3:
+    # ... and then it is not where the prior put it: off the midline toward the camera (the ray reaches the
+    # midline only under the chest), as a stack's top hand is by design and one hand only when misplaced
+    off_prior = z < o.min_height_mm and r[2] < -1e-3
+    if off_prior:
         s_new = (o.min_height_mm - c[2]) / r[2]
         sd = max(sd, abs(s_new - s_mm) / 2.0)
         s_mm = s_new
@@ -223,7 +227,7 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
         # the texture tracker measures the motion of a point at its features' depth (vision.hand_motion): convert
         # there. On a flat hand or a stack the features lie on the back of the top hand, at a known height; a hand
         # turned toward the camera (its back not level) keeps the lateral prior above, blended by the tilt
-        either = not is_stack and z_prior >= o.stack_min_height_mm - o.stack_band_mm
+        either = not is_stack and (z_prior >= o.stack_min_height_mm - o.stack_band_mm or off_prior)
         rf = pixel_rays(np.median(np.array(feats), axis=0)[None], intr.matrix, intr.dist_coeffs)[0] @ cam_from_manikin.rotation
         rf = rf / np.linalg.norm(rf)
         if flat > 0.0 and rf[2] < -0.05:

@@ -100,6 +100,16 @@ def test_markerless_stacked_hands_seen_from_45_45(run_case):
     assert acc.depth_mae_mm <= 1.5 and abs(acc.depth_bias_mm) <= 1.0
 
 
+def test_a_stack_across_the_body_seen_from_45_45_is_covered(run_case):
+    """The rescuer square beside the chest, the top hand 45 mm across the body toward a camera at 45/45: the tracked
+    pixel's ray meets the midline only under the chest. Read as one hand it was +2.62 mm against a stated +-2.07
+    (15 s clip, seed 3: not covered); now it is put between one hand and a stack, +1.54 stated +-3.15. The issue's
+    1 mm bias is not met there (one view cannot tell the two apart; docs/calibration.md, session 12)."""
+    _, out, acc = run_case("stacked-far-across", "oblique45")
+    _common(acc, out)
+    assert acc.depth_mae_mm <= 2.5
+
+
 def test_hand_tag_on_stacked_hands_640x480(run_case):
     _, out, acc = run_case("marker", "vga")
     _common(acc, out)

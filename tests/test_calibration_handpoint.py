@@ -251,6 +251,28 @@ def test_a_hand_resting_between_one_hands_and_a_stacks_height_is_stated_as_eithe
     assert tp.along_ray_sd_mm > 2.0 * on_one.along_ray_sd_mm
 
 
+def test_a_ray_meeting_the_midline_under_the_chest_is_stated_as_either():
+    """A stack's top hand shifted 45 mm across the body toward a camera at 45/45 (the rescuer square beside the
+    chest): its tracked pixel's ray reaches the midline only under the chest, so it cannot be one hand on the
+    midline. Read as one hand (the old rule) its features' depth missed by the difference of the two backs; stated as
+    either, the miss is about halved and the stated along-ray spread covers it."""
+    intr = _intr()
+    pose = camera_from_angles(45.0, 45.0, 900.0)
+    o = HandPointOptions()
+    c = pose.inverse().translation_mm
+    across = np.array([0.0, math.copysign(1.0, c[1]), 0.0])
+    heel = np.array([0.0, 0.0, o.stacked_mm - 8.0]) + 45.0 * across
+    features = np.array([0.0, 0.0, o.stacked_mm]) + 60.0 * across
+    rest = [RestHand(_px(intr, pose, heel), np.zeros((0, 21, 3)), np.zeros((0, 21, 3)), _px(intr, pose, features))]
+    tp = locate_tracked_point(rest, intr, pose, o)
+    assert tp.height_prior_mm == o.min_height_mm  # the midline crossing was under the chest, slid up to it
+    on_one = locate_tracked_point(rest, intr, pose, replace(o, min_height_mm=-1e3))  # no floor: read as one hand
+    miss_either = abs(_depth(pose, tp.point_mm) - _depth(pose, features))
+    miss_one = abs(_depth(pose, on_one.point_mm) - _depth(pose, features))
+    assert miss_either < 0.6 * miss_one
+    assert 2.0 * tp.along_ray_sd_mm >= 1.2 * miss_either
+
+
 # a right hand in its own frame (mm): x across, y along the fingers, z out of its back; the fingers curl a little
 _HAND_MM = np.array([
     [0, 0, 0], [-25, 15, -5], [-40, 30, -8], [-50, 45, -10], [-58, 58, -12],

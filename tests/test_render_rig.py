@@ -39,8 +39,9 @@ def _bodies(rig, cam) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return out
 
 
-@pytest.mark.parametrize("family", ["stacked", "stacked-near", "stacked-far", "marker"])
-@pytest.mark.parametrize("view", ["side30", "oblique45"])
+@pytest.mark.parametrize("family,view", [
+    *[(f, v) for f in ("stacked", "stacked-near", "stacked-far", "marker") for v in ("side30", "oblique45")],
+    ("stacked-far-across", "oblique45")])
 def test_every_overlap_is_drawn_nearest_last(hands_dir, family, view):
     cam = VIEWS[view].camera()
     rig = build_rig({**FAMILIES, **VARIANTS}[family], cam, hands_dir)
@@ -55,3 +56,15 @@ def test_every_overlap_is_drawn_nearest_last(hands_dir, family, view):
             assert not behind.any(), f"{family}@{view}: {nb} drawn over {na} on {behind.sum()} px, up to " \
                                      f"{(tb - ta)[behind].max():.0f} mm behind it"
     assert overlaps > 100  # the check saw bodies overlap at all
+
+
+def test_a_rescuer_square_beside_the_chest_shifts_the_top_hand_across_the_body(hands_dir):
+    """``across``: at 45/45 the top hand's shift runs along y alone (across the body), 45 mm toward the camera's
+    side; the default rig shifts it straight toward the camera, along the body axis too."""
+    cam = VIEWS["oblique45"].camera()
+    for name, want_x in (("stacked-far-across", 0.0), ("stacked-far", 45.0 / np.sqrt(2.0))):
+        (_, bottom), (_, top) = build_rig(VARIANTS[name], cam, hands_dir).sprites
+        shift = top.center - bottom.center
+        assert abs(abs(shift[0]) - want_x) < 1.0, name
+        assert np.sign(shift[1]) == np.sign(cam.position[1]), name
+        assert abs(np.hypot(shift[0], shift[1]) - 45.0) < 1.0, name

@@ -231,14 +231,20 @@ def _shared_data_dir() -> Path:
 FAMILY_VIEWS = ("side30", "oblique45", "vga")
 
 
+# Variants whose views differ from "the side view and one other": the stacks' extremes (20 and 45 mm toward the
+# camera) at every view, and the rescuer square beside the chest only at 45/45 (a side view sees it as the default)
+VARIANT_VIEWS = {"stacked-near": FAMILY_VIEWS, "stacked-far": FAMILY_VIEWS,
+                 "stacked-across": ("oblique45",), "heel-across": ("oblique45",), "stacked-far-across": ("oblique45",),
+                 "marker-across": ("oblique45",)}
+
+
 def all_family_cases() -> list[str]:
     """Every hand family x view, then the variants (geometry beyond the defaults) on the side view and one other."""
     cases = [f"{f}@{v}" for f in FAMILIES for v in FAMILY_VIEWS]
     other = dict(zip(VARIANTS, FAMILY_VIEWS * 4))
     for f in VARIANTS:
-        cases.append(f"{f}@side30")
-        if other[f] != "side30":
-            cases.append(f"{f}@{other[f]}")
+        views = VARIANT_VIEWS.get(f) or tuple(dict.fromkeys(("side30", other[f])))
+        cases += [f"{f}@{v}" for v in views]
     return cases
 
 

@@ -9,7 +9,10 @@ differs is WHERE the surface the camera tracks lies, which is what the geometry 
 - ``palm``: one hand whose palm centre is on the midline 30-60 mm above the chest, the hand turned
   toward the camera (tilted about the body axis), as the top hand of a stack seen from the side;
 - ``stacked``: two hands, the bottom one flat with its heel on the midline, the top one on it,
-  its visible surface 20-45 mm toward the camera from the midline, with forearms;
+  its visible surface 20-45 mm toward the camera from the midline, with forearms. By default the
+  rescuer faces the camera across the chest (fingers, forearms and the top hand's shift straight
+  toward it); ``across`` puts the rescuer square beside the chest instead (all of them across the
+  body), which a camera 45 deg off the side view sees differently;
 - a worn hand tag (``hand_marker``): a small ArUco tag on a wristband of the top hand, facing the
   camera's side;
 - degradations: motion blur (exposure as a share of the frame interval), lighting flicker, sensor
@@ -45,6 +48,9 @@ class HandFamily:
     toward_camera_mm: float = 30.0  # stacked: the top hand's heel this far toward the camera from the midline
     top_thickness_mm: float = 24.0  # stacked: the top hand's back this far above the bottom hand's back
     forearms: bool = False  # stacked: draw the forearms up toward the rescuer
+    across: bool = False  # heel, stacked: the rescuer kneels square beside the chest, so the fingers, the forearms and
+    # a stack's top-hand shift run across the body (toward the camera's side) instead of straight toward the camera:
+    # the same at a side view, 45 deg apart at 45/45
     hand_marker: bool = False  # a worn tag on the top hand's wristband
     tag_mm: float = HAND_TAG_MM  # the tag's black square
     tag_hidden_s: tuple[float, float] | None = None  # the tag is covered (e.g. a sleeve) in this span of clip time
@@ -80,6 +86,12 @@ VARIANTS: dict[str, HandFamily] = {
     "lens66": HandFamily("lens66", kind="palm", true_hfov_deg=66.0),
     "marker-palm": HandFamily("marker-palm", kind="palm", hand_marker=True),
     "lens62-stacked": HandFamily("lens62-stacked", kind="stacked", forearms=True, true_hfov_deg=62.0),
+    "stacked-across": HandFamily("stacked-across", kind="stacked", forearms=True, across=True),
+    "heel-across": HandFamily("heel-across", across=True),
+    "marker-across": HandFamily("marker-across", kind="stacked", toward_camera_mm=45.0, top_thickness_mm=28.0,
+                                forearms=True, hand_length_mm=170.0, hand_marker=True, across=True),
+    "stacked-far-across": HandFamily("stacked-far-across", kind="stacked", toward_camera_mm=45.0, top_thickness_mm=28.0,
+                                     forearms=True, hand_length_mm=170.0, across=True),
 }
 STATED_HFOV_DEG = 70.0  # what the user tells `calibrate manikin --hfov` in the lens families
 
@@ -113,6 +125,8 @@ def build_rig(family: HandFamily, cam: RenderCamera, hands_dir, placement_mm: fl
     """Place the family's hands for camera ``cam`` (which side the camera is on decides 'toward the camera')."""
     fam = family
     toward = _toward_camera(cam)
+    if fam.across and fam.kind != "palm":  # (a palm family's hand faces the camera by definition)
+        toward = np.array([0.0, math.copysign(1.0, float(cam.position[1])), 0.0])
     fingers = -toward  # fingers across the body, away from the camera; the wrists (and the rescuer) on its side
     x = placement_mm
     sprites: list[tuple[HandSprite, HandPlacement]] = []
