@@ -234,9 +234,13 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
             axis = cam_from_manikin.rotation[2]  # the optical axis in the manikin frame: depth = axis . (X - c)
             back = o.stacked_mm if is_stack else o.one_hand_mm
             back_sd = o.back_sd_mm
-            if either:
-                back = 0.5 * (o.one_hand_mm + o.stacked_mm)
+            if not is_stack:
+                # one seen hand may be a stack's top hand with the bottom one hidden, wherever its ray crosses the
+                # midline (a 30 mm stack across the body, seen from 45 deg toward the feet, read 15 mm; flat hands
+                # 13-30): its spread covers a stack's back
                 back_sd = math.hypot(o.back_sd_mm, 0.5 * (o.stacked_mm - o.one_hand_mm))
+            if either:  # ... and where it may as well be either, it is put between the two
+                back = 0.5 * (o.one_hand_mm + o.stacked_mm)
             per_mm = float(axis @ rf) / rf[2]  # depth of the features' ray per mm of height
             depth = flat * per_mm * (back - c[2]) + (1.0 - flat) * float(axis @ r) * s_mm
             sd = flat * back_sd * abs(per_mm) / float(axis @ r) + (1.0 - flat) * sd

@@ -32,6 +32,10 @@ VIEWS: dict[str, ViewSpec] = {
     "vga": ViewSpec("vga", 640, 480, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0),
     "anchor": ViewSpec("anchor", 1280, 720, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
                        target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True),
+    # probes beyond the table's views (FAMILY@VIEW only): toward the feet, steeper, from the other side
+    "feet45": ViewSpec("feet45", 1280, 720, elevation_deg=45.0, azimuth_deg=-45.0, distance_mm=900.0),
+    "steep60": ViewSpec("steep60", 1280, 720, elevation_deg=60.0, azimuth_deg=0.0, distance_mm=800.0),
+    "farside30": ViewSpec("farside30", 1280, 720, elevation_deg=30.0, azimuth_deg=180.0, distance_mm=900.0),
 }
 TITLES = {
     "side30": "side view, 30 deg elevation, 1280x720",
