@@ -68,7 +68,9 @@ class HandPointOptions:
     lateral_sd_mm: float = 12.0  # spread of the tracked point's offset from the predicted line
     tilt_full_deg: float = 30.0  # a palm tilted this far (or more) toward the camera has its centre on the midline
     tilt_across_min_deg: float = 5.0  # ... and at least this much of it across the body (about the body axis)
-    tilt_none_deg: float = 8.0  # ... this little (or less): its heel on the midline (PnP's tilt noise is ~10 deg)
+    tilt_none_deg: float = 15.0  # ... this little (or less): its heel on the midline. PnP's tilt noise is ~10 deg and
+    # lies mostly toward the camera (a hand at arm's length is nearly weak-perspective): flat hands seen from 45 deg
+    # toward the feet or 60 deg up read 11-14 deg, and 8 here blended them toward a turned hand (-1.2 mm)
     vision_rel_sd: float = 0.012  # where the texture tracker's motion really is, against the tracked point's
     # surface: on rendered hand families, with the true surface point, depth still came out -2 to +2 % (docs)
     vision_rel_sd_stacked: float = 0.03  # ... and for two stacked hands. Measured before the motion field: the

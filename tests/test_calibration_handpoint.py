@@ -297,11 +297,9 @@ _HAND_MM = np.array([
     [30, 75, 0], [34, 100, -3], [36, 116, -6], [38, 130, -9]], dtype=np.float64)
 
 
-@pytest.mark.parametrize("tilt_deg", [0.0, 35.0])
-def test_the_surface_plane_is_the_chest_for_a_flat_hand_and_the_palm_for_a_turned_one(tilt_deg):
-    """The texture tracker scales its features' motion to one point's depth on the surface's plane (vision.hand_motion):
-    for a flat hand that plane is the chest's; for a hand turned toward the camera by 35 deg it is the palm's, as PnP
-    measures it from the landmarks (exact landmarks here: within a few degrees of the truth)."""
+def _turned_hand(tilt_deg: float) -> tuple[TrackedPoint, np.ndarray]:
+    """(the located point, the hand's true normal) for a hand turned toward a side-view camera by ``tilt_deg``, its
+    palm centre 45 mm above the midline, with exact landmarks."""
     intr = _intr()
     pose = camera_from_angles(30.0, 0.0, 900.0)
     c = pose.inverse().translation_mm
@@ -316,7 +314,25 @@ def test_the_surface_plane_is_the_chest_for_a_flat_hand_and_the_palm_for_a_turne
     lms = project_points(pose.apply(pts), intr.matrix, intr.dist_coeffs)
     heel = lms[0] + 0.4 * (lms[[0, 5, 9, 13, 17]].mean(axis=0) - lms[0])
     rest = [RestHand(heel, lms[None], (_HAND_MM / 1000.0)[None], lms[[0, 5, 9, 13, 17]].mean(axis=0)) for _ in range(3)]
-    tp = locate_tracked_point(rest, intr, pose, HandPointOptions())
+    return locate_tracked_point(rest, intr, pose, HandPointOptions()), normal
+
+
+@pytest.mark.parametrize("tilt_deg", [0.0, 35.0])
+def test_the_surface_plane_is_the_chest_for_a_flat_hand_and_the_palm_for_a_turned_one(tilt_deg):
+    """The texture tracker scales its features' motion to one point's depth on the surface's plane (vision.hand_motion):
+    for a flat hand that plane is the chest's; for a hand turned toward the camera by 35 deg it is the palm's, as PnP
+    measures it from the landmarks (exact landmarks here: within a few degrees of the truth)."""
+    tp, normal = _turned_hand(tilt_deg)
     assert tp.tilt_deg == pytest.approx(tilt_deg, abs=4.0)
     angle = math.degrees(math.acos(min(1.0, float(tp.surface_normal @ normal))))
     assert angle < 4.0, angle
+
+
+def test_a_tilt_within_pnps_noise_is_taken_for_a_flat_hand():
+    """PnP's tilt noise (~10 deg, mostly toward the camera) read flat hands 11-14 deg tilted from 45 deg toward the
+    feet and from 60 deg up, and the old 8 deg threshold blended them toward a turned hand (-1.2 mm). A reading under
+    ``tilt_none_deg`` (15) is taken as noise: the chest's plane, the heel on the midline."""
+    tp, _ = _turned_hand(12.0)
+    assert tp.tilt_deg == pytest.approx(12.0, abs=4.0)
+    np.testing.assert_allclose(tp.surface_normal, [0.0, 0.0, 1.0], atol=1e-12)
+    assert tp.lateral_prior_mm == 0.0
