@@ -1,0 +1,85 @@
+"""One stroke shape per session, held fixed: what a tester who simulates a single trapezoid sees.
+
+Why: tests/test_core_families.py draws the trapezoid's dwell (0-150 ms) and corner rounding (20-60 ms) per
+session, so its figure is an average over shapes, and the per-shape biases of opposite sign cancel in the
+family's bias (+0.03 mm noisy). An independent tester picks one shape. This prints, per fixed shape, the depth
+MAE (bias) with the simulator's defaults, clean and noisy, at 30 and 60 fps, and splits the clean error into
+the bottom's and the rest top's (drift and leaning off, so the truth's bottom is ``-depth`` and its rest 0)::
+
+    python -m tests.core_fixed_shapes            # from the repo root, a few seconds; 4 seeds per shape
+    python -m tests.core_fixed_shapes --seeds 8 --fps 30
+
+Why a script and not a test: it documents a limit of the core's fixed-width fits (docs/core.md, "One shape
+held fixed"), not a bound the core meets; the targets stay in tests/test_core_families.py.
+"""
+from __future__ import annotations
+
+import argparse
+from types import SimpleNamespace
+
+import numpy as np
+
+from coach.core import analyze_strokes
+from coach.core.simulator import SimOptions, simulate
+from tests.core_helpers import CLEAN, match
+
+# (label, SimOptions fields): trapezoids with one dwell (top and bottom) and one corner rounding, and the
+# asymmetric family at its two ends
+SHAPES = (
+    ("trapezoid dwell 0, corners 20 ms", dict(shape="trapezoid", dwell_ms=(0.0, 0.0), corner_ms=(20.0, 20.0))),
+    ("trapezoid dwell 0, corners 40 ms", dict(shape="trapezoid", dwell_ms=(0.0, 0.0), corner_ms=(40.0, 40.0))),
+    ("trapezoid dwell 0, corners 60 ms", dict(shape="trapezoid", dwell_ms=(0.0, 0.0), corner_ms=(60.0, 60.0))),
+    ("trapezoid dwell 25, corners 40 ms", dict(shape="trapezoid", dwell_ms=(25.0, 25.0), corner_ms=(40.0, 40.0))),
+    ("trapezoid dwell 50, corners 40 ms", dict(shape="trapezoid", dwell_ms=(50.0, 50.0), corner_ms=(40.0, 40.0))),
+    ("trapezoid dwell 100, corners 40 ms", dict(shape="trapezoid", dwell_ms=(100.0, 100.0), corner_ms=(40.0, 40.0))),
+    ("trapezoid dwell 150, corners 40 ms", dict(shape="trapezoid", dwell_ms=(150.0, 150.0), corner_ms=(40.0, 40.0))),
+    ("asymmetric, downstroke 30 %", dict(shape="asymmetric", asym_duty=(0.30, 0.30))),
+    ("asymmetric, downstroke 45 %", dict(shape="asymmetric", asym_duty=(0.45, 0.45))),
+    ("cosine (the default)", dict(shape="cosine")),
+)
+
+
+def _pairs(sim, k):
+    """(truth, kernel index) pairs by nearest bottom time."""
+    ms = [SimpleNamespace(t_bottom_s=tb, i=i) for i, tb in enumerate(k.t_bottom)]
+    return [(c, m.i) for c, m in match(sim.truth, ms)]
+
+
+def depth_errors(kw: dict, seeds: int) -> np.ndarray:
+    e = []
+    for seed in range(seeds):
+        sim = simulate(SimOptions(seed=seed, **kw))
+        k = analyze_strokes(sim.t_s, sim.height_mm)
+        e += [k.depth[i] - c.depth_mm for c, i in _pairs(sim, k)]
+    return np.array(e)
+
+
+def split_errors(kw: dict, seeds: int) -> tuple[float, float]:
+    """Mean error of the bottoms and of the rest levels (clean, no drift, no leaning: rest 0, bottom -depth)."""
+    bo, ba = [], []
+    for seed in range(seeds):
+        sim = simulate(SimOptions(seed=seed, drift_mm=0.0, lean_prob=0.0, **CLEAN, **kw))
+        k = analyze_strokes(sim.t_s, sim.height_mm)
+        for c, i in _pairs(sim, k):
+            bo.append(k.bottom[i] + c.depth_mm)
+            ba.append(k.baseline[i])
+    return float(np.mean(bo)), float(np.mean(ba))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--fps", type=float, nargs="*", default=[30.0, 60.0])
+    a = ap.parse_args(argv)
+    print("shape | fps | depth MAE (bias) clean | noisy | clean: bottom error, rest error (mm; depth = rest - bottom)")
+    for label, kw in SHAPES:
+        for fps in a.fps:
+            k2 = dict(kw, fps=fps)
+            e0, e1 = depth_errors(dict(k2, **CLEAN), a.seeds), depth_errors(k2, a.seeds)
+            bo, ba = split_errors(k2, a.seeds)
+            print(f"{label} | {fps:g} | {np.abs(e0).mean():.2f} ({e0.mean():+.2f}) | {np.abs(e1).mean():.2f} "
+                  f"({e1.mean():+.2f}) | {bo:+.2f}, {ba:+.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
