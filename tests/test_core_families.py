@@ -123,3 +123,48 @@ def test_noisy_depth_meets_the_issue(family):
                for f in FAMILIES])
 def test_per_compression_rate_meets_the_issue(family):
     assert rate_errors(sessions(family, False)).mean() <= RATE_MEAN_CPM
+
+
+# ---------------------------------------------------------------- one shape held fixed per session
+# (what a tester who simulates a single trapezoid sees; tests/core_fixed_shapes.py prints the table, docs/core.md
+# "One shape held fixed"). The family figures above average these; a fixed shape's bias does not cancel.
+FIXED_SEEDS = range(4)
+FIXED_BIAS_MM = 0.2  # the issue's |bias| bar, asked of each shape alone, clean
+# clean bias reached per shape (measured + 0.3 mm): a regression bound, not the target
+FIXED_REACHED = {
+    "trapezoid dwell 0, corners 20 ms": (-5.7, -5.0),  # measured -5.32
+    "trapezoid dwell 0, corners 40 ms": (-4.3, -3.7),  # -3.98
+    "trapezoid dwell 0, corners 60 ms": (-3.2, -2.6),  # -2.89
+    "trapezoid dwell 25, corners 40 ms": (-1.45, -0.85),  # -1.14
+    "trapezoid dwell 50, corners 40 ms": (0.3, 0.9),  # +0.60
+    "trapezoid dwell 100, corners 40 ms": (1.4, 2.0),  # +1.71
+    "trapezoid dwell 150, corners 40 ms": (1.0, 1.65),  # +1.33
+    "asymmetric, downstroke 30 %": (-1.0, -0.4),  # -0.69
+    "asymmetric, downstroke 45 %": (-0.75, -0.15),  # -0.44
+    "cosine (the default)": (-0.36, 0.24),  # -0.06
+}
+FIXED_MET = {"cosine (the default)"}
+
+
+def _fixed_bias(label: str) -> float:
+    from tests.core_fixed_shapes import SHAPES, depth_errors as fixed_depth_errors
+
+    kw = dict(dict(SHAPES)[label], fps=30.0, **CLEAN)
+    e = fixed_depth_errors(kw, len(FIXED_SEEDS))
+    assert e.size > 300
+    return float(e.mean())
+
+
+@pytest.mark.parametrize("label", list(FIXED_REACHED))
+def test_one_fixed_shape_reads_as_measured(label):
+    """A regression bound per fixed shape: the sharp-cornered trapezoid reads 5 mm shallow today (docs/core.md)."""
+    lo, hi = FIXED_REACHED[label]
+    assert lo <= _fixed_bias(label) <= hi
+
+
+@pytest.mark.parametrize(
+    "label", [pytest.param(s, marks=_xfail_unless(s in FIXED_MET, f"{s}: clean bias above 0.2 mm (docs/core.md, "
+                                                  "'One shape held fixed'; tests/core_pooled_shape.py)"))
+              for s in FIXED_REACHED])
+def test_one_fixed_shape_is_not_biased(label):
+    assert abs(_fixed_bias(label)) <= FIXED_BIAS_MM
