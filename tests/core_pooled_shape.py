@@ -42,7 +42,8 @@ from tests.core_fixed_shapes import SHAPES as FIXED
 from tests.core_helpers import CLEAN, match, real_templates
 
 POOL_N = 30  # compressions pooled (corrections start once half of them are there)
-WINDOW = 1.5  # samples within this many sample intervals of a fitted bottom or top
+WINDOW = 1.5  # samples within this many sample intervals of a fitted bottom or top ...
+MIN_WINDOW_S = 0.05  # ... and never nearer than this (at 250 Hz 1.5 intervals are 6 ms: a degenerate fit)
 GATE = 4.0  # a correction is used when it is this many standard errors from zero
 CORNERS = 7  # grid of corner positions u0 within +-half a sample interval
 
@@ -57,10 +58,9 @@ def _pooled_correction(u: np.ndarray, r: np.ndarray, w: float, dt: float, gate: 
         if best is None or rss < best[0]:
             best = (rss, X, beta)
     rss, X, beta = best
-    try:
-        cov = np.linalg.inv(X.T @ X) * (rss / max(len(u) - 4, 1))
-    except np.linalg.LinAlgError:
+    if np.linalg.cond(X) > 1e6:  # the pool does not span the model (too few distinct positions)
         return 0.0
+    cov = np.linalg.inv(X.T @ X) * (rss / max(len(u) - 4, 1))
     a, se = float(beta[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
     return a if abs(a) > gate * se else 0.0
 
@@ -68,7 +68,7 @@ def _pooled_correction(u: np.ndarray, r: np.ndarray, w: float, dt: float, gate: 
 def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE) -> tuple[np.ndarray, np.ndarray]:
     """(bottom, top) corrections per compression of the kernel's strokes ``k`` over the samples (t, y)."""
     p = resolve(CoreOptions(), float(np.median(np.diff(t[:16]))))
-    w = WINDOW * p.dt_s
+    w = max(WINDOW * p.dt_s, MIN_WINDOW_S)
     n = len(k)
     fin = np.isfinite(y)
     bottoms, tops = [], []  # (compression index, u, r)
