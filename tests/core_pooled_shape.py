@@ -9,20 +9,21 @@ shape's lowest point is not at the fit's level, the fit is biased, by that much,
 
 Per compression, from the ``POOL_N`` compressions before it (never itself, so streaming could do the same):
 
-* bottoms: the samples within ``WINDOW`` sample intervals of each fitted bottom, as (t - t_bottom,
-  height - bottom); tops: the same around the rest top after each (centred between its 80 % crossings,
-  levelled by the core's own top fit, ``coach.core.scalar.top_one``), height negated;
+* bottoms: the samples within ``WINDOW`` sample intervals (and ``MIN_WINDOW_S``) of each fitted bottom, as
+  (t - t_bottom, height - bottom); tops: the same around the rest top after each (found between its 80 %
+  crossings, levelled by the core's own top fit, ``coach.core.scalar.top_one``, aligned on its own parabola
+  vertex), height negated;
 * a model ``a + b |u - u0| + c (u - u0)^2`` (a V, a parabola, a flat and anything between) by least squares,
   ``u0`` over a grid of 7 positions within half a sample interval; the correction is the model's value at
   ``u0`` (its corner), used only when it is more than ``GATE`` standard errors from zero;
 * depth = the core's depth - bottom correction + top correction.
 
-Why a script and not the core: it works (the sharp-cornered trapezoid's -5.4 mm goes to -0.4, see
-docs/core.md, "Pooled shape corrections") but it is not yet affordable: 14 small least-squares fits per
-compression cost ~480 us here (in Python), against a streaming budget of ~15 us per sample (~250 us per
-compression at 30 fps) and a batch kernel that does a whole compression in ~9 us. Built into the core it needs running
-sums per grid position (exact, so that streaming still equals batch) and one solve per grid position every
-few compressions. Run from the repo root (~30 s with 20 seeds)::
+Why a script and not the core: it works (the sharp-cornered trapezoid's -5.3 mm goes to -0.05 clean and
+-0.28 noisy, see docs/core.md, "Pooled shape corrections") but it is not yet affordable: 14 small
+least-squares fits per compression cost ~500 us here (in Python), against a streaming budget of ~15 us per
+sample (~250 us per compression at 30 fps) and a batch kernel that does a whole compression in ~9 us. Built
+into the core it needs running sums per grid position (exact, so that streaming still equals batch) and one
+solve per grid position every few compressions. Run from the repo root (~30 s with 20 seeds)::
 
     python -m tests.core_pooled_shape
     python -m tests.core_pooled_shape --seeds 6 --gate 3
@@ -65,6 +66,17 @@ def _pooled_correction(u: np.ndarray, r: np.ndarray, w: float, dt: float, gate: 
     return a if abs(a) > gate * se else 0.0
 
 
+def _peak_time(t: np.ndarray, y: np.ndarray, tc: float, half_s: float, dt: float) -> float:
+    """The top's own time: the vertex of a parabola over +-half_s of the crossings' centre (within one sample
+    interval of it). Why: an asymmetric peak sits off the centre of its 80 % crossings by an amount that varies
+    with each stroke's duration, which would smear the pool."""
+    m = (np.abs(t - tc) <= half_s) & np.isfinite(y)
+    if m.sum() < 4:
+        return tc
+    b2, b1, _ = np.polyfit(t[m] - tc, y[m], 2)
+    return tc + (min(max(-b1 / (2.0 * b2), -dt), dt) if b2 < 0 else 0.0)
+
+
 def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE) -> tuple[np.ndarray, np.ndarray]:
     """(bottom, top) corrections per compression of the kernel's strokes ``k`` over the samples (t, y)."""
     p = resolve(CoreOptions(), float(np.median(np.diff(t[:16]))))
@@ -83,8 +95,9 @@ def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE) -> tuple[np
                 tc = 0.5 * (ts[above[0]] + ts[above[-1]])
                 q = top_one(t, y, tc, p)
                 if q == q:
-                    mm = (np.abs(t - tc) <= w) & fin
-                    tops.append((j + 1, t[mm] - tc, q - y[mm]))
+                    tv = _peak_time(t, y, tc, p.top_fit_s, p.dt_s)
+                    mm = (np.abs(t - tv) <= w) & fin
+                    tops.append((j + 1, t[mm] - tv, q - y[mm]))
     out = []
     for pts in (bottoms, tops):
         corr = np.zeros(n)
