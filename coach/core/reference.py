@@ -190,7 +190,7 @@ def _window(t, c, ic, k):
 
 
 def _bottom(t, c, ib, p, hw):
-    lim = p.dt_s / hw
+    lim = p.vertex_s / hw
     win = _window(t, c, ib, p.fit_k)
     center = 0.0
     val = NAN
@@ -322,7 +322,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
         dn_next = first_of_phase.get(ordu + 1, n)
         e = min(dn_next, _first_index(t, t[u] + o.max_up_s))
         up_end = min(dn_next, n) - 1
-        f_min = _first_index(t, t[lbc] + o.fit_window_s + p.dt_s)
+        f_min = _first_index(t, t[lbc] + o.fit_window_s + p.vertex_s)
         f = max(u, f_min)
         t_r = M = NAN
         while True:

@@ -139,7 +139,7 @@ def bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
     """One bottom column of _fits on Python floats (the same operations): (time, height)."""
     tau, y, valid = column_one(t, c, i, t_i, p.fit_k)
     u0 = [x / hw for x in tau]
-    lim = p.dt_s / hw
+    lim = p.vertex_s / hw
     yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
     w = triangle_one(u0, valid)
     center, _ = vertex_one(*wquad_one(u0, yz, w), -lim, lim, 1.0)

@@ -241,8 +241,8 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     weights fall smoothly to zero at +-hw, so the result moves continuously with the
     sampling phase (a boxcar window jumps when a sample enters it), and re-centring on
     the first vertex makes the window symmetric about the bottom. The vertex stays
-    within one nominal sample of the discrete minimum; too few valid samples: the
-    sample itself.
+    within ``Params.vertex_s`` of the discrete minimum (one nominal sample at <= 33 fps,
+    30 ms above: CoreOptions.bottom_shift_s); too few valid samples: the sample itself.
 
     Top (between its 80 % crossings): a weighted mean of two estimates that err in opposite
     directions on the shapes CPR tops take, a parabola's vertex over
@@ -269,7 +269,9 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     scale[:m] = hw
     scale[m:] = tw
     u0 = tau / scale
-    lim = p.dt_s / scale
+    lim = np.empty(cols)
+    lim[:m] = p.vertex_s / hw
+    lim[m:] = p.dt_s / tw
     yz = np.where(valid, y, 0.0)
     w = np.where(valid, np.maximum(1.0 - np.abs(u0), 0.0), 0.0)
     w[:, m:] = valid[:, m:] & (np.abs(u0[:, m:]) <= 1.0 + 1e-9)
@@ -717,7 +719,7 @@ def _releases(run: _Run, carry: StrokeCarry, B: np.ndarray, final: bool):
     up_end = np.minimum(dn_next, n) - 1
     wait = p.release_wait_s
     # never decide before the bottom's fit window is complete (its samples must not depend on when we look)
-    f_min = t.searchsorted(run.bottom_sample_t_s + o.fit_window_s + p.dt_s, side="left")
+    f_min = t.searchsorted(run.bottom_sample_t_s + o.fit_window_s + p.vertex_s, side="left")
     f = np.maximum(u, f_min)
     hi = np.minimum(np.maximum(e, f_min), n)  # the decision sample is never beyond this
     rel = _Release(run.smooth_padded, run.t_padded, u, int((np.minimum(hi, n - 1) - u).max()) + 1)
@@ -772,7 +774,7 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     e = min(dn_next, int(t.searchsorted(t[u] + o.max_up_s, side="left")))
     up_end = min(dn_next, n) - 1
     wait = p.release_wait_s
-    f_min = int(t.searchsorted(run.bottom_sample_t_s[0] + o.fit_window_s + p.dt_s, side="left"))
+    f_min = int(t.searchsorted(run.bottom_sample_t_s[0] + o.fit_window_s + p.vertex_s, side="left"))
     f0 = max(u, f_min)
     hi = min(max(e, f_min), n)
     last = min(hi, n - 1)
