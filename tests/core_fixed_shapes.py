@@ -16,13 +16,12 @@ strict-xfails the issue's 0.2 mm bar for every shape that misses it.
 from __future__ import annotations
 
 import argparse
-from types import SimpleNamespace
 
 import numpy as np
 
 from coach.core import analyze_strokes
 from coach.core.simulator import SimOptions, simulate
-from tests.core_helpers import CLEAN, match
+from tests.core_helpers import CLEAN, depth_errors, kernel_pairs, run_sessions
 
 # (label, SimOptions fields): trapezoids with one dwell (top and bottom) and one corner rounding, and the
 # asymmetric family at its two ends
@@ -40,28 +39,13 @@ SHAPES = (
 )
 
 
-def _pairs(sim, k):
-    """(truth, kernel index) pairs by nearest bottom time."""
-    ms = [SimpleNamespace(t_bottom_s=tb, i=i) for i, tb in enumerate(k.t_bottom)]
-    return [(c, m.i) for c, m in match(sim.truth, ms)]
-
-
-def depth_errors(kw: dict, seeds: int) -> np.ndarray:
-    e = []
-    for seed in range(seeds):
-        sim = simulate(SimOptions(seed=seed, **kw))
-        k = analyze_strokes(sim.t_s, sim.height_mm)
-        e += [k.depth[i] - c.depth_mm for c, i in _pairs(sim, k)]
-    return np.array(e)
-
-
 def split_errors(kw: dict, seeds: int) -> tuple[float, float]:
     """Mean error of the bottoms and of the rest levels (clean, no drift, no leaning: rest 0, bottom -depth)."""
     bo, ba = [], []
     for seed in range(seeds):
         sim = simulate(SimOptions(seed=seed, drift_mm=0.0, lean_prob=0.0, **CLEAN, **kw))
         k = analyze_strokes(sim.t_s, sim.height_mm)
-        for c, i in _pairs(sim, k):
+        for c, i in kernel_pairs(sim.truth, k):
             bo.append(k.bottom[i] + c.depth_mm)
             ba.append(k.baseline[i])
     return float(np.mean(bo)), float(np.mean(ba))
@@ -76,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     for label, kw in SHAPES:
         for fps in a.fps:
             k2 = dict(kw, fps=fps)
-            e0, e1 = depth_errors(dict(k2, **CLEAN), a.seeds), depth_errors(k2, a.seeds)
+            e0, e1 = (depth_errors(run_sessions(range(a.seeds), **kw_)) for kw_ in (dict(k2, **CLEAN), k2))
             bo, ba = split_errors(k2, a.seeds)
             print(f"{label} | {fps:g} | {np.abs(e0).mean():.2f} ({e0.mean():+.2f}) | {np.abs(e1).mean():.2f} "
                   f"({e1.mean():+.2f}) | {bo:+.2f}, {ba:+.2f}", flush=True)

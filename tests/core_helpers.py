@@ -11,6 +11,7 @@ import functools
 import gzip
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ TRACES = ("L1", "S1", "SC1")  # the filmed sessions in cpr-traces
 TRACE_FPS = 30.0
 MEDIAN_DEPTH_MM = 52.0  # each filmed session is scaled so that its median labelled compression is this deep
 CASE1 = "cpr-accel/cprdat-case1"
+CASE1_HZ = 250.0  # its sample rate
 # simulator options for no measurement error at all (no white noise, tremor, spikes or dropouts): the "clean" runs
 CLEAN = dict(noise_mm=0.0, tremor_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0)
 
@@ -41,6 +43,13 @@ def match(truth, measured, tol_s=0.25):
             used.add(j)
             pairs.append((c, measured[j]))
     return pairs
+
+
+def kernel_pairs(truth, strokes) -> list:
+    """(truth, index into the kernel's ``Strokes``) pairs by nearest bottom time: ``match`` on the kernel's arrays,
+    for studies that need its bottoms and baselines (``analyze_strokes``), not only the result's depths."""
+    ms = [SimpleNamespace(t_bottom_s=tb, i=i) for i, tb in enumerate(strokes.t_bottom.tolist())]
+    return [(c, m.i) for c, m in match(truth, ms)]
 
 
 def depth_errors(sessions) -> np.ndarray:
@@ -140,6 +149,25 @@ def load_case1():
         th = np.loadtxt(fh, delimiter=",", skiprows=1)
     periods = np.loadtxt(d / "Ann_CC-periods.csv", delimiter=",", skiprows=1, usecols=(1, 2))
     return th[:, 0].copy(), th[:, 1].copy(), periods
+
+
+def case1_at(fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The cardiac arrest's (t_s, height_mm) as recorded (250 Hz), or resampled to ``fps`` (a camera's rate; the
+    samples fall at a phase that is not the recording's)."""
+    t, h, _ = load_case1()
+    if fps == CASE1_HZ:
+        return t, h
+    ts = np.arange(t[0] + 0.37 / fps, t[-1], 1.0 / fps)
+    return ts, np.interp(ts, t, h)
+
+
+def case1_turning_points(t_bottom: np.ndarray) -> np.ndarray:
+    """Where the chest really turned near each bottom time: the recording's minimum within +-60 ms. Its height is a
+    smooth double integral at 250 Hz, so that minimum is a truth for bottoms (not for depths: its tops are an
+    envelope)."""
+    t, h, _ = load_case1()
+    half = int(round(0.06 * CASE1_HZ))
+    return np.array([h[max(i - half, 0) : i + half + 1].min() for i in np.searchsorted(t, t_bottom).tolist()])
 
 
 @functools.lru_cache(maxsize=1)

@@ -32,16 +32,15 @@ solve per grid position every few compressions. Run from the repo root (~30 s wi
 from __future__ import annotations
 
 import argparse
-from types import SimpleNamespace
 
 import numpy as np
 
 from coach.core import analyze_strokes
-from coach.core.options import CoreOptions, resolve
+from coach.core.options import NOMINAL_SAMPLES, CoreOptions, nominal_dt, resolve
 from coach.core.scalar import top_one
 from coach.core.simulator import SimOptions, simulate
 from tests.core_fixed_shapes import SHAPES as FIXED
-from tests.core_helpers import CLEAN, match, real_templates
+from tests.core_helpers import CLEAN, case1_at, case1_turning_points, kernel_pairs, real_templates
 
 POOL_N = 30  # compressions pooled (corrections start once half of them are there)
 WINDOW = 1.5  # samples within this many sample intervals of a fitted bottom or top ...
@@ -80,7 +79,7 @@ def _peak_time(t: np.ndarray, y: np.ndarray, tc: float, half_s: float, dt: float
 
 def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE) -> tuple[np.ndarray, np.ndarray]:
     """(bottom, top) corrections per compression of the kernel's strokes ``k`` over the samples (t, y)."""
-    p = resolve(CoreOptions(), float(np.median(np.diff(t[:16]))))
+    p = resolve(CoreOptions(), nominal_dt(t[:NOMINAL_SAMPLES]))  # the kernel's own parameters for this signal
     w = max(WINDOW * p.dt_s, MIN_WINDOW_S)
     n = len(k)
     fin = np.isfinite(y)
@@ -120,9 +119,9 @@ def errors(kw: dict, seeds: int, gate: float) -> tuple[np.ndarray, np.ndarray]:
         sim = simulate(SimOptions(seed=seed, **kw))
         k = analyze_strokes(sim.t_s, sim.height_mm)
         cb, ct = corrections(sim.t_s, sim.height_mm, k, gate)
+        pairs = kernel_pairs(sim.truth, k)
         for e, d in ((e0, k.depth), (e1, k.depth - cb + ct)):
-            ms = [SimpleNamespace(t_bottom_s=a, depth_mm=b) for a, b in zip(k.t_bottom, d)]
-            e += [m.depth_mm - c.depth_mm for c, m in match(sim.truth, ms)]
+            e += [d[i] - c.depth_mm for c, i in pairs]
     return np.array(e0), np.array(e1)
 
 
@@ -130,24 +129,15 @@ def real_bottoms(gate: float = GATE) -> None:
     """The real cardiac arrest's bottoms (shared data; 250 Hz, and resampled to 30 fps) against the signal's own
     minimum within +-60 ms at 250 Hz: no depth truth there, but the height is a smooth double integral, so the
     dense minimum is where the chest really turned."""
-    from tests.core_helpers import load_case1
-
-    t, h, _ = load_case1()
-
-    def dense_min(tb: np.ndarray) -> np.ndarray:
-        ib = np.searchsorted(t, tb)
-        return np.array([h[max(i - 15, 0) : i + 16].min() for i in ib])
-
     def pct(e: np.ndarray) -> str:
         q = np.percentile(e, [5, 50, 95])
         return f"mean {e.mean():+.2f}, 5/50/95 % {q[0]:+.2f} / {q[1]:+.2f} / {q[2]:+.2f}"
 
     for fps in (250.0, 30.0):
-        ts = t if fps == 250.0 else np.arange(t[0] + 0.37 / fps, t[-1], 1.0 / fps)
-        hs = h if fps == 250.0 else np.interp(ts, t, h)
+        ts, hs = case1_at(fps)
         k = analyze_strokes(ts, hs)
         cb, _ = corrections(ts, hs, k, gate)
-        ref = dense_min(k.t_bottom)
+        ref = case1_turning_points(k.t_bottom)
         print(f"real bottoms at {fps:g} Hz ({len(k)}), bottom - dense minimum (mm): core {pct(k.bottom - ref)}; "
               f"corrected {pct(k.bottom + cb - ref)} ({np.mean(cb != 0):.0%} corrected)", flush=True)
 

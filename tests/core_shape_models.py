@@ -28,14 +28,13 @@ Prints the depth MAE (bias) in mm per family, clean and noisy (as tests/test_cor
 from __future__ import annotations
 
 import argparse
-from types import SimpleNamespace
 
 import numpy as np
 
 import coach.core.strokes as strokes
 from coach.core import analyze_strokes
 from coach.core.simulator import SimOptions, simulate
-from tests.core_helpers import CLEAN, depth_errors, match, real_templates, run_sessions
+from tests.core_helpers import CLEAN, depth_errors, kernel_pairs, real_templates, run_sessions
 MODELS = ("core", "flat", "flat-kink", "pooled-bottom")
 WINDOW = 3.5  # top models: sample intervals either side of the top's centre
 EDGES = np.arange(-2.0, 2.0 + 1e-9, 0.25)  # top models: flat edges, in sample intervals
@@ -103,8 +102,7 @@ def model_depth_errors(model: str, fam: str, clean: bool, seeds: int, templates)
         sim = simulate(SimOptions(seed=seed, **kw))
         k = analyze_strokes(sim.t_s, sim.height_mm)
         depth = k.depth - pooled_bottom_corrections(sim.t_s, sim.height_mm, k.t_bottom, k.bottom)
-        measured = [SimpleNamespace(t_bottom_s=tb, depth_mm=d) for tb, d in zip(k.t_bottom, depth)]
-        e += [m.depth_mm - c.depth_mm for c, m in match(sim.truth, measured)]
+        e += [depth[i] - c.depth_mm for c, i in kernel_pairs(sim.truth, k)]
     return np.array(e)
 
 

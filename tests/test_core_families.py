@@ -147,10 +147,9 @@ FIXED_MET = {"cosine (the default)"}
 
 
 def _fixed_bias(label: str) -> float:
-    from tests.core_fixed_shapes import SHAPES, depth_errors as fixed_depth_errors
+    from tests.core_fixed_shapes import SHAPES
 
-    kw = dict(dict(SHAPES)[label], fps=30.0, **CLEAN)
-    e = fixed_depth_errors(kw, len(FIXED_SEEDS))
+    e = depth_errors(run_sessions(FIXED_SEEDS, **dict(SHAPES)[label], fps=30.0, **CLEAN))
     assert e.size > 300
     return float(e.mean())
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from coach.core import StreamingAnalyzer, analyze, analyze_strokes
-from tests.core_helpers import (TRACES, assert_sessions_equal, intervals_overlap_s, load_case1, load_filmed,
-                                push_all)
+from tests.core_helpers import (TRACES, assert_sessions_equal, case1_at, case1_turning_points, intervals_overlap_s,
+                                load_case1, load_filmed, push_all)
 
 SESSIONS = TRACES
 
@@ -120,20 +120,15 @@ def test_cardiac_arrest_ccf_within_two_points_of_the_physicians(case1):
 
 
 @pytest.mark.parametrize("fps, mean_max_mm, p95_max_mm", [(30.0, 0.6, 1.5), (250.0, 0.5, 1.5)])
-def test_cardiac_arrest_bottoms_sit_near_the_chests_turning_point(case1, fps, mean_max_mm, p95_max_mm):
+def test_cardiac_arrest_bottoms_sit_near_the_chests_turning_point(fps, mean_max_mm, p95_max_mm):
     """Real stroke shapes, not the simulator's: the height here is a smooth double integral at 250 Hz, so its
     minimum within +-60 ms of a bottom is where the chest really turned (a truth for bottoms, not for depths:
     the tops are an envelope). The core's fitted bottom against it, at 250 Hz and resampled to 30 fps.
     Measured: +0.39 mm mean (5/95 %: -0.19 / +1.12) at 30 fps, +0.21 (-0.25 / +0.89) at 250 Hz; +0.76
     (-0.28 / +2.49) at 250 Hz while the bottom's vertex was held to one 4 ms sample of the lowest one
     (CoreOptions.bottom_shift_s; docs/core.md, "Real bottoms")."""
-    t, h = case1[0], case1[1]
-    ts = t if fps == 250.0 else np.arange(t[0] + 0.37 / fps, t[-1], 1.0 / fps)
-    hs = h if fps == 250.0 else np.interp(ts, t, h)
-    k = analyze_strokes(ts, hs)
-    ib = np.searchsorted(t, k.t_bottom)
-    turn = np.array([h[max(i - 15, 0) : i + 16].min() for i in ib])
-    e = k.bottom - turn
+    k = analyze_strokes(*case1_at(fps))
+    e = k.bottom - case1_turning_points(k.t_bottom)
     assert len(k) > 5000
     assert e.mean() <= mean_max_mm and np.percentile(e, 95) <= p95_max_mm, (e.mean(), np.percentile(e, 95))
     assert np.percentile(e, 5) >= -0.5  # a fitted bottom is never far below where the chest turned

@@ -245,7 +245,7 @@ VARIANT_VIEWS = {"stacked-near": FAMILY_VIEWS, "stacked-far": FAMILY_VIEWS,
 def all_family_cases() -> list[str]:
     """Every hand family x view, then the variants (geometry beyond the defaults) on the side view and one other."""
     cases = [f"{f}@{v}" for f in FAMILIES for v in FAMILY_VIEWS]
-    other = dict(zip(VARIANTS, FAMILY_VIEWS * 4))
+    other = {f: FAMILY_VIEWS[i % len(FAMILY_VIEWS)] for i, f in enumerate(VARIANTS)}  # (each variant: one other view)
     for f in VARIANTS:
         views = VARIANT_VIEWS.get(f) or tuple(dict.fromkeys(("side30", other[f])))
         cases += [f"{f}@{v}" for v in views]
