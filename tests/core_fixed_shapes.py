@@ -8,6 +8,7 @@ the bottom's and the rest top's (drift and leaning off, so the truth's bottom is
 
     python -m tests.core_fixed_shapes            # from the repo root, a few seconds; 4 seeds per shape
     python -m tests.core_fixed_shapes --seeds 8 --fps 30
+    python -m tests.core_fixed_shapes --independent   # the same shapes built without the simulator
 
 The table documents a limit of the core's fixed-width fits (docs/core.md, "One shape held fixed");
 tests/test_core_families.py holds each shape's clean bias to what is measured here (a regression bound) and
@@ -51,11 +52,50 @@ def split_errors(kw: dict, seeds: int) -> tuple[float, float]:
     return float(np.mean(bo)), float(np.mean(ba))
 
 
+def independent_train(dwell_s: float, corner_s: float, fps: float, noise_mm: float, rng: np.random.Generator,
+                      duration_s: float = 60.0, rate_cpm: float = 110.0, depth_mm: float = 52.0):
+    """A trapezoid train built without the project's simulator: straight sides, a bottom dwell, corners rounded by a
+    moving average over ``corner_s`` (the simulator blends parabolas), a constant rate, no drift, sampled at ``fps``
+    from a random phase. Returns (t_s, height_mm, true depth: the dense signal's max - min)."""
+    fine = 1e-4
+    tt = np.arange(0.0, duration_s, fine)
+    period = 60.0 / rate_cpm
+    side = (period - 2.0 * dwell_s) / 2.0  # down- and upstroke share what the bottom and top dwells leave
+    x = tt % period
+    y = np.interp(x, [0.0, side, side + dwell_s, 2.0 * side + dwell_s, period], [0.0, -depth_mm, -depth_mm, 0.0, 0.0])
+    k = max(int(round(corner_s / fine)), 1)
+    y = np.convolve(y, np.ones(k) / k, mode="same")
+    inner = slice(int(0.5 / fine), -int(0.5 / fine))
+    ts = np.arange(0.5 + rng.uniform(0.0, 1.0 / fps), duration_s - 0.5, 1.0 / fps)
+    hs = np.interp(ts, tt, y) + rng.normal(0.0, noise_mm, ts.size)
+    return ts, hs, float(y[inner].max() - y[inner].min())
+
+
+def independent(reps: int = 4) -> None:
+    """The fixed-shape table's pattern on strokes this project's simulator did not make (30 fps)."""
+    rng = np.random.default_rng(7)
+    print("independent trapezoids, 30 fps | depth bias (MAE), clean | 1 mm noise")
+    for dwell_s, corner_s in ((0.0, 0.02), (0.0, 0.06), (0.05, 0.04), (0.1, 0.04)):
+        cells = []
+        for noise in (0.0, 1.0):
+            e = []
+            for _ in range(reps):
+                ts, hs, depth = independent_train(dwell_s, corner_s, 30.0, noise, rng)
+                e += (analyze_strokes(ts, hs).depth[3:] - depth).tolist()  # (after the first baseline settles)
+            e = np.array(e)
+            cells.append(f"{e.mean():+.2f} ({np.abs(e).mean():.2f})")
+        print(f"dwell {dwell_s * 1e3:.0f} ms, corners {corner_s * 1e3:.0f} ms | {cells[0]} | {cells[1]}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--fps", type=float, nargs="*", default=[30.0, 60.0])
+    ap.add_argument("--independent", action="store_true", help="trapezoids built here, not by the simulator")
     a = ap.parse_args(argv)
+    if a.independent:
+        independent()
+        return
     print("shape | fps | depth MAE (bias) clean | noisy | clean: bottom error, rest error (mm; depth = rest - bottom)")
     for label, kw in SHAPES:
         for fps in a.fps:
