@@ -13,9 +13,10 @@ Per compression, from the ``POOL_N`` compressions before it (never itself, so st
   (t - t_bottom, height - bottom); tops: the same around the rest top after each (found between its 80 %
   crossings, levelled by the core's own top fit, ``coach.core.scalar.top_one``, aligned on its own parabola
   vertex), height negated;
-* a model ``a + b |u - u0| + c (u - u0)^2`` (a V, a parabola, a flat and anything between) by least squares,
-  ``u0`` over a grid of 7 positions within half a sample interval; the correction is the model's value at
-  ``u0`` (its corner), used only when it is more than ``GATE`` standard errors from zero;
+* a model ``a + b |u - u0| + c (u - u0)^2`` (a V, a parabola, a flat and anything between) by least squares
+  with ``b, c >= 0`` (convex, so the corner is the minimum), ``u0`` over a grid of 7 positions within the
+  core's vertex freedom (``Params.vertex_s``: one sample interval at <= 33 fps, 30 ms above; both session 14,
+  see ``_convex_fit`` and ``_pooled_correction``); the correction is the model's value at ``u0`` (its corner), used only when it is more than ``GATE`` standard errors from zero;
 * depth = the core's depth - bottom correction + top correction.
 
 Why a script and not the core: it works (the sharp-cornered trapezoid's -5.3 mm goes to -0.05 clean and
@@ -46,18 +47,42 @@ POOL_N = 30  # compressions pooled (corrections start once half of them are ther
 WINDOW = 1.5  # samples within this many sample intervals of a fitted bottom or top ...
 MIN_WINDOW_S = 0.05  # ... and never nearer than this (at 250 Hz 1.5 intervals are 6 ms: a degenerate fit)
 GATE = 4.0  # a correction is used when it is this many standard errors from zero
-CORNERS = 7  # grid of corner positions u0 within +-half a sample interval
+CORNERS = 7  # grid of corner positions u0 within +-vertex_s of the fitted bottom (the core's own freedom)
 
 
-def _pooled_correction(u: np.ndarray, r: np.ndarray, w: float, dt: float, gate: float) -> float:
-    """The pooled shape's level at its corner, relative to the fits (0 when within ``gate`` s.e. of zero)."""
+def _convex_fit(X: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least squares with the V's and the parabola's coefficients held >= 0: (beta, the columns used, rss).
+
+    Why: unconstrained, a pool that is not one shape (real strokes change from stroke to stroke) fits a W
+    (b < 0, c > 0) whose corner is a local *maximum*; read as the bottom, it raised one real bottom in
+    seven by 2-6 mm at 30 fps. A bottom is convex: a V, a parabola, a flat or a blend, so its corner is its
+    minimum."""
     best = None
-    for u0 in np.linspace(-0.5 * dt, 0.5 * dt, CORNERS):
+    for cols in ((0, 1, 2), (0, 1), (0, 2), (0,)):
+        Xs = X[:, cols]
+        b = np.linalg.lstsq(Xs, r, rcond=None)[0]
+        if np.any(b[1:] < 0):
+            continue
+        rss = float(((Xs @ b - r) ** 2).sum())
+        if best is None or rss < best[2]:
+            beta = np.zeros(3)
+            beta[list(cols)] = b
+            best = (beta, Xs, rss)
+    return best
+
+
+def _pooled_correction(u: np.ndarray, r: np.ndarray, w: float, span: float, gate: float) -> float:
+    """The pooled shape's level at its corner, relative to the fits (0 when within ``gate`` s.e. of zero).
+
+    The corner is sought within ``span`` of the fits: as far as the core lets a bottom's vertex move from its
+    lowest sample (``Params.vertex_s``; half a sample interval before session 14, which at 250 Hz left the
+    pool aligned 18 ms off the real turning points and read it 0.3 mm high)."""
+    best = None
+    for u0 in np.linspace(-span, span, CORNERS):
         X = np.stack([np.ones_like(u), np.abs(u - u0) / w, ((u - u0) / w) ** 2], 1)
-        beta = np.linalg.lstsq(X, r, rcond=None)[0]
-        rss = float(((X @ beta - r) ** 2).sum())
+        beta, Xs, rss = _convex_fit(X, r)
         if best is None or rss < best[0]:
-            best = (rss, X, beta)
+            best = (rss, Xs, beta)
     rss, X, beta = best
     if np.linalg.cond(X) > 1e6:  # the pool does not span the model (too few distinct positions)
         return 0.0
@@ -107,7 +132,7 @@ def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE) -> tuple[np
                 u = np.concatenate([x[1] for x in sel])
                 r = np.concatenate([x[2] for x in sel])
                 if u.size >= 12:
-                    corr[j] = _pooled_correction(u, r, w, p.dt_s, gate)
+                    corr[j] = _pooled_correction(u, r, w, p.vertex_s, gate)
         out.append(corr)
     return out[0], -out[1]
 
