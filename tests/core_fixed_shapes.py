@@ -8,7 +8,7 @@ the bottom's and the rest top's (drift and leaning off, so the truth's bottom is
 
     python -m tests.core_fixed_shapes            # from the repo root, a few seconds; 4 seeds per shape
     python -m tests.core_fixed_shapes --seeds 8 --fps 30
-    python -m tests.core_fixed_shapes --independent   # the same shapes built without the simulator
+    python -m tests.core_fixed_shapes --independent   # the same shapes built without the simulator, and sinusoids
 
 The table documents a limit of the core's fixed-width fits (docs/core.md, "One shape held fixed");
 tests/test_core_families.py holds each shape's clean bias to what is measured here (a regression bound) and
@@ -71,6 +71,29 @@ def independent_train(dwell_s: float, corner_s: float, fps: float, noise_mm: flo
     return ts, hs, float(y[inner].max() - y[inner].min())
 
 
+def sine_train(rate_cpm: float, depth_mm: float, fps: float, noise_mm: float, rng: np.random.Generator,
+               duration_s: float = 60.0):
+    """A pure sinusoid (the first signal an outside tester reaches for): no rest hold, no blend, a constant rate and
+    depth, sampled at ``fps`` from a random phase with 3 ms of timing jitter. Returns (t_s, height_mm)."""
+    period = 60.0 / rate_cpm
+    ts = np.arange(0.3 + rng.uniform(0.0, 1.0 / fps), duration_s, 1.0 / fps)
+    ts = np.sort(ts + rng.normal(0.0, 0.003, ts.size))
+    return ts, -0.5 * depth_mm * (1.0 - np.cos(2.0 * np.pi * ts / period)) + rng.normal(0.0, noise_mm, ts.size)
+
+
+SINES = ((100.0, 52.0), (110.0, 52.0), (120.0, 60.0), (140.0, 52.0))  # (rate cpm, depth mm)
+
+
+def sine_bias(rate_cpm: float, depth_mm: float, fps: float, noise_mm: float, reps: int = 4) -> np.ndarray:
+    """Depth errors of the core on pure sinusoids (the first 3 compressions left out: the baseline settles)."""
+    rng = np.random.default_rng(11)
+    e = []
+    for _ in range(reps):
+        ts, hs = sine_train(rate_cpm, depth_mm, fps, noise_mm, rng)
+        e += (analyze_strokes(ts, hs).depth[3:] - depth_mm).tolist()
+    return np.array(e)
+
+
 def independent(reps: int = 4) -> None:
     """The fixed-shape table's pattern on strokes this project's simulator did not make (30 fps)."""
     rng = np.random.default_rng(7)
@@ -85,13 +108,20 @@ def independent(reps: int = 4) -> None:
             e = np.array(e)
             cells.append(f"{e.mean():+.2f} ({np.abs(e).mean():.2f})")
         print(f"dwell {dwell_s * 1e3:.0f} ms, corners {corner_s * 1e3:.0f} ms | {cells[0]} | {cells[1]}", flush=True)
+    print("pure sinusoids | depth bias (MAE): 30 fps clean | 30 fps, 1 mm noise | 60 fps clean | 60 fps, 0.5 mm noise")
+    for rate, depth in SINES:
+        cells = []
+        for fps, noise in ((30.0, 0.0), (30.0, 1.0), (60.0, 0.0), (60.0, 0.5)):
+            e = sine_bias(rate, depth, fps, noise, reps)
+            cells.append(f"{e.mean():+.2f} ({np.abs(e).mean():.2f})")
+        print(f"{rate:.0f} cpm, {depth:.0f} mm | " + " | ".join(cells), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--fps", type=float, nargs="*", default=[30.0, 60.0])
-    ap.add_argument("--independent", action="store_true", help="trapezoids built here, not by the simulator")
+    ap.add_argument("--independent", action="store_true", help="trapezoids and pure sinusoids built here, not by the simulator")
     a = ap.parse_args(argv)
     if a.independent:
         independent()
