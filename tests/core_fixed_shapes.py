@@ -84,13 +84,14 @@ def sine_train(rate_cpm: float, depth_mm: float, fps: float, noise_mm: float, rn
 SINES = ((100.0, 52.0), (110.0, 52.0), (120.0, 60.0), (140.0, 52.0))  # (rate cpm, depth mm)
 
 
-def sine_bias(rate_cpm: float, depth_mm: float, fps: float, noise_mm: float, reps: int = 4) -> np.ndarray:
-    """Depth errors of the core on pure sinusoids (the first 3 compressions left out: the baseline settles)."""
+def sine_bias(rate_cpm: float, depth_mm: float, fps: float, noise_mm: float, reps: int = 4, options=None) -> np.ndarray:
+    """Depth errors of the core (``options``: its CoreOptions, default today's) on pure sinusoids (the first 3
+    compressions left out: the baseline settles)."""
     rng = np.random.default_rng(11)
     e = []
     for _ in range(reps):
         ts, hs = sine_train(rate_cpm, depth_mm, fps, noise_mm, rng)
-        e += (analyze_strokes(ts, hs).depth[3:] - depth_mm).tolist()
+        e += (analyze_strokes(ts, hs, options).depth[3:] - depth_mm).tolist()
     return np.array(e)
 
 

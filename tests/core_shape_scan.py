@@ -8,7 +8,8 @@ trade one family for another") can be re-checked after any change to the core or
     python -m tests.core_shape_scan --seeds 20 "dict(top_vertex_weight=0.9)"
 
 Each argument is a ``dict(...)`` of ``CoreOptions`` fields; ``dict()`` is today's core. Prints the depth
-MAE (bias) in mm per family, clean (no measurement noise) and noisy (1 mm + tremor, spikes, dropouts).
+MAE (bias) in mm per family, clean (no measurement noise) and noisy (1 mm + tremor, spikes, dropouts), and on a
+pure sinusoid built without the simulator (110 cpm, 52 mm; session 14).
 Needs the shared data for the ``template`` family (skipped without it).
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from coach.core import CoreOptions, analyze
 from coach.core.simulator import SimOptions, simulate
+from tests.core_fixed_shapes import sine_bias
 from tests.core_helpers import CLEAN, match, real_templates
 
 TABLE = ("dict()", "dict(fit_window_s=0.10)", "dict(fit_window_s=0.17)", "dict(top_vertex_weight=1.0)",
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
                 e = np.array([m.depth_mm - c.depth_mm for sim in sims[fam, clean]
                               for c, m in match(sim.truth, analyze(sim.t_s, sim.height_mm, opts).compressions)])
                 cells.append(f"{fam[:5]} {'clean' if clean else 'noisy'} {np.mean(np.abs(e)):.2f} ({np.mean(e):+.2f})")
+        for clean in (True, False):  # a pure sinusoid, built without the simulator (110 cpm, 52 mm)
+            e = sine_bias(110.0, 52.0, 30.0, 0.0 if clean else 1.0, options=opts)
+            cells.append(f"sine {'clean' if clean else 'noisy'} {np.mean(np.abs(e)):.2f} ({np.mean(e):+.2f})")
         print(f"{text}: " + ", ".join(cells), flush=True)
 
 
