@@ -7,11 +7,24 @@ has none, so tests that need it skip with a reason instead of failing.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config) -> None:
+    """Let the CLI processes the tests start hear SIGINT, as a process started from a terminal does.
+
+    Why: a runner started in the background by a shell without job control (``(make test &)``, some CI
+    wrappers) hands every process SIGINT *ignored*, and an ignored signal stays ignored across exec, so
+    ``cpr-coach simulate`` or ``hud`` stopped with SIGINT by a test would run on (they honour an inherited
+    ignore, as a program started with ``nohup`` should). A handled signal is reset to the default at exec,
+    so installing Python's own handler here gives every child the terminal's SIGINT."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def shared_data_dir() -> Path:

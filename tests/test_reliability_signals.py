@@ -31,6 +31,7 @@ def test_signal_ends_simulate_cleanly(sig, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    sub = None
     try:
         sub = Subscriber(SubscriberOptions(connect=ep, topics=("cpr.session", "cpr.state")))
         deadline = time.monotonic() + 20
@@ -50,10 +51,12 @@ def test_signal_ends_simulate_cleanly(sig, tmp_path):
         rc = proc.wait(timeout=15)
         reader.join(5)
         err = proc.stderr.read()
-        sub.close()
-    finally:
+    finally:  # (a failure must not leave the process or the subscriber's ZeroMQ context behind for the GC)
+        if sub is not None:
+            sub.close()
         if proc.poll() is None:
             proc.kill()
+            proc.wait(5)
     assert stop is not None, "no cpr.session stop after the signal"
     assert stop.payload["summary"] is not None and stop.payload["reason"] == "interrupted"
     out = "".join(lines)
