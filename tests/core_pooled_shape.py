@@ -29,6 +29,7 @@ solve per grid position every few compressions. Run from the repo root (~30 s wi
     python -m tests.core_pooled_shape
     python -m tests.core_pooled_shape --seeds 6 --gate 3
     python -m tests.core_pooled_shape --real      # the real cardiac arrest's bottoms (~1 min)
+    python -m tests.core_pooled_shape --bench     # its cost per compression, from running sums (pooled_fast)
 """
 from __future__ import annotations
 
@@ -102,8 +103,9 @@ def _peak_time(t: np.ndarray, y: np.ndarray, tc: float, half_s: float, dt: float
     return tc + (min(max(-b1 / (2.0 * b2), -dt), dt) if b2 < 0 else 0.0)
 
 
-def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE) -> tuple[np.ndarray, np.ndarray]:
-    """(bottom, top) corrections per compression of the kernel's strokes ``k`` over the samples (t, y)."""
+def pooled_points(t: np.ndarray, y: np.ndarray, k) -> tuple[list, list, float, float]:
+    """The pools' entries, (compression index, u, r) for the bottoms and for the rest tops of the kernel's strokes
+    ``k`` over the samples (t, y), and the window ``w`` and corner span the fits use."""
     p = resolve(CoreOptions(), nominal_dt(t[:NOMINAL_SAMPLES]))  # the kernel's own parameters for this signal
     w = max(WINDOW * p.dt_s, MIN_WINDOW_S)
     n = len(k)
@@ -123,18 +125,98 @@ def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE) -> tuple[np
                     tv = _peak_time(t, y, tc, p.top_fit_s, p.dt_s)
                     mm = (np.abs(t - tv) <= w) & fin
                     tops.append((j + 1, t[mm] - tv, q - y[mm]))
-    out = []
-    for pts in (bottoms, tops):
-        corr = np.zeros(n)
-        for j in range(n):
-            sel = [x for x in pts if j - POOL_N <= x[0] < j]
-            if len(sel) >= POOL_N // 2:
-                u = np.concatenate([x[1] for x in sel])
-                r = np.concatenate([x[2] for x in sel])
-                if u.size >= 12:
-                    corr[j] = _pooled_correction(u, r, w, p.vertex_s, gate)
-        out.append(corr)
-    return out[0], -out[1]
+    return bottoms, tops, w, p.vertex_s
+
+
+def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(bottom, top) corrections per compression of the kernel's strokes ``k`` over the samples (t, y)
+    (``fast``: from running sums, ``pooled_fast``; else one fit per compression, ``pooled_slow``)."""
+    bottoms, tops, w, span = pooled_points(t, y, k)
+    n = len(k)
+    pooled = pooled_fast if fast else pooled_slow
+    return pooled(bottoms, n, w, span, gate), -pooled(tops, n, w, span, gate)
+
+
+def pooled_slow(pts: list, n: int, w: float, span: float, gate: float) -> np.ndarray:
+    """Per compression j, the correction from the entries (index, u, r) of the POOL_N compressions before it: one
+    least-squares pass per grid position and sub-model (~500 us per compression in this Python)."""
+    corr = np.zeros(n)
+    for j in range(n):
+        sel = [x for x in pts if j - POOL_N <= x[0] < j]
+        if len(sel) >= POOL_N // 2:
+            u = np.concatenate([x[1] for x in sel])
+            r = np.concatenate([x[2] for x in sel])
+            if u.size >= 12:
+                corr[j] = _pooled_correction(u, r, w, span, gate)
+    return corr
+
+
+def pooled_fast(pts: list, n: int, w: float, span: float, gate: float) -> np.ndarray:
+    """``pooled_slow`` from running sums: each stroke's moments per grid position (the 6 distinct entries of
+    X'X, X'r and r'r), summed over the last POOL_N strokes by a cumulative sum, and every sub-model solved in
+    closed form for all compressions and grid positions at once. What the core would need (issue 10's cost):
+    see ``--bench``."""
+    corr = np.zeros(n)
+    if not pts:
+        return corr
+    ids = np.repeat(np.array([x[0] for x in pts], np.intp), [len(x[1]) for x in pts])
+    u = np.concatenate([x[1] for x in pts])
+    r = np.concatenate([x[2] for x in pts])
+    v = (u[:, None] - np.linspace(-span, span, CORNERS)[None, :]) / w  # (samples, grid)
+    x1, x2 = np.abs(v), v * v
+    rr = r[:, None]
+    mom = np.stack([np.ones_like(v), x1, x2, x1 * x1, x1 * x2, x2 * x2, rr * np.ones_like(v), rr * x1, rr * x2,
+                    rr * rr * np.ones_like(v)], -1)  # S00 S01 S02 S11 S12 S22 T0 T1 T2 R
+    # per-stroke sums in one bincount over (stroke, grid, moment) cells (np.add.at is ~10x slower)
+    cell = ((ids + 1)[:, None, None] * CORNERS + np.arange(CORNERS)[None, :, None]) * 10 + np.arange(10)
+    per = np.bincount(cell.ravel(), mom.ravel(), (n + 1) * CORNERS * 10).reshape(n + 1, CORNERS, 10)
+    cum = np.cumsum(per, 0)  # cum[k]: the strokes before k
+    ent = np.cumsum(np.bincount(np.array([x[0] for x in pts]) + 1, minlength=n + 1))
+    j = np.arange(n)
+    lo = np.maximum(j - POOL_N, 0)
+    M = cum[j] - cum[lo]  # (compressions, grid, 10)
+    n_entries = ent[j] - ent[lo]
+    n_samples = M[:, 0, 0]
+    S00, S01, S02, S11, S12, S22, T0, T1, T2, R = np.moveaxis(M, -1, 0)
+    big = np.inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        cand = []  # (rss, a, inverse Gram's [0, 0], condition number) per sub-model
+        # full: [[S00 S01 S02] [S01 S11 S12] [S02 S12 S22]] by cofactors
+        c00, c01, c02 = S11 * S22 - S12 * S12, S02 * S12 - S01 * S22, S01 * S12 - S02 * S11
+        c11, c12, c22 = S00 * S22 - S02 * S02, S01 * S02 - S00 * S12, S00 * S11 - S01 * S01
+        det = S00 * c00 + S01 * c01 + S02 * c02
+        a = (c00 * T0 + c01 * T1 + c02 * T2) / det
+        b = (c01 * T0 + c11 * T1 + c12 * T2) / det
+        c = (c02 * T0 + c12 * T1 + c22 * T2) / det
+        cand.append((np.where((b >= 0) & (c >= 0) & (det > 0), R - a * T0 - b * T1 - c * T2, big), a, c00 / det,
+                     ((S00, S01, S02), (S01, S11, S12), (S02, S12, S22))))
+        for Sxx, Sx, Tx in ((S11, S01, T1), (S22, S02, T2)):  # a V alone, a parabola alone
+            d2 = S00 * Sxx - Sx * Sx
+            a2 = (Sxx * T0 - Sx * Tx) / d2
+            b2 = (S00 * Tx - Sx * T0) / d2
+            cand.append((np.where((b2 >= 0) & (d2 > 0), R - a2 * T0 - b2 * Tx, big), a2, Sxx / d2, ((S00, Sx), (Sx, Sxx))))
+        a1 = T0 / S00  # a flat
+        cand.append((np.where(S00 > 0, R - a1 * T0, big), a1, 1.0 / S00, None))
+    rss = np.stack([x[0] for x in cand], -1)  # (compressions, grid, 4)
+    m = np.argmin(rss, -1)  # the best feasible sub-model per grid position (ties: the first, as pooled_slow)
+    rss_g = np.take_along_axis(rss, m[..., None], -1)[..., 0]
+    g = np.argmin(rss_g, -1)  # the best grid position
+    k = np.take_along_axis(m, g[:, None], -1)[:, 0]
+    pick = lambda arr: arr[j, g]  # noqa: E731
+    a_sel = np.choose(k, [pick(x[1]) for x in cand])
+    inv00 = np.choose(k, [pick(x[2]) for x in cand])
+    rss_sel = np.maximum(pick(rss_g), 0.0)
+    cond = np.ones(n)
+    for mi, x in enumerate(cand[:3]):  # the chosen sub-model's Gram matrix (X'X): cond(X'X) = cond(X)^2
+        sel = np.flatnonzero(k == mi)
+        if sel.size:
+            gram = np.array([[e[sel, g[sel]] for e in row] for row in x[3]]).transpose(2, 0, 1)
+            ev = np.linalg.eigvalsh(gram)
+            cond[sel] = np.where(ev[:, 0] > 0, ev[:, -1] / np.where(ev[:, 0] > 0, ev[:, 0], 1.0), np.inf)
+    se = np.sqrt(np.maximum(inv00 * rss_sel / np.maximum(n_samples - 4, 1), 0.0))
+    use = (n_entries >= POOL_N // 2) & (n_samples >= 12) & (cond <= 1e12) & (np.abs(a_sel) > gate * se)
+    corr[use] = a_sel[use]
+    return corr
 
 
 def errors(kw: dict, seeds: int, gate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -167,13 +249,41 @@ def real_bottoms(gate: float = GATE) -> None:
               f"corrected {pct(k.bottom + cb - ref)} ({np.mean(cb != 0):.0%} corrected)", flush=True)
 
 
+def bench(hours: float = 1.0) -> None:
+    """The pooled fits' cost per compression (the gather, a Python loop here, left out: the kernel has those
+    samples), slow and from running sums, on a simulated trace at 30 fps; and that both give the same."""
+    import time
+
+    sim = simulate(SimOptions(seed=1, duration_s=3600.0 * hours, fps=30.0))
+    k = analyze_strokes(sim.t_s, sim.height_mm)
+    bottoms, tops, w, span = pooled_points(sim.t_s, sim.height_mm, k)
+    pts = {0: (bottoms, len(k), w, span, GATE), 1: (tops, len(k), w, span, GATE)}
+    n = len(k)
+    t0 = time.process_time()
+    fast = [pooled_fast(*a) for a in pts.values()]
+    t1 = time.process_time()
+    m = min(n, 400)  # the slow one on the first 400 compressions
+    cut = [([x for x in a[0] if x[0] < m], m) + a[2:] for a in pts.values()]
+    t2 = time.process_time()
+    slow = [pooled_slow(*a) for a in cut]
+    t3 = time.process_time()
+    same = all(np.allclose(f[:m], s_, rtol=0, atol=1e-9) for f, s_ in zip(fast, slow))
+    print(f"{n} compressions ({3600 * hours / 60:.0f} min at 30 fps): bottoms and tops, from running sums "
+          f"{1e6 * (t1 - t0) / n:.1f} us per compression; one fit per compression {1e6 * (t3 - t2) / m:.0f} us; "
+          f"the same corrections: {'yes' if same else 'NO'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--gate", type=float, default=GATE)
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--real", action="store_true", help="the real cardiac arrest's bottoms instead (shared data)")
+    ap.add_argument("--bench", action="store_true", help="the cost per compression, slow and from running sums")
     a = ap.parse_args(argv)
+    if a.bench:
+        bench()
+        return
     if a.real:
         real_bottoms(a.gate)
         return
