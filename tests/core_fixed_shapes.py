@@ -84,15 +84,20 @@ def sine_train(rate_cpm: float, depth_mm: float, fps: float, noise_mm: float, rn
 SINES = ((100.0, 52.0), (110.0, 52.0), (120.0, 60.0), (140.0, 52.0))  # (rate cpm, depth mm)
 
 
-def sine_bias(rate_cpm: float, depth_mm: float, fps: float, noise_mm: float, reps: int = 4, options=None) -> np.ndarray:
-    """Depth errors of the core (``options``: its CoreOptions, default today's) on pure sinusoids (the first 3
-    compressions left out: the baseline settles)."""
-    rng = np.random.default_rng(11)
+def train_errors(make, reps: int, options=None) -> np.ndarray:
+    """Depth errors of the core (``options``: its CoreOptions, default today's) over ``reps`` trains from ``make()``
+    -> (t_s, height_mm, true depth), the first 3 compressions of each left out (the baseline settles)."""
     e = []
     for _ in range(reps):
-        ts, hs = sine_train(rate_cpm, depth_mm, fps, noise_mm, rng)
-        e += (analyze_strokes(ts, hs, options).depth[3:] - depth_mm).tolist()
+        ts, hs, depth = make()
+        e += (analyze_strokes(ts, hs, options).depth[3:] - depth).tolist()
     return np.array(e)
+
+
+def sine_bias(rate_cpm: float, depth_mm: float, fps: float, noise_mm: float, reps: int = 4, options=None) -> np.ndarray:
+    """Depth errors of the core on pure sinusoids (``train_errors``)."""
+    rng = np.random.default_rng(11)
+    return train_errors(lambda: (*sine_train(rate_cpm, depth_mm, fps, noise_mm, rng), depth_mm), reps, options)
 
 
 def independent(reps: int = 4) -> None:
@@ -102,11 +107,7 @@ def independent(reps: int = 4) -> None:
     for dwell_s, corner_s in ((0.0, 0.02), (0.0, 0.06), (0.05, 0.04), (0.1, 0.04)):
         cells = []
         for noise in (0.0, 1.0):
-            e = []
-            for _ in range(reps):
-                ts, hs, depth = independent_train(dwell_s, corner_s, 30.0, noise, rng)
-                e += (analyze_strokes(ts, hs).depth[3:] - depth).tolist()  # (after the first baseline settles)
-            e = np.array(e)
+            e = train_errors(lambda: independent_train(dwell_s, corner_s, 30.0, noise, rng), reps)  # noqa: B023
             cells.append(f"{e.mean():+.2f} ({np.abs(e).mean():.2f})")
         print(f"dwell {dwell_s * 1e3:.0f} ms, corners {corner_s * 1e3:.0f} ms | {cells[0]} | {cells[1]}", flush=True)
     print("pure sinusoids | depth bias (MAE): 30 fps clean | 30 fps, 1 mm noise | 60 fps clean | 60 fps, 0.5 mm noise")

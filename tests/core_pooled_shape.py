@@ -19,17 +19,18 @@ Per compression, from the ``POOL_N`` compressions before it (never itself, so st
   see ``_convex_fit`` and ``_pooled_correction``); the correction is the model's value at ``u0`` (its corner), used only when it is more than ``GATE`` standard errors from zero;
 * depth = the core's depth - bottom correction + top correction.
 
-Why a script and not the core: it works (the sharp-cornered trapezoid's -5.3 mm goes to -0.05 clean and
--0.28 noisy, see docs/core.md, "Pooled shape corrections") but it is not yet affordable: 14 small
-least-squares fits per compression cost ~500 us here (in Python), against a streaming budget of ~15 us per
-sample (~250 us per compression at 30 fps) and a batch kernel that does a whole compression in ~9 us. Built
-into the core it needs running sums per grid position (exact, so that streaming still equals batch) and one
-solve per grid position every few compressions. Run from the repo root (~30 s with 20 seeds)::
+Why a script and not the core (docs/core.md, "Pooled shape corrections"): it removes most of a fixed shape's bias
+(the sharp-cornered trapezoid's -5.3 mm goes to -0.2 clean, -0.4 noisy) and no longer hurts real bottoms, but it
+moves the trapezoid family's bias from +0.02 to +0.40 mm (held bottoms are corrected less than sharp corners),
+and even from running sums (``pooled_fast``, 9 us per compression) it costs more than the whole batch kernel
+spends per compression (~6 us); in streaming its window sums would also have to be added in batch's order.
+Run from the repo root (~15 s with 20 seeds)::
 
     python -m tests.core_pooled_shape
     python -m tests.core_pooled_shape --seeds 6 --gate 3
     python -m tests.core_pooled_shape --real      # the real cardiac arrest's bottoms (~1 min)
-    python -m tests.core_pooled_shape --bench     # its cost per compression, from running sums (pooled_fast)
+    python -m tests.core_pooled_shape --bench     # its cost per compression, from running sums (pooled_fast),
+                                                  # checked against one fit per compression (pooled_slow)
 """
 from __future__ import annotations
 
@@ -128,9 +129,10 @@ def pooled_points(t: np.ndarray, y: np.ndarray, k) -> tuple[list, list, float, f
     return bottoms, tops, w, p.vertex_s
 
 
-def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(bottom, top) corrections per compression of the kernel's strokes ``k`` over the samples (t, y)
-    (``fast``: from running sums, ``pooled_fast``; else one fit per compression, ``pooled_slow``)."""
+    (``fast``: from running sums, ``pooled_fast``; else one fit per compression, ``pooled_slow``, the reference
+    ``--bench`` checks it against)."""
     bottoms, tops, w, span = pooled_points(t, y, k)
     n = len(k)
     pooled = pooled_fast if fast else pooled_slow
@@ -139,7 +141,7 @@ def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE, fast: bool 
 
 def pooled_slow(pts: list, n: int, w: float, span: float, gate: float) -> np.ndarray:
     """Per compression j, the correction from the entries (index, u, r) of the POOL_N compressions before it: one
-    least-squares pass per grid position and sub-model (~500 us per compression in this Python)."""
+    least-squares pass per grid position and sub-model (~0.7 ms per compression and pool in this Python)."""
     corr = np.zeros(n)
     for j in range(n):
         sel = [x for x in pts if j - POOL_N <= x[0] < j]
@@ -178,9 +180,8 @@ def pooled_fast(pts: list, n: int, w: float, span: float, gate: float) -> np.nda
     n_entries = ent[j] - ent[lo]
     n_samples = M[:, 0, 0]
     S00, S01, S02, S11, S12, S22, T0, T1, T2, R = np.moveaxis(M, -1, 0)
-    big = np.inf
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        cand = []  # (rss, a, inverse Gram's [0, 0], condition number) per sub-model
+        cand = []  # per sub-model: (rss, a, the inverse Gram's [0, 0], the Gram's rows for its condition)
         # full: [[S00 S01 S02] [S01 S11 S12] [S02 S12 S22]] by cofactors
         c00, c01, c02 = S11 * S22 - S12 * S12, S02 * S12 - S01 * S22, S01 * S12 - S02 * S11
         c11, c12, c22 = S00 * S22 - S02 * S02, S01 * S02 - S00 * S12, S00 * S11 - S01 * S01
@@ -188,15 +189,15 @@ def pooled_fast(pts: list, n: int, w: float, span: float, gate: float) -> np.nda
         a = (c00 * T0 + c01 * T1 + c02 * T2) / det
         b = (c01 * T0 + c11 * T1 + c12 * T2) / det
         c = (c02 * T0 + c12 * T1 + c22 * T2) / det
-        cand.append((np.where((b >= 0) & (c >= 0) & (det > 0), R - a * T0 - b * T1 - c * T2, big), a, c00 / det,
+        cand.append((np.where((b >= 0) & (c >= 0) & (det > 0), R - a * T0 - b * T1 - c * T2, np.inf), a, c00 / det,
                      ((S00, S01, S02), (S01, S11, S12), (S02, S12, S22))))
         for Sxx, Sx, Tx in ((S11, S01, T1), (S22, S02, T2)):  # a V alone, a parabola alone
             d2 = S00 * Sxx - Sx * Sx
             a2 = (Sxx * T0 - Sx * Tx) / d2
             b2 = (S00 * Tx - Sx * T0) / d2
-            cand.append((np.where((b2 >= 0) & (d2 > 0), R - a2 * T0 - b2 * Tx, big), a2, Sxx / d2, ((S00, Sx), (Sx, Sxx))))
+            cand.append((np.where((b2 >= 0) & (d2 > 0), R - a2 * T0 - b2 * Tx, np.inf), a2, Sxx / d2, ((S00, Sx), (Sx, Sxx))))
         a1 = T0 / S00  # a flat
-        cand.append((np.where(S00 > 0, R - a1 * T0, big), a1, 1.0 / S00, None))
+        cand.append((np.where(S00 > 0, R - a1 * T0, np.inf), a1, 1.0 / S00, None))
     rss = np.stack([x[0] for x in cand], -1)  # (compressions, grid, 4)
     m = np.argmin(rss, -1)  # the best feasible sub-model per grid position (ties: the first, as pooled_slow)
     rss_g = np.take_along_axis(rss, m[..., None], -1)[..., 0]
@@ -257,19 +258,16 @@ def bench(hours: float = 1.0) -> None:
     sim = simulate(SimOptions(seed=1, duration_s=3600.0 * hours, fps=30.0))
     k = analyze_strokes(sim.t_s, sim.height_mm)
     bottoms, tops, w, span = pooled_points(sim.t_s, sim.height_mm, k)
-    pts = {0: (bottoms, len(k), w, span, GATE), 1: (tops, len(k), w, span, GATE)}
     n = len(k)
-    t0 = time.process_time()
-    fast = [pooled_fast(*a) for a in pts.values()]
-    t1 = time.process_time()
     m = min(n, 400)  # the slow one on the first 400 compressions
-    cut = [([x for x in a[0] if x[0] < m], m) + a[2:] for a in pts.values()]
+    t0 = time.process_time()
+    fast = [pooled_fast(pts, n, w, span, GATE) for pts in (bottoms, tops)]
+    t1 = time.process_time()
+    slow = [pooled_slow([x for x in pts if x[0] < m], m, w, span, GATE) for pts in (bottoms, tops)]
     t2 = time.process_time()
-    slow = [pooled_slow(*a) for a in cut]
-    t3 = time.process_time()
     same = all(np.allclose(f[:m], s_, rtol=0, atol=1e-9) for f, s_ in zip(fast, slow))
     print(f"{n} compressions ({3600 * hours / 60:.0f} min at 30 fps): bottoms and tops, from running sums "
-          f"{1e6 * (t1 - t0) / n:.1f} us per compression; one fit per compression {1e6 * (t3 - t2) / m:.0f} us; "
+          f"{1e6 * (t1 - t0) / n:.1f} us per compression; one fit per compression {1e6 * (t2 - t1) / m:.0f} us; "
           f"the same corrections: {'yes' if same else 'NO'}")
 
 

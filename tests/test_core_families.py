@@ -22,6 +22,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.core_fixed_shapes import SHAPES, sine_bias
 from tests.core_helpers import CLEAN, depth_errors, match, rate_errors, real_templates, run_sessions
 
 FAMILIES = ("cosine", "trapezoid", "asymmetric", "template", "mixed")
@@ -147,8 +148,6 @@ FIXED_MET = {"cosine (the default)"}
 
 
 def _fixed_bias(label: str) -> float:
-    from tests.core_fixed_shapes import SHAPES
-
     e = depth_errors(run_sessions(FIXED_SEEDS, **dict(SHAPES)[label], fps=30.0, **CLEAN))
     assert e.size > 300
     return float(e.mean())
@@ -182,8 +181,6 @@ SINE_REACHED = {  # (rate cpm, depth mm): bias bounds at 30 fps with 1 mm noise 
 
 @pytest.mark.parametrize("rate_depth", list(SINE_REACHED), ids=lambda rd: f"{rd[0]:.0f}cpm-{rd[1]:.0f}mm")
 def test_a_pure_sinusoid_reads_as_measured(rate_depth):
-    from tests.core_fixed_shapes import sine_bias
-
     e = sine_bias(*rate_depth, fps=30.0, noise_mm=1.0)
     assert e.size > 400
     lo, hi = SINE_REACHED[rate_depth]
@@ -192,6 +189,4 @@ def test_a_pure_sinusoid_reads_as_measured(rate_depth):
 
 @pytest.mark.xfail(strict=True, reason="a pure sinusoid at 110 cpm, 52 mm reads -0.7 mm (docs/core.md, 'One shape held fixed')")
 def test_a_pure_sinusoid_is_not_biased():
-    from tests.core_fixed_shapes import sine_bias
-
     assert abs(sine_bias(110.0, 52.0, fps=30.0, noise_mm=1.0).mean()) <= FIXED_BIAS_MM

@@ -31,6 +31,7 @@ def _best(fn, repeats: int) -> float:
 
 def main(args: argparse.Namespace | None = None) -> int:
     from coach.core import StreamingAnalyzer, analyze, analyze_strokes
+    from coach.core.options import NOMINAL_SAMPLES, nominal_dt
     from coach.core.reference import reference_strokes
     from coach.core.simulator import SimOptions, simulate
 
@@ -55,7 +56,7 @@ def main(args: argparse.Namespace | None = None) -> int:
     # ---- the same algorithm as a plain Python loop, on a slice (it is slow), at each streamed rate: its cost per
     # sample depends on the rate (a compression's work is spread over fewer samples at 30 fps: 5.7 against 5.1 us)
     def ref_cost(tt, hh, label):
-        m = min(tt.size, int((60 if quick else 300) / np.median(np.diff(tt[:16]))))
+        m = min(tt.size, int((60 if quick else 300) / nominal_dt(tt[:NOMINAL_SAMPLES])))
         ref_s = _best(lambda: reference_strokes(tt[:m], hh[:m]), 1 if quick else 2)
         ref = reference_strokes(tt[:m], hh[:m])
         k_slice = analyze_strokes(tt[:m], hh[:m])
