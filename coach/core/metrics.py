@@ -82,7 +82,7 @@ class SessionCarry:
     count: int = 0
     set_index: int = -1
     set_count: int = 0  # compressions in the current set
-    prev_bottom: float = math.nan
+    prev_mid: float = math.nan  # the last compression's centre (Compression.t_mid_s: the rate's clock)
     prev_release: float = math.nan
     pauses: list = field(default_factory=list)  # internal pauses (between sets)
 
@@ -111,7 +111,7 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
     if n == 1 and ONE_COMPRESSION_PATH:  # (streaming's usual case: the same rules on Python floats)
         return _assign_one(strokes, carry, profile, pause_min_s)
     prev_rel = np.concatenate(([carry.prev_release], strokes.t_release[:-1]))
-    prev_bot = np.concatenate(([carry.prev_bottom], strokes.t_bottom[:-1]))
+    prev_mid = np.concatenate(([carry.prev_mid], strokes.t_mid[:-1]))
     gap = strokes.t_start - prev_rel
     first_ever = np.zeros(n, bool)
     if carry.count == 0:
@@ -120,7 +120,7 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
         new_set = first_ever | (gap > pause_min_s)
     set_index = carry.set_index + np.cumsum(new_set)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(new_set, np.nan, 60.0 / (strokes.t_bottom - prev_bot))
+        rate = np.where(new_set, np.nan, 60.0 / (strokes.t_mid - prev_mid))
         duty = (strokes.t_bottom - strokes.t_start) / (strokes.t_release - strokes.t_start)
     # set sizes at each new set (for the kind of the pause before it)
     pos = np.flatnonzero(new_set)
@@ -136,7 +136,7 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
     last_new = pos[-1] if pos.size else -1
     carry.set_count = (n - last_new) if last_new >= 0 else carry.set_count + n
     carry.set_index = int(set_index[-1])
-    carry.prev_bottom = float(strokes.t_bottom[-1])
+    carry.prev_mid = float(strokes.t_mid[-1])
     carry.prev_release = float(strokes.t_release[-1])
     index = carry.count + np.arange(n)
     carry.count += n
@@ -148,14 +148,14 @@ def _assign_one(strokes, carry: SessionCarry, profile: Profile, pause_min_s: flo
     ts, tb, tr = float(strokes.t_start[0]), float(strokes.t_bottom[0]), float(strokes.t_release[0])
     first_ever = carry.count == 0
     new_set = first_ever or (ts - carry.prev_release) > pause_min_s
-    rate = math.nan if new_set else fdiv(60.0, tb - carry.prev_bottom)
+    rate = math.nan if new_set else fdiv(60.0, float(strokes.t_mid[0]) - carry.prev_mid)
     duty = fdiv(tb - ts, tr - ts)
     if new_set and not first_ever:  # the pause closes the current set
         s, e = carry.prev_release, ts
         carry.pauses.append(Pause(s, e, pause_kind(carry.set_count, profile), (e - s) > profile.pause_max_s))
     carry.set_count = 1 if new_set else carry.set_count + 1
     carry.set_index += int(new_set)
-    carry.prev_bottom, carry.prev_release = tb, tr
+    carry.prev_mid, carry.prev_release = float(strokes.t_mid[0]), tr
     index = carry.count
     carry.count += 1
     return SessionArrays(np.array([index]), np.array([carry.set_index]), np.array([rate]), np.array([duty]))
@@ -181,10 +181,11 @@ def to_compressions(strokes, sa: SessionArrays, profile: Profile) -> list[Compre
         strokes.residual.tolist(),
         flags,
         strokes.gap_s.tolist(),
+        strokes.t_mid.tolist(),
     )
     return [
-        Compression(i, si, ts, tb, tr, d, r, dc, res, fl, gap_s=g)
-        for i, si, ts, tb, tr, d, r, dc, res, fl, g in cols
+        Compression(i, si, ts, tb, tr, d, r, dc, res, fl, gap_s=g, t_mid_s=tm)
+        for i, si, ts, tb, tr, d, r, dc, res, fl, g, tm in cols
     ]
 
 

@@ -242,7 +242,7 @@ def _quantile(vals, q):
 
 
 def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> list[dict]:
-    """Accepted compressions (t_start, t_bottom, t_release, depth, residual, gap_s) in a plain loop."""
+    """Accepted compressions (t_start, t_bottom, t_release, depth, residual, gap_s, t_mid) in a plain loop."""
     o = options or CoreOptions()
     t = [float(x) for x in t_s]
     h = [float(x) for x in height_mm]
@@ -373,8 +373,16 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             and nan_before[jr + 1] - nan_before[jsc] == 0
         )
         if ok:
+            # the centre: midway between the crossings of half the depth (the rate's clock; strokes._centres)
+            Lm = 0.5 * ((B if known else ref0) + bv)
+            jd = next((j for j in range(lbc, jsc - 1, -1) if s[j] >= Lm), -1)
+            fm = min(jr, up_end)
+            ju = max(next((j for j in range(u, fm + 1) if s[j] >= Lm), fm), u)
+            t_mid = tb
+            if jd >= 0 and s[ju] >= Lm:
+                t_mid = 0.5 * (_cross(t, s, min(max(jd, 0), n - 2), Lm) + _cross(t, s, min(max(ju - 1, 0), n - 2), Lm))
             out.append(dict(t_start=t_s, t_bottom=tb, t_release=t_r, depth=depth,
                             residual=max(B - M, 0.0) if known else 0.0,
-                            gap_s=(filled_before[jr + 1] - filled_before[jsc]) * p.dt_s))
+                            gap_s=(filled_before[jr + 1] - filled_before[jsc]) * p.dt_s, t_mid=t_mid))
         prev = dict(tb=tb, bv=bv, bs=b_s, lb=lb)
     return out

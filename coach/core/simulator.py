@@ -13,6 +13,8 @@ Ground-truth conventions are the core's own (see docs/core.md):
 - ``t_start_s``: the downstroke has covered 10 % of the stroke from its top
   (``min(previous top, rest)``) to the bottom;
 - ``t_bottom_s``: the deepest point;
+- ``t_mid_s``: midway between the crossings of half the depth below the rest, down and up (``rate_cpm`` is
+  60 / the interval between successive centres);
 - ``t_release_s``: the upstroke has covered 90 % of the way from the bottom to
   ``min(next top, rest)``;
 - ``depth_mm``: rest position minus the bottom; ``recoil_residual_mm``: rest minus
@@ -469,6 +471,10 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
             # truth by the core's conventions (relative levels; rest = 0)
             ref_before = min(top_before, 0.0)
             start_frac = START_FRACTION * (ref_before - bottom) / max(top_before - bottom, 1e-9)
+            # the centre (the rate's clock): the crossings of half the depth below the rest, down and up
+            half = 0.5 * bottom
+            mid_down = t_on + t_down * shapes.inv(code_down, (top_before - half) / max(top_before - bottom, 1e-9))
+            mid_up = t_on + t_down + t_bot + t_up * shapes.inv(code_up, (half - bottom) / max(-residual - bottom, 1e-9))
             comps.append(
                 dict(
                     set_index=set_idx,
@@ -476,6 +482,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
                     t_bottom=t_on + t_down + 0.5 * t_bot,
                     t_release=t_on + t_down + t_bot + t_up * shapes.inv(code_up, RELEASE_FRACTION),
                     t_top=t_on + t_down + t_bot + t_up,
+                    t_mid=0.5 * (mid_down + mid_up),
                     depth=depth,
                     residual=residual,
                 )
@@ -572,7 +579,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
         if c["t_release"] > t_last:
             break
         prev = comps[i - 1] if i > 0 and comps[i - 1]["set_index"] == c["set_index"] else None
-        rate = 60.0 / (c["t_bottom"] - prev["t_bottom"]) if prev else math.nan
+        rate = 60.0 / (c["t_mid"] - prev["t_mid"]) if prev else math.nan
         duty = (c["t_bottom"] - c["t_start"]) / (c["t_release"] - c["t_start"])
         truth.append(
             Compression(
@@ -586,6 +593,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
                 duty_cycle=duty,
                 recoil_residual_mm=c["residual"],
                 flags=compression_flags(c["depth"], rate, c["residual"], prof),
+                t_mid_s=c["t_mid"] + o.t0_s,
             )
         )
     truth_t = tuple(truth)

@@ -76,8 +76,10 @@ class Compression:
     """One compression, measured against the chest's rest baseline.
 
     Times are in the input's clock (seconds), interpolated below one frame.
-    ``rate_cpm`` is 60 / (interval to the previous compression's bottom) and is
-    NaN for the first compression of a set, where there is no interval.
+    ``rate_cpm`` is 60 / (interval to the previous compression's centre, ``t_mid_s``) and is
+    NaN for the first compression of a set, where there is no interval. The centre, midway between the
+    crossings of half the depth on the way down and up, and not the bottom: a real bottom is nearly flat, so
+    its deepest instant wanders by more than the rhythm does.
     """
 
     index: int  # 0-based over the whole session
@@ -91,6 +93,7 @@ class Compression:
     recoil_residual_mm: float  # >= 0: how far below the rest baseline the chest stayed at the top
     flags: tuple[str, ...] = ()  # subset of ALL_FLAGS
     gap_s: float = 0.0  # seconds of bridged (missing) signal between start and release; depth is partly estimated
+    t_mid_s: float = math.nan  # the stroke's centre: midway between its half-depth crossings (the rate's clock)
 
     def to_dict(self) -> dict[str, Any]:
         d = json_safe(asdict(self))

@@ -145,10 +145,10 @@ class RenderedCase:
 
 
 def render_case(view: ViewSpec, workdir: Path, hands_dir: Path, seed: int = 3, hand_length_mm: float = 185.0,
-                tag: str = "") -> RenderedCase:
+                tag: str = "", shape: str = "cosine") -> RenderedCase:
     """Render the calibration and compression clips of one view (hand: wrist to middle fingertip)."""
     sprite = HandSprite.from_hands_jpg(Path(hands_dir), hand_length_mm=hand_length_mm)
-    sc = compression_scenario(seed=seed, fps=view.fps)
+    sc = compression_scenario(seed=seed, fps=view.fps, shape=shape)
     cal = workdir / f"{view.name}{tag}_calibration.mp4"
     vid = workdir / f"{view.name}{tag}_compressions.mp4"
     render_calibration_clip(cal, view, seconds=1.5)
@@ -166,10 +166,10 @@ def family_view(view: ViewSpec, family: HandFamily) -> tuple[ViewSpec, float]:
 
 
 def render_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir: Path, seed: int = 3,
-                       sim_s: float = 15.0, per_set: int = 10) -> RenderedCase:
+                       sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine") -> RenderedCase:
     """Render the calibration clip and one hand family's compression clip (``sim_s`` of simulated CPR)."""
     rview, _ = family_view(view, family)
-    sc = compression_scenario(seed=seed, fps=view.fps, sim_s=sim_s, per_set=per_set)
+    sc = compression_scenario(seed=seed, fps=view.fps, sim_s=sim_s, per_set=per_set, shape=shape)
     cal = workdir / f"{rview.name}_calibration.mp4"
     vid = workdir / f"{rview.name}_{family.name}_compressions.mp4"
     if not cal.exists():
@@ -180,9 +180,9 @@ def render_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_
 
 
 def run_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir: Path, seed: int = 3,
-                    sim_s: float = 15.0, per_set: int = 10) -> tuple[RenderedCase, dict, "Accuracy"]:
+                    sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine") -> tuple[RenderedCase, dict, "Accuracy"]:
     """Render, calibrate (telling the stated FOV), analyze (with the hand tag when the family wears one), score."""
-    case = render_family_case(view, family, workdir, hands_dir, seed, sim_s, per_set)
+    case = render_family_case(view, family, workdir, hands_dir, seed, sim_s, per_set, shape)
     _, told = family_view(view, family)
     station = calibrate_case(case, workdir, hfov_deg=told)
     extra = ["--hand-marker-mm", f"{family.tag_mm:g}"] if family.hand_marker else []
@@ -269,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all", action="store_true", help="every hand family x view (and the geometry variants)")
     ap.add_argument("--seed", type=int, default=3, help="simulator seed of the compression waveform (default 3)")
     ap.add_argument("--sim-s", type=float, default=15.0, help="seconds of simulated CPR per family clip (default 15)")
+    ap.add_argument("--shape", default="cosine", choices=("cosine", "trapezoid", "asymmetric", "template", "mixed"),
+                    help="stroke shape of the waveform (default cosine; template: real strokes from the shared data)")
     args = ap.parse_args(argv)
     names = args.names or ([] if args.all else [*VIEWS, *FALLBACK_HANDS])
     if args.all:
@@ -286,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 family = FAMILIES.get(fam) or VARIANTS.get(fam)
                 if family is None or view not in VIEWS:
                     ap.error(f"unknown case {name}")
-                _, _, acc = run_family_case(VIEWS[view], family, work, hands, seed=seed, sim_s=args.sim_s)
+                _, _, acc = run_family_case(VIEWS[view], family, work, hands, seed=seed, sim_s=args.sim_s, shape=args.shape)
                 frows.append(acc)
             else:
                 fallback = name in FALLBACK_HANDS
@@ -294,9 +296,10 @@ def main(argv: list[str] | None = None) -> int:
                 if key not in cases:
                     if fallback:
                         view = VIEWS[FALLBACK_VIEW.get(name, "side30")]
-                        cases[key] = render_case(view, work, hands, seed=seed, hand_length_mm=FALLBACK_HANDS[name], tag=name)
+                        cases[key] = render_case(view, work, hands, seed=seed, hand_length_mm=FALLBACK_HANDS[name], tag=name,
+                                                 shape=args.shape)
                     else:
-                        cases[key] = render_case(VIEWS[key], work, hands, seed=seed)
+                        cases[key] = render_case(VIEWS[key], work, hands, seed=seed, shape=args.shape)
                 case = cases[key]
                 if fallback:
                     out = analyze_case(case, work, None, tag="_fallback")

@@ -32,8 +32,16 @@ class Scenario:
 
 def compression_scenario(seed: int = 3, fps: float = 30.0, sim_s: float = 15.0, rest_s: float = 2.5,
                          approach_s: float = 0.6, per_set: int = 10, rate_cpm: float = 108.0,
-                         placement_mm: float = 0.0) -> Scenario:
+                         placement_mm: float = 0.0, shape: str = "cosine") -> Scenario:
+    """``shape``: the simulator's stroke-shape family (``template``: real strokes from the shared data, so the
+    clip's waveform is not one this project's simulator drew; see docs/core.md, "Stroke-shape families")."""
+    templates = ()
+    if shape in ("template", "mixed"):
+        from tests.core_helpers import real_templates
+
+        templates = real_templates()
     opts = SimOptions(
+        shape=shape, templates=templates,
         seed=seed, duration_s=sim_s, fps=fps,
         noise_mm=0.0, tremor_mm=0.0, drift_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0, jitter=0.0,
         frame_drop_prob=0.0,
@@ -54,7 +62,7 @@ def compression_scenario(seed: int = 3, fps: float = 30.0, sim_s: float = 15.0, 
     h[k0:] = h_sim[i0:]
     shift = (k0 - i0) / fps
     truth = tuple(replace(c, t_start_s=c.t_start_s + shift, t_bottom_s=c.t_bottom_s + shift,
-                          t_release_s=c.t_release_s + shift) for c in sim.truth)
+                          t_release_s=c.t_release_s + shift, t_mid_s=c.t_mid_s + shift) for c in sim.truth)
     visible = np.ones(n, bool)
     for p in sim.pauses:
         if p.kind != "ventilation":
