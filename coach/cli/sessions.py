@@ -121,7 +121,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 COMPRESSION_COLUMNS = ("index", "set_index", "t_start_s", "t_bottom_s", "t_release_s", "depth_mm", "rate_cpm",
-                       "duty_cycle", "recoil_residual_mm", "flags", "gap_s", "placement_mm")
+                       "duty_cycle", "recoil_residual_mm", "flags", "gap_s", "placement_mm", "t_mid_s")
 
 
 def _export(args: argparse.Namespace) -> int:
