@@ -14,7 +14,7 @@ import pytest
 
 from coach.core import StreamingAnalyzer, analyze, analyze_strokes
 from tests.core_helpers import (TRACES, assert_sessions_equal, case1_at, case1_turning_points, intervals_overlap_s,
-                                load_case1, load_filmed, push_all)
+                                load_case1, load_filmed, match, push_all)
 
 SESSIONS = TRACES
 
@@ -140,21 +140,10 @@ def test_cardiac_arrest_rate_per_compression_holds_at_a_cameras_rate(case1):
     bottoms, which are nearly flat on real strokes, 30 fps read 1.81 cpm from 250 Hz (p95 8.0); by centres
     0.18 (p95 0.47). Matched by bottom time; intervals within a set on both sides."""
     _, _, _, res = case1
-    ref = res.compressions
-    tb = np.array([c.t_bottom_s for c in ref])
-    got = analyze(*case1_at(30.0)).compressions
-    j = np.clip(np.searchsorted(tb, [c.t_bottom_s for c in got]), 1, tb.size - 1)
-    tg = np.array([c.t_bottom_s for c in got])
-    j = np.where(np.abs(tb[j] - tg) < np.abs(tb[j - 1] - tg), j, j - 1)
-    err = []
-    for i in range(1, len(got)):
-        a, b = got[i - 1], got[i]
-        if j[i] != j[i - 1] + 1 or abs(tb[j[i]] - tg[i]) > 0.15 or abs(tb[j[i - 1]] - tg[i - 1]) > 0.15:
-            continue
-        ra, rb = ref[j[i - 1]], ref[j[i]]
-        if a.set_index != b.set_index or ra.set_index != rb.set_index:
-            continue
-        err.append(abs(b.rate_cpm - rb.rate_cpm))
+    pairs = match(res.compressions, analyze(*case1_at(30.0)).compressions, tol_s=0.15)
+    err = [abs(g1.rate_cpm - r1.rate_cpm) for (r0, g0), (r1, g1) in zip(pairs, pairs[1:])
+           if r1.index == r0.index + 1 and g1.index == g0.index + 1
+           and r1.set_index == r0.set_index and g1.set_index == g0.set_index]
     err = np.array(err)
     assert err.size > 5000
     assert err.mean() <= 0.4 and np.percentile(err, 95) <= 1.0, (err.mean(), np.percentile(err, 95))

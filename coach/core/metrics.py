@@ -145,17 +145,18 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
 
 def _assign_one(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -> SessionArrays:
     """assign for one new compression, the same arithmetic on Python floats."""
-    ts, tb, tr = float(strokes.t_start[0]), float(strokes.t_bottom[0]), float(strokes.t_release[0])
+    ts, tb, tr, tm = (float(strokes.t_start[0]), float(strokes.t_bottom[0]), float(strokes.t_release[0]),
+                      float(strokes.t_mid[0]))
     first_ever = carry.count == 0
     new_set = first_ever or (ts - carry.prev_release) > pause_min_s
-    rate = math.nan if new_set else fdiv(60.0, float(strokes.t_mid[0]) - carry.prev_mid)
+    rate = math.nan if new_set else fdiv(60.0, tm - carry.prev_mid)
     duty = fdiv(tb - ts, tr - ts)
     if new_set and not first_ever:  # the pause closes the current set
         s, e = carry.prev_release, ts
         carry.pauses.append(Pause(s, e, pause_kind(carry.set_count, profile), (e - s) > profile.pause_max_s))
     carry.set_count = 1 if new_set else carry.set_count + 1
     carry.set_index += int(new_set)
-    carry.prev_mid, carry.prev_release = float(strokes.t_mid[0]), tr
+    carry.prev_mid, carry.prev_release = tm, tr
     index = carry.count
     carry.count += 1
     return SessionArrays(np.array([index]), np.array([carry.set_index]), np.array([rate]), np.array([duty]))

@@ -771,6 +771,7 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     dn_next = int(ph.start[j + 1]) - base if j + 1 < ph.start.size else n
     e = min(dn_next, int(t.searchsorted(t[u] + o.max_up_s, side="left")))
     up_end = min(dn_next, n) - 1
+    run.up_end = [up_end]  # (the centre's upstroke search, _accept_one)
     wait = p.release_wait_s
     f_min = int(t.searchsorted(run.bottom_sample_t_s[0] + o.fit_window_s + p.vertex_s, side="left"))
     f0 = max(u, f_min)
@@ -898,7 +899,7 @@ def _centres(run: _Run, a, js, lb, jr, base_mm, bottom_mm, t_bottom):
         hit = sp.rows(lb - K, K + 1)[:, ::-1] >= L[:, None]
         hit &= _ar(K + 1)[None, :] <= (lb - js)[:, None]
         back = hit.argmax(1)
-        jd = np.where(hit[_ar(m) if m <= _AR.size else np.arange(m), back], lb - back, -1)
+        jd = np.where(hit[_ar(m), back], lb - back, -1)
         far = _nz((jd < 0) & (js < lb - K))
         if far.size:
             jd[far] = _last_at_or_above(sp, js[far], lb[far] - (K + 1), L[far])
@@ -947,10 +948,8 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     gap = int(np.count_nonzero(run.filled[jsc : jr + 1])) * p.dt_s
     L = 0.5 * (base_mm + bvd)  # the centre (_centres, the same operations)
     jd = last_at_or_above_one(s, jsc, lbd, L)
-    j = int(run.cand_phase[0])
-    up_end = min(int(run.ph.start[j + 1]) - run.base if j + 1 < run.ph.start.size else n, n) - 1
     u = int(run.up_i[0])
-    ju = max(first_at_or_above_one(s, u, min(jr, up_end), L), u)
+    ju = max(first_at_or_above_one(s, u, min(jr, int(run.up_end[0])), L), u)
     t_mid = tbd
     if jd >= 0 and s.item(ju) >= L:
         a1, a2 = min(max(jd, 0), n - 2), min(max(ju - 1, 0), n - 2)

@@ -8,7 +8,7 @@ edges (``to_dict``); inside, arrays stay NumPy.
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 # Quality flags a compression can carry (strings so JSON and viewers read them as-is).
@@ -94,6 +94,12 @@ class Compression:
     flags: tuple[str, ...] = ()  # subset of ALL_FLAGS
     gap_s: float = 0.0  # seconds of bridged (missing) signal between start and release; depth is partly estimated
     t_mid_s: float = math.nan  # the stroke's centre: midway between its half-depth crossings (the rate's clock)
+
+    def shifted(self, dt_s: float) -> "Compression":
+        """The same compression with every time moved by ``dt_s`` (a script that places a simulated session later
+        in its clip). Why here: each caller listing the times itself had to learn of every new one."""
+        return replace(self, t_start_s=self.t_start_s + dt_s, t_bottom_s=self.t_bottom_s + dt_s,
+                       t_release_s=self.t_release_s + dt_s, t_mid_s=self.t_mid_s + dt_s)
 
     def to_dict(self) -> dict[str, Any]:
         d = json_safe(asdict(self))

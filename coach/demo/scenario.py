@@ -9,7 +9,7 @@ errors are off: here the errors come from the camera picture and the vision.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,8 +60,7 @@ def demo_script(cpr_s: float = 30.0, *, seed: int = 7, fps: float = 30.0, profil
     x = np.zeros(n)
     x[k0:] = x_sim[i0:]
     shift = (k0 - i0) / fps
-    truth = tuple(replace(c, t_start_s=c.t_start_s + shift, t_bottom_s=c.t_bottom_s + shift,
-                          t_release_s=c.t_release_s + shift, t_mid_s=c.t_mid_s + shift) for c in sim.truth)
+    truth = tuple(c.shifted(shift) for c in sim.truth)
     for p in sim.pauses:  # the breaths: the hands are at the head, out of the picture
         if p.kind == "ventilation":
             a, b = p.start_s + shift + 0.2, p.end_s + shift - 1.0

@@ -34,6 +34,7 @@ import numpy as np
 import vision.hand_motion as hm
 
 from . import accuracy as acc
+from .camera import small_rotation
 
 
 def main(argv: list[str]) -> int:
@@ -84,20 +85,13 @@ def main(argv: list[str]) -> int:
     if "--iterate" in argv:
         n_true = cam.rotation @ np.array([0.0, 0.0, 1.0])  # the chest normal in camera coordinates
         for ax, ay in ((28.0, 0.0), (-20.0, 15.0), (10.0, -20.0)):
-            m, errs = _rotated(n_true, ax, ay), []
+            m, errs = small_rotation(ax, ay, 0.0) @ n_true, []
             for _ in range(8):
                 m = plane_direction(pairs, cam.K, m, n_true)
                 errs.append(math.degrees(math.acos(min(1.0, abs(float(m @ n_true))))))
             print(f"  translating plane, iterated from ({ax:+.0f}, {ay:+.0f}) deg off: degrees from the truth "
                   + " ".join(f"{e:.1f}" for e in errs))
     return 0
-
-
-def _rotated(v: np.ndarray, ax_deg: float, ay_deg: float) -> np.ndarray:
-    a, b = math.radians(ax_deg), math.radians(ay_deg)
-    rx = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
-    ry = np.array([[math.cos(b), 0, math.sin(b)], [0, 1, 0], [-math.sin(b), 0, math.cos(b)]])
-    return ry @ rx @ v
 
 
 def plane_direction(pairs: list, K: np.ndarray, m: np.ndarray, toward: np.ndarray) -> np.ndarray:

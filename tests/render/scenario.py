@@ -11,7 +11,7 @@ because here the errors must come from the rendering and the vision.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,8 +61,7 @@ def compression_scenario(seed: int = 3, fps: float = 30.0, sim_s: float = 15.0, 
     h[k_ap:k0] = 0.0
     h[k0:] = h_sim[i0:]
     shift = (k0 - i0) / fps
-    truth = tuple(replace(c, t_start_s=c.t_start_s + shift, t_bottom_s=c.t_bottom_s + shift,
-                          t_release_s=c.t_release_s + shift, t_mid_s=c.t_mid_s + shift) for c in sim.truth)
+    truth = tuple(c.shifted(shift) for c in sim.truth)
     visible = np.ones(n, bool)
     for p in sim.pauses:
         if p.kind != "ventilation":
