@@ -50,6 +50,8 @@ class CoreOptions:
     min_depth_frac: float = 0.2  # shallowest counted, as a share of the profile's minimum depth
     max_depth_frac: float = 1.5  # deeper than this share of the profile's maximum: a hand movement
     stroke_frac: float = 0.4  # fall and rise must each cover this share of the depth
+    off_side_frac: float = 0.6  # ... this share where the other side's top is over half the off margin above the rest:
+    # hands moving between off the chest and the head pass below the rest and do not come back (docs/core.md)
     bootstrap_depth_frac: float = 0.5  # before any baseline: the stroke must reach this share of the minimum depth
     max_down_s: float = 0.5  # longest downstroke (onset to bottom): slower is a hand movement
     max_stroke_s: float = 1.5  # longest stroke (onset to release)

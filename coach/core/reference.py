@@ -359,14 +359,16 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             js = next((j for j in range(lbc, lo_s - 1, -1) if s[j] >= Ls), -1)
         jsc = min(max(js, 0), n - 2)
         t_s = _cross(t, s, jsc, Ls)
-        depth = (B if known else ref0) - bv
-        depth_s = (B if known else ref0) - b_s
+        base = B if known else ref0
+        depth = base - bv
+        depth_s = base - b_s
         fall = ref_s - b_s
         rise = (_fmin(M, B) if known else M) - b_s
         jr = min(f, n - 1)
         ok = (
             geo_ok and js >= 0 and p.min_depth_mm <= depth <= p.max_depth_mm
-            and fall >= o.stroke_frac * depth_s and rise >= o.stroke_frac * depth_s
+            and fall >= (o.off_side_frac if M > base + 0.5 * o.off_margin_mm else o.stroke_frac) * depth_s
+            and rise >= (o.off_side_frac if p_s > base + 0.5 * o.off_margin_mm else o.stroke_frac) * depth_s
             and not (known and p_s > B + o.off_margin_mm and M > B + o.off_margin_mm)
             and (known or depth >= o.bootstrap_depth_frac * prof.depth_mm.min)
             and tb - t_s <= o.max_down_s and t_r - t_s <= o.max_stroke_s and t_r > tb and t_s < tb

@@ -15,7 +15,9 @@ candidate. For each, vectorised over all candidates at once:
 - start: the last downward crossing of ``ref - 0.1 (ref - bottom)`` before the
   bottom, ``ref = min(top before, B)``, searched at most ``max_down_s`` back;
 - acceptance: depth within [min, max], fall and rise each cover ``stroke_frac``
-  of the depth, not hands-off on both sides, durations plausible, no unbridged gap.
+  of the depth (``off_side_frac`` where the other side's top is above the rest: hands
+  moving between off the chest and the head), not hands-off on both sides,
+  durations plausible, no unbridged gap.
 
 Every quantity depends only on samples within a bounded window of its upstroke
 event, the phases around it and the carried baseline history, so the streaming
@@ -843,21 +845,24 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     jsc = np.minimum(np.maximum(js, 0), n - 2)
     t_s = _interp_cross(t, s, jsc, Ls)
     bvd, tbd, trd = run.bottom_mm[d], run.bottom_t_s[d], t_r[d]
-    depth = np.where(kn, Bd, ref0) - bvd
-    depth_s = np.where(kn, Bd, ref0) - bss
+    base = np.where(kn, Bd, ref0)
+    depth = base - bvd
+    depth_s = base - bss
     fall = ref_s - bss
     rise = np.where(kn, np.fmin(q, Bd), q) - bss
     jr = np.minimum(f[d], n - 1)
     off = o.off_margin_mm
     ok = run.measurable[d] & (js >= 0) & (depth >= p.min_depth_mm) & (depth <= p.max_depth_mm)
-    ok &= (fall >= o.stroke_frac * depth_s) & (rise >= o.stroke_frac * depth_s)
+    half_off = 0.5 * off
+    ok &= fall >= np.where(q > base + half_off, o.off_side_frac, o.stroke_frac) * depth_s
+    ok &= rise >= np.where(ps > base + half_off, o.off_side_frac, o.stroke_frac) * depth_s
     ok &= ~(kn & (ps > Bd + off) & (q > Bd + off))  # hands-off on both sides: a hand movement
     ok &= kn | (depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
     ok &= (tbd - t_s <= o.max_down_s) & (trd - t_s <= o.max_stroke_s) & (trd > tbd) & (t_s < tbd)
     ok &= _count(run.nan_i, jsc, jr + 1) == 0  # no unbridged gap inside the stroke
     gap = _count(_nz(run.filled), jsc, jr + 1) * p.dt_s
     a = _nz(ok)
-    t_mid = _centres(run, a, jsc[a], lbd[a], jr[a], np.where(kn, Bd, ref0)[a], bvd[a], tbd[a])
+    t_mid = _centres(run, a, jsc[a], lbd[a], jr[a], base[a], bvd[a], tbd[a])
     return Strokes(
         t_start=t_s[a],
         t_bottom=tbd[a],
@@ -865,7 +870,7 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
         depth=depth[a],
         residual=np.where(kn, np.maximum(Bd - q, 0.0), 0.0)[a],
         bottom=bvd[a],
-        baseline=np.where(kn, Bd, ref0)[a],
+        baseline=base[a],
         gap_s=gap[a],
         t_emit=t[jr[a]],
         top=q[a],
@@ -938,7 +943,8 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     jr = min(f, n - 1)
     off = o.off_margin_mm
     ok = (bool(run.measurable[0]) and js >= 0 and depth >= p.min_depth_mm and depth <= p.max_depth_mm
-          and fall >= o.stroke_frac * depth_s and rise >= o.stroke_frac * depth_s
+          and fall >= (o.off_side_frac if q > base_mm + 0.5 * off else o.stroke_frac) * depth_s
+          and rise >= (o.off_side_frac if ps > base_mm + 0.5 * off else o.stroke_frac) * depth_s
           and not (kn and ps > Bd + off and q > Bd + off)  # hands-off on both sides: a hand movement
           and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
           and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
