@@ -44,7 +44,8 @@ class CoreOptions:
     top_vertex_weight: float = 0.75  # a rest top's level: this share of the parabola's vertex (overshoots a flat
     # hold), the rest the window mean (undershoots a peak); 3:1 is the least biased over the simulator's stroke
     # families (0.5 before them: the peaked tops of asymmetric and real strokes read 0.4-0.8 mm low)
-    release_wait_s: float | None = None  # top watched this long after the release crossing; None: fits the 150 ms bound
+    release_wait_s: float | None = None  # top watched this long after the release crossing; None: fits the 150 ms
+    # bound, and at least 1.25 sample intervals (at <= 25 fps that outlasts the bound)
     max_up_s: float = 1.0  # a release is decided at the latest this long after the upstroke began
     # --- what counts as a compression
     min_depth_frac: float = 0.2  # shallowest counted, as a share of the profile's minimum depth
@@ -96,6 +97,7 @@ def nominal_dt(t_first: "list[float] | object") -> float:
 
 
 NOMINAL_SAMPLES = 16  # samples used to fix the nominal rate
+RELEASE_WAIT_INTERVALS = 1.25  # the release is watched for at least this many nominal sample intervals (jitter)
 
 
 def resolve(options: CoreOptions, dt_s: float) -> Params:
@@ -111,8 +113,12 @@ def resolve(options: CoreOptions, dt_s: float) -> Params:
     fit_k = max(2, int(math.ceil(max(options.fit_window_s, top_fit) / dt_s)) + int(math.ceil(vertex / dt_s - 1e-9)))
     if options.release_wait_s is not None:
         wait = options.release_wait_s
-    else:  # processed samples lag one raw sample (despike), the decision one more: stay inside 150 ms
+    else:  # processed samples lag one raw sample (despike), the decision one more: stay inside 150 ms ...
         wait = min(max(0.15 - 3.0 * dt_s, 0.02), 0.08)
+        # ... but watch the top for longer than one sample interval: a shorter wait is over within the interval
+        # after the 90 % crossing, so a stroke still rising fast was released at the next sample with its top
+        # read low (at 15-25 fps 13-27 % of fully recoiled strokes were flagged incomplete; docs/core.md)
+        wait = max(wait, RELEASE_WAIT_INTERVALS * dt_s)
     # a candidate's data reach back at most: upstroke + previous rhythm + downstroke + fit (+ margin)
     back = options.max_up_s + options.rhythm_s[1] + options.max_down_s + options.fit_window_s + 6 * dt_s
     back += vertex - dt_s
