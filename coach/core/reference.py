@@ -372,7 +372,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             and not (known and p_s > B + o.off_margin_mm and M > B + o.off_margin_mm)
             and (known or depth >= o.bootstrap_depth_frac * prof.depth_mm.min)
             and tb - t_s <= o.max_down_s and t_r - t_s <= o.max_stroke_s and t_r > tb and t_s < tb
-            and nan_before[jr + 1] - nan_before[jsc] == 0
+            and nan_before[(jr if t_r != t_r else min(_first_index(t, t_r), jr)) + 1] - nan_before[jsc] == 0
         )
         if ok:
             # the centre: midway between the crossings of half the depth (the rate's clock; strokes._centres)

@@ -859,7 +859,9 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     ok &= ~(kn & (ps > Bd + off) & (q > Bd + off))  # hands-off on both sides: a hand movement
     ok &= kn | (depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
     ok &= (tbd - t_s <= o.max_down_s) & (trd - t_s <= o.max_stroke_s) & (trd > tbd) & (t_s < tbd)
-    ok &= _count(run.nan_i, jsc, jr + 1) == 0  # no unbridged gap inside the stroke
+    # no unbridged gap inside the stroke: from its start to the release crossing (tracking lost after it, while the
+    # release was being watched, as the hands leave for a pause, does not undo a compression)
+    ok &= _count(run.nan_i, jsc, np.minimum(t.searchsorted(trd, side="left"), jr) + 1) == 0
     gap = _count(_nz(run.filled), jsc, jr + 1) * p.dt_s
     a = _nz(ok)
     t_mid = _centres(run, a, jsc[a], lbd[a], jr[a], base[a], bvd[a], tbd[a])
@@ -948,7 +950,7 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
           and not (kn and ps > Bd + off and q > Bd + off)  # hands-off on both sides: a hand movement
           and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
           and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
-          and int(_count(run.nan_i, jsc, jr + 1)) == 0)  # no unbridged gap inside the stroke
+          and int(_count(run.nan_i, jsc, min(int(t.searchsorted(trd, side="left")), jr) + 1)) == 0)  # no gap up to the release
     if not ok:
         return Strokes.empty()
     gap = int(np.count_nonzero(run.filled[jsc : jr + 1])) * p.dt_s

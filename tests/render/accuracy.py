@@ -36,6 +36,9 @@ VIEWS: dict[str, ViewSpec] = {
     "feet45": ViewSpec("feet45", 1280, 720, elevation_deg=45.0, azimuth_deg=-45.0, distance_mm=900.0),
     "steep60": ViewSpec("steep60", 1280, 720, elevation_deg=60.0, azimuth_deg=0.0, distance_mm=800.0),
     "farside30": ViewSpec("farside30", 1280, 720, elevation_deg=30.0, azimuth_deg=180.0, distance_mm=900.0),
+    # ... and the side view at the frame rates of a phone (24 fps) and of a webcam in dim light (15 fps)
+    "fps24": ViewSpec("fps24", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, fps=24.0),
+    "fps15": ViewSpec("fps15", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, fps=15.0),
 }
 TITLES = {
     "side30": "side view, 30 deg elevation, 1280x720",
