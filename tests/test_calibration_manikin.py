@@ -62,6 +62,11 @@ def test_recovers_the_rendered_camera(view):
 def test_supported_range_edges_warn_but_pass():
     res = _calibrate(ViewSpec("e", elevation_deg=66.0, azimuth_deg=20.0)).result()
     assert any("elevation" in w for w in res.warnings)
+    # below 25 deg the marker still gives the camera, but the hands lie nearly edge-on (docs/calibration.md)
+    res = _calibrate(ViewSpec("low", elevation_deg=20.0, distance_mm=800.0)).result()
+    assert any("outside the tested 25-60 deg" in w and "edge-on" in w for w in res.warnings), res.warnings
+    res = _calibrate(ViewSpec("ok", elevation_deg=27.0, distance_mm=800.0)).result()
+    assert not any("elevation" in w for w in res.warnings), res.warnings
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,11 @@ VIEWS: dict[str, ViewSpec] = {
     # ... and the side view at the frame rates of a phone (24 fps) and of a webcam in dim light (15 fps)
     "fps24": ViewSpec("fps24", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, fps=24.0),
     "fps15": ViewSpec("fps15", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, fps=15.0),
+    # ... a camera propped askew (rolled 15 deg), nearer (600 mm), farther (1300 mm) and lower (15 deg up)
+    "roll15": ViewSpec("roll15", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, roll_deg=15.0),
+    "near600": ViewSpec("near600", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=600.0),
+    "far1300": ViewSpec("far1300", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=1300.0),
+    "low15": ViewSpec("low15", 1280, 720, elevation_deg=15.0, azimuth_deg=0.0, distance_mm=900.0),
 }
 TITLES = {
     "side30": "side view, 30 deg elevation, 1280x720",

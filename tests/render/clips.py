@@ -46,10 +46,12 @@ class ViewSpec:
     anchor: bool = False  # a static anchor marker lies on the floor beside the manikin
     fps: float = 30.0
     target: tuple[float, float, float] = (0.0, 0.0, 0.0)  # where the camera looks (mm, manikin frame)
+    roll_deg: float = 0.0  # the camera turned about its optical axis (a phone propped askew); 0: upright
 
     def camera(self) -> RenderCamera:
-        return make_camera(self.width, self.height, self.hfov_deg, self.elevation_deg, self.azimuth_deg,
-                           self.distance_mm, target=self.target)
+        cam = make_camera(self.width, self.height, self.hfov_deg, self.elevation_deg, self.azimuth_deg,
+                          self.distance_mm, target=self.target)
+        return cam.moved(np.zeros(3), small_rotation(0.0, 0.0, self.roll_deg)) if self.roll_deg else cam
 
     def camera_at(self, t_s: float) -> RenderCamera:
         """The camera at time t: fixed, or bobbing like a headset (a few incommensurate slow sways)."""
