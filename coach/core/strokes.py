@@ -17,7 +17,7 @@ candidate. For each, vectorised over all candidates at once:
 - acceptance: depth within [min, max], fall and rise each cover ``stroke_frac``
   of the depth (``off_side_frac`` where the other side's top is above the rest: hands
   moving between off the chest and the head), not hands-off on both sides,
-  durations plausible, no unbridged gap.
+  durations plausible, no unbridged gap up to the release crossing.
 
 Every quantity depends only on samples within a bounded window of its upstroke
 event, the phases around it and the carried baseline history, so the streaming
