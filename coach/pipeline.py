@@ -42,7 +42,7 @@ import numpy as np
 from calibration.camera import CameraIntrinsics
 from calibration.geometry import Pose
 from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand, TrackedPoint,
-                                   depth_uncertainty_mm, level_drift_mm, locate_tracked_point, trace_noise_mm)
+                                   core_floor_mm, depth_uncertainty_mm, level_drift_mm, locate_tracked_point, trace_noise_mm)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
@@ -494,14 +494,17 @@ class Pipeline:
         o = self.opt
         depths = [c.depth_mm for c in session.compressions if math.isfinite(c.depth_mm)]
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
+        ts = np.array([r.t_s for r in self.records], dtype=float)
+        dts = np.diff(ts) if ts.size > 1 else np.zeros(0)
+        floor = core_floor_mm(float(np.median(dts)) if dts.size else math.nan)  # (a slower camera: more of the core's)
         if self.mode == MODE_HAND:
-            return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, level_sd_mm=drift)
+            return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, floor, level_sd_mm=drift)
         tr, hp = self.geo.tracked, o.hand_point
         # unlocated (the midline plane): up to ±5 % from the point
         rel = tr.scale_rel_sd(hp) if tr is not None else math.hypot(hp.lateral_sd_mm * 4 / 900.0, hp.vision_rel_sd)
-        markerless = depth_uncertainty_mm(rel, depth, hp.coverage, level_sd_mm=drift)
+        markerless = depth_uncertainty_mm(rel, depth, hp.coverage, floor, level_sd_mm=drift)
         with_hands = max(self.frames_with_point, 1)
-        tagged = depth_uncertainty_mm(o.hand_tag_rel_sd, depth, o.hand_point.coverage)
+        tagged = depth_uncertainty_mm(o.hand_tag_rel_sd, depth, o.hand_point.coverage, floor)
         if self.hand_tag_frames >= 0.9 * with_hands:
             return tagged
         share = self.hand_tag_frames / with_hands  # a tag part of the time: the markerless figure for the rest
