@@ -352,8 +352,10 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
         lo_s = _first_index(t, t[lbc] - o.max_down_s)
         Ls = ref_s - START_FRACTION * (ref_s - b_s)
         js = next((j for j in range(lbc, lo_s - 1, -1) if s[j] >= Ls), -1)
+        p_b = p_s  # where the hands were before the stroke
         if js < 0:
             loc = max((s[j] for j in range(lo_s, lbc + 1) if not _isnan(s[j])), default=-math.inf)
+            p_b = _fmin(p_s, loc)
             ref_s = _fmin(ref_s, loc)
             Ls = ref_s - START_FRACTION * (ref_s - b_s)
             js = next((j for j in range(lbc, lo_s - 1, -1) if s[j] >= Ls), -1)
@@ -368,8 +370,8 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
         ok = (
             geo_ok and js >= 0 and p.min_depth_mm <= depth <= p.max_depth_mm
             and fall >= (o.off_side_frac if M > base + 0.5 * o.off_margin_mm else o.stroke_frac) * depth_s
-            and rise >= (o.off_side_frac if p_s > base + 0.5 * o.off_margin_mm else o.stroke_frac) * depth_s
-            and not (known and p_s > B + o.off_margin_mm and M > B + o.off_margin_mm)
+            and rise >= (o.off_side_frac if p_b > base + 0.5 * o.off_margin_mm else o.stroke_frac) * depth_s
+            and not (known and p_b > B + o.off_margin_mm and M > B + o.off_margin_mm)
             and (known or depth >= o.bootstrap_depth_frac * prof.depth_mm.min)
             and tb - t_s <= o.max_down_s and t_r - t_s <= o.max_stroke_s and t_r > tb and t_s < tb
             and nan_before[(jr if t_r != t_r else min(_first_index(t, t_r), jr)) + 1] - nan_before[jsc] == 0

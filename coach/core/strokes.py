@@ -834,11 +834,14 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     lo_s = t.searchsorted(run.bottom_sample_t_s[d] - o.max_down_s, side="left")
     js = _last_at_or_above(sp, lo_s, lbd, Ls)
     miss = _nz(js < 0)
+    pb = ps  # where the hands were before the stroke: the top before, or where they rested below it (below)
     if miss.size:  # the hand sank slowly below the top before: start from the highest point in reach
         width = int((lbd[miss] - lo_s[miss]).max()) + 1
         win = sp.rows(lbd[miss] - (width - 1), width)
         win = np.where(np.arange(width)[None, :] >= (width - 1 - (lbd[miss] - lo_s[miss]))[:, None], win, np.nan)
         loc = np.max(np.where(np.isnan(win), -np.inf, win), axis=1)
+        pb = ps.copy()
+        pb[miss] = np.fmin(ps[miss], loc)
         ref_s[miss] = np.fmin(ref_s[miss], loc)
         Ls[miss] = ref_s[miss] - START_FRACTION * (ref_s[miss] - bss[miss])
         js[miss] = _last_at_or_above(sp, lo_s[miss], lbd[miss], Ls[miss])
@@ -855,8 +858,8 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     ok = run.measurable[d] & (js >= 0) & (depth >= p.min_depth_mm) & (depth <= p.max_depth_mm)
     half_off = 0.5 * off
     ok &= fall >= np.where(q > base + half_off, o.off_side_frac, o.stroke_frac) * depth_s
-    ok &= rise >= np.where(ps > base + half_off, o.off_side_frac, o.stroke_frac) * depth_s
-    ok &= ~(kn & (ps > Bd + off) & (q > Bd + off))  # hands-off on both sides: a hand movement
+    ok &= rise >= np.where(pb > base + half_off, o.off_side_frac, o.stroke_frac) * depth_s
+    ok &= ~(kn & (pb > Bd + off) & (q > Bd + off))  # hands-off on both sides: a hand movement
     ok &= kn | (depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
     ok &= (tbd - t_s <= o.max_down_s) & (trd - t_s <= o.max_stroke_s) & (trd > tbd) & (t_s < tbd)
     # no unbridged gap inside the stroke: from its start to the release crossing (tracking lost after it, while the
@@ -928,9 +931,11 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     lbd = int(run.bottom_ic[0])
     lo_s = int(t.searchsorted(run.bottom_sample_t_s[0] - o.max_down_s, side="left"))
     js = last_at_or_above_one(s, lo_s, lbd, Ls)
+    pb = ps  # where the hands were before the stroke (_accept)
     if js < 0:  # the hand sank slowly below the top before: start from the highest point in reach
         win = [x for x in s[max(lo_s, 0) : lbd + 1].tolist() if x == x]
         loc = max(win) if win else -math.inf
+        pb = fmin(ps, loc)
         ref_s = fmin(ref_s, loc)
         Ls = ref_s - START_FRACTION * (ref_s - bss)
         js = last_at_or_above_one(s, lo_s, lbd, Ls)
@@ -946,8 +951,8 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     off = o.off_margin_mm
     ok = (bool(run.measurable[0]) and js >= 0 and depth >= p.min_depth_mm and depth <= p.max_depth_mm
           and fall >= (o.off_side_frac if q > base_mm + 0.5 * off else o.stroke_frac) * depth_s
-          and rise >= (o.off_side_frac if ps > base_mm + 0.5 * off else o.stroke_frac) * depth_s
-          and not (kn and ps > Bd + off and q > Bd + off)  # hands-off on both sides: a hand movement
+          and rise >= (o.off_side_frac if pb > base_mm + 0.5 * off else o.stroke_frac) * depth_s
+          and not (kn and pb > Bd + off and q > Bd + off)  # hands-off on both sides: a hand movement
           and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
           and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
           and int(_count(run.nan_i, jsc, min(int(t.searchsorted(trd, side="left")), jr) + 1)) == 0)  # no gap up to the release
