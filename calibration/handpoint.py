@@ -264,7 +264,7 @@ def core_floor_mm(frame_interval_s: float) -> float:
     interval squared below it (a curved top or bottom read from frames further apart). Measured on 10 simulated
     sessions per rate, 1 mm noise: |depth bias| 0.16 mm at 24-25 fps, 0.35 at 20, 0.30 at 15 and 0.98 at 15 fps
     with uneven frames (docs/core.md); this gives 0.43-0.47, 0.68 and 1.2 mm."""
-    if not (frame_interval_s > 1.05 * CORE_FLOOR_DT_S):  # (30 fps with millisecond stamps; NaN: no interval known)
+    if not (frame_interval_s > 1.05 * CORE_FLOOR_DT_S):  # (30 fps with millisecond stamps)
         return CORE_FLOOR_MM
     return CORE_FLOOR_MM * (frame_interval_s / CORE_FLOOR_DT_S) ** 2
 

@@ -48,6 +48,7 @@ from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import RestDetector, RestEstimate, RestOptions
 from coach.core import CoreOptions, StreamingAnalyzer
+from coach.core.options import nominal_dt
 from coach.core.types import Compression, SessionResult
 from vision.hand_motion import HandMotionRefiner, TranslationField
 
@@ -494,9 +495,8 @@ class Pipeline:
         o = self.opt
         depths = [c.depth_mm for c in session.compressions if math.isfinite(c.depth_mm)]
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
-        ts = np.array([r.t_s for r in self.records], dtype=float)
-        dts = np.diff(ts) if ts.size > 1 else np.zeros(0)
-        floor = core_floor_mm(float(np.median(dts)) if dts.size else math.nan)  # (a slower camera: more of the core's)
+        # the core's share grows below 30 fps: the session's median frame interval, as the core takes its nominal one
+        floor = core_floor_mm(nominal_dt([r.t_s for r in self.records]))
         if self.mode == MODE_HAND:
             return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, floor, level_sd_mm=drift)
         tr, hp = self.geo.tracked, o.hand_point

@@ -367,6 +367,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
         fall = ref_s - b_s
         rise = (_fmin(M, B) if known else M) - b_s
         jr = min(f, n - 1)
+        j_rel = jr if t_r != t_r else min(_first_index(t, t_r), jr)  # the first sample at or after the release
         ok = (
             geo_ok and js >= 0 and p.min_depth_mm <= depth <= p.max_depth_mm
             and fall >= (o.off_side_frac if M > base + 0.5 * o.off_margin_mm else o.stroke_frac) * depth_s
@@ -374,11 +375,11 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             and not (known and p_b > B + o.off_margin_mm and M > B + o.off_margin_mm)
             and (known or depth >= o.bootstrap_depth_frac * prof.depth_mm.min)
             and tb - t_s <= o.max_down_s and t_r - t_s <= o.max_stroke_s and t_r > tb and t_s < tb
-            and nan_before[(jr if t_r != t_r else min(_first_index(t, t_r), jr)) + 1] - nan_before[jsc] == 0
+            and nan_before[j_rel + 1] - nan_before[jsc] == 0  # no unbridged gap up to the release crossing
         )
         if ok:
             # the centre: midway between the crossings of half the depth (the rate's clock; strokes._centres)
-            Lm = 0.5 * ((B if known else ref0) + bv)
+            Lm = 0.5 * (base + bv)
             jd = next((j for j in range(lbc, jsc - 1, -1) if s[j] >= Lm), -1)
             fm = min(jr, up_end)
             ju = max(next((j for j in range(u, fm + 1) if s[j] >= Lm), fm), u)

@@ -550,6 +550,9 @@ class _Run:
         self.bottom_t_s = self.bottom_mm = None  # each candidate's fitted bottom
         self.prev_bottom_t_s = self.prev_bottom_mm = None  # ... and the previous candidate's
         self.nan_i = None  # samples with no cleaned height
+        # set by _releases (_releases_one: up_end only)
+        self.release = None  # the upstrokes' running maxima and crossings (_Release), for the centres
+        self.up_end = None  # each candidate's last upstroke sample
 
 
 def _process(buf, ph, base, p, carry, final):
