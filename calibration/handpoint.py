@@ -262,8 +262,10 @@ CORE_FLOOR_DT_S = 1.0 / 30.0
 def core_floor_mm(frame_interval_s: float) -> float:
     """The core's share of the stated uncertainty at a frame interval: CORE_FLOOR_MM up to 30 fps, growing with the
     interval squared below it (a curved top or bottom read from frames further apart). Measured on 10 simulated
-    sessions per rate, 1 mm noise: |depth bias| 0.16 mm at 24-25 fps, 0.35 at 20, 0.30 at 15 and 0.98 at 15 fps
-    with uneven frames (docs/core.md); this gives 0.43-0.47, 0.68 and 1.2 mm."""
+    sessions per rate, 1 mm noise, the default stroke shape: |depth bias| 0.16 mm at 24-25 fps, 0.35 at 20, 0.30
+    at 15 and 0.98 at 15 fps with uneven frames (docs/core.md); this gives 0.43-0.47, 0.68 and 1.2 mm. It does not
+    cover every stroke shape: trapezoids, asymmetric and real strokes read 0.4-0.5 mm off at 30 fps already and
+    up to 1.8 mm at 15 fps with uneven frames (docs/calibration.md, "Stated uncertainty")."""
     if not (frame_interval_s > 1.05 * CORE_FLOOR_DT_S):  # (30 fps with millisecond stamps)
         return CORE_FLOOR_MM
     return CORE_FLOOR_MM * (frame_interval_s / CORE_FLOOR_DT_S) ** 2
