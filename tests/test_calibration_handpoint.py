@@ -121,27 +121,47 @@ def test_offset_matcher_bridges_a_lost_tag_without_a_jump():
 
 
 def test_stated_uncertainty_grows_with_the_scale_spread_and_the_depth():
-    assert depth_uncertainty_mm(0.01, 50.0) == pytest.approx(2 * 0.01 * 50 + 0.3)
+    assert depth_uncertainty_mm(0.01, 50.0) == pytest.approx(2 * 0.01 * 50 + 0.6)
     assert depth_uncertainty_mm(0.02, 50.0) > depth_uncertainty_mm(0.01, 50.0)
     assert depth_uncertainty_mm(0.01, 60.0) > depth_uncertainty_mm(0.01, 40.0)
 
 
-@pytest.mark.parametrize("fps,kw", [(15.0, dict(jitter=0.3, frame_drop_prob=0.05)), (15.0, {}), (20.0, {}), (24.0, {})])
-def test_the_cores_share_of_the_statement_covers_its_bias_at_lower_frame_rates(fps, kw):
-    """Below 30 fps the core reads curved tops and bottoms from frames further apart: its own depth bias grew to
-    0.35 mm at 20 fps and -0.98 at 15 fps with uneven frames (10 seeds), over the 0.3 mm it was given at any rate."""
+@pytest.mark.parametrize("shape", ["cosine", "trapezoid", "asymmetric", "template"])
+@pytest.mark.parametrize("fps,kw", [(30.0, dict(jitter=0.3, frame_drop_prob=0.05)), (15.0, dict(jitter=0.3, frame_drop_prob=0.05)),
+                                    (20.0, {}), (24.0, {})], ids=["30fps-uneven", "15fps-uneven", "20fps", "24fps"])
+def test_the_cores_share_of_the_statement_covers_its_bias(fps, kw, shape):
+    """The core reads some stroke shapes off, and curved tops and bottoms worse from frames further apart: on the
+    default shape alone its bias reached 0.35 mm at 20 fps and -0.98 at 15 fps with uneven frames, over the 0.3 mm
+    it was given at any rate; asymmetric and real strokes read 0.4-0.56 mm off at 30 fps already (session 17). The
+    share of the statement the core claims must cover its bias on every stroke family, not only the default."""
+    from coach.core import analyze
+    from coach.core.simulator import SimOptions, simulate
+
+    from tests.core_helpers import depth_errors, real_templates
+
+    assert core_floor_mm(1 / 30.0) == core_floor_mm(1 / 60.0) == core_floor_mm(math.nan) == 0.6
+    extra = dict(templates=real_templates()) if shape == "template" else {}
+    sessions = []
+    for seed in range(4):
+        sim = simulate(SimOptions(seed=seed, fps=fps, shape=shape, **kw, **extra))
+        sessions.append((sim, analyze(sim.t_s, sim.height_mm)))
+    bias = float(depth_errors(sessions).mean())
+    assert abs(bias) <= core_floor_mm(1 / fps), (bias, core_floor_mm(1 / fps))
+
+
+def test_the_old_share_of_the_core_did_not_cover_real_strokes():
+    """What the test above guards against: 0.3 mm at 30 fps (the share until session 17) is under the bias of the
+    asymmetric and real stroke shapes (-0.4 to -0.5 mm, 1 mm noise, 30 fps)."""
     from coach.core import analyze
     from coach.core.simulator import SimOptions, simulate
 
     from tests.core_helpers import depth_errors
 
-    assert core_floor_mm(1 / 30.0) == core_floor_mm(1 / 60.0) == core_floor_mm(math.nan) == 0.3
     sessions = []
     for seed in range(4):
-        sim = simulate(SimOptions(seed=seed, fps=fps, **kw))
+        sim = simulate(SimOptions(seed=seed, fps=30.0, shape="asymmetric"))
         sessions.append((sim, analyze(sim.t_s, sim.height_mm)))
-    bias = float(depth_errors(sessions).mean())
-    assert abs(bias) <= core_floor_mm(1 / fps), (bias, core_floor_mm(1 / fps))
+    assert abs(float(depth_errors(sessions).mean())) > 0.3
 
 
 def test_print_marker_hand_writes_the_small_tag(tmp_path, capsys):
