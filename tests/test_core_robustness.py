@@ -259,3 +259,80 @@ def test_ccf_is_rated_against_the_profile():
     sim = simulate(SimOptions(seed=2, duration_s=60.0))
     s = analyze(sim.t_s, sim.height_mm).summary
     assert s.ccf_rating == ccf_rating(s.ccf, prof) != ""
+
+
+# ---------------------------------------------------------------- the rest moves in a pause (session 17)
+def _two_sets(rest_shift_mm: float, fps: float = 30.0, seed: int = 0):
+    """Two sets of 30 raised-cosine strokes (110 cpm, 52 mm) around a 5 s pause with the hands lifted 80 mm, built
+    without the simulator; in the pause the tracked rest moves by ``rest_shift_mm`` (the hands come back elsewhere)."""
+    rng = np.random.default_rng(seed)
+    per = 60.0 / 110.0
+    t = np.arange(0.0, 4.0 + 60 * per + 5.0, 1.0 / fps)
+    h = np.zeros(t.size)
+    t0 = 2.0
+    for k, rest in enumerate((0.0, rest_shift_mm)):
+        for i in range(30):
+            m = (t >= t0 + i * per) & (t < t0 + (i + 1) * per)
+            h[m] = rest - 52.0 * (1 - np.cos(2 * np.pi * (t[m] - t0 - i * per) / per)) / 2
+        t_end = t0 + 30 * per
+        if k == 0:
+            m = (t >= t_end) & (t < t_end + 5.0)
+            u = (t[m] - t_end) / 5.0
+            h[m] = 80.0 * np.sin(np.pi * u) ** 2 + rest_shift_mm * np.clip(3.0 * u - 1.0, 0.0, 1.0)
+            t0 = t_end + 5.0
+        else:
+            h[t >= t_end] = rest
+    return t, h + rng.normal(0.0, 0.5, t.size)
+
+
+@pytest.mark.parametrize("shift_mm", [15.0, 25.0, 40.0])
+@pytest.mark.parametrize("known_rest", [False, True], ids=["tracked-rest", "known-rest"])
+def test_a_rest_that_moved_up_in_a_pause_keeps_the_count(shift_mm, known_rest):
+    """Real filmed sets come back 4-9 mm (once 30 mm) off the rest of the set before. Where the rest moved up by more
+    than the hands-off margin, the new set's rest tops read as hands lifted off the chest and its strokes as hand
+    movements: before session 17, +15 mm lost 6 of 30 (the set split in three), +25 and +40 mm 8, and with a known
+    rest (the pipeline's rest hold) +25 mm lost the whole set. Now only the first compression is lost (its rest is
+    not known yet), and from the third rest top of the set on the depth is read from the new rest."""
+    t, h = _two_sets(shift_mm)
+    res = analyze(t, h, CoreOptions(rest_height_mm=0.0) if known_rest else CoreOptions())
+    assert res.summary.compressions >= 59
+    assert [s.count for s in res.sets][0] == 30 and len(res.sets) == 2
+    d = np.array([c.depth_mm for c in res.compressions])
+    first, later = d[5:30], d[-26:]  # (the session's first five read against a baseline still forming)
+    assert abs(later.mean() - first.mean()) < 0.5  # the new rest from the 4th compression of the set on
+
+
+def test_a_rest_that_moved_down_in_a_pause_is_followed_without_a_known_rest():
+    """Without a known rest, a set whose rest came back 15 mm lower reads its first three compressions too
+    deep (13-15 mm: their baseline is the set before's) and the rest from its third rest top on."""
+    t, h = _two_sets(-15.0)
+    res = analyze(t, h)
+    d = np.array([c.depth_mm for c in res.compressions])
+    assert len(d) == 60
+    assert d[30:33].mean() - d[5:30].mean() > 10.0  # the set before's baseline
+    assert abs(d[33:].mean() - d[5:30].mean()) < 0.5
+
+
+@pytest.mark.xfail(strict=True, reason="a known rest (the rest hold) is the depth reference for the whole session: a "
+                   "set whose tracked rest came back lower reads too deep and leaning throughout (docs/core.md, "
+                   "'The rest after a pause')")
+def test_a_known_rest_that_moved_down_in_a_pause_is_followed():
+    t, h = _two_sets(-8.0)
+    res = analyze(t, h, CoreOptions(rest_height_mm=0.0))
+    d = np.array([c.depth_mm for c in res.compressions])
+    assert abs(d[36:].mean() - d[5:30].mean()) < 1.0
+
+
+def test_simulated_rests_that_move_in_the_pauses_keep_the_counts():
+    """The simulator's rest_step_mm (a new rest, N(0, s.d.), in each ventilation pause), 10 seeds: 6 mm missed 7 of
+    962 compressions before session 17 and 10 mm 43; now 1 and 12 (what is left is mostly the first compression
+    after a rise of over 10 mm)."""
+    for step, most in ((6.0, 2), (10.0, 16)):
+        missed = 0
+        for seed in range(10):
+            sim = simulate(SimOptions(seed=seed, rest_step_mm=step))
+            res = analyze(sim.t_s, sim.height_mm)
+            m = match(sim.truth, res.compressions)
+            missed += len(sim.truth) - len(m)
+            assert res.summary.compressions - len(m) <= 1, (step, seed)
+        assert missed <= most, (step, missed)

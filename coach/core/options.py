@@ -62,6 +62,12 @@ class CoreOptions:
     baseline_trim: int = 1  # ... without the this-many highest and lowest (median when there are under 2 trim + 3)
     lean_ref_tops: int = 18  # leaning is judged against the upper quartile of this many recent rest tops (and their strokes)
     baseline_window_s: float = 6.0  # ... only those this recent, once there are three (the rest may move in a pause)
+    baseline_break_s: float = 3.0  # ... and after a gap this long between rest tops (a ventilation pause, tracking lost),
+    # only those since, once they moved: the hands come back elsewhere and the tracked rest with them (real filmed
+    # sets: 4-9 mm, once 30 mm; docs/core.md "The rest after a pause") ...
+    baseline_break_mm: float = 2.0  # ... by more than this (their median from the earlier ones'; less: all the tops,
+    # since one top is noisier than the trimmed mean of nine) ...
+    baseline_break_tops: int = 3  # ... once there are this many (the first top after the hands land is often off)
     max_lean_frac: float = 0.4  # a top further below the rest than this share of the max depth is no rest top
     lean_tol_mm: float = 3.0  # a rest top this far below the upper quartile of the recent tops is leaning: kept out of the baseline
     rhythm_s: tuple[float, float] = (0.25, 1.6)  # bottom-to-bottom interval of a rest top's neighbours

@@ -255,7 +255,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
     prof = p.profile
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)
-    tops, tops_t, tops_all, amps = [], [], [], []
+    tops, tops_t, tops_all, amps, tops_all_t = [], [], [], [], []
     prev = dict(tb=NAN, bv=NAN, bs=NAN, lb=-(10**12))
     out = []
     first_of_phase = {}
@@ -297,24 +297,34 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
                     and p.min_depth_mm <= rise_prev <= p.max_depth_mm and p.min_depth_mm <= fall_this <= p.max_depth_mm):
                 qv = q
         amp = qv - 0.5 * (prev["bv"] + bv)
+        win_t = tops_all_t[-KL:] + ([] if _isnan(qv) else [tb])  # (the last KL rest tops before this one, and it)
         good = False
         if not _isnan(qv):
             B0 = _quantile(tops_all[-KL:], 0.75)
             A0 = _quantile(amps[-KL:], 0.75)
             drop = B0 - qv
             lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
-            away = drop > o.max_lean_frac * prof.depth_mm.max or -drop > o.off_margin_mm
+            away = drop > o.max_lean_frac * prof.depth_mm.max or (-drop > o.off_margin_mm and amp - A0 > 0.5 * -drop)
             if o.rest_height_mm is not None:
-                away = away or qv > o.rest_height_mm + 2.0 * o.off_margin_mm
+                away = away or (qv > o.rest_height_mm + 2.0 * o.off_margin_mm and qv - amp > o.rest_height_mm - p.min_depth_mm)
                 lean = lean or qv < o.rest_height_mm - o.lean_tol_mm
             good = not (lean or away)
             tops_all = (tops_all + [qv])[-KL:]
             amps = (amps + [amp])[-KL:]
+            tops_all_t = (tops_all_t + [tb])[-KL:]
         if good:
             tops = (tops + [qv])[-K:]
             tops_t = (tops_t + [tb])[-K:]
+        # the last break: the first rest top (leaning or not) after a gap of more than baseline_break_s between two
+        t_break = max([win_t[i] for i in range(1, len(win_t)) if win_t[i] - win_t[i - 1] > o.baseline_break_s], default=-math.inf)
+        cut = next((i for i, tt in enumerate(tops_t) if tt >= t_break), len(tops_t))
+        cut = cut if cut < len(tops_t) else 0  # (none after it: all the tops)
+        if cut:
+            moved = _quantile(tops[cut:], 0.5) - _quantile(tops[:cut], 0.5)
+            if not (abs(moved) > o.baseline_break_mm and len(tops) - cut >= o.baseline_break_tops):
+                cut = 0  # the rest did not move in the pause: all the tops
         recent = [v for v, tt in zip(tops, tops_t) if tt >= tb - o.baseline_window_s]
-        B = _robust_mean(recent if len(recent) >= 3 else tops, max(o.baseline_trim, 0))
+        B = _robust_mean(tops[cut:] if cut else (recent if len(recent) >= 3 else tops), max(o.baseline_trim, 0))
         if _isnan(B) and o.rest_height_mm is not None:
             B = float(o.rest_height_mm)
         known = not _isnan(B)
@@ -372,7 +382,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             geo_ok and js >= 0 and p.min_depth_mm <= depth <= p.max_depth_mm
             and fall >= (o.off_side_frac if M > base + 0.5 * o.off_margin_mm else o.stroke_frac) * depth_s
             and rise >= (o.off_side_frac if p_b > base + 0.5 * o.off_margin_mm else o.stroke_frac) * depth_s
-            and not (known and p_b > B + o.off_margin_mm and M > B + o.off_margin_mm)
+            and not (known and p_b > B + o.off_margin_mm and M > B + o.off_margin_mm and not good)
             and (known or depth >= o.bootstrap_depth_frac * prof.depth_mm.min)
             and tb - t_s <= o.max_down_s and t_r - t_s <= o.max_stroke_s and t_r > tb and t_s < tb
             and nan_before[j_rel + 1] - nan_before[jsc] == 0  # no unbridged gap up to the release crossing

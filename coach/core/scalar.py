@@ -186,7 +186,15 @@ def quantile_list(row: list, e: int, K: int, q: float) -> float:
     return w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan
 
 
-def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: int) -> float:
+def median_one(x: list) -> float:
+    """Median of the non-NaN values (NaN: none), as strokes._row_median computes it."""
+    w = sorted(v for v in x if v == v)
+    n = len(w)
+    return 0.5 * (w[(n - 1) // 2] + w[n // 2]) if n else math.nan
+
+
+def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: int, t_break: float = -math.inf,
+                 break_mm: float = 0.0, min_tops: int = 1) -> float:
     """_baseline for a single candidate, operation for operation: the same selection, and the trimmed sum
     added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
     float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
@@ -195,8 +203,18 @@ def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: 
     v = v.tolist() if isinstance(v, np.ndarray) else list(v)  # (lists hold Python floats)
     since = t_now - window_s
     vr = vt[lo:e]
-    rec = [x >= since for x in (vr.tolist() if isinstance(vr, np.ndarray) else vr)]
-    if sum(1 for r, x in zip(rec, v) if r and x == x) >= 3:
+    vr = vr.tolist() if isinstance(vr, np.ndarray) else list(vr)
+    rec = [x >= since for x in vr]
+    aft = [x >= t_break for x in vr]
+    new = [x for a, x in zip(aft, v) if a]
+    old = [x for a, x in zip(aft, v) if not a]
+    broke = False
+    if new and any(x == x for x in new) and any(x == x for x in old):
+        moved = median_one(new) - median_one(old)
+        broke = abs(moved) > break_mm and sum(1 for x in new if x == x) >= min_tops
+    if broke:
+        v = [x if a else math.nan for a, x in zip(aft, v)]
+    elif sum(1 for r, x in zip(rec, v) if r and x == x) >= 3:
         v = [x if r else math.nan for r, x in zip(rec, v)]
     w = sorted(x for x in v if x == x)
     cnt = len(w)

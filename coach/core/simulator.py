@@ -95,6 +95,9 @@ class SimOptions:
     placement_sd_mm: float = 4.0  # hand offset along the body axis, slow wander
     placement_drift_prob: float = 0.3  # chance per set of a drift off-centre
     placement_drift_mm: tuple[float, float] = (25.0, 40.0)
+    rest_step_mm: float = 0.0  # s.d. of the tracked rest's offset, drawn anew in each ventilation pause: the hands
+    # come back at another spot or in another posture, so a tracker's point rests at another height (real filmed
+    # traces: 4-9 mm between sets). Drawn from its own random stream: sessions without it are unchanged
     # --- stroke shape (see SHAPES); the non-default families draw from their own random stream, so a
     # cosine session is the same whatever these say
     shape: str = "cosine"  # one of SHAPES; "mixed": a family drawn per stroke among the others available
@@ -414,6 +417,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
     duty_phase = rng.uniform(0, 2 * np.pi)
     end_t = o.duration_s  # relative time (t0 added at the end)
 
+    step_times: list[float] = []  # mid-pause times, where the rest may step (rest_step_mm)
     tl = _Timeline(0.0, float(rng.uniform(*o.lift_mm)) * 0.5)
     # before CPR: hands hover above the chest, then land on it
     d0 = float(rng.uniform(*o.first_delay_s))
@@ -504,6 +508,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
         if pause_end + 1.0 > end_t:
             stop = True
             break
+        step_times.append(last_release + 0.5 * pause)  # (the hands are off the chest by then)
         lift = float(rng.uniform(*o.lift_mm))
         head = float(rng.uniform(*o.head_mm))
         tl.to(float(rng.uniform(0.35, 0.6)), lift)
@@ -543,7 +548,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
     ph1, ph2 = rng.uniform(0, 2 * np.pi, 2)
     w = 2 * np.pi / o.drift_period_s
     drift = o.drift_mm * (0.7 * np.sin(w * t_rel + ph1) + 0.3 * np.sin(2 * w * t_rel + ph2))
-    rest = o.rest_mm + drift
+    rest = o.rest_mm + drift + _rest_steps(o, step_times, t_rel)
     clean = rest + y
     meas = clean.copy()
     if o.tremor_mm > 0:
@@ -612,6 +617,21 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
         dropout_mask=drop,
         extra={"shape": o.shape, "shape_alpha": alpha, "rate_mean_cpm": rate_mean, "depth_mean_mm": depth_mean, **onsets},
     )
+
+
+def _rest_steps(o: SimOptions, step_times: list, t: np.ndarray) -> np.ndarray:
+    """The rest's per-set offset (0 in the first set): a new N(0, rest_step_mm) level after each pause, reached over
+    0.3 s around the pause's middle, while the hands are off the chest."""
+    out = np.zeros(t.size)
+    if o.rest_step_mm <= 0 or not step_times:
+        return out
+    r = np.random.default_rng([o.seed, 0x5E7])
+    level = 0.0
+    for ts in step_times:
+        new = float(r.normal(0.0, o.rest_step_mm))
+        out += (new - level) * np.clip((t - ts) / 0.3 + 0.5, 0.0, 1.0)
+        level = new
+    return out
 
 
 def _truth_pauses_sets(truth: tuple[Compression, ...], t_first: float, t_last: float, prof: Profile):

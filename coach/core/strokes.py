@@ -72,6 +72,7 @@ class StrokeCarry:
     tops_t: list = field(default_factory=list)  # ... and when they were confirmed
     tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not (<= lean_ref_tops)
     amps: list = field(default_factory=list)  # ... and the stroke amplitudes around them
+    tops_all_t: list = field(default_factory=list)  # ... and when they were confirmed (for breaks: see _break_times)
     baseline: float = math.nan  # baseline used by the last decided candidate
     pending: tuple | None = None  # (t_up, bottom, baseline) of the first undecided candidate
 
@@ -345,9 +346,23 @@ def _quantiles_one(values: np.ndarray, e: int, K: int, q: float) -> np.ndarray:
     return np.array(out).reshape(values.shape[:-1] + (1,))
 
 
-def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.ndarray:
-    """Robust mean of the last K rest tops before each candidate, keeping only those from the last
-    ``window_s`` when at least three are that recent (after a pause the rest may have moved).
+def _row_median(a: np.ndarray) -> np.ndarray:
+    """Median of each row's non-NaN values (NaN: none), by sorting: the same float as scalar.median_one."""
+    w = np.sort(a, axis=1)
+    cnt = a.shape[1] - np.add.reduce(w != w, 1)
+    r = np.arange(a.shape[0])
+    med = 0.5 * (w[r, np.maximum((cnt - 1) // 2, 0)] + w[r, np.maximum(cnt // 2, 0)])
+    return np.where(cnt > 0, med, np.nan)
+
+
+def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int, t_break=None, break_mm: float = 0.0,
+              min_tops: int = 1) -> np.ndarray:
+    """Robust mean of the last K rest tops before each candidate.
+
+    Which tops: after a break (``t_break``, the first rest top after a long gap between rest tops: a pause, or
+    tracking lost; -inf: none) only the tops since, once there are ``min_tops`` of them and their median has moved
+    more than ``break_mm`` from the earlier ones' (the hands came back elsewhere); otherwise only those from the
+    last ``window_s`` when at least three are that recent (drift).
 
     The robust mean drops the ``trim`` highest and lowest tops and averages the rest (a trimmed
     mean); with fewer than 2 trim + 3 tops it is their median. Why not the median throughout: a
@@ -359,12 +374,24 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int) -> np.n
     """
     if ends.size == 0:
         return np.zeros(0)
+    if t_break is None:
+        t_break = np.full(ends.size, -np.inf)
     if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see baseline_one)
-        return np.array([baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim)])
+        return np.array([baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim, float(t_break[0]),
+                                      break_mm, min_tops)])
     v = _windows(np.concatenate((_NANS[:K] if K <= _NANS.size else np.full(K, np.nan), vals)), ends, K)  # (a copy)
-    recent = _windows(np.concatenate((-np.inf * np.ones(K), vt)), ends, K) >= (t_now - window_s)[:, None]
+    tw = _windows(np.concatenate((-np.inf * np.ones(K), vt)), ends, K)
+    recent = tw >= (t_now - window_s)[:, None]
     use_recent = np.add.reduce(recent & (v == v), 1) >= 3
-    v[use_recent[:, None] & ~recent] = np.nan
+    valid = v == v
+    after = tw >= t_break[:, None]
+    n_after = np.add.reduce(after & valid, 1)
+    broke = (n_after >= 1) & (n_after < np.add.reduce(valid, 1))
+    if broke.any():
+        moved = _row_median(np.where(after, v, np.nan)) - _row_median(np.where(after, np.nan, v))
+        broke &= (np.abs(moved) > break_mm) & (n_after >= min_tops)
+    v[use_recent[:, None] & ~broke[:, None] & ~recent] = np.nan
+    v[broke[:, None] & ~after] = np.nan
     win = np.sort(v, axis=1)
     cnt = K - np.add.reduce(win != win, 1)
     r = np.arange(ends.size)
@@ -551,6 +578,7 @@ class _Run:
         self.prev_bottom_t_s = self.prev_bottom_mm = None  # ... and the previous candidate's
         self.nan_i = None  # samples with no cleaned height
         # set by _releases (_releases_one: up_end only)
+        self.good_top = None  # set by _baselines: the top before each candidate is a rest top that feeds the baseline
         self.release = None  # the upstrokes' running maxima and crossings (_Release), for the centres
         self.up_end = None  # each candidate's last upstroke sample
 
@@ -576,7 +604,7 @@ def _process(buf, ph, base, p, carry, final):
     d = slice(0, n_dec)
     rt, gd = rest_top[d], good[d]
     _advance_carry(run, carry, n_dec, qv[d][rt].tolist(), amp[d][rt].tolist(), qv[d][gd].tolist(),
-                   run.bottom_t_s[d][gd].tolist(), float(B[n_dec - 1]))
+                   run.bottom_t_s[d][gd].tolist(), float(B[n_dec - 1]), run.bottom_t_s[d][rt].tolist())
     need = _need_from(run.t, run.up_i[n_dec], p) if n_dec < run.n_cand else _need_from(run.t, run.n - 1, p)
     return out, need
 
@@ -664,6 +692,23 @@ def _measure(run: _Run, carry: StrokeCarry, k, tcen, jq) -> np.ndarray:
     return qv
 
 
+def _break_times(hist_t: list, new_t: np.ndarray, rest_top: np.ndarray, break_s: float, KL: int) -> np.ndarray:
+    """For each candidate, the time of the first rest top after the last gap of more than ``break_s`` between
+    consecutive rest tops (leaning or not), among the last ``KL`` before it and its own; -inf: none. Why rest tops
+    and not the tops that feed the baseline: a leaning run leaves a gap in those, not in these; a pause or lost
+    tracking leaves one in both. (The window is what streaming remembers, so batch reads the same.)"""
+    all_t = np.concatenate((np.asarray(hist_t, float), new_t))
+    if all_t.size < 2:
+        return np.full(rest_top.size, -np.inf)
+    pos = np.full(all_t.size, -1)
+    pos[1:] = np.where(all_t[1:] - all_t[:-1] > break_s, np.arange(1, all_t.size), -1)
+    last = np.maximum.accumulate(pos)  # the latest gap's position up to each rest top
+    end = len(hist_t) + np.cumsum(rest_top)  # rest tops up to and including each candidate
+    first = end - rest_top - KL  # the window's first position
+    g = last[np.maximum(end - 1, 0)]
+    return np.where((end >= 1) & (g >= first + 1), all_t[np.maximum(g, 0)], -np.inf)
+
+
 def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
     """The rest baseline ``B`` at each candidate, from two passes over the rest tops.
 
@@ -687,20 +732,27 @@ def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
         good = rest_top.copy()
         lean = (drop > o.lean_tol_mm) & (A0 - new_amp > 0.5 * drop)
         # nowhere near the rest position (hand at the head, hands lifted): not a rest top at all
-        away = (drop > o.max_lean_frac * p.profile.depth_mm.max) | (-drop > o.off_margin_mm)
-        if o.rest_height_mm is not None:  # a known rest: hands hovering above it never make rest tops
-            away |= new_tops > float(o.rest_height_mm) + 2.0 * o.off_margin_mm
+        # ... or lifted off it (bouncing: the stroke got longer by much of the rise; a rest that moved up in a pause
+        # keeps the strokes' length, docs/core.md "The rest after a pause")
+        away = (drop > o.max_lean_frac * p.profile.depth_mm.max) | ((-drop > o.off_margin_mm) & (new_amp - A0 > 0.5 * -drop))
+        if o.rest_height_mm is not None:  # a known rest: hands hovering above it never make rest tops (strokes that
+            # reach into the chest below it do: the hands came back higher after a pause, docs/core.md)
+            rest = float(o.rest_height_mm)
+            away |= (new_tops > rest + 2.0 * o.off_margin_mm) & (new_tops - new_amp > rest - p.min_depth_mm)
             # ... and tops below it are leaning, however many there are (issue 4: leaning is measured
             # against the calibrated rest, not against a baseline that sinks with it)
             lean |= new_tops < float(o.rest_height_mm) - o.lean_tol_mm
         good[rest_top] = ~(lean | away)
     else:
         good = rest_top
+    run.good_top = good
     hist = carry.tops[-K:]
     hist_t = carry.tops_t[-K:]
     vals = np.concatenate((hist, qv[good]))
     vt = np.concatenate((hist_t, run.bottom_t_s[good]))  # (a rest top's time: the bottom that confirmed it)
-    B = _baseline(vals, vt, len(hist) + np.cumsum(good), run.bottom_t_s, K, o.baseline_window_s, max(o.baseline_trim, 0))
+    t_break = _break_times(carry.tops_all_t[-KL:], run.bottom_t_s[rest_top], rest_top, o.baseline_break_s, KL)
+    B = _baseline(vals, vt, len(hist) + np.cumsum(good), run.bottom_t_s, K, o.baseline_window_s, max(o.baseline_trim, 0),
+                  t_break, o.baseline_break_mm, o.baseline_break_tops)
     if o.rest_height_mm is not None:
         B = np.where(np.isnan(B), float(o.rest_height_mm), B)
     return B, good, rest_top, amp
@@ -862,7 +914,8 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     half_off = 0.5 * off
     ok &= fall >= np.where(q > base + half_off, o.off_side_frac, o.stroke_frac) * depth_s
     ok &= rise >= np.where(pb > base + half_off, o.off_side_frac, o.stroke_frac) * depth_s
-    ok &= ~(kn & (pb > Bd + off) & (q > Bd + off))  # hands-off on both sides: a hand movement
+    # hands-off on both sides: a hand movement (unless the top before is a rest top: the rest moved, see _baselines)
+    ok &= ~(kn & (pb > Bd + off) & (q > Bd + off) & ~run.good_top[d])
     ok &= kn | (depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
     ok &= (tbd - t_s <= o.max_down_s) & (trd - t_s <= o.max_stroke_s) & (trd > tbd) & (t_s < tbd)
     # no unbridged gap inside the stroke: from its start to the release crossing (tracking lost after it, while the
@@ -955,7 +1008,7 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     ok = (bool(run.measurable[0]) and js >= 0 and depth >= p.min_depth_mm and depth <= p.max_depth_mm
           and fall >= (o.off_side_frac if q > base_mm + 0.5 * off else o.stroke_frac) * depth_s
           and rise >= (o.off_side_frac if pb > base_mm + 0.5 * off else o.stroke_frac) * depth_s
-          and not (kn and pb > Bd + off and q > Bd + off)  # hands-off on both sides: a hand movement
+          and not (kn and pb > Bd + off and q > Bd + off and not run.good_top[0])  # hands-off on both sides (_accept)
           and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
           and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
           and int(_count(run.nan_i, jsc, min(int(t.searchsorted(trd, side="left")), jr) + 1)) == 0)  # no gap up to the release
@@ -999,7 +1052,7 @@ def _process_one(run: _Run, carry: StrokeCarry, final: bool):
     out = _accept_one(run, B, int(f[0]), float(t_r[0]), float(M[0]))
     rest = qv == qv
     _advance_carry(run, carry, 1, [qv] if rest else [], [amp] if rest else [], [qv] if good else [],
-                   [run.bottom_t_s[0]] if good else [], B)
+                   [run.bottom_t_s[0]] if good else [], B, [float(run.bottom_t_s[0])] if rest else [])
     return out, _need_from(run.t, run.n - 1, p)
 
 
@@ -1077,22 +1130,31 @@ def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
         A0 = quantile_list(carry.amps[-KL:], e, KL, 0.75)
         drop = B0 - qv
         lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
-        away = drop > o.max_lean_frac * p.profile.depth_mm.max or -drop > o.off_margin_mm
+        away = drop > o.max_lean_frac * p.profile.depth_mm.max or (-drop > o.off_margin_mm and amp - A0 > 0.5 * -drop)
         if o.rest_height_mm is not None:
-            away = away or qv > float(o.rest_height_mm) + 2.0 * o.off_margin_mm
+            rest = float(o.rest_height_mm)  # (see _baselines)
+            away = away or (qv > rest + 2.0 * o.off_margin_mm and qv - amp > rest - p.min_depth_mm)
             lean = lean or qv < float(o.rest_height_mm) - o.lean_tol_mm
         good = not (lean or away)
+    run.good_top = [good]
     hist = carry.tops[-K:]
     hist_t = carry.tops_t[-K:]
     vals = hist + [qv] if good else hist
     vt = hist_t + [run.bottom_t_s[0]] if good else hist_t
-    B = baseline_one(vals, vt, len(hist) + good, run.bottom_t_s[0], K, o.baseline_window_s, max(o.baseline_trim, 0))
+    all_t = carry.tops_all_t[-KL:] + ([float(run.bottom_t_s[0])] if qv == qv else [])
+    t_break = -math.inf  # (_break_times for one candidate)
+    for i in range(1, len(all_t)):
+        if all_t[i] - all_t[i - 1] > o.baseline_break_s:
+            t_break = max(t_break, all_t[i])
+    B = baseline_one(vals, vt, len(hist) + good, run.bottom_t_s[0], K, o.baseline_window_s, max(o.baseline_trim, 0),
+                     t_break, o.baseline_break_mm, o.baseline_break_tops)
     if o.rest_height_mm is not None and B != B:
         B = float(o.rest_height_mm)
     return B, good, amp
 
 
-def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, tops, tops_t, B_last: float) -> None:
+def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, tops, tops_t, B_last: float,
+                   tops_all_t=()) -> None:
     """Remember what the next run needs of the last decided candidate and of the rest tops (the decided
     candidates' rest tops, their amplitudes, the tops that fed the baseline and their times: lists)."""
     o = run.o
@@ -1106,6 +1168,7 @@ def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, to
     if tops_all:
         carry.tops_all = (carry.tops_all + tops_all)[-KL:]
         carry.amps = (carry.amps + amps)[-KL:]
+        carry.tops_all_t = (carry.tops_all_t + list(tops_all_t))[-KL:]
     if tops:
         carry.tops = (carry.tops + tops)[-K:]
         carry.tops_t = (carry.tops_t + tops_t)[-K:]

@@ -1,0 +1,71 @@
+"""Study: a rest that moves in the ventilation pauses (docs/core.md, "The rest after a pause").
+
+Why: the hands come back from the breaths elsewhere, and the tracked point rests elsewhere: the filmed sets of
+``../shared/data/cpr-traces`` come back 4-9 mm off the set before (and once 30 mm). The simulator's
+``rest_step_mm`` draws such a move in each pause.
+
+    python -m tests.core_rest_moves            counts and depth over simulated worlds, tracked and known rest (~30 s)
+    python -m tests.core_rest_moves --filmed   each filmed set's first baselines against its own later rest tops
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+from multiprocessing import Pool
+
+import numpy as np
+
+from coach.core import CoreOptions, analyze
+from coach.core.analyzer import analyze_strokes
+from coach.core.simulator import SimOptions, simulate
+from tests.core_helpers import TRACES, load_filmed, match, real_templates, shared_data_dir
+
+WORLDS = {
+    "default": {}, "head-near": dict(lean_prob=0.2, head_mm=(-45.0, -30.0)), "lean60": dict(lean_prob=0.6),
+    "shallow-lean": dict(shallow_prob=0.3, lean_prob=0.5, lean_mm=(6.0, 12.0)), "fps15": dict(fps=15.0),
+    "fps20-uneven": dict(fps=20.0, jitter=0.3, frame_drop_prob=0.05), "trapezoid": dict(shape="trapezoid"),
+    "template": dict(shape="template"), "asym-lean": dict(shape="asymmetric", lean_prob=0.3), "noise2": dict(noise_mm=2.0),
+    "step3": dict(rest_step_mm=3.0), "step6": dict(rest_step_mm=6.0), "step10": dict(rest_step_mm=10.0),
+    "step6-lean": dict(rest_step_mm=6.0, lean_prob=0.2), "long-pause": dict(long_pause_prob=0.5), "60fps": dict(fps=60.0),
+}
+
+
+def _world(job):
+    name, seed, known = job
+    kw = dict(WORLDS[name])
+    if kw.get("shape") == "template":
+        kw["templates"] = real_templates()
+    sim = simulate(SimOptions(seed=seed, **kw))
+    res = analyze(sim.t_s, sim.height_mm, CoreOptions(rest_height_mm=float(sim.rest_mm[0])) if known else CoreOptions())
+    m = match(sim.truth, res.compressions)
+    return len(sim.truth), res.summary.compressions, len(m), [mm.depth_mm - c.depth_mm for c, mm in m]
+
+
+def worlds(seeds: int = 10) -> None:
+    jobs = list(itertools.product(WORLDS, range(seeds), [False, True]))
+    with Pool(2) as pool:
+        out = dict(zip(jobs, pool.map(_world, jobs)))
+    print(f"{seeds} seeds per world; rest: tracked (the core's own) or known (the rest hold's, as the pipeline gives)")
+    for name in WORLDS:
+        for known in (False, True):
+            rr = [out[(name, s, known)] for s in range(seeds)]
+            n, got, m = (sum(r[i] for r in rr) for i in range(3))
+            e = np.concatenate([r[3] for r in rr])
+            print(f"{name:13s} {'known' if known else 'tracked'}: truth {n} missed {n - m} extra {got - m} "
+                  f"depth MAE {np.abs(e).mean():.3f} bias {e.mean():+.3f}")
+
+
+def filmed() -> None:
+    """Each set after the first: its first baselines minus the median of its own recoil tops 4-12 (mm)."""
+    for tr in TRACES:
+        t, h, _ = load_filmed(shared_data_dir() / "cpr-traces" / f"{tr}.csv")
+        s = analyze_strokes(t, h)
+        starts = np.flatnonzero(np.diff(s.t_bottom, prepend=-1e9) > 2.0)
+        for a, b in zip(starts, list(starts[1:]) + [len(s)]):
+            ref = np.median(s.top[a + 3 : min(a + 12, b)])
+            print(f"{tr} set at {s.t_bottom[a]:5.1f} s: baseline - its rest, compressions 1-6:",
+                  " ".join(f"{x:+5.1f}" for x in s.baseline[a : a + 6] - ref))
+
+
+if __name__ == "__main__":
+    filmed() if "--filmed" in sys.argv else worlds()
