@@ -7,6 +7,7 @@ runnable on its own to print the accuracy table of docs/calibration.md::
     python -m tests.render.accuracy side30 fallback-small --seed 8
     python -m tests.render.accuracy --all      # every hand family x view (tests/render/families.py), ~25 min
     python -m tests.render.accuracy stacked@side30 marker@vga --seed 5   # family@view cases
+    python -m tests.render.accuracy "heel>stacked@side30"   # one hand, then two stacked after the breaths
 """
 from __future__ import annotations
 
@@ -174,28 +175,33 @@ def family_view(view: ViewSpec, family: HandFamily) -> tuple[ViewSpec, float]:
 
 
 def render_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir: Path, seed: int = 3,
-                       sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine") -> RenderedCase:
-    """Render the calibration clip and one hand family's compression clip (``sim_s`` of simulated CPR)."""
+                       sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine",
+                       family_after: HandFamily | None = None) -> RenderedCase:
+    """Render the calibration clip and one hand family's compression clip (``sim_s`` of simulated CPR; the hands put
+    back as ``family_after`` after the ventilation pause, if given)."""
     rview, _ = family_view(view, family)
     sc = compression_scenario(seed=seed, fps=view.fps, sim_s=sim_s, per_set=per_set, shape=shape)
     cal = workdir / f"{rview.name}_calibration.mp4"
-    vid = workdir / f"{rview.name}_{family.name}_compressions.mp4"
+    after = f"-then-{family_after.name}" if family_after is not None else ""
+    vid = workdir / f"{rview.name}_{family.name}{after}_compressions.mp4"
     if not cal.exists():
         render_calibration_clip(cal, rview, seconds=1.5)
     render_family_clip(vid, rview, family, Path(hands_dir), sc.t_s, sc.height_mm, sc.placement_mm, sc.visible,
-                       truth=sc.truth)
+                       truth=sc.truth, family_after=family_after)
     return RenderedCase(rview, sc, cal, vid)
 
 
 def run_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir: Path, seed: int = 3,
-                    sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine") -> tuple[RenderedCase, dict, "Accuracy"]:
+                    sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine",
+                    family_after: HandFamily | None = None) -> tuple[RenderedCase, dict, "Accuracy"]:
     """Render, calibrate (telling the stated FOV), analyze (with the hand tag when the family wears one), score."""
-    case = render_family_case(view, family, workdir, hands_dir, seed, sim_s, per_set, shape)
+    case = render_family_case(view, family, workdir, hands_dir, seed, sim_s, per_set, shape, family_after)
     _, told = family_view(view, family)
     station = calibrate_case(case, workdir, hfov_deg=told)
     extra = ["--hand-marker-mm", f"{family.tag_mm:g}"] if family.hand_marker else []
-    out = analyze_case(case, workdir, station, tag=f"_{family.name}", extra=extra)
-    return case, out, score(f"{family.name}@{view.name}", out, case.scenario)
+    after = f">{family_after.name}" if family_after is not None else ""
+    out = analyze_case(case, workdir, station, tag=f"_{family.name}{after.replace('>', '-then-')}", extra=extra)
+    return case, out, score(f"{family.name}{after}@{view.name}", out, case.scenario)
 
 
 def run_cli(argv: list[str]) -> int:
@@ -273,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m tests.render.accuracy", description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help=f"cases (default: the views and hand sizes): {', '.join([*VIEWS, *FALLBACK_HANDS])}, "
-                    f"or FAMILY@VIEW with FAMILY in {', '.join([*FAMILIES, *VARIANTS])} and VIEW in {', '.join(FAMILY_VIEWS)}")
+                    f"or FAMILY@VIEW with FAMILY in {', '.join([*FAMILIES, *VARIANTS])} and VIEW in {', '.join(FAMILY_VIEWS)} "
+                    "(FAMILY>FAMILY2@VIEW: the hands put back as FAMILY2 after the ventilation pause)")
     ap.add_argument("--all", action="store_true", help="every hand family x view (and the geometry variants)")
     ap.add_argument("--seed", type=int, default=3, help="simulator seed of the compression waveform (default 3)")
     ap.add_argument("--sim-s", type=float, default=15.0, help="seconds of simulated CPR per family clip (default 15)")
@@ -293,10 +300,13 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             if "@" in name:
                 fam, view = name.split("@")
+                fam, _, fam2 = fam.partition(">")  # FAMILY>FAMILY2: the hands put back otherwise after the pause
                 family = FAMILIES.get(fam) or VARIANTS.get(fam)
-                if family is None or view not in VIEWS:
+                after = (FAMILIES.get(fam2) or VARIANTS.get(fam2)) if fam2 else None
+                if family is None or view not in VIEWS or (fam2 and after is None):
                     ap.error(f"unknown case {name}")
-                _, _, acc = run_family_case(VIEWS[view], family, work, hands, seed=seed, sim_s=args.sim_s, shape=args.shape)
+                _, _, acc = run_family_case(VIEWS[view], family, work, hands, seed=seed, sim_s=args.sim_s, shape=args.shape,
+                                            family_after=after)
                 frows.append(acc)
             else:
                 fallback = name in FALLBACK_HANDS

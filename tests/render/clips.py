@@ -182,6 +182,8 @@ def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s:
         bg = scene.render(cam0, supersample=2)
     palm = np.full((len(t_s), 2), np.nan)
 
+    rig1 = rig
+
     def frames():
         for i, (t, h) in enumerate(zip(t_s, height_mm)):
             cam = view.camera_at(float(t)) if moving else cam0
@@ -198,8 +200,11 @@ def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s:
 
 def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s: np.ndarray, height_mm: np.ndarray,
                        placement_mm: float = 0.0, visible: np.ndarray | None = None, seed: int = 2,
-                       truth: tuple = ()) -> CompressionClip:
+                       truth: tuple = (), family_after=None) -> CompressionClip:
     """A compression clip of one hand family (:mod:`tests.render.families`) following ``height_mm``.
+
+    ``family_after``: the hands are put back as this family when they return from the first time out of view (the
+    ventilation pause): the rescuer comes back with the hands placed otherwise (one hand, then two stacked).
 
     Motion blur: each frame averages sub-frames spread over the exposure, centred on the frame time (the truth
     is the chest height at the frame time). A fixed camera only.
@@ -212,14 +217,21 @@ def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s:
     cam = view.camera()
     bg = scene.render(cam, supersample=2)
     rig = build_rig(family, cam, hands_dir, placement_mm)
+    rig2 = build_rig(family_after, cam, hands_dir, placement_mm) if family_after is not None else rig
+    seen = np.ones(len(t_s), bool) if visible is None else np.asarray(visible, bool)
+    back = np.flatnonzero(~seen[:-1] & seen[1:])  # the hands come back into view
+    i_back = int(back[0]) + 1 if back.size else len(t_s)
     t_s = np.asarray(t_s, float)
     h_all = np.asarray(height_mm, float)
     n_sub = 1 if family.exposure_frames <= 0 else max(3, int(round(8 * family.exposure_frames)))
     span = family.exposure_frames / view.fps
 
+    rig1 = rig
+
     def frames():
         for i, (t, h) in enumerate(zip(t_s, h_all)):
             img = bg.copy()
+            rig = rig2 if i >= i_back else rig1
             if np.isfinite(h) and (visible is None or visible[i]):
                 hidden = family.tag_hidden_s is not None and family.tag_hidden_s[0] <= t <= family.tag_hidden_s[1]
                 if n_sub == 1:
