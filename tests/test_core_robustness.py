@@ -314,8 +314,8 @@ def test_a_rest_that_moved_down_in_a_pause_is_followed_without_a_known_rest():
 
 
 @pytest.mark.xfail(strict=True, reason="a known rest (the rest hold) is the depth reference for the whole session: a "
-                   "set whose tracked rest came back lower reads too deep and leaning throughout (docs/core.md, "
-                   "'The rest after a pause')")
+                   "set whose tracked rest came back lower, by less than a lean can be (24 mm), reads too deep and "
+                   "leaning throughout (docs/core.md, 'The rest after a pause')")
 def test_a_known_rest_that_moved_down_in_a_pause_is_followed():
     t, h = _two_sets(-8.0)
     res = analyze(t, h, CoreOptions(rest_height_mm=0.0))
@@ -323,16 +323,32 @@ def test_a_known_rest_that_moved_down_in_a_pause_is_followed():
     assert abs(d[36:].mean() - d[5:30].mean()) < 1.0
 
 
+@pytest.mark.parametrize("shift_mm", [-30.0, -40.0])
+@pytest.mark.parametrize("known_rest", [False, True], ids=["tracked-rest", "known-rest"])
+def test_a_rest_that_fell_beyond_any_lean_in_a_pause_is_the_new_rest(shift_mm, known_rest):
+    """A rest 30-40 mm lower after the pause (rendered: a stack, then one hand, moves the pipeline's tracked rest 36 mm
+    down) is no lean: leaning never goes deeper than max_lean_frac of the deepest compression (24 mm). Before session
+    17, -30 mm read every compression of the set 30 mm too deep and 'leaning' 30 mm, and -40 mm lost 16 of 30 (with a
+    known rest all 30). Now the rest jumps with the set's third rest top: from its fourth compression on, the depth is
+    the first set's and the recoil full."""
+    t, h = _two_sets(shift_mm)
+    res = analyze(t, h, CoreOptions(rest_height_mm=0.0) if known_rest else CoreOptions())
+    d = np.array([c.depth_mm for c in res.compressions])
+    assert len(d) >= 57
+    assert abs(d[-26:].mean() - d[5:30].mean()) < 0.5
+    assert max(c.recoil_residual_mm for c in res.compressions[-26:]) < 2.0
+
+
 def test_simulated_rests_that_move_in_the_pauses_keep_the_counts():
-    """The simulator's rest_step_mm (a new rest, N(0, s.d.), in each ventilation pause), 10 seeds: 6 mm missed 7 of
-    962 compressions before session 17 and 10 mm 43; now 1 and 12 (what is left is mostly the first compression
-    after a rise of over 10 mm)."""
-    for step, most in ((6.0, 2), (10.0, 16)):
+    """The simulator's rest_step_mm (a new rest, N(0, s.d.), in each ventilation pause), 10 seeds of 962
+    compressions: 6 mm missed 7 before session 17 (known rest 5), 10 mm 43 (known rest 42); now 1 (0) and 8 (4):
+    what is left is mostly the first compression after a rise of over 10 mm."""
+    for step, known, most in ((6.0, False, 2), (10.0, False, 11), (6.0, True, 1), (10.0, True, 7)):
         missed = 0
         for seed in range(10):
             sim = simulate(SimOptions(seed=seed, rest_step_mm=step))
-            res = analyze(sim.t_s, sim.height_mm)
+            res = analyze(sim.t_s, sim.height_mm, CoreOptions(rest_height_mm=float(sim.rest_mm[0])) if known else None)
             m = match(sim.truth, res.compressions)
             missed += len(sim.truth) - len(m)
             assert res.summary.compressions - len(m) <= 1, (step, seed)
-        assert missed <= most, (step, missed)
+        assert missed <= most, (step, known, missed)

@@ -256,6 +256,7 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)
     tops, tops_t, tops_all, amps, tops_all_t = [], [], [], [], []
+    rest_offset, rest_break_t = 0.0, -math.inf  # how far the rest jumped at breaks so far; the last break weighed
     prev = dict(tb=NAN, bv=NAN, bs=NAN, lb=-(10**12))
     out = []
     first_of_phase = {}
@@ -298,6 +299,27 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
                 qv = q
         amp = qv - 0.5 * (prev["bv"] + bv)
         win_t = tops_all_t[-KL:] + ([] if _isnan(qv) else [tb])  # (the last KL rest tops before this one, and it)
+        # the last break: the first rest top (leaning or not) after a gap of more than baseline_break_s between two
+        t_break = max([win_t[i] for i in range(1, len(win_t)) if win_t[i] - win_t[i - 1] > o.baseline_break_s], default=-math.inf)
+        if t_break > rest_break_t:  # weighed once: did the rest jump beyond what leaning or lifted hands can be?
+            own = [] if _isnan(qv) else [qv]
+            vs, As = tops_all[-KL:] + own, amps[-KL:] + ([amp] if own else [])
+            new = [i for i, x in enumerate(win_t) if x >= t_break]
+            if o.baseline_break_tops <= len(new) < len(win_t):
+                old = [i for i, x in enumerate(win_t) if x < t_break]
+                moved = _quantile([vs[i] for i in new], 0.5) - _quantile([vs[i] for i in old], 0.5)
+                d_len = _quantile([As[i] for i in new], 0.5) - _quantile([As[i] for i in old], 0.5)
+                if ((moved < -o.max_lean_frac * prof.depth_mm.max or moved > 2.0 * o.off_margin_mm)
+                        and abs(d_len) < 0.5 * abs(moved)):  # a new rest: everything before the break is forgotten
+                    rest_offset += moved
+                    keep = [i for i, x in enumerate(tops_all_t) if x >= t_break]
+                    tops_all, amps, tops_all_t = [tops_all[i] for i in keep], [amps[i] for i in keep], [tops_all_t[i] for i in keep]
+                    keep = [i for i, x in enumerate(tops_t) if x >= t_break]
+                    tops, tops_t = [tops[i] for i in keep], [tops_t[i] for i in keep]
+                    t_break = -math.inf  # (no break left in what is remembered)
+                else:
+                    rest_break_t = t_break
+        rest = None if o.rest_height_mm is None else float(o.rest_height_mm) + rest_offset
         good = False
         if not _isnan(qv):
             B0 = _quantile(tops_all[-KL:], 0.75)
@@ -305,9 +327,9 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             drop = B0 - qv
             lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
             away = drop > o.max_lean_frac * prof.depth_mm.max or (-drop > o.off_margin_mm and amp - A0 > 0.5 * -drop)
-            if o.rest_height_mm is not None:
-                away = away or (qv > o.rest_height_mm + 2.0 * o.off_margin_mm and qv - amp > o.rest_height_mm - p.min_depth_mm)
-                lean = lean or qv < o.rest_height_mm - o.lean_tol_mm
+            if rest is not None:
+                away = away or (qv > rest + 2.0 * o.off_margin_mm and qv - amp > rest - p.min_depth_mm)
+                lean = lean or qv < rest - o.lean_tol_mm
             good = not (lean or away)
             tops_all = (tops_all + [qv])[-KL:]
             amps = (amps + [amp])[-KL:]
@@ -315,8 +337,6 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
         if good:
             tops = (tops + [qv])[-K:]
             tops_t = (tops_t + [tb])[-K:]
-        # the last break: the first rest top (leaning or not) after a gap of more than baseline_break_s between two
-        t_break = max([win_t[i] for i in range(1, len(win_t)) if win_t[i] - win_t[i - 1] > o.baseline_break_s], default=-math.inf)
         cut = next((i for i, tt in enumerate(tops_t) if tt >= t_break), len(tops_t))
         cut = cut if cut < len(tops_t) else 0  # (none after it: all the tops)
         if cut:
@@ -325,8 +345,8 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
                 cut = 0  # the rest did not move in the pause: all the tops
         recent = [v for v, tt in zip(tops, tops_t) if tt >= tb - o.baseline_window_s]
         B = _robust_mean(tops[cut:] if cut else (recent if len(recent) >= 3 else tops), max(o.baseline_trim, 0))
-        if _isnan(B) and o.rest_height_mm is not None:
-            B = float(o.rest_height_mm)
+        if _isnan(B) and rest is not None:
+            B = rest
         known = not _isnan(B)
         # release: the first sample at or after r(t) + wait
         dn_next = first_of_phase.get(ordu + 1, n)

@@ -193,8 +193,22 @@ def median_one(x: list) -> float:
     return 0.5 * (w[(n - 1) // 2] + w[n // 2]) if n else math.nan
 
 
+def rest_jump_one(t: list, v: list, a: list, t_break: float, min_tops: int, down_mm: float, up_mm: float) -> float | None:
+    """How far the rest jumped at a break (``t_break``), from the rest tops around it (times ``t``, levels ``v``,
+    stroke lengths ``a``; leaning or not): the median level of those since minus the one of those before, where it
+    fell more than ``down_mm`` (deeper than any lean) or rose more than ``up_mm`` (higher than hovering hands may
+    count) and the strokes kept their length; 0.0 otherwise; None while fewer than ``min_tops`` are since."""
+    new = [i for i, x in enumerate(t) if x >= t_break]
+    if len(new) < min_tops or len(new) == len(t):
+        return None
+    old = [i for i, x in enumerate(t) if x < t_break]
+    moved = median_one([v[i] for i in new]) - median_one([v[i] for i in old])
+    d_len = median_one([a[i] for i in new]) - median_one([a[i] for i in old])
+    return moved if (moved < -down_mm or moved > up_mm) and abs(d_len) < 0.5 * abs(moved) else 0.0
+
+
 def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: int, t_break: float = -math.inf,
-                 break_mm: float = 0.0, min_tops: int = 1) -> float:
+                 break_mm: float = 0.0, min_tops: int = 1, lo_t: float = -math.inf) -> float:
     """_baseline for a single candidate, operation for operation: the same selection, and the trimmed sum
     added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
     float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
@@ -204,6 +218,7 @@ def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: 
     since = t_now - window_s
     vr = vt[lo:e]
     vr = vr.tolist() if isinstance(vr, np.ndarray) else list(vr)
+    v = [x if tt >= lo_t else math.nan for x, tt in zip(v, vr)]  # (nothing from before a jump of the rest)
     rec = [x >= since for x in vr]
     aft = [x >= t_break for x in vr]
     new = [x for a, x in zip(aft, v) if a]

@@ -46,6 +46,7 @@ from coach.core.frontend import _nz
 from coach.core.options import Params
 from coach.core.scalar import (
     baseline_one,
+    rest_jump_one,
     bottom_one,
     cross_one,
     first_at_or_above_one,
@@ -73,6 +74,9 @@ class StrokeCarry:
     tops_all: list = field(default_factory=list)  # last rest-top heights, leaning or not (<= lean_ref_tops)
     amps: list = field(default_factory=list)  # ... and the stroke amplitudes around them
     tops_all_t: list = field(default_factory=list)  # ... and when they were confirmed (for breaks: see _break_times)
+    rest_offset_mm: float = 0.0  # how far the rest jumped at breaks so far (_rest_jumps; moves a known rest)
+    rest_break_t: float = -math.inf  # the last break weighed for a jump
+    rest_since_t: float = -math.inf  # the last jump's break: nothing before it is remembered
     baseline: float = math.nan  # baseline used by the last decided candidate
     pending: tuple | None = None  # (t_up, bottom, baseline) of the first undecided candidate
 
@@ -325,13 +329,27 @@ def _interp_cross(t, s, a, level):
     return ta + fr * (t[a + 1] - ta)
 
 
-def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float) -> np.ndarray:
+def _quantiles(values: np.ndarray, ends: np.ndarray, K: int, q: float, times=None, lo=None) -> np.ndarray:
     """Nearest-rank q-quantile of values[..., max(0, e-K):e] for each e in ``ends`` (NaN ignored; NaN when
-    none), for every row of ``values`` at once."""
+    none), for every row of ``values`` at once; with ``times`` and ``lo`` (per end), only the values whose time is
+    at or after that end's ``lo`` (nothing from before a jump of the rest)."""
+    if times is not None:
+        if ends.size == 1:
+            values = np.where(np.asarray(times) >= lo[0], values, np.nan)
+        else:
+            tw = _windows(np.concatenate((np.full(K, -np.inf), np.asarray(times, float))), ends, K)
+            pad = np.concatenate((np.full(values.shape[:-1] + (K,), np.nan), values), axis=-1)
+            win = np.where(tw >= lo[:, None], _windows(pad, ends, K), np.nan)
+            return _quantile_rows(win, K, q)
     if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same selection on Python floats, see _quantiles_one)
         return _quantiles_one(values, int(ends[0]), K, q)
     pad = np.concatenate((np.full(values.shape[:-1] + (K,), np.nan), values), axis=-1)
-    win = np.sort(_windows(pad, ends, K), axis=-1)  # pad index e..e+K-1 == values[e-K..e-1]; NaN last
+    return _quantile_rows(_windows(pad, ends, K), K, q)  # pad index e..e+K-1 == values[e-K..e-1]
+
+
+def _quantile_rows(win: np.ndarray, K: int, q: float) -> np.ndarray:
+    """_quantiles' selection over windows already gathered (NaN last after the sort)."""
+    win = np.sort(win, axis=-1)
     cnt = K - np.add.reduce(win != win, -1)
     qi = np.minimum(np.maximum(np.round(q * (cnt - 1)).astype(np.int64), 0), K - 1)
     flat = win.reshape(-1, K)
@@ -356,7 +374,7 @@ def _row_median(a: np.ndarray) -> np.ndarray:
 
 
 def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int, t_break=None, break_mm: float = 0.0,
-              min_tops: int = 1) -> np.ndarray:
+              min_tops: int = 1, lo_t=None) -> np.ndarray:
     """Robust mean of the last K rest tops before each candidate.
 
     Which tops: after a break (``t_break``, the first rest top after a long gap between rest tops: a pause, or
@@ -378,9 +396,11 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int, t_break
         t_break = np.full(ends.size, -np.inf)
     if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see baseline_one)
         return np.array([baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim, float(t_break[0]),
-                                      break_mm, min_tops)])
+                                      break_mm, min_tops, -math.inf if lo_t is None else float(lo_t[0]))])
     v = _windows(np.concatenate((_NANS[:K] if K <= _NANS.size else np.full(K, np.nan), vals)), ends, K)  # (a copy)
     tw = _windows(np.concatenate((-np.inf * np.ones(K), vt)), ends, K)
+    if lo_t is not None:  # nothing from before a jump of the rest
+        v[tw < lo_t[:, None]] = np.nan
     recent = tw >= (t_now - window_s)[:, None]
     use_recent = np.add.reduce(recent & (v == v), 1) >= 3
     valid = v == v
@@ -579,6 +599,7 @@ class _Run:
         self.nan_i = None  # samples with no cleaned height
         # set by _releases (_releases_one: up_end only)
         self.good_top = None  # set by _baselines: the top before each candidate is a rest top that feeds the baseline
+        self.rest_offset_mm = self.rest_break_t = self.rest_since_t = None  # ... and the rest's jumps (_rest_jumps)
         self.release = None  # the upstrokes' running maxima and crossings (_Release), for the centres
         self.up_end = None  # each candidate's last upstroke sample
 
@@ -709,6 +730,49 @@ def _break_times(hist_t: list, new_t: np.ndarray, rest_top: np.ndarray, break_s:
     return np.where((end >= 1) & (g >= first + 1), all_t[np.maximum(g, 0)], -np.inf)
 
 
+def _rest_jumps(carry: StrokeCarry, run: _Run, qv, amp, rest_top, t_break, KL: int):
+    """Per candidate: how far the rest has jumped at breaks so far, the last break weighed, the last jump's break
+    (nothing before it counts), and its break (-inf where that jump forgot it).
+
+    Why: the hands come back from a pause placed otherwise, and the tracked point rests elsewhere: rendered, one
+    hand then a stack moves it 38 mm up, a stack then one hand 36 mm down (docs/calibration.md). A move that far is
+    no lean (never deeper than max_lean_frac of the deepest compression) and no hovering hands (they never count as
+    far above a known rest), so where the strokes kept their length the rest is new: the checks against the tops
+    before the break (and a known rest) would read every later compression off by the jump. A break is weighed
+    once, when ``baseline_break_tops`` rest tops follow it (scalar.rest_jump_one). (A Python loop: it acts only
+    where a break is not weighed yet, a few candidates per pause.)"""
+    o, p = run.o, run.p
+    rt = _nz(rest_top)
+    all_t = carry.tops_all_t[-KL:] + run.bottom_t_s[rt].tolist()
+    all_v = carry.tops_all[-KL:] + qv[rt].tolist()
+    all_a = carry.amps[-KL:] + amp[rt].tolist()
+    h = len(carry.tops_all_t[-KL:])
+    end = (h + np.cumsum(rest_top)).tolist()
+    own = rest_top.tolist()
+    tb = t_break.tolist()
+    off, last, since = carry.rest_offset_mm, carry.rest_break_t, carry.rest_since_t
+    down, up = o.max_lean_frac * p.profile.depth_mm.max, 2.0 * o.off_margin_mm
+    offs, lasts, sinces = [], [], []
+    for c in range(len(tb)):
+        if tb[c] <= since:
+            tb[c] = -math.inf  # (a gap into what a jump forgot)
+        elif tb[c] > last:
+            lo = max(end[c] - own[c] - KL, 0)
+            w = [i for i in range(lo, end[c]) if all_t[i] >= since]
+            mv = rest_jump_one([all_t[i] for i in w], [all_v[i] for i in w], [all_a[i] for i in w], tb[c],
+                               o.baseline_break_tops, down, up)
+            if mv is not None:
+                if mv != 0.0:
+                    off, since = off + mv, tb[c]
+                    tb[c] = -math.inf
+                else:
+                    last = tb[c]
+        offs.append(off)
+        lasts.append(last)
+        sinces.append(since)
+    return np.array(offs), np.array(lasts), np.array(sinces), np.array(tb)
+
+
 def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
     """The rest baseline ``B`` at each candidate, from two passes over the rest tops.
 
@@ -723,11 +787,18 @@ def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)  # (longer than K: a leaning run must not become its own reference)
     amp = qv - 0.5 * (run.prev_bottom_mm + run.bottom_mm)
+    t_break = _break_times(carry.tops_all_t[-KL:], run.bottom_t_s[rest_top], rest_top, o.baseline_break_s, KL)
+    offs, lasts, since, t_break = _rest_jumps(carry, run, qv, amp, rest_top, t_break, KL)
+    run.rest_offset_mm, run.rest_break_t, run.rest_since_t = offs, lasts, since
+    jumped = bool((since > -np.inf).any())
+    rest = None if o.rest_height_mm is None else float(o.rest_height_mm) + offs
     if rest_top.any():
         new_tops, new_amp = qv[rest_top], amp[rest_top]
         hist_all, hist_amp = carry.tops_all[-KL:], carry.amps[-KL:]
         ends = len(hist_all) + np.arange(new_tops.size)
-        B0, A0 = _quantiles(np.array((hist_all + new_tops.tolist(), hist_amp + new_amp.tolist())), ends, KL, 0.75)
+        tq = (carry.tops_all_t[-KL:] + run.bottom_t_s[rest_top].tolist()) if jumped else None
+        B0, A0 = _quantiles(np.array((hist_all + new_tops.tolist(), hist_amp + new_amp.tolist())), ends, KL, 0.75,
+                            tq, since[rest_top] if jumped else None)
         drop = B0 - new_tops
         good = rest_top.copy()
         lean = (drop > o.lean_tol_mm) & (A0 - new_amp > 0.5 * drop)
@@ -735,13 +806,13 @@ def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
         # ... or lifted off it (bouncing: the stroke got longer by much of the rise; a rest that moved up in a pause
         # keeps the strokes' length, docs/core.md "The rest after a pause")
         away = (drop > o.max_lean_frac * p.profile.depth_mm.max) | ((-drop > o.off_margin_mm) & (new_amp - A0 > 0.5 * -drop))
-        if o.rest_height_mm is not None:  # a known rest: hands hovering above it never make rest tops (strokes that
+        if rest is not None:  # a known rest: hands hovering above it never make rest tops (strokes that
             # reach into the chest below it do: the hands came back higher after a pause, docs/core.md)
-            rest = float(o.rest_height_mm)
-            away |= (new_tops > rest + 2.0 * o.off_margin_mm) & (new_tops - new_amp > rest - p.min_depth_mm)
+            rr = rest[rest_top]
+            away |= (new_tops > rr + 2.0 * o.off_margin_mm) & (new_tops - new_amp > rr - p.min_depth_mm)
             # ... and tops below it are leaning, however many there are (issue 4: leaning is measured
             # against the calibrated rest, not against a baseline that sinks with it)
-            lean |= new_tops < float(o.rest_height_mm) - o.lean_tol_mm
+            lean |= new_tops < rr - o.lean_tol_mm
         good[rest_top] = ~(lean | away)
     else:
         good = rest_top
@@ -750,11 +821,10 @@ def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
     hist_t = carry.tops_t[-K:]
     vals = np.concatenate((hist, qv[good]))
     vt = np.concatenate((hist_t, run.bottom_t_s[good]))  # (a rest top's time: the bottom that confirmed it)
-    t_break = _break_times(carry.tops_all_t[-KL:], run.bottom_t_s[rest_top], rest_top, o.baseline_break_s, KL)
     B = _baseline(vals, vt, len(hist) + np.cumsum(good), run.bottom_t_s, K, o.baseline_window_s, max(o.baseline_trim, 0),
-                  t_break, o.baseline_break_mm, o.baseline_break_tops)
-    if o.rest_height_mm is not None:
-        B = np.where(np.isnan(B), float(o.rest_height_mm), B)
+                  t_break, o.baseline_break_mm, o.baseline_break_tops, since if jumped else None)
+    if rest is not None:
+        B = np.where(np.isnan(B), rest, B)
     return B, good, rest_top, amp
 
 
@@ -1122,34 +1192,50 @@ def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)
     amp = qv - 0.5 * (run.prev_bottom_mm[0] + run.bottom_mm[0])
-    good = False
-    if qv == qv:
-        hist_all = carry.tops_all[-KL:]
-        e = len(hist_all)
-        B0 = quantile_list(hist_all, e, KL, 0.75)
-        A0 = quantile_list(carry.amps[-KL:], e, KL, 0.75)
-        drop = B0 - qv
-        lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
-        away = drop > o.max_lean_frac * p.profile.depth_mm.max or (-drop > o.off_margin_mm and amp - A0 > 0.5 * -drop)
-        if o.rest_height_mm is not None:
-            rest = float(o.rest_height_mm)  # (see _baselines)
-            away = away or (qv > rest + 2.0 * o.off_margin_mm and qv - amp > rest - p.min_depth_mm)
-            lean = lean or qv < float(o.rest_height_mm) - o.lean_tol_mm
-        good = not (lean or away)
-    run.good_top = [good]
-    hist = carry.tops[-K:]
-    hist_t = carry.tops_t[-K:]
-    vals = hist + [qv] if good else hist
-    vt = hist_t + [run.bottom_t_s[0]] if good else hist_t
-    all_t = carry.tops_all_t[-KL:] + ([float(run.bottom_t_s[0])] if qv == qv else [])
+    hist_all, hist_amp, hist_all_t = carry.tops_all[-KL:], carry.amps[-KL:], carry.tops_all_t[-KL:]
+    hist, hist_t = carry.tops[-K:], carry.tops_t[-K:]
+    own = qv == qv
+    all_t = hist_all_t + ([float(run.bottom_t_s[0])] if own else [])
     t_break = -math.inf  # (_break_times for one candidate)
     for i in range(1, len(all_t)):
         if all_t[i] - all_t[i - 1] > o.baseline_break_s:
             t_break = max(t_break, all_t[i])
+    off, last, since = carry.rest_offset_mm, carry.rest_break_t, carry.rest_since_t  # (_rest_jumps for one)
+    if t_break <= since:
+        t_break = -math.inf
+    elif t_break > last:
+        mv = rest_jump_one(all_t, hist_all + ([qv] if own else []), hist_amp + ([amp] if own else []), t_break,
+                           o.baseline_break_tops, o.max_lean_frac * p.profile.depth_mm.max, 2.0 * o.off_margin_mm)
+        if mv is not None:
+            if mv != 0.0:
+                off, since, t_break = off + mv, t_break, -math.inf
+                keep = [i for i, x in enumerate(hist_all_t) if x >= since]  # nothing from before the jump
+                hist_all, hist_amp, hist_all_t = [hist_all[i] for i in keep], [hist_amp[i] for i in keep], [hist_all_t[i] for i in keep]
+                keep = [i for i, x in enumerate(hist_t) if x >= since]
+                hist, hist_t = [hist[i] for i in keep], [hist_t[i] for i in keep]
+            else:
+                last = t_break
+    run.rest_offset_mm, run.rest_break_t, run.rest_since_t = [off], [last], [since]
+    rest = None if o.rest_height_mm is None else float(o.rest_height_mm) + off
+    good = False
+    if qv == qv:
+        e = len(hist_all)
+        B0 = quantile_list(hist_all, e, KL, 0.75)
+        A0 = quantile_list(hist_amp, e, KL, 0.75)
+        drop = B0 - qv
+        lean = drop > o.lean_tol_mm and A0 - amp > 0.5 * drop
+        away = drop > o.max_lean_frac * p.profile.depth_mm.max or (-drop > o.off_margin_mm and amp - A0 > 0.5 * -drop)
+        if rest is not None:  # (see _baselines)
+            away = away or (qv > rest + 2.0 * o.off_margin_mm and qv - amp > rest - p.min_depth_mm)
+            lean = lean or qv < rest - o.lean_tol_mm
+        good = not (lean or away)
+    run.good_top = [good]
+    vals = hist + [qv] if good else hist
+    vt = hist_t + [run.bottom_t_s[0]] if good else hist_t
     B = baseline_one(vals, vt, len(hist) + good, run.bottom_t_s[0], K, o.baseline_window_s, max(o.baseline_trim, 0),
                      t_break, o.baseline_break_mm, o.baseline_break_tops)
-    if o.rest_height_mm is not None and B != B:
-        B = float(o.rest_height_mm)
+    if rest is not None and B != B:
+        B = rest
     return B, good, amp
 
 
@@ -1161,6 +1247,8 @@ def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, to
     K = o.baseline_tops
     KL = max(o.lean_ref_tops, 1)
     last = n_dec - 1
+    carry.rest_offset_mm, carry.rest_break_t = float(run.rest_offset_mm[last]), float(run.rest_break_t[last])
+    since = carry.rest_since_t = float(run.rest_since_t[last])
     carry.last_up = int(run.up_i[last] + run.base)
     carry.prev_bottom_t_s, carry.prev_bottom_mm = float(run.bottom_t_s[last]), float(run.bottom_mm[last])
     carry.prev_bottom_smoothed_mm = float(run.bottom_smoothed_mm[last])
@@ -1172,4 +1260,11 @@ def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, to
     if tops:
         carry.tops = (carry.tops + tops)[-K:]
         carry.tops_t = (carry.tops_t + tops_t)[-K:]
+    if since > -math.inf and carry.tops_all_t and carry.tops_all_t[0] < since:  # nothing from before a jump of the rest
+        keep = [i for i, x in enumerate(carry.tops_all_t) if x >= since]
+        carry.tops_all, carry.amps = [carry.tops_all[i] for i in keep], [carry.amps[i] for i in keep]
+        carry.tops_all_t = [carry.tops_all_t[i] for i in keep]
+    if since > -math.inf and carry.tops_t and carry.tops_t[0] < since:
+        keep = [i for i, x in enumerate(carry.tops_t) if x >= since]
+        carry.tops, carry.tops_t = [carry.tops[i] for i in keep], [carry.tops_t[i] for i in keep]
     carry.baseline = B_last
