@@ -49,6 +49,7 @@ from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import RestDetector, RestEstimate, RestOptions
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import nominal_dt
+from coach.core.rest_moves import unresolved_rest_drop_mm
 from coach.core.types import Compression, SessionResult
 from vision.hand_motion import HandMotionRefiner, TranslationField
 
@@ -118,6 +119,8 @@ class PipelineResult:
     hand_tag_frames: int = 0  # frames whose height came from the worn hand tag
     level_drift_mm: float = 0.0  # 1-sigma drift of the markerless trace's level inside the stated uncertainty
     tracker_re_references: int = 0  # the most re-references the trace's level carried (what drives that drift)
+    rest_drop_mm: float = 0.0  # recoil tops that dropped after a pause with strokes of the same length: a rest that
+    # came back lower or a lean, not told apart (coach.core.rest_moves), inside the stated uncertainty
 
     def trace(self) -> dict[str, list]:
         def col(name):
@@ -565,11 +568,15 @@ class Pipeline:
                             f"(first: {self._first_failure})")
         tp = self.geo.tracked
         drift, re_refs = self._level_drift()
+        # with the rest hold's rest, a set whose tops came back lower with strokes as long reads too deep by that
+        # much if the hands were put back otherwise, and right if the trainee leans: say it, do not guess
+        drop = unresolved_rest_drop_mm(session.compressions) if self._rest_height is not None else 0.0
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
-                              depth_uncertainty_mm=self._depth_uncertainty(session, drift),
+                              depth_uncertainty_mm=self._depth_uncertainty(session, drift) + drop,
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
-                              hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs)
+                              hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
+                              rest_drop_mm=drop)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:

@@ -114,6 +114,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "hand_tag_frames": res.hand_tag_frames,
                 "level_drift_mm": res.level_drift_mm,
                 "tracker_re_references": res.tracker_re_references,
+                "rest_drop_mm": res.rest_drop_mm,
             },
             "placement": {"median_axial_mm": res.placement_mm,
                           "about": "hand position along the body axis while compressing, + toward the head, "
@@ -219,6 +220,9 @@ def _analyze(args: argparse.Namespace) -> int:
         if res.level_drift_mm >= 0.1:  # say why a statement is wide: the tracker kept re-anchoring on a noisy trace
             how += (f"; the trace's level drifts {res.level_drift_mm:.1f} mm (1 s.d.) over "
                     f"{res.tracker_re_references} tracker re-references")
+        if res.rest_drop_mm > 0:  # say why: a lower rest after a pause, or a lean, that the session cannot tell apart
+            how += (f"; after a pause the tops came back {res.rest_drop_mm:.1f} mm lower with strokes as long: "
+                    "hands put back otherwise, or leaning")
         print(f"  depth uncertainty ±{res.depth_uncertainty_mm:.1f} mm ({how})")
     if math.isfinite(res.placement_mm):
         print(f"  hand placement   {res.placement_mm:+.0f} mm along the body axis from the marked point (+ toward the head)")
