@@ -182,8 +182,6 @@ def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s:
         bg = scene.render(cam0, supersample=2)
     palm = np.full((len(t_s), 2), np.nan)
 
-    rig1 = rig
-
     def frames():
         for i, (t, h) in enumerate(zip(t_s, height_mm)):
             cam = view.camera_at(float(t)) if moving else cam0
