@@ -742,35 +742,43 @@ def _rest_jumps(carry: StrokeCarry, run: _Run, qv, amp, rest_top, t_break, KL: i
     once, when ``baseline_break_tops`` rest tops follow it (scalar.rest_jump_one). (A Python loop: it acts only
     where a break is not weighed yet, a few candidates per pause.)"""
     o, p = run.o, run.p
-    rt = _nz(rest_top)
-    all_t = carry.tops_all_t[-KL:] + run.bottom_t_s[rt].tolist()
-    all_v = carry.tops_all[-KL:] + qv[rt].tolist()
-    all_a = carry.amps[-KL:] + amp[rt].tolist()
-    h = len(carry.tops_all_t[-KL:])
-    end = (h + np.cumsum(rest_top)).tolist()
-    own = rest_top.tolist()
-    tb = t_break.tolist()
+    n = t_break.size
     off, last, since = carry.rest_offset_mm, carry.rest_break_t, carry.rest_since_t
-    down, up = o.max_lean_frac * p.profile.depth_mm.max, 2.0 * o.off_margin_mm
-    offs, lasts, sinces = [], [], []
-    for c in range(len(tb)):
-        if tb[c] <= since:
-            tb[c] = -math.inf  # (a gap into what a jump forgot)
-        elif tb[c] > last:
-            lo = max(end[c] - own[c] - KL, 0)
-            w = [i for i in range(lo, end[c]) if all_t[i] >= since]
-            mv = rest_jump_one([all_t[i] for i in w], [all_v[i] for i in w], [all_a[i] for i in w], tb[c],
-                               o.baseline_break_tops, down, up)
-            if mv is not None:
-                if mv != 0.0:
-                    off, since = off + mv, tb[c]
-                    tb[c] = -math.inf
-                else:
-                    last = tb[c]
-        offs.append(off)
-        lasts.append(last)
-        sinces.append(since)
-    return np.array(offs), np.array(lasts), np.array(sinces), np.array(tb)
+    cand = _nz(t_break > max(last, since))  # (a break's t_break only grows until it leaves the window: sorted)
+    events = []  # (candidate, offset, last, since) from there on
+    if cand.size:
+        rt = _nz(rest_top)
+        all_t = carry.tops_all_t[-KL:] + run.bottom_t_s[rt].tolist()
+        all_v = carry.tops_all[-KL:] + qv[rt].tolist()
+        all_a = carry.amps[-KL:] + amp[rt].tolist()
+        end = len(carry.tops_all_t[-KL:]) + np.cumsum(rest_top)
+        down, up = o.max_lean_frac * p.profile.depth_mm.max, 2.0 * o.off_margin_mm
+        tbc = t_break[cand]
+        i = 0
+        while i < cand.size:
+            c, T = int(cand[i]), float(tbc[i])
+            if T <= since or T <= last:  # (weighed, or forgotten by a jump: the rest of its group too)
+                i = int(tbc.searchsorted(T, side="right"))
+                continue
+            e = int(end[c])
+            if e - bisect.bisect_left(all_t, T) < o.baseline_break_tops:  # (too few rest tops since: the next one)
+                i += 1
+                continue
+            lo = max(e - int(rest_top[c]) - KL, bisect.bisect_left(all_t, since), 0)  # (all_t is in time order)
+            mv = rest_jump_one(all_t[lo:e], all_v[lo:e], all_a[lo:e], T, o.baseline_break_tops, down, up)
+            if mv is None:  # (not enough rest tops since the break yet: the next candidate)
+                i += 1
+                continue
+            if mv != 0.0:
+                off, since = off + mv, T
+            else:
+                last = T
+            events.append((c, off, last, since))
+    state = np.array([(carry.rest_offset_mm, carry.rest_break_t, carry.rest_since_t)] + [ev[1:] for ev in events])
+    at = np.array([ev[0] for ev in events], np.int64)
+    k = at.searchsorted(_ar(n), side="right")  # the events at or before each candidate (0: none)
+    offs, lasts, sinces = state[k, 0], state[k, 1], state[k, 2]
+    return offs, lasts, sinces, np.where(t_break > sinces, t_break, -np.inf)
 
 
 def _baselines(run: _Run, carry: StrokeCarry, qv: np.ndarray):
