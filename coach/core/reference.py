@@ -308,9 +308,9 @@ def reference_strokes(t_s, height_mm, options: CoreOptions | None = None) -> lis
             if o.baseline_break_tops <= len(new) < len(win_t):
                 old = [i for i, x in enumerate(win_t) if x < t_break]
                 moved = _quantile([vs[i] for i in new], 0.5) - _quantile([vs[i] for i in old], 0.5)
-                d_len = _quantile([As[i] for i in new], 0.5) - _quantile([As[i] for i in old], 0.5)
+                old_len = _quantile([As[i] for i in old], 0.5)
                 if ((moved < -o.max_lean_frac * prof.depth_mm.max or moved > 2.0 * o.off_margin_mm)
-                        and abs(d_len) < 0.5 * abs(moved)):  # a new rest: everything before the break is forgotten
+                        and abs(_quantile([As[i] for i in new], 0.5) - old_len) < 0.25 * old_len):  # a new rest: forget
                     rest_offset += moved
                     keep = [i for i, x in enumerate(tops_all_t) if x >= t_break]
                     tops_all, amps, tops_all_t = [tops_all[i] for i in keep], [amps[i] for i in keep], [tops_all_t[i] for i in keep]

@@ -15,6 +15,7 @@ height mm).
 """
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -194,17 +195,20 @@ def median_one(x: list) -> float:
 
 
 def rest_jump_one(t: list, v: list, a: list, t_break: float, min_tops: int, down_mm: float, up_mm: float) -> float | None:
-    """How far the rest jumped at a break (``t_break``), from the rest tops around it (times ``t``, levels ``v``,
-    stroke lengths ``a``; leaning or not): the median level of those since minus the one of those before, where it
-    fell more than ``down_mm`` (deeper than any lean) or rose more than ``up_mm`` (higher than hovering hands may
-    count) and the strokes kept their length; 0.0 otherwise; None while fewer than ``min_tops`` are since."""
-    new = [i for i, x in enumerate(t) if x >= t_break]
-    if len(new) < min_tops or len(new) == len(t):
+    """How far the rest jumped at a break (``t_break``), from the rest tops around it (times ``t``, in order, levels
+    ``v``, stroke lengths ``a``; leaning or not): the median level of those since minus the one of those before, where
+    it fell more than ``down_mm`` (deeper than any lean) or rose more than ``up_mm`` (higher than hovering hands may
+    count) and the strokes kept their length (within a quarter: breaths at a head 70 mm below the chest make rest tops
+    too, with 15 mm strokes); 0.0 otherwise; None while fewer than ``min_tops`` are since."""
+    j = bisect.bisect_left(t, t_break)
+    if len(t) - j < min_tops or j == 0:
         return None
-    old = [i for i, x in enumerate(t) if x < t_break]
-    moved = median_one([v[i] for i in new]) - median_one([v[i] for i in old])
-    d_len = median_one([a[i] for i in new]) - median_one([a[i] for i in old])
-    return moved if (moved < -down_mm or moved > up_mm) and abs(d_len) < 0.5 * abs(moved) else 0.0
+    moved = median_one(v[j:]) - median_one(v[:j])
+    if not (moved < -down_mm or moved > up_mm):
+        return 0.0
+    old_len = median_one(a[:j])
+    # the same compressions, not hand movements at the head: the strokes' length within a quarter of what it was
+    return moved if abs(median_one(a[j:]) - old_len) < 0.25 * old_len else 0.0
 
 
 def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: int, t_break: float = -math.inf,

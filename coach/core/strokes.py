@@ -403,15 +403,19 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int, t_break
         v[tw < lo_t[:, None]] = np.nan
     recent = tw >= (t_now - window_s)[:, None]
     use_recent = np.add.reduce(recent & (v == v), 1) >= 3
-    valid = v == v
-    after = tw >= t_break[:, None]
-    n_after = np.add.reduce(after & valid, 1)
-    broke = (n_after >= 1) & (n_after < np.add.reduce(valid, 1))
-    if broke.any():
-        moved = _row_median(np.where(after, v, np.nan)) - _row_median(np.where(after, np.nan, v))
-        broke &= (np.abs(moved) > break_mm) & (n_after >= min_tops)
+    broke = np.zeros(ends.size, bool)
+    rows = _nz(t_break > -np.inf)  # (candidates with a break among their last rest tops)
+    if rows.size:
+        vr, after = v[rows], tw[rows] >= t_break[rows, None]
+        valid = vr == vr
+        n_after = np.add.reduce(after & valid, 1)
+        br = (n_after >= min_tops) & (n_after < np.add.reduce(valid, 1))
+        if br.any():
+            moved = _row_median(np.where(after, vr, np.nan)) - _row_median(np.where(after, np.nan, vr))
+            br &= np.abs(moved) > break_mm
+            broke[rows[br]] = True
+            v[rows[br]] = np.where(after[br], vr[br], np.nan)
     v[use_recent[:, None] & ~broke[:, None] & ~recent] = np.nan
-    v[broke[:, None] & ~after] = np.nan
     win = np.sort(v, axis=1)
     cnt = K - np.add.reduce(win != win, 1)
     r = np.arange(ends.size)
@@ -747,25 +751,26 @@ def _rest_jumps(carry: StrokeCarry, run: _Run, qv, amp, rest_top, t_break, KL: i
     cand = _nz(t_break > max(last, since))  # (a break's t_break only grows until it leaves the window: sorted)
     events = []  # (candidate, offset, last, since) from there on
     if cand.size:
-        rt = _nz(rest_top)
-        all_t = carry.tops_all_t[-KL:] + run.bottom_t_s[rt].tolist()
-        all_v = carry.tops_all[-KL:] + qv[rt].tolist()
-        all_a = carry.amps[-KL:] + amp[rt].tolist()
+        all_t = np.concatenate((carry.tops_all_t[-KL:], run.bottom_t_s[rest_top]))
+        all_v = np.concatenate((carry.tops_all[-KL:], qv[rest_top]))
+        all_a = np.concatenate((carry.amps[-KL:], amp[rest_top]))
         end = len(carry.tops_all_t[-KL:]) + np.cumsum(rest_top)
         down, up = o.max_lean_frac * p.profile.depth_mm.max, 2.0 * o.off_margin_mm
-        tbc = t_break[cand]
+        tl, cl, el = all_t.tolist(), cand.tolist(), end[cand].tolist()  # (Python scalars: the loop runs a few hundred times)
+        tbc = t_break[cand].tolist()
+        own = rest_top[cand].tolist()
         i = 0
-        while i < cand.size:
-            c, T = int(cand[i]), float(tbc[i])
+        while i < len(cl):
+            c, T = cl[i], tbc[i]
             if T <= since or T <= last:  # (weighed, or forgotten by a jump: the rest of its group too)
-                i = int(tbc.searchsorted(T, side="right"))
+                i = bisect.bisect_right(tbc, T)
                 continue
-            e = int(end[c])
-            if e - bisect.bisect_left(all_t, T) < o.baseline_break_tops:  # (too few rest tops since: the next one)
+            e = el[i]
+            if e - bisect.bisect_left(tl, T) < o.baseline_break_tops:  # (too few rest tops since: the next one)
                 i += 1
                 continue
-            lo = max(e - int(rest_top[c]) - KL, bisect.bisect_left(all_t, since), 0)  # (all_t is in time order)
-            mv = rest_jump_one(all_t[lo:e], all_v[lo:e], all_a[lo:e], T, o.baseline_break_tops, down, up)
+            lo = max(e - own[i] - KL, bisect.bisect_left(tl, since), 0)  # (all_t is in time order)
+            mv = rest_jump_one(tl[lo:e], all_v[lo:e].tolist(), all_a[lo:e].tolist(), T, o.baseline_break_tops, down, up)
             if mv is None:  # (not enough rest tops since the break yet: the next candidate)
                 i += 1
                 continue
