@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from coach.core.options import CoreOptions
 from coach.core.types import Compression
 
 
-def unresolved_rest_drop_mm(compressions: list[Compression] | tuple[Compression, ...], lean_tol_mm: float = 3.0) -> float:
+def unresolved_rest_drop_mm(compressions: list[Compression] | tuple[Compression, ...],
+                            lean_tol_mm: float = CoreOptions.lean_tol_mm) -> float:
     """The largest drop of the recoil tops from one set to the next (median residual, mm) that kept the strokes'
     length (median depth minus residual within half the drop): 0.0 when none is over ``lean_tol_mm``."""
     by_set: dict[int, list[Compression]] = {}

@@ -194,6 +194,22 @@ def median_one(x: list) -> float:
     return 0.5 * (w[(n - 1) // 2] + w[n // 2]) if n else math.nan
 
 
+def break_time_one(t: list, break_s: float) -> float:
+    """strokes._break_times for one candidate: the first rest top (times ``t``, in order) after the last gap of more
+    than ``break_s`` between two; -inf: none."""
+    out = -math.inf
+    for i in range(1, len(t)):
+        if t[i] - t[i - 1] > break_s:
+            out = t[i]
+    return out
+
+
+def since_one(since: float, t: list, *cols: list) -> tuple:
+    """(t, *cols) without the entries before ``since`` (times ``t`` in order): what a jump of the rest forgets."""
+    k = bisect.bisect_left(t, since)
+    return (t[k:], *(c[k:] for c in cols))
+
+
 def rest_jump_one(t: list, v: list, a: list, t_break: float, min_tops: int, down_mm: float, up_mm: float) -> float | None:
     """How far the rest jumped at a break (``t_break``), from the rest tops around it (times ``t``, in order, levels
     ``v``, stroke lengths ``a``; leaning or not): the median level of those since minus the one of those before, where

@@ -46,7 +46,9 @@ from coach.core.frontend import _nz
 from coach.core.options import Params
 from coach.core.scalar import (
     baseline_one,
+    break_time_one,
     rest_jump_one,
+    since_one,
     bottom_one,
     cross_one,
     first_at_or_above_one,
@@ -373,8 +375,8 @@ def _row_median(a: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, med, np.nan)
 
 
-def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int, t_break=None, break_mm: float = 0.0,
-              min_tops: int = 1, lo_t=None) -> np.ndarray:
+def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int, t_break: np.ndarray, break_mm: float,
+              min_tops: int, lo_t=None) -> np.ndarray:
     """Robust mean of the last K rest tops before each candidate.
 
     Which tops: after a break (``t_break``, the first rest top after a long gap between rest tops: a pause, or
@@ -392,8 +394,6 @@ def _baseline(vals, vt, ends, t_now, K: int, window_s: float, trim: int, t_break
     """
     if ends.size == 0:
         return np.zeros(0)
-    if t_break is None:
-        t_break = np.full(ends.size, -np.inf)
     if ends.size == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see baseline_one)
         return np.array([baseline_one(vals, vt, int(ends[0]), float(t_now[0]), K, window_s, trim, float(t_break[0]),
                                       break_mm, min_tops, -math.inf if lo_t is None else float(lo_t[0]))])
@@ -1209,10 +1209,7 @@ def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
     hist, hist_t = carry.tops[-K:], carry.tops_t[-K:]
     own = qv == qv
     all_t = hist_all_t + ([float(run.bottom_t_s[0])] if own else [])
-    t_break = -math.inf  # (_break_times for one candidate)
-    for i in range(1, len(all_t)):
-        if all_t[i] - all_t[i - 1] > o.baseline_break_s:
-            t_break = max(t_break, all_t[i])
+    t_break = break_time_one(all_t, o.baseline_break_s)
     off, last, since = carry.rest_offset_mm, carry.rest_break_t, carry.rest_since_t  # (_rest_jumps for one)
     if t_break <= since:
         t_break = -math.inf
@@ -1222,10 +1219,8 @@ def _baselines_one(run: _Run, carry: StrokeCarry, qv: float):
         if mv is not None:
             if mv != 0.0:
                 off, since, t_break = off + mv, t_break, -math.inf
-                keep = [i for i, x in enumerate(hist_all_t) if x >= since]  # nothing from before the jump
-                hist_all, hist_amp, hist_all_t = [hist_all[i] for i in keep], [hist_amp[i] for i in keep], [hist_all_t[i] for i in keep]
-                keep = [i for i, x in enumerate(hist_t) if x >= since]
-                hist, hist_t = [hist[i] for i in keep], [hist_t[i] for i in keep]
+                hist_all_t, hist_all, hist_amp = since_one(since, hist_all_t, hist_all, hist_amp)  # nothing from before
+                hist_t, hist = since_one(since, hist_t, hist)
             else:
                 last = t_break
     run.rest_offset_mm, run.rest_break_t, run.rest_since_t = [off], [last], [since]
@@ -1273,11 +1268,7 @@ def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, to
     if tops:
         carry.tops = (carry.tops + tops)[-K:]
         carry.tops_t = (carry.tops_t + tops_t)[-K:]
-    if since > -math.inf and carry.tops_all_t and carry.tops_all_t[0] < since:  # nothing from before a jump of the rest
-        keep = [i for i, x in enumerate(carry.tops_all_t) if x >= since]
-        carry.tops_all, carry.amps = [carry.tops_all[i] for i in keep], [carry.amps[i] for i in keep]
-        carry.tops_all_t = [carry.tops_all_t[i] for i in keep]
-    if since > -math.inf and carry.tops_t and carry.tops_t[0] < since:
-        keep = [i for i, x in enumerate(carry.tops_t) if x >= since]
-        carry.tops, carry.tops_t = [carry.tops[i] for i in keep], [carry.tops_t[i] for i in keep]
+    if since > -math.inf:  # nothing from before a jump of the rest
+        carry.tops_all_t, carry.tops_all, carry.amps = since_one(since, carry.tops_all_t, carry.tops_all, carry.amps)
+        carry.tops_t, carry.tops = since_one(since, carry.tops_t, carry.tops)
     carry.baseline = B_last
