@@ -28,7 +28,12 @@ biased by a few percent of the motion and jitter by about a pixel).
 Rest baseline: the first still hold of the hands on the chest (about 2 s,
 before compressing) is the depth reference. Until it is known, samples are held
 back; then the core is created with ``rest_height_mm`` and the held samples are
-pushed, so batch and streaming see the same signal.
+pushed, so batch and streaming see the same signal. After a pause the hands may
+come back otherwise (one hand instead of a stack, turned): in the marker modes,
+when they rest before their first downstroke, they are located again and the
+rest measured again (``calibration.rest.ReturnWatcher``), the samples held back
+until then as at the start, and heights from then on are shifted so that this
+rest reads as the first (the core's known rest stays the rest of what is tracked).
 """
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
-from calibration.rest import RestDetector, RestEstimate, RestOptions
+from calibration.rest import RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import nominal_dt
 from coach.core.rest_moves import unresolved_rest_drop_mm
@@ -73,6 +78,9 @@ class PipelineOptions:
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
     locate_hands: bool = True  # marker modes: locate the tracked hand surface in 3D at rest (False: the midline plane)
     hand_point: HandPointOptions = HandPointOptions()  # the markerless hand model's priors
+    relocate_hands: bool = True  # marker modes with a rest hold: locate the hands again when they come back from a
+    # pause and rest still before compressing (they may be put back otherwise; calibration.rest.ReturnWatcher)
+    returns: ReturnOptions = ReturnOptions()
     hand_size_rel_sd: float = 0.10  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %; on the
     # rendered fallbacks, hands of 165-205 mm seen from the side and at 45 deg/45 deg, depth came out -17 to +13 %)
     hand_tag_rel_sd: float = 0.005  # hand tag: 1-sigma scale error (its printed size, its rest distance)
@@ -121,6 +129,7 @@ class PipelineResult:
     tracker_re_references: int = 0  # the most re-references the trace's level carried (what drives that drift)
     rest_drop_mm: float = 0.0  # recoil tops that dropped after a pause with strokes of the same length: a rest that
     # came back lower or a lean, not told apart (coach.core.rest_moves), inside the stated uncertainty
+    relocations: int = 0  # pauses after which the hands were located again from their rest before compressing
 
     def trace(self) -> dict[str, list]:
         def col(name):
@@ -235,6 +244,15 @@ class Pipeline:
         self._tag_corners: dict[int, np.ndarray] = {}
         self._markerless: dict[int, float] = {}  # markerless height of held frames (hand tag mode)
         self._tag_z0: float = math.nan  # the tag's heights are its displacement added to this rest level
+        # after a pause: the hands' return is watched for, and when they rest before compressing they are located
+        # again; heights from then on are shifted by the new rest's level minus the first's, so the core's rest
+        # (the first hold's) stays the rest of whatever surface is tracked now
+        self._returns: ReturnWatcher | None = None
+        self._offset_mm = 0.0
+        self._located: list[TrackedPoint] = []  # every location of the hands (the first at the rest hold)
+        self._rest_measured_s: list[float] = []  # when the rest was measured again after a pause
+        self._last_pose: Pose | None = None
+        self.relocations = 0
         self._matcher = OffsetMatcher()
         self.hand_tag_frames = 0
         self.frames_lost = 0
@@ -346,6 +364,8 @@ class Pipeline:
             h, ax = self._hand_measure(len(self.records), cp, valid, xy)
         else:
             h, ax = self.geo.measure(np.array(xy), pose) if valid else (math.nan, math.nan)
+            h -= self._offset_mm  # the hands located again after a pause: their rest reads as the first one's
+            self._last_pose = pose
             # the features' place matters where the field carried the point (it moved as a point at their depth)
             by_field = rp is not None and rp.refined and self.geo.field is not None
             h = self._marker_modes_extra(len(self.records), image, cp, valid, xy, pose, h,
@@ -362,7 +382,7 @@ class Pipeline:
         corners = None
         if self.geo.tag is not None and pose is not None:
             corners = self.geo.tag.find(image)
-        if self._core is None:  # held: re-measured once the rest is known
+        if self._holding:  # held: re-measured once the rest (or the rest after a pause) is known
             if pose is not None:
                 self._poses[ri] = pose
             if valid and cp.landmarks_px.shape[0] > 0:
@@ -408,10 +428,20 @@ class Pipeline:
     def _rest_value(self, rec: FrameRecord) -> float:
         return rec.xy_px[1] if self.geo.mode == MODE_HAND else rec.height_mm
 
+    @property
+    def _holding(self) -> bool:
+        return self._core is None or (self._returns is not None and self._returns.holding)
+
     def _feed(self, ri: int) -> list[Compression]:
         if self._core is not None:
             rec = self.records[ri]
-            return self._core.push(rec.t_s, rec.height_mm)
+            ev = self._returns.push(rec.t_s, rec.height_mm) if self._returns is not None else None
+            if ev is None and not self._holding:
+                return self._core.push(rec.t_s, rec.height_mm)
+            self._held.append(ri)
+            if ev == ReturnWatcher.START and self._last_pose is not None:
+                self._poses[ri] = self._last_pose
+            return self._end_return(ev[1]) if isinstance(ev, tuple) else []
         self._held.append(ri)
         rec = self.records[ri]
         if self._rest_det is not None:
@@ -438,12 +468,77 @@ class Pipeline:
             self._rest_height = float(np.median(vals)) if vals else None
         rest_mm = self._rest_height if self.opt.use_rest_baseline else None
         self._core = StreamingAnalyzer(CoreOptions(profile=self.opt.profile, rest_height_mm=rest_mm))
+        tagged = self.geo.tag is not None and self.geo.tag.has_reference
+        if self.opt.relocate_hands and rest_mm is not None and (self.geo.tracked is not None or tagged):
+            self._returns = ReturnWatcher(rest_mm, self.opt.returns)
+        return self._flush_held()
+
+    def _flush_held(self) -> list[Compression]:
+        assert self._core is not None
         out: list[Compression] = []
         for i in self._held:
             r = self.records[i]
             out += self._core.push(r.t_s, r.height_mm)
         self._held = []
+        self._rest_obs.clear()
+        self._poses.clear()
+        self._tag_corners.clear()
         return out
+
+    def _end_return(self, rest: RestEstimate | None) -> list[Compression]:
+        """The hands came back from a pause: located again from their rest before compressing (if they rested), the
+        held frames re-measured through the new surface, shifted so that this rest reads as the first; a worn tag is
+        referenced again to the same rest (it came back with the hands, turned or moved with them)."""
+        idx = self._rest_frames(rest, self._rest_obs) if rest is not None else []
+        relocated = bool(idx) and self.geo.tracked is not None and self._relocate(idx)
+        tag = self.geo.tag
+        if tag is not None and tag.has_reference and self._rest_height is not None:
+            tidx = self._rest_frames(rest, self._tag_corners) if rest is not None else []
+            pose0 = self.geo.manikin.cam_from_manikin if self.geo.manikin is not None else None
+            if tidx and pose0 is not None and tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
+                self._tag_z0, self._matcher, relocated = self._rest_height, OffsetMatcher(), True
+            self._combine_tag(self._held)
+        if relocated and rest is not None:
+            self.relocations += 1
+            self._rest_measured_s.append(rest.t_start_s)
+        return self._flush_held()
+
+    def _relocate(self, idx: list[int]) -> bool:
+        """Locate the hands from the held rest frames ``idx`` and re-measure the held frames through them."""
+        assert self._rest_height is not None
+        mid = self._poses.get(idx[len(idx) // 2], self._last_pose)
+        try:
+            self._located.append(self.geo.locate([self._rest_obs[i] for i in idx], mid, self.opt.hand_point))
+        except ValueError as exc:
+            self.warnings.append(f"the hands could not be located again after a pause ({exc})")
+            return False
+        if self.refiner is not None:
+            self.refiner.field = self.geo.field
+        raw = {}
+        for i in self._held:
+            r = self.records[i]
+            pose = self._poses.get(i, self._last_pose)
+            if math.isfinite(r.height_mm) and pose is not None:
+                raw[i] = self.geo.measure(np.array(r.xy_px), pose)
+        level = [raw[i][0] for i in idx if i in raw and math.isfinite(raw[i][0])]
+        if not level:
+            return False
+        self._offset_mm = float(np.median(level)) - self._rest_height
+        for i, (h, ax) in raw.items():
+            self.records[i] = replace(self.records[i], height_mm=h - self._offset_mm, axial_mm=ax)
+        return True
+
+    def _combine_tag(self, indices: list[int]) -> None:
+        """Held frames' heights: the tag's where it was seen, the markerless ones (matched to it) elsewhere."""
+        tag = self.geo.tag
+        assert tag is not None
+        for i in indices:
+            r = self.records[i]
+            c = self._tag_corners.get(i)
+            th = self._tag_z0 + tag.displacement_mm(c, self._poses[i]) if (c is not None and i in self._poses) else math.nan
+            h, from_tag = self._matcher.combine(th, r.height_mm)
+            self.hand_tag_frames += int(from_tag)
+            self.records[i] = replace(r, height_mm=h)
 
     def _rest_frames(self, rest: RestEstimate | None, have: dict) -> list[int]:
         """Held frames of the rest hold that have an entry in ``have`` (no hold: the first 60 such frames)."""
@@ -458,8 +553,8 @@ class Pipeline:
         idx = self._rest_frames(rest, self._rest_obs)
         if self.opt.locate_hands and idx and pose0 is not None:
             try:
-                self.geo.locate([self._rest_obs[i] for i in idx], self._poses.get(idx[len(idx) // 2], pose0),
-                                self.opt.hand_point)
+                self._located.append(self.geo.locate([self._rest_obs[i] for i in idx],
+                                                     self._poses.get(idx[len(idx) // 2], pose0), self.opt.hand_point))
                 if self.refiner is not None:
                     self.refiner.field = self.geo.field
             except ValueError as exc:
@@ -478,16 +573,7 @@ class Pipeline:
             else:
                 ri = [self.records[i].height_mm for i in tidx if math.isfinite(self.records[i].height_mm)]
                 self._tag_z0 = float(np.median(ri)) if ri else 0.0
-                for i in self._held:
-                    r = self.records[i]
-                    c = self._tag_corners.get(i)
-                    th = self._tag_z0 + tag.displacement_mm(c, self._poses[i]) if (c is not None and i in self._poses) else math.nan
-                    h, from_tag = self._matcher.combine(th, r.height_mm)
-                    self.hand_tag_frames += int(from_tag)
-                    self.records[i] = replace(r, height_mm=h)
-        self._rest_obs.clear()
-        self._poses.clear()
-        self._tag_corners.clear()
+                self._combine_tag(self._held)
 
     def _depth_uncertainty(self, session: SessionResult, drift: float) -> float:
         """The stated uncertainty (mm): the mode's and the geometry's scale spread at this session's depth, and
@@ -502,9 +588,10 @@ class Pipeline:
         floor = core_floor_mm(nominal_dt([r.t_s for r in self.records]))
         if self.mode == MODE_HAND:
             return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, floor, level_sd_mm=drift)
-        tr, hp = self.geo.tracked, o.hand_point
-        # unlocated (the midline plane): up to ±5 % from the point
-        rel = tr.scale_rel_sd(hp) if tr is not None else math.hypot(hp.lateral_sd_mm * 4 / 900.0, hp.vision_rel_sd)
+        hp = o.hand_point
+        # unlocated (the midline plane): up to ±5 % from the point; located again after a pause: the widest
+        rel = (max(p.scale_rel_sd(hp) for p in self._located) if self._located
+               else math.hypot(hp.lateral_sd_mm * 4 / 900.0, hp.vision_rel_sd))
         markerless = depth_uncertainty_mm(rel, depth, hp.coverage, floor, level_sd_mm=drift)
         with_hands = max(self.frames_with_point, 1)
         tagged = depth_uncertainty_mm(o.hand_tag_rel_sd, depth, o.hand_point.coverage, floor)
@@ -560,23 +647,26 @@ class Pipeline:
             r = self._rest_det.finish() if self._rest_det is not None else None
             self._start_core(r)
         assert self._core is not None
+        if self._returns is not None and self._returns.holding:
+            self._end_return(self._returns.finish())
         session = self._core.result()
         placement = self._placement(session)
         warnings = list(self.warnings)
         if self.frames_failed:
             warnings.append(f"{self.frames_failed} frame(s) could not be processed and count as frames without hands "
                             f"(first: {self._first_failure})")
-        tp = self.geo.tracked
+        tp = self._located[0] if self._located else None
         drift, re_refs = self._level_drift()
         # with the rest hold's rest, a set whose tops came back lower with strokes as long reads too deep by that
         # much if the hands were put back otherwise, and right if the trainee leans: say it, do not guess
-        drop = unresolved_rest_drop_mm(session.compressions) if self._rest_height is not None else 0.0
+        drop = (unresolved_rest_drop_mm(session.compressions, rest_measured_s=self._rest_measured_s)
+                if self._rest_height is not None else 0.0)
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
                               depth_uncertainty_mm=self._depth_uncertainty(session, drift) + drop,
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
-                              rest_drop_mm=drop)
+                              rest_drop_mm=drop, relocations=self.relocations)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:

@@ -209,30 +209,57 @@ def replaced(work, hands_dir, hand_model_path):
         if (first, then) not in done:
             sub = work / f"then-{first}-{then}"
             sub.mkdir(exist_ok=True)
-            done[(first, then)] = run_family_case(VIEWS["side30"], FAMILIES[first], sub, hands_dir, sim_s=15.0, per_set=10,
-                                                  family_after=FAMILIES[then])
+            fam = {**FAMILIES, **VARIANTS}
+            done[(first, then)] = run_family_case(VIEWS["side30"], fam[first], sub, hands_dir, sim_s=15.0, per_set=10,
+                                                  family_after=fam[then])
         return done[(first, then)]
 
     return get
 
 
-def test_a_stack_then_one_hand_is_read_from_the_new_rest(replaced):
-    """A stack, then one flat hand: the tracked rest comes back 36 mm lower. Before session 17 the whole second set read
-    34 mm too deep and 'leaning' 41-45 mm (15/16 counted); the core now takes a jump beyond any lean for a new rest."""
-    case, out, acc = replaced("stacked", "heel")
+def _located_again(case, out, acc) -> list[float]:
+    """Counted exactly, the hands located again after the pause, nothing left unresolved: the set-2 errors (mm)."""
     assert acc.count == acc.truth_count == acc.matched
-    comps = out["compressions"]
-    pairs = sorted(match(comps, case.scenario.truth), key=lambda p: p[1].t_bottom_s)
-    last = [m["depth_mm"] - t.depth_mm for m, t in pairs[-3:]]
-    assert max(abs(e) for e in last) < 3.0  # the new rest from the set's fourth compression on
-    assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm
+    assert out["calibration"]["relocations"] == 1 and out["calibration"]["rest_drop_mm"] == 0.0
+    assert abs(acc.depth_bias_mm) <= out["summary"]["depth_uncertainty_mm"] < 6.0  # covered, and not widened
+    pairs = sorted(match(out["compressions"], case.scenario.truth), key=lambda p: p[1].t_bottom_s)
+    return [m["depth_mm"] - t.depth_mm for m, t in pairs[10:]]  # (sets of 10)
 
 
-def test_one_hand_then_turned_states_what_it_cannot_tell(replaced):
+def test_a_stack_then_one_hand_is_located_again(replaced):
+    """A stack, then one flat hand: the tracked rest comes back 36 mm lower. Before session 17 the whole second set read
+    34 mm too deep and 'leaning' 41-45 mm; session 17's core took the jump after three compressions (+34 mm each) and
+    stated +-20 mm for what it could not resolve. Located again from the 0.45 s rest before the first downstroke,
+    every compression of the second set reads within 0.2 mm."""
+    case, out, acc = replaced("stacked", "heel")
+    errs = _located_again(case, out, acc)
+    assert len(errs) == 6 and max(abs(e) for e in errs) < 1.0
+
+
+def test_one_hand_then_turned_is_located_again(replaced):
     """One flat hand, then turned toward the camera: the tracked rest comes back 12.6 mm lower, within what a lean can
-    be, so the second set reads 14 mm too deep against the rest hold's rest (a trainee who starts leaning looks the
-    same in the tops). The strokes kept their length, which a lean does not: the session states the drop."""
-    _, out, acc = replaced("heel", "palm")
-    assert acc.count == acc.truth_count
-    assert out["calibration"]["rest_drop_mm"] > 5.0
-    assert abs(acc.depth_bias_mm) <= out["summary"]["depth_uncertainty_mm"]  # (was ±4.67 against +5.11)
+    be, so the second set read 14 mm too deep against the rest hold's rest and the session could only state it
+    (+-15.5 mm). The rest before the first downstroke tells the two apart: a lean does not rest still."""
+    case, out, acc = replaced("heel", "palm")
+    errs = _located_again(case, out, acc)
+    assert len(errs) == 6 and max(abs(e) for e in errs) < 1.0
+
+
+def test_one_hand_then_a_stack_is_located_again(replaced):
+    """One flat hand, then a stack: the tracked surface rests 37.5 mm higher. The core took that for hovering hands:
+    14 of 16 counted, the second set 8-29 mm shallow. Located again: all counted, within 0.5 mm."""
+    case, out, acc = replaced("heel", "stacked")
+    errs = _located_again(case, out, acc)
+    assert len(errs) == 6 and max(abs(e) for e in errs) < 1.0
+
+
+def test_a_worn_tag_put_back_turned_is_referenced_again(replaced):
+    """The hand tag on a stack, then on one hand turned toward the camera: the tag comes back turned and 13 mm lower,
+    which its displacement from the first rest pose read as +33 mm for three compressions, then +2.5 (+6.58 mm bias,
+    stated +-14.2 only by the rest drop). Referenced again at the rest before the first downstroke: within 0.2 mm,
+    the tag's own +-1.14 statement."""
+    case, out, acc = replaced("marker", "marker-palm")
+    errs = _located_again(case, out, acc)
+    assert out["calibration"]["hand_tag_frames"] > 0.9 * out["source"]["frames_with_hands"]
+    assert len(errs) == 6 and max(abs(e) for e in errs) < 0.5
+    assert out["summary"]["depth_uncertainty_mm"] < 1.5

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from calibration.rest import RestDetector, RestOptions
+from calibration.rest import RestDetector, RestOptions, ReturnWatcher
 
 
 def _feed(det: RestDetector, t, h):
@@ -94,3 +94,125 @@ def test_rest_baseline_measures_a_trainee_who_leans_on_every_compression():
     later = res.compressions[3:]
     assert np.mean([c.depth_mm for c in later]) == pytest.approx(depth, abs=1.5)
     assert np.mean([c.recoil_residual_mm for c in later]) == pytest.approx(lean, abs=1.5)
+
+
+# ---------------------------------------------------------------- the hands back from a pause (ReturnWatcher)
+def _pause_session(still_s: float, new_level: float = 50.0, away: str = "gone", gap_s: float = 2.5, fps: float = 30.0):
+    """Rest 30 mm, a set of compressions, the hands away for ``gap_s`` (out of view, or lifted 100 mm), then coming
+    down onto ``new_level``, resting ``still_s`` and compressing again. Returns (t, h, landing time, onset time)."""
+    rng = np.random.default_rng(4)
+    t = np.arange(0, 14, 1 / fps)
+    h = np.full(t.size, 30.0)
+    s1 = (t >= 1.0) & (t < 6.0)
+    h[s1] = 30.0 - 25.0 * (1 - np.cos(2 * math.pi * 1.8 * (t[s1] - 1.0)))
+    t_back = 6.0 + gap_s
+    h[(t >= 6.0) & (t < t_back)] = np.nan if away == "gone" else 130.0
+    land = t_back + 0.5
+    down = (t >= t_back) & (t < land)
+    h[down] = new_level + (130.0 - new_level) * (1 - (t[down] - t_back) / 0.5)
+    onset = land + still_s
+    h[(t >= land) & (t < onset)] = new_level
+    s2 = t >= onset
+    h[s2] = new_level - 25.0 * (1 - np.cos(2 * math.pi * 1.8 * (t[s2] - onset)))
+    return t, h + rng.normal(0, 0.4, t.size), land, onset
+
+
+def _watch(t, h, level=30.0):
+    w = ReturnWatcher(level)
+    events = []
+    for ti, hi in zip(t, h):
+        ev = w.push(float(ti), float(hi))
+        if ev is not None:
+            events.append((float(ti), ev))
+    return w, events
+
+
+@pytest.mark.parametrize("away", ["gone", "lifted"])
+def test_the_first_rest_of_the_hands_back_from_a_pause_is_found(away):
+    """Hands put back 20 mm higher (another hand on top), resting 0.45 s before the first downstroke: the watcher
+    holds from their return and gives that rest, at its own level."""
+    t, h, land, onset = _pause_session(0.45, away=away)
+    w, events = _watch(t, h)
+    assert [e[1] if isinstance(e[1], str) else e[1][0] for e in events] == ["start", "end"]
+    t_start, (_, rest) = events[0][0], events[1][1]
+    assert land - 0.5 <= t_start < land  # on the way down: held from there
+    assert rest is not None and rest.value == pytest.approx(50.0, abs=0.5)
+    assert land - 0.1 <= rest.t_start_s and abs(rest.t_end_s - onset) <= 0.15
+    assert events[1][0] - onset <= 0.6  # released as the first stroke comes back up (the live feed's wait)
+    assert w.returns == 1 and not w.holding
+
+
+def test_hands_seen_on_their_way_up_are_still_coming():
+    """Seen first low on their way up to the chest's height (rendered: 108 mm, rising to 130, then landing): that rise
+    is not a stroke coming back up, and the rest after the landing is still found."""
+    t, h, land, onset = _pause_session(0.45)
+    up = (t >= land - 0.9) & (t < land - 0.5)
+    h[up] = 80.0 + 50.0 * (t[up] - (land - 0.9)) / 0.4
+    _, events = _watch(t, h)
+    assert events[0][0] < land - 0.8 and events[1][1][1] is not None
+    assert events[1][1][1].value == pytest.approx(50.0, abs=0.5)
+
+
+def _strokes_with_dwell(t, h, onset: float, level: float, dwell_s: float) -> None:
+    """Trapezoid strokes from ``onset``: 50 mm deep, the bottom held ``dwell_s``, 110 /min."""
+    per = 60.0 / 110.0
+    u = (t[t >= onset] - onset) % per
+    ramp = (per - dwell_s) / 2
+    depth = np.clip(np.minimum(u, per - u) / ramp, 0.0, 1.0) * 50.0
+    h[t >= onset] = level - depth
+
+
+def test_a_strokes_bottom_held_still_is_not_a_rest():
+    """Compressing at once with the bottom held 250 ms: the bottom is as still as a short rest, but it ends going up."""
+    t, h, land, onset = _pause_session(0.0)
+    _strokes_with_dwell(t, h, land, 50.0, 0.25)
+    _, events = _watch(t, h)
+    assert events[1][1] == ("end", None)
+
+
+def test_strokes_that_reach_far_below_the_first_rest_give_no_rest():
+    """Hands put back 40 mm lower and compressing at once: the strokes' bottoms reach 90 mm below the first rest. Its
+    range (-30 mm) once made each bottom a gap that a 'still' hold spanned (a rendered set read 8 mm shallow)."""
+    t, h, land, onset = _pause_session(0.0, new_level=-10.0)
+    _strokes_with_dwell(t, h, land, -10.0, 0.1)
+    _, events = _watch(t, h)
+    assert events[1][1] == ("end", None)
+
+
+def test_a_hover_before_landing_is_not_the_rest():
+    """Hands held 20 mm above the chest for 0.3 s, then landing and resting 0.3 s: the last rest before the first
+    stroke is the chest's."""
+    t, h, land, onset = _pause_session(0.6)
+    hover = (t >= land) & (t < land + 0.3)
+    h[hover] = 70.0 + np.random.default_rng(1).normal(0, 0.4, hover.sum())
+    down = (t >= land + 0.3) & (t < onset)
+    h[down] = np.interp(t[down], [land + 0.3, land + 0.4, onset], [70.0, 50.0, 50.0])
+    _, events = _watch(t, h)
+    rest = events[1][1][1]
+    assert rest is not None and rest.value == pytest.approx(50.0, abs=0.5) and rest.t_start_s >= land + 0.35
+
+
+def test_hands_that_compress_at_once_give_no_rest():
+    """No rest before the first downstroke: nothing is taken for one (the first recoil top may be a lean), and the
+    feed waits only until that stroke has come back up."""
+    t, h, land, onset = _pause_session(0.0)
+    w, events = _watch(t, h)
+    assert len(events) == 2 and events[1][1] == ("end", None)
+    assert events[1][0] - onset < 0.6 and events[1][0] - events[0][0] < w.opt.wait_s
+
+
+def test_hands_that_come_down_slowly_are_waited_for_no_longer_than_the_wait():
+    t, h, land, onset = _pause_session(0.0)
+    t_back = land - 0.5
+    after = t > t_back
+    h[after] = 89.0 - 25.0 * (t[after] - t_back)  # coming down slowly, 25 mm/s: never still, never a stroke
+    w, events = _watch(t, h)
+    assert events[1][1] == ("end", None)
+    assert events[1][0] - events[0][0] == pytest.approx(w.opt.wait_s, abs=0.05)  # held no longer than the wait
+
+
+def test_a_short_loss_of_the_hands_is_not_a_pause():
+    t, h, _, _ = _pause_session(0.45, gap_s=0.6)
+    h[(t > 3.0) & (t < 3.5)] = np.nan  # lost for half a second mid-set, too
+    _, events = _watch(t, h)
+    assert events == []

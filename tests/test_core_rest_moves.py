@@ -39,6 +39,17 @@ def test_a_rest_that_came_back_lower_is_stated(drop_mm):
     assert unresolved_rest_drop_mm(res.compressions) == pytest.approx(drop_mm, abs=0.5)
 
 
+def test_a_pause_whose_rest_was_measured_again_is_resolved():
+    """The pipeline measured the rest again in the pause (the hands rested before the first downstroke): the drop is
+    then a lean it saw, not an ambiguity. A time outside the pause resolves nothing."""
+    t, h = _two_sets(-15.0)
+    res = analyze(t, h, CoreOptions(rest_height_mm=0.0))
+    sets = [c for c in res.compressions if c.set_index == res.compressions[-1].set_index]
+    in_pause = sets[0].t_start_s - 0.5
+    assert unresolved_rest_drop_mm(res.compressions, rest_measured_s=[in_pause]) == 0.0
+    assert unresolved_rest_drop_mm(res.compressions, rest_measured_s=[sets[3].t_start_s]) == pytest.approx(15.0, abs=0.5)
+
+
 def test_a_lean_that_starts_in_the_pause_is_not_stated():
     """Leaning raises the top, not the bottom: the strokes get shorter by the lean, and the depth is right."""
     t, h = _lean_after_pause(8.0)

@@ -115,6 +115,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "level_drift_mm": res.level_drift_mm,
                 "tracker_re_references": res.tracker_re_references,
                 "rest_drop_mm": res.rest_drop_mm,
+                "relocations": res.relocations,
             },
             "placement": {"median_axial_mm": res.placement_mm,
                           "about": "hand position along the body axis while compressing, + toward the head, "
@@ -217,6 +218,8 @@ def _analyze(args: argparse.Namespace) -> int:
             how += f", hand tag in {res.hand_tag_frames} frames"
         elif res.tracked_point_mm is not None:
             how += ", hands located at rest"
+            if res.relocations:
+                how += f" and again after {res.relocations} pause(s)"
         if res.level_drift_mm >= 0.1:  # say why a statement is wide: the tracker kept re-anchoring on a noisy trace
             how += (f"; the trace's level drifts {res.level_drift_mm:.1f} mm (1 s.d.) over "
                     f"{res.tracker_re_references} tracker re-references")

@@ -9,6 +9,8 @@ states the drop as depth it cannot vouch for (docs/core.md, "The rest after a pa
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from coach.core.options import CoreOptions
@@ -16,9 +18,11 @@ from coach.core.types import Compression
 
 
 def unresolved_rest_drop_mm(compressions: list[Compression] | tuple[Compression, ...],
-                            lean_tol_mm: float = CoreOptions.lean_tol_mm) -> float:
+                            lean_tol_mm: float = CoreOptions.lean_tol_mm, rest_measured_s: Sequence[float] = ()) -> float:
     """The largest drop of the recoil tops from one set to the next (median residual, mm) that kept the strokes'
-    length (median depth minus residual within half the drop): 0.0 when none is over ``lean_tol_mm``."""
+    length (median depth minus residual within half the drop): 0.0 when none is over ``lean_tol_mm``. A pause with
+    a time in ``rest_measured_s`` (the pipeline measured the rest again there, from the hands resting still before
+    the first downstroke) is resolved: a drop after it is a lean."""
     by_set: dict[int, list[Compression]] = {}
     for c in compressions:
         if np.isfinite(c.depth_mm) and np.isfinite(c.recoil_residual_mm):
@@ -26,6 +30,9 @@ def unresolved_rest_drop_mm(compressions: list[Compression] | tuple[Compression,
     worst = 0.0
     sets = sorted(by_set)
     for a, b in zip(sets, sets[1:]):
+        t_a, t_b = by_set[a][-1].t_release_s, by_set[b][0].t_start_s
+        if any(t_a <= t <= t_b for t in rest_measured_s):
+            continue
         ra = float(np.median([c.recoil_residual_mm for c in by_set[a]]))
         rb = float(np.median([c.recoil_residual_mm for c in by_set[b]]))
         la = float(np.median([c.depth_mm - c.recoil_residual_mm for c in by_set[a]]))
