@@ -6,6 +6,8 @@ Why: the hands come back from the breaths elsewhere, and the tracked point rests
 
     python -m tests.core_rest_moves            counts and depth over simulated worlds, tracked and known rest (~30 s)
     python -m tests.core_rest_moves --filmed   each filmed set's first baselines against its own later rest tops
+    python -m tests.core_rest_moves --still    how long each filmed set's rescuer held still before its first downstroke
+                                               (what the pipeline's re-location after a pause needs: 0.2 s)
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 from coach.core import CoreOptions, analyze
 from coach.core.analyzer import analyze_strokes
 from coach.core.simulator import SimOptions, simulate
-from tests.core_helpers import TRACES, load_filmed, match, real_templates, shared_data_dir
+from tests.core_helpers import TRACE_FPS, TRACES, load_filmed, match, real_templates, shared_data_dir
 
 WORLDS = {
     "default": {}, "head-near": dict(lean_prob=0.2, head_mm=(-45.0, -30.0)), "lean60": dict(lean_prob=0.6),
@@ -67,5 +69,29 @@ def filmed() -> None:
                   " ".join(f"{x:+5.1f}" for x in s.baseline[a : a + 6] - ref))
 
 
+def still_before_first_stroke(tol_mm: float = 4.0) -> None:
+    """Each set after the first: how long the 5-frame median of the trace stayed within ``tol_mm`` (peak to peak)
+    before the first downstroke (walking back from its bottom over the downstroke to the top, then over the still)."""
+    for tr in TRACES:
+        t, h, _ = load_filmed(shared_data_dir() / "cpr-traces" / f"{tr}.csv")
+        hs = np.array([np.nanmedian(h[max(0, i - 4) : i + 1]) if np.isfinite(h[max(0, i - 4) : i + 1]).any() else np.nan
+                       for i in range(h.size)])
+        s = analyze_strokes(t, h)
+        starts = np.flatnonzero(np.diff(s.t_bottom, prepend=-1e9) > 2.0)[1:]
+        for a in starts:
+            j = int(np.searchsorted(t, s.t_bottom[a]))
+            while j > 0 and np.isfinite(hs[j - 1]) and hs[j - 1] >= hs[j] - 0.5:  # back up the downstroke
+                j -= 1
+            top, k, lo, hi = j, j, hs[j], hs[j]
+            while k > 0 and np.isfinite(hs[k - 1]) and max(hi, hs[k - 1]) - min(lo, hs[k - 1]) <= tol_mm:
+                k -= 1
+                lo, hi = min(lo, hs[k]), max(hi, hs[k])
+            print(f"{tr} set at {s.t_bottom[a]:5.1f} s: still {(top - k) / TRACE_FPS:.2f} s before its first downstroke "
+                  f"(from {t[k]:.2f} s)")
+
+
 if __name__ == "__main__":
-    filmed() if "--filmed" in sys.argv else worlds()
+    if "--still" in sys.argv:
+        still_before_first_stroke()
+    else:
+        filmed() if "--filmed" in sys.argv else worlds()
