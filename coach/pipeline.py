@@ -81,6 +81,9 @@ class PipelineOptions:
     relocate_hands: bool = True  # marker modes with a rest hold: locate the hands again when they come back from a
     # pause and rest still before compressing (they may be put back otherwise; calibration.rest.ReturnWatcher)
     returns: ReturnOptions = ReturnOptions()
+    relocate_min_mm: float = 3.0  # measure through the surface located after a pause only if it moved this far: the
+    # same hands put back as they were moved 0.0-1.6 mm (rendered, blurred included), and measuring through that
+    # cost the blurred stacks at 640x480 0.16 mm; hands put back otherwise moved 22-52 mm
     hand_size_rel_sd: float = 0.10  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %; on the
     # rendered fallbacks, hands of 165-205 mm seen from the side and at 45 deg/45 deg, depth came out -17 to +13 %)
     hand_tag_rel_sd: float = 0.005  # hand tag: 1-sigma scale error (its printed size, its rest distance)
@@ -204,8 +207,12 @@ class Geometry:
 
     def locate(self, samples: list[RestHand], pose: Pose, options: HandPointOptions) -> TrackedPoint:
         """Measure from now on through the tracked hand surface located from the resting frames."""
+        return self.use(locate_tracked_point(samples, self.intr, pose, options), pose)
+
+    def use(self, tracked: TrackedPoint, pose: Pose) -> TrackedPoint:
+        """Measure from now on through ``tracked`` (located with ``pose``)."""
         assert self.estimator is not None
-        self.tracked = locate_tracked_point(samples, self.intr, pose, options)
+        self.tracked = tracked
         self.estimator = HeightEstimator(self.intr, self.estimator.cam_from_manikin, self.estimator.min_incidence_cos,
                                          plane_y_mm=float(self.tracked.point_mm[1]))
         if self.field is not None:  # the texture's plane: a hand turned toward the camera is not parallel to the chest
@@ -505,13 +512,16 @@ class Pipeline:
 
     def _relocate(self, idx: list[int]) -> bool:
         """Locate the hands from the held rest frames ``idx`` and re-measure the held frames through them."""
-        assert self._rest_height is not None
+        assert self._rest_height is not None and self.geo.tracked is not None
         mid = self._poses.get(idx[len(idx) // 2], self._last_pose)
         try:
-            self._located.append(self.geo.locate([self._rest_obs[i] for i in idx], mid, self.opt.hand_point))
+            tp = locate_tracked_point([self._rest_obs[i] for i in idx], self.geo.intr, mid, self.opt.hand_point)
         except ValueError as exc:
             self.warnings.append(f"the hands could not be located again after a pause ({exc})")
             return False
+        if float(np.linalg.norm(tp.point_mm - self.geo.tracked.point_mm)) < self.opt.relocate_min_mm:
+            return True  # the same surface, resting where it did: measured, and nothing to change
+        self._located.append(self.geo.use(tp, mid))
         if self.refiner is not None:
             self.refiner.field = self.geo.field
         raw = {}
