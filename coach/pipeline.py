@@ -249,7 +249,6 @@ class Pipeline:
         self._rest_obs: dict[int, RestHand] = {}
         self._poses: dict[int, Pose] = {}
         self._tag_corners: dict[int, np.ndarray] = {}
-        self._markerless: dict[int, float] = {}  # markerless height of held frames (hand tag mode)
         self._tag_z0: float = math.nan  # the tag's heights are its displacement added to this rest level
         # after a pause: the hands' return is watched for, and when they rest before compressing they are located
         # again; heights from then on are shifted by the new rest's level minus the first's, so the core's rest
