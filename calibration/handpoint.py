@@ -377,6 +377,15 @@ class HandTagTracker:
         self._ref = (np.median(np.array(pts), axis=0), np.array([0.0, 0.0, 1.0]))
         return True
 
+    @property
+    def reference_mm(self) -> np.ndarray | None:
+        """The tag's corners at rest (4 x 3, manikin frame), or None before the rest."""
+        return None if self._ref is None else self._ref[0]
+
+    def restore_reference(self, corners_mm: np.ndarray) -> None:
+        """Go back to an earlier rest pose (``reference_mm``), e.g. after one that was measured at a stroke's top."""
+        self._ref = (np.asarray(corners_mm, dtype=float), np.array([0.0, 0.0, 1.0]))
+
     def displacement_mm(self, corners_px: np.ndarray, cam_from_manikin: Pose) -> float:
         """The tag's displacement from rest along the chest normal (mm, + up), from this frame's corners."""
         assert self._ref is not None

@@ -42,6 +42,50 @@ class RestEstimate:
     def duration_s(self) -> float:
         return self.t_end_s - self.t_start_s
 
+    def covers(self, t_s: float) -> bool:
+        """Whether a frame at ``t_s`` belongs to the hold."""
+        return self.t_start_s <= t_s <= self.t_end_s
+
+
+@dataclass(frozen=True)
+class RecoilTops:
+    """The recoil tops of the first strokes after a pause, where the hands came back without resting still first.
+
+    Why: filmed rescuers go from the breaths straight into the first compression (still for 0.00-0.07 s), so there
+    is no rest to locate the hands from; at full recoil, between strokes, they are where a rest would have put them.
+    """
+
+    spans: tuple[tuple[float, float], ...]  # each top's frames: (first, last) time
+    levels: tuple[float, ...]  # each top's highest sample (mm)
+
+    tolerance: float = 3.0  # tops this far from the others' median are not used (leaning, still settling)
+
+    @property
+    def used(self) -> tuple[int, ...]:
+        """The tops that say where the rest is: all but the first, which may still be settling after the landing
+        (filmed: 14 mm above the set's rest), unless it is the only one; of those, the ones near their median (one
+        top leaning, or still settling, moves neither the level nor where the hands are located)."""
+        cand = range(1 if len(self.levels) > 1 else 0, len(self.levels))
+        med = float(np.median([self.levels[i] for i in cand]))
+        return tuple(i for i in cand if abs(self.levels[i] - med) <= self.tolerance)
+
+    @property
+    def value(self) -> float:
+        """The rest level they give (mm): the median of the used tops."""
+        return float(np.median([self.levels[i] for i in self.used]))
+
+    @property
+    def t_start_s(self) -> float:
+        return self.spans[0][0]
+
+    @property
+    def samples(self) -> int:
+        return len(self.used)
+
+    def covers(self, t_s: float) -> bool:
+        """Whether a frame at ``t_s`` is at one of the used tops."""
+        return any(self.spans[i][0] <= t_s <= self.spans[i][1] for i in self.used)
+
 
 class RestDetector:
     """Finds the first still hold of at least ``min_hold_s``; ``push`` returns it once final."""
@@ -124,6 +168,68 @@ class ReturnOptions:
     # rise_mm (a downstroke, not a stroke's bottom coming back up), and of those the last (not a hover above the chest)
     # (no valid range: a stroke's bottom out of it would be a gap the hold spans, and its two sides a "rest")
     rest: RestOptions = RestOptions(hold_s=0.5, min_hold_s=0.2, max_s=2.0)
+    # no such rest (the filmed rescuers held still 0.00-0.07 s): the recoil tops of the first strokes instead
+    tops: int = 4  # this many (the first may still be settling; the others' median: RecoilTops.value); 0: none
+    tops_wait_s: float = 4.0  # from the first stroke's rise, how long they are waited for at most
+    top_mm: float = 3.0  # a top's frames: its samples within this of its highest one ...
+    top_s: float = 0.1  # ... and within this of it in time
+    # once taken for the rest, the set's later tops: if two (the median of three) rise this far above it, the tops it was
+    # taken from were leaning (a lean lowers a top, nothing raises one), and the rest is raised by that much ...
+    raise_mm: float = 3.0  # (the core's lean tolerance)
+    raise_max_mm: float = 10.0  # ... but not as far as hands off the chest (the core's off margin)
+
+
+class TopFinder:
+    """Recoil tops of strokes, as they pass: a top is passed once the next downstroke has gone ``rise_mm`` below it
+    (medians of the last samples, as the watcher judges stillness); its frames are the raw samples near its highest
+    one (within ``top_mm`` and ``top_s``), its level that highest sample."""
+
+    def __init__(self, opt: "ReturnOptions", recent: deque[float], rising: bool, v: float, t_s: float) -> None:
+        self.opt = opt
+        self._recent = recent  # the last samples (their median), shared with the watcher's stillness test
+        self._raw: deque[tuple[float, float]] = deque()  # the last second of samples (t, mm): a top's frames
+        self._rising = rising  # a stroke is coming back up (its top not yet passed)
+        self._hi, self._hi_t = v, t_s  # ... its highest median so far, and when
+        self._trough = v
+
+    def push(self, t_s: float, height: float) -> tuple[tuple[float, float], float] | None:
+        """One sample; returns a top ((first, last) time of its frames, level) once it is passed."""
+        if not math.isfinite(height):
+            return None
+        o = self.opt
+        self._raw.append((t_s, height))
+        while self._raw[0][0] < t_s - 1.0:
+            self._raw.popleft()
+        self._recent.append(height)
+        v = float(np.median(self._recent))
+        if self._rising:
+            if v > self._hi:
+                self._hi, self._hi_t = v, t_s
+            elif v < self._hi - o.rise_mm:
+                self._rising, self._trough = False, v
+                return self._top(self._hi_t)
+        else:
+            self._trough = min(self._trough, v)
+            if v - self._trough >= o.rise_mm:
+                self._rising, self._hi, self._hi_t = True, v, t_s
+        return None
+
+    def resting_top(self) -> tuple[tuple[float, float], float] | None:
+        """The top the last stroke came back up to, if the hands have stayed there (no next downstroke yet)."""
+        last = [h for t, h in self._raw if t >= self._raw[-1][0] - 3 * self.opt.top_s] if self._raw else []
+        if self._rising and len(last) > 2 and max(last) - min(last) <= 2 * self.opt.top_mm:
+            return self._top(self._raw[-1][0])
+        return None
+
+    def _top(self, t_hi: float) -> tuple[tuple[float, float], float] | None:
+        """The top whose median peaked at ``t_hi`` (the median lags by half its window: look on both sides)."""
+        o = self.opt
+        near = [(t, h) for t, h in self._raw if abs(t - t_hi) <= 2 * o.top_s]
+        if not near:
+            return None
+        t_top, h_top = max(near, key=lambda s: s[1])
+        frames = [t for t, h in near if abs(t - t_top) <= o.top_s and h >= h_top - o.top_mm]
+        return (min(frames), max(frames)), h_top
 
 
 class ReturnWatcher:
@@ -136,11 +242,15 @@ class ReturnWatcher:
     ``push`` one sample per frame (heights in mm; NaN: no tracked point) once the rest ``level`` is known. It
     returns ``"start"`` when the hands come back (from then on the caller holds samples), then ``("end", rest)`` once
     the first stroke has come back up (or ``wait_s`` passed), with the last still hold before that stroke (None if
-    there was none: the held samples go on as they are).
+    there was none: the held samples go on as they are). Without such a rest, and with ``tops`` set, it holds on
+    through the first strokes and ends with their ``RecoilTops`` instead (None if there were none). After the caller
+    has taken such tops for the rest (``follow``), it returns ``("raise", mm)`` when later tops of the set rise that
+    far above ``level``: the tops it was taken from were leaning.
     """
 
     START = "start"
     END = "end"
+    RAISE = "raise"
 
     def __init__(self, level: float, options: ReturnOptions | None = None) -> None:
         self.level = float(level)
@@ -154,10 +264,24 @@ class ReturnWatcher:
         self._recent: deque[float] = deque()  # since the return: the last samples (their median: frame noise)
         self._peak = self._trough = math.nan  # ... the highest of those medians, and the lowest since it
         self.returns = 0  # pauses the hands came back from
+        # no rest before the first stroke: the recoil tops of the first strokes
+        self._tops: TopFinder | None = None
+        self._tops_from = math.nan  # when the first stroke's rise was seen
+        self._spans: list[tuple[float, float]] = []
+        self._levels: list[float] = []
+        # ... taken for the rest: the set's later tops, to see whether they rise above it
+        self._follow: TopFinder | None = None
+        self._follow_levels: list[float] = []
 
     @property
     def holding(self) -> bool:
         return self._t0 is not None
+
+    def follow(self) -> None:
+        """The caller took the recoil tops for the rest (heights from now on read it as ``level``): watch the set's
+        later tops, and say when they rise above it."""
+        self._follow = TopFinder(self.opt, deque(maxlen=max(1, self.opt.rest.smooth_samples)), False, math.inf, math.nan)
+        self._follow_levels = []
 
     def push(self, t_s: float, height: float):
         o = self.opt
@@ -169,13 +293,16 @@ class ReturnWatcher:
             back = self._away_from is not None and t_s - self._away_from >= o.away_s
             self._away_from, self._last_present = None, t_s
             if not back:
-                return None
+                return self._push_follow(t_s, height)
             self.returns += 1
+            self._follow = None
             self._t0, self._det = t_s, RestDetector(o.rest)
             self._det.push(t_s, height)
             self._recent = deque([height], maxlen=max(1, o.rest.smooth_samples))
             self._peak = self._trough = height
             return self.START
+        if self._tops is not None:
+            return self._push_tops(t_s, height)
         assert self._det is not None
         est = self._det.push(t_s, height)
         if est is not None:  # a candidate: a rest if a downstroke leaves it (a stroke's bottom is left going up)
@@ -194,13 +321,59 @@ class ReturnWatcher:
             self._trough = min(self._trough, v)
             # down and back up by a stroke: compressing already (a rest before it has ended at its downstroke)
             compressing = self._peak - self._trough >= o.rise_mm and v - self._trough >= o.rise_mm
+        if compressing and self._rest is None and o.tops > 0:  # no rest before it: hold on for the recoil tops
+            self._tops, self._tops_from = TopFinder(o, self._recent, True, v, t_s), t_s
+            self._tops._raw.append((t_s, height))
+            self._spans, self._levels = [], []
+            return None
         if t_s - self._t0 < o.wait_s and not compressing:
             return None
         return self.END, self.finish(open_hold=not compressing)
 
-    def finish(self, open_hold: bool = True) -> RestEstimate | None:
-        """The rest found since the return (end of input: a still hold still open counts, if long enough)."""
-        est = self._det.finish() if (open_hold and self._det is not None) else None
-        rest = est if est is not None else self._rest
+    def _push_tops(self, t_s: float, height: float):
+        """After the first stroke without a rest: collect the next ``tops`` recoil tops (or wait ``tops_wait_s``)."""
+        assert self._tops is not None
+        if math.isfinite(height):
+            self._last_present = t_s
+        top = self._tops.push(t_s, height)
+        if top is not None:
+            self._spans.append(top[0])
+            self._levels.append(top[1])
+        if len(self._levels) < self.opt.tops and t_s - self._tops_from < self.opt.tops_wait_s:
+            return None
+        return self.END, self.finish()
+
+    def _push_follow(self, t_s: float, height: float):
+        """The set's tops after a rest taken at recoil tops: once two in a row, or the median of the last three, are
+        ``raise_mm`` or more above the rest (and not as far as hands off the chest), the rest was a lean's: say how
+        much."""
+        if self._follow is None:
+            return None
+        top = self._follow.push(t_s, height)
+        if top is None:
+            return None
+        self._follow_levels.append(top[1])
+        last = self._follow_levels[-3:]
+        if len(last) < 2:
+            return None
+        rise = float(np.median(last) if len(last) == 3 else min(last)) - self.level
+        if not (self.opt.raise_mm <= rise < self.opt.raise_max_mm):
+            return None
+        self._follow_levels = []  # (the heights from here on read the raised rest as the level)
+        return self.RAISE, rise
+
+    def finish(self, open_hold: bool = True) -> RestEstimate | RecoilTops | None:
+        """The rest found since the return (end of input: a still hold still open counts, if long enough), or the
+        recoil tops when there was none."""
+        if self._tops is not None:
+            top = self._tops.resting_top()  # came back up and stayed there (no next downstroke): a top too
+            if top is not None:
+                self._spans.append(top[0])
+                self._levels.append(top[1])
+            rest = RecoilTops(tuple(self._spans), tuple(self._levels), self.opt.top_mm) if self._levels else None
+            self._tops, self._spans, self._levels = None, [], []
+        else:
+            est = self._det.finish() if (open_hold and self._det is not None) else None
+            rest = est if est is not None else self._rest
         self._t0, self._det, self._rest, self._pending = None, None, None, None
         return rest

@@ -45,13 +45,13 @@ from typing import Callable, Iterable
 import numpy as np
 
 from calibration.camera import CameraIntrinsics
-from calibration.geometry import Pose
+from calibration.geometry import Pose, camera_center
 from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand, TrackedPoint,
                                    core_floor_mm, depth_uncertainty_mm, level_drift_mm, locate_tracked_point, trace_noise_mm)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
-from calibration.rest import RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher
+from calibration.rest import RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import nominal_dt
 from coach.core.rest_moves import unresolved_rest_drop_mm
@@ -84,6 +84,13 @@ class PipelineOptions:
     relocate_min_mm: float = 3.0  # measure through the surface located after a pause only if it moved this far: the
     # same hands put back as they were moved 0.0-1.6 mm (rendered, blurred included), and measuring through that
     # cost the blurred stacks at 640x480 0.16 mm; hands put back otherwise moved 22-52 mm
+    # located at the first strokes' recoil tops instead (no rest before them), only what a lean cannot do counts
+    # (Pipeline._moved_at_tops): the point up or down by more than leaning (simulated 4-10 mm) or the filmed sets' first
+    # tops (-7 to +8 mm off their later rest) move it (a stack put on or taken off: 37-47 mm) ...
+    relocate_tops_level_mm: float = 15.0
+    relocate_tops_tilt_deg: float = 15.0  # ... the palm turned toward the camera or back (flat 0-14 deg, turned 32-39)
+    relocate_tops_min_mm: float = 10.0  # ... or the point farther from the camera in the chest plane (a lean slides one
+    # seen hand's point toward it: 5-13 mm for the same hands, rendered; a stack taken off: 17 mm away)
     hand_size_rel_sd: float = 0.10  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %; on the
     # rendered fallbacks, hands of 165-205 mm seen from the side and at 45 deg/45 deg, depth came out -17 to +13 %)
     hand_tag_rel_sd: float = 0.005  # hand tag: 1-sigma scale error (its printed size, its rest distance)
@@ -133,6 +140,10 @@ class PipelineResult:
     rest_drop_mm: float = 0.0  # recoil tops that dropped after a pause with strokes of the same length: a rest that
     # came back lower or a lean, not told apart (coach.core.rest_moves), inside the stated uncertainty
     relocations: int = 0  # pauses after which the hands were located again from their rest before compressing
+    tops_lean_mm: float = 0.0  # after a pause whose rest was taken at the first strokes' recoil tops (no still rest):
+    # the lean those tops may have held (every depth of the set reads that much shallow), inside the stated
+    # uncertainty: how far the set's later tops rose above them, or else this trainee's leaning before the pause
+    tops_raised_mm: float = 0.0  # ... of that, what later tops showed and the rest was raised by
 
     def trace(self) -> dict[str, list]:
         def col(name):
@@ -257,6 +268,7 @@ class Pipeline:
         self._offset_mm = 0.0
         self._located: list[TrackedPoint] = []  # every location of the hands (the first at the rest hold)
         self._rest_measured_s: list[float] = []  # when the rest was measured again after a pause
+        self._raised: list[tuple[float, float]] = []  # ... taken at recoil tops: (when, how far later tops raised it)
         self._last_pose: Pose | None = None
         self.relocations = 0
         self._matcher = OffsetMatcher()
@@ -442,6 +454,9 @@ class Pipeline:
         if self._core is not None:
             rec = self.records[ri]
             ev = self._returns.push(rec.t_s, rec.height_mm) if self._returns is not None else None
+            if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
+                rec = self._raise(ri, ev[1])
+                ev = None
             if ev is None and not self._holding:
                 return self._core.push(rec.t_s, rec.height_mm)
             self._held.append(ri)
@@ -461,6 +476,18 @@ class Pipeline:
             )
             return self._start_core(None)
         return []
+
+    def _raise(self, ri: int, rise_mm: float) -> FrameRecord:
+        """The set's tops rose above the rest taken at its first recoil tops (they were leaning): lower every height
+        from this frame on by that much, so that the rest is where the hands recoil to; the compressions already out
+        stay as read, and the session states the rise."""
+        self._offset_mm += rise_mm
+        self._tag_z0 -= rise_mm
+        t_p, mm = self._raised[-1]
+        self._raised[-1] = (t_p, mm + rise_mm)
+        rec = self.records[ri]
+        self.records[ri] = rec = replace(rec, height_mm=rec.height_mm - rise_mm)
+        return rec
 
     def _start_core(self, rest: RestEstimate | None) -> list[Compression]:
         self._rest = rest
@@ -491,25 +518,51 @@ class Pipeline:
         self._tag_corners.clear()
         return out
 
-    def _end_return(self, rest: RestEstimate | None) -> list[Compression]:
-        """The hands came back from a pause: located again from their rest before compressing (if they rested), the
-        held frames re-measured through the new surface, shifted so that this rest reads as the first; a worn tag is
-        referenced again to the same rest (it came back with the hands, turned or moved with them)."""
-        idx = self._rest_frames(rest, self._rest_obs) if rest is not None else []
-        relocated = bool(idx) and self.geo.tracked is not None and self._relocate(idx)
+    def _end_return(self, rest: RestEstimate | RecoilTops | None) -> list[Compression]:
+        """The hands came back from a pause: located again from their rest before compressing (if they rested; else
+        from the first strokes' recoil tops), the held frames re-measured through the new surface, shifted so that
+        this rest reads as the first; a worn tag is referenced again to the same rest (it came back with the hands,
+        turned or moved with them). At recoil tops a seen tag decides whether the hands are others: it measures
+        where it is, while the markerless location slides along the ray with a lean or a misread tilt."""
         tag = self.geo.tag
-        if tag is not None and tag.has_reference and self._rest_height is not None:
-            tidx = self._rest_frames(rest, self._tag_corners) if rest is not None else []
-            pose0 = self.geo.manikin.cam_from_manikin if self.geo.manikin is not None else None
-            if tidx and pose0 is not None and tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
-                self._tag_z0, self._matcher, relocated = self._rest_height, OffsetMatcher(), True
+        tagged = tag is not None and tag.has_reference and self._rest_height is not None
+        tag_moved = self._reference_tag_again(rest) if tagged else None
+        idx = self._rest_frames(rest, self._rest_obs) if rest is not None else []
+        relocated = bool(idx) and self.geo.tracked is not None and tag_moved is not False and self._relocate(idx, rest, tag_moved)
+        if tagged:
             self._combine_tag(self._held)
-        if relocated and rest is not None:
+        if (relocated or tag_moved) and rest is not None:
             self.relocations += 1
             self._rest_measured_s.append(rest.t_start_s)
+            if isinstance(rest, RecoilTops) and self._returns is not None:
+                self._raised.append((rest.t_start_s, 0.0))
+                self._returns.follow()
         return self._flush_held()
 
-    def _relocate(self, idx: list[int]) -> bool:
+    def _reference_tag_again(self, rest: RestEstimate | RecoilTops | None) -> bool | None:
+        """A worn tag's rest pose from the rest after a pause (True), or kept because at recoil tops it had not
+        moved (False); None if it was not seen there: the markerless location decides."""
+        tag = self.geo.tag
+        assert tag is not None and self._rest_height is not None
+        tidx = self._rest_frames(rest, self._tag_corners) if rest is not None else []
+        tops = isinstance(rest, RecoilTops)
+        pose0 = self.geo.manikin.cam_from_manikin if self.geo.manikin is not None else None
+        old = tag.reference_mm
+        if not tidx or pose0 is None or not tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
+            return None
+        d = tag.reference_mm - old
+        if tops and np.abs(d[:, :2]).max() < self.opt.relocate_tops_min_mm and abs(d[:, 2].mean()) < self.opt.relocate_tops_level_mm:
+            tag.restore_reference(old)  # the tag is where it was: a top's level is no rest's
+            return False
+        self._tag_z0, self._matcher = self._rest_height, OffsetMatcher()
+        if tops:  # the tops' frames lie up to top_mm below their highest: each top's highest reads as the rest
+            peaks = [max(f, key=lambda i: self.records[i].height_mm) for a, b in (rest.spans[k] for k in rest.used)
+                     if (f := [i for i in tidx if a <= self.records[i].t_s <= b and i in self._poses])]
+            if peaks:
+                self._tag_z0 -= float(np.median([tag.displacement_mm(self._tag_corners[i], self._poses[i]) for i in peaks]))
+        return True
+
+    def _relocate(self, idx: list[int], rest: RestEstimate | RecoilTops, tag_moved: bool | None = None) -> bool:
         """Locate the hands from the held rest frames ``idx`` and re-measure the held frames through them."""
         assert self._rest_height is not None and self.geo.tracked is not None
         mid = self._poses.get(idx[len(idx) // 2], self._last_pose)
@@ -518,8 +571,32 @@ class Pipeline:
         except ValueError as exc:
             self.warnings.append(f"the hands could not be located again after a pause ({exc})")
             return False
-        if float(np.linalg.norm(tp.point_mm - self.geo.tracked.point_mm)) < self.opt.relocate_min_mm:
+        old = self.geo.tracked
+        moved = tp.point_mm - old.point_mm
+        if isinstance(rest, RecoilTops):
+            return (tag_moved or self._moved_at_tops(tp, old, mid)) and self._remeasure_from(tp, mid, idx, rest)
+        if float(np.linalg.norm(moved)) < self.opt.relocate_min_mm:
             return True  # the same surface, resting where it did: measured, and nothing to change
+        return self._remeasure_from(tp, mid, idx, rest)
+
+    def _moved_at_tops(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None) -> bool:
+        """Whether hands located at recoil tops are others than before. A top's level is no rest's: a lean lowers
+        it, and one seen hand's point then slides along its ray toward the camera (twice the lean, from 30 deg up), so
+        only what a lean cannot do counts: a point higher or lower by more than a lean (a stack put on or taken off),
+        a palm turned more or less toward the camera, or a point farther from the camera."""
+        o = self.opt
+        d = tp.point_mm - old.point_mm
+        if abs(d[2]) >= o.relocate_tops_level_mm:
+            return True
+        if math.isfinite(tp.tilt_deg) and math.isfinite(old.tilt_deg) and abs(tp.tilt_deg - old.tilt_deg) >= o.relocate_tops_tilt_deg:
+            return True
+        if pose is None:
+            return False
+        toward = camera_center(pose)[:2] - old.point_mm[:2]
+        return float(-d[:2] @ toward) / max(float(np.linalg.norm(toward)), 1e-9) >= o.relocate_tops_min_mm
+
+    def _remeasure_from(self, tp: TrackedPoint, mid: Pose | None, idx: list[int], rest: RestEstimate | RecoilTops) -> bool:
+        """Measure through the surface located again: the held frames anew, shifted so that the rest reads as the first."""
         self._located.append(self.geo.use(tp, mid))
         if self.refiner is not None:
             self.refiner.field = self.geo.field
@@ -530,6 +607,10 @@ class Pipeline:
             if math.isfinite(r.height_mm) and pose is not None:
                 raw[i] = self.geo.measure(np.array(r.xy_px), pose)
         level = [raw[i][0] for i in idx if i in raw and math.isfinite(raw[i][0])]
+        if isinstance(rest, RecoilTops):  # each top's highest frame, as the watcher read them (their median)
+            tops = [[raw[i][0] for i in idx if i in raw and a <= self.records[i].t_s <= b and math.isfinite(raw[i][0])]
+                    for a, b in (rest.spans[k] for k in rest.used)]
+            level = [max(v) for v in tops if v]
         if not level:
             return False
         self._offset_mm = float(np.median(level)) - self._rest_height
@@ -549,10 +630,10 @@ class Pipeline:
             self.hand_tag_frames += int(from_tag)
             self.records[i] = replace(r, height_mm=h)
 
-    def _rest_frames(self, rest: RestEstimate | None, have: dict) -> list[int]:
-        """Held frames of the rest hold that have an entry in ``have`` (no hold: the first 60 such frames)."""
+    def _rest_frames(self, rest: RestEstimate | RecoilTops | None, have: dict) -> list[int]:
+        """Held frames of the rest hold (or recoil tops) that have an entry in ``have`` (no hold: the first 60)."""
         if rest is not None:
-            return [i for i in self._held if rest.t_start_s <= self.records[i].t_s <= rest.t_end_s and i in have]
+            return [i for i in self._held if rest.covers(self.records[i].t_s) and i in have]
         return [i for i in self._held if i in have][:60]
 
     def _remeasure_held(self, rest: RestEstimate | None) -> None:
@@ -670,12 +751,25 @@ class Pipeline:
         # much if the hands were put back otherwise, and right if the trainee leans: say it, do not guess
         drop = (unresolved_rest_drop_mm(session.compressions, rest_measured_s=self._rest_measured_s)
                 if self._rest_height is not None else 0.0)
+        lean = max((self._tops_lean_mm(session, t_p, mm) for t_p, mm in self._raised), default=0.0)
+        raised = max((mm for _, mm in self._raised), default=0.0)
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
-                              depth_uncertainty_mm=self._depth_uncertainty(session, drift) + drop,
+                              depth_uncertainty_mm=self._depth_uncertainty(session, drift) + drop + lean,
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
-                              rest_drop_mm=drop, relocations=self.relocations)
+                              rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
+                              tops_raised_mm=raised)
+
+    def _tops_lean_mm(self, session: SessionResult, t_p: float, raised_mm: float) -> float:
+        """The lean a rest taken at the recoil tops after the pause at ``t_p`` may hold. Later tops that rose above
+        it show one (``raised_mm``); tops that did not may still all lean, which nothing in the set tells (a lean
+        lowers the top, not the bottom, and the rest is unknown), so this trainee's leaning before the pause stands
+        in: the upper quartile of the recoil residuals measured against the rest held then."""
+        before = [c.recoil_residual_mm for c in session.compressions
+                  if c.t_release_s < t_p and math.isfinite(c.recoil_residual_mm)]
+        habit = float(np.percentile(before, 75)) if len(before) >= 3 else 0.0
+        return max(raised_mm, habit)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:

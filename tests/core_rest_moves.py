@@ -8,6 +8,9 @@ Why: the hands come back from the breaths elsewhere, and the tracked point rests
     python -m tests.core_rest_moves --filmed   each filmed set's first baselines against its own later rest tops
     python -m tests.core_rest_moves --still    how long each filmed set's rescuer held still before its first downstroke
                                                (what the pipeline's re-location after a pause needs: 0.2 s)
+    python -m tests.core_rest_moves --tops     what the pipeline's return watcher takes for each filmed set's rest
+                                               (its recoil tops, as there is no still rest) against the set's own
+                                               later recoil tops
 """
 from __future__ import annotations
 
@@ -90,8 +93,41 @@ def still_before_first_stroke(tol_mm: float = 4.0) -> None:
                   f"(from {t[k]:.2f} s)")
 
 
+def watcher_on_filmed() -> None:
+    """The pipeline's ``ReturnWatcher`` run over each filmed trace (its level: the first set's median recoil top):
+    for each return, what it found (a still rest or recoil tops), the level it gives and that level minus the set's
+    own recoil tops 4-12 (as ``--filmed``), and each top's level against the same."""
+    from calibration.rest import RecoilTops, ReturnWatcher
+
+    for tr in TRACES:
+        t, h, _ = load_filmed(shared_data_dir() / "cpr-traces" / f"{tr}.csv")
+        s = analyze_strokes(t, h)
+        starts = np.flatnonzero(np.diff(s.t_bottom, prepend=-1e9) > 2.0)
+        w = ReturnWatcher(float(np.median(s.top[3 : starts[1]])))
+        for tt, hh in zip(t.tolist(), h.tolist()):
+            ev = w.push(tt, hh)
+            if not isinstance(ev, tuple):
+                continue
+            rest = ev[1]
+            a = int(np.searchsorted(s.t_bottom, tt)) - 1
+            a = max((k for k in starts if k <= max(a, 0)), default=0)
+            b = min((k for k in starts if k > a), default=len(s))
+            ref = float(np.median(s.top[a + 3 : min(a + 12, b)]))
+            if rest is None:
+                print(f"{tr} return ending {tt:5.1f} s: nothing found")
+            elif isinstance(rest, RecoilTops):
+                tops = " ".join(f"{v - ref:+5.1f}" for v in rest.levels)
+                print(f"{tr} return ending {tt:5.1f} s: recoil tops {tops} (used {list(rest.used)}): "
+                      f"level - the set's rest {rest.value - ref:+5.1f} mm")
+            else:
+                print(f"{tr} return ending {tt:5.1f} s: still rest {rest.duration_s:.2f} s, "
+                      f"level - the set's rest {rest.value - ref:+5.1f} mm")
+
+
 if __name__ == "__main__":
-    if "--still" in sys.argv:
+    if "--tops" in sys.argv:
+        watcher_on_filmed()
+    elif "--still" in sys.argv:
         still_before_first_stroke()
     else:
         filmed() if "--filmed" in sys.argv else worlds()

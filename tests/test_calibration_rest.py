@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from calibration.rest import RestDetector, RestOptions, ReturnWatcher
+from calibration.rest import RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher
 
 
 def _feed(det: RestDetector, t, h):
@@ -117,8 +117,8 @@ def _pause_session(still_s: float, new_level: float = 50.0, away: str = "gone", 
     return t, h + rng.normal(0, 0.4, t.size), land, onset
 
 
-def _watch(t, h, level=30.0):
-    w = ReturnWatcher(level)
+def _watch(t, h, level=30.0, options: ReturnOptions | None = None):
+    w = ReturnWatcher(level, options)
     events = []
     for ti, hi in zip(t, h):
         ev = w.push(float(ti), float(hi))
@@ -167,7 +167,10 @@ def test_a_strokes_bottom_held_still_is_not_a_rest():
     t, h, land, onset = _pause_session(0.0)
     _strokes_with_dwell(t, h, land, 50.0, 0.25)
     _, events = _watch(t, h)
-    assert events[1][1] == ("end", None)
+    rest = events[1][1][1]
+    assert isinstance(rest, RecoilTops) and not any(rest.covers(land + k * 60 / 110 + 60 / 220) for k in range(6))
+    # sharp tops (straight 340 mm/s sides): the highest frame at 30 fps lies up to half a frame's travel (5.7 mm) low
+    assert rest.value == pytest.approx(50.0, abs=4.0)
 
 
 def test_strokes_that_reach_far_below_the_first_rest_give_no_rest():
@@ -176,7 +179,9 @@ def test_strokes_that_reach_far_below_the_first_rest_give_no_rest():
     t, h, land, onset = _pause_session(0.0, new_level=-10.0)
     _strokes_with_dwell(t, h, land, -10.0, 0.1)
     _, events = _watch(t, h)
-    assert events[1][1] == ("end", None)
+    rest = events[1][1][1]
+    assert not isinstance(rest, RestEstimate)  # no still rest; the recoil tops instead, at the new level
+    assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(-10.0, abs=3.0)
 
 
 def test_a_hover_before_landing_is_not_the_rest():
@@ -192,13 +197,61 @@ def test_a_hover_before_landing_is_not_the_rest():
     assert rest is not None and rest.value == pytest.approx(50.0, abs=0.5) and rest.t_start_s >= land + 0.35
 
 
-def test_hands_that_compress_at_once_give_no_rest():
-    """No rest before the first downstroke: nothing is taken for one (the first recoil top may be a lean), and the
-    feed waits only until that stroke has come back up."""
+def test_hands_that_compress_at_once_give_their_recoil_tops():
+    """No rest before the first downstroke (the filmed rescuers held still 0.00-0.07 s): no still hold is taken for
+    one; the watcher holds on through the first strokes and gives their recoil tops, all but the first used."""
     t, h, land, onset = _pause_session(0.0)
     w, events = _watch(t, h)
+    assert len(events) == 2
+    t_end, (_, rest) = events[1]
+    assert isinstance(rest, RecoilTops) and len(rest.levels) == w.opt.tops and rest.used == (1, 2, 3)  # (all level)
+    assert rest.value == pytest.approx(50.0, abs=0.6)
+    per = 60.0 / 110.0  # 1.8 Hz strokes from the landing: tops at onset + k periods
+    tops = [onset + k * (1 / 1.8) for k in range(1, 5)]
+    assert all(rest.covers(tt) or min(abs(tt - a) for a, _ in rest.spans) < 0.05 for tt in tops)
+    assert t_end - tops[-1] < 0.4 < per  # released once the fourth top is passed (the next downstroke: 15 mm)
+
+
+def test_without_tops_hands_that_compress_at_once_give_no_rest():
+    """With ``tops=0`` (session 18's watcher): nothing, and the feed waits only until the first stroke has come back up."""
+    t, h, land, onset = _pause_session(0.0)
+    w, events = _watch(t, h, options=ReturnOptions(tops=0))
     assert len(events) == 2 and events[1][1] == ("end", None)
     assert events[1][0] - onset < 0.6 and events[1][0] - events[0][0] < w.opt.wait_s
+
+
+@pytest.mark.parametrize("shifts", [(14.0, 0.0, 14.0, 0.0), (0.0, -8.0, 0.0, 0.0), (14.0, -8.0, 0.0, 0.0)],
+                         ids=["settling-first", "leaning-second", "both"])
+def test_recoil_tops_skip_the_settling_first_and_a_leaning_one(shifts):
+    """The first top after the landing still 14 mm high (filmed: L1 at 51.8 s), a top leaning 8 mm: the level is the
+    median of the tops after the first, so neither moves it (all four's median, or the three's mean, would)."""
+    t, h, land, onset = _pause_session(0.0)
+    s2 = t >= onset
+    k = np.floor((t[s2] - onset) * 1.8).astype(int)  # stroke number: 50 mm down from one top, up to the next
+    u = (t[s2] - onset) * 1.8 - k
+    tops = 50.0 + np.array([0.0, *shifts, 0.0, 0.0, 0.0])  # where each stroke starts (the first: the landing's level)
+    top = np.where(u < 0.5, tops[np.minimum(k, 6)], tops[np.minimum(k + 1, 6)])
+    h[s2] = 0.0 + (top - 0.0) * (1 + np.cos(2 * math.pi * u)) / 2 + np.random.default_rng(5).normal(0, 0.4, s2.sum())
+    _, events = _watch(t, h)
+    rest = events[1][1][1]
+    assert isinstance(rest, RecoilTops)
+    assert np.allclose(rest.levels, 50.0 + np.array(shifts), atol=1.0)
+    assert rest.value == pytest.approx(50.0, abs=0.6)
+    assert [i for i in range(4) if shifts[i] == 0.0 and i > 0] == list(rest.used)  # where the hands are located too
+
+
+def test_one_stroke_then_stillness_gives_its_top_after_the_wait():
+    """One stroke and the hands stay (a rescuer checking the pulse): the watcher waits ``tops_wait_s`` at most and
+    gives the one top it saw, which then counts alone; the end of input gives what was found too."""
+    t, h, land, onset = _pause_session(0.0)
+    per = 1 / 1.8
+    h[t >= onset + per] = 50.0 + np.random.default_rng(2).normal(0, 0.4, int((t >= onset + per).sum()))
+    w, events = _watch(t, h)
+    t_end, (_, rest) = events[1]
+    assert isinstance(rest, RecoilTops) and rest.used == (0,) and rest.value == pytest.approx(50.0, abs=1.0)
+    assert t_end - onset == pytest.approx(0.5 * per + w.opt.tops_wait_s, abs=0.25)
+    w2, _ = _watch(t[t < onset + 2.0], h[t < onset + 2.0])
+    assert w2.holding and isinstance(w2.finish(), RecoilTops) and not w2.holding
 
 
 def test_hands_that_come_down_slowly_are_waited_for_no_longer_than_the_wait():
@@ -216,3 +269,31 @@ def test_a_short_loss_of_the_hands_is_not_a_pause():
     h[(t > 3.0) & (t < 3.5)] = np.nan  # lost for half a second mid-set, too
     _, events = _watch(t, h)
     assert events == []
+
+
+@pytest.mark.parametrize("rise", [0.0, 6.0, 14.0])
+def test_tops_that_rise_above_a_rest_taken_at_leaning_tops_raise_it(rise):
+    """Once the caller took recoil tops for the rest (``follow``), the set's later tops are watched: a lean at the tops
+    it was taken from shows as tops that later rise above it (a lean lowers a top, nothing raises one), and the watcher
+    says by how much once three agree; tops at the rest say nothing, and tops as high as hands off the chest neither."""
+    fps, f = 30.0, 1.8
+    t = np.arange(0, 8, 1 / fps)
+    u = (t * f) % 1.0
+    top = np.where(t < 3.0, 30.0, 30.0 + rise)  # 30: the rest the caller took (the watcher's level)
+    h = top - 50.0 * (1 - np.cos(2 * math.pi * u)) / 2 + np.random.default_rng(3).normal(0, 0.4, t.size)
+    w = ReturnWatcher(30.0)
+    w.follow()
+    events, offset = [], 0.0
+    for ti, hi in zip(t, h):
+        ev = w.push(float(ti), float(hi) - offset)
+        if ev is not None:
+            events.append((ti, ev))
+            offset += ev[1]  # as the pipeline does: the heights from here on read the raised rest as the level
+    if rise == 6.0:
+        assert len(events) == 1 and events[0][1][0] == ReturnWatcher.RAISE
+        assert events[0][1][1] == pytest.approx(6.0, abs=0.8)
+        assert 3.0 + 1 / f < events[0][0] < 3.0 + 3 / f  # two of the last three tops risen, and no more after
+    else:
+        assert events == []
+    w2 = ReturnWatcher(30.0)  # not following (a rest measured still, or the first rest hold): nothing
+    assert [ev for ti, hi in zip(t, h) if (ev := w2.push(float(ti), float(hi))) is not None] == []

@@ -116,6 +116,8 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "tracker_re_references": res.tracker_re_references,
                 "rest_drop_mm": res.rest_drop_mm,
                 "relocations": res.relocations,
+                "tops_lean_mm": res.tops_lean_mm,
+                "tops_raised_mm": res.tops_raised_mm,
             },
             "placement": {"median_axial_mm": res.placement_mm,
                           "about": "hand position along the body axis while compressing, + toward the head, "
@@ -226,6 +228,12 @@ def _analyze(args: argparse.Namespace) -> int:
         if res.rest_drop_mm > 0:  # say why: a lower rest after a pause, or a lean, that the session cannot tell apart
             how += (f"; after a pause the tops came back {res.rest_drop_mm:.1f} mm lower with strokes as long: "
                     "hands put back otherwise, or leaning")
+        if res.tops_lean_mm > 0:  # the rest after a pause was taken at recoil tops, which may have leaned
+            seen = "as this trainee leaned before" if res.tops_raised_mm < res.tops_lean_mm else "later tops rose as much"
+            if 0 < res.tops_raised_mm < res.tops_lean_mm:
+                seen += f"; later tops rose {res.tops_raised_mm:.1f} mm, and the rest with them"
+            how += (f"; after a pause the hands were located at the first strokes' recoil tops, which may lean "
+                    f"{res.tops_lean_mm:.1f} mm ({seen})")
         print(f"  depth uncertainty ±{res.depth_uncertainty_mm:.1f} mm ({how})")
     if math.isfinite(res.placement_mm):
         print(f"  hand placement   {res.placement_mm:+.0f} mm along the body axis from the marked point (+ toward the head)")

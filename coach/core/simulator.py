@@ -92,6 +92,8 @@ class SimOptions:
     first_delay_s: tuple[float, float] = (1.5, 3.5)
     lift_mm: tuple[float, float] = (40.0, 150.0)  # hands off the chest during pauses
     head_mm: tuple[float, float] = (-90.0, -30.0)  # hand at the head, below the chest top
+    return_rest_s: tuple[float, float] = (0.2, 0.5)  # still on the chest after landing, before the first downstroke
+    # of a set (at least 0.05 s); the filmed rescuers held 0.00-0.07 s (python -m tests.core_rest_moves --still)
     placement_sd_mm: float = 4.0  # hand offset along the body axis, slow wander
     placement_drift_prob: float = 0.3  # chance per set of a drift off-centre
     placement_drift_mm: tuple[float, float] = (25.0, 40.0)
@@ -515,7 +517,7 @@ def simulate(options: SimOptions | None = None) -> SimTrace:
         tl.to(float(rng.uniform(0.5, 0.9)), head)
         t_back_up = float(rng.uniform(0.4, 0.7))
         t_land = float(rng.uniform(0.3, 0.5))
-        t_rest = float(rng.uniform(0.2, 0.5))
+        t_rest = float(rng.uniform(*o.return_rest_s))
         breathe = pause_end - tl.t - t_back_up - t_land - t_rest
         if breathe < 0.5:  # a short pause: skip the head, just lift and land
             tl.pieces.pop()

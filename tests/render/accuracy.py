@@ -176,11 +176,13 @@ def family_view(view: ViewSpec, family: HandFamily) -> tuple[ViewSpec, float]:
 
 def render_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir: Path, seed: int = 3,
                        sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine",
-                       family_after: HandFamily | None = None) -> RenderedCase:
+                       family_after: HandFamily | None = None,
+                       return_rest_s: tuple[float, float] = (0.2, 0.5)) -> RenderedCase:
     """Render the calibration clip and one hand family's compression clip (``sim_s`` of simulated CPR; the hands put
-    back as ``family_after`` after the ventilation pause, if given)."""
+    back as ``family_after`` after the ventilation pause, if given, resting ``return_rest_s`` before compressing)."""
     rview, _ = family_view(view, family)
-    sc = compression_scenario(seed=seed, fps=view.fps, sim_s=sim_s, per_set=per_set, shape=shape)
+    sc = compression_scenario(seed=seed, fps=view.fps, sim_s=sim_s, per_set=per_set, shape=shape,
+                              return_rest_s=return_rest_s)
     cal = workdir / f"{rview.name}_calibration.mp4"
     after = f"-then-{family_after.name}" if family_after is not None else ""
     vid = workdir / f"{rview.name}_{family.name}{after}_compressions.mp4"
@@ -193,9 +195,10 @@ def render_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_
 
 def run_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir: Path, seed: int = 3,
                     sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine",
-                    family_after: HandFamily | None = None) -> tuple[RenderedCase, dict, "Accuracy"]:
+                    family_after: HandFamily | None = None,
+                    return_rest_s: tuple[float, float] = (0.2, 0.5)) -> tuple[RenderedCase, dict, "Accuracy"]:
     """Render, calibrate (telling the stated FOV), analyze (with the hand tag when the family wears one), score."""
-    case = render_family_case(view, family, workdir, hands_dir, seed, sim_s, per_set, shape, family_after)
+    case = render_family_case(view, family, workdir, hands_dir, seed, sim_s, per_set, shape, family_after, return_rest_s)
     _, told = family_view(view, family)
     station = calibrate_case(case, workdir, hfov_deg=told)
     extra = ["--hand-marker-mm", f"{family.tag_mm:g}"] if family.hand_marker else []
@@ -286,7 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim-s", type=float, default=15.0, help="seconds of simulated CPR per family clip (default 15)")
     ap.add_argument("--shape", default="cosine", choices=("cosine", "trapezoid", "asymmetric", "template", "mixed"),
                     help="stroke shape of the waveform (default cosine; template: real strokes from the shared data)")
+    ap.add_argument("--return-rest-s", default="0.2,0.5", metavar="LO,HI",
+                    help="seconds the hands rest on the chest after the pause before compressing, drawn in LO-HI "
+                         "(default 0.2,0.5; the filmed rescuers: 0,0.07)")
     args = ap.parse_args(argv)
+    try:
+        lo, hi = (float(x) for x in args.return_rest_s.split(","))
+    except ValueError:
+        ap.error(f"--return-rest-s: expected LO,HI in seconds, got {args.return_rest_s!r}")
     names = args.names or ([] if args.all else [*VIEWS, *FALLBACK_HANDS])
     if args.all:
         names = [*names, *all_family_cases()]
@@ -306,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 if family is None or view not in VIEWS or (fam2 and after is None):
                     ap.error(f"unknown case {name}")
                 _, _, acc = run_family_case(VIEWS[view], family, work, hands, seed=seed, sim_s=args.sim_s, shape=args.shape,
-                                            family_after=after)
+                                            family_after=after, return_rest_s=(lo, hi))
                 frows.append(acc)
             else:
                 fallback = name in FALLBACK_HANDS
