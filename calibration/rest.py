@@ -67,7 +67,8 @@ class RecoilTops:
         top leaning, or still settling, moves neither the level nor where the hands are located)."""
         cand = range(1 if len(self.levels) > 1 else 0, len(self.levels))
         med = float(np.median([self.levels[i] for i in cand]))
-        return tuple(i for i in cand if abs(self.levels[i] - med) <= self.tolerance)
+        near = tuple(i for i in cand if abs(self.levels[i] - med) <= self.tolerance)
+        return near or tuple(cand)  # (two that disagree: both, their mean)
 
     @property
     def value(self) -> float:

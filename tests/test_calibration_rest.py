@@ -297,3 +297,13 @@ def test_tops_that_rise_above_a_rest_taken_at_leaning_tops_raise_it(rise):
         assert events == []
     w2 = ReturnWatcher(30.0)  # not following (a rest measured still, or the first rest hold): nothing
     assert [ev for ti, hi in zip(t, h) if (ev := w2.push(float(ti), float(hi))) is not None] == []
+
+
+def test_recoil_tops_that_disagree_are_all_used():
+    """Two tops after the first, 10 mm apart: neither is near their median, so both count (their mean), rather than
+    none; a single top counts alone."""
+    tops = RecoilTops(((0.0, 0.1), (1.0, 1.1), (2.0, 2.1)), (70.0, 50.0, 60.0))
+    assert tops.used == (1, 2) and tops.value == pytest.approx(55.0)
+    assert tops.covers(1.05) and not tops.covers(0.05) and not tops.covers(1.5)
+    one = RecoilTops(((0.0, 0.1),), (64.0,))
+    assert one.used == (0,) and one.value == 64.0 and one.t_start_s == 0.0
