@@ -176,7 +176,8 @@ class ReturnOptions:
     top_s: float = 0.1  # ... and within this of it in time
     # once taken for the rest, the set's later tops: if two (the median of three) rise this far above it, the tops it was
     # taken from were leaning (a lean lowers a top, nothing raises one), and the rest is raised by that much ...
-    raise_mm: float = 3.0  # (the core's lean tolerance)
+    raise_mm: float = 5.0  # (the filmed sets' tops wander up to 4.5 mm above a level taken at their first tops: at the
+    # core's lean tolerance, 3 mm, 5 of 6 filmed returns raised it 3.2-4.5 mm; python -m tests.core_rest_moves --tops)
     raise_max_mm: float = 10.0  # ... but not as far as hands off the chest (the core's off margin)
 
 

@@ -93,14 +93,40 @@ def still_before_first_stroke(tol_mm: float = 4.0) -> None:
                   f"(from {t[k]:.2f} s)")
 
 
-def watcher_on_filmed() -> None:
+def _follow(w, t, h, t_end: float, level: float) -> list[str]:
+    """A copy of the watcher that took ``level`` for the rest at ``t_end``, following the rest of the trace as the
+    pipeline does (heights shifted so that the level reads as the watcher's, lowered by each raise): the raises."""
+    import copy
+
+    f = copy.deepcopy(w)
+    f.follow()
+    shift, out = f.level - level, []
+    for tt, hh in zip(t.tolist(), h.tolist()):
+        if tt <= t_end:
+            continue
+        ev = f.push(tt, hh + shift)
+        if isinstance(ev, tuple) and ev[0] == f.RAISE:
+            shift -= ev[1]
+            out.append(f"{ev[1]:.1f} mm at {tt:.1f} s")
+        elif ev is not None:
+            break  # the next pause: the pipeline's follow ends there
+    return out
+
+
+def watcher_on_filmed(blank_breaths: bool = False) -> None:
     """The pipeline's ``ReturnWatcher`` run over each filmed trace (its level: the first set's median recoil top):
     for each return, what it found (a still rest or recoil tops), the level it gives and that level minus the set's
-    own recoil tops 4-12 (as ``--filmed``), and each top's level against the same."""
+    own recoil tops 4-12 (as ``--filmed``), and each top's level against the same. ``blank_breaths``: no sample where
+    the labels say "Breathing" (hands off the chest for the breaths: the body marker itself barely leaves its rest,
+    so the watcher sees only 3 of the 6 returns as they are)."""
     from calibration.rest import RecoilTops, ReturnWatcher
 
     for tr in TRACES:
-        t, h, _ = load_filmed(shared_data_dir() / "cpr-traces" / f"{tr}.csv")
+        path = shared_data_dir() / "cpr-traces" / f"{tr}.csv"
+        t, h, _ = load_filmed(path)
+        if blank_breaths:
+            lab = [line.split(",")[3].strip() for line in path.read_text().splitlines() if line.strip()]
+            h = np.where(np.array(lab) == "Breathing", np.nan, h)
         s = analyze_strokes(t, h)
         starts = np.flatnonzero(np.diff(s.t_bottom, prepend=-1e9) > 2.0)
         w = ReturnWatcher(float(np.median(s.top[3 : starts[1]])))
@@ -119,6 +145,8 @@ def watcher_on_filmed() -> None:
                 tops = " ".join(f"{v - ref:+5.1f}" for v in rest.levels)
                 print(f"{tr} return ending {tt:5.1f} s: recoil tops {tops} (used {list(rest.used)}): "
                       f"level - the set's rest {rest.value - ref:+5.1f} mm")
+                raised = _follow(w, t, h, tt, rest.value)
+                print(f"    then followed to the set's end: raised {raised}")
             else:
                 print(f"{tr} return ending {tt:5.1f} s: still rest {rest.duration_s:.2f} s, "
                       f"level - the set's rest {rest.value - ref:+5.1f} mm")
@@ -127,6 +155,8 @@ def watcher_on_filmed() -> None:
 if __name__ == "__main__":
     if "--tops" in sys.argv:
         watcher_on_filmed()
+        print("the same, no samples while the labels say Breathing (the hands off the chest):")
+        watcher_on_filmed(blank_breaths=True)
     elif "--still" in sys.argv:
         still_before_first_stroke()
     else:
