@@ -169,6 +169,9 @@ class ReturnOptions:
     # rise_mm (a downstroke, not a stroke's bottom coming back up), and of those the last (not a hover above the chest)
     # (no valid range: a stroke's bottom out of it would be a gap the hold spans, and its two sides a "rest")
     rest: RestOptions = RestOptions(hold_s=0.5, min_hold_s=0.2, max_s=2.0)
+    max_depth_mm: float = math.inf  # a hold the first stroke then goes further below than any compression (the
+    # pipeline: the profile's deepest counted) is a hover above the chest, not its rest (blurred at 640x480: a hover
+    # 70 mm up held 0.2 s, the landing's own rest 0.13 s)
     # no such rest (the filmed rescuers held still 0.00-0.07 s): the recoil tops of the first strokes instead
     tops: int = 4  # this many (the first may still be settling; the others' median: RecoilTops.value); 0: none
     tops_wait_s: float = 4.0  # from the first stroke's rise, how long they are waited for at most
@@ -323,6 +326,8 @@ class ReturnWatcher:
             self._trough = min(self._trough, v)
             # down and back up by a stroke: compressing already (a rest before it has ended at its downstroke)
             compressing = self._peak - self._trough >= o.rise_mm and v - self._trough >= o.rise_mm
+        if compressing and self._rest is not None and self._rest.value - self._trough > o.max_depth_mm:
+            self._rest = None  # the first stroke reached deeper below it than a compression goes: a hover
         if compressing and self._rest is None and o.tops > 0:  # no rest before it: hold on for the recoil tops
             self._tops, self._tops_from = TopFinder(o, self._recent, True, v, t_s), t_s
             self._tops._raw.append((t_s, height))

@@ -54,6 +54,7 @@ from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import nominal_dt
+from coach.core.profiles import load_profile
 from coach.core.rest_moves import unresolved_rest_drop_mm
 from coach.core.types import Compression, SessionResult
 from vision.hand_motion import HandMotionRefiner, TranslationField
@@ -503,7 +504,8 @@ class Pipeline:
         self._core = StreamingAnalyzer(CoreOptions(profile=self.opt.profile, rest_height_mm=rest_mm))
         tagged = self.geo.tag is not None and self.geo.tag.has_reference
         if self.opt.relocate_hands and rest_mm is not None and (self.geo.tracked is not None or tagged):
-            self._returns = ReturnWatcher(rest_mm, self.opt.returns)
+            deepest = CoreOptions.max_depth_frac * load_profile(self.opt.profile).depth_mm.max  # (a deeper "stroke": no rest)
+            self._returns = ReturnWatcher(rest_mm, replace(self.opt.returns, max_depth_mm=deepest))
         return self._flush_held()
 
     def _flush_held(self) -> list[Compression]:

@@ -307,3 +307,20 @@ def test_recoil_tops_that_disagree_are_all_used():
     assert tops.covers(1.05) and not tops.covers(0.05) and not tops.covers(1.5)
     one = RecoilTops(((0.0, 0.1),), (64.0,))
     assert one.used == (0,) and one.value == 64.0 and one.t_start_s == 0.0
+
+
+def test_a_hover_far_above_the_chest_is_no_rest_when_the_landing_is_too_short():
+    """Blurred at 640x480 (rendered): the hands held 70 mm above the chest for 0.2 s, then landing with only 0.13 s of
+    rest before compressing (here 55 mm and 0.1 s). The hover is the last still hold a downstroke left, but the first stroke then reaches
+    further below it than any compression goes (``max_depth_mm``, the pipeline's: 90 mm for adults), so it is no rest;
+    the recoil tops are taken instead."""
+    t, h, land, onset = _pause_session(0.1, new_level=20.0)  # (the first rest at 30; strokes to -30)
+    hover = (t >= land - 0.45) & (t < land - 0.15)
+    h[hover] = 75.0 + np.random.default_rng(6).normal(0, 0.4, hover.sum())  # 55 mm above the chest's new rest
+    down = (t >= land - 0.15) & (t < land)
+    h[down] = np.interp(t[down], [land - 0.15, land], [75.0, 20.0])
+    _, events = _watch(t, h, options=ReturnOptions(max_depth_mm=90.0))
+    rest = events[1][1][1]
+    assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(20.0, abs=0.6)
+    _, events = _watch(t, h)  # no limit: the hover it is (what session 18 did)
+    assert isinstance(events[1][1][1], RestEstimate) and events[1][1][1].value == pytest.approx(75.0, abs=1.0)
