@@ -88,8 +88,8 @@ class PipelineOptions:
     # located at the first strokes' recoil tops instead (no rest before them), only what a lean cannot do counts
     # (Pipeline._moved_at_tops): the point up or down by more than leaning (simulated 4-10 mm) or the filmed sets' first
     # tops (-7 to +8 mm off their later rest) move it (a stack put on or taken off: 37-47 mm) ...
-    relocate_tops_level_mm: float = 15.0
-    relocate_tops_tilt_deg: float = 15.0  # ... the palm turned toward the camera or back (flat 0-14 deg, turned 32-39)
+    relocate_tops_level_mm: float = 15.0  # ... the palm turned toward the camera or back (read flat at one, fully
+    # turned at the other: hand_point's tilt_none_deg / tilt_full_deg; the same stack read 6 then 25 deg at 15 fps) ...
     relocate_tops_min_mm: float = 10.0  # ... or the point farther from the camera in the chest plane (a lean slides one
     # seen hand's point toward it: 5-13 mm for the same hands, rendered; a stack taken off: 17 mm away)
     hand_size_rel_sd: float = 0.10  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %; on the
@@ -590,7 +590,9 @@ class Pipeline:
         d = tp.point_mm - old.point_mm
         if abs(d[2]) >= o.relocate_tops_level_mm:
             return True
-        if math.isfinite(tp.tilt_deg) and math.isfinite(old.tilt_deg) and abs(tp.tilt_deg - old.tilt_deg) >= o.relocate_tops_tilt_deg:
+        flat, turned = o.hand_point.tilt_none_deg, o.hand_point.tilt_full_deg
+        lo, hi = sorted((tp.tilt_deg, old.tilt_deg))
+        if lo <= flat and hi >= turned:  # (NaN: no tilt read, compares False)
             return True
         if pose is None:
             return False
