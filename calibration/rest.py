@@ -189,10 +189,13 @@ class TopFinder:
     (medians of the last samples, as the watcher judges stillness); its frames are the raw samples near its highest
     one (within ``top_mm`` and ``top_s``), its level that highest sample."""
 
-    def __init__(self, opt: "ReturnOptions", recent: deque[float], rising: bool, v: float, t_s: float) -> None:
+    def __init__(self, opt: "ReturnOptions", recent: deque[float], rising: bool, v: float, t_s: float,
+                 height: float = math.nan) -> None:
+        """``rising``: starting on a stroke's way up, its median ``v`` at ``t_s`` (the sample ``height``)."""
         self.opt = opt
         self._recent = recent  # the last samples (their median), shared with the watcher's stillness test
-        self._raw: deque[tuple[float, float]] = deque()  # the last second of samples (t, mm): a top's frames
+        self._raw: deque[tuple[float, float]] = deque([(t_s, height)] if math.isfinite(height) else [])  # the last
+        # second of samples (t, mm): a top's frames
         self._rising = rising  # a stroke is coming back up (its top not yet passed)
         self._hi, self._hi_t = v, t_s  # ... its highest median so far, and when
         self._trough = v
@@ -329,8 +332,7 @@ class ReturnWatcher:
         if compressing and self._rest is not None and self._rest.value - self._trough > o.max_depth_mm:
             self._rest = None  # the first stroke reached deeper below it than a compression goes: a hover
         if compressing and self._rest is None and o.tops > 0:  # no rest before it: hold on for the recoil tops
-            self._tops, self._tops_from = TopFinder(o, self._recent, True, v, t_s), t_s
-            self._tops._raw.append((t_s, height))
+            self._tops, self._tops_from = TopFinder(o, self._recent, True, v, t_s, height), t_s
             self._spans, self._levels = [], []
             return None
         if t_s - self._t0 < o.wait_s and not compressing:
