@@ -159,6 +159,12 @@ def _hand_evidence(lms_px: np.ndarray, world_m: np.ndarray, intr: CameraIntrinsi
     return n_m / np.linalg.norm(n_m), to_manikin @ off
 
 
+def toward_camera(cam_from_manikin: Pose) -> np.ndarray:
+    """The horizontal unit direction from the compression point toward the camera (manikin frame)."""
+    c = camera_center(cam_from_manikin)
+    return np.array([c[0], c[1], 0.0]) / (math.hypot(c[0], c[1]) or 1.0)
+
+
 def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_from_manikin: Pose,
                          options: HandPointOptions | None = None) -> TrackedPoint:
     """The tracked surface point at rest from the resting frames (see the module docstring)."""
@@ -180,7 +186,7 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
                 offsets.append(ev[1])
     stacked = bool(n_hands) and float(np.mean(np.array(n_hands) >= 2)) >= 0.5
     side = np.array([0.0, np.sign(c[1]) or -1.0, 0.0])  # horizontal, toward the camera's side of the midline
-    toward = np.array([c[0], c[1], 0.0]) / (math.hypot(c[0], c[1]) or 1.0)  # horizontal, toward the camera
+    toward = toward_camera(cam_from_manikin)
     if normals:
         n = np.median(np.array(normals), axis=0)
         n /= np.linalg.norm(n)

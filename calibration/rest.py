@@ -80,12 +80,13 @@ class RecoilTops:
         return self.spans[0][0]
 
     @property
-    def samples(self) -> int:
-        return len(self.used)
+    def used_spans(self) -> list[tuple[float, float]]:
+        """The used tops' frames: (first, last) time each."""
+        return [self.spans[i] for i in self.used]
 
     def covers(self, t_s: float) -> bool:
         """Whether a frame at ``t_s`` is at one of the used tops."""
-        return any(self.spans[i][0] <= t_s <= self.spans[i][1] for i in self.used)
+        return any(a <= t_s <= b for a, b in self.used_spans)
 
 
 class RestDetector:

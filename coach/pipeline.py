@@ -45,16 +45,16 @@ from typing import Callable, Iterable
 import numpy as np
 
 from calibration.camera import CameraIntrinsics
-from calibration.geometry import Pose, camera_center
+from calibration.geometry import Pose
 from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand, TrackedPoint,
-                                   core_floor_mm, depth_uncertainty_mm, level_drift_mm, locate_tracked_point, trace_noise_mm)
+                                   core_floor_mm, depth_uncertainty_mm, level_drift_mm, locate_tracked_point, toward_camera,
+                                   trace_noise_mm)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher
 from coach.core import CoreOptions, StreamingAnalyzer
-from coach.core.options import nominal_dt
-from coach.core.profiles import load_profile
+from coach.core.options import deepest_counted_mm, nominal_dt
 from coach.core.rest_moves import unresolved_rest_drop_mm
 from coach.core.types import Compression, SessionResult
 from vision.hand_motion import HandMotionRefiner, TranslationField
@@ -86,12 +86,12 @@ class PipelineOptions:
     # same hands put back as they were moved 0.0-1.6 mm (rendered, blurred included), and measuring through that
     # cost the blurred stacks at 640x480 0.16 mm; hands put back otherwise moved 22-52 mm
     # located at the first strokes' recoil tops instead (no rest before them), only what a lean cannot do counts
-    # (Pipeline._moved_at_tops): the point up or down by more than leaning (simulated 4-10 mm) or the filmed sets' first
-    # tops (-7 to +8 mm off their later rest) move it (a stack put on or taken off: 37-47 mm) ...
-    relocate_tops_level_mm: float = 15.0  # ... the palm turned toward the camera or back (read flat at one, fully
-    # turned at the other: hand_point's tilt_none_deg / tilt_full_deg; the same stack read 6 then 25 deg at 15 fps) ...
-    relocate_tops_min_mm: float = 10.0  # ... or the point farther from the camera in the chest plane (a lean slides one
-    # seen hand's point toward it: 5-13 mm for the same hands, rendered; a stack taken off: 17 mm away)
+    # (Pipeline._moved_at_tops; a lean slides one seen hand's point toward the camera: 5-13 mm, rendered):
+    relocate_tops_level_mm: float = 15.0  # the point up or down by more than leaning (simulated 4-10 mm) or the
+    # filmed sets' first tops (-7 to +8 mm off their later rest) move it (a stack put on or taken off: 37-47 mm);
+    # the palm read flat at one and fully turned at the other (hand_point's tilt_none_deg / tilt_full_deg; a change of
+    # 15 deg was too little: the same stack read 6 then 25 deg at 15 fps); or
+    relocate_tops_min_mm: float = 10.0  # the point this far farther from the camera (a stack taken off: 17-21 mm)
     hand_size_rel_sd: float = 0.10  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %; on the
     # rendered fallbacks, hands of 165-205 mm seen from the side and at 45 deg/45 deg, depth came out -17 to +13 %)
     hand_tag_rel_sd: float = 0.005  # hand tag: 1-sigma scale error (its printed size, its rest distance)
@@ -501,11 +501,13 @@ class Pipeline:
                     if rest.t_start_s <= self.records[i].t_s <= rest.t_end_s and math.isfinite(self.records[i].height_mm)]
             self._rest_height = float(np.median(vals)) if vals else None
         rest_mm = self._rest_height if self.opt.use_rest_baseline else None
-        self._core = StreamingAnalyzer(CoreOptions(profile=self.opt.profile, rest_height_mm=rest_mm))
+        core_options = CoreOptions(profile=self.opt.profile, rest_height_mm=rest_mm)
+        self._core = StreamingAnalyzer(core_options)
         tagged = self.geo.tag is not None and self.geo.tag.has_reference
         if self.opt.relocate_hands and rest_mm is not None and (self.geo.tracked is not None or tagged):
-            deepest = CoreOptions.max_depth_frac * load_profile(self.opt.profile).depth_mm.max  # (a deeper "stroke": no rest)
-            self._returns = ReturnWatcher(rest_mm, replace(self.opt.returns, max_depth_mm=deepest))
+            # a "rest" the first stroke then goes deeper below than the core counts is a hover
+            returns = replace(self.opt.returns, max_depth_mm=deepest_counted_mm(core_options))
+            self._returns = ReturnWatcher(rest_mm, returns)
         return self._flush_held()
 
     def _flush_held(self) -> list[Compression]:
@@ -558,8 +560,8 @@ class Pipeline:
             return False
         self._tag_z0, self._matcher = self._rest_height, OffsetMatcher()
         if tops:  # the tops' frames lie up to top_mm below their highest: each top's highest reads as the rest
-            peaks = [max(f, key=lambda i: self.records[i].height_mm) for a, b in (rest.spans[k] for k in rest.used)
-                     if (f := [i for i in tidx if a <= self.records[i].t_s <= b and i in self._poses])]
+            peaks = [max(f, key=lambda i: self.records[i].height_mm)
+                     for f in self._top_frames(rest, [i for i in tidx if i in self._poses])]
             if peaks:
                 self._tag_z0 -= float(np.median([tag.displacement_mm(self._tag_corners[i], self._poses[i]) for i in peaks]))
         return True
@@ -574,10 +576,9 @@ class Pipeline:
             self.warnings.append(f"the hands could not be located again after a pause ({exc})")
             return False
         old = self.geo.tracked
-        moved = tp.point_mm - old.point_mm
         if isinstance(rest, RecoilTops):
             return (tag_moved or self._moved_at_tops(tp, old, mid)) and self._remeasure_from(tp, mid, idx, rest)
-        if float(np.linalg.norm(moved)) < self.opt.relocate_min_mm:
+        if float(np.linalg.norm(tp.point_mm - old.point_mm)) < self.opt.relocate_min_mm:
             return True  # the same surface, resting where it did: measured, and nothing to change
         return self._remeasure_from(tp, mid, idx, rest)
 
@@ -596,8 +597,7 @@ class Pipeline:
             return True
         if pose is None:
             return False
-        toward = camera_center(pose)[:2] - old.point_mm[:2]
-        return float(-d[:2] @ toward) / max(float(np.linalg.norm(toward)), 1e-9) >= o.relocate_tops_min_mm
+        return float(-d @ toward_camera(pose)) >= o.relocate_tops_min_mm
 
     def _remeasure_from(self, tp: TrackedPoint, mid: Pose | None, idx: list[int], rest: RestEstimate | RecoilTops) -> bool:
         """Measure through the surface located again: the held frames anew, shifted so that the rest reads as the first."""
@@ -610,11 +610,10 @@ class Pipeline:
             pose = self._poses.get(i, self._last_pose)
             if math.isfinite(r.height_mm) and pose is not None:
                 raw[i] = self.geo.measure(np.array(r.xy_px), pose)
-        level = [raw[i][0] for i in idx if i in raw and math.isfinite(raw[i][0])]
+        have = [i for i in idx if i in raw and math.isfinite(raw[i][0])]
+        level = [raw[i][0] for i in have]
         if isinstance(rest, RecoilTops):  # each top's highest frame, as the watcher read them (their median)
-            tops = [[raw[i][0] for i in idx if i in raw and a <= self.records[i].t_s <= b and math.isfinite(raw[i][0])]
-                    for a, b in (rest.spans[k] for k in rest.used)]
-            level = [max(v) for v in tops if v]
+            level = [max(raw[i][0] for i in f) for f in self._top_frames(rest, have)]
         if not level:
             return False
         self._offset_mm = float(np.median(level)) - self._rest_height
@@ -633,6 +632,11 @@ class Pipeline:
             h, from_tag = self._matcher.combine(th, r.height_mm)
             self.hand_tag_frames += int(from_tag)
             self.records[i] = replace(r, height_mm=h)
+
+    def _top_frames(self, tops: RecoilTops, frames: list[int]) -> list[list[int]]:
+        """``frames`` grouped by the used top they belong to (tops without any left out)."""
+        groups = [[i for i in frames if a <= self.records[i].t_s <= b] for a, b in tops.used_spans]
+        return [g for g in groups if g]
 
     def _rest_frames(self, rest: RestEstimate | RecoilTops | None, have: dict) -> list[int]:
         """Held frames of the rest hold (or recoil tops) that have an entry in ``have`` (no hold: the first 60)."""

@@ -106,6 +106,11 @@ NOMINAL_SAMPLES = 16  # samples used to fix the nominal rate
 RELEASE_WAIT_INTERVALS = 1.25  # the release is watched for at least this many nominal sample intervals (jitter)
 
 
+def deepest_counted_mm(options: CoreOptions, profile: Profile | None = None) -> float:
+    """Deeper than this is a hand movement, not a compression (a share of the profile's maximum depth)."""
+    return options.max_depth_frac * (profile or load_profile(options.profile)).depth_mm.max
+
+
 def resolve(options: CoreOptions, dt_s: float) -> Params:
     prof = load_profile(options.profile)
     if options.sample_rate_hz:
@@ -137,7 +142,7 @@ def resolve(options: CoreOptions, dt_s: float) -> Params:
         top_fit_s=top_fit,
         vertex_s=vertex,
         min_depth_mm=options.min_depth_frac * prof.depth_mm.min,
-        max_depth_mm=options.max_depth_frac * prof.depth_mm.max,
+        max_depth_mm=deepest_counted_mm(options, prof),
         release_wait_s=wait,
         back_s=back,
     )
