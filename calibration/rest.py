@@ -89,6 +89,14 @@ class RecoilTops:
         return any(a <= t_s <= b for a, b in self.used_spans)
 
 
+def rest_of_tops(tops: RecoilTops) -> RestEstimate:
+    """The recoil tops' rest as a ``RestEstimate`` (what reports show of a rest): their level, from the first used
+    top's first frame to the last one's last, one sample per used top, their levels' spread."""
+    used = [tops.levels[i] for i in tops.used]
+    spans = tops.used_spans
+    return RestEstimate(tops.value, spans[0][0], spans[-1][1], len(used), float(max(used) - min(used)))
+
+
 class RestDetector:
     """Finds the first still hold of at least ``min_hold_s``; ``push`` returns it once final."""
 
@@ -178,6 +186,10 @@ class ReturnOptions:
     tops_wait_s: float = 4.0  # from the first stroke's rise, how long they are waited for at most
     top_mm: float = 3.0  # a top's frames: its samples within this of its highest one ...
     top_s: float = 0.1  # ... and within this of it in time
+    rest_needs_tops: bool = False  # (a session's start) a still hold before the first stroke counts only once the
+    # tops have come too, all of them (hands being placed rest and dip as well); without them, nothing
+    tops_early: bool = True  # say each top from the first used one on (``TOPS``), so that the caller may end the hold
+    # there when it already shows the same hands (the live feed waits ~1 s less; see Pipeline._same_at_tops)
     # once taken for the rest, the set's later tops: if two (the median of three) rise this far above it, the tops it was
     # taken from were leaning (a lean lowers a top, nothing raises one), and the rest is raised by that much ...
     raise_mm: float = 5.0  # (the filmed sets' tops wander up to 4.5 mm above a level taken at their first tops: at the
@@ -252,7 +264,9 @@ class ReturnWatcher:
     returns ``"start"`` when the hands come back (from then on the caller holds samples), then ``("end", rest)`` once
     the first stroke has come back up (or ``wait_s`` passed), with the last still hold before that stroke (None if
     there was none: the held samples go on as they are). Without such a rest, and with ``tops`` set, it holds on
-    through the first strokes and ends with their ``RecoilTops`` instead (None if there were none). After the caller
+    through the first strokes and ends with their ``RecoilTops`` instead (None if there were none); on the way, with
+    ``tops_early``, it returns ``("tops", tops so far)`` as each top from the first used one passes, and the caller
+    may end the hold there with ``finish()``. After the caller
     has taken such tops for the rest (``follow``), it returns ``("raise", mm)`` when later tops of the set rise that
     far above ``level``: the tops it was taken from were leaning.
     """
@@ -260,6 +274,7 @@ class ReturnWatcher:
     START = "start"
     END = "end"
     RAISE = "raise"
+    TOPS = "tops"
 
     def __init__(self, level: float, options: ReturnOptions | None = None) -> None:
         self.level = float(level)
@@ -286,6 +301,15 @@ class ReturnWatcher:
     def holding(self) -> bool:
         return self._t0 is not None
 
+    def begin(self, t_s: float, height: float) -> None:
+        """Hold from this sample on, as when the hands come back: what ``push`` does on a return, and what the first
+        hands of a session are given when they compress without a rest hold (``Pipeline``'s start)."""
+        self._follow = None
+        self._t0, self._det = t_s, RestDetector(self.opt.rest)
+        self._det.push(t_s, height)
+        self._recent = deque([height], maxlen=max(1, self.opt.rest.smooth_samples))
+        self._peak = self._trough = height
+
     def follow(self) -> None:
         """The caller took the recoil tops for the rest (heights from now on read it as ``level``): watch the set's
         later tops, and say when they rise above it."""
@@ -304,11 +328,7 @@ class ReturnWatcher:
             if not back:
                 return self._push_follow(t_s, height)
             self.returns += 1
-            self._follow = None
-            self._t0, self._det = t_s, RestDetector(o.rest)
-            self._det.push(t_s, height)
-            self._recent = deque([height], maxlen=max(1, o.rest.smooth_samples))
-            self._peak = self._trough = height
+            self.begin(t_s, height)
             return self.START
         if self._tops is not None:
             return self._push_tops(t_s, height)
@@ -332,7 +352,7 @@ class ReturnWatcher:
             compressing = self._peak - self._trough >= o.rise_mm and v - self._trough >= o.rise_mm
         if compressing and self._rest is not None and self._rest.value - self._trough > o.max_depth_mm:
             self._rest = None  # the first stroke reached deeper below it than a compression goes: a hover
-        if compressing and self._rest is None and o.tops > 0:  # no rest before it: hold on for the recoil tops
+        if compressing and o.tops > 0 and (self._rest is None or o.rest_needs_tops):  # hold on for the recoil tops
             self._tops, self._tops_from = TopFinder(o, self._recent, True, v, t_s, height), t_s
             self._spans, self._levels = [], []
             return None
@@ -350,6 +370,8 @@ class ReturnWatcher:
             self._spans.append(top[0])
             self._levels.append(top[1])
         if len(self._levels) < self.opt.tops and t_s - self._tops_from < self.opt.tops_wait_s:
+            if top is not None and len(self._levels) >= 2 and self.opt.tops_early:  # (the first is never used alone)
+                return self.TOPS, self._recoil_tops()
             return None
         return self.END, self.finish()
 
@@ -372,6 +394,9 @@ class ReturnWatcher:
         self._follow_levels = []  # (the heights from here on read the raised rest as the level)
         return self.RAISE, rise
 
+    def _recoil_tops(self) -> RecoilTops:
+        return RecoilTops(tuple(self._spans), tuple(self._levels), self.opt.top_mm)
+
     def finish(self, open_hold: bool = True) -> RestEstimate | RecoilTops | None:
         """The rest found since the return (end of input: a still hold still open counts, if long enough), or the
         recoil tops when there was none."""
@@ -380,7 +405,9 @@ class ReturnWatcher:
             if top is not None:
                 self._spans.append(top[0])
                 self._levels.append(top[1])
-            rest = RecoilTops(tuple(self._spans), tuple(self._levels), self.opt.top_mm) if self._levels else None
+            rest = self._recoil_tops() if self._levels else None
+            if self.opt.rest_needs_tops:  # the still hold before them if there was one; either only with all the tops
+                rest = (self._rest or rest) if len(self._levels) >= self.opt.tops else None
             self._tops, self._spans, self._levels = None, [], []
         else:
             est = self._det.finish() if (open_hold and self._det is not None) else None

@@ -52,7 +52,8 @@ from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
-from calibration.rest import RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher
+from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
+                             rest_of_tops)
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import deepest_counted_mm, nominal_dt
 from coach.core.rest_moves import unresolved_rest_drop_mm
@@ -82,6 +83,10 @@ class PipelineOptions:
     relocate_hands: bool = True  # marker modes with a rest hold: locate the hands again when they come back from a
     # pause and rest still before compressing (they may be put back otherwise; calibration.rest.ReturnWatcher)
     returns: ReturnOptions = ReturnOptions()
+    start_at_tops: bool = True  # marker modes: hands that start compressing without a rest hold are located, and the
+    # rest taken, at their short still hold before the first stroke, or else at the first strokes' recoil tops, as
+    # after a pause; either once all ``returns.tops`` tops have come (fewer may be hands being placed), instead of
+    # waiting rest_timeout_s and measuring from the core's baseline
     relocate_min_mm: float = 3.0  # measure through the surface located after a pause only if it moved this far: the
     # same hands put back as they were moved 0.0-1.6 mm (rendered, blurred included), and measuring through that
     # cost the blurred stacks at 640x480 0.16 mm; hands put back otherwise moved 22-52 mm
@@ -92,6 +97,8 @@ class PipelineOptions:
     # the palm read flat at one and fully turned at the other (hand_point's tilt_none_deg / tilt_full_deg; a change of
     # 15 deg was too little: the same stack read 6 then 25 deg at 15 fps); or
     relocate_tops_min_mm: float = 10.0  # the point this far farther from the camera (a stack taken off: 17-21 mm)
+    tops_same_margin: float = 0.5  # the first used top shows the same hands at once (no wait for the others) when it
+    # is within this fraction of each threshold above, its palm tilt within the flat-to-turned gap (Pipeline._same_at_tops)
     hand_size_rel_sd: float = 0.10  # hand-size mode: 1-sigma scale error (adult hands differ by about +-10 %; on the
     # rendered fallbacks, hands of 165-205 mm seen from the side and at 45 deg/45 deg, depth came out -17 to +13 %)
     hand_tag_rel_sd: float = 0.005  # hand tag: 1-sigma scale error (its printed size, its rest distance)
@@ -145,6 +152,17 @@ class PipelineResult:
     # the lean those tops may have held (every depth of the set reads that much shallow), inside the stated
     # uncertainty: how far the set's later tops rose above them, or else this trainee's leaning before the pause
     tops_raised_mm: float = 0.0  # ... of that, what later tops showed and the rest was raised by
+    rest_at_tops: bool = False  # the first rest was taken at the first strokes' recoil tops (no rest hold was seen)
+    feedback_delays_s: list[tuple[float, float]] = field(default_factory=list)  # live: (release time, how long after
+    # it the frame that gave the compression out came) for each compression given out by ``process`` (frames held
+    # before a rest is known delay theirs; the end of input's are not live and not here)
+
+    def feedback_delay_stats_s(self) -> dict[str, float]:
+        """Median, 95th percentile and maximum of the live feedback delays (NaN without any)."""
+        d = np.array([x for _, x in self.feedback_delays_s])
+        if not d.size:
+            return {"median": math.nan, "p95": math.nan, "max": math.nan}
+        return {"median": float(np.median(d)), "p95": float(np.percentile(d, 95)), "max": float(d.max())}
 
     def trace(self) -> dict[str, list]:
         def col(name):
@@ -251,7 +269,9 @@ class Pipeline:
         self._held: list[int] = []  # record indices not yet pushed to the core
         self._rest: RestEstimate | None = None
         self._rest_height: float | None = None
+        self._rest_at_tops = False
         self._rest_det: RestDetector | None = None
+        self._start_watch: ReturnWatcher | None = None  # no rest hold yet: a short one, or the recoil tops (start_at_tops)
         self._t_first_hand: float | None = None
         self._last_t: float | None = None
         # hand-size mode keeps the used hands' landmarks of held frames
@@ -270,8 +290,10 @@ class Pipeline:
         self._located: list[TrackedPoint] = []  # every location of the hands (the first at the rest hold)
         self._rest_measured_s: list[float] = []  # when the rest was measured again after a pause
         self._raised: list[tuple[float, float]] = []  # ... taken at recoil tops: (when, how far later tops raised it)
+        self._tops_rest = False  # the rest now measured from was taken at recoil tops (later tops are watched)
         self._last_pose: Pose | None = None
         self.relocations = 0
+        self._delays: list[tuple[float, float]] = []  # (release, delay) of each compression given out live
         self._matcher = OffsetMatcher()
         self.hand_tag_frames = 0
         self.frames_lost = 0
@@ -294,6 +316,15 @@ class Pipeline:
     @property
     def core_started(self) -> bool:
         return self._core is not None
+
+    @property
+    def settled_records(self) -> int:
+        """How many of ``records`` are final: all but the frames held back while the hands are located again after a
+        pause (they are re-measured then). A live consumer takes records up to here, so that it measures what
+        ``analyze`` measures (0 before the core starts: every frame is held until the rest is known)."""
+        if self._core is None:
+            return 0
+        return self._held[0] if self._held else len(self.records)
 
     @classmethod
     def from_calibration(cls, station, size_wh: tuple[int, int], *, model_path, options: PipelineOptions | None = None,
@@ -362,7 +393,9 @@ class Pipeline:
             xy, conf, n_hands, h, ax = (math.nan, math.nan), 0.0, 0, math.nan, math.nan
         rec = FrameRecord(idx, t_s, xy, conf, n_hands, h, ax)
         self.records.append(rec)
-        return PipelineStep(rec, self._feed(len(self.records) - 1), self._core.state if self._core else None)
+        out = self._feed(len(self.records) - 1)
+        self._delays += [(c.t_release_s, t_s - c.t_release_s) for c in out]
+        return PipelineStep(rec, out, self._core.state if self._core else None)
 
     def _measure(self, image: np.ndarray, t_ms: int, t_s: float) -> tuple[tuple[float, float], float, int, float, float]:
         """(xy_px, confidence, n_hands, height_mm, axial_mm) of one frame."""
@@ -458,6 +491,8 @@ class Pipeline:
             if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
                 rec = self._raise(ri, ev[1])
                 ev = None
+            elif isinstance(ev, tuple) and ev[0] == ReturnWatcher.TOPS:  # the tops so far: the same hands already?
+                ev = (ReturnWatcher.END, self._returns.finish()) if self._same_at_tops(ev[1]) else None
             if ev is None and not self._holding:
                 return self._core.push(rec.t_s, rec.height_mm)
             self._held.append(ri)
@@ -470,6 +505,12 @@ class Pipeline:
             r = self._rest_det.push(rec.t_s, self._rest_value(rec))
             if r is not None:
                 return self._start_core(r)
+            if self._watch_start(rec):
+                ev = self._start_watch.push(rec.t_s, rec.height_mm)
+                if isinstance(ev, tuple) and ev[0] == ReturnWatcher.END:
+                    if ev[1] is not None:  # compressing in rhythm without a rest hold: its short hold, or the tops
+                        return self._start_core(ev[1])
+                    self._start_watch = None  # a few tops, or a hold and no rhythm (hands being placed?): look again
         if self._t_first_hand is not None and rec.t_s - self._t_first_hand > self.opt.rest_timeout_s:
             self.warnings.append(
                 f"no resting hold of the hands (about {self.opt.rest.hold_s:g} s without pushing) was seen in the first "
@@ -477,6 +518,20 @@ class Pipeline:
             )
             return self._start_core(None)
         return []
+
+    def _watch_start(self, rec: FrameRecord) -> bool:
+        """Whether the first hands are watched for compressing before a rest hold (marker modes, ``start_at_tops``):
+        from the first height on (and again after each look that found no tops), as hands coming back from a pause
+        are, waiting as long as it takes; the rest hold, if one comes first, wins."""
+        if self._start_watch is None:
+            if not (self.opt.start_at_tops and self.geo.mode != MODE_HAND and math.isfinite(rec.height_mm)):
+                return False
+            deepest = deepest_counted_mm(CoreOptions(profile=self.opt.profile))
+            self._start_watch = ReturnWatcher(math.nan, replace(self.opt.returns, max_depth_mm=deepest, wait_s=math.inf,
+                                                               tops_early=False, rest_needs_tops=True))
+            self._start_watch.begin(rec.t_s, rec.height_mm)
+            return False
+        return self._start_watch.holding
 
     def _raise(self, ri: int, rise_mm: float) -> FrameRecord:
         """The set's tops rose above the rest taken at its first recoil tops (they were leaning): lower every height
@@ -490,15 +545,16 @@ class Pipeline:
         self.records[ri] = rec = replace(rec, height_mm=rec.height_mm - rise_mm)
         return rec
 
-    def _start_core(self, rest: RestEstimate | None) -> list[Compression]:
-        self._rest = rest
+    def _start_core(self, rest: RestEstimate | RecoilTops | None) -> list[Compression]:
+        tops = rest if isinstance(rest, RecoilTops) else None
+        self._rest = rest_of_tops(tops) if tops is not None else rest
+        self._rest_at_tops = tops is not None
         if self.geo.mode == MODE_HAND:
             self._build_hand_frame(rest)
         else:
             self._remeasure_held(rest)
         if rest is not None:
-            vals = [self.records[i].height_mm for i in self._held
-                    if rest.t_start_s <= self.records[i].t_s <= rest.t_end_s and math.isfinite(self.records[i].height_mm)]
+            vals = self._rest_levels(rest, [i for i in self._held if math.isfinite(self.records[i].height_mm)])
             self._rest_height = float(np.median(vals)) if vals else None
         rest_mm = self._rest_height if self.opt.use_rest_baseline else None
         core_options = CoreOptions(profile=self.opt.profile, rest_height_mm=rest_mm)
@@ -508,7 +564,19 @@ class Pipeline:
             # a "rest" the first stroke then goes deeper below than the core counts is a hover
             returns = replace(self.opt.returns, max_depth_mm=deepest_counted_mm(core_options))
             self._returns = ReturnWatcher(rest_mm, returns)
+            if tops is not None:  # the rest was taken at recoil tops: a lean there shows when later tops rise
+                self._raised.append((tops.t_start_s, 0.0))
+                self._returns.follow()
+                self._tops_rest = True
+        self._start_watch = None
         return self._flush_held()
+
+    def _rest_levels(self, rest: RestEstimate | RecoilTops, frames: list[int]) -> list[float]:
+        """The heights that say the rest's level: the hold's frames, or each used recoil top's highest frame (a top's
+        frames lie up to ``top_mm`` below it)."""
+        if isinstance(rest, RecoilTops):
+            return [max(self.records[i].height_mm for i in f) for f in self._top_frames(rest, frames)]
+        return [self.records[i].height_mm for i in frames if rest.covers(self.records[i].t_s)]
 
     def _flush_held(self) -> list[Compression]:
         assert self._core is not None
@@ -538,9 +606,12 @@ class Pipeline:
         if (relocated or tag_moved) and rest is not None:
             self.relocations += 1
             self._rest_measured_s.append(rest.t_start_s)
-            if isinstance(rest, RecoilTops) and self._returns is not None:
+            self._tops_rest = isinstance(rest, RecoilTops)
+            if self._tops_rest and self._returns is not None:
                 self._raised.append((rest.t_start_s, 0.0))
                 self._returns.follow()
+        elif self._tops_rest and self._returns is not None:
+            self._returns.follow()  # the same hands, still measured from a rest taken at recoil tops: watch on
         return self._flush_held()
 
     def _reference_tag_again(self, rest: RestEstimate | RecoilTops | None) -> bool | None:
@@ -548,30 +619,32 @@ class Pipeline:
         moved (False); None if it was not seen there: the markerless location decides."""
         tag = self.geo.tag
         assert tag is not None and self._rest_height is not None
-        tidx = self._rest_frames(rest, self._tag_corners) if rest is not None else []
         tops = isinstance(rest, RecoilTops)
-        pose0 = self.geo.manikin.cam_from_manikin if self.geo.manikin is not None else None
-        old = tag.reference_mm
-        if not tidx or pose0 is None or not tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
+        old = self._tag_reference_at(rest) if rest is not None else None
+        if old is None:
             return None
-        d = tag.reference_mm - old
-        if tops and np.abs(d[:, :2]).max() < self.opt.relocate_tops_min_mm and abs(d[:, 2].mean()) < self.opt.relocate_tops_level_mm:
+        if tops and not self._tag_moved(tag.reference_mm - old, 1.0):
             tag.restore_reference(old)  # the tag is where it was: a top's level is no rest's
             return False
+        tidx = self._rest_frames(rest, self._tag_corners)
         self._tag_z0, self._matcher = self._rest_height, OffsetMatcher()
-        if tops:  # the tops' frames lie up to top_mm below their highest: each top's highest reads as the rest
-            peaks = [max(f, key=lambda i: self.records[i].height_mm)
-                     for f in self._top_frames(rest, [i for i in tidx if i in self._poses])]
-            if peaks:
-                self._tag_z0 -= float(np.median([tag.displacement_mm(self._tag_corners[i], self._poses[i]) for i in peaks]))
+        if tops:
+            self._tag_z0 -= self._tag_at_peaks_mm(rest, tidx)
         return True
+
+    def _tag_at_peaks_mm(self, tops: RecoilTops, frames: list[int]) -> float:
+        """The tag's displacement at the used tops' highest frames (median; 0 if none): its reference is their frames'
+        median pose, up to ``top_mm`` below the highest, so its level less this reads each top's highest as the rest."""
+        peaks = [max(f, key=lambda i: self.records[i].height_mm)
+                 for f in self._top_frames(tops, [i for i in frames if i in self._poses])]
+        tag = self.geo.tag
+        return float(np.median([tag.displacement_mm(self._tag_corners[i], self._poses[i]) for i in peaks])) if peaks else 0.0
 
     def _relocate(self, idx: list[int], rest: RestEstimate | RecoilTops, tag_moved: bool | None = None) -> bool:
         """Locate the hands from the held rest frames ``idx`` and re-measure the held frames through them."""
         assert self._rest_height is not None and self.geo.tracked is not None
-        mid = self._poses.get(idx[len(idx) // 2], self._last_pose)
         try:
-            tp = locate_tracked_point([self._rest_obs[i] for i in idx], self.geo.intr, mid, self.opt.hand_point)
+            tp, mid = self._locate_at(idx)
         except ValueError as exc:
             self.warnings.append(f"the hands could not be located again after a pause ({exc})")
             return False
@@ -581,6 +654,11 @@ class Pipeline:
         if float(np.linalg.norm(tp.point_mm - old.point_mm)) < self.opt.relocate_min_mm:
             return True  # the same surface, resting where it did: measured, and nothing to change
         return self._remeasure_from(tp, mid, idx, rest)
+
+    def _locate_at(self, idx: list[int]) -> tuple[TrackedPoint, Pose | None]:
+        """The hands located from the held frames ``idx`` (and the manikin pose of the middle one); ValueError if not."""
+        mid = self._poses.get(idx[len(idx) // 2], self._last_pose)
+        return locate_tracked_point([self._rest_obs[i] for i in idx], self.geo.intr, mid, self.opt.hand_point), mid
 
     def _moved_at_tops(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None) -> bool:
         """Whether hands located at recoil tops are others than before. A top's level is no rest's: a lean lowers
@@ -598,6 +676,51 @@ class Pipeline:
         if pose is None:
             return False
         return float(-d @ toward_camera(pose)) >= o.relocate_tops_min_mm
+
+    def _same_at_tops(self, tops: RecoilTops) -> bool:
+        """Whether the recoil tops so far already show the same hands, clearly: every move ``_end_return`` would see
+        (the tag's, else the markerless point's) within ``tops_same_margin`` of its threshold, the palm tilts closer
+        than the flat-to-turned gap. Then the held frames go on at once: the hold otherwise lasts ~2 s into the set,
+        and its first compressions reach the live feed that late. Changes nothing; anything less clear waits."""
+        o, k = self.opt, self.opt.tops_same_margin
+        tag = self.geo.tag
+        if tag is not None and tag.has_reference and self._rest_height is not None:
+            old = self._tag_reference_at(tops)
+            if old is not None:  # a seen tag decides, as at the end
+                d = tag.reference_mm - old
+                tag.restore_reference(old)
+                return not self._tag_moved(d, k)
+        idx = self._rest_frames(tops, self._rest_obs)
+        if self.geo.tracked is None or not idx or self._rest_height is None:
+            return self.geo.tracked is None  # (nothing to locate again: nothing the end could change)
+        try:
+            tp, mid = self._locate_at(idx)
+        except ValueError:
+            return False
+        old = self.geo.tracked
+        d = tp.point_mm - old.point_mm
+        gap = o.hand_point.tilt_full_deg - o.hand_point.tilt_none_deg
+        if abs(d[2]) >= k * o.relocate_tops_level_mm or abs(tp.tilt_deg - old.tilt_deg) >= gap:
+            return False  # (NaN tilts compare False: no tilt read, as at the end)
+        return mid is None or float(-d @ toward_camera(mid)) < k * o.relocate_tops_min_mm
+
+    def _tag_reference_at(self, rest: RestEstimate | RecoilTops) -> np.ndarray | None:
+        """The worn tag's rest pose read again at ``rest``'s frames; returns the one it replaced (``restore_reference``
+        puts it back), or None if the tag was not seen there (nothing changed)."""
+        tag = self.geo.tag
+        assert tag is not None
+        tidx = self._rest_frames(rest, self._tag_corners)
+        pose0 = self.geo.manikin.cam_from_manikin if self.geo.manikin is not None else None
+        old = tag.reference_mm
+        if not tidx or pose0 is None or not tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
+            return None
+        return old
+
+    def _tag_moved(self, d: np.ndarray, k: float) -> bool:
+        """Whether the tag's rest corners moved by ``d`` (4 x 3, mm) count as other hands at recoil tops (``k``: the
+        fraction of the thresholds to judge by; a lean moves a tag little)."""
+        o = self.opt
+        return bool(np.abs(d[:, :2]).max() >= k * o.relocate_tops_min_mm or abs(d[:, 2].mean()) >= k * o.relocate_tops_level_mm)
 
     def _remeasure_from(self, tp: TrackedPoint, mid: Pose | None, idx: list[int], rest: RestEstimate | RecoilTops) -> bool:
         """Measure through the surface located again: the held frames anew, shifted so that the rest reads as the first."""
@@ -644,7 +767,7 @@ class Pipeline:
             return [i for i in self._held if rest.covers(self.records[i].t_s) and i in have]
         return [i for i in self._held if i in have][:60]
 
-    def _remeasure_held(self, rest: RestEstimate | None) -> None:
+    def _remeasure_held(self, rest: RestEstimate | RecoilTops | None) -> None:
         """Marker modes: locate the tracked hand surface from the rest hold, set up the hand tag, and re-measure
         every held frame with them (the rest hold itself was found on the midline plane's heights)."""
         pose0 = self.geo.manikin.cam_from_manikin if self.geo.manikin is not None else None
@@ -669,8 +792,11 @@ class Pipeline:
             if not tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
                 self.warnings.append("the hand tag was not seen during the rest hold: depth is markerless")
             else:
-                ri = [self.records[i].height_mm for i in tidx if math.isfinite(self.records[i].height_mm)]
+                fin = [i for i in tidx if math.isfinite(self.records[i].height_mm)]
+                ri = self._rest_levels(rest, fin) if rest is not None else [self.records[i].height_mm for i in fin]
                 self._tag_z0 = float(np.median(ri)) if ri else 0.0
+                if isinstance(rest, RecoilTops):
+                    self._tag_z0 -= self._tag_at_peaks_mm(rest, fin)
                 self._combine_tag(self._held)
 
     def _depth_uncertainty(self, session: SessionResult, drift: float) -> float:
@@ -743,6 +869,8 @@ class Pipeline:
     def finish(self, wall_s: float = math.nan) -> PipelineResult:
         if self._core is None:
             r = self._rest_det.finish() if self._rest_det is not None else None
+            if r is None and self._start_watch is not None and self._start_watch.holding:
+                r = self._start_watch.finish()  # (ended while compressing without a rest hold: its rest, if complete)
             self._start_core(r)
         assert self._core is not None
         if self._returns is not None and self._returns.holding:
@@ -767,7 +895,7 @@ class Pipeline:
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
                               rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
-                              tops_raised_mm=raised)
+                              tops_raised_mm=raised, rest_at_tops=self._rest_at_tops, feedback_delays_s=list(self._delays))
 
     def _tops_lean_mm(self, session: SessionResult, t_p: float, raised_mm: float) -> float:
         """The lean a rest taken at the recoil tops after the pause at ``t_p`` may hold. Later tops that rose above

@@ -205,14 +205,14 @@ def replaced(work, hands_dir, hand_model_path):
     """Two sets around a ventilation pause (15 s of CPR, sets of 10): the hands come back as another family."""
     done: dict = {}
 
-    def get(first: str, then: str, return_rest_s: tuple[float, float] = (0.2, 0.5)):
-        key = (first, then, return_rest_s)
+    def get(first: str, then: str, return_rest_s: tuple[float, float] = (0.2, 0.5), straight_in: bool = False):
+        key = (first, then, return_rest_s, straight_in)
         if key not in done:
-            sub = work / f"then-{first}-{then}-{return_rest_s[1]:g}"
+            sub = work / f"then-{first}-{then}-{return_rest_s[1]:g}{'-straight-in' if straight_in else ''}"
             sub.mkdir(exist_ok=True)
             fam = {**FAMILIES, **VARIANTS}
             done[key] = run_family_case(VIEWS["side30"], fam[first], sub, hands_dir, sim_s=15.0, per_set=10,
-                                        family_after=fam[then], return_rest_s=return_rest_s)
+                                        family_after=fam[then], return_rest_s=return_rest_s, straight_in=straight_in)
         return done[key]
 
     return get
@@ -270,6 +270,13 @@ def test_a_worn_tag_put_back_turned_is_referenced_again(replaced):
 NO_REST_S = (0.0, 0.07)
 
 
+def _after_the_pause_delays_s(out) -> list[float]:
+    """How long after its release each compression of the second set came out of the live pipeline (in order)."""
+    rd = sorted(out["live"]["feedback_delays_s"])
+    gap = int(np.argmax(np.diff([r for r, _ in rd]))) + 1  # the pause: the longest time between two releases
+    return [d for _, d in rd[gap:]]
+
+
 def _located_at_tops(case, out, acc) -> list[float]:
     """As ``_located_again``, from the recoil tops: the statement holds the lean those tops may have had, which here is
     this trainee's leaning before the pause (seed 3 leans 7-10 mm on 6 of the first set's 10 compressions)."""
@@ -286,6 +293,9 @@ def test_a_stack_then_one_hand_without_a_rest_is_located_at_the_recoil_tops(repl
     case, out, acc = replaced("stacked", "heel", NO_REST_S)
     errs = _located_at_tops(case, out, acc)
     assert len(errs) == 6 and max(abs(e) for e in errs) < 1.0
+    # the price, live: the set's first compressions wait for the tops (1.98 s for the first, measured)
+    d = _after_the_pause_delays_s(out)
+    assert 1.5 < d[0] < 2.3 and max(d[4:]) < 0.2
 
 
 def test_one_hand_then_turned_without_a_rest_is_located_at_the_recoil_tops(replaced):
@@ -294,6 +304,57 @@ def test_one_hand_then_turned_without_a_rest_is_located_at_the_recoil_tops(repla
     case, out, acc = replaced("heel", "palm", NO_REST_S)
     errs = _located_at_tops(case, out, acc)
     assert len(errs) == 6 and max(abs(e) for e in errs) < 1.0
+
+
+def test_hands_that_never_rest_are_located_at_their_first_recoil_tops(replaced):
+    """No rest hold at the start either (the hands on the chest from the first frame, compressing after 0.1 s), a
+    stack, then one hand without a rest: the pipeline used to hold every frame for 8 s waiting for a rest, then
+    measured from the baseline the core tracks and never located the hands again (the first set's compressions came
+    out up to 6.7 s late; the second set read +35 mm on three compressions, +6.0 mm bias outside its +-4.7). Now the
+    first strokes' recoil tops give the rest and the hands' place, as after a pause."""
+    case, out, acc = replaced("stacked", "heel", NO_REST_S, True)
+    assert acc.count == acc.truth_count == acc.matched
+    rest = out["calibration"]["rest"]
+    assert rest is not None and rest["at_recoil_tops"] and rest["samples"] == 3  # (one per used top: all but the first)
+    assert case.scenario.truth[0].t_release_s < rest["t_start_s"] < rest["t_end_s"] < case.scenario.truth[4].t_release_s
+    assert out["calibration"]["relocations"] == 1 and not out["warnings"]
+    assert abs(acc.depth_bias_mm) < 0.6 and acc.depth_max_mm < 1.2
+    assert out["live"]["feedback_delay_s"]["max"] < 2.3  # the set's first compressions wait for the tops, no more
+
+
+def test_hands_being_placed_before_their_rest_hold_do_not_start_the_session(work, hands_dir, hand_model_path):
+    """Two 20 mm dips as the hand is placed, then 2 s still, then compressions: the watcher that looks for
+    compressing without a rest hold takes the dips for strokes and starts collecting tops, but the rest hold ends
+    first (at the first downstroke) and is the reference, as before. The core counts each dip as a shallow
+    compression, as it would any 20 mm stroke."""
+    from dataclasses import replace
+
+    from render.accuracy import RenderedCase, analyze_case, calibrate_case, family_view, render_family_clip, score
+    from render.scenario import compression_scenario
+
+    sub = work / "placed-then-rest"
+    sub.mkdir(exist_ok=True)
+    view, family = VIEWS["side30"], FAMILIES["heel"]
+    sc = compression_scenario(seed=3, fps=view.fps, sim_s=15.0, per_set=10, rest_s=3.5)
+    h = sc.height_mm.copy()
+    for a in (0.8, 1.4):  # the dips: down 20 mm and back in 0.5 s each, on the chest after the approach (0.6 s)
+        k = (sc.t_s >= a) & (sc.t_s < a + 0.5)
+        h[k] = -10.0 * (1 - np.cos(2 * np.pi * (sc.t_s[k] - a) / 0.5))
+    sc = replace(sc, height_mm=h, rest_span_s=(1.9, sc.rest_span_s[1]))
+    rview, told = family_view(view, family)
+    cal, vid = sub / f"{rview.name}_calibration.mp4", sub / f"{rview.name}_placed_compressions.mp4"
+    from render.clips import render_calibration_clip
+
+    render_calibration_clip(cal, rview, seconds=1.5)
+    render_family_clip(vid, rview, family, hands_dir, sc.t_s, sc.height_mm, sc.placement_mm, sc.visible, truth=sc.truth)
+    case = RenderedCase(rview, sc, cal, vid)
+    out = analyze_case(case, sub, calibrate_case(case, sub, hfov_deg=told), tag="_placed")
+    acc = score("placed@side30", out, sc)
+    rest = out["calibration"]["rest"]
+    assert rest is not None and not rest["at_recoil_tops"] and 1.8 <= rest["t_start_s"] < rest["t_end_s"] < sc.truth[0].t_bottom_s
+    assert acc.matched == acc.truth_count and abs(acc.depth_bias_mm) < 0.5
+    extra = [c for c in out["compressions"] if c["t_bottom_s"] < 2.0]  # the dips are shallow compressions to the core
+    assert acc.count == acc.truth_count + 2 and len(extra) == 2 and all(15.0 < c["depth_mm"] < 25.0 for c in extra)
 
 
 def test_the_same_hand_leaning_at_its_first_tops_is_not_located_again(work, hands_dir, hand_model_path):
@@ -308,3 +369,7 @@ def test_the_same_hand_leaning_at_its_first_tops_is_not_located_again(work, hand
     assert acc.count == acc.truth_count == acc.matched
     assert out["calibration"]["relocations"] == 0 and out["calibration"]["tops_lean_mm"] == 0.0
     assert abs(acc.depth_bias_mm) < 0.5 and acc.depth_max_mm < 1.0
+    # the first used top already shows the same hand, clearly: the held frames go on there, not after all four tops
+    # (the set's first compression came out 1.87 s after its release then; 0.80 s now)
+    d = _after_the_pause_delays_s(out)
+    assert d[0] < 1.0 and max(d[2:]) < 0.2

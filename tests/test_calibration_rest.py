@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from calibration.rest import RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher
+from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
+                             rest_of_tops)
 
 
 def _feed(det: RestDetector, t, h):
@@ -117,12 +118,13 @@ def _pause_session(still_s: float, new_level: float = 50.0, away: str = "gone", 
     return t, h + rng.normal(0, 0.4, t.size), land, onset
 
 
-def _watch(t, h, level=30.0, options: ReturnOptions | None = None):
+def _watch(t, h, level=30.0, options: ReturnOptions | None = None, tops_so_far: bool = False):
+    """The watcher's events on a trace, (time, event) each; the recoil tops said on the way (``TOPS``) only if asked."""
     w = ReturnWatcher(level, options)
     events = []
     for ti, hi in zip(t, h):
         ev = w.push(float(ti), float(hi))
-        if ev is not None:
+        if ev is not None and (tops_so_far or not (isinstance(ev, tuple) and ev[0] == ReturnWatcher.TOPS)):
             events.append((float(ti), ev))
     return w, events
 
@@ -210,6 +212,79 @@ def test_hands_that_compress_at_once_give_their_recoil_tops():
     tops = [onset + k * (1 / 1.8) for k in range(1, 5)]
     assert all(rest.covers(tt) or min(abs(tt - a) for a, _ in rest.spans) < 0.05 for tt in tops)
     assert t_end - tops[-1] < 0.4 < per  # released once the fourth top is passed (the next downstroke: 15 mm)
+
+
+def test_the_tops_so_far_are_said_from_the_first_used_one_and_the_hold_may_end_there():
+    """``TOPS`` as the second and the third top pass (the first is never used alone), each with the tops so far, so
+    the caller can end the hold early when they already show the same hands; ``finish()`` then gives those tops and
+    the watcher is done with the return. Without ``tops_early``: none."""
+    t, h, land, onset = _pause_session(0.0)
+    w, events = _watch(t, h, tops_so_far=True)
+    kinds = [ev if isinstance(ev, str) else ev[0] for _, ev in events]
+    assert kinds == ["start", "tops", "tops", "end"]
+    (t2, (_, two)), (t3, (_, three)) = events[1], events[2]
+    assert isinstance(two, RecoilTops) and len(two.levels) == 2 and two.used == (1,)
+    assert len(three.levels) == 3 and three.levels[:2] == two.levels and three.used == (1, 2)
+    per = 1 / 1.8
+    assert t3 - t2 == pytest.approx(per, abs=0.05) and events[3][0] - t3 == pytest.approx(per, abs=0.05)
+    assert two.value == pytest.approx(50.0, abs=0.8)
+
+    w = ReturnWatcher(30.0)
+    for ti, hi in zip(t.tolist(), h.tolist()):
+        ev = w.push(ti, hi)
+        if isinstance(ev, tuple) and ev[0] == ReturnWatcher.TOPS:
+            break
+    rest = w.finish()
+    assert not w.holding and rest.levels == two.levels and ti == t2
+    assert all(w.push(tj, hj) is None for tj, hj in zip(t.tolist(), h.tolist()) if tj > ti)  # (no end to come)
+
+    _, events = _watch(t, h, options=ReturnOptions(tops_early=False), tops_so_far=True)
+    assert [ev if isinstance(ev, str) else ev[0] for _, ev in events] == ["start", "end"]
+
+
+def test_the_first_hands_of_a_session_are_watched_like_hands_coming_back():
+    """``begin``: held from the first sample on, without any pause before (the pipeline's start without a rest hold):
+    hands that compress at once give their recoil tops, and ``rest_of_tops`` reports them as a rest (their level,
+    from the first used top to the last, one sample per used top)."""
+    t, h, land, onset = _pause_session(0.0)
+    keep = t >= land - 0.3  # the session starts as the hands come down onto the chest (no pause before)
+    t, h = t[keep], h[keep]
+    w = ReturnWatcher(math.nan, ReturnOptions(wait_s=math.inf))
+    w.begin(float(t[0]), float(h[0]))
+    assert w.holding
+    end = [(float(ti), ev) for ti, hi in zip(t[1:], h[1:]) if isinstance(ev := w.push(float(ti), float(hi)), tuple)
+           and ev[0] == ReturnWatcher.END]
+    assert len(end) == 1 and w.returns == 0  # (no return: nothing came back)
+    tops = end[0][1][1]
+    assert isinstance(tops, RecoilTops) and tops.used == (1, 2, 3) and tops.value == pytest.approx(50.0, abs=0.6)
+    r = rest_of_tops(tops)
+    assert (r.value, r.samples) == (tops.value, 3) and r.spread < 2.0
+    assert (r.t_start_s, r.t_end_s) == (tops.spans[1][0], tops.spans[3][1])
+    assert onset + 1 / 1.8 < r.t_start_s < r.t_end_s < onset + 4.5 / 1.8
+
+
+def test_at_a_start_a_short_still_hold_counts_only_once_the_tops_have_come():
+    """``rest_needs_tops`` (the pipeline's start): a 0.45 s still hold, then compressions in rhythm: the hold is the
+    rest, given once all the tops have passed (not at the first stroke's rise, as after a pause); the same hold with
+    one stroke and stillness after it (hands being placed): nothing."""
+    t, h, land, onset = _pause_session(0.45)
+    o = ReturnOptions(wait_s=math.inf, rest_needs_tops=True, tops_early=False)
+    w = ReturnWatcher(math.nan, o)
+    keep = t >= land - 0.3
+    w.begin(float(t[keep][0]), float(h[keep][0]))
+    end = [(float(ti), ev[1]) for ti, hi in zip(t[keep][1:], h[keep][1:])
+           if isinstance(ev := w.push(float(ti), float(hi)), tuple) and ev[0] == ReturnWatcher.END]
+    assert len(end) == 1
+    t_end, rest = end[0]
+    assert isinstance(rest, RestEstimate) and land - 0.05 <= rest.t_start_s and rest.t_end_s <= onset + 0.15
+    assert rest.value == pytest.approx(50.0, abs=0.8) and t_end > onset + 4 / 1.8  # after the fourth top
+    per = 1 / 1.8
+    h2 = h.copy()
+    h2[t >= onset + per] = 50.0
+    w = ReturnWatcher(math.nan, o)
+    w.begin(float(t[keep][0]), float(h2[keep][0]))
+    evs = [ev for ti, hi in zip(t[keep][1:], h2[keep][1:]) if (ev := w.push(float(ti), float(hi))) is not None]
+    assert evs == [(ReturnWatcher.END, None)]
 
 
 def test_without_tops_hands_that_compress_at_once_give_no_rest():

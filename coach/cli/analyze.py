@@ -104,7 +104,8 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "mode": res.mode,
                 "rest_height_mm": res.rest_height_mm,
                 "rest": None if rest is None else {"t_start_s": rest.t_start_s, "t_end_s": rest.t_end_s,
-                                                   "samples": rest.samples, "spread": rest.spread},
+                                                   "samples": rest.samples, "spread": rest.spread,
+                                                   "at_recoil_tops": res.rest_at_tops},
                 "elevation_deg": None if man is None else man.view.elevation_deg,
                 "azimuth_from_side_deg": None if man is None else man.view.azimuth_from_side_deg,
                 "distance_mm": None if man is None else man.view.distance_mm,
@@ -119,6 +120,10 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "tops_lean_mm": res.tops_lean_mm,
                 "tops_raised_mm": res.tops_raised_mm,
             },
+            "live": {"feedback_delay_s": res.feedback_delay_stats_s(),
+                     "feedback_delays_s": [list(x) for x in res.feedback_delays_s],
+                     "about": "stream time from each compression's release to the frame that gave it out, as the "
+                              "live coach would have: (release s, delay s) each"},
             "placement": {"median_axial_mm": res.placement_mm,
                           "about": "hand position along the body axis while compressing, + toward the head, "
                                    "0 = where the marker's centre was"},
@@ -211,6 +216,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
     print(f"{args.video}: {res.frames} frames, hands in {res.frames_with_point}, geometry: {res.mode}"
           + (f", rest {res.rest_height_mm:.1f} mm above the chest" if res.rest_height_mm is not None else ", no rest hold")
+          + (" (at the first strokes' recoil tops: no rest hold was seen)" if res.rest_at_tops else "")
           + f", profile {args.profile}")
     for line in summary_lines(res.session):
         print("  " + line)
@@ -235,6 +241,10 @@ def _analyze(args: argparse.Namespace) -> int:
             how += (f"; after a pause the hands were located at the first strokes' recoil tops, which may lean "
                     f"{res.tops_lean_mm:.1f} mm ({seen})")
         print(f"  depth uncertainty ±{res.depth_uncertainty_mm:.1f} mm ({how})")
+    fb = res.feedback_delay_stats_s()
+    if math.isfinite(fb["median"]):  # what a live coach would have shown when (held frames wait for a rest)
+        print(f"  live feedback    each compression out {fb['median']:.2f} s after its release (median; "
+              f"95 % within {fb['p95']:.2f} s, at most {fb['max']:.2f} s)")
     if math.isfinite(res.placement_mm):
         print(f"  hand placement   {res.placement_mm:+.0f} mm along the body axis from the marked point (+ toward the head)")
     for w in res.warnings:

@@ -292,17 +292,23 @@ class LiveLoop:
         return self._encoder.take()
 
     def _feed(self, jpeg) -> list:
-        """Give the station every record it has not had (after the rest hold: the held ones too)."""
+        """Give the station every settled record it has not had (after the rest hold: the held ones too; after a
+        pause, the frames the pipeline holds until it has located the hands again, once it has re-measured them:
+        fed as they come, they would be measured through the hands before the pause). The newest frame's picture
+        goes out with it, or at once while it is held."""
         recs = self.pipeline.records
         if self._fed == 0 and not self.station.running:
             self.station.rest_height_mm = self.pipeline.rest_height_mm
         out: list = []
         last = len(recs) - 1
-        for i in range(self._fed, len(recs)):
+        end = self.pipeline.settled_records
+        for i in range(self._fed, end):
             if self._posture_pending:
                 self._deliver_posture(recs[i].t_s)
             out += self.station.process(self._sample(recs[i], jpeg if i == last else None))
-        self._fed = len(recs)
+        self._fed = max(self._fed, end)
+        if end <= last and recs:
+            self.station.held(self._sample(recs[last], jpeg))
         return out
 
     def _sample(self, rec: FrameRecord, jpeg) -> Sample:
@@ -341,8 +347,10 @@ class LiveLoop:
             self._event("source_back", self._last_t_s, gap_s=None, note="session ended while the source was lost")
         # the pipeline's own result; it also starts its core if the hands never rested (as analyze does)
         self._pipeline_result = self.pipeline.finish(wall_s=self.stats.wall_s)
-        if not self.station.running and self._fed == 0 and self.pipeline.records:
-            self._feed(None)  # a session that never got past the rest hold still gets its frames analysed
+        if (self.station.running or self._fed == 0) and self.pipeline.records:
+            # a session that never got past the rest hold still gets its frames analysed; frames held at the end
+            # (the hands being located again) go in as the pipeline measured them
+            self.stats.compressions += len(self._feed(None))
         if self.station.running:
             if self._posture_pending and math.isfinite(self._last_t_s):
                 self._deliver_posture(self._last_t_s)  # the last pose frames count for the last compressions

@@ -60,6 +60,14 @@ class LiveStation(Station):
             pub.publish_frame(sample.frame_jpeg, width_px=sample.frame_size[0], height_px=sample.frame_size[1], t_s=t)
         self.idle(t)
 
+    def held(self, sample: Sample) -> None:
+        """A frame the pipeline holds back (the hands being located again after a pause): its picture goes out now,
+        its analysis once the pipeline has re-measured it (``process``, in order, possibly a second or two later)."""
+        if sample.frame_jpeg is not None and sample.frame_size is not None:
+            self.publisher.publish_frame(sample.frame_jpeg, width_px=sample.frame_size[0], height_px=sample.frame_size[1],
+                                         t_s=sample.t_s)
+        self.idle(sample.t_s)
+
     @property
     def last_overlay(self):
         """The newest overlay message body (for the preview)."""
