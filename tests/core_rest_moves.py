@@ -11,6 +11,9 @@ Why: the hands come back from the breaths elsewhere, and the tracked point rests
     python -m tests.core_rest_moves --tops     what the pipeline's return watcher takes for each filmed set's rest
                                                (its recoil tops, as there is no still rest) against the set's own
                                                later recoil tops
+    python -m tests.core_rest_moves --start    what the pipeline's start takes for each filmed session's first rest
+                                               when no rest hold comes (a short still hold, or the recoil tops),
+                                               against the first set's own later recoil tops
 """
 from __future__ import annotations
 
@@ -152,8 +155,58 @@ def watcher_on_filmed(blank_breaths: bool = False) -> None:
                       f"level - the set's rest {rest.value - ref:+5.1f} mm")
 
 
+def start_on_filmed() -> None:
+    """The pipeline's start over each filmed trace: its rest hold detector (``PipelineOptions.rest``, no valid range:
+    these heights have no chest to be above) and, beside it, the start without a rest hold (``Pipeline._watch_start``: a
+    ``ReturnWatcher`` begun at the first sample, waiting as long as it takes, a short still hold counting only with all
+    the tops; looking again after a look that found none): which came first, when, and its level minus the first set's
+    recoil tops 4-12."""
+    from dataclasses import replace
+
+    from calibration.rest import RecoilTops, RestDetector, ReturnOptions, ReturnWatcher
+    from coach.core.options import deepest_counted_mm
+    from coach.pipeline import PipelineOptions
+
+    opt = replace(ReturnOptions(), max_depth_mm=deepest_counted_mm(CoreOptions()), wait_s=float("inf"), tops_early=False,
+                  rest_needs_tops=True)
+    for tr in TRACES:
+        t, h, _ = load_filmed(shared_data_dir() / "cpr-traces" / f"{tr}.csv")
+        s = analyze_strokes(t, h)
+        starts = np.flatnonzero(np.diff(s.t_bottom, prepend=-1e9) > 2.0)
+        ref = float(np.median(s.top[3 : min(12, starts[1])]))
+        w, looks, found = None, 0, None
+        det = RestDetector(replace(PipelineOptions().rest, valid_range=(-float("inf"), float("inf"))))
+        for tt, hh in zip(t.tolist(), h.tolist()):
+            r = det.push(tt, hh)
+            if r is not None:
+                found = (tt, r)
+                break
+            if w is None:
+                if np.isfinite(hh):
+                    w, looks = ReturnWatcher(float("nan"), opt), looks + 1
+                    w.begin(tt, hh)
+                continue
+            ev = w.push(tt, hh)
+            if isinstance(ev, tuple) and ev[0] == ReturnWatcher.END:
+                if ev[1] is not None:
+                    found = (tt, ev[1])
+                    break
+                w = None
+        if found is None:
+            print(f"{tr}: nothing found in {looks} look(s)")
+            continue
+        tt, rest = found
+        what = (f"recoil tops {' '.join(f'{v - ref:+5.1f}' for v in rest.levels)} (used {list(rest.used)})"
+                if isinstance(rest, RecoilTops) else
+                f"{'the rest hold' if rest.duration_s >= det.opt.min_hold_s else 'a still hold'} of {rest.duration_s:.2f} s")
+        print(f"{tr}: after {looks} look(s), at {tt:5.1f} s ({tt - s.t_release[0]:.1f} s after the first compression's "
+              f"release): {what}; level - the set's rest {rest.value - ref:+5.1f} mm")
+
+
 if __name__ == "__main__":
-    if "--tops" in sys.argv:
+    if "--start" in sys.argv:
+        start_on_filmed()
+    elif "--tops" in sys.argv:
         watcher_on_filmed()
         print("the same, no samples while the labels say Breathing (the hands off the chest):")
         watcher_on_filmed(blank_breaths=True)
