@@ -270,6 +270,7 @@ class Pipeline:
         self._rest: RestEstimate | None = None
         self._rest_height: float | None = None
         self._rest_at_tops = False
+        self._core_rest: float | None = None  # the rest given to the core (None: it follows its own baseline)
         self._rest_det: RestDetector | None = None
         self._start_watch: ReturnWatcher | None = None  # no rest hold yet: a short one, or the recoil tops (start_at_tops)
         self._t_first_hand: float | None = None
@@ -370,6 +371,12 @@ class Pipeline:
     def rest_height_mm(self) -> float | None:
         """The rest baseline (mm above the chest) once the core has started; None before or without one."""
         return self._rest_height
+
+    @property
+    def core_rest_height_mm(self) -> float | None:
+        """The rest the core measures depth from (``rest_height_mm``, or None where the core follows its own baseline:
+        without a rest, or with one taken at recoil tops). A live station's core takes this one."""
+        return self._core_rest
 
     @property
     def first_hand_t_s(self) -> float | None:
@@ -556,14 +563,19 @@ class Pipeline:
         if rest is not None:
             vals = self._rest_levels(rest, [i for i in self._held if math.isfinite(self.records[i].height_mm)])
             self._rest_height = float(np.median(vals)) if vals else None
-        rest_mm = self._rest_height if self.opt.use_rest_baseline else None
-        core_options = CoreOptions(profile=self.opt.profile, rest_height_mm=rest_mm)
+        # a first rest taken at recoil tops places the hands and levels their returns, but the core follows its own
+        # baseline: tops may settle over the first strokes (a filmed body marker's: 14 mm), and from a known rest taken
+        # too high every set would read that much deep (a lower top looks like a lean; python -m tests.core_rest_moves
+        # --start); rendered, either reads within 0.15 mm of the other
+        level = self._rest_height if self.opt.use_rest_baseline else None
+        self._core_rest = level if tops is None else None
+        core_options = CoreOptions(profile=self.opt.profile, rest_height_mm=self._core_rest)
         self._core = StreamingAnalyzer(core_options)
         tagged = self.geo.tag is not None and self.geo.tag.has_reference
-        if self.opt.relocate_hands and rest_mm is not None and (self.geo.tracked is not None or tagged):
+        if self.opt.relocate_hands and level is not None and (self.geo.tracked is not None or tagged):
             # a "rest" the first stroke then goes deeper below than the core counts is a hover
             returns = replace(self.opt.returns, max_depth_mm=deepest_counted_mm(core_options))
-            self._returns = ReturnWatcher(rest_mm, returns)
+            self._returns = ReturnWatcher(level, returns)
             if tops is not None:  # the rest was taken at recoil tops: a lean there shows when later tops rise
                 self._raised.append((tops.t_start_s, 0.0))
                 self._returns.follow()

@@ -298,7 +298,7 @@ class LiveLoop:
         goes out with it, or at once while it is held."""
         recs = self.pipeline.records
         if self._fed == 0 and not self.station.running:
-            self.station.rest_height_mm = self.pipeline.rest_height_mm
+            self.station.rest_height_mm = self.pipeline.core_rest_height_mm
         out: list = []
         last = len(recs) - 1
         end = self.pipeline.settled_records
