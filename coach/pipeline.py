@@ -566,7 +566,7 @@ class Pipeline:
         # a first rest taken at recoil tops places the hands and levels their returns, but the core follows its own
         # baseline: tops may settle over the first strokes (a filmed body marker's: 14 mm), and from a known rest taken
         # too high every set would read that much deep (a lower top looks like a lean; python -m tests.core_rest_moves
-        # --start); rendered, either reads within 0.15 mm of the other
+        # --start); rendered, either reads within 0.2 mm of the other (the first compression aside: -2.7 against -0.5)
         level = self._rest_height if self.opt.use_rest_baseline else None
         self._core_rest = level if tops is None else None
         core_options = CoreOptions(profile=self.opt.profile, rest_height_mm=self._core_rest)
