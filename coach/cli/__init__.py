@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--verbose"]
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "keep_heap", True):
+        from coach.core.heap import keep_freed_heap
+
+        keep_freed_heap()  # long traces' NumPy temporaries stay in the heap (coach/core/heap.py says why)
     try:
         with native_logging(verbose=verbose or bool(getattr(args, "verbose", False))):
             rc = args.func(args)
