@@ -260,6 +260,9 @@ class StreamingAnalyzer:
         self._release_wait_s = 0.05  # the kernel's wait after a release (from its resolved parameters)
         self._spike_mm = o.spike_mm
         self._min_depth_mm = 0.0  # a dip shallower than this below the baseline is no candidate
+        self._valid_t = -math.inf  # the last sample with a height (tracking lost after it: a gap)
+        self._gap_fed_for = math.nan  # ... the gap after it already given to the kernel once it could not be bridged
+        self._max_gap_s = o.max_gap_s
 
     # ------------------------------------------------------------ feeding
     def _feed(self, final: bool) -> list[Compression]:
@@ -335,9 +338,18 @@ class StreamingAnalyzer:
         self._t.append(t)
         self._h.append(h)
         # The kernel sees a sample once its successor has arrived: the previous sample is visible now.
+        valid_t = self._valid_t
+        if h == h:
+            self._valid_t = t
         if t >= self._fallback_due_s:
             return self._feed(False)
         if h1 != h1:
+            # Tracking lost (the hands leave the view for the breaths, often right at the set's last release): the
+            # sample layer gives the gap out, unbridged, once the samples it has seen span more than max_gap_s from
+            # the last height; a candidate waiting for it is decidable then, not at the fallback (~1.6 s late).
+            if self._armed and prev_t - valid_t > self._max_gap_s and self._gap_fed_for != valid_t:
+                self._gap_fed_for = valid_t
+                return self._feed(False)
             return []
         # Scheduler: replicate the kernel's smoothed value of the previous sample (scalar arithmetic) and
         # its release rule, to run the kernel when a compression becomes decidable. It only chooses *when*
