@@ -419,6 +419,8 @@ class Pipeline:
             rp = self.refiner.update(image, t_ms, cp.xy_px if valid else None, cp.landmarks_px, cp.palm_size_px)
             if rp is not None:
                 xy = (float(rp.xy_px[0]), float(rp.xy_px[1]))
+                if rp.restated is not None and self.geo.mode != MODE_HAND:
+                    self._restate_held(*rp.restated)
         if self.geo.mode == MODE_HAND:
             h, ax = self._hand_measure(len(self.records), cp, valid, xy)
         else:
@@ -434,6 +436,22 @@ class Pipeline:
             if self._t_first_hand is None:
                 self._t_first_hand = t_s
         return xy, float(cp.confidence), int(cp.n_hands), float(h), float(ax)
+
+    def _restate_held(self, t_ms: tuple[int, ...], shift_px: np.ndarray) -> None:
+        """The texture tracker found the hands' old texture again after a gap: the frames MediaPipe's point stood in
+        for since they came back were carried ``shift_px`` off (its bias follows the hands' look). Those still held
+        are measured again where the texture says they were; frames already given to the core stay as they went."""
+        want = set(t_ms)
+        for i in self._held:
+            r = self.records[i]
+            pose = self._poses.get(i)
+            if int(round(r.t_s * 1000.0)) not in want or pose is None or not math.isfinite(r.height_mm):
+                continue
+            xy = np.array(r.xy_px) + shift_px
+            h, ax = self.geo.measure(xy, pose)
+            self.records[i] = replace(r, xy_px=(float(xy[0]), float(xy[1])), height_mm=h - self._offset_mm, axial_mm=ax)
+            if i in self._rest_obs:
+                self._rest_obs[i] = replace(self._rest_obs[i], xy_px=xy)
 
     def _marker_modes_extra(self, ri: int, image: np.ndarray, cp, valid: bool, xy, pose: Pose | None, h: float,
                             features_px: np.ndarray | None = None) -> float:

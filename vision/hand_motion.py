@@ -122,6 +122,9 @@ class HandMotionOptions:
     key_rest_frames: int = 15  # hands within key_rest_palm of their median this long (0.5 s at 30 fps): resting;
     key_rest_palm: float = 0.1  # the reference they rest on is the key, which a chain of renewals returns to
     max_deviation_palm: float = 0.35  # refined point this far (palm sizes) from MediaPipe's: not trusted
+    return_deviation_palm: float = 0.6  # ... while the hands' old texture is looked for again after a gap: they were
+    # lifted and put back, and MediaPipe's point moves with their look (blurred stacks at 640x480: 15 px, 0.4 palm,
+    # its palm 20 % smaller, while the old texture was found where the hands had rested, 20-26 of 45 features)
     max_failures: int = 3  # consecutive untrusted frames before the reference is taken anew (once still)
     force_after_frames: int = 45  # ... or after this many, still or not
     still_frames: int = 3  # a reference is taken when MediaPipe's point stayed within
@@ -183,6 +186,9 @@ class RefinedPoint:
     features_px: np.ndarray | None = None  # where the motion measured is a point's: with a TranslationField the depth
     # point (see HandMotionRefiner._carry), else the centroid of the features that measured it; the geometry
     # locates the surface there
+    restated: tuple[tuple[int, ...], np.ndarray] | None = None  # (t_ms of earlier frames, shift px): the frames
+    # MediaPipe's point stood in for since the hands came back from a gap, and how far off it was carried for them, now
+    # that the old texture is found again (their MediaPipe bias taken as this frame's); see HandMotionRefiner.update
 
 
 @dataclass(frozen=True)
@@ -249,6 +255,9 @@ class HandMotionRefiner:
         self._rest_pts: deque[np.ndarray] = deque(maxlen=o.key_rest_frames)  # ... over longer (resting: all close)
         self._rest_keyed = False  # a key was made during the current rest
         self._after_gap = False
+        self._rematching = False  # back after a gap, the old texture not found again yet (the wider deviation gate)
+        self._standin_ms: list[int] = []  # ... the frames MediaPipe's point stood in for meanwhile
+        self._restated: tuple[tuple[int, ...], np.ndarray] | None = None  # ... restated when the texture is found
         self._offset = np.zeros(2)  # refined - MediaPipe point, last known
         # ... and while the hands rested on the chest (refined frames): what stands in for the refinement when they
         # come back after a gap and are not yet still (see update)
@@ -273,7 +282,7 @@ class HandMotionRefiner:
         if self._last_valid_ms is None or t_ms - self._last_valid_ms > o.regap_ms:
             self._recent.clear()
             self._rest_pts.clear()
-            self._after_gap = self._ref is not None
+            self._after_gap = self._rematching = self._ref is not None
             self._offset = self._rest_offset()
             self._last = None
         self._last_valid_ms = t_ms
@@ -297,6 +306,7 @@ class HandMotionRefiner:
             # same place), which a bare point does not (rendered stacks at 640x480: it read 15 mm low for the
             # frames between landing and stillness, and the step back up counted as a compression)
             self.stats["fallback"] += 1
+            self._standin_ms.append(t_ms)
             return RefinedPoint(pt + self._offset, False, 0)
         if self._ref is not None:
             # Then the old reference is tried first: when the same texture is found again, the same
@@ -343,11 +353,14 @@ class HandMotionRefiner:
                         self.stats["references"] += 1
                 if resting:
                     self._rest_offsets.append(q - pt)
-                return RefinedPoint(q, True, inliers, self._features_px)
+                restated, self._restated = self._restated, None
+                return RefinedPoint(q, True, inliers, self._features_px, restated)
             self._failures += 1
             self.stats["fallback"] += 1
             if not ((self._failures >= o.max_failures and still) or self._failures >= o.force_after_frames):
                 # MediaPipe's point, carried by the offset the refined point last had to it (no step)
+                if self._rematching:
+                    self._standin_ms.append(t_ms)
                 return RefinedPoint(pt + self._offset, False, 0)
             self._failures = 0
         elif not still:
@@ -468,6 +481,8 @@ class HandMotionRefiner:
         """A reference on this frame, its point at ``anchor``; ``depth_px``: the depth point carried to this frame
         (None: a fresh one, this reference's features' centroid)."""
         o = self.opt
+        self._rematching = False  # (a new reference: the old texture is no longer looked for)
+        self._standin_ms = []
         k = 2.0 if palm < o.upscale_below_palm_px else 1.0
         g = _upscaled(gray, k)
         feats = self._features(g, palm_lm, k, palm)
@@ -595,8 +610,18 @@ class HandMotionRefiner:
         if fit is None:
             return None
         q, q0 = self._carry(fit, ref.anchor, k, ref.depth_px)
-        if float(np.linalg.norm(q - pt)) > o.max_deviation_palm * palm + ref.offset:
+        dev = o.return_deviation_palm if (own and self._rematching) else o.max_deviation_palm
+        if float(np.linalg.norm(q - pt)) > dev * palm + ref.offset:
             return None
+        if own and self._rematching:
+            # the old texture found again: the frames MediaPipe's point stood in for since the gap were carried by the
+            # offset it had while the hands rested, but its bias follows their look, which the landing may have
+            # changed (blurred stacks at 640x480: 15 px, read as a 15 mm dip counted as a compression); the caller
+            # may restate them with this frame's offset (RefinedPoint.restated)
+            if self._standin_ms:
+                self._restated = (tuple(self._standin_ms), (q - pt) - self._offset)
+            self._standin_ms = []
+            self._rematching = False
         ref.transform = fit.transform
         ref.last_pt = pk
         if own:
