@@ -270,7 +270,6 @@ class Pipeline:
         self._rest: RestEstimate | None = None
         self._rest_height: float | None = None
         self._rest_at_tops = False
-        self._core_rest: float | None = None  # the rest given to the core (None: it follows its own baseline)
         self._rest_det: RestDetector | None = None
         self._start_watch: ReturnWatcher | None = None  # no rest hold yet: a short one, or the recoil tops (start_at_tops)
         self._t_first_hand: float | None = None
@@ -376,7 +375,7 @@ class Pipeline:
     def core_rest_height_mm(self) -> float | None:
         """The rest the core measures depth from (``rest_height_mm``, or None where the core follows its own baseline:
         without a rest, or with one taken at recoil tops). A live station's core takes this one."""
-        return self._core_rest
+        return self._core.options.rest_height_mm if self._core is not None else None
 
     @property
     def first_hand_t_s(self) -> float | None:
@@ -551,9 +550,7 @@ class Pipeline:
         if self._start_watch is None:
             if not (self.opt.start_at_tops and self.geo.mode != MODE_HAND and math.isfinite(rec.height_mm)):
                 return False
-            deepest = deepest_counted_mm(CoreOptions(profile=self.opt.profile))
-            self._start_watch = ReturnWatcher(math.nan, replace(self.opt.returns, max_depth_mm=deepest, wait_s=math.inf,
-                                                               tops_early=False, rest_needs_tops=True))
+            self._start_watch = ReturnWatcher(math.nan, start_watch_options(self.opt))
             self._start_watch.begin(rec.t_s, rec.height_mm)
             return False
         return self._start_watch.holding
@@ -586,8 +583,7 @@ class Pipeline:
         # too high every set would read that much deep (a lower top looks like a lean; python -m tests.core_rest_moves
         # --start); rendered, either reads within 0.2 mm of the other (the first compression aside: -2.7 against -0.5)
         level = self._rest_height if self.opt.use_rest_baseline else None
-        self._core_rest = level if tops is None else None
-        core_options = CoreOptions(profile=self.opt.profile, rest_height_mm=self._core_rest)
+        core_options = CoreOptions(profile=self.opt.profile, rest_height_mm=level if tops is None else None)
         self._core = StreamingAnalyzer(core_options)
         tagged = self.geo.tag is not None and self.geo.tag.has_reference
         if self.opt.relocate_hands and level is not None and (self.geo.tracked is not None or tagged):
@@ -690,29 +686,31 @@ class Pipeline:
         mid = self._poses.get(idx[len(idx) // 2], self._last_pose)
         return locate_tracked_point([self._rest_obs[i] for i in idx], self.geo.intr, mid, self.opt.hand_point), mid
 
-    def _moved_at_tops(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None) -> bool:
+    def _moved_at_tops(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None, k: float = 1.0) -> bool:
         """Whether hands located at recoil tops are others than before. A top's level is no rest's: a lean lowers
         it, and one seen hand's point then slides along its ray toward the camera (twice the lean, from 30 deg up), so
         only what a lean cannot do counts: a point higher or lower by more than a lean (a stack put on or taken off),
-        a palm turned more or less toward the camera, or a point farther from the camera."""
+        a palm turned more or less toward the camera, or a point farther from the camera. ``k`` < 1 judges by that
+        fraction of the thresholds, and any tilt change of the flat-to-turned gap counts (``_same_at_tops``: not
+        moved then is clearly the same)."""
         o = self.opt
         d = tp.point_mm - old.point_mm
-        if abs(d[2]) >= o.relocate_tops_level_mm:
+        if abs(d[2]) >= k * o.relocate_tops_level_mm:
             return True
         flat, turned = o.hand_point.tilt_none_deg, o.hand_point.tilt_full_deg
         lo, hi = sorted((tp.tilt_deg, old.tilt_deg))
-        if lo <= flat and hi >= turned:  # (NaN: no tilt read, compares False)
+        if (lo <= flat and hi >= turned) if k >= 1.0 else hi - lo >= turned - flat:  # (NaN: no tilt read, False)
             return True
         if pose is None:
             return False
-        return float(-d @ toward_camera(pose)) >= o.relocate_tops_min_mm
+        return float(-d @ toward_camera(pose)) >= k * o.relocate_tops_min_mm
 
     def _same_at_tops(self, tops: RecoilTops) -> bool:
         """Whether the recoil tops so far already show the same hands, clearly: every move ``_end_return`` would see
         (the tag's, else the markerless point's) within ``tops_same_margin`` of its threshold, the palm tilts closer
         than the flat-to-turned gap. Then the held frames go on at once: the hold otherwise lasts ~2 s into the set,
         and its first compressions reach the live feed that late. Changes nothing; anything less clear waits."""
-        o, k = self.opt, self.opt.tops_same_margin
+        k = self.opt.tops_same_margin
         tag = self.geo.tag
         if tag is not None and tag.has_reference and self._rest_height is not None:
             old = self._tag_reference_at(tops)
@@ -727,12 +725,7 @@ class Pipeline:
             tp, mid = self._locate_at(idx)
         except ValueError:
             return False
-        old = self.geo.tracked
-        d = tp.point_mm - old.point_mm
-        gap = o.hand_point.tilt_full_deg - o.hand_point.tilt_none_deg
-        if abs(d[2]) >= k * o.relocate_tops_level_mm or abs(tp.tilt_deg - old.tilt_deg) >= gap:
-            return False  # (NaN tilts compare False: no tilt read, as at the end)
-        return mid is None or float(-d @ toward_camera(mid)) < k * o.relocate_tops_min_mm
+        return not self._moved_at_tops(tp, self.geo.tracked, mid, k)
 
     def _tag_reference_at(self, rest: RestEstimate | RecoilTops) -> np.ndarray | None:
         """The worn tag's rest pose read again at ``rest``'s frames; returns the one it replaced (``restore_reference``
@@ -975,6 +968,14 @@ def run(source: Iterable, pipeline: Pipeline, clock: Clock = time.monotonic,
             break
     return pipeline.finish(wall_s=clock() - t0)
 
+
+
+def start_watch_options(options: PipelineOptions) -> ReturnOptions:
+    """What the first hands are watched with when they compress before a rest hold (``start_at_tops``): the return
+    watcher's options, waiting as long as it takes, a short still hold counting only with all the tops (hands being
+    placed rest and dip too), no early end (there are no hands before to be the same as)."""
+    deepest = deepest_counted_mm(CoreOptions(profile=options.profile))
+    return replace(options.returns, max_depth_mm=deepest, wait_s=math.inf, tops_early=False, rest_needs_tops=True)
 
 
 class PipelineSetupError(ValueError):

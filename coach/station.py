@@ -298,11 +298,16 @@ class Station:
             self._last_overlay_t = t
             self._last_overlay = build_overlay(self._scene(t, state, sample), self.options.layout, self.project)
             pub.publish_overlay(self._last_overlay, t_s=t)
-        if sample.frame_jpeg is not None and sample.frame_size is not None:
-            pub.publish_frame(sample.frame_jpeg, width_px=sample.frame_size[0], height_px=sample.frame_size[1], t_s=t)
+        self._publish_picture(sample, t)
         out = list(new) if self.running else []
         self.idle(t)
         return out
+
+    def _publish_picture(self, sample: Sample, t_s: float) -> None:
+        """The frame's picture, if the sample carries one (monitors draw the overlays over it)."""
+        if sample.frame_jpeg is not None and sample.frame_size is not None:
+            self.publisher.publish_frame(sample.frame_jpeg, width_px=sample.frame_size[0],
+                                         height_px=sample.frame_size[1], t_s=t_s)
 
     def on_posture(self, result: Any) -> None:
         """One pose frame (``vision.posture_worker.PostureResult``, timestamped on this station's clock in ms):

@@ -163,12 +163,10 @@ def start_on_filmed() -> None:
     recoil tops 4-12."""
     from dataclasses import replace
 
-    from calibration.rest import RecoilTops, RestDetector, ReturnOptions, ReturnWatcher
-    from coach.core.options import deepest_counted_mm
-    from coach.pipeline import PipelineOptions
+    from calibration.rest import RecoilTops, RestDetector, ReturnWatcher
+    from coach.pipeline import PipelineOptions, start_watch_options
 
-    opt = replace(ReturnOptions(), max_depth_mm=deepest_counted_mm(CoreOptions()), wait_s=float("inf"), tops_early=False,
-                  rest_needs_tops=True)
+    opt = start_watch_options(PipelineOptions())
     for tr in TRACES:
         t, h, _ = load_filmed(shared_data_dir() / "cpr-traces" / f"{tr}.csv")
         s = analyze_strokes(t, h)

@@ -56,16 +56,13 @@ class LiveStation(Station):
                                 placement_mm=sample.placement_mm, hands_visible=bool(sample.visible))
             self._last_overlay = build_overlay(scene, self.options.layout, self.project)
             pub.publish_overlay(self._last_overlay, t_s=t)
-        if sample.frame_jpeg is not None and sample.frame_size is not None:
-            pub.publish_frame(sample.frame_jpeg, width_px=sample.frame_size[0], height_px=sample.frame_size[1], t_s=t)
+        self._publish_picture(sample, t)
         self.idle(t)
 
     def held(self, sample: Sample) -> None:
         """A frame the pipeline holds back (the hands being located again after a pause): its picture goes out now,
         its analysis once the pipeline has re-measured it (``process``, in order, possibly a second or two later)."""
-        if sample.frame_jpeg is not None and sample.frame_size is not None:
-            self.publisher.publish_frame(sample.frame_jpeg, width_px=sample.frame_size[0], height_px=sample.frame_size[1],
-                                         t_s=sample.t_s)
+        self._publish_picture(sample, sample.t_s)
         self.idle(sample.t_s)
 
     @property
