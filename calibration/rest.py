@@ -195,6 +195,13 @@ class ReturnOptions:
     raise_mm: float = 5.0  # (the filmed sets' tops wander up to 4.5 mm above a level taken at their first tops: at the
     # core's lean tolerance, 3 mm, 5 of 6 filmed returns raised it 3.2-4.5 mm; python -m tests.core_rest_moves --tops)
     raise_max_mm: float = 10.0  # ... but not as far as hands off the chest (the core's off margin)
+    # ... and if this many in a row stay this far below it, never coming back, the tops it was taken from stood higher
+    # than the rest the set settled to (a marker on the body sinking over the first strokes: the filmed SC1, 14 mm), and
+    # the rest is lowered to their upper quartile; fewer is a lean, which comes back up. At 5 mm, simulated trainees
+    # who lean on most strokes (4-10 mm) settled it too and read 0.4-1.0 mm more shallow; at 8 mm, as without
+    # (python -m tests.core_rest_moves --start-core)
+    settle_tops: int = 9
+    settle_mm: float = 8.0
 
 
 class TopFinder:
@@ -268,7 +275,8 @@ class ReturnWatcher:
     ``tops_early``, it returns ``("tops", tops so far)`` as each top from the first used one passes, and the caller
     may end the hold there with ``finish()``. After the caller
     has taken such tops for the rest (``follow``), it returns ``("raise", mm)`` when later tops of the set rise that
-    far above ``level``: the tops it was taken from were leaning.
+    far above ``level``: the tops it was taken from were leaning; a negative ``mm`` when they all stayed below it for
+    ``settle_tops`` in a row: the rest settled lower.
     """
 
     START = "start"
@@ -378,13 +386,19 @@ class ReturnWatcher:
     def _push_follow(self, t_s: float, height: float):
         """The set's tops after a rest taken at recoil tops: once two in a row, or the median of the last three, are
         ``raise_mm`` or more above the rest (and not as far as hands off the chest), the rest was a lean's: say how
-        much."""
+        much. Once ``settle_tops`` in a row are all ``settle_mm`` or more below it, the rest settled: say how much
+        (negative)."""
         if self._follow is None:
             return None
         top = self._follow.push(t_s, height)
         if top is None:
             return None
         self._follow_levels.append(top[1])
+        o = self.opt
+        below = self._follow_levels[-o.settle_tops:]
+        if o.settle_tops > 0 and len(below) == o.settle_tops and max(below) <= self.level - o.settle_mm:
+            self._follow_levels = []
+            return self.RAISE, float(np.percentile(below, 75)) - self.level
         last = self._follow_levels[-3:]
         if len(last) < 2:
             return None
@@ -407,7 +421,15 @@ class ReturnWatcher:
                 self._levels.append(top[1])
             rest = self._recoil_tops() if self._levels else None
             if self.opt.rest_needs_tops:  # the still hold before them if there was one; either only with all the tops
-                rest = (self._rest or rest) if len(self._levels) >= self.opt.tops else None
+                hold = self._rest
+                if hold is not None and rest is not None and hold.value - max(rest.levels[i] for i in rest.used) > \
+                        self.opt.raise_max_mm:
+                    # higher than any used top by more than hands come off the chest: a hover before landing (a lean
+                    # lowers tops, nothing raises one). Simulated straight in with an approach: 4 of 80 sessions held
+                    # still 26-34 mm up before landing, and that "rest" went to the core (python -m
+                    # tests.core_rest_moves --start-core)
+                    hold = None
+                rest = (hold or rest) if len(self._levels) >= self.opt.tops else None
             self._tops, self._spans, self._levels = None, [], []
         else:
             est = self._det.finish() if (open_hold and self._det is not None) else None

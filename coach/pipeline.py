@@ -87,6 +87,8 @@ class PipelineOptions:
     # rest taken, at their short still hold before the first stroke, or else at the first strokes' recoil tops, as
     # after a pause; either once all ``returns.tops`` tops have come (fewer may be hands being placed), instead of
     # waiting rest_timeout_s and measuring from the core's baseline
+    core_rest_at_tops: bool = True  # a rest taken at the first strokes' recoil tops is the core's known rest, as a rest
+    # hold's is (False: the core follows its own baseline, as sessions 20-21 did; an early lean then pulled it down)
     relocate_min_mm: float = 3.0  # measure through the surface located after a pause only if it moved this far: the
     # same hands put back as they were moved 0.0-1.6 mm (rendered, blurred included), and measuring through that
     # cost the blurred stacks at 640x480 0.16 mm; hands put back otherwise moved 22-52 mm
@@ -152,6 +154,9 @@ class PipelineResult:
     # the lean those tops may have held (every depth of the set reads that much shallow), inside the stated
     # uncertainty: how far the set's later tops rose above them, or else this trainee's leaning before the pause
     tops_raised_mm: float = 0.0  # ... of that, what later tops showed and the rest was raised by
+    tops_settled_mm: float = 0.0  # a rest taken at recoil tops that the set's later tops never came back up to, and
+    # that was lowered to them (calibration.rest.ReturnOptions.settle_tops): the compressions before read up to that
+    # much deep; inside the stated uncertainty
     rest_at_tops: bool = False  # the first rest was taken at the first strokes' recoil tops (no rest hold was seen)
     feedback_delays_s: list[tuple[float, float]] = field(default_factory=list)  # live: (release time, how long after
     # it the frame that gave the compression out came) for each compression given out by ``process`` (frames held
@@ -290,6 +295,7 @@ class Pipeline:
         self._located: list[TrackedPoint] = []  # every location of the hands (the first at the rest hold)
         self._rest_measured_s: list[float] = []  # when the rest was measured again after a pause
         self._raised: list[tuple[float, float]] = []  # ... taken at recoil tops: (when, how far later tops raised it)
+        self._settled_mm = 0.0  # ... the most later tops that never came back lowered it (calibration.rest.ReturnWatcher)
         self._tops_rest = False  # the rest now measured from was taken at recoil tops (later tops are watched)
         self._last_pose: Pose | None = None
         self.relocations = 0
@@ -374,7 +380,8 @@ class Pipeline:
     @property
     def core_rest_height_mm(self) -> float | None:
         """The rest the core measures depth from (``rest_height_mm``, or None where the core follows its own baseline:
-        without a rest, or with one taken at recoil tops). A live station's core takes this one."""
+        without a rest, or with one taken at recoil tops and ``core_rest_at_tops`` off). A live station's core takes this
+        one."""
         return self._core.options.rest_height_mm if self._core is not None else None
 
     @property
@@ -437,16 +444,19 @@ class Pipeline:
         return xy, float(cp.confidence), int(cp.n_hands), float(h), float(ax)
 
     def _restate_held(self, t_ms: tuple[int, ...], shift_px: np.ndarray) -> None:
-        """The texture tracker found the hands' old texture again after a gap: the frames MediaPipe's point stood in
-        for since they came back were carried ``shift_px`` off (its bias follows the hands' look). Those still held
-        are measured again where the texture says they were; frames already given to the core stay as they went."""
-        want = set(t_ms)
+        """The texture tracker restated frames MediaPipe's point stood in for: found the hands' old texture again after
+        a gap (they were carried ``shift_px`` off: its bias follows the hands' look), or took its first reference while
+        the hands moved from the first frame (each tracked back: one shift per frame). Those still held are measured
+        again where the texture says they were; frames already given to the core stay as they went."""
+        shifts = np.broadcast_to(np.asarray(shift_px, float), (len(t_ms), 2))
+        want = dict(zip(t_ms, shifts))
         for i in self._held:
             r = self.records[i]
             pose = self._poses.get(i)
-            if int(round(r.t_s * 1000.0)) not in want or pose is None or not math.isfinite(r.height_mm):
+            shift = want.get(int(round(r.t_s * 1000.0)))
+            if shift is None or pose is None or not math.isfinite(r.height_mm):
                 continue
-            xy = np.array(r.xy_px) + shift_px
+            xy = np.array(r.xy_px) + shift
             h, ax = self.geo.measure(xy, pose)
             self.records[i] = replace(r, xy_px=(float(xy[0]), float(xy[1])), height_mm=h - self._offset_mm, axial_mm=ax)
             if i in self._rest_obs:
@@ -556,13 +566,16 @@ class Pipeline:
         return self._start_watch.holding
 
     def _raise(self, ri: int, rise_mm: float) -> FrameRecord:
-        """The set's tops rose above the rest taken at its first recoil tops (they were leaning): lower every height
-        from this frame on by that much, so that the rest is where the hands recoil to; the compressions already out
-        stay as read, and the session states the rise."""
+        """The set's tops rose above the rest taken at its first recoil tops (they were leaning), or stayed below it
+        (it settled lower; ``rise_mm`` < 0): lower every height from this frame on by that much, so that the rest is
+        where the hands recoil to; the compressions already out stay as read, and the session states the move."""
         self._offset_mm += rise_mm
         self._tag_z0 -= rise_mm
-        t_p, mm = self._raised[-1]
-        self._raised[-1] = (t_p, mm + rise_mm)
+        if rise_mm < 0:  # (they settled lower: the compressions before read up to that much deep)
+            self._settled_mm = max(self._settled_mm, -rise_mm)
+        else:
+            t_p, mm = self._raised[-1]
+            self._raised[-1] = (t_p, mm + rise_mm)
         rec = self.records[ri]
         self.records[ri] = rec = replace(rec, height_mm=rec.height_mm - rise_mm)
         return rec
@@ -578,12 +591,13 @@ class Pipeline:
         if rest is not None:
             vals = self._rest_levels(rest, [i for i in self._held if math.isfinite(self.records[i].height_mm)])
             self._rest_height = float(np.median(vals)) if vals else None
-        # a first rest taken at recoil tops places the hands and levels their returns, but the core follows its own
-        # baseline: tops may settle over the first strokes (a filmed body marker's: 14 mm), and from a known rest taken
-        # too high every set would read that much deep (a lower top looks like a lean; python -m tests.core_rest_moves
-        # --start); rendered, either reads within 0.2 mm of the other (the first compression aside: -2.7 against -0.5)
+        # a first rest taken at recoil tops is the core's rest too (core_rest_at_tops): followed by the core's own
+        # baseline, a trainee who leant on five of the first eight strokes pulled it down (rendered straight in, seed
+        # 12: 2.3 mm shallow, a compression after the pause 11 mm). Tops that then stay below it never coming back
+        # settled lower (ReturnOptions.settle_tops): the heights are raised to them, as a lean's rise lowers them
         level = self._rest_height if self.opt.use_rest_baseline else None
-        core_options = CoreOptions(profile=self.opt.profile, rest_height_mm=level if tops is None else None)
+        core_options = CoreOptions(profile=self.opt.profile,
+                                   rest_height_mm=level if (tops is None or self.opt.core_rest_at_tops) else None)
         self._core = StreamingAnalyzer(core_options)
         tagged = self.geo.tag is not None and self.geo.tag.has_reference
         if self.opt.relocate_hands and level is not None and (self.geo.tracked is not None or tagged):
@@ -914,11 +928,13 @@ class Pipeline:
         raised = max((mm for _, mm in self._raised), default=0.0)
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
-                              depth_uncertainty_mm=self._depth_uncertainty(session, drift) + drop + lean,
+                              depth_uncertainty_mm=self._depth_uncertainty(session, drift) + drop + lean
+                              + self._settled_mm,
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
                               rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
-                              tops_raised_mm=raised, rest_at_tops=self._rest_at_tops, feedback_delays_s=list(self._delays))
+                              tops_raised_mm=raised, tops_settled_mm=self._settled_mm, rest_at_tops=self._rest_at_tops,
+                              feedback_delays_s=list(self._delays))
 
     def _tops_lean_mm(self, session: SessionResult, t_p: float, raised_mm: float) -> float:
         """The lean a rest taken at the recoil tops after the pause at ``t_p`` may hold. Later tops that rose above

@@ -14,10 +14,14 @@ Why: the hands come back from the breaths elsewhere, and the tracked point rests
     python -m tests.core_rest_moves --start    what the pipeline's start takes for each filmed session's first rest
                                                when no rest hold comes (a short still hold, or the recoil tops),
                                                against the first set's own later recoil tops
+    python -m tests.core_rest_moves --start-core   the pipeline's start and its follow of the tops (heights only, no
+                                               geometry) over simulated straight-in sessions that lean early, and the
+                                               filmed traces: depth with the tops' rest given to the core or not
 """
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 from multiprocessing import Pool
 
@@ -201,8 +205,109 @@ def start_on_filmed() -> None:
               f"release): {what}; level - the set's rest {rest.value - ref:+5.1f} mm")
 
 
+def _start_and_follow(t, h, tops_to_core: bool, settle: bool, settle_at: tuple[int, float] | None = None):
+    """The pipeline's start without a rest hold and its follow of the tops, on heights alone: the start watcher
+    (``start_watch_options``) holds every sample until it has the rest; the core gets a still hold's level as its
+    known rest, and the recoil tops' too with ``tops_to_core`` (``PipelineOptions.core_rest_at_tops``; else it follows
+    its own baseline); a ``ReturnWatcher`` at that level then watches for the pauses' returns (a return's rest only
+    restarts the follow: there is no geometry to re-locate) and, after tops, raises the heights by the tops it
+    follows (``settle``: also lowers them, ``ReturnOptions.settle_tops``). Returns (the session, the level, the
+    moves [(t_s, mm)]). ``settle_at``: (settle_tops, settle_mm) other than the defaults."""
+    from dataclasses import replace
+
+    from calibration.rest import RecoilTops, ReturnWatcher
+    from coach.core import StreamingAnalyzer
+    from coach.core.options import deepest_counted_mm
+    from coach.pipeline import PipelineOptions, start_watch_options
+
+    po = PipelineOptions()
+    returns = replace(po.returns, max_depth_mm=deepest_counted_mm(CoreOptions(profile=po.profile)),
+                      settle_tops=po.returns.settle_tops if settle else 0)
+    if settle and settle_at is not None:
+        returns = replace(returns, settle_tops=settle_at[0], settle_mm=settle_at[1])
+    w, held, core, level, follow, shift, moves = None, [], None, math.nan, None, 0.0, []
+    for tt, hh in zip(t.tolist(), h.tolist()):
+        if core is None:
+            held.append((tt, hh))
+            if w is None:
+                if math.isfinite(hh):
+                    w = ReturnWatcher(math.nan, start_watch_options(po))
+                    w.begin(tt, hh)
+                continue
+            ev = w.push(tt, hh)
+            if isinstance(ev, tuple) and ev[0] == ReturnWatcher.END:
+                if ev[1] is None:
+                    w = None
+                    continue
+                level = float(ev[1].value)
+                at_tops = isinstance(ev[1], RecoilTops)
+                core = StreamingAnalyzer(CoreOptions(rest_height_mm=level if (tops_to_core or not at_tops) else None))
+                follow = ReturnWatcher(level, returns)
+                if at_tops:
+                    follow.follow()
+                for a, b in held:
+                    core.push(a, b)
+                held = []
+            continue
+        ev = follow.push(tt, hh + shift)
+        if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
+            shift -= ev[1]
+            moves.append((tt, ev[1]))
+        elif isinstance(ev, tuple) and ev[0] == ReturnWatcher.END and isinstance(ev[1], RecoilTops):
+            follow.follow()
+        core.push(tt, hh + shift)
+    return core.result(), level, moves
+
+
+HOWS = ("own", "given", "given+settle")  # the tops' rest: the core's own baseline instead; given to it; and settling
+
+
+def start_core(seeds: int = 20) -> None:
+    """``_start_and_follow`` over simulated sessions straight in (no rest before the first stroke, none after the
+    pauses), 3 sets of 30, template and cosine strokes, leaning runs starting at 25 % or 60 % of the compressions:
+    depth error of the whole session and of its first set; and over the filmed traces (no truth: their first set's
+    mean depth each way, and the moves)."""
+    from coach.core.simulator import SimOptions, simulate
+
+    rows = {}
+    for shape, lean, seed in itertools.product(("template", "cosine"), (0.25, 0.6), range(seeds)):
+        sim = simulate(SimOptions(seed=seed, shape=shape, templates=real_templates() if shape == "template" else (),
+                                  duration_s=60.0, compressions_per_set=30, first_delay_s=(0.0, 0.0),
+                                  return_rest_s=(0.0, 0.07), lean_prob=lean, noise_mm=0.5))
+        first_end = sim.truth[29].t_release_s + 0.5
+        for how in HOWS:
+            res, _, moves = _start_and_follow(sim.t_s, sim.height_mm, how != "own", how == "given+settle")
+            m = match(sim.truth, res.compressions)
+            e = np.array([mm.depth_mm - c.depth_mm for c, mm in m])
+            e1 = np.array([mm.depth_mm - c.depth_mm for c, mm in m if c.t_bottom_s < first_end])
+            rows.setdefault((shape, lean, how), []).append((e, e1, len(sim.truth) - len(m), len(moves),
+                                                          len(res.compressions) - len(m)))
+    print(f"simulated straight in, {seeds} seeds each, 3 sets of 30: depth bias / MAE (mm), whole session | first set; "
+          "the worst session's |bias|; missed, extra; settles or raises")
+    for (shape, lean, how), rr in rows.items():
+        e = np.concatenate([r[0] for r in rr])
+        e1 = np.concatenate([r[1] for r in rr])
+        worst = max(abs(r[0].mean()) for r in rr)
+        print(f"  {shape:8s} lean {lean:.2f} {how:13s}: {e.mean():+.2f} / {np.abs(e).mean():.2f} | "
+              f"{e1.mean():+.2f} / {np.abs(e1).mean():.2f}; worst {worst:.2f}; missed {sum(r[2] for r in rr)}, "
+              f"extra {sum(r[4] for r in rr)}; "
+              f"moves {sum(r[3] for r in rr)}")
+    print("filmed (no truth): the first set's mean depth (mm), " + " | ".join(HOWS) + "; the moves")
+    for tr in TRACES:
+        t, h, _ = load_filmed(shared_data_dir() / "cpr-traces" / f"{tr}.csv")
+        out = []
+        for how in HOWS:
+            res, level, moves = _start_and_follow(t, h, how != "own", how == "given+settle")
+            sets = [c for c in res.compressions if c.set_index == 0]
+            out.append(f"{np.mean([c.depth_mm for c in sets]):5.1f} ({len(sets)}, "
+                       f"moves {' '.join(f'{mv:+.1f}@{tm:.1f}s' for tm, mv in moves) or '-'})")
+        print(f"  {tr}: " + " | ".join(out))
+
+
 if __name__ == "__main__":
-    if "--start" in sys.argv:
+    if "--start-core" in sys.argv:
+        start_core()
+    elif "--start" in sys.argv:
         start_on_filmed()
     elif "--tops" in sys.argv:
         watcher_on_filmed()

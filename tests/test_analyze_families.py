@@ -339,11 +339,29 @@ def test_hands_that_never_rest_are_located_at_their_first_recoil_tops(replaced):
     assert case.scenario.truth[0].t_release_s < rest["t_start_s"] < rest["t_end_s"] < case.scenario.truth[4].t_release_s
     assert out["calibration"]["relocations"] == 1 and not out["warnings"]
     assert abs(acc.depth_bias_mm) < 0.6
-    # the core follows its own baseline from those tops: its first compression, before any recoil top, is measured
-    # from the landing's level (-2.7 mm; -0.5 with the tops as the core's rest), every later one within 0.5 mm
+    # the core measures from those tops' rest (PipelineOptions.core_rest_at_tops), its first compression too (before
+    # any recoil top; -2.7 mm when the core followed its own baseline), every later one within 0.5 mm
     errs = [m["depth_mm"] - t.depth_mm for m, t in match(out["compressions"], case.scenario.truth)]
     assert abs(errs[0]) < 3.5 and max(abs(e) for e in errs[1:]) < 1.0
     assert out["live"]["feedback_delay_s"]["max"] < 2.3  # the set's first compressions wait for the tops, no more
+
+
+def test_a_trainee_who_leans_early_without_a_rest_hold_reads_from_the_first_tops(work, hands_dir, hand_model_path):
+    """Straight in with real strokes at waveform seed 12, a world the tables had not run: the stack on the side view
+    leans 8-10 mm on five of its first eight strokes. The rest taken at the first recoil tops was kept from the core,
+    which followed its own baseline: two leaning tops got into it, it sank to 54.9 mm after the pause against a rest of
+    65, and the stack read 2.60 mm shallow (worst 11.1). And the first downstroke, before any still frame, was
+    MediaPipe's lagging point: 4-9 mm high, a first compression 7.9 mm shallow. Now the tops' rest is the core's
+    (``PipelineOptions.core_rest_at_tops``) and those frames are tracked back once the texture has a reference:
+    0.95 mm (-0.95), worst 2.45."""
+    fam = FAMILIES["stacked"]
+    sub = work / "seed12-template-straight-in"
+    sub.mkdir(exist_ok=True)
+    case, out, acc = run_family_case(VIEWS["side30"], fam, sub, hands_dir, seed=12, sim_s=15.0, per_set=10,
+                                     shape="template", return_rest_s=(0.0, 0.07), straight_in=True)
+    _common(acc, out)
+    assert out["calibration"]["rest"]["at_recoil_tops"]
+    assert abs(acc.depth_bias_mm) < 1.5 and acc.depth_max_mm < 4.0  # measured -0.95, worst 2.45
 
 
 def test_hands_being_placed_before_their_rest_hold_do_not_start_the_session(work, hands_dir, hand_model_path):

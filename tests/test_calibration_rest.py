@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -399,3 +400,62 @@ def test_a_hover_far_above_the_chest_is_no_rest_when_the_landing_is_too_short():
     assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(20.0, abs=0.6)
     _, events = _watch(t, h)  # no limit: the hover it is (what session 18 did)
     assert isinstance(events[1][1][1], RestEstimate) and events[1][1][1].value == pytest.approx(75.0, abs=1.0)
+
+
+def test_at_a_start_a_hover_above_the_recoil_tops_is_no_rest():
+    """Simulated straight in with an approach, 4 of 80 sessions held still 26-34 mm above the chest for 0.2-0.4 s,
+    came down, and compressed after a shorter hold on the chest: the hover was the start's still hold, and its level
+    went to the core as the rest (python -m tests.core_rest_moves --start-core: +35 mm, 27 compressions not counted).
+    Higher than every used recoil top by more than hands come off the chest (``raise_max_mm``), it is no rest: the tops
+    are taken instead (here 30 mm up, 0.4 s; the landing's hold 0.1 s). The limit at infinity: the hover, as before."""
+    t, h, land, onset = _pause_session(0.1)
+    hover = (t >= land - 0.6) & (t < land - 0.2)
+    h[hover] = 80.0 + np.random.default_rng(7).normal(0, 0.4, hover.sum())  # 30 mm above the chest's rest at 50
+    down = (t >= land - 0.2) & (t < land)
+    h[down] = np.interp(t[down], [land - 0.2, land], [80.0, 50.0])
+    keep = t >= land - 0.6  # (the session starts with the hover)
+    t, h = t[keep], h[keep]
+
+    def start(o: ReturnOptions):
+        w = ReturnWatcher(math.nan, o)
+        w.begin(float(t[0]), float(h[0]))
+        return [ev[1] for ti, hi in zip(t[1:], h[1:])
+                if isinstance(ev := w.push(float(ti), float(hi)), tuple) and ev[0] == ReturnWatcher.END]
+
+    o = ReturnOptions(wait_s=math.inf, rest_needs_tops=True, tops_early=False, max_depth_mm=90.0)
+    (rest,) = start(o)
+    assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(50.0, abs=0.8)
+    (old,) = start(replace(o, raise_max_mm=math.inf))
+    assert isinstance(old, RestEstimate) and old.value == pytest.approx(80.0, abs=1.0)
+
+
+def _follow_tops(tops_mm: list[float], level: float = 30.0, options: ReturnOptions | None = None):
+    """Strokes at 1.8 Hz whose recoil tops are ``tops_mm`` in turn, followed from ``level`` as the pipeline does (each
+    move applied to the heights after it): the moves (stroke index, mm)."""
+    fps, f = 30.0, 1.8
+    t = np.arange(0, (len(tops_mm) + 1) / f, 1 / fps)
+    k = np.minimum((t * f).astype(int), len(tops_mm) - 1)
+    u = (t * f) % 1.0
+    h = np.array(tops_mm)[k] - 50.0 * (1 - np.cos(2 * math.pi * u)) / 2 + np.random.default_rng(5).normal(0, 0.4, t.size)
+    w = ReturnWatcher(level, options)
+    w.follow()
+    moves, offset = [], 0.0
+    for ti, hi in zip(t, h):
+        ev = w.push(float(ti), float(hi) - offset)
+        if ev is not None:
+            moves.append((int(ti * f), ev[1]))
+            offset += ev[1]
+    return moves
+
+
+def test_tops_that_never_come_back_up_to_a_rest_taken_at_tops_lower_it():
+    """The filmed SC1's body marker settled 14 mm over its first strokes and never came back up; given to the core, a
+    rest taken at those first tops read its first set 67 mm deep against 62 from the core's own baseline. Nine tops in
+    a row all 8 mm or more below it lower it to their upper quartile (a negative "raise"); a lean of five tops 10 mm
+    down that then comes back (rendered straight in, seed 12) moves nothing, nor do leaning tops 6 mm down."""
+    settled = _follow_tops([30.0] * 3 + [16.0] * 14)
+    assert len(settled) == 1 and settled[0][1] == pytest.approx(-14.0, abs=1.0)
+    assert 3 + 8 <= settled[0][0] <= 3 + 10  # at the ninth top below
+    assert _follow_tops([30.0] * 3 + [20.0] * 5 + [30.0] * 9) == []
+    assert _follow_tops([30.0] * 3 + [24.0] * 14) == []
+    assert _follow_tops([30.0] * 3 + [16.0] * 14, options=ReturnOptions(settle_tops=0)) == []

@@ -98,7 +98,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import cv2
@@ -127,6 +127,8 @@ class HandMotionOptions:
     # its palm 20 % smaller, while the old texture was found where the hands had rested, 20-26 of 45 features)
     max_failures: int = 3  # consecutive untrusted frames before the reference is taken anew (once still)
     force_after_frames: int = 45  # ... or after this many, still or not
+    unreferenced_frames: int = 30  # frames kept while no reference is held yet (hands moving from the first frame):
+    # once one is taken, they are tracked back against it and restated (RefinedPoint.restated)
     still_frames: int = 3  # a reference is taken when MediaPipe's point stayed within
     still_palm: float = 0.04  # ... this many palm sizes over this many frames (anchor: their mean)
     regap_ms: int = 400  # no hands for this long: the stillness history starts over
@@ -188,7 +190,9 @@ class RefinedPoint:
     # locates the surface there
     restated: tuple[tuple[int, ...], np.ndarray] | None = None  # (t_ms of earlier frames, shift px): the frames
     # MediaPipe's point stood in for since the hands came back from a gap, and how far off it was carried for them, now
-    # that the old texture is found again (their MediaPipe bias taken as this frame's); see HandMotionRefiner.update
+    # that the old texture is found again (their MediaPipe bias taken as this frame's); see HandMotionRefiner.update.
+    # The shift is one (2,) for them all, or (n, 2), one per frame: the frames before the first reference, each
+    # tracked back against it (HandMotionRefiner._track_back)
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,10 @@ class HandMotionRefiner:
         self._last: _Refined | None = None  # the last refined frame (None after a gap)
         self._features_px: np.ndarray | None = None  # where the last carry's motion is a point's (frame px): the depth
         # point with a field, else the inliers' centroid (RefinedPoint.features_px)
+        # frames given MediaPipe's point while no reference was held (t_ms, grey, MediaPipe's point, palm, the point
+        # given): tracked back against the next reference (_track_back)
+        self._unreferenced: deque[tuple[int, np.ndarray, np.ndarray, float, np.ndarray]] = deque(
+            maxlen=o.unreferenced_frames)
 
     def update(self, image: np.ndarray, t_ms: int, point_px: np.ndarray | None, landmarks_px: np.ndarray | None,
                palm_size_px: float) -> RefinedPoint | None:
@@ -285,6 +293,7 @@ class HandMotionRefiner:
             self._after_gap = self._rematching = self._ref is not None
             self._offset = self._rest_offset()
             self._last = None
+            self._unreferenced.clear()
         self._last_valid_ms = t_ms
         # MediaPipe's point's move since the last frame (palms; none after a gap)
         step_palm = float(np.linalg.norm(pt - self._recent[-1])) / palm if self._recent else math.inf
@@ -366,12 +375,39 @@ class HandMotionRefiner:
         elif not still:
             # A new reference is taken only while the hands are still: MediaPipe's point lags and
             # wanders when they move fast, and the reference's anchor keeps that error for good.
+            # Meanwhile MediaPipe's point stands in; the frame is kept to be tracked back once a reference is taken
             self.stats["fallback"] += 1
+            self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, pt + self._offset))
             return RefinedPoint(pt + self._offset, False, 0)
         # a new reference continues from the carried point (MediaPipe's plus the last offset; after a gap, the rest one)
         anchor = (np.mean(self._recent, axis=0) if still else pt) + self._offset
         r = self._new_reference(gray, palm_lm, hand_lm, anchor, pt, palm)
-        return r if r.refined else RefinedPoint(anchor, False, 0)
+        if not r.refined:
+            self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, anchor))
+            return RefinedPoint(anchor, False, 0)
+        back = self._track_back()
+        return r if back is None else replace(r, restated=back)
+
+    def _track_back(self) -> tuple[tuple[int, ...], np.ndarray] | None:
+        """The frames given MediaPipe's point while no reference was held, tracked back against the one just taken
+        (newest first, each from the last one's fit): their times and how far off the point given was (n, 2). Why: hands
+        compressing from the first frame (a rescuer straight in) are never still before the first stroke's bottom, and
+        MediaPipe's point lags and wanders in motion: rendered stacks on the side view read the first downstroke up to
+        9 mm high, a first compression 8 mm shallow whose short stroke then let leaning tops into the core's baseline.
+        Frames that do not fit keep the point they had."""
+        frames, self._unreferenced = list(self._unreferenced), deque(maxlen=self.opt.unreferenced_frames)
+        if not frames or self._ref is None:
+            return None
+        ref = replace(self._ref)  # (its own transform and last point: the reference itself stays as taken)
+        t_ms, shifts = [], []
+        for t, g, pt, palm, given in reversed(frames):
+            res = self._track(g, pt, palm, ref=ref)
+            if res is not None:
+                t_ms.append(t)
+                shifts.append(res[0] - given)
+        if not t_ms:
+            return None
+        return tuple(t_ms), np.array(shifts)
 
     def _rest_offset(self) -> np.ndarray:
         """Refined - MediaPipe point over the last resting frames (their mean: MediaPipe jitters ~1 px a frame);

@@ -119,6 +119,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "relocations": res.relocations,
                 "tops_lean_mm": res.tops_lean_mm,
                 "tops_raised_mm": res.tops_raised_mm,
+                "tops_settled_mm": res.tops_settled_mm,
             },
             "live": {"feedback_delay_s": res.feedback_delay_stats_s(),
                      "feedback_delays_s": [list(x) for x in res.feedback_delays_s],
@@ -240,6 +241,9 @@ def _analyze(args: argparse.Namespace) -> int:
                 seen += f"; later tops rose {res.tops_raised_mm:.1f} mm, and the rest with them"
             how += (f"; after a pause the hands were located at the first strokes' recoil tops, which may lean "
                     f"{res.tops_lean_mm:.1f} mm ({seen})")
+        if res.tops_settled_mm > 0:  # a rest taken at recoil tops that later tops never came back up to
+            how += (f"; the set's tops settled {res.tops_settled_mm:.1f} mm below the rest taken at its first recoil "
+                    "tops, and it was lowered to them: the compressions before read up to that much deep")
         print(f"  depth uncertainty ±{res.depth_uncertainty_mm:.1f} mm ({how})")
     fb = res.feedback_delay_stats_s()
     if math.isfinite(fb["median"]):  # what a live coach would have shown when (held frames wait for a rest)
