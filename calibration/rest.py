@@ -183,6 +183,13 @@ class ReturnOptions:
     # 70 mm up held 0.2 s, the landing's own rest 0.13 s)
     # no such rest (the filmed rescuers held still 0.00-0.07 s): the recoil tops of the first strokes instead
     tops: int = 4  # this many (the first may still be settling; the others' median: RecoilTops.value); 0: none
+    # a still hold counts only once the first stroke's recoil top has come back near it (else the tops are collected
+    # as without one): hands coming back from the head stopped there, or hovered above the chest, and then came down
+    # with too short a rest (simulated with the filmed 0-0.07 s: 3 of 192 returns took such a hold, 25-35 mm off;
+    # python -m tests.core_rest_moves --returns); inf: no check (the first stroke's rise ends the hold, ~0.3 s sooner)
+    hold_top_below_mm: float = 15.0  # the first top this far below the hold: a hover (a lean lowers a top less; at
+    # 10 mm a simulated first top leaning 10 mm turned a right hold into leaning tops)
+    hold_top_above_mm: float = 10.0  # ... this far above it: the hold was below the chest's rest (nothing raises a top)
     tops_wait_s: float = 4.0  # from the first stroke's rise, how long they are waited for at most
     top_mm: float = 3.0  # a top's frames: its samples within this of its highest one ...
     top_s: float = 0.1  # ... and within this of it in time
@@ -241,6 +248,11 @@ class TopFinder:
             if v - self._trough >= o.rise_mm:
                 self._rising, self._hi, self._hi_t = True, v, t_s
         return None
+
+    @property
+    def peak(self) -> float:
+        """The last top's level as the medians saw it (its highest median; a frame's spike does not move it)."""
+        return self._hi
 
     def resting_top(self) -> tuple[tuple[float, float], float] | None:
         """The top the last stroke came back up to, if the hands have stayed there (no next downstroke yet)."""
@@ -360,7 +372,9 @@ class ReturnWatcher:
             compressing = self._peak - self._trough >= o.rise_mm and v - self._trough >= o.rise_mm
         if compressing and self._rest is not None and self._rest.value - self._trough > o.max_depth_mm:
             self._rest = None  # the first stroke reached deeper below it than a compression goes: a hover
-        if compressing and o.tops > 0 and (self._rest is None or o.rest_needs_tops):  # hold on for the recoil tops
+        checked = o.hold_top_below_mm < math.inf or o.hold_top_above_mm < math.inf
+        if compressing and o.tops > 0 and (self._rest is None or o.rest_needs_tops or checked):
+            # hold on for the recoil tops (or, with a still hold, for the first one: is the hold where it comes back to?)
             self._tops, self._tops_from = TopFinder(o, self._recent, True, v, t_s, height), t_s
             self._spans, self._levels = [], []
             return None
@@ -377,6 +391,12 @@ class ReturnWatcher:
         if top is not None:
             self._spans.append(top[0])
             self._levels.append(top[1])
+            if self._rest is not None and not self.opt.rest_needs_tops and len(self._levels) == 1:
+                # (the top's median level, not its highest sample: one spiking frame made a simulated first top 27 mm
+                # high and turned a right hold into leaning tops)
+                if -self.opt.hold_top_below_mm <= self._tops.peak - self._rest.value <= self.opt.hold_top_above_mm:
+                    return self.END, self.finish()  # the hold is where the first stroke came back to: the rest
+                self._rest = None  # ... it is not: the tops it is
         if len(self._levels) < self.opt.tops and t_s - self._tops_from < self.opt.tops_wait_s:
             if top is not None and len(self._levels) >= 2 and self.opt.tops_early:  # (the first is never used alone)
                 return self.TOPS, self._recoil_tops()
@@ -420,7 +440,9 @@ class ReturnWatcher:
                 self._spans.append(top[0])
                 self._levels.append(top[1])
             rest = self._recoil_tops() if self._levels else None
-            if self.opt.rest_needs_tops:  # the still hold before them if there was one; either only with all the tops
+            if self._rest is not None and not self.opt.rest_needs_tops:  # a still hold no top has contradicted
+                rest = self._rest
+            elif self.opt.rest_needs_tops:  # the still hold before them if there was one; either only with all the tops
                 hold = self._rest
                 if hold is not None and rest is not None and hold.value - max(rest.levels[i] for i in rest.used) > \
                         self.opt.raise_max_mm:

@@ -17,6 +17,10 @@ Why: the hands come back from the breaths elsewhere, and the tracked point rests
     python -m tests.core_rest_moves --start-core   the pipeline's start and its follow of the tops (heights only, no
                                                geometry) over simulated straight-in sessions that lean early, and the
                                                filmed traces: depth with the tops' rest given to the core or not
+    python -m tests.core_rest_moves --returns  the rest the return watcher takes after each simulated pause (the hands
+                                               out of view until 1 s before the next set, as rendered): how many are
+                                               more than 5 mm off the true rest, with and without the still hold
+                                               checked against the first recoil top (ReturnOptions.hold_top_*)
 """
 from __future__ import annotations
 
@@ -304,8 +308,50 @@ def start_core(seeds: int = 20) -> None:
         print(f"  {tr}: " + " | ".join(out))
 
 
+def returns_off(seeds: int = 20, off_mm: float = 5.0) -> None:
+    """Simulated sessions (3 sets of 30, real and cosine strokes, a rest of 0-0.07 s or 0.2-0.5 s after each pause,
+    the hands out of view from 0.2 s into the pause to 1 s before its end): each return's rest against the truth."""
+    from dataclasses import replace
+
+    from calibration.rest import ReturnWatcher
+    from coach.core.options import deepest_counted_mm
+    from coach.core.simulator import SimOptions, simulate
+    from coach.pipeline import PipelineOptions
+
+    po = PipelineOptions()
+    base = replace(po.returns, max_depth_mm=deepest_counted_mm(CoreOptions(profile=po.profile)))
+    for check in ((math.inf, math.inf), (base.hold_top_below_mm, base.hold_top_above_mm)):
+        o = replace(base, hold_top_below_mm=check[0], hold_top_above_mm=check[1])
+        n = 0
+        off: list[str] = []
+        delays: list[float] = []
+        for shape, seed, rr in itertools.product(("template", "cosine"), range(seeds), ((0.0, 0.07), (0.2, 0.5))):
+            sim = simulate(SimOptions(seed=seed, shape=shape, templates=real_templates() if shape == "template" else (),
+                                      duration_s=60.0, compressions_per_set=30, return_rest_s=rr, noise_mm=0.5))
+            h = sim.height_mm.copy()
+            for p in sim.pauses:
+                if p.kind == "ventilation":
+                    h[(sim.t_s > p.start_s + 0.2) & (sim.t_s < p.end_s - 1.0)] = np.nan
+            w = ReturnWatcher(0.0, o)
+            for tt, hh in zip(sim.t_s.tolist(), h.tolist()):
+                ev = w.push(tt, hh)
+                if isinstance(ev, tuple) and ev[0] == ReturnWatcher.END:
+                    n += 1
+                    nxt = min((c for c in sim.truth if c.t_bottom_s > tt - 1.0), key=lambda c: c.t_bottom_s)
+                    delays.append(tt - nxt.t_release_s)
+                    if ev[1] is not None and abs(ev[1].value) > off_mm:
+                        off.append(f"{shape} seed {seed} rest {rr[1]:g} s at {tt:.1f} s: "
+                                   f"{type(ev[1]).__name__} {ev[1].value:+.1f}")
+        print(f"the first top within {-check[0]:g}..+{check[1]:g} mm of a hold: {len(off)} of {n} returns' rests more than {off_mm:g} mm off; the hold ends "
+              f"{np.median(delays):+.2f} s after the set's first release (median)")
+        for line in off:
+            print("   " + line)
+
+
 if __name__ == "__main__":
-    if "--start-core" in sys.argv:
+    if "--returns" in sys.argv:
+        returns_off()
+    elif "--start-core" in sys.argv:
         start_core()
     elif "--start" in sys.argv:
         start_on_filmed()

@@ -83,10 +83,12 @@ def test_side_view_30deg(analysed):
     # hand placement along the body axis (the hand's heel was put on the marked point)
     assert abs(acc.placement_err_mm) < 15.0
     # live, each compression came out of the pipeline within the core's ~150 ms of its release (the frames held
-    # before the rest hold was known precede the first compression); only the end of input may give one more
+    # before the rest hold was known precede the first compression); only the end of input may give one more. The
+    # set's first after the pause waits until its recoil top has come back to the hold the hands rested in (is it
+    # their rest? ReturnOptions.hold_top_*): 0.28 s (0.11 s before session 22)
     live = out["live"]
     assert len(live["feedback_delays_s"]) >= acc.count - 1
-    assert 0.0 < live["feedback_delay_s"]["median"] <= live["feedback_delay_s"]["max"] < 0.2
+    assert 0.0 < live["feedback_delay_s"]["median"] < 0.2 and live["feedback_delay_s"]["max"] < 0.35
 
 
 def test_oblique_45_off_side_45_elevation(analysed):
