@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
@@ -53,7 +54,7 @@ from calibration.handscale import HandScaleError, frame_from_samples, resting_ha
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
-                             rest_of_tops)
+                             TopFinder, rest_of_tops)
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import deepest_counted_mm, nominal_dt
 from coach.core.rest_moves import unresolved_rest_drop_mm
@@ -277,6 +278,8 @@ class Pipeline:
         self._rest_at_tops = False
         self._rest_det: RestDetector | None = None
         self._start_watch: ReturnWatcher | None = None  # no rest hold yet: a short one, or the recoil tops (start_at_tops)
+        # a rest hold found, until the first stroke's recoil top has come back near it: (the hold, the top finder, when)
+        self._hold_check: tuple[RestEstimate, TopFinder, float] | None = None
         self._t_first_hand: float | None = None
         self._last_t: float | None = None
         # hand-size mode keeps the used hands' landmarks of held frames
@@ -536,7 +539,7 @@ class Pipeline:
         self._held.append(ri)
         rec = self.records[ri]
         if self._rest_det is not None:
-            r = self._rest_det.push(rec.t_s, self._rest_value(rec))
+            r = self._confirmed_hold(rec)
             if r is not None:
                 return self._start_core(r)
             if self._watch_start(rec):
@@ -552,6 +555,33 @@ class Pipeline:
             )
             return self._start_core(None)
         return []
+
+    def _confirmed_hold(self, rec: FrameRecord) -> RestEstimate | None:
+        """The rest hold, once the first stroke's recoil top has come back near it (``returns.hold_top_below_mm`` to
+        ``hold_top_above_mm``; marker modes with ``start_at_tops``), or the end of ``returns.tops_wait_s`` without a
+        top. Why: hands held still above the chest for as long as a rest hold and then landing and compressing (a
+        rendered stack 30 mm up, straight in) had their hover taken for the rest, and the session read ~30 mm deep. A
+        hold the top does not come back to is dropped and the rest hold looked for again, while the start watcher
+        goes on with the tops. Costs the session's first compression the wait for its top (~0.2 s)."""
+        o = self.opt.returns
+        if self._hold_check is None:
+            r = self._rest_det.push(rec.t_s, self._rest_value(rec))
+            checked = o.hold_top_below_mm < math.inf or o.hold_top_above_mm < math.inf
+            if r is None or not (checked and self.opt.start_at_tops and self.geo.mode != MODE_HAND):
+                return r
+            finder = TopFinder(o, deque(maxlen=max(1, o.rest.smooth_samples)), False, math.inf, math.nan)
+            self._hold_check = (r, finder, rec.t_s)
+        hold, finder, t0 = self._hold_check
+        if finder.push(rec.t_s, rec.height_mm) is None:
+            if rec.t_s - t0 < o.tops_wait_s:
+                return None
+            self._hold_check = None  # no top came (one stroke, then stillness?): the hold it is, as before
+            return hold
+        self._hold_check = None
+        if -o.hold_top_below_mm <= finder.peak - hold.value <= o.hold_top_above_mm:
+            return hold
+        self._rest_det = RestDetector(self._rest_det.opt)  # not the rest: look for another
+        return None
 
     def _watch_start(self, rec: FrameRecord) -> bool:
         """Whether the first hands are watched for compressing before a rest hold (marker modes, ``start_at_tops``):

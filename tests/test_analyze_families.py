@@ -399,6 +399,45 @@ def test_hands_being_placed_before_their_rest_hold_do_not_start_the_session(work
     assert acc.count == acc.truth_count + 2 and len(extra) == 2 and all(15.0 < c["depth_mm"] < 25.0 for c in extra)
 
 
+@pytest.mark.parametrize("hover_s", [0.55, 1.8])
+def test_a_hover_before_landing_straight_in_is_not_the_rest(work, hands_dir, hand_model_path, hover_s):
+    """The stack held 30 mm above the chest, then landing and compressing after 0.1 s on the chest (straight in, seed
+    3). Held half a second, the hover was the start watcher's still hold; held 1.8 s, it was a rest hold. Either went
+    to the core as its rest: 8 of 17 compressions counted, +36 mm (simulated on heights alone: python -m
+    tests.core_rest_moves --start-core). Now a still hold higher than every used recoil top by more than hands come
+    off the chest is a hover (ReturnWatcher.finish), and a rest hold counts once the first recoil top comes back near
+    it (Pipeline._confirmed_hold): the tops give the rest."""
+    from dataclasses import replace
+
+    from render.accuracy import RenderedCase, analyze_case, calibrate_case, family_view, render_family_clip, score
+    from render.clips import render_calibration_clip
+    from render.scenario import compression_scenario
+
+    sub = work / f"hover-straight-in-{hover_s:g}"
+    sub.mkdir(exist_ok=True)
+    view, family = VIEWS["side30"], FAMILIES["stacked"]
+    sc = compression_scenario(seed=3, fps=view.fps, sim_s=15.0, per_set=10, straight_in=True, return_rest_s=(0.0, 0.07))
+    lead = int(round((hover_s + 0.35) * view.fps))  # the hover, the landing, then the clip's first frame on the chest
+    u = np.arange(lead) / view.fps
+    pre = np.where(u < hover_s, 30.0, 30.0 * (1 - np.clip((u - hover_s) / 0.35, 0, 1)))
+    dt = lead / view.fps
+    sc = replace(sc, t_s=np.concatenate([u, sc.t_s + dt]), height_mm=np.concatenate([pre, sc.height_mm]),
+                 visible=np.concatenate([np.ones(lead, bool), sc.visible]),
+                 truth=tuple(c.shifted(dt) for c in sc.truth), rest_span_s=(dt, dt))
+    rview, told = family_view(view, family)
+    cal, vid = sub / f"{rview.name}_calibration.mp4", sub / f"{rview.name}_hover_compressions.mp4"
+    render_calibration_clip(cal, rview, seconds=1.5)
+    render_family_clip(vid, rview, family, hands_dir, sc.t_s, sc.height_mm, sc.placement_mm, sc.visible, truth=sc.truth)
+    case = RenderedCase(rview, sc, cal, vid)
+    out = analyze_case(case, sub, calibrate_case(case, sub, hfov_deg=told), tag="_hover")
+    acc = score("hover@side30", out, sc)
+    print(f"\n{acc.name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}), count {acc.count}/"
+          f"{acc.truth_count}, rest {out['calibration']['rest']}")
+    _common(acc, out)
+    assert out["calibration"]["rest"]["at_recoil_tops"]
+    assert abs(acc.depth_bias_mm) < 1.0
+
+
 def test_the_same_hand_leaning_at_its_first_tops_is_not_located_again(work, hands_dir, hand_model_path):
     """The same flat hand put back as it was, straight into a set that leans 6-7 mm on its first four compressions
     (seed 8): located at those tops, its point slides 13 mm along its ray toward the camera, which a lean does and
