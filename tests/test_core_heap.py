@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coach.cli import main
@@ -16,7 +17,7 @@ from coach.cli import main
 REPO = Path(__file__).resolve().parents[1]
 GLIBC = platform.libc_ver()[0] == "glibc"
 
-# In a fresh interpreter (the setting is process-wide): minor page faults of the 3rd and 4th batch runs over a
+# In a fresh interpreter (the setting is process-wide): minor page faults of the 3rd to 6th batch runs over a
 # 20-minute 60 Hz trace, with the C library's default heap or after keep_freed_heap().
 _SCRIPT = """
 import json, resource, sys
@@ -26,7 +27,7 @@ from coach.core.simulator import SimOptions, simulate
 sim = simulate(SimOptions(seed=1, duration_s=1200.0, fps=60.0))
 applied = keep_freed_heap().applied if sys.argv[1] == "keep" else False
 faults = []
-for _ in range(4):
+for _ in range(6):
     f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     analyze_strokes(sim.t_s, sim.height_mm)
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
@@ -44,8 +45,9 @@ def _faults(mode: str) -> dict:
 def test_kept_heap_stops_the_batch_runs_page_faults():
     default, kept = _faults("default"), _faults("keep")
     assert kept["applied"] is True
-    assert min(default["faults"][2:]) > 500  # measured 2 785 a run: the temporaries come back from the OS
-    assert max(kept["faults"][2:]) < 50  # measured 0-1
+    # medians: one kept run once took 140 faults while other work loaded the machine (the others 0-1)
+    assert np.median(default["faults"][2:]) > 500  # measured 2 785 a run: the temporaries come back from the OS
+    assert np.median(kept["faults"][2:]) < 50  # measured 0-1
 
 
 def test_keep_freed_heap_says_what_it_did_and_is_idempotent():
