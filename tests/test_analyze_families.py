@@ -364,6 +364,20 @@ def test_a_trainee_who_leans_early_without_a_rest_hold_reads_from_the_first_tops
     assert abs(acc.depth_bias_mm) < 1.5 and acc.depth_max_mm < 4.0  # measured -0.95, worst 2.45
 
 
+def _analyze_scenario(sub, hands_dir, view, family, sc, tag: str):
+    """A scenario of the test's own (its heights reshaped) rendered and analyzed as the accuracy runs do: (out, acc)."""
+    from render.accuracy import RenderedCase, analyze_case, calibrate_case, family_view, render_family_clip, score
+    from render.clips import render_calibration_clip
+
+    rview, told = family_view(view, family)
+    cal, vid = sub / f"{rview.name}_calibration.mp4", sub / f"{rview.name}_{tag}_compressions.mp4"
+    render_calibration_clip(cal, rview, seconds=1.5)
+    render_family_clip(vid, rview, family, hands_dir, sc.t_s, sc.height_mm, sc.placement_mm, sc.visible, truth=sc.truth)
+    case = RenderedCase(rview, sc, cal, vid)
+    out = analyze_case(case, sub, calibrate_case(case, sub, hfov_deg=told), tag=f"_{tag}")
+    return out, score(f"{tag}@{view.name}", out, sc)
+
+
 def test_hands_being_placed_before_their_rest_hold_do_not_start_the_session(work, hands_dir, hand_model_path):
     """Two 20 mm dips as the hand is placed, then 2 s still, then compressions: the watcher that looks for
     compressing without a rest hold takes the dips for strokes and starts collecting tops, but the rest hold ends
@@ -371,7 +385,6 @@ def test_hands_being_placed_before_their_rest_hold_do_not_start_the_session(work
     compression, as it would any 20 mm stroke."""
     from dataclasses import replace
 
-    from render.accuracy import RenderedCase, analyze_case, calibrate_case, family_view, render_family_clip, score
     from render.scenario import compression_scenario
 
     sub = work / "placed-then-rest"
@@ -383,15 +396,7 @@ def test_hands_being_placed_before_their_rest_hold_do_not_start_the_session(work
         k = (sc.t_s >= a) & (sc.t_s < a + 0.5)
         h[k] = -10.0 * (1 - np.cos(2 * np.pi * (sc.t_s[k] - a) / 0.5))
     sc = replace(sc, height_mm=h, rest_span_s=(1.9, sc.rest_span_s[1]))
-    rview, told = family_view(view, family)
-    cal, vid = sub / f"{rview.name}_calibration.mp4", sub / f"{rview.name}_placed_compressions.mp4"
-    from render.clips import render_calibration_clip
-
-    render_calibration_clip(cal, rview, seconds=1.5)
-    render_family_clip(vid, rview, family, hands_dir, sc.t_s, sc.height_mm, sc.placement_mm, sc.visible, truth=sc.truth)
-    case = RenderedCase(rview, sc, cal, vid)
-    out = analyze_case(case, sub, calibrate_case(case, sub, hfov_deg=told), tag="_placed")
-    acc = score("placed@side30", out, sc)
+    out, acc = _analyze_scenario(sub, hands_dir, view, family, sc, "placed")
     rest = out["calibration"]["rest"]
     assert rest is not None and not rest["at_recoil_tops"] and 1.8 <= rest["t_start_s"] < rest["t_end_s"] < sc.truth[0].t_bottom_s
     assert acc.matched == acc.truth_count and abs(acc.depth_bias_mm) < 0.5
@@ -409,8 +414,6 @@ def test_a_hover_before_landing_straight_in_is_not_the_rest(work, hands_dir, han
     it (Pipeline._confirmed_hold): the tops give the rest."""
     from dataclasses import replace
 
-    from render.accuracy import RenderedCase, analyze_case, calibrate_case, family_view, render_family_clip, score
-    from render.clips import render_calibration_clip
     from render.scenario import compression_scenario
 
     sub = work / f"hover-straight-in-{hover_s:g}"
@@ -424,13 +427,7 @@ def test_a_hover_before_landing_straight_in_is_not_the_rest(work, hands_dir, han
     sc = replace(sc, t_s=np.concatenate([u, sc.t_s + dt]), height_mm=np.concatenate([pre, sc.height_mm]),
                  visible=np.concatenate([np.ones(lead, bool), sc.visible]),
                  truth=tuple(c.shifted(dt) for c in sc.truth), rest_span_s=(dt, dt))
-    rview, told = family_view(view, family)
-    cal, vid = sub / f"{rview.name}_calibration.mp4", sub / f"{rview.name}_hover_compressions.mp4"
-    render_calibration_clip(cal, rview, seconds=1.5)
-    render_family_clip(vid, rview, family, hands_dir, sc.t_s, sc.height_mm, sc.placement_mm, sc.visible, truth=sc.truth)
-    case = RenderedCase(rview, sc, cal, vid)
-    out = analyze_case(case, sub, calibrate_case(case, sub, hfov_deg=told), tag="_hover")
-    acc = score("hover@side30", out, sc)
+    out, acc = _analyze_scenario(sub, hands_dir, view, family, sc, "hover")
     print(f"\n{acc.name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}), count {acc.count}/"
           f"{acc.truth_count}, rest {out['calibration']['rest']}")
     _common(acc, out)
@@ -445,8 +442,6 @@ def test_a_rest_that_sinks_under_the_first_tops_is_followed(work, hands_dir, han
     tops in a row 8 mm or more below it lower it to them (ReturnOptions.settle_tops), and the statement adds the move."""
     from dataclasses import replace
 
-    from render.accuracy import RenderedCase, analyze_case, calibrate_case, family_view, render_family_clip, score
-    from render.clips import render_calibration_clip
     from render.scenario import compression_scenario
 
     sub = work / "sinking-rest"
@@ -456,13 +451,7 @@ def test_a_rest_that_sinks_under_the_first_tops_is_followed(work, hands_dir, han
     t0, t1 = sc.truth[4].t_release_s, sc.truth[7].t_start_s  # (the rest taken at the first tops; then down 14 mm)
     sink = -14.0 * np.clip((sc.t_s - t0) / (t1 - t0), 0.0, 1.0)
     sc = replace(sc, height_mm=sc.height_mm + sink)
-    rview, told = family_view(view, family)
-    cal, vid = sub / f"{rview.name}_calibration.mp4", sub / f"{rview.name}_sinking_compressions.mp4"
-    render_calibration_clip(cal, rview, seconds=1.5)
-    render_family_clip(vid, rview, family, hands_dir, sc.t_s, sc.height_mm, sc.placement_mm, sc.visible, truth=sc.truth)
-    case = RenderedCase(rview, sc, cal, vid)
-    out = analyze_case(case, sub, calibrate_case(case, sub, hfov_deg=told), tag="_sinking")
-    acc = score("sinking@side30", out, sc)
+    out, acc = _analyze_scenario(sub, hands_dir, view, family, sc, "sinking")
     errs = [m["depth_mm"] - t.depth_mm for m, t in match(out["compressions"], sc.truth)]
     print(f"\n{acc.name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}), count {acc.count}/"
           f"{acc.truth_count}, settled {out['calibration']['tops_settled_mm']:.1f} mm; " + " ".join(f"{e:+.1f}" for e in errs))
