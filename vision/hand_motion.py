@@ -385,22 +385,24 @@ class HandMotionRefiner:
         if not r.refined:
             self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, anchor))
             return RefinedPoint(anchor, False, 0)
-        back = self._track_back()
+        back = self._track_back(gray.shape)
         return r if back is None else replace(r, restated=back)
 
-    def _track_back(self) -> tuple[tuple[int, ...], np.ndarray] | None:
+    def _track_back(self, shape: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray] | None:
         """The frames given MediaPipe's point while no reference was held, tracked back against the one just taken
         (newest first, each from the last one's fit): their times and how far off the point given was (n, 2). Why: hands
         compressing from the first frame (a rescuer straight in) are never still before the first stroke's bottom, and
         MediaPipe's point lags and wanders in motion: rendered stacks on the side view read the first downstroke up to
         9 mm high, a first compression 8 mm shallow whose short stroke then let leaning tops into the core's baseline.
-        Frames that do not fit keep the point they had."""
+        Frames that do not fit (or are not of this frame's ``shape``) keep the point they had."""
         frames, self._unreferenced = list(self._unreferenced), deque(maxlen=self.opt.unreferenced_frames)
         if not frames or self._ref is None:
             return None
         ref = replace(self._ref)  # (its own transform and last point: the reference itself stays as taken)
         t_ms, shifts = [], []
         for t, g, pt, palm, given in reversed(frames):
+            if g.shape != shape:
+                continue
             res = self._track(g, pt, palm, ref=ref)
             if res is not None:
                 t_ms.append(t)
