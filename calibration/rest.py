@@ -210,6 +210,15 @@ class ReturnOptions:
     settle_tops: int = 9
     settle_mm: float = 8.0
 
+    @property
+    def checks_holds(self) -> bool:
+        """Whether a still hold waits for the first recoil top to confirm it (``hold_top_*``)."""
+        return self.hold_top_below_mm < math.inf or self.hold_top_above_mm < math.inf
+
+    def top_confirms(self, hold_mm: float, top_mm: float) -> bool:
+        """Whether a recoil top at ``top_mm`` came back near a still hold at ``hold_mm`` (is the hold the rest?)."""
+        return -self.hold_top_below_mm <= top_mm - hold_mm <= self.hold_top_above_mm
+
 
 class TopFinder:
     """Recoil tops of strokes, as they pass: a top is passed once the next downstroke has gone ``rise_mm`` below it
@@ -372,8 +381,7 @@ class ReturnWatcher:
             compressing = self._peak - self._trough >= o.rise_mm and v - self._trough >= o.rise_mm
         if compressing and self._rest is not None and self._rest.value - self._trough > o.max_depth_mm:
             self._rest = None  # the first stroke reached deeper below it than a compression goes: a hover
-        checked = o.hold_top_below_mm < math.inf or o.hold_top_above_mm < math.inf
-        if compressing and o.tops > 0 and (self._rest is None or o.rest_needs_tops or checked):
+        if compressing and o.tops > 0 and (self._rest is None or o.rest_needs_tops or o.checks_holds):
             # hold on for the recoil tops (or, with a still hold, for the first one: is the hold where it comes back to?)
             self._tops, self._tops_from = TopFinder(o, self._recent, True, v, t_s, height), t_s
             self._spans, self._levels = [], []
@@ -391,12 +399,13 @@ class ReturnWatcher:
         if top is not None:
             self._spans.append(top[0])
             self._levels.append(top[1])
-            if self._rest is not None and not self.opt.rest_needs_tops and len(self._levels) == 1:
+            if self._rest is not None and len(self._levels) == 1 and self.opt.checks_holds:
                 # (the top's median level, not its highest sample: one spiking frame made a simulated first top 27 mm
                 # high and turned a right hold into leaning tops)
-                if -self.opt.hold_top_below_mm <= self._tops.peak - self._rest.value <= self.opt.hold_top_above_mm:
-                    return self.END, self.finish()  # the hold is where the first stroke came back to: the rest
-                self._rest = None  # ... it is not: the tops it is
+                if not self.opt.top_confirms(self._rest.value, self._tops.peak):
+                    self._rest = None  # not where the first stroke came back to (a hover, the head): the tops it is
+                elif not self.opt.rest_needs_tops:
+                    return self.END, self.finish()  # the rest (at a start it still waits for all the tops)
         if len(self._levels) < self.opt.tops and t_s - self._tops_from < self.opt.tops_wait_s:
             if top is not None and len(self._levels) >= 2 and self.opt.tops_early:  # (the first is never used alone)
                 return self.TOPS, self._recoil_tops()
@@ -443,15 +452,7 @@ class ReturnWatcher:
             if self._rest is not None and not self.opt.rest_needs_tops:  # a still hold no top has contradicted
                 rest = self._rest
             elif self.opt.rest_needs_tops:  # the still hold before them if there was one; either only with all the tops
-                hold = self._rest
-                if hold is not None and rest is not None and hold.value - max(rest.levels[i] for i in rest.used) > \
-                        self.opt.raise_max_mm:
-                    # higher than any used top by more than hands come off the chest: a hover before landing (a lean
-                    # lowers tops, nothing raises one). Simulated straight in with an approach: 4 of 80 sessions held
-                    # still 26-34 mm up before landing, and that "rest" went to the core (python -m
-                    # tests.core_rest_moves --start-core)
-                    hold = None
-                rest = (hold or rest) if len(self._levels) >= self.opt.tops else None
+                rest = (self._rest or rest) if len(self._levels) >= self.opt.tops else None
             self._tops, self._spans, self._levels = None, [], []
         else:
             est = self._det.finish() if (open_hold and self._det is not None) else None

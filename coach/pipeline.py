@@ -566,8 +566,7 @@ class Pipeline:
         o = self.opt.returns
         if self._hold_check is None:
             r = self._rest_det.push(rec.t_s, self._rest_value(rec))
-            checked = o.hold_top_below_mm < math.inf or o.hold_top_above_mm < math.inf
-            if r is None or not (checked and self.opt.start_at_tops and self.geo.mode != MODE_HAND):
+            if r is None or not (o.checks_holds and self.opt.start_at_tops and self.geo.mode != MODE_HAND):
                 return r
             finder = TopFinder(o, deque(maxlen=max(1, o.rest.smooth_samples)), False, math.inf, math.nan)
             self._hold_check = (r, finder, rec.t_s)
@@ -578,7 +577,7 @@ class Pipeline:
             self._hold_check = None  # no top came (one stroke, then stillness?): the hold it is, as before
             return hold
         self._hold_check = None
-        if -o.hold_top_below_mm <= finder.peak - hold.value <= o.hold_top_above_mm:
+        if o.top_confirms(hold.value, finder.peak):
             return hold
         self._rest_det = RestDetector(self._rest_det.opt)  # not the rest: look for another
         return None
@@ -632,8 +631,7 @@ class Pipeline:
         tagged = self.geo.tag is not None and self.geo.tag.has_reference
         if self.opt.relocate_hands and level is not None and (self.geo.tracked is not None or tagged):
             # a "rest" the first stroke then goes deeper below than the core counts is a hover
-            returns = replace(self.opt.returns, max_depth_mm=deepest_counted_mm(core_options))
-            self._returns = ReturnWatcher(level, returns)
+            self._returns = ReturnWatcher(level, return_watch_options(self.opt))
             if tops is not None:  # the rest was taken at recoil tops: a lean there shows when later tops rise
                 self._raised.append((tops.t_start_s, 0.0))
                 self._returns.follow()
@@ -1016,12 +1014,17 @@ def run(source: Iterable, pipeline: Pipeline, clock: Clock = time.monotonic,
 
 
 
+def return_watch_options(options: PipelineOptions) -> ReturnOptions:
+    """What hands coming back from a pause are watched with: ``options.returns``, a hold the first stroke then goes
+    further below than the core counts being a hover (``max_depth_mm``)."""
+    return replace(options.returns, max_depth_mm=deepest_counted_mm(CoreOptions(profile=options.profile)))
+
+
 def start_watch_options(options: PipelineOptions) -> ReturnOptions:
     """What the first hands are watched with when they compress before a rest hold (``start_at_tops``): the return
     watcher's options, waiting as long as it takes, a short still hold counting only with all the tops (hands being
     placed rest and dip too), no early end (there are no hands before to be the same as)."""
-    deepest = deepest_counted_mm(CoreOptions(profile=options.profile))
-    return replace(options.returns, max_depth_mm=deepest, wait_s=math.inf, tops_early=False, rest_needs_tops=True)
+    return replace(return_watch_options(options), wait_s=math.inf, tops_early=False, rest_needs_tops=True)
 
 
 class PipelineSetupError(ValueError):

@@ -209,26 +209,28 @@ def start_on_filmed() -> None:
               f"release): {what}; level - the set's rest {rest.value - ref:+5.1f} mm")
 
 
-def _start_and_follow(t, h, tops_to_core: bool, settle: bool, settle_at: tuple[int, float] | None = None):
+def _session(seed: int, shape: str, **kw):
+    """A simulated session of 3 sets of 30 (60 s, 0.5 mm noise), real or cosine strokes: the studies' worlds."""
+    return simulate(SimOptions(seed=seed, shape=shape, templates=real_templates() if shape == "template" else (),
+                               duration_s=60.0, compressions_per_set=30, noise_mm=0.5, **kw))
+
+
+def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
     """The pipeline's start without a rest hold and its follow of the tops, on heights alone: the start watcher
     (``start_watch_options``) holds every sample until it has the rest; the core gets a still hold's level as its
     known rest, and the recoil tops' too with ``tops_to_core`` (``PipelineOptions.core_rest_at_tops``; else it follows
     its own baseline); a ``ReturnWatcher`` at that level then watches for the pauses' returns (a return's rest only
     restarts the follow: there is no geometry to re-locate) and, after tops, raises the heights by the tops it
     follows (``settle``: also lowers them, ``ReturnOptions.settle_tops``). Returns (the session, the level, the
-    moves [(t_s, mm)]). ``settle_at``: (settle_tops, settle_mm) other than the defaults."""
+    moves [(t_s, mm)])."""
     from dataclasses import replace
 
     from calibration.rest import RecoilTops, ReturnWatcher
     from coach.core import StreamingAnalyzer
-    from coach.core.options import deepest_counted_mm
-    from coach.pipeline import PipelineOptions, start_watch_options
+    from coach.pipeline import PipelineOptions, return_watch_options, start_watch_options
 
     po = PipelineOptions()
-    returns = replace(po.returns, max_depth_mm=deepest_counted_mm(CoreOptions(profile=po.profile)),
-                      settle_tops=po.returns.settle_tops if settle else 0)
-    if settle and settle_at is not None:
-        returns = replace(returns, settle_tops=settle_at[0], settle_mm=settle_at[1])
+    returns = return_watch_options(po) if settle else replace(return_watch_options(po), settle_tops=0)
     w, held, core, level, follow, shift, moves = None, [], None, math.nan, None, 0.0, []
     for tt, hh in zip(t.tolist(), h.tolist()):
         if core is None:
@@ -271,13 +273,9 @@ def start_core(seeds: int = 20) -> None:
     pauses), 3 sets of 30, template and cosine strokes, leaning runs starting at 25 % or 60 % of the compressions:
     depth error of the whole session and of its first set; and over the filmed traces (no truth: their first set's
     mean depth each way, and the moves)."""
-    from coach.core.simulator import SimOptions, simulate
-
     rows = {}
     for shape, lean, seed in itertools.product(("template", "cosine"), (0.25, 0.6), range(seeds)):
-        sim = simulate(SimOptions(seed=seed, shape=shape, templates=real_templates() if shape == "template" else (),
-                                  duration_s=60.0, compressions_per_set=30, first_delay_s=(0.0, 0.0),
-                                  return_rest_s=(0.0, 0.07), lean_prob=lean, noise_mm=0.5))
+        sim = _session(seed, shape, first_delay_s=(0.0, 0.0), return_rest_s=(0.0, 0.07), lean_prob=lean)
         first_end = sim.truth[29].t_release_s + 0.5
         for how in HOWS:
             res, _, moves = _start_and_follow(sim.t_s, sim.height_mm, how != "own", how == "given+settle")
@@ -314,24 +312,23 @@ def returns_off(seeds: int = 20, off_mm: float = 5.0) -> None:
     from dataclasses import replace
 
     from calibration.rest import ReturnWatcher
-    from coach.core.options import deepest_counted_mm
-    from coach.core.simulator import SimOptions, simulate
-    from coach.pipeline import PipelineOptions
+    from coach.pipeline import PipelineOptions, return_watch_options
 
-    po = PipelineOptions()
-    base = replace(po.returns, max_depth_mm=deepest_counted_mm(CoreOptions(profile=po.profile)))
+    base = return_watch_options(PipelineOptions())
+    worlds = []  # (shape, seed, rest after each pause, the session, its heights with the hands out of view)
+    for shape, seed, rr in itertools.product(("template", "cosine"), range(seeds), ((0.0, 0.07), (0.2, 0.5))):
+        sim = _session(seed, shape, return_rest_s=rr)
+        h = sim.height_mm.copy()
+        for p in sim.pauses:
+            if p.kind == "ventilation":
+                h[(sim.t_s > p.start_s + 0.2) & (sim.t_s < p.end_s - 1.0)] = np.nan
+        worlds.append((shape, seed, rr, sim, h))
     for check in ((math.inf, math.inf), (base.hold_top_below_mm, base.hold_top_above_mm)):
         o = replace(base, hold_top_below_mm=check[0], hold_top_above_mm=check[1])
         n = 0
         off: list[str] = []
         delays: list[float] = []
-        for shape, seed, rr in itertools.product(("template", "cosine"), range(seeds), ((0.0, 0.07), (0.2, 0.5))):
-            sim = simulate(SimOptions(seed=seed, shape=shape, templates=real_templates() if shape == "template" else (),
-                                      duration_s=60.0, compressions_per_set=30, return_rest_s=rr, noise_mm=0.5))
-            h = sim.height_mm.copy()
-            for p in sim.pauses:
-                if p.kind == "ventilation":
-                    h[(sim.t_s > p.start_s + 0.2) & (sim.t_s < p.end_s - 1.0)] = np.nan
+        for shape, seed, rr, sim, h in worlds:
             w = ReturnWatcher(0.0, o)
             for tt, hh in zip(sim.t_s.tolist(), h.tolist()):
                 ev = w.push(tt, hh)
@@ -342,8 +339,9 @@ def returns_off(seeds: int = 20, off_mm: float = 5.0) -> None:
                     if ev[1] is not None and abs(ev[1].value) > off_mm:
                         off.append(f"{shape} seed {seed} rest {rr[1]:g} s at {tt:.1f} s: "
                                    f"{type(ev[1]).__name__} {ev[1].value:+.1f}")
-        print(f"the first top within {-check[0]:g}..+{check[1]:g} mm of a hold: {len(off)} of {n} returns' rests more than {off_mm:g} mm off; the hold ends "
-              f"{np.median(delays):+.2f} s after the set's first release (median)")
+        print(f"the first top within {-check[0]:g}..+{check[1]:g} mm of a hold: {len(off)} of {n} returns' rests "
+              f"more than {off_mm:g} mm off; the hold ends {np.median(delays):+.2f} s after the set's first release "
+              "(median)")
         for line in off:
             print("   " + line)
 

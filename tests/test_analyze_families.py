@@ -409,9 +409,9 @@ def test_a_hover_before_landing_straight_in_is_not_the_rest(work, hands_dir, han
     """The stack held 30 mm above the chest, then landing and compressing after 0.1 s on the chest (straight in, seed
     3). Held half a second, the hover was the start watcher's still hold; held 1.8 s, it was a rest hold. Either went
     to the core as its rest: 8 of 17 compressions counted, +36 mm (simulated on heights alone: python -m
-    tests.core_rest_moves --start-core). Now a still hold higher than every used recoil top by more than hands come
-    off the chest is a hover (ReturnWatcher.finish), and a rest hold counts once the first recoil top comes back near
-    it (Pipeline._confirmed_hold): the tops give the rest."""
+    tests.core_rest_moves --start-core). Now either counts once the first recoil top comes back near it
+    (ReturnOptions.top_confirms: in the start watcher, and for the rest hold Pipeline._confirmed_hold): the tops give
+    the rest."""
     from dataclasses import replace
 
     from render.scenario import compression_scenario

@@ -410,8 +410,8 @@ def test_at_a_start_a_hover_above_the_recoil_tops_is_no_rest():
     """Simulated straight in with an approach, 4 of 80 sessions held still 26-34 mm above the chest for 0.2-0.4 s,
     came down, and compressed after a shorter hold on the chest: the hover was the start's still hold, and its level
     went to the core as the rest (python -m tests.core_rest_moves --start-core: +35 mm, 27 compressions not counted).
-    Higher than every used recoil top by more than hands come off the chest (``raise_max_mm``), it is no rest: the tops
-    are taken instead (here 30 mm up, 0.4 s; the landing's hold 0.1 s). The limit at infinity: the hover, as before."""
+    The first recoil top does not come back near it (``hold_top_below_mm``, as after a pause), so it is no rest: the
+    tops are taken instead (here 30 mm up, 0.4 s; the landing's hold 0.1 s). Without the check: the hover, as before."""
     t, h, land, onset = _pause_session(0.1)
     hover = (t >= land - 0.6) & (t < land - 0.2)
     h[hover] = 80.0 + np.random.default_rng(7).normal(0, 0.4, hover.sum())  # 30 mm above the chest's rest at 50
@@ -429,7 +429,7 @@ def test_at_a_start_a_hover_above_the_recoil_tops_is_no_rest():
     o = ReturnOptions(wait_s=math.inf, rest_needs_tops=True, tops_early=False, max_depth_mm=90.0)
     (rest,) = start(o)
     assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(50.0, abs=0.8)
-    (old,) = start(replace(o, raise_max_mm=math.inf))
+    (old,) = start(replace(o, hold_top_below_mm=math.inf, hold_top_above_mm=math.inf))
     assert isinstance(old, RestEstimate) and old.value == pytest.approx(80.0, abs=1.0)
 
 
