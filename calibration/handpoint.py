@@ -166,13 +166,20 @@ def toward_camera(cam_from_manikin: Pose) -> np.ndarray:
 
 
 def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_from_manikin: Pose,
-                         options: HandPointOptions | None = None) -> TrackedPoint:
-    """The tracked surface point at rest from the resting frames (see the module docstring)."""
+                         options: HandPointOptions | None = None, pressed_mm: float = 0.0) -> TrackedPoint:
+    """The tracked surface point at rest from the resting frames (see the module docstring).
+
+    ``pressed_mm``: the frames were that far below the rest (recoil tops that later tops showed to lean): the chest and
+    the hands on it stood that much lower, so the priors' heights are taken from there, and the point returned is
+    where it is at rest. Why: a flat hand's point is placed where its features' ray meets the back of the hand's
+    height, so a lean there slides it along the ray, twice the lean from 30 deg up (rendered straight in, a 5.7 mm lean
+    at the tops: 11.7 mm toward the camera, the depth 1.5 % shallow)."""
     o = options or HandPointOptions()
     if not samples:
         raise ValueError("no resting frames with a tracked point")
     xy = np.median(np.array([s.xy_px for s in samples]), axis=0)
-    c = camera_center(cam_from_manikin)
+    # (in the frame of the pressed chest: the camera stands that much higher above it; the point comes out at rest)
+    c = camera_center(cam_from_manikin) + np.array([0.0, 0.0, float(pressed_mm)])
     r = pixel_rays(xy[None], intr.matrix, intr.dist_coeffs)[0] @ cam_from_manikin.rotation
     r = r / np.linalg.norm(r)
     normals, offsets, n_hands = [], [], []

@@ -297,7 +297,8 @@ class ReturnWatcher:
     may end the hold there with ``finish()``. After the caller
     has taken such tops for the rest (``follow``), it returns ``("raise", mm)`` when later tops of the set rise that
     far above ``level``: the tops it was taken from were leaning; a negative ``mm`` when they all stayed below it for
-    ``settle_tops`` in a row: the rest settled lower.
+    ``settle_tops`` in a row: the rest settled lower. Either way the caller's rest moves by ``mm`` and its heights go
+    on as they are: it says so with ``raised``.
     """
 
     START = "start"
@@ -344,6 +345,11 @@ class ReturnWatcher:
         later tops, and say when they rise above it."""
         self._follow = TopFinder(self.opt, deque(maxlen=max(1, self.opt.rest.smooth_samples)), False, math.inf, math.nan)
         self._follow_levels = []
+
+    def raised(self, mm: float) -> None:
+        """The caller took the ``("raise", mm)`` said: its rest is ``mm`` higher (lower if negative) and its heights go
+        on as they were, so the level later tops (and a return's heights) are compared with moves with it."""
+        self.level += mm
 
     def push(self, t_s: float, height: float):
         o = self.opt
@@ -434,7 +440,7 @@ class ReturnWatcher:
         rise = float(np.median(last) if len(last) == 3 else min(last)) - self.level
         if not (self.opt.raise_mm <= rise < self.opt.raise_max_mm):
             return None
-        self._follow_levels = []  # (the heights from here on read the raised rest as the level)
+        self._follow_levels = []  # (the caller's rest moves by that much: ``raised``)
         return self.RAISE, rise
 
     def _recoil_tops(self) -> RecoilTops:

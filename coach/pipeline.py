@@ -159,6 +159,10 @@ class PipelineResult:
     # that was lowered to them (calibration.rest.ReturnOptions.settle_tops): the compressions before read up to that
     # much deep; inside the stated uncertainty
     rest_at_tops: bool = False  # the first rest was taken at the first strokes' recoil tops (no rest hold was seen)
+    core_rest_height_mm: float | None = None  # the rest the core started from (``rest_height_mm`` is where the rest is
+    # now: ``rest_moves`` moved it)
+    rest_moves: list[tuple[float, float]] = field(default_factory=list)  # (time of the sample before which, mm): the
+    # rest moved that much, the core told (StreamingAnalyzer.move_rest); a replay of the trace makes the same calls
     feedback_delays_s: list[tuple[float, float]] = field(default_factory=list)  # live: (release time, how long after
     # it the frame that gave the compression out came) for each compression given out by ``process`` (frames held
     # before a rest is known delay theirs; the end of input's are not live and not here)
@@ -299,6 +303,9 @@ class Pipeline:
         self._rest_measured_s: list[float] = []  # when the rest was measured again after a pause
         self._raised: list[tuple[float, float]] = []  # ... taken at recoil tops: (when, how far later tops raised it)
         self._settled_mm = 0.0  # ... the most later tops that never came back lowered it (calibration.rest.ReturnWatcher)
+        self._rest_moves: dict[int, float] = {}  # record index -> how far the rest moved before it (_raise)
+        # the hands located at recoil tops: (those frames, the pose, how far below the rest later tops showed them)
+        self._tops_fix: tuple[list[RestHand], Pose, float] | None = None
         self._tops_rest = False  # the rest now measured from was taken at recoil tops (later tops are watched)
         self._last_pose: Pose | None = None
         self.relocations = 0
@@ -595,19 +602,60 @@ class Pipeline:
         return self._start_watch.holding
 
     def _raise(self, ri: int, rise_mm: float) -> FrameRecord:
-        """The set's tops rose above the rest taken at its first recoil tops (they were leaning), or stayed below it
-        (it settled lower; ``rise_mm`` < 0): lower every height from this frame on by that much, so that the rest is
-        where the hands recoil to; the compressions already out stay as read, and the session states the move."""
-        self._offset_mm += rise_mm
-        self._tag_z0 -= rise_mm
-        if rise_mm < 0:  # (they settled lower: the compressions before read up to that much deep)
-            self._settled_mm = max(self._settled_mm, -rise_mm)
-        else:
+        """The set's tops rose above the rest taken at its first recoil tops (they were leaning; ``rise_mm`` > 0), or
+        all stayed below it (it settled lower; ``rise_mm`` < 0): the rest moves by that much, here (the level hands
+        located again after a pause are measured to), in the watcher and in the core, before this frame; the heights
+        stay as they are, the compressions already out stay as read, and the session states the move.
+
+        Why the core's rest and not the heights: the core's baseline is its rest tops, and by the raise it may already
+        stand at the risen tops (it follows tops above its known rest: they are no lean) or still hold leaning ones (a
+        trainee who leans on most strokes). Heights lowered under the first read every later compression that much
+        deep (rendered straight in, a trainee leaning on the second and third strokes: +5 mm on 11 compressions in a
+        row); the core told instead forgets those tops and measures from the moved rest, which also makes every top
+        below it a lean. ``rest_move_at`` gives the move to whoever feeds another core the same records (the live
+        station), ``PipelineResult.rest_moves`` to a replay."""
+        if rise_mm > 0:
             t_p, mm = self._raised[-1]
             self._raised[-1] = (t_p, mm + rise_mm)
-        rec = self.records[ri]
-        self.records[ri] = rec = replace(rec, height_mm=rec.height_mm - rise_mm)
-        return rec
+        else:
+            self._settled_mm = max(self._settled_mm, -rise_mm)  # (the compressions before read up to that much deep)
+        if self._rest_height is not None:
+            self._rest_height += rise_mm
+        if self._returns is not None:
+            self._returns.raised(rise_mm)
+        assert self._core is not None
+        self._core.move_rest(rise_mm)
+        self._rest_moves[ri] = self._rest_moves.get(ri, 0.0) + rise_mm
+        if rise_mm > 0:
+            self._locate_pressed(rise_mm)
+        return self.records[ri]
+
+    def _locate_pressed(self, rise_mm: float) -> None:
+        """The hands located at recoil tops that leant ``rise_mm`` (more): locate them again from those frames, this much
+        further below the rest (``locate_tracked_point(pressed_mm=...)``), and measure on through that point at the same
+        level. Why: a flat hand's point is placed where its features' ray meets the back of a hand resting on the
+        chest, so a lean there slid it along the ray (rendered straight in, 5.7 mm at the tops: 11.7 mm toward the
+        camera, every later depth 1.5 % shallow). Not with a worn tag: it measures where it is."""
+        if self._tops_fix is None or self.geo.tracked is None or (self.geo.tag is not None and self.geo.tag.has_reference):
+            return
+        samples, pose, pressed = self._tops_fix
+        pressed += rise_mm
+        try:
+            tp = locate_tracked_point(samples, self.geo.intr, pose, self.opt.hand_point, pressed_mm=pressed)
+        except ValueError:
+            return
+        before = np.median([self.geo.measure(np.asarray(x.xy_px), pose)[0] for x in samples])
+        self._located.append(self.geo.use(tp, pose))
+        if self.refiner is not None:
+            self.refiner.field = self.geo.field
+        after = np.median([self.geo.measure(np.asarray(x.xy_px), pose)[0] for x in samples])
+        if math.isfinite(after - before):
+            self._offset_mm += float(after - before)  # (the heights read on at the level they had)
+        self._tops_fix = (samples, pose, pressed)
+
+    def rest_move_at(self, index: int) -> float:
+        """How far the rest moved before record ``index`` was given to the core (mm; 0.0: not)."""
+        return self._rest_moves.get(index, 0.0)
 
     def _start_core(self, rest: RestEstimate | RecoilTops | None) -> list[Compression]:
         tops = rest if isinstance(rest, RecoilTops) else None
@@ -623,7 +671,7 @@ class Pipeline:
         # a first rest taken at recoil tops is the core's rest too (core_rest_at_tops): followed by the core's own
         # baseline, a trainee who leant on five of the first eight strokes pulled it down (rendered straight in, seed
         # 12: 2.3 mm shallow, a compression after the pause 11 mm). Tops that then stay below it never coming back
-        # settled lower (ReturnOptions.settle_tops): the heights are raised to them, as a lean's rise lowers them
+        # settled lower (ReturnOptions.settle_tops), and tops that rise above it show a lean: the rest moves (_raise)
         level = self._rest_height if self.opt.use_rest_baseline else None
         core_options = CoreOptions(profile=self.opt.profile,
                                    rest_height_mm=level if (tops is None or self.opt.core_rest_at_tops) else None)
@@ -790,6 +838,8 @@ class Pipeline:
     def _remeasure_from(self, tp: TrackedPoint, mid: Pose | None, idx: list[int], rest: RestEstimate | RecoilTops) -> bool:
         """Measure through the surface located again: the held frames anew, shifted so that the rest reads as the first."""
         self._located.append(self.geo.use(tp, mid))
+        tops = isinstance(rest, RecoilTops) and mid is not None
+        self._tops_fix = ([self._rest_obs[i] for i in idx], mid, 0.0) if tops else None
         if self.refiner is not None:
             self.refiner.field = self.geo.field
         raw = {}
@@ -839,8 +889,9 @@ class Pipeline:
         idx = self._rest_frames(rest, self._rest_obs)
         if self.opt.locate_hands and idx and pose0 is not None:
             try:
-                self._located.append(self.geo.locate([self._rest_obs[i] for i in idx],
-                                                     self._poses.get(idx[len(idx) // 2], pose0), self.opt.hand_point))
+                obs, pose = [self._rest_obs[i] for i in idx], self._poses.get(idx[len(idx) // 2], pose0)
+                self._located.append(self.geo.locate(obs, pose, self.opt.hand_point))
+                self._tops_fix = (obs, pose, 0.0) if isinstance(rest, RecoilTops) else None
                 if self.refiner is not None:
                     self.refiner.field = self.geo.field
             except ValueError as exc:
@@ -962,6 +1013,8 @@ class Pipeline:
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
                               rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
                               tops_raised_mm=raised, tops_settled_mm=self._settled_mm, rest_at_tops=self._rest_at_tops,
+                              core_rest_height_mm=self.core_rest_height_mm,
+                              rest_moves=[(self.records[i].t_s, mm) for i, mm in sorted(self._rest_moves.items())],
                               feedback_delays_s=list(self._delays))
 
     def _tops_lean_mm(self, session: SessionResult, t_p: float, raised_mm: float) -> float:

@@ -59,6 +59,8 @@ class Sample:
     latency_ms: float | None = None  # capture -> measurement
     frame_jpeg: bytes | None = None  # optional video frame for cpr.frame
     frame_size: tuple[int, int] | None = None  # (width_px, height_px) of frame_jpeg
+    rest_move_mm: float = 0.0  # the chest's rest moved this much before this sample (the pipeline learnt it beside the
+    # heights: Pipeline.rest_move_at); the core is told, and a recorded session notes it (event ``rest_moved``)
 
     @property
     def visible(self) -> bool:
@@ -267,6 +269,8 @@ class Station:
         self._last_sample = sample
         self.stats.samples += 1
         pub = self.publisher
+        if sample.rest_move_mm:
+            self._move_rest(t, float(sample.rest_move_mm))
         new = self.analyzer.push(t, height)
         state = self.analyzer.state
         self._last_state = state
@@ -302,6 +306,16 @@ class Station:
         out = list(new) if self.running else []
         self.idle(t)
         return out
+
+    def _move_rest(self, t_s: float, mm: float) -> None:
+        """The rest moved (``Sample.rest_move_mm``): this session's core is told, and the next session's starts there."""
+        if not math.isfinite(mm):
+            return
+        self.analyzer.move_rest(mm)
+        if self.options.rest_height_mm is not None:
+            self.options = replace(self.options, rest_height_mm=self.options.rest_height_mm + mm)
+        if self.running and self.recorder is not None:
+            self.recorder.event("rest_moved", t_s, mm=mm)
 
     def _publish_picture(self, sample: Sample, t_s: float) -> None:
         """The frame's picture, if the sample carries one (monitors draw the overlays over it)."""

@@ -361,12 +361,12 @@ def test_tops_that_rise_above_a_rest_taken_at_leaning_tops_raise_it(rise):
     h = top - 50.0 * (1 - np.cos(2 * math.pi * u)) / 2 + np.random.default_rng(3).normal(0, 0.4, t.size)
     w = ReturnWatcher(30.0)
     w.follow()
-    events, offset = [], 0.0
+    events = []
     for ti, hi in zip(t, h):
-        ev = w.push(float(ti), float(hi) - offset)
+        ev = w.push(float(ti), float(hi))
         if ev is not None:
             events.append((ti, ev))
-            offset += ev[1]  # as the pipeline does: the heights from here on read the raised rest as the level
+            w.raised(ev[1])  # as the pipeline does: its rest is that much higher, the heights go on as they are
     if rise == 6.0:
         assert len(events) == 1 and events[0][1][0] == ReturnWatcher.RAISE
         assert events[0][1][1] == pytest.approx(6.0, abs=0.8)

@@ -95,3 +95,41 @@ def test_replay_measures_against_the_recorded_rest_height(tmp_path):
     assert rc == 0 and len(got) == len(live) > 20
     assert [c["recoil_residual_mm"] for c in got] == [c.recoil_residual_mm for c in live]
     assert [c["depth_mm"] for c in got] == [c.depth_mm for c in live]
+
+
+def test_a_rest_moved_live_is_moved_again_by_the_replay(tmp_path):
+    """The pipeline may move the rest beside the heights (a set's tops rose above a rest it took at leaning tops): the
+    live station's core is told with that sample (``Sample.rest_move_mm``), the record notes it (``rest_moved``), and
+    the replay makes the same move before the same sample: the same compressions, which a replay without the move
+    would not give (its depths stay 6 mm shallow from there on)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from coach.core.simulator import simulate
+    from coach.records import SessionRecorder
+    from coach.simsource import SimSourceOptions, sim_options_for, sim_samples
+    from coach.station import Station, StationOptions
+    from overlays.publisher import PublisherOptions
+
+    trace = simulate(sim_options_for("leaning", seed=9, duration_s=20.0, profile=None))
+    rest = float(np.median(trace.rest_mm)) - 6.0  # a rest taken at leaning tops: 6 mm low
+    samples = list(sim_samples(trace, SimSourceOptions(frame_hz=0)))
+    k = next(i for i, s in enumerate(samples) if s.t_s >= 8.0)
+    samples[k] = replace(samples[k], rest_move_mm=6.0)
+    store = SessionStore(tmp_path / "data")
+    rec = SessionRecorder(store)
+    opts = StationOptions(remote=None, rest_height_mm=rest, publisher=PublisherOptions(endpoint="tcp://127.0.0.1:0"))
+    with Station(opts, recorder=rec) as st:
+        live = [c for s in samples for c in st.process(s)]
+        assert st.options.rest_height_mm == rest + 6.0  # (a session started after the move starts there)
+    with Station(opts) as st:
+        unmoved = [c for s in samples for c in st.process(replace(s, rest_move_mm=0.0))]
+    loaded = store.load(rec.last_session_id)
+    assert [(e["t_s"], e["data"]["mm"]) for e in loaded.log.events if e["event"] == "rest_moved"] == [(samples[k].t_s, 6.0)]
+    msgs, rc = _replay(tmp_path / "data", rec.last_session_id)
+    got = [m.payload for m in msgs if m.topic == "cpr.compression"]
+    assert rc == 0 and len(got) == len(live) > 20
+    assert [c["depth_mm"] for c in got] == [c.depth_mm for c in live]
+    late = [(a.depth_mm, b.depth_mm) for a, b in zip(live, unmoved) if a.t_bottom_s > 12.0]
+    assert late and min(a - b for a, b in late) > 3.0

@@ -272,4 +272,4 @@ def _record(args: argparse.Namespace, res, station) -> None:
                     t_s=tr["t_s"], height_mm=tr["height_mm"], hands_visible=[bool(n) for n in tr["n_hands"]],
                     calibration=calibration_info(res.mode, file=args.calibration, station=station,
                                                 depth_uncertainty_mm=res.depth_uncertainty_mm),
-                    rest_height_mm=res.rest_height_mm)
+                    rest_height_mm=res.core_rest_height_mm, rest_moves=res.rest_moves)

@@ -271,7 +271,7 @@ def planner_for(args: argparse.Namespace, store=None):
 
 def record_analysis(args: argparse.Namespace, result, *, source_kind: str, source_name: str, profile: str,
                     t_s, height_mm, hands_visible=None, calibration=None, station_id: str = "offline",
-                    rest_height_mm: float | None = None) -> str | None:
+                    rest_height_mm: float | None = None, rest_moves=()) -> str | None:
     """Record an offline analysis (analyze, analyze-trace) as a complete session, unless --no-record.
 
     A failure to record is a warning, not an error: the analysis itself succeeded and was written.
@@ -286,7 +286,8 @@ def record_analysis(args: argparse.Namespace, result, *, source_kind: str, sourc
         meta = session_meta(station_id=station_id, profile=profile, source_kind=source_kind, source_name=source_name,
                             trainee_id=getattr(args, "trainee", None), calibration=calibration,
                             extra={"core": {"rest_height_mm": rest_height_mm}})
-        sid = record_result(store, result, meta=meta, t_s=t_s, height_mm=height_mm, hands_visible=hands_visible)
+        sid = record_result(store, result, meta=meta, t_s=t_s, height_mm=height_mm, hands_visible=hands_visible,
+                            rest_moves=rest_moves)
     except (CliError, StoreError, OSError) as exc:
         print(f"cpr-coach: warning: session not recorded: {exc}", file=sys.stderr)
         return None

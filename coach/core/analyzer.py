@@ -34,6 +34,7 @@ from coach.core.frontend import Frontend, FrontendOut
 from coach.core.metrics import SessionCarry, assign, summarize, to_compressions
 from coach.core.options import NOMINAL_SAMPLES, CoreOptions, Params, nominal_dt, resolve
 from coach.core.profiles import load_profile
+from coach.core.scalar import since_one
 from coach.core.strokes import RELEASE_FRACTION, Phases, StrokeCarry, Strokes, process
 from coach.core.types import (
     PHASE_DOWN,
@@ -149,6 +150,16 @@ class _Engine:
         t1 = self.t_last if t_last is None else t_last
         summary, pauses, sets = summarize(self.comps, self.session.pauses, t0, t1, self.profile, self.options.pause_min_s)
         return SessionResult(summary=summary, compressions=tuple(self.comps), pauses=pauses, sets=sets)
+
+    def move_rest(self, delta_mm: float, t_s: float) -> None:
+        """The rest moved by ``delta_mm`` at ``t_s`` (see StreamingAnalyzer.move_rest): as a jump of the rest does."""
+        c = self.carry
+        c.rest_offset_mm += delta_mm
+        c.rest_since_t = max(c.rest_since_t, t_s)
+        c.tops_all_t, c.tops_all, c.amps = since_one(t_s, c.tops_all_t, c.tops_all, c.amps)
+        c.tops_t, c.tops = since_one(t_s, c.tops_t, c.tops)
+        rest = self.options.rest_height_mm
+        c.baseline = float(rest) + c.rest_offset_mm if rest is not None else math.nan
 
     @property
     def baseline_mm(self) -> float:
@@ -436,6 +447,25 @@ class StreamingAnalyzer:
     @property
     def compressions(self) -> tuple[Compression, ...]:
         return tuple(self._e.comps)
+
+    @property
+    def baseline_mm(self) -> float:
+        """The rest baseline the next compression is measured from, as far as is decided now (NaN: none yet)."""
+        return self._e.baseline_mm
+
+    def move_rest(self, delta_mm: float) -> None:
+        """The chest's rest is ``delta_mm`` higher (lower if negative) than this analyzer had it, from the last sample
+        pushed on: what a caller learnt beside the heights (the pipeline: a set's recoil tops rose above a rest it had
+        taken at leaning tops, or all stayed below it). A known rest (``CoreOptions.rest_height_mm``) moves by that
+        much and the rest tops seen so far are forgotten, as after a jump of the rest at a break: they stood at the
+        old rest or leant below it, and the baseline starts again from the moved rest. Why not shift the heights
+        instead: the baseline may already have followed tops that rose, or may hold leaning ones; either way it is not
+        where the caller now knows the rest to be. Streaming only (``analyze`` has no such outside knowledge): a
+        replay of the same samples must make the same calls at the same samples to measure the same."""
+        if self._result is not None:
+            raise RuntimeError("result() was called: this analyzer is finished; start a new one")
+        if math.isfinite(delta_mm) and delta_mm != 0.0:
+            self._e.move_rest(float(delta_mm), self._last_t)
 
     @property
     def state(self) -> CoreState:

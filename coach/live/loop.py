@@ -305,15 +305,16 @@ class LiveLoop:
         for i in range(self._fed, end):
             if self._posture_pending:
                 self._deliver_posture(recs[i].t_s)
-            out += self.station.process(self._sample(recs[i], jpeg if i == last else None))
+            out += self.station.process(self._sample(recs[i], jpeg if i == last else None, self.pipeline.rest_move_at(i)))
         self._fed = max(self._fed, end)
         if end <= last and recs:
             self.station.held(self._sample(recs[last], jpeg))
         return out
 
-    def _sample(self, rec: FrameRecord, jpeg) -> Sample:
+    def _sample(self, rec: FrameRecord, jpeg, rest_move_mm: float = 0.0) -> Sample:
         fps = self._tracker_fps()
         return Sample(
+            rest_move_mm=rest_move_mm,
             t_s=rec.t_s,
             height_mm=rec.height_mm,
             placement_mm=None if not math.isfinite(rec.axial_mm) else rec.axial_mm,

@@ -133,12 +133,13 @@ class SessionRecorder:
 
 def record_result(store: SessionStore, result: Any, *, meta: Mapping[str, Any], t_s: Any = (), height_mm: Any = (),
                   hands_visible: Any = None, session_id: str | None = None, reason: str = "analysed",
-                  placement_mm: Any = None) -> str:
+                  placement_mm: Any = None, rest_moves: Any = ()) -> str:
     """Record a finished offline analysis (``analyze``, ``analyze-trace``) as a complete session. Returns its id.
 
     ``result`` is the core's SessionResult; ``t_s``/``height_mm`` the analysed trace (samples of the file);
-    ``placement_mm`` one hand offset per compression (None: unknown). The instructor records the sessions
-    it saw on the protocol with it too (no samples).
+    ``placement_mm`` one hand offset per compression (None: unknown); ``rest_moves`` (t_s, mm): the rest moved that much
+    before the sample at t_s (``rest_moved`` events, as a live station notes them, so a replay measures the same). The
+    instructor records the sessions it saw on the protocol with it too (no samples).
     """
     import uuid
 
@@ -148,7 +149,12 @@ def record_result(store: SessionStore, result: Any, *, meta: Mapping[str, Any], 
     w = SessionWriter(store.path_for(sid), fmt.header_line(sid, meta),
                       WriterOptions(max_pending_samples=max(WriterOptions().max_pending_samples, len(t_s) + 1)))
     vis = [None] * len(t_s) if hands_visible is None else list(hands_visible)
+    moves = sorted((float(a), float(b)) for a, b in rest_moves)
+    k = 0
     for t, h, v in zip(t_s, height_mm, vis):
+        while k < len(moves) and moves[k][0] <= float(t):
+            w.put({"kind": "event", "t_s": moves[k][0], "event": "rest_moved", "data": {"mm": moves[k][1]}})
+            k += 1
         w.put(fmt.sample_line(float(t), math.nan if h is None else float(h), None if v is None else bool(v)), sample=True)
     places = list(placement_mm or ())
     places += [None] * (len(result.compressions) - len(places))

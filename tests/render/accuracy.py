@@ -178,14 +178,14 @@ def render_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_
                        sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine",
                        family_after: HandFamily | None = None,
                        return_rest_s: tuple[float, float] = (0.2, 0.5), straight_in: bool = False,
-                       start_rest_s: float = 2.5) -> RenderedCase:
+                       start_rest_s: float = 2.5, depth_mm: float | None = None) -> RenderedCase:
     """Render the calibration clip and one hand family's compression clip (``sim_s`` of simulated CPR; the hands put
     back as ``family_after`` after the ventilation pause, if given, resting ``return_rest_s`` before compressing;
     ``straight_in``: no rest hold at the start either, see ``compression_scenario``; ``start_rest_s``: the rest
     before the first compression, the simulator's landing hold of 0.1-0.3 s added)."""
     rview, _ = family_view(view, family)
     sc = compression_scenario(seed=seed, fps=view.fps, sim_s=sim_s, per_set=per_set, shape=shape,
-                              return_rest_s=return_rest_s, straight_in=straight_in, rest_s=start_rest_s)
+                              return_rest_s=return_rest_s, straight_in=straight_in, rest_s=start_rest_s, depth_mm=depth_mm)
     cal = workdir / f"{rview.name}_calibration.mp4"
     after = f"-then-{family_after.name}" if family_after is not None else ""
     vid = workdir / f"{rview.name}_{family.name}{after}_compressions.mp4"
@@ -200,10 +200,10 @@ def run_family_case(view: ViewSpec, family: HandFamily, workdir: Path, hands_dir
                     sim_s: float = 15.0, per_set: int = 10, shape: str = "cosine",
                     family_after: HandFamily | None = None,
                     return_rest_s: tuple[float, float] = (0.2, 0.5), straight_in: bool = False,
-                    start_rest_s: float = 2.5) -> tuple[RenderedCase, dict, "Accuracy"]:
+                    start_rest_s: float = 2.5, depth_mm: float | None = None) -> tuple[RenderedCase, dict, "Accuracy"]:
     """Render, calibrate (telling the stated FOV), analyze (with the hand tag when the family wears one), score."""
     case = render_family_case(view, family, workdir, hands_dir, seed, sim_s, per_set, shape, family_after, return_rest_s,
-                              straight_in, start_rest_s)
+                              straight_in, start_rest_s, depth_mm=depth_mm)
     _, told = family_view(view, family)
     station = calibrate_case(case, workdir, hfov_deg=told)
     extra = ["--hand-marker-mm", f"{family.tag_mm:g}"] if family.hand_marker else []
@@ -303,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start-rest-s", type=float, default=2.5, metavar="S",
                     help="seconds the hands rest on the chest before the first compression (default 2.5; the "
                          "simulator's landing hold of 0.1-0.3 s comes on top; hand family cases)")
+    ap.add_argument("--depth-mm", type=float, default=None, metavar="MM",
+                    help="the trainee's mean compression depth (default: the simulator's, mid-band; hand family cases)")
     args = ap.parse_args(argv)
     try:
         lo, hi = (float(x) for x in args.return_rest_s.split(","))
@@ -328,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                     ap.error(f"unknown case {name}")
                 _, _, acc = run_family_case(VIEWS[view], family, work, hands, seed=seed, sim_s=args.sim_s, shape=args.shape,
                                             family_after=after, return_rest_s=(lo, hi), straight_in=args.straight_in,
-                                            start_rest_s=args.start_rest_s)
+                                            start_rest_s=args.start_rest_s, depth_mm=args.depth_mm)
                 frows.append(acc)
             else:
                 fallback = name in FALLBACK_HANDS

@@ -33,12 +33,15 @@ class Scenario:
 def compression_scenario(seed: int = 3, fps: float = 30.0, sim_s: float = 15.0, rest_s: float = 2.5,
                          approach_s: float = 0.6, per_set: int = 10, rate_cpm: float = 108.0,
                          placement_mm: float = 0.0, shape: str = "cosine",
-                         return_rest_s: tuple[float, float] = (0.2, 0.5), straight_in: bool = False) -> Scenario:
+                         return_rest_s: tuple[float, float] = (0.2, 0.5), straight_in: bool = False,
+                         depth_mm: float | None = None) -> Scenario:
     """``shape``: the simulator's stroke-shape family (``template``: real strokes from the shared data, so the
     clip's waveform is not one this project's simulator drew; see docs/core.md, "Stroke-shape families").
     ``return_rest_s``: how long the hands rest on the chest after the pause before the first downstroke (filmed
     rescuers: 0.00-0.07 s; the simulator's default 0.2-0.5). ``straight_in``: no approach and no rest hold at the
-    start either: the hands are on the chest from the first frame and compress after 0.1 s (the simulator's least)."""
+    start either: the hands are on the chest from the first frame and compress after 0.1 s (the simulator's least).
+    ``depth_mm``: the session's mean depth (None: the simulator's, about the middle of the 50-60 mm band); a
+    trainee who stays shallow or goes deep is read through the same chain."""
     if straight_in:
         rest_s, approach_s = 0.0, 0.0
     templates = ()
@@ -52,7 +55,7 @@ def compression_scenario(seed: int = 3, fps: float = 30.0, sim_s: float = 15.0, 
         noise_mm=0.0, tremor_mm=0.0, drift_mm=0.0, spike_rate_hz=0.0, dropout_rate_hz=0.0, jitter=0.0,
         frame_drop_prob=0.0,
         rate_cpm=rate_cpm, rate_drift_cpm=8.0, rate_jitter=0.03, depth_sd_mm=4.0, lean_prob=0.25,
-        compressions_per_set=per_set, pause_s=(3.0, 3.5), first_delay_s=(0.0, 0.0) if straight_in else (1.0, 1.0), return_rest_s=return_rest_s,
+        compressions_per_set=per_set, pause_s=(3.0, 3.5), depth_mm=depth_mm, first_delay_s=(0.0, 0.0) if straight_in else (1.0, 1.0), return_rest_s=return_rest_s,
     )
     sim = simulate(opts)
     h_sim = np.asarray(sim.clean_height_mm)
