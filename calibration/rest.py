@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -173,6 +173,9 @@ class ReturnOptions:
     away_mm: float = 60.0  # ... above the rest level: lifted off (a stack put back on one hand rests up to ~45 higher)
     wait_s: float = 3.0  # from their return, how long a rest is looked for at most (the live feed waits as long) ...
     rise_mm: float = 15.0  # ... but only until the first stroke has gone down and come back up this much
+    rise_frac: float = 0.5  # ... or this share of the set's depth before the pause, where less (``for_depth``): a
+    # trainee compressing 20 mm and leaning 5-7 on the first strokes back comes up 13-15 mm, and the top of so short a
+    # stroke holds within the rest's 4 mm for 0.2 s: it was taken for the rest (rendered straight in: 5.7 mm low)
     # the rest between landing and the first downstroke: the simulator's hands rest 0.2-0.5 s (rendered, within the
     # 4 mm and the 5-frame median: 0.23-0.5 s), so a short hold counts; only one the signal then leaves downward by
     # rise_mm (a downstroke, not a stroke's bottom coming back up), and of those the last (not a hover above the chest)
@@ -209,6 +212,13 @@ class ReturnOptions:
     # (python -m tests.core_rest_moves --start-core)
     settle_tops: int = 9
     settle_mm: float = 8.0
+
+    def for_depth(self, depth_mm: float) -> "ReturnOptions":
+        """These options for a set that compressed ``depth_mm`` deep before the pause (``rise_frac``): shallow strokes
+        are strokes, and their tops are tops, not rests."""
+        if not (depth_mm > 0.0 and self.rise_frac * depth_mm < self.rise_mm):
+            return self
+        return replace(self, rise_mm=self.rise_frac * depth_mm)
 
     @property
     def checks_holds(self) -> bool:

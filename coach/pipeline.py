@@ -540,8 +540,12 @@ class Pipeline:
             if ev is None and not self._holding:
                 return self._core.push(rec.t_s, rec.height_mm)
             self._held.append(ri)
-            if ev == ReturnWatcher.START and self._last_pose is not None:
-                self._poses[ri] = self._last_pose
+            if ev == ReturnWatcher.START:
+                if self._last_pose is not None:
+                    self._poses[ri] = self._last_pose
+                depths = [c.depth_mm for c in self._core.compressions[-10:]]  # (the set before the pause)
+                base = return_watch_options(self.opt)
+                self._returns.opt = base.for_depth(float(np.median(depths))) if depths else base
             return self._end_return(ev[1]) if isinstance(ev, tuple) else []
         self._held.append(ri)
         rec = self.records[ri]
