@@ -307,8 +307,8 @@ class ReturnWatcher:
     may end the hold there with ``finish()``. After the caller
     has taken such tops for the rest (``follow``), it returns ``("raise", mm)`` when later tops of the set rise that
     far above ``level``: the tops it was taken from were leaning; a negative ``mm`` when they all stayed below it for
-    ``settle_tops`` in a row: the rest settled lower. Either way the caller's rest moves by ``mm`` and its heights go
-    on as they are: it says so with ``raised``.
+    ``settle_tops`` in a row: the rest settled lower. Either way the rest moves by ``mm``: the watcher's ``level``
+    moves with it (the caller moves its own, and its heights go on as they are).
     """
 
     START = "start"
@@ -355,11 +355,6 @@ class ReturnWatcher:
         later tops, and say when they rise above it."""
         self._follow = TopFinder(self.opt, deque(maxlen=max(1, self.opt.rest.smooth_samples)), False, math.inf, math.nan)
         self._follow_levels = []
-
-    def raised(self, mm: float) -> None:
-        """The caller took the ``("raise", mm)`` said: its rest is ``mm`` higher (lower if negative) and its heights go
-        on as they were, so the level later tops (and a return's heights) are compared with moves with it."""
-        self.level += mm
 
     def push(self, t_s: float, height: float):
         o = self.opt
@@ -442,16 +437,20 @@ class ReturnWatcher:
         o = self.opt
         below = self._follow_levels[-o.settle_tops:]
         if o.settle_tops > 0 and len(below) == o.settle_tops and max(below) <= self.level - o.settle_mm:
-            self._follow_levels = []
-            return self.RAISE, float(np.percentile(below, 75)) - self.level
+            return self._moved(float(np.percentile(below, 75)) - self.level)
         last = self._follow_levels[-3:]
         if len(last) < 2:
             return None
         rise = float(np.median(last) if len(last) == 3 else min(last)) - self.level
         if not (self.opt.raise_mm <= rise < self.opt.raise_max_mm):
             return None
-        self._follow_levels = []  # (the caller's rest moves by that much: ``raised``)
-        return self.RAISE, rise
+        return self._moved(rise)
+
+    def _moved(self, mm: float):
+        """The rest moves by ``mm``: the level later tops (and a return's heights) are compared with moves with it."""
+        self.level += mm
+        self._follow_levels = []
+        return self.RAISE, mm
 
     def _recoil_tops(self) -> RecoilTops:
         return RecoilTops(tuple(self._spans), tuple(self._levels), self.opt.top_mm)

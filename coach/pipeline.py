@@ -608,8 +608,8 @@ class Pipeline:
     def _raise(self, ri: int, rise_mm: float) -> FrameRecord:
         """The set's tops rose above the rest taken at its first recoil tops (they were leaning; ``rise_mm`` > 0), or
         all stayed below it (it settled lower; ``rise_mm`` < 0): the rest moves by that much, here (the level hands
-        located again after a pause are measured to), in the watcher and in the core, before this frame; the heights
-        stay as they are, the compressions already out stay as read, and the session states the move.
+        located again after a pause are measured to) and in the core (the watcher moved its own), before this frame;
+        the heights stay as they are, the compressions already out stay as read, and the session states the move.
 
         Why the core's rest and not the heights: the core's baseline is its rest tops, and by the raise it may already
         stand at the risen tops (it follows tops above its known rest: they are no lean) or still hold leaning ones (a
@@ -618,20 +618,17 @@ class Pipeline:
         row); the core told instead forgets those tops and measures from the moved rest, which also makes every top
         below it a lean. ``rest_move_at`` gives the move to whoever feeds another core the same records (the live
         station), ``PipelineResult.rest_moves`` to a replay."""
-        if rise_mm > 0:
-            t_p, mm = self._raised[-1]
-            self._raised[-1] = (t_p, mm + rise_mm)
-        else:
-            self._settled_mm = max(self._settled_mm, -rise_mm)  # (the compressions before read up to that much deep)
         if self._rest_height is not None:
             self._rest_height += rise_mm
-        if self._returns is not None:
-            self._returns.raised(rise_mm)
         assert self._core is not None
         self._core.move_rest(rise_mm)
         self._rest_moves[ri] = self._rest_moves.get(ri, 0.0) + rise_mm
         if rise_mm > 0:
+            t_p, mm = self._raised[-1]
+            self._raised[-1] = (t_p, mm + rise_mm)
             self._locate_pressed(rise_mm)
+        else:
+            self._settled_mm = max(self._settled_mm, -rise_mm)  # (the compressions before read up to that much deep)
         return self.records[ri]
 
     def _locate_pressed(self, rise_mm: float) -> None:

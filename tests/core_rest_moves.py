@@ -106,8 +106,8 @@ def still_before_first_stroke(tol_mm: float = 4.0) -> None:
 
 def _follow(w, t, h, t_end: float, level: float) -> list[str]:
     """A copy of the watcher that took ``level`` for the rest at ``t_end``, following the rest of the trace as the
-    pipeline does (heights shifted so that the level reads as the watcher's; a raise moves its level, a settle the
-    heights): the raises."""
+    pipeline does (heights shifted so that the level reads as the watcher's; a raise or a settle moves the level):
+    the raises."""
     import copy
 
     f = copy.deepcopy(w)
@@ -117,11 +117,7 @@ def _follow(w, t, h, t_end: float, level: float) -> list[str]:
         if tt <= t_end:
             continue
         ev = f.push(tt, hh + shift)
-        if isinstance(ev, tuple) and ev[0] == f.RAISE:
-            if ev[1] > 0:
-                f.raised(ev[1])
-            else:
-                shift -= ev[1]
+        if isinstance(ev, tuple) and ev[0] == f.RAISE:  # (the watcher's level moved: the heights stay)
             out.append(f"{ev[1]:.1f} mm at {tt:.1f} s")
         elif ev is not None:
             break  # the next pause: the pipeline's follow ends there
@@ -224,8 +220,8 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
     (``start_watch_options``) holds every sample until it has the rest; the core gets a still hold's level as its
     known rest, and the recoil tops' too with ``tops_to_core`` (``PipelineOptions.core_rest_at_tops``; else it follows
     its own baseline); a ``ReturnWatcher`` at that level then watches for the pauses' returns (a return's rest only
-    restarts the follow: there is no geometry to re-locate) and, after tops, follows them: a raise moves its level (the
-    core follows risen tops on its own), a settle (``settle``, ``ReturnOptions.settle_tops``) raises the heights. Returns (the session, the level, the
+    restarts the follow: there is no geometry to re-locate) and, after tops, follows them: a raise, or a settle (``settle``,
+    ``ReturnOptions.settle_tops``), moves the rest in the watcher and the core. Returns (the session, the level, the
     moves [(t_s, mm)])."""
     from dataclasses import replace
 
@@ -261,8 +257,7 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
             continue
         ev = follow.push(tt, hh + shift)
         if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
-            follow.raised(ev[1])  # (as the pipeline: the rest moves, here and in the core; the heights stay)
-            core.move_rest(ev[1])
+            core.move_rest(ev[1])  # (as the pipeline: the rest moves, in the watcher and the core; the heights stay)
             moves.append((tt, ev[1]))
         elif isinstance(ev, tuple) and ev[0] == ReturnWatcher.END and isinstance(ev[1], RecoilTops):
             follow.follow()

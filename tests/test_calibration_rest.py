@@ -365,8 +365,7 @@ def test_tops_that_rise_above_a_rest_taken_at_leaning_tops_raise_it(rise):
     for ti, hi in zip(t, h):
         ev = w.push(float(ti), float(hi))
         if ev is not None:
-            events.append((ti, ev))
-            w.raised(ev[1])  # as the pipeline does: its rest is that much higher, the heights go on as they are
+            events.append((ti, ev))  # (the watcher's level moved with it; the heights go on as they are)
     if rise == 6.0:
         assert len(events) == 1 and events[0][1][0] == ReturnWatcher.RAISE
         assert events[0][1][1] == pytest.approx(6.0, abs=0.8)
@@ -517,9 +516,9 @@ def _shallow_return(fps: float = 30.0):
 
 
 def test_a_shallow_set_coming_back_leaning_is_no_rest_hold():
-    """A trainee compressing 20 mm, back from the pause leaning 6 mm on the first two strokes: they come back up only
-    14 mm, less than the 15 a stroke must (``rise_mm``), and the top of so short a stroke holds within the rest's 4 mm
-    long enough to be taken for a still rest, 6 mm low (rendered straight in: the set read 5.7-6.0 mm shallow, -1.94
+    """A trainee compressing 20 mm, back from the pause leaning 7.5 mm on the first two strokes: they come back up only
+    14.5 mm, less than the 15 a stroke must (``rise_mm``), and the top of so short a stroke holds within the rest's 4 mm
+    long enough to be taken for a still rest, 7.5 mm low (rendered straight in: the set read 5.7-6.0 mm shallow, -1.94
     against a stated +-1.87). For a set that was 20 mm deep (``for_depth``: half of it) the strokes are strokes and
     their tops are collected: the rest comes from the later tops that recoil fully."""
     t, h = _shallow_return()

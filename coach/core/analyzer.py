@@ -34,7 +34,6 @@ from coach.core.frontend import Frontend, FrontendOut
 from coach.core.metrics import SessionCarry, assign, summarize, to_compressions
 from coach.core.options import NOMINAL_SAMPLES, CoreOptions, Params, nominal_dt, resolve
 from coach.core.profiles import load_profile
-from coach.core.scalar import since_one
 from coach.core.strokes import RELEASE_FRACTION, Phases, StrokeCarry, Strokes, process
 from coach.core.types import (
     PHASE_DOWN,
@@ -156,8 +155,7 @@ class _Engine:
         c = self.carry
         c.rest_offset_mm += delta_mm
         c.rest_since_t = max(c.rest_since_t, t_s)
-        c.tops_all_t, c.tops_all, c.amps = since_one(t_s, c.tops_all_t, c.tops_all, c.amps)
-        c.tops_t, c.tops = since_one(t_s, c.tops_t, c.tops)
+        c.forget_before(t_s)
         rest = self.options.rest_height_mm
         c.baseline = float(rest) + c.rest_offset_mm if rest is not None else math.nan
 
@@ -447,11 +445,6 @@ class StreamingAnalyzer:
     @property
     def compressions(self) -> tuple[Compression, ...]:
         return tuple(self._e.comps)
-
-    @property
-    def baseline_mm(self) -> float:
-        """The rest baseline the next compression is measured from, as far as is decided now (NaN: none yet)."""
-        return self._e.baseline_mm
 
     def move_rest(self, delta_mm: float) -> None:
         """The chest's rest is ``delta_mm`` higher (lower if negative) than this analyzer had it, from the last sample

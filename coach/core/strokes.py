@@ -82,6 +82,11 @@ class StrokeCarry:
     baseline: float = math.nan  # baseline used by the last decided candidate
     pending: tuple | None = None  # (t_up, bottom, baseline) of the first undecided candidate
 
+    def forget_before(self, t_s: float) -> None:
+        """Nothing of the rest tops from before ``t_s`` (a jump of the rest, or a rest moved from outside)."""
+        self.tops_all_t, self.tops_all, self.amps = since_one(t_s, self.tops_all_t, self.tops_all, self.amps)
+        self.tops_t, self.tops = since_one(t_s, self.tops_t, self.tops)
+
 
 class Strokes:
     """Accepted compressions as arrays (one entry per compression)."""
@@ -1269,6 +1274,5 @@ def _advance_carry(run: _Run, carry: StrokeCarry, n_dec: int, tops_all, amps, to
         carry.tops = (carry.tops + tops)[-K:]
         carry.tops_t = (carry.tops_t + tops_t)[-K:]
     if since > -math.inf:  # nothing from before a jump of the rest
-        carry.tops_all_t, carry.tops_all, carry.amps = since_one(since, carry.tops_all_t, carry.tops_all, carry.amps)
-        carry.tops_t, carry.tops = since_one(since, carry.tops_t, carry.tops)
+        carry.forget_before(since)
     carry.baseline = B_last

@@ -39,6 +39,11 @@ def sample_line(t_s: float, height_mm: float, hands_visible: bool | None) -> dic
     return {"kind": "sample", "t_s": t_s, "height_mm": height_mm, "hands_visible": hands_visible}
 
 
+def event_line(t_s: float, kind: str, **data: Any) -> dict[str, Any]:
+    """A line on the debrief's timeline (source_lost, rest_moved, ...)."""
+    return {"kind": "event", "t_s": t_s, "event": str(kind), "data": data}
+
+
 def compression_line(c: Compression, placement_mm: float | None = None,
                      posture: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``posture``: the coach's ``CompressionPosture.to_dict()``; the key is left out when posture is off."""

@@ -91,7 +91,7 @@ class SessionRecorder:
     def event(self, kind: str, t_s: float, **data: Any) -> None:
         """Anything worth a line on the debrief's timeline: source_lost, source_back, rest_hold_waiting, ..."""
         if self._writer is not None:
-            self._writer.put({"kind": "event", "t_s": t_s, "event": str(kind), "data": data})
+            self._writer.put(fmt.event_line(t_s, kind, **data))
 
     def stop(self, summary: SessionSummary | None, *, t_s: float, reason: str | None = None) -> None:
         """Write the final summary and close the file (in the writer thread; ``wait()`` to block)."""
@@ -153,7 +153,7 @@ def record_result(store: SessionStore, result: Any, *, meta: Mapping[str, Any], 
     k = 0
     for t, h, v in zip(t_s, height_mm, vis):
         while k < len(moves) and moves[k][0] <= float(t):
-            w.put({"kind": "event", "t_s": moves[k][0], "event": "rest_moved", "data": {"mm": moves[k][1]}})
+            w.put(fmt.event_line(moves[k][0], "rest_moved", mm=moves[k][1]))
             k += 1
         w.put(fmt.sample_line(float(t), math.nan if h is None else float(h), None if v is None else bool(v)), sample=True)
     places = list(placement_mm or ())
