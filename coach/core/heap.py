@@ -1,9 +1,10 @@
 """Keep freed heap memory in the process, so the batch kernel's large temporaries are not page-faulted back.
 
 Why: ``analyze`` on a long trace makes NumPy temporaries of a few MB each. glibc's default gives the top of
-the heap back to the OS once more than twice its (adaptive) mmap threshold is free, so every run faults the
+the heap back to the OS once more than twice its (adaptive) mmap threshold is free, so a run can fault the
 same ~20 MB in again: on the benchmark's hour (214 k samples) ~4 800 minor page faults, and 33 ms instead of
-24 ms (``cpr-coach bench core`` prints both figures). Two ``mallopt`` settings stop it: arrays up to 32 MB come
+24 ms. Whether it does depends on the heap's layout (a long-lived allocation above the temporaries keeps them):
+the same script measured ~2 800 faults a run or none, started two ways (``cpr-coach bench core`` prints both figures). Two ``mallopt`` settings stop it: arrays up to 32 MB come
 from the heap (not a fresh ``mmap`` each), and up to 128 MB of free heap is kept. The price is resident memory
 that stays at the process's peak, at most 128 MB above what it uses.
 
