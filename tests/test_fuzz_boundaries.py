@@ -6,13 +6,14 @@ CI runs a few hundred examples per target; the soak run sets CPR_FUZZ_EXAMPLES=1
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import math
 import os
 import socket
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from calibration.camera import CameraIntrinsics
@@ -169,16 +170,21 @@ PATHS = sorted(_paths(GOOD))
 VALUES = st.one_of(JSON, st.sampled_from([math.inf, -math.inf, math.nan, 10 ** 50, -1, 0, 1e308, [], {}, "x"]))
 
 
+_SHARED = {}  # (what sampled_from hands every example: one object)
+
+
 @FUZZ
 @given(st.lists(st.tuples(st.sampled_from(PATHS), VALUES), max_size=3), st.binary(max_size=60), st.booleans())
+@example([(("camera",), _SHARED), (("camera", "source"), _SHARED)], b"", False)  # (found by CI, session 24)
 def test_fuzz_calibration_loader(tmp_path_factory, edits, junk, use_junk):
     d = json.loads(json.dumps(GOOD))
     for path, value in edits:
         node = d
         for k in path[:-1]:
             node = node.get(k) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node[path[-1]] = value
+        if isinstance(node, dict):  # a copy: sampled_from gives the same [] and {} to every example, and an edit
+            # inside one put there earlier would mutate it for all of them (once it held itself: a circular reference)
+            node[path[-1]] = copy.deepcopy(value)
     p = tmp_path_factory.mktemp("fuzz") / "cal.json"
     if use_junk:
         p.write_bytes(json.dumps(d).encode()[: len(junk) * 20] + junk)
