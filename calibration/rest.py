@@ -212,6 +212,12 @@ class ReturnOptions:
     # (python -m tests.core_rest_moves --start-core)
     settle_tops: int = 9
     settle_mm: float = 8.0
+    # ... and once the core's baseline (its trimmed mean of the tops it found no lean) stood raise_mm or more above the
+    # rest after this many compressions in a row, the rest is raised to it: a trainee who leans on most strokes from
+    # the first shows a full recoil only now and then, never two tops in a row (rendered straight in, asymmetric
+    # strokes, seed 11: the tops 6 mm under it on 4 of 5 strokes; after the pause the baseline followed them down and
+    # the last strokes read 9 mm shallow, their lean unseen). 0: not watched
+    baseline_count: int = 4
 
     def for_depth(self, depth_mm: float) -> "ReturnOptions":
         """These options for a set that compressed ``depth_mm`` deep before the pause (``rise_frac``): shallow strokes
@@ -336,6 +342,10 @@ class ReturnWatcher:
         # ... taken for the rest: the set's later tops, to see whether they rise above it
         self._follow: TopFinder | None = None
         self._follow_levels: list[float] = []
+        self._baseline_gaps: list[float] = []  # ... and the core's baseline above it, after each compression
+        self.top_above_mm = -math.inf  # ... and how far the highest that rose raise_mm above it stood above what the
+        # core measures from (since the last move)
+        self._core_base = math.nan  # the core's baseline after its last compression (core_baseline)
 
     @property
     def holding(self) -> bool:
@@ -345,6 +355,7 @@ class ReturnWatcher:
         """Hold from this sample on, as when the hands come back: what ``push`` does on a return, and what the first
         hands of a session are given when they compress without a rest hold (``Pipeline``'s start)."""
         self._follow = None
+        self._baseline_gaps = []
         self._t0, self._det = t_s, RestDetector(self.opt.rest)
         self._det.push(t_s, height)
         self._recent = deque([height], maxlen=max(1, self.opt.rest.smooth_samples))
@@ -352,9 +363,37 @@ class ReturnWatcher:
 
     def follow(self) -> None:
         """The caller took the recoil tops for the rest (heights from now on read it as ``level``): watch the set's
-        later tops, and say when they rise above it."""
+        later tops, and say when they rise above it. ``top_above_mm`` keeps how far the highest that rose ``raise_mm``
+        or more above it stood above what the core measures from (its baseline, when under the rest), as long as no
+        move explains it: one full recoil among leaning strokes raises nothing (the core trims it from its baseline,
+        as it would hands lifted off the chest once), but says by how much the depths may read shallow."""
         self._follow = TopFinder(self.opt, deque(maxlen=max(1, self.opt.rest.smooth_samples)), False, math.inf, math.nan)
         self._follow_levels = []
+        self._baseline_gaps = []
+        self.top_above_mm = -math.inf
+        self._core_base = math.nan
+
+    def core_baseline(self, baseline_mm: float):
+        """While following: the core's rest baseline after its latest compression. Once it has stood ``raise_mm`` or
+        more above ``level`` (and not as far as hands off the chest) after ``baseline_count`` compressions in a row,
+        the tops the rest was taken from were leaning: ``("raise", mm)``, the median of those gaps, as ``push`` says
+        it. Why the core's baseline and not the tops: it keeps only the tops it found no lean (their strokes are
+        longer by the drop) and no hands off the chest, so a full recoil now and then shows in it; the tops' own
+        follow needs two in a row. The baseline must have moved while it stood there (new tops came in): a marker on
+        the body that sank after the first tops (the filmed SC1) left it on one early top, 5 mm up, for 14
+        compressions, all later tops below it."""
+        o = self.opt
+        self._core_base = baseline_mm
+        if self._follow is None or o.baseline_count <= 0 or self._t0 is not None:
+            return None
+        gap = baseline_mm - self.level
+        if not (o.raise_mm <= gap < o.raise_max_mm):
+            self._baseline_gaps = []
+            return None
+        self._baseline_gaps.append(gap)
+        if len(self._baseline_gaps) < o.baseline_count or len(set(self._baseline_gaps)) < 2:
+            return None  # (a baseline that never moved stands on one top the core kept while the others sank below)
+        return self._moved(float(np.median(self._baseline_gaps)))
 
     def push(self, t_s: float, height: float):
         o = self.opt
@@ -435,6 +474,11 @@ class ReturnWatcher:
             return None
         self._follow_levels.append(top[1])
         o = self.opt
+        if o.raise_mm <= top[1] - self.level < o.raise_max_mm:  # (not as far as hands off the chest; above what the
+            # core measures from: tops a little under the rest are no lean to it, and the baseline may stand among
+            # them; rendered, 1.3 mm under it)
+            ref = min(self.level, self._core_base) if self._core_base == self._core_base else self.level
+            self.top_above_mm = max(self.top_above_mm, top[1] - ref)
         below = self._follow_levels[-o.settle_tops:]
         if o.settle_tops > 0 and len(below) == o.settle_tops and max(below) <= self.level - o.settle_mm:
             return self._moved(float(np.percentile(below, 75)) - self.level)
@@ -450,6 +494,9 @@ class ReturnWatcher:
         """The rest moves by ``mm``: the level later tops (and a return's heights) are compared with moves with it."""
         self.level += mm
         self._follow_levels = []
+        self._baseline_gaps = []
+        self.top_above_mm = -math.inf  # (what rose before the move, the move explains)
+        self._core_base = math.nan
         return self.RAISE, mm
 
     def _recoil_tops(self) -> RecoilTops:

@@ -155,6 +155,8 @@ class PipelineResult:
     # the lean those tops may have held (every depth of the set reads that much shallow), inside the stated
     # uncertainty: how far the set's later tops rose above them, or else this trainee's leaning before the pause
     tops_raised_mm: float = 0.0  # ... of that, what later tops showed and the rest was raised by
+    tops_above_mm: float = 0.0  # ... or what one later top that raised nothing came back above it (a full recoil
+    # among leaning strokes, or hands lifted once: ReturnWatcher.top_above_mm; 0: none that far)
     tops_settled_mm: float = 0.0  # a rest taken at recoil tops that the set's later tops never came back up to, and
     # that was lowered to them (calibration.rest.ReturnOptions.settle_tops): the compressions before read up to that
     # much deep; inside the stated uncertainty
@@ -301,9 +303,10 @@ class Pipeline:
         self._offset_mm = 0.0
         self._located: list[TrackedPoint] = []  # every location of the hands (the first at the rest hold)
         self._rest_measured_s: list[float] = []  # when the rest was measured again after a pause
-        self._raised: list[tuple[float, float]] = []  # ... taken at recoil tops: (when, how far later tops raised it)
+        self._raised: list[_TopsRest] = []  # ... each taken at recoil tops, and what later tops said of it
         self._settled_mm = 0.0  # ... the most later tops that never came back lowered it (calibration.rest.ReturnWatcher)
         self._rest_moves: dict[int, float] = {}  # record index -> how far the rest moved before it (_raise)
+        self._comps_seen = 0  # the core's compressions whose baseline the watcher was shown
         # the hands located at recoil tops: (those frames, the pose, how far below the rest later tops showed them)
         self._tops_fix: tuple[list[RestHand], Pose, float] | None = None
         self._tops_rest = False  # the rest now measured from was taken at recoil tops (later tops are watched)
@@ -532,6 +535,9 @@ class Pipeline:
         if self._core is not None:
             rec = self.records[ri]
             ev = self._returns.push(rec.t_s, rec.height_mm) if self._returns is not None else None
+            if ev is None and self._returns is not None and len(self._core.compressions) > self._comps_seen:
+                self._comps_seen = len(self._core.compressions)  # (its baseline after each: a full recoil now and then)
+                ev = self._returns.core_baseline(self._core.state.baseline_mm)
             if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
                 rec = self._raise(ri, ev[1])
                 ev = None
@@ -624,8 +630,7 @@ class Pipeline:
         self._core.move_rest(rise_mm)
         self._rest_moves[ri] = self._rest_moves.get(ri, 0.0) + rise_mm
         if rise_mm > 0:
-            t_p, mm = self._raised[-1]
-            self._raised[-1] = (t_p, mm + rise_mm)
+            self._raised[-1].raised_mm += rise_mm
             self._locate_pressed(rise_mm)
         else:
             self._settled_mm = max(self._settled_mm, -rise_mm)  # (the compressions before read up to that much deep)
@@ -653,6 +658,13 @@ class Pipeline:
         if math.isfinite(after - before):
             self._offset_mm += float(after - before)  # (the heights read on at the level they had)
         self._tops_fix = (samples, pose, pressed)
+
+    def _note_tops_above(self) -> None:
+        """Fold the highest followed top above the rest (``ReturnWatcher.top_above_mm``) into the rest taken at tops
+        it was followed from: at the end of its set, before the watcher follows the next one."""
+        if self._returns is not None and self._raised:
+            r = self._raised[-1]
+            r.above_mm = max(r.above_mm, self._returns.top_above_mm)
 
     def rest_move_at(self, index: int) -> float:
         """How far the rest moved before record ``index`` was given to the core (mm; 0.0: not)."""
@@ -682,7 +694,7 @@ class Pipeline:
             # a "rest" the first stroke then goes deeper below than the core counts is a hover
             self._returns = ReturnWatcher(level, return_watch_options(self.opt))
             if tops is not None:  # the rest was taken at recoil tops: a lean there shows when later tops rise
-                self._raised.append((tops.t_start_s, 0.0))
+                self._raised.append(_TopsRest(tops.t_start_s))
                 self._returns.follow()
                 self._tops_rest = True
         self._start_watch = None
@@ -713,6 +725,7 @@ class Pipeline:
         this rest reads as the first; a worn tag is referenced again to the same rest (it came back with the hands,
         turned or moved with them). At recoil tops a seen tag decides whether the hands are others: it measures
         where it is, while the markerless location slides along the ray with a lean or a misread tilt."""
+        self._note_tops_above()  # (the set before the pause)
         tag = self.geo.tag
         tagged = tag is not None and tag.has_reference and self._rest_height is not None
         tag_moved = self._reference_tag_again(rest) if tagged else None
@@ -725,7 +738,7 @@ class Pipeline:
             self._rest_measured_s.append(rest.t_start_s)
             self._tops_rest = isinstance(rest, RecoilTops)
             if self._tops_rest and self._returns is not None:
-                self._raised.append((rest.t_start_s, 0.0))
+                self._raised.append(_TopsRest(rest.t_start_s))
                 self._returns.follow()
         elif self._tops_rest and self._returns is not None:
             self._returns.follow()  # the same hands, still measured from a rest taken at recoil tops: watch on
@@ -1004,8 +1017,10 @@ class Pipeline:
         # much if the hands were put back otherwise, and right if the trainee leans: say it, do not guess
         drop = (unresolved_rest_drop_mm(session.compressions, rest_measured_s=self._rest_measured_s)
                 if self._rest_height is not None else 0.0)
-        lean = max((self._tops_lean_mm(session, t_p, mm) for t_p, mm in self._raised), default=0.0)
-        raised = max((mm for _, mm in self._raised), default=0.0)
+        self._note_tops_above()
+        lean = max((self._tops_lean_mm(session, r) for r in self._raised), default=0.0)
+        raised = max((r.raised_mm for r in self._raised), default=0.0)
+        above = max((max(r.above_mm, 0.0) for r in self._raised), default=0.0)
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
                               depth_uncertainty_mm=self._depth_uncertainty(session, drift) + drop + lean
@@ -1013,20 +1028,25 @@ class Pipeline:
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
                               rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
-                              tops_raised_mm=raised, tops_settled_mm=self._settled_mm, rest_at_tops=self._rest_at_tops,
+                              tops_raised_mm=raised, tops_above_mm=above, tops_settled_mm=self._settled_mm,
+                              rest_at_tops=self._rest_at_tops,
                               core_rest_height_mm=self.core_rest_height_mm,
                               rest_moves=[(self.records[i].t_s, mm) for i, mm in sorted(self._rest_moves.items())],
                               feedback_delays_s=list(self._delays))
 
-    def _tops_lean_mm(self, session: SessionResult, t_p: float, raised_mm: float) -> float:
-        """The lean a rest taken at the recoil tops after the pause at ``t_p`` may hold. Later tops that rose above
-        it show one (``raised_mm``); tops that did not may still all lean, which nothing in the set tells (a lean
-        lowers the top, not the bottom, and the rest is unknown), so this trainee's leaning before the pause stands
-        in: the upper quartile of the recoil residuals measured against the rest held then."""
+    def _tops_lean_mm(self, session: SessionResult, r: _TopsRest) -> float:
+        """The lean a rest taken at the recoil tops at ``r.t_s`` (the start, or after a pause) may hold. Later tops
+        that rose above it show one (``r.raised_mm``: raised, the rest may still be a lean's; counted only for the
+        compressions before the raise, a trainee leaning from the first tops on at seed 8 read -6.2 against +-6.1).
+        So does one top that came back 5-10 mm above it and raised nothing (``r.above_mm``: a full recoil among
+        leaning strokes; rendered straight in, 16 of 17 strokes leaning 7-10 mm read 9 mm shallow, the one full
+        recoil 8 mm above what the core measured from). Tops that did not may still all lean, which nothing in the
+        set tells (a lean lowers the top, not the bottom, and the rest is unknown), so this trainee's leaning before
+        the pause stands in: the upper quartile of the recoil residuals measured against the rest held then."""
         before = [c.recoil_residual_mm for c in session.compressions
-                  if c.t_release_s < t_p and math.isfinite(c.recoil_residual_mm)]
+                  if c.t_release_s < r.t_s and math.isfinite(c.recoil_residual_mm)]
         habit = float(np.percentile(before, 75)) if len(before) >= 3 else 0.0
-        return max(raised_mm, habit)
+        return max(r.raised_mm, habit, r.above_mm)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:
@@ -1079,6 +1099,16 @@ def start_watch_options(options: PipelineOptions) -> ReturnOptions:
     watcher's options, waiting as long as it takes, a short still hold counting only with all the tops (hands being
     placed rest and dip too), no early end (there are no hands before to be the same as)."""
     return replace(return_watch_options(options), wait_s=math.inf, tops_early=False, rest_needs_tops=True)
+
+
+@dataclass
+class _TopsRest:
+    """A rest taken at recoil tops (no rest hold: at the start or after a pause) and what later tops said of it."""
+
+    t_s: float  # when its first used top began
+    raised_mm: float = 0.0  # how far later tops raised it (Pipeline._raise)
+    above_mm: float = -math.inf  # how far one later top came back above it, no move explaining it
+    # (ReturnWatcher.top_above_mm)
 
 
 class PipelineSetupError(ValueError):

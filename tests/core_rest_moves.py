@@ -231,7 +231,7 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
 
     po = PipelineOptions()
     returns = return_watch_options(po) if settle else replace(return_watch_options(po), settle_tops=0)
-    w, held, core, level, follow, shift, moves = None, [], None, math.nan, None, 0.0, []
+    w, held, core, level, follow, shift, moves, seen = None, [], None, math.nan, None, 0.0, [], 0
     for tt, hh in zip(t.tolist(), h.tolist()):
         if core is None:
             held.append((tt, hh))
@@ -256,6 +256,9 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
                 held = []
             continue
         ev = follow.push(tt, hh + shift)
+        if ev is None and len(core.compressions) > seen:  # (as the pipeline: the core's baseline after each compression)
+            seen = len(core.compressions)
+            ev = follow.core_baseline(core.state.baseline_mm)
         if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
             core.move_rest(ev[1])  # (as the pipeline: the rest moves, in the watcher and the core; the heights stay)
             moves.append((tt, ev[1]))

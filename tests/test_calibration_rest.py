@@ -451,6 +451,58 @@ def _follow_tops(tops_mm: list[float], level: float = 30.0, options: ReturnOptio
     return moves
 
 
+def test_the_cores_baseline_standing_above_a_rest_taken_at_tops_raises_it():
+    """A trainee who leans on most strokes from the first recoils fully only now and then, never two tops in a row: the
+    tops' own follow raises nothing, but the core's baseline (the tops it found no lean) stands above the rest taken at
+    the leaning tops. Four compressions in a row 5 mm or more above it (and the baseline moved meanwhile: new tops came
+    in) raise the rest by their median; a baseline that never moved stands on one top the core kept alone while the
+    others sank below it (the filmed SC1's body marker: 5.04 mm up for 14 compressions), and raises nothing."""
+    w = ReturnWatcher(30.0)
+    w.follow()
+    assert [w.core_baseline(b) for b in (36.3, 36.3, 36.3)] == [None] * 3
+    ev = w.core_baseline(35.7)
+    assert ev is not None and ev[0] == ReturnWatcher.RAISE and ev[1] == pytest.approx(6.3)
+    assert w.level == pytest.approx(36.3) and w.core_baseline(36.3) is None  # (moved: counted again from the new level)
+    stuck = ReturnWatcher(30.0)
+    stuck.follow()
+    assert [stuck.core_baseline(35.04) for _ in range(14)] == [None] * 14 and stuck.level == 30.0
+    # one compression under raise_mm counts again from nothing; as high as hands off the chest, or not following: never
+    w = ReturnWatcher(30.0)
+    w.follow()
+    assert [w.core_baseline(b) for b in (36.0, 36.5, 34.0, 36.0, 36.5, 36.0)] == [None] * 6
+    assert w.core_baseline(36.2) is not None
+    w = ReturnWatcher(30.0)
+    w.follow()
+    assert [w.core_baseline(b) for b in (41.0, 41.5, 42.0, 41.0, 41.5)] == [None] * 5
+    w = ReturnWatcher(30.0)
+    assert [w.core_baseline(b) for b in (36.0, 36.5, 36.0, 36.5, 36.0)] == [None] * 5
+
+
+def test_one_top_back_above_a_rest_taken_at_tops_is_kept_unless_a_move_explains_it():
+    """One recoil top 8 mm above the rest among tops at it raises nothing (a full recoil among leaning strokes, or
+    hands lifted once), but the watcher keeps how far it rose (``top_above_mm``): the rest may be a lean's by that
+    much, which the session's statement must hold (from the core's baseline, where it stands under the rest). A raise
+    explains what rose before it."""
+    fps, f = 30.0, 1.8
+    t = np.arange(0, 10 / f, 1 / fps)
+    h = 30.0 - 50.0 * (1 - np.cos(2 * math.pi * t * f)) / 2 + 8.0 * np.exp(-(((t - 4 / f) / 0.08) ** 2))  # the 4th top
+    w = ReturnWatcher(30.0)
+    w.follow()
+    assert [ev for ti, hi in zip(t, h) if (ev := w.push(float(ti), float(hi))) is not None] == []
+    assert w.top_above_mm == pytest.approx(8.0, abs=0.5)
+    w._moved(6.0)
+    assert w.top_above_mm == -math.inf
+    # measured from a core baseline 1.5 mm under the rest, the depths may read that much more shallow; a top 4 mm up
+    # (real tops wander up to 4.5 mm above a rest taken at their first ones) is no sign, nor hands lifted off the chest
+    for bump, base, above in ((8.0, 28.5, 9.5), (4.0, 28.5, -math.inf), (30.0, 28.5, -math.inf)):  # (30: lifted off)
+        h = 30.0 - 50.0 * (1 - np.cos(2 * math.pi * t * f)) / 2 + bump * np.exp(-(((t - 4 / f) / 0.08) ** 2))
+        w = ReturnWatcher(30.0)
+        w.follow()
+        w.core_baseline(base)
+        assert [ev for ti, hi in zip(t, h) if (ev := w.push(float(ti), float(hi))) is not None] == []
+        assert w.top_above_mm == pytest.approx(above, abs=0.5)
+
+
 def test_tops_that_never_come_back_up_to_a_rest_taken_at_tops_lower_it():
     """The filmed SC1's body marker settled 14 mm over its first strokes and never came back up; given to the core, a
     rest taken at those first tops read its first set 67 mm deep against 62 from the core's own baseline. Nine tops in

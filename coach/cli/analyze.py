@@ -119,6 +119,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "relocations": res.relocations,
                 "tops_lean_mm": res.tops_lean_mm,
                 "tops_raised_mm": res.tops_raised_mm,
+                "tops_above_mm": res.tops_above_mm,
                 "tops_settled_mm": res.tops_settled_mm,
             },
             "live": {"feedback_delay_s": res.feedback_delay_stats_s(),
@@ -235,11 +236,17 @@ def _analyze(args: argparse.Namespace) -> int:
         if res.rest_drop_mm > 0:  # say why: a lower rest after a pause, or a lean, that the session cannot tell apart
             how += (f"; after a pause the tops came back {res.rest_drop_mm:.1f} mm lower with strokes as long: "
                     "hands put back otherwise, or leaning")
-        if res.tops_lean_mm > 0:  # the rest after a pause was taken at recoil tops, which may have leaned
-            seen = "as this trainee leaned before" if res.tops_raised_mm < res.tops_lean_mm else "later tops rose as much"
-            if 0 < res.tops_raised_mm < res.tops_lean_mm:
-                seen += f"; later tops rose {res.tops_raised_mm:.1f} mm, and the rest with them"
-            how += (f"; after a pause the hands were located at the first strokes' recoil tops, which may lean "
+        if res.tops_lean_mm > 0:  # a rest taken at recoil tops, which may have leaned
+            said = []
+            if res.tops_above_mm > 0:
+                said.append(f"a later top came back {res.tops_above_mm:.1f} mm above them")
+            if res.tops_raised_mm > 0:
+                said.append(f"later tops rose {res.tops_raised_mm:.1f} mm, and the rest with them")
+            if res.tops_above_mm < res.tops_lean_mm and res.tops_raised_mm == 0:
+                said.append("as this trainee leaned before")
+            seen = "; ".join(said)
+            how += (f"; with no rest hold (at the start or after a pause) the hands were located at the first "
+                    f"strokes' recoil tops, which may lean "
                     f"{res.tops_lean_mm:.1f} mm ({seen})")
         if res.tops_settled_mm > 0:  # a rest taken at recoil tops that later tops never came back up to
             how += (f"; the set's tops settled {res.tops_settled_mm:.1f} mm below the rest taken at its first recoil "
