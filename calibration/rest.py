@@ -76,6 +76,13 @@ class RecoilTops:
         return float(np.median([self.levels[i] for i in self.used]))
 
     @property
+    def above_mm(self) -> float:
+        """How far the highest top after the first stands above ``value`` (-inf with one top): a full recoil among
+        leaning strokes shows the rest they give is a lean's (the median keeps it out; the first may still be
+        settling)."""
+        return max(self.levels[1:]) - self.value if len(self.levels) > 1 else -math.inf
+
+    @property
     def t_start_s(self) -> float:
         return self.spans[0][0]
 

@@ -659,6 +659,14 @@ class Pipeline:
             self._offset_mm += float(after - before)  # (the heights read on at the level they had)
         self._tops_fix = (samples, pose, pressed)
 
+    def _tops_rest_of(self, tops: RecoilTops) -> _TopsRest:
+        """A rest taken at these tops; one of them 5-10 mm above it already shows a lean (``RecoilTops.above_mm``; held
+        out, seed 17: a stack leaning on all ten strokes before the pause, then one hand, whose one full recoil after
+        it was among the tops the rest was taken from: -8.6 mm against +-5.3)."""
+        assert self._returns is not None
+        o, a = self._returns.opt, tops.above_mm
+        return _TopsRest(tops.t_start_s, above_mm=a if o.raise_mm <= a < o.raise_max_mm else -math.inf)
+
     def _note_tops_above(self) -> None:
         """Fold the highest followed top above the rest (``ReturnWatcher.top_above_mm``) into the rest taken at tops
         it was followed from: at the end of its set, before the watcher follows the next one."""
@@ -694,7 +702,7 @@ class Pipeline:
             # a "rest" the first stroke then goes deeper below than the core counts is a hover
             self._returns = ReturnWatcher(level, return_watch_options(self.opt))
             if tops is not None:  # the rest was taken at recoil tops: a lean there shows when later tops rise
-                self._raised.append(_TopsRest(tops.t_start_s))
+                self._raised.append(self._tops_rest_of(tops))
                 self._returns.follow()
                 self._tops_rest = True
         self._start_watch = None
@@ -738,7 +746,7 @@ class Pipeline:
             self._rest_measured_s.append(rest.t_start_s)
             self._tops_rest = isinstance(rest, RecoilTops)
             if self._tops_rest and self._returns is not None:
-                self._raised.append(_TopsRest(rest.t_start_s))
+                self._raised.append(self._tops_rest_of(rest))
                 self._returns.follow()
         elif self._tops_rest and self._returns is not None:
             self._returns.follow()  # the same hands, still measured from a rest taken at recoil tops: watch on

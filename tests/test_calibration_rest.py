@@ -482,7 +482,7 @@ def test_one_top_back_above_a_rest_taken_at_tops_is_kept_unless_a_move_explains_
     """One recoil top 8 mm above the rest among tops at it raises nothing (a full recoil among leaning strokes, or
     hands lifted once), but the watcher keeps how far it rose (``top_above_mm``): the rest may be a lean's by that
     much, which the session's statement must hold (from the core's baseline, where it stands under the rest). A raise
-    explains what rose before it."""
+    explains what rose before it. One among the tops the rest was taken from says the same (``RecoilTops.above_mm``)."""
     fps, f = 30.0, 1.8
     t = np.arange(0, 10 / f, 1 / fps)
     h = 30.0 - 50.0 * (1 - np.cos(2 * math.pi * t * f)) / 2 + 8.0 * np.exp(-(((t - 4 / f) / 0.08) ** 2))  # the 4th top
@@ -501,6 +501,11 @@ def test_one_top_back_above_a_rest_taken_at_tops_is_kept_unless_a_move_explains_
         w.core_baseline(base)
         assert [ev for ti, hi in zip(t, h) if (ev := w.push(float(ti), float(hi))) is not None] == []
         assert w.top_above_mm == pytest.approx(above, abs=0.5)
+    # ... and among the tops the rest is taken from (the median keeps it out; the first may still be settling)
+    spans = ((0.0, 0.1), (0.6, 0.7), (1.2, 1.3), (1.8, 1.9))
+    assert RecoilTops(spans, (40.0, 30.0, 37.0, 30.2)).above_mm == pytest.approx(6.9)
+    assert RecoilTops(spans, (40.0, 30.0, 30.5, 30.2)).above_mm == pytest.approx(0.3)
+    assert RecoilTops(spans[:1], (40.0,)).above_mm == -math.inf
 
 
 def test_tops_that_never_come_back_up_to_a_rest_taken_at_tops_lower_it():

@@ -3,10 +3,11 @@
 Why: ``analyze`` on a long trace makes NumPy temporaries of a few MB each. glibc's default gives the top of
 the heap back to the OS once more than twice its (adaptive) mmap threshold is free, so a run can fault the
 same ~20 MB in again: on the benchmark's hour (214 k samples) ~4 800 minor page faults, and 33 ms instead of
-24 ms. Whether it does depends on the heap's layout (a long-lived allocation above the temporaries keeps them):
-the same script measured ~2 800 faults a run or none, started two ways (``cpr-coach bench core`` prints both figures). Two ``mallopt`` settings stop it: arrays up to 32 MB come
-from the heap (not a fresh ``mmap`` each), and up to 128 MB of free heap is kept. The price is resident memory
-that stays at the process's peak, at most 128 MB above what it uses.
+24 ms (``cpr-coach bench core`` prints both figures). Whether it does depends on the heap's layout (a
+long-lived allocation above the temporaries keeps them): one 20-minute script measured 1 800-2 800 faults a run
+in some starts and none in others. Two ``mallopt`` settings stop it: arrays up to 32 MB come from the heap
+(not a fresh ``mmap`` each), and up to 128 MB of free heap is kept. The price is resident memory that stays at
+the process's peak, at most 128 MB above what it uses.
 
 A process-wide setting, so the library never applies it on import: the CLI does, once, and an embedding
 application may call :func:`keep_freed_heap` itself. Elsewhere than glibc it does nothing and says so.
