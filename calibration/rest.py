@@ -233,6 +233,11 @@ class ReturnOptions:
             return self
         return replace(self, rise_mm=self.rise_frac * depth_mm)
 
+    def shows_lean(self, rise_mm: float) -> bool:
+        """Whether a top (or the core's baseline) ``rise_mm`` above a rest taken at recoil tops says they leant: at least
+        ``raise_mm`` (real tops wander less), not as far as ``raise_max_mm`` (hands off the chest)."""
+        return self.raise_mm <= rise_mm < self.raise_max_mm
+
     @property
     def checks_holds(self) -> bool:
         """Whether a still hold waits for the first recoil top to confirm it (``hold_top_*``)."""
@@ -375,6 +380,10 @@ class ReturnWatcher:
         move explains it: one full recoil among leaning strokes raises nothing (the core trims it from its baseline,
         as it would hands lifted off the chest once), but says by how much the depths may read shallow."""
         self._follow = TopFinder(self.opt, deque(maxlen=max(1, self.opt.rest.smooth_samples)), False, math.inf, math.nan)
+        self._forget_follow()
+
+    def _forget_follow(self) -> None:
+        """What the follow saw against the level so far (a new follow, or a move that explains it)."""
         self._follow_levels = []
         self._baseline_gaps = []
         self.top_above_mm = -math.inf
@@ -394,7 +403,7 @@ class ReturnWatcher:
         if self._follow is None or o.baseline_count <= 0 or self._t0 is not None:
             return None
         gap = baseline_mm - self.level
-        if not (o.raise_mm <= gap < o.raise_max_mm):
+        if not o.shows_lean(gap):
             self._baseline_gaps = []
             return None
         self._baseline_gaps.append(gap)
@@ -481,9 +490,8 @@ class ReturnWatcher:
             return None
         self._follow_levels.append(top[1])
         o = self.opt
-        if o.raise_mm <= top[1] - self.level < o.raise_max_mm:  # (not as far as hands off the chest; above what the
-            # core measures from: tops a little under the rest are no lean to it, and the baseline may stand among
-            # them; rendered, 1.3 mm under it)
+        if o.shows_lean(top[1] - self.level):  # (by as much as it stands above what the core measures from: tops a
+            # little under the rest are no lean to it, and the baseline may stand among them; rendered, 1.3 mm under it)
             ref = min(self.level, self._core_base) if self._core_base == self._core_base else self.level
             self.top_above_mm = max(self.top_above_mm, top[1] - ref)
         below = self._follow_levels[-o.settle_tops:]
@@ -493,17 +501,14 @@ class ReturnWatcher:
         if len(last) < 2:
             return None
         rise = float(np.median(last) if len(last) == 3 else min(last)) - self.level
-        if not (self.opt.raise_mm <= rise < self.opt.raise_max_mm):
+        if not self.opt.shows_lean(rise):
             return None
         return self._moved(rise)
 
     def _moved(self, mm: float):
         """The rest moves by ``mm``: the level later tops (and a return's heights) are compared with moves with it."""
         self.level += mm
-        self._follow_levels = []
-        self._baseline_gaps = []
-        self.top_above_mm = -math.inf  # (what rose before the move, the move explains)
-        self._core_base = math.nan
+        self._forget_follow()  # (what rose before the move, the move explains)
         return self.RAISE, mm
 
     def _recoil_tops(self) -> RecoilTops:

@@ -306,7 +306,7 @@ class Pipeline:
         self._raised: list[_TopsRest] = []  # ... each taken at recoil tops, and what later tops said of it
         self._settled_mm = 0.0  # ... the most later tops that never came back lowered it (calibration.rest.ReturnWatcher)
         self._rest_moves: dict[int, float] = {}  # record index -> how far the rest moved before it (_raise)
-        self._comps_seen = 0  # the core's compressions whose baseline the watcher was shown
+        self._baseline_due = False  # the core gave out compressions whose baseline the watcher has not been shown
         # the hands located at recoil tops: (those frames, the pose, how far below the rest later tops showed them)
         self._tops_fix: tuple[list[RestHand], Pose, float] | None = None
         self._tops_rest = False  # the rest now measured from was taken at recoil tops (later tops are watched)
@@ -535,8 +535,8 @@ class Pipeline:
         if self._core is not None:
             rec = self.records[ri]
             ev = self._returns.push(rec.t_s, rec.height_mm) if self._returns is not None else None
-            if ev is None and self._returns is not None and len(self._core.compressions) > self._comps_seen:
-                self._comps_seen = len(self._core.compressions)  # (its baseline after each: a full recoil now and then)
+            if ev is None and self._returns is not None and self._baseline_due:
+                self._baseline_due = False  # (its baseline after each compression: a full recoil now and then)
                 ev = self._returns.core_baseline(self._core.state.baseline_mm)
             if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
                 rec = self._raise(ri, ev[1])
@@ -544,7 +544,7 @@ class Pipeline:
             elif isinstance(ev, tuple) and ev[0] == ReturnWatcher.TOPS:  # the tops so far: the same hands already?
                 ev = (ReturnWatcher.END, self._returns.finish()) if self._same_at_tops(ev[1]) else None
             if ev is None and not self._holding:
-                return self._core.push(rec.t_s, rec.height_mm)
+                return self._push(rec)
             self._held.append(ri)
             if ev == ReturnWatcher.START:
                 if self._last_pose is not None:
@@ -664,8 +664,8 @@ class Pipeline:
         out, seed 17: a stack leaning on all ten strokes before the pause, then one hand, whose one full recoil after
         it was among the tops the rest was taken from: -8.6 mm against +-5.3)."""
         assert self._returns is not None
-        o, a = self._returns.opt, tops.above_mm
-        return _TopsRest(tops.t_start_s, above_mm=a if o.raise_mm <= a < o.raise_max_mm else -math.inf)
+        a = tops.above_mm
+        return _TopsRest(tops.t_start_s, above_mm=a if self._returns.opt.shows_lean(a) else -math.inf)
 
     def _note_tops_above(self) -> None:
         """Fold the highest followed top above the rest (``ReturnWatcher.top_above_mm``) into the rest taken at tops
@@ -715,12 +715,18 @@ class Pipeline:
             return [max(self.records[i].height_mm for i in f) for f in self._top_frames(rest, frames)]
         return [self.records[i].height_mm for i in frames if rest.covers(self.records[i].t_s)]
 
+    def _push(self, rec: FrameRecord) -> list[Compression]:
+        assert self._core is not None
+        out = self._core.push(rec.t_s, rec.height_mm)
+        self._baseline_due |= bool(out)
+        return out
+
     def _flush_held(self) -> list[Compression]:
         assert self._core is not None
         out: list[Compression] = []
         for i in self._held:
             r = self.records[i]
-            out += self._core.push(r.t_s, r.height_mm)
+            out += self._push(r)
         self._held = []
         self._rest_obs.clear()
         self._poses.clear()

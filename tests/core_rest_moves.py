@@ -231,7 +231,7 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
 
     po = PipelineOptions()
     returns = return_watch_options(po) if settle else replace(return_watch_options(po), settle_tops=0)
-    w, held, core, level, follow, shift, moves, seen = None, [], None, math.nan, None, 0.0, [], 0
+    w, held, core, level, follow, shift, moves, due = None, [], None, math.nan, None, 0.0, [], False
     for tt, hh in zip(t.tolist(), h.tolist()):
         if core is None:
             held.append((tt, hh))
@@ -252,19 +252,19 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
                 if at_tops:
                     follow.follow()
                 for a, b in held:
-                    core.push(a, b)
+                    due |= bool(core.push(a, b))
                 held = []
             continue
         ev = follow.push(tt, hh + shift)
-        if ev is None and len(core.compressions) > seen:  # (as the pipeline: the core's baseline after each compression)
-            seen = len(core.compressions)
+        if ev is None and due:  # (as the pipeline: the core's baseline after each compression)
+            due = False
             ev = follow.core_baseline(core.state.baseline_mm)
         if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
             core.move_rest(ev[1])  # (as the pipeline: the rest moves, in the watcher and the core; the heights stay)
             moves.append((tt, ev[1]))
         elif isinstance(ev, tuple) and ev[0] == ReturnWatcher.END and isinstance(ev[1], RecoilTops):
             follow.follow()
-        core.push(tt, hh + shift)
+        due |= bool(core.push(tt, hh + shift))
     return core.result(), level, moves
 
 
