@@ -375,8 +375,9 @@ class ReturnWatcher:
 
     def follow(self) -> None:
         """The caller took the recoil tops for the rest (heights from now on read it as ``level``): watch the set's
-        later tops, and say when they rise above it. ``top_above_mm`` keeps how far the highest that rose ``raise_mm``
-        or more above it stood above what the core measures from (its baseline, when under the rest), as long as no
+        later tops, and say when they rise above it. ``top_above_mm`` keeps how far the highest top stood above what the
+        core measures from (its baseline, when under the rest), if ``raise_mm`` or more (the bar is measured from there
+        too: a full recoil 4.99 mm above the rest stood 6.7 above the baseline of a set 8.2 mm shallow), as long as no
         move explains it: one full recoil among leaning strokes raises nothing (the core trims it from its baseline,
         as it would hands lifted off the chest once), but says by how much the depths may read shallow."""
         self._follow = TopFinder(self.opt, deque(maxlen=max(1, self.opt.rest.smooth_samples)), False, math.inf, math.nan)
@@ -490,9 +491,10 @@ class ReturnWatcher:
             return None
         self._follow_levels.append(top[1])
         o = self.opt
-        if o.shows_lean(top[1] - self.level):  # (by as much as it stands above what the core measures from: tops a
-            # little under the rest are no lean to it, and the baseline may stand among them; rendered, 1.3 mm under it)
-            ref = min(self.level, self._core_base) if self._core_base == self._core_base else self.level
+        # (by as much as it stands above what the core measures from: tops a little under the rest are no lean to it,
+        # and the baseline may stand among them; rendered, 1.3-1.7 mm under it)
+        ref = min(self.level, self._core_base) if self._core_base == self._core_base else self.level
+        if o.shows_lean(top[1] - ref):
             self.top_above_mm = max(self.top_above_mm, top[1] - ref)
         below = self._follow_levels[-o.settle_tops:]
         if o.settle_tops > 0 and len(below) == o.settle_tops and max(below) <= self.level - o.settle_mm:

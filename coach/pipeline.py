@@ -56,7 +56,7 @@ from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
                              TopFinder, rest_of_tops)
 from coach.core import CoreOptions, StreamingAnalyzer
-from coach.core.options import deepest_counted_mm, nominal_dt
+from coach.core.options import deepest_counted_mm, nominal_dt, shallowest_counted_mm
 from coach.core.rest_moves import unresolved_rest_drop_mm
 from coach.core.types import Compression, SessionResult
 from vision.hand_motion import HandMotionRefiner, TranslationField
@@ -566,6 +566,17 @@ class Pipeline:
                         return self._start_core(ev[1])
                     self._start_watch = None  # a few tops, or a hold and no rhythm (hands being placed?): look again
         if self._t_first_hand is not None and rec.t_s - self._t_first_hand > self.opt.rest_timeout_s:
+            if self.opt.start_at_tops and self.geo.mode != MODE_HAND:  # strokes too shallow for the start's rise?
+                # (a trainee compressing 20 mm and leaning 6-7 comes back up 13-14 mm: no rest was taken at all, and
+                # the core measured from its own leaning tops; rendered straight in, seed 11: -6.4 mm, stated +-0.8)
+                # The frames after the rest's tops go on as live ones do: the set's later tops are followed (a lean
+                # at the tops shows when they rise; one back above the rest is stated). (A raise among them locates
+                # the hands again for the frames after these, which were measured before it.)
+                rest = watch_start([(self.records[i].t_s, self.records[i].height_mm) for i in self._held],
+                                   shallow_start_options(self.opt))
+                if rest is not None:
+                    end = max(b for _, b in rest.spans) if isinstance(rest, RecoilTops) else rest.t_end_s
+                    return self._start_core(rest, watch_after_s=end)
             self.warnings.append(
                 f"no resting hold of the hands (about {self.opt.rest.hold_s:g} s without pushing) was seen in the first "
                 f"{self.opt.rest_timeout_s:g} s: depth is measured against the baseline the core tracks instead"
@@ -678,7 +689,7 @@ class Pipeline:
         """How far the rest moved before record ``index`` was given to the core (mm; 0.0: not)."""
         return self._rest_moves.get(index, 0.0)
 
-    def _start_core(self, rest: RestEstimate | RecoilTops | None) -> list[Compression]:
+    def _start_core(self, rest: RestEstimate | RecoilTops | None, watch_after_s: float = math.inf) -> list[Compression]:
         tops = rest if isinstance(rest, RecoilTops) else None
         self._rest = rest_of_tops(tops) if tops is not None else rest
         self._rest_at_tops = tops is not None
@@ -706,7 +717,7 @@ class Pipeline:
                 self._returns.follow()
                 self._tops_rest = True
         self._start_watch = None
-        return self._flush_held()
+        return self._flush_held(watch_after_s)
 
     def _rest_levels(self, rest: RestEstimate | RecoilTops, frames: list[int]) -> list[float]:
         """The heights that say the rest's level: the hold's frames, or each used recoil top's highest frame (a top's
@@ -721,16 +732,17 @@ class Pipeline:
         self._baseline_due |= bool(out)
         return out
 
-    def _flush_held(self) -> list[Compression]:
+    def _flush_held(self, watch_after_s: float = math.inf) -> list[Compression]:
+        """The held frames to the core; those after ``watch_after_s`` through ``_feed``, as if they came now (the
+        watcher follows their tops: a rest found late, from tops long passed)."""
         assert self._core is not None
-        out: list[Compression] = []
-        for i in self._held:
-            r = self.records[i]
-            out += self._push(r)
-        self._held = []
+        held, self._held = self._held, []
         self._rest_obs.clear()
         self._poses.clear()
         self._tag_corners.clear()
+        out: list[Compression] = []
+        for i in held:
+            out += self._push(self.records[i]) if self.records[i].t_s <= watch_after_s else self._feed(i)
         return out
 
     def _end_return(self, rest: RestEstimate | RecoilTops | None) -> list[Compression]:
@@ -1113,6 +1125,34 @@ def start_watch_options(options: PipelineOptions) -> ReturnOptions:
     watcher's options, waiting as long as it takes, a short still hold counting only with all the tops (hands being
     placed rest and dip too), no early end (there are no hands before to be the same as)."""
     return replace(return_watch_options(options), wait_s=math.inf, tops_early=False, rest_needs_tops=True)
+
+
+def shallow_start_options(options: PipelineOptions) -> ReturnOptions:
+    """What the held frames are watched with again when the start found no rest by ``rest_timeout_s``: the start's
+    options, a stroke's rise as short as a compression the core counts (10 mm; a return's 15 mm, or half the set
+    before, needs a set before to say how deep this trainee compresses). Why not from the start: a trainee who leans
+    on the second and third strokes only has those tops in the rest then (rendered straight in, 25 mm, seed 17: the
+    first compression lost and -2.1 mm, against -0.12 with 15 mm, which passed over them)."""
+    first = min(options.returns.rise_mm, shallowest_counted_mm(CoreOptions(profile=options.profile)))
+    return replace(start_watch_options(options), rise_mm=first)
+
+
+def watch_start(samples, options: ReturnOptions) -> RestEstimate | RecoilTops | None:
+    """The first rest a start watcher finds in these (t_s, height_mm) samples, looking again after each look that
+    found none (as ``Pipeline._watch_start`` does live); None if none."""
+    w: ReturnWatcher | None = None
+    for t_s, h in samples:
+        if w is None:
+            if math.isfinite(h):
+                w = ReturnWatcher(math.nan, options)
+                w.begin(t_s, h)
+            continue
+        ev = w.push(t_s, h)
+        if isinstance(ev, tuple) and ev[0] == ReturnWatcher.END:
+            if ev[1] is not None:
+                return ev[1]
+            w = None
+    return None
 
 
 @dataclass

@@ -221,50 +221,81 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
     known rest, and the recoil tops' too with ``tops_to_core`` (``PipelineOptions.core_rest_at_tops``; else it follows
     its own baseline); a ``ReturnWatcher`` at that level then watches for the pauses' returns (a return's rest only
     restarts the follow: there is no geometry to re-locate) and, after tops, follows them: a raise, or a settle (``settle``,
-    ``ReturnOptions.settle_tops``), moves the rest in the watcher and the core. Returns (the session, the level, the
-    moves [(t_s, mm)])."""
+    ``ReturnOptions.settle_tops``), moves the rest in the watcher and the core. No rest by ``rest_timeout_s``: the held
+    samples are watched again with a shallow stroke's rise (``shallow_start_options``), or else the core follows its
+    own baseline. Returns (the session, the level, the moves [(t_s, mm)])."""
     from dataclasses import replace
 
     from calibration.rest import RecoilTops, ReturnWatcher
     from coach.core import StreamingAnalyzer
-    from coach.pipeline import PipelineOptions, return_watch_options, start_watch_options
+    from coach.pipeline import (PipelineOptions, return_watch_options, shallow_start_options, start_watch_options,
+                                watch_start)
 
     po = PipelineOptions()
     returns = return_watch_options(po) if settle else replace(return_watch_options(po), settle_tops=0)
-    w, held, core, level, follow, shift, moves, due = None, [], None, math.nan, None, 0.0, [], False
-    for tt, hh in zip(t.tolist(), h.tolist()):
-        if core is None:
-            held.append((tt, hh))
-            if w is None:
-                if math.isfinite(hh):
-                    w = ReturnWatcher(math.nan, start_watch_options(po))
-                    w.begin(tt, hh)
-                continue
-            ev = w.push(tt, hh)
-            if isinstance(ev, tuple) and ev[0] == ReturnWatcher.END:
-                if ev[1] is None:
-                    w = None
-                    continue
-                level = float(ev[1].value)
-                at_tops = isinstance(ev[1], RecoilTops)
-                core = StreamingAnalyzer(CoreOptions(rest_height_mm=level if (tops_to_core or not at_tops) else None))
-                follow = ReturnWatcher(level, returns)
-                if at_tops:
-                    follow.follow()
-                for a, b in held:
-                    due |= bool(core.push(a, b))
-                held = []
-            continue
-        ev = follow.push(tt, hh + shift)
-        if ev is None and due:  # (as the pipeline: the core's baseline after each compression)
-            due = False
+    w, held, core, level, follow, moves = None, [], None, math.nan, None, []
+    st = {"due": False}
+    t_hand = math.nan
+
+    def step(tt: float, hh: float) -> None:
+        """One sample once the core runs: the follow of the tops, then the core (as the pipeline's _feed)."""
+        if follow is None:
+            core.push(tt, hh)
+            return
+        ev = follow.push(tt, hh)
+        if ev is None and st["due"]:  # (as the pipeline: the core's baseline after each compression)
+            st["due"] = False
             ev = follow.core_baseline(core.state.baseline_mm)
         if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
             core.move_rest(ev[1])  # (as the pipeline: the rest moves, in the watcher and the core; the heights stay)
             moves.append((tt, ev[1]))
         elif isinstance(ev, tuple) and ev[0] == ReturnWatcher.END and isinstance(ev[1], RecoilTops):
             follow.follow()
-        due |= bool(core.push(tt, hh + shift))
+        st["due"] |= bool(core.push(tt, hh))
+
+    for tt, hh in zip(t.tolist(), h.tolist()):
+        if core is not None:
+            step(tt, hh)
+            continue
+        held.append((tt, hh))
+        if t_hand != t_hand and math.isfinite(hh):
+            t_hand = tt
+        watch_after = math.inf
+        if tt - t_hand > po.rest_timeout_s:  # (as the pipeline: no rest by then, the held samples watched again with a
+            # stroke's rise as short as a compression, those after the rest followed as live ones; else the core's own
+            # baseline, and no follow)
+            rest = watch_start(held, shallow_start_options(po))
+            if rest is None:
+                core = StreamingAnalyzer(CoreOptions())
+                for a, b in held:
+                    core.push(a, b)
+                held = []
+                continue
+            ev = (ReturnWatcher.END, rest)
+            watch_after = max(b for _, b in rest.spans) if isinstance(rest, RecoilTops) else rest.t_end_s
+        elif w is None:
+            if math.isfinite(hh):
+                w = ReturnWatcher(math.nan, start_watch_options(po))
+                w.begin(tt, hh)
+            continue
+        else:
+            ev = w.push(tt, hh)
+        if isinstance(ev, tuple) and ev[0] == ReturnWatcher.END:
+            if ev[1] is None:
+                w = None
+                continue
+            level = float(ev[1].value)
+            at_tops = isinstance(ev[1], RecoilTops)
+            core = StreamingAnalyzer(CoreOptions(rest_height_mm=level if (tops_to_core or not at_tops) else None))
+            follow = ReturnWatcher(level, returns)
+            if at_tops:
+                follow.follow()
+            for a, b in held:
+                if a <= watch_after:
+                    st["due"] |= bool(core.push(a, b))
+                else:
+                    step(a, b)
+            held = []
     return core.result(), level, moves
 
 

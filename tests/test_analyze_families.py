@@ -417,6 +417,23 @@ def test_a_trainee_leaning_on_all_but_one_stroke_from_the_first_is_covered(work,
     assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm  # measured +-9.5
 
 
+def test_a_shallow_trainee_leaning_from_the_first_stroke_is_located_at_the_tops(work, hands_dir, hand_model_path):
+    """The same waveform seed at 20 mm, the hand tag: leaning 6-7 mm from the first stroke, the strokes came back up
+    13-14 mm, under the 15 mm a start's stroke needed, so no rest was taken at all (a warning after 8 s) and the core
+    measured from its own leaning tops: -6.38 mm against a stated +-0.76. When no rest has come by then, the held frames
+    are now watched again with a rise as short as a compression the core counts (``shallow_start_options``: 10 mm): the
+    rest is taken at the recoil tops, and a later top back above it states the lean."""
+    sub = work / "seed11-asymmetric-straight-in-20-tag"
+    sub.mkdir(exist_ok=True)
+    case, out, acc = run_family_case(VIEWS["side30"], FAMILIES["marker"], sub, hands_dir, seed=11, sim_s=15.0,
+                                     per_set=10, shape="asymmetric", return_rest_s=(0.0, 0.07), straight_in=True,
+                                     depth_mm=20.0)
+    assert out["calibration"]["rest"] is not None and out["calibration"]["rest"]["at_recoil_tops"]
+    assert acc.count >= acc.truth_count - 2 and acc.matched == acc.count  # (15/17: two strokes under 10 mm, less the lean)
+    assert acc.depth_bias_mm < -5.0  # measured -6.45: the lean is not measured, only stated
+    assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm < 10.0  # measured +-7.81
+
+
 def _analyze_scenario(sub, hands_dir, view, family, sc, tag: str):
     """A scenario of the test's own (its heights reshaped) rendered and analyzed as the accuracy runs do: (out, acc)."""
     from render.accuracy import RenderedCase, analyze_case, calibrate_case, family_view, render_family_clip, score

@@ -492,9 +492,12 @@ def test_one_top_back_above_a_rest_taken_at_tops_is_kept_unless_a_move_explains_
     assert w.top_above_mm == pytest.approx(8.0, abs=0.5)
     w._moved(6.0)
     assert w.top_above_mm == -math.inf
-    # measured from a core baseline 1.5 mm under the rest, the depths may read that much more shallow; a top 4 mm up
-    # (real tops wander up to 4.5 mm above a rest taken at their first ones) is no sign, nor hands lifted off the chest
-    for bump, base, above in ((8.0, 28.5, 9.5), (4.0, 28.5, -math.inf), (30.0, 28.5, -math.inf)):  # (30: lifted off)
+    # measured from a core baseline 1.5 mm under the rest, the depths may read that much more shallow. The bar is
+    # measured from there too: a top 4 mm up (real tops wander up to 4.5 mm above a rest taken at their first ones) is
+    # no sign over a baseline at the rest, but is one 1.5 mm under it (rendered, blurred stacks at 35 mm: a full recoil
+    # 4.99 mm above the rest, 6.7 above the baseline, the set 8.2 mm shallow), and hands lifted off the chest are none
+    for bump, base, above in ((8.0, 28.5, 9.5), (4.0, 30.0, -math.inf), (4.0, 28.5, 5.5),
+                              (30.0, 28.5, -math.inf)):  # (30: lifted off)
         h = 30.0 - 50.0 * (1 - np.cos(2 * math.pi * t * f)) / 2 + bump * np.exp(-(((t - 4 / f) / 0.08) ** 2))
         w = ReturnWatcher(30.0)
         w.follow()
@@ -588,3 +591,27 @@ def test_a_shallow_set_coming_back_leaning_is_no_rest_hold():
     (_, (kind, rest)), = [e for e in events if isinstance(e[1], tuple)]
     assert kind == "end" and isinstance(rest, RecoilTops)
     assert rest.value == pytest.approx(30.0, abs=1.0)
+
+
+def test_a_shallow_trainee_leaning_from_the_first_stroke_gives_tops_when_the_start_times_out():
+    """Straight in at the session's start (no rest hold, no set before to say how deep this trainee compresses): 20 mm
+    strokes whose tops lean 7 mm come back up 13 mm, less than a return's 15 (``rise_mm``). The start watched with
+    those options never sees a stroke, so no rest was taken at all and the core's baseline followed the leaning tops
+    (rendered, seed 11: 6.4-7.3 mm shallow, not covered). When no rest has come by the pipeline's timeout, the held
+    samples are watched again with a rise as short as a compression the core counts (``shallow_start_options``: 10 mm),
+    and the recoil tops are the rest; their lean the set's later tops and the core's baseline can then show."""
+    from coach.pipeline import PipelineOptions, shallow_start_options, start_watch_options, watch_start
+
+    fps, f = 30.0, 1.8
+    t = np.arange(0, 8.0, 1 / fps)
+    u = (t * f) % 1.0
+    lean = np.where(t * f < 1.0, 0.0, 7.0)  # down from the rest 30 to 10, then back to 23 each time
+    h = 30.0 - lean - (20.0 - lean) * (1 - np.cos(2 * math.pi * u)) / 2 + np.random.default_rng(3).normal(0, 0.3, t.size)
+    samples = list(zip(t.tolist(), h.tolist()))
+    po = PipelineOptions()
+    assert start_watch_options(po).rise_mm == pytest.approx(15.0)
+    assert watch_start(samples, start_watch_options(po)) is None
+    shallow = shallow_start_options(po)
+    assert shallow.rise_mm == pytest.approx(10.0) and replace(shallow, rise_mm=15.0) == start_watch_options(po)
+    rest = watch_start(samples, shallow)
+    assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(23.0, abs=1.0)

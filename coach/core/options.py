@@ -111,6 +111,11 @@ def deepest_counted_mm(options: CoreOptions, profile: Profile | None = None) -> 
     return options.max_depth_frac * (profile or load_profile(options.profile)).depth_mm.max
 
 
+def shallowest_counted_mm(options: CoreOptions, profile: Profile | None = None) -> float:
+    """Shallower than this is no compression (a share of the profile's minimum depth)."""
+    return options.min_depth_frac * (profile or load_profile(options.profile)).depth_mm.min
+
+
 def resolve(options: CoreOptions, dt_s: float) -> Params:
     prof = load_profile(options.profile)
     if options.sample_rate_hz:
@@ -141,7 +146,7 @@ def resolve(options: CoreOptions, dt_s: float) -> Params:
         fit_k=fit_k,
         top_fit_s=top_fit,
         vertex_s=vertex,
-        min_depth_mm=options.min_depth_frac * prof.depth_mm.min,
+        min_depth_mm=shallowest_counted_mm(options, prof),
         max_depth_mm=deepest_counted_mm(options, prof),
         release_wait_s=wait,
         back_s=back,
