@@ -17,6 +17,9 @@ Why: the hands come back from the breaths elsewhere, and the tracked point rests
     python -m tests.core_rest_moves --start-core   the pipeline's start and its follow of the tops (heights only, no
                                                geometry) over simulated straight-in sessions that lean early, and the
                                                filmed traces: depth with the tops' rest given to the core or not
+    python -m tests.core_rest_moves --shallow  trainees who compress 20-30 mm and lean, straight in: depth and misses
+                                               with and without the held samples watched again at the start's timeout
+                                               (``shallow_start_options``)
     python -m tests.core_rest_moves --returns  the rest the return watcher takes after each simulated pause (the hands
                                                out of view until 1 s before the next set, as rendered): how many are
                                                more than 5 mm off the true rest, with and without the still hold
@@ -215,15 +218,16 @@ def _session(seed: int, shape: str, **kw):
                                duration_s=60.0, compressions_per_set=30, noise_mm=0.5, **kw))
 
 
-def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
+def _start_and_follow(t, h, tops_to_core: bool, settle: bool, shallow: bool = True):
     """The pipeline's start without a rest hold and its follow of the tops, on heights alone: the start watcher
     (``start_watch_options``) holds every sample until it has the rest; the core gets a still hold's level as its
     known rest, and the recoil tops' too with ``tops_to_core`` (``PipelineOptions.core_rest_at_tops``; else it follows
     its own baseline); a ``ReturnWatcher`` at that level then watches for the pauses' returns (a return's rest only
     restarts the follow: there is no geometry to re-locate) and, after tops, follows them: a raise, or a settle (``settle``,
     ``ReturnOptions.settle_tops``), moves the rest in the watcher and the core. No rest by ``rest_timeout_s``: the held
-    samples are watched again with a shallow stroke's rise (``shallow_start_options``), or else the core follows its
-    own baseline. Returns (the session, the level, the moves [(t_s, mm)])."""
+    samples are watched again with a shallow stroke's rise (``shallow_start_options``; not without ``shallow``, as
+    before session 25), or else the core follows its own baseline. Returns (the session, the level, the moves
+    [(t_s, mm)])."""
     from dataclasses import replace
 
     from calibration.rest import RecoilTops, ReturnWatcher
@@ -233,25 +237,25 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
 
     po = PipelineOptions()
     returns = return_watch_options(po) if settle else replace(return_watch_options(po), settle_tops=0)
-    w, held, core, level, follow, moves = None, [], None, math.nan, None, []
-    st = {"due": False}
+    w, held, core, level, follow, moves, due = None, [], None, math.nan, None, [], False
     t_hand = math.nan
 
     def step(tt: float, hh: float) -> None:
         """One sample once the core runs: the follow of the tops, then the core (as the pipeline's _feed)."""
+        nonlocal due
         if follow is None:
             core.push(tt, hh)
             return
         ev = follow.push(tt, hh)
-        if ev is None and st["due"]:  # (as the pipeline: the core's baseline after each compression)
-            st["due"] = False
+        if ev is None and due:  # (as the pipeline: the core's baseline after each compression)
+            due = False
             ev = follow.core_baseline(core.state.baseline_mm)
         if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
             core.move_rest(ev[1])  # (as the pipeline: the rest moves, in the watcher and the core; the heights stay)
             moves.append((tt, ev[1]))
         elif isinstance(ev, tuple) and ev[0] == ReturnWatcher.END and isinstance(ev[1], RecoilTops):
             follow.follow()
-        st["due"] |= bool(core.push(tt, hh))
+        due |= bool(core.push(tt, hh))
 
     for tt, hh in zip(t.tolist(), h.tolist()):
         if core is not None:
@@ -264,7 +268,7 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
         if tt - t_hand > po.rest_timeout_s:  # (as the pipeline: no rest by then, the held samples watched again with a
             # stroke's rise as short as a compression, those after the rest followed as live ones; else the core's own
             # baseline, and no follow)
-            rest = watch_start(held, shallow_start_options(po))
+            rest = watch_start(held, shallow_start_options(po)) if shallow else None
             if rest is None:
                 core = StreamingAnalyzer(CoreOptions())
                 for a, b in held:
@@ -292,7 +296,7 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool):
                 follow.follow()
             for a, b in held:
                 if a <= watch_after:
-                    st["due"] |= bool(core.push(a, b))
+                    due |= bool(core.push(a, b))
                 else:
                     step(a, b)
             held = []
@@ -340,6 +344,39 @@ def start_core(seeds: int = 20) -> None:
         print(f"  {tr}: " + " | ".join(out))
 
 
+def _shallow_world(job):
+    depth, lean, shape, seed, shallow = job
+    sim = simulate(SimOptions(seed=seed, shape=shape, templates=real_templates() if shape == "template" else (),
+                              duration_s=60.0, compressions_per_set=30, noise_mm=0.5, depth_mm=depth,
+                              first_delay_s=(0.0, 0.0), return_rest_s=(0.0, 0.07), lean_prob=lean))
+    h = sim.height_mm.copy()
+    for p in sim.pauses:  # the hands out of view in the pauses, as rendered
+        if p.kind == "ventilation":
+            h[(sim.t_s > p.start_s + 0.2) & (sim.t_s < p.end_s - 1.0)] = np.nan
+    res, _, _ = _start_and_follow(sim.t_s, h, True, True, shallow=shallow)
+    m = match(sim.truth, res.compressions)
+    return np.array([mm.depth_mm - c.depth_mm for c, mm in m]), len(sim.truth) - len(m), len(res.compressions) - len(m)
+
+
+def shallow_start(seeds: int = 16) -> None:
+    """Trainees who compress shallow (20-30 mm) and lean, straight in (``_start_and_follow``, the hands out of view in
+    the pauses): depth bias / MAE and missed compressions, before session 25 (no rest by the timeout: the core's own
+    baseline) and now (the held samples watched again with a 10 mm rise, ``shallow_start_options``)."""
+    worlds = list(itertools.product((20.0, 25.0, 30.0), (0.25, 0.6), ("asymmetric", "template")))
+    jobs = [(d, lean, shape, seed, sh) for d, lean, shape in worlds for seed in range(seeds) for sh in (False, True)]
+    with Pool(2) as pool:
+        out = dict(zip(jobs, pool.map(_shallow_world, jobs)))
+    print(f"simulated straight in, {seeds} seeds each, 3 sets of 30: depth bias / MAE (mm), missed; before -> now")
+    for d, lean, shape in worlds:
+        cells = []
+        for sh in (False, True):
+            rr = [out[(d, lean, shape, seed, sh)] for seed in range(seeds)]
+            e = np.concatenate([r[0] for r in rr])
+            cells.append(f"{e.mean():+.2f} / {np.abs(e).mean():.2f}, missed {sum(r[1] for r in rr)}, "
+                         f"extra {sum(r[2] for r in rr)}")
+        print(f"  {d:4.0f} mm, leaning runs at {lean:.2f}, {shape:10s}: " + "  ->  ".join(cells))
+
+
 def returns_off(seeds: int = 20, off_mm: float = 5.0) -> None:
     """Simulated sessions (3 sets of 30, real and cosine strokes, a rest of 0-0.07 s or 0.2-0.5 s after each pause,
     the hands out of view from 0.2 s into the pause to 1 s before its end): each return's rest against the truth."""
@@ -383,6 +420,8 @@ def returns_off(seeds: int = 20, off_mm: float = 5.0) -> None:
 if __name__ == "__main__":
     if "--returns" in sys.argv:
         returns_off()
+    elif "--shallow" in sys.argv:
+        shallow_start()
     elif "--start-core" in sys.argv:
         start_core()
     elif "--start" in sys.argv:
