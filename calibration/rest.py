@@ -87,6 +87,11 @@ class RecoilTops:
         return self.spans[0][0]
 
     @property
+    def t_end_s(self) -> float:
+        """The last top's last frame (as a ``RestEstimate``'s: the frames after it came after the rest)."""
+        return self.spans[-1][1]
+
+    @property
     def used_spans(self) -> list[tuple[float, float]]:
         """The used tops' frames: (first, last) time each."""
         return [self.spans[i] for i in self.used]

@@ -303,7 +303,7 @@ class Pipeline:
         self._offset_mm = 0.0
         self._located: list[TrackedPoint] = []  # every location of the hands (the first at the rest hold)
         self._rest_measured_s: list[float] = []  # when the rest was measured again after a pause
-        self._raised: list[_TopsRest] = []  # ... each taken at recoil tops, and what later tops said of it
+        self._tops_rests: list[_TopsRest] = []  # ... each taken at recoil tops, and what later tops said of it
         self._settled_mm = 0.0  # ... the most later tops that never came back lowered it (calibration.rest.ReturnWatcher)
         self._rest_moves: dict[int, float] = {}  # record index -> how far the rest moved before it (_raise)
         self._baseline_due = False  # the core gave out compressions whose baseline the watcher has not been shown
@@ -528,6 +528,11 @@ class Pipeline:
         return rec.xy_px[1] if self.geo.mode == MODE_HAND else rec.height_mm
 
     @property
+    def _starts_at_tops(self) -> bool:
+        """Whether hands that compress before a rest hold are watched for one (``start_at_tops``; marker modes)."""
+        return self.opt.start_at_tops and self.geo.mode != MODE_HAND
+
+    @property
     def _holding(self) -> bool:
         return self._core is None or (self._returns is not None and self._returns.holding)
 
@@ -566,7 +571,7 @@ class Pipeline:
                         return self._start_core(ev[1])
                     self._start_watch = None  # a few tops, or a hold and no rhythm (hands being placed?): look again
         if self._t_first_hand is not None and rec.t_s - self._t_first_hand > self.opt.rest_timeout_s:
-            if self.opt.start_at_tops and self.geo.mode != MODE_HAND:  # strokes too shallow for the start's rise?
+            if self._starts_at_tops:  # strokes too shallow for the start's rise?
                 # (a trainee compressing 20 mm and leaning 6-7 comes back up 13-14 mm: no rest was taken at all, and
                 # the core measured from its own leaning tops; rendered straight in, seed 11: -6.4 mm, stated +-0.8)
                 # The frames after the rest's tops go on as live ones do: the set's later tops are followed (a lean
@@ -575,8 +580,7 @@ class Pipeline:
                 rest = watch_start([(self.records[i].t_s, self.records[i].height_mm) for i in self._held],
                                    shallow_start_options(self.opt))
                 if rest is not None:
-                    end = max(b for _, b in rest.spans) if isinstance(rest, RecoilTops) else rest.t_end_s
-                    return self._start_core(rest, watch_after_s=end)
+                    return self._start_core(rest, watch_after_s=rest.t_end_s)
             self.warnings.append(
                 f"no resting hold of the hands (about {self.opt.rest.hold_s:g} s without pushing) was seen in the first "
                 f"{self.opt.rest_timeout_s:g} s: depth is measured against the baseline the core tracks instead"
@@ -594,7 +598,7 @@ class Pipeline:
         o = self.opt.returns
         if self._hold_check is None:
             r = self._rest_det.push(rec.t_s, self._rest_value(rec))
-            if r is None or not (o.checks_holds and self.opt.start_at_tops and self.geo.mode != MODE_HAND):
+            if r is None or not (o.checks_holds and self._starts_at_tops):
                 return r
             finder = TopFinder(o, deque(maxlen=max(1, o.rest.smooth_samples)), False, math.inf, math.nan)
             self._hold_check = (r, finder, rec.t_s)
@@ -615,7 +619,7 @@ class Pipeline:
         from the first height on (and again after each look that found no tops), as hands coming back from a pause
         are, waiting as long as it takes; the rest hold, if one comes first, wins."""
         if self._start_watch is None:
-            if not (self.opt.start_at_tops and self.geo.mode != MODE_HAND and math.isfinite(rec.height_mm)):
+            if not (self._starts_at_tops and math.isfinite(rec.height_mm)):
                 return False
             self._start_watch = ReturnWatcher(math.nan, start_watch_options(self.opt))
             self._start_watch.begin(rec.t_s, rec.height_mm)
@@ -641,7 +645,7 @@ class Pipeline:
         self._core.move_rest(rise_mm)
         self._rest_moves[ri] = self._rest_moves.get(ri, 0.0) + rise_mm
         if rise_mm > 0:
-            self._raised[-1].raised_mm += rise_mm
+            self._tops_rests[-1].raised_mm += rise_mm
             self._locate_pressed(rise_mm)
         else:
             self._settled_mm = max(self._settled_mm, -rise_mm)  # (the compressions before read up to that much deep)
@@ -681,8 +685,8 @@ class Pipeline:
     def _note_tops_above(self) -> None:
         """Fold the highest followed top above the rest (``ReturnWatcher.top_above_mm``) into the rest taken at tops
         it was followed from: at the end of its set, before the watcher follows the next one."""
-        if self._returns is not None and self._raised:
-            r = self._raised[-1]
+        if self._returns is not None and self._tops_rests:
+            r = self._tops_rests[-1]
             r.above_mm = max(r.above_mm, self._returns.top_above_mm)
 
     def rest_move_at(self, index: int) -> float:
@@ -713,7 +717,7 @@ class Pipeline:
             # a "rest" the first stroke then goes deeper below than the core counts is a hover
             self._returns = ReturnWatcher(level, return_watch_options(self.opt))
             if tops is not None:  # the rest was taken at recoil tops: a lean there shows when later tops rise
-                self._raised.append(self._tops_rest_of(tops))
+                self._tops_rests.append(self._tops_rest_of(tops))
                 self._returns.follow()
                 self._tops_rest = True
         self._start_watch = None
@@ -764,7 +768,7 @@ class Pipeline:
             self._rest_measured_s.append(rest.t_start_s)
             self._tops_rest = isinstance(rest, RecoilTops)
             if self._tops_rest and self._returns is not None:
-                self._raised.append(self._tops_rest_of(rest))
+                self._tops_rests.append(self._tops_rest_of(rest))
                 self._returns.follow()
         elif self._tops_rest and self._returns is not None:
             self._returns.follow()  # the same hands, still measured from a rest taken at recoil tops: watch on
@@ -1044,9 +1048,9 @@ class Pipeline:
         drop = (unresolved_rest_drop_mm(session.compressions, rest_measured_s=self._rest_measured_s)
                 if self._rest_height is not None else 0.0)
         self._note_tops_above()
-        lean = max((self._tops_lean_mm(session, r) for r in self._raised), default=0.0)
-        raised = max((r.raised_mm for r in self._raised), default=0.0)
-        above = max((max(r.above_mm, 0.0) for r in self._raised), default=0.0)
+        lean = max((self._tops_lean_mm(session, r) for r in self._tops_rests), default=0.0)
+        raised = max((r.raised_mm for r in self._tops_rests), default=0.0)
+        above = max((max(r.above_mm, 0.0) for r in self._tops_rests), default=0.0)
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
                               depth_uncertainty_mm=self._depth_uncertainty(session, drift) + drop + lean

@@ -276,7 +276,7 @@ def _start_and_follow(t, h, tops_to_core: bool, settle: bool, shallow: bool = Tr
                 held = []
                 continue
             ev = (ReturnWatcher.END, rest)
-            watch_after = max(b for _, b in rest.spans) if isinstance(rest, RecoilTops) else rest.t_end_s
+            watch_after = rest.t_end_s
         elif w is None:
             if math.isfinite(hh):
                 w = ReturnWatcher(math.nan, start_watch_options(po))
