@@ -27,7 +27,8 @@ class RestOptions:
     max_gap_s: float = 0.3  # a longer run of missing samples restarts the hold
     max_s: float = 4.0  # stop extending the hold after this long (the estimate is final)
     valid_range: tuple[float, float] = (-math.inf, math.inf)  # plausible rest values (e.g. mm above the chest)
-    smooth_samples: int = 5  # running median over this many samples before judging stillness (frame noise)
+    smooth_samples: int = 5  # running median over this many samples before judging stillness (frame noise) ...
+    smooth_s: float = 0.18  # ... spanning no longer than this (``RunningMedian``): 5 samples at 24-60 fps, 3 at 15
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,54 @@ def rest_of_tops(tops: RecoilTops) -> RestEstimate:
     return RestEstimate(tops.value, spans[0][0], spans[-1][1], len(used), float(max(used) - min(used)))
 
 
+class RunningMedian:
+    """The median of the last ``samples`` values, fewer where they would span more than ``span_s`` at the nominal
+    frame interval (the median of the first 16 intervals, fixed then, as the core fixes its rate; gaps in tracking
+    do not change it).
+
+    Why the span: at 15 fps five samples span 0.27 s, a third of a stroke, and their median flattened a shallow
+    stroke's 16 mm rise to 9 (rendered straight in, 20 mm, seed 11): no stroke was seen, no rest taken. An odd
+    count keeps the median a sample; 30 fps keeps its 5, 15 fps gets 3.
+    """
+
+    def __init__(self, samples: int, span_s: float) -> None:
+        self._most = max(1, samples)
+        self.span_s = span_s
+        self._vals: deque[float] = deque(maxlen=self._most)
+        self._gaps: list[float] = []  # the first intervals (s)
+        self._last_t = math.nan
+
+    @classmethod
+    def of(cls, options: RestOptions) -> "RunningMedian":
+        return cls(options.smooth_samples, options.smooth_s)
+
+    def push(self, t_s: float, value: float) -> float:
+        """Add a value (finite) at ``t_s``; the median of the last ones."""
+        if len(self._gaps) < 16 and t_s > self._last_t:
+            self._gaps.append(t_s - self._last_t)
+            self._resize()
+        self._last_t = t_s
+        self._vals.append(value)
+        return float(np.median(self._vals))
+
+    def _resize(self) -> None:
+        dt = float(np.median(self._gaps))
+        n = max(1, min(self._most, 1 + 2 * int(self.span_s / (2.0 * dt))))
+        if n != self._vals.maxlen:
+            self._vals = deque(self._vals, maxlen=n)
+
+    def clear(self) -> None:
+        """Forget the values (a hold restarts after a gap); the interval stays."""
+        self._vals.clear()
+
+
 class RestDetector:
     """Finds the first still hold of at least ``min_hold_s``; ``push`` returns it once final."""
 
     def __init__(self, options: RestOptions | None = None) -> None:
         self.opt = options or RestOptions()
         self._win: deque[tuple[float, float]] = deque()
-        self._raw: deque[float] = deque(maxlen=max(1, self.opt.smooth_samples))
+        self._raw = RunningMedian.of(self.opt)
         self._last_t: float | None = None
         self.result: RestEstimate | None = None
 
@@ -147,8 +189,7 @@ class RestDetector:
                 self._raw.clear()
             return None
         self._last_t = t_s
-        self._raw.append(value)
-        value = float(np.median(self._raw))
+        value = self._raw.push(t_s, value)
         self._win.append((t_s, value))
         vals = [s[1] for s in self._win]
         if max(vals) - min(vals) > opt.tolerance:
@@ -210,6 +251,11 @@ class ReturnOptions:
     top_s: float = 0.1  # ... and within this of it in time
     rest_needs_tops: bool = False  # (a session's start) a still hold before the first stroke counts only once the
     # tops have come too, all of them (hands being placed rest and dip as well); without them, nothing
+    hold_above_dip_mm: float = math.inf  # a still hold this far above the lowest point since the hands came (after
+    # their highest) came after a compression: the top between two strokes, not the rest before them (at a start: the
+    # shallowest compression the core counts). At 15 fps a trainee 25 mm deep leaning 8 came back up 13.6 mm in the
+    # medians (17.7 in the frames), short of ``rise_mm``: the next top held within 4 mm for 0.2 s and was taken for
+    # the rest, the lean unstated (rendered straight in, seed 11, the hand tag: -8.0 mm against +-2.6)
     tops_early: bool = True  # say each top from the first used one on (``TOPS``), so that the caller may end the hold
     # there when it already shows the same hands (the live feed waits ~1 s less; see Pipeline._same_at_tops)
     # once taken for the rest, the set's later tops: if two (the median of three) rise this far above it, the tops it was
@@ -258,7 +304,7 @@ class TopFinder:
     (medians of the last samples, as the watcher judges stillness); its frames are the raw samples near its highest
     one (within ``top_mm`` and ``top_s``), its level that highest sample."""
 
-    def __init__(self, opt: "ReturnOptions", recent: deque[float], rising: bool, v: float, t_s: float,
+    def __init__(self, opt: "ReturnOptions", recent: RunningMedian, rising: bool, v: float, t_s: float,
                  height: float = math.nan) -> None:
         """``rising``: starting on a stroke's way up, its median ``v`` at ``t_s`` (the sample ``height``)."""
         self.opt = opt
@@ -277,8 +323,7 @@ class TopFinder:
         self._raw.append((t_s, height))
         while self._raw[0][0] < t_s - 1.0:
             self._raw.popleft()
-        self._recent.append(height)
-        v = float(np.median(self._recent))
+        v = self._recent.push(t_s, height)
         if self._rising:
             if v > self._hi:
                 self._hi, self._hi_t = v, t_s
@@ -348,7 +393,7 @@ class ReturnWatcher:
         self._det: RestDetector | None = None
         self._rest: RestEstimate | None = None  # the last rest found since the return
         self._pending: RestEstimate | None = None  # the last still hold, until a downstroke leaves it
-        self._recent: deque[float] = deque()  # since the return: the last samples (their median: frame noise)
+        self._recent = RunningMedian.of(self.opt.rest)  # since the return: the last samples (their median: frame noise)
         self._peak = self._trough = math.nan  # ... the highest of those medians, and the lowest since it
         self.returns = 0  # pauses the hands came back from
         # no rest before the first stroke: the recoil tops of the first strokes
@@ -375,7 +420,8 @@ class ReturnWatcher:
         self._baseline_gaps = []
         self._t0, self._det = t_s, RestDetector(self.opt.rest)
         self._det.push(t_s, height)
-        self._recent = deque([height], maxlen=max(1, self.opt.rest.smooth_samples))
+        self._recent = RunningMedian.of(self.opt.rest)
+        self._recent.push(t_s, height)
         self._peak = self._trough = height
 
     def follow(self) -> None:
@@ -385,7 +431,7 @@ class ReturnWatcher:
         too: a full recoil 4.99 mm above the rest stood 6.7 above the baseline of a set 8.2 mm shallow), as long as no
         move explains it: one full recoil among leaning strokes raises nothing (the core trims it from its baseline,
         as it would hands lifted off the chest once), but says by how much the depths may read shallow."""
-        self._follow = TopFinder(self.opt, deque(maxlen=max(1, self.opt.rest.smooth_samples)), False, math.inf, math.nan)
+        self._follow = TopFinder(self.opt, RunningMedian.of(self.opt.rest), False, math.inf, math.nan)
         self._forget_follow()
 
     def _forget_follow(self) -> None:
@@ -436,14 +482,14 @@ class ReturnWatcher:
         assert self._det is not None
         est = self._det.push(t_s, height)
         if est is not None:  # a candidate: a rest if a downstroke leaves it (a stroke's bottom is left going up)
-            self._pending = est
+            if not est.value - self._trough >= o.hold_above_dip_mm:  # (not a top after a compression)
+                self._pending = est
             self._det = RestDetector(o.rest)  # look on: the last rest before the first stroke counts
             self._det.push(t_s, height)
         compressing = False
         if math.isfinite(height):
             self._last_present = t_s
-            self._recent.append(height)
-            v = float(np.median(self._recent))
+            v = self._recent.push(t_s, height)
             if self._pending is not None and v < self._pending.value - o.rise_mm:
                 self._rest, self._pending = self._pending, None
             if v > self._peak:  # still coming (hands seen on their way up come back down): a stroke starts lower
@@ -496,11 +542,7 @@ class ReturnWatcher:
             return None
         self._follow_levels.append(top[1])
         o = self.opt
-        # (by as much as it stands above what the core measures from: tops a little under the rest are no lean to it,
-        # and the baseline may stand among them; rendered, 1.3-1.7 mm under it)
-        ref = min(self.level, self._core_base) if self._core_base == self._core_base else self.level
-        if o.shows_lean(top[1] - ref):
-            self.top_above_mm = max(self.top_above_mm, top[1] - ref)
+        self.top_above_mm = max(self.top_above_mm, self.above_rest_mm(top[1]))
         below = self._follow_levels[-o.settle_tops:]
         if o.settle_tops > 0 and len(below) == o.settle_tops and max(below) <= self.level - o.settle_mm:
             return self._moved(float(np.percentile(below, 75)) - self.level)
@@ -511,6 +553,13 @@ class ReturnWatcher:
         if not self.opt.shows_lean(rise):
             return None
         return self._moved(rise)
+
+    def above_rest_mm(self, top_mm: float) -> float:
+        """How far a top at ``top_mm`` stands above what the core measures from, if that shows a lean (``shows_lean``;
+        else -inf). Measured from the lower of the rest and the core's baseline: tops a little under the rest are no
+        lean to it, and the baseline may stand among them (rendered, 1.3-1.7 mm under it)."""
+        ref = min(self.level, self._core_base) if self._core_base == self._core_base else self.level
+        return top_mm - ref if self.opt.shows_lean(top_mm - ref) else -math.inf
 
     def _moved(self, mm: float):
         """The rest moves by ``mm``: the level later tops (and a return's heights) are compared with moves with it."""

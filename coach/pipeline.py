@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
@@ -54,7 +53,7 @@ from calibration.handscale import HandScaleError, frame_from_samples, resting_ha
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
-                             TopFinder, rest_of_tops)
+                             RunningMedian, TopFinder, rest_of_tops)
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import deepest_counted_mm, nominal_dt, shallowest_counted_mm
 from coach.core.rest_moves import unresolved_rest_drop_mm
@@ -600,7 +599,7 @@ class Pipeline:
             r = self._rest_det.push(rec.t_s, self._rest_value(rec))
             if r is None or not (o.checks_holds and self._starts_at_tops):
                 return r
-            finder = TopFinder(o, deque(maxlen=max(1, o.rest.smooth_samples)), False, math.inf, math.nan)
+            finder = TopFinder(o, RunningMedian.of(o.rest), False, math.inf, math.nan)
             self._hold_check = (r, finder, rec.t_s)
         hold, finder, t0 = self._hold_check
         if finder.push(rec.t_s, rec.height_mm) is None:
@@ -770,8 +769,14 @@ class Pipeline:
             if self._tops_rest and self._returns is not None:
                 self._tops_rests.append(self._tops_rest_of(rest))
                 self._returns.follow()
-        elif self._tops_rest and self._returns is not None:
-            self._returns.follow()  # the same hands, still measured from a rest taken at recoil tops: watch on
+        elif self._tops_rest and self._returns is not None:  # the same hands, still measured from a rest taken at
+            # recoil tops: watch on; the tops it held were the set's, and one back above that rest shows a lean as a
+            # followed one does (at 15 fps the tag's tops did not show the same hands until the third, the one full
+            # recoil, 8 mm up: held out, seed 17, -7.2 mm against +-2.9)
+            if isinstance(rest, RecoilTops) and self._tops_rests:
+                r = self._tops_rests[-1]
+                r.above_mm = max([r.above_mm] + [self._returns.above_rest_mm(v) for v in rest.levels[1:]])
+            self._returns.follow()
         return self._flush_held()
 
     def _reference_tag_again(self, rest: RestEstimate | RecoilTops | None) -> bool | None:
@@ -1127,8 +1132,10 @@ def return_watch_options(options: PipelineOptions) -> ReturnOptions:
 def start_watch_options(options: PipelineOptions) -> ReturnOptions:
     """What the first hands are watched with when they compress before a rest hold (``start_at_tops``): the return
     watcher's options, waiting as long as it takes, a short still hold counting only with all the tops (hands being
-    placed rest and dip too), no early end (there are no hands before to be the same as)."""
-    return replace(return_watch_options(options), wait_s=math.inf, tops_early=False, rest_needs_tops=True)
+    placed rest and dip too), no early end (there are no hands before to be the same as), and no still hold after a
+    stroke the core would count (``hold_above_dip_mm``: a top between strokes)."""
+    return replace(return_watch_options(options), wait_s=math.inf, tops_early=False, rest_needs_tops=True,
+                   hold_above_dip_mm=shallowest_counted_mm(CoreOptions(profile=options.profile)))
 
 
 def shallow_start_options(options: PipelineOptions) -> ReturnOptions:

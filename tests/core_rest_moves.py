@@ -20,6 +20,8 @@ Why: the hands come back from the breaths elsewhere, and the tracked point rests
     python -m tests.core_rest_moves --shallow  trainees who compress 20-30 mm and lean, straight in: depth and misses
                                                with and without the held samples watched again at the start's timeout
                                                (``shallow_start_options``)
+    python -m tests.core_rest_moves --tops --fps15 (or --start --fps15)   the same on the filmed traces at 15 fps
+                                               (every other frame: real strokes at a dim webcam's rate)
     python -m tests.core_rest_moves --returns  the rest the return watcher takes after each simulated pause (the hands
                                                out of view until 1 s before the next set, as rendered): how many are
                                                more than 5 mm off the true rest, with and without the still hold
@@ -127,6 +129,13 @@ def _follow(w, t, h, t_end: float, level: float) -> list[str]:
     return out
 
 
+def _filmed(tr: str, path=None):
+    """A filmed trace (t_s, height), every other frame with ``--fps15`` (the watchers at a dim webcam's rate)."""
+    t, h, _ = load_filmed(path or shared_data_dir() / "cpr-traces" / f"{tr}.csv")
+    step = 2 if "--fps15" in sys.argv else 1
+    return t[::step], h[::step]
+
+
 def watcher_on_filmed(blank_breaths: bool = False) -> None:
     """The pipeline's ``ReturnWatcher`` run over each filmed trace (its level: the first set's median recoil top):
     for each return, what it found (a still rest or recoil tops), the level it gives and that level minus the set's
@@ -137,10 +146,10 @@ def watcher_on_filmed(blank_breaths: bool = False) -> None:
 
     for tr in TRACES:
         path = shared_data_dir() / "cpr-traces" / f"{tr}.csv"
-        t, h, _ = load_filmed(path)
+        t, h = _filmed(tr, path)
         if blank_breaths:
             lab = [line.split(",")[3].strip() for line in path.read_text().splitlines() if line.strip()]
-            h = np.where(np.array(lab) == "Breathing", np.nan, h)
+            h = np.where(np.array(lab)[:: 2 if "--fps15" in sys.argv else 1] == "Breathing", np.nan, h)
         s = analyze_strokes(t, h)
         starts = np.flatnonzero(np.diff(s.t_bottom, prepend=-1e9) > 2.0)
         w = ReturnWatcher(float(np.median(s.top[3 : starts[1]])))
@@ -179,7 +188,7 @@ def start_on_filmed() -> None:
 
     opt = start_watch_options(PipelineOptions())
     for tr in TRACES:
-        t, h, _ = load_filmed(shared_data_dir() / "cpr-traces" / f"{tr}.csv")
+        t, h = _filmed(tr)
         s = analyze_strokes(t, h)
         starts = np.flatnonzero(np.diff(s.t_bottom, prepend=-1e9) > 2.0)
         ref = float(np.median(s.top[3 : min(12, starts[1])]))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
-                             rest_of_tops)
+                             RunningMedian, rest_of_tops)
 
 
 def _feed(det: RestDetector, t, h):
@@ -593,16 +593,19 @@ def test_a_shallow_set_coming_back_leaning_is_no_rest_hold():
     assert rest.value == pytest.approx(30.0, abs=1.0)
 
 
-def test_a_shallow_trainee_leaning_from_the_first_stroke_gives_tops_when_the_start_times_out():
+@pytest.mark.parametrize("fps", [30.0, 15.0])
+def test_a_shallow_trainee_leaning_from_the_first_stroke_gives_tops_when_the_start_times_out(fps):
     """Straight in at the session's start (no rest hold, no set before to say how deep this trainee compresses): 20 mm
     strokes whose tops lean 7 mm come back up 13 mm, less than a return's 15 (``rise_mm``). The start watched with
     those options never sees a stroke, so no rest was taken at all and the core's baseline followed the leaning tops
     (rendered, seed 11: 6.4-7.3 mm shallow, not covered). When no rest has come by the pipeline's timeout, the held
     samples are watched again with a rise as short as a compression the core counts (``shallow_start_options``: 10 mm),
-    and the recoil tops are the rest; their lean the set's later tops and the core's baseline can then show."""
+    and the recoil tops are the rest; their lean the set's later tops and the core's baseline can then show. At
+    15 fps too: a 5-sample median there spans a third of a stroke and flattened the 13 mm rise under 10 (rendered,
+    one hand at 15 fps: no rest at all, -7.8 mm against a stated +-3.4), so it spans no more than 0.18 s."""
     from coach.pipeline import PipelineOptions, shallow_start_options, start_watch_options, watch_start
 
-    fps, f = 30.0, 1.8
+    f = 1.8
     t = np.arange(0, 8.0, 1 / fps)
     u = (t * f) % 1.0
     lean = np.where(t * f < 1.0, 0.0, 7.0)  # down from the rest 30 to 10, then back to 23 each time
@@ -615,3 +618,38 @@ def test_a_shallow_trainee_leaning_from_the_first_stroke_gives_tops_when_the_sta
     assert shallow.rise_mm == pytest.approx(10.0) and replace(shallow, rise_mm=15.0) == start_watch_options(po)
     rest = watch_start(samples, shallow)
     assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(23.0, abs=1.0)
+
+
+@pytest.mark.parametrize("fps, n", [(60.0, 5), (30.0, 5), (24.0, 5), (20.0, 3), (15.0, 3), (10.0, 1)])
+def test_the_running_median_spans_no_more_than_a_sixth_of_a_second(fps, n):
+    """Five samples at 24-60 fps (as always at 30), fewer where five would span more than ``smooth_s`` (a third of a
+    stroke at 15 fps); an odd count, so the median is a sample. A gap in tracking does not shrink it: the nominal
+    interval is the median of the first ones."""
+    o = RestOptions()
+    assert (o.smooth_samples, o.smooth_s) == (5, 0.18)
+    m = RunningMedian.of(o)
+    t = [i / fps for i in range(10)] + [2.0 + i / fps for i in range(10)]  # (a 1 s gap)
+    out = [m.push(ti, 0.0 if i < 14 else 10.0) for i, ti in enumerate(t)]
+    assert out.index(10.0) == 14 + n // 2  # the median turns once more than half of the last n are the new level
+    m.clear()
+    assert m.push(3.0, 4.0) == 4.0  # (cleared: a hold restarting after a gap)
+
+
+def test_a_still_hold_after_a_compression_is_a_top_not_the_rest_at_a_start():
+    """The heights the start watcher saw of a rendered trainee (the hand tag at 15 fps, straight in, asymmetric
+    strokes 25 mm deep, leaning 8 mm from the first stroke; seed 11): the first stroke came back up 13.6 mm in the
+    3-sample medians (17.7 in the frames), short of the start's 15, so no stroke was seen; the next top held within
+    4 mm for 0.2 s and was taken for the rest (confirmed by the tops, all leaning alike): -8.0 mm against the tag's
+    +-2.6. A hold 10 mm (the shallowest compression the core counts) above the lowest point since the hands came
+    followed a compression: a top between strokes. The tops are the rest then, and the follow states their lean."""
+    from coach.pipeline import PipelineOptions, start_watch_options, watch_start
+
+    heights = [47.8, 33.2, 29.9, 27.2, 29.4, 34.7, 39.4, 42.0, 39.4, 26.7, 21.6, 23.5, 27.7, 32.9, 37.9, 41.2, 41.6, 35.4, 29.6, 30.1, 32.9, 36.9, 40.8, 43.3, 43.2, 32.2, 21.1, 21.0, 24.3, 29.6, 35.3, 40.2, 42.6, 39.6, 25.9, 18.8, 20.6, 25.1, 31.1, 36.9, 40.9, 41.7, 33.0, 22.4, 21.6, 24.7, 29.7, 35.2, 39.6, 41.4, 36.7, 24.4, 19.4]
+    samples = [(round((i + 1) * 1000 / 15) / 1000, h) for i, h in enumerate(heights)]  # (the frames' ms stamps)
+    o = start_watch_options(PipelineOptions())
+    assert o.hold_above_dip_mm == pytest.approx(10.0)
+    was = watch_start(samples, replace(o, hold_above_dip_mm=math.inf))
+    assert isinstance(was, RestEstimate) and was.value == pytest.approx(39.4, abs=0.5)
+    rest = watch_start(samples, o)
+    assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(42.0, abs=1.0)
+    assert ReturnOptions().hold_above_dip_mm == math.inf  # (returns: unchanged)
