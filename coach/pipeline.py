@@ -75,6 +75,8 @@ class PipelineOptions:
     rest: RestOptions = RestOptions(valid_range=(-30.0, 150.0))  # mm above the chest surface
     use_rest_baseline: bool = True  # False: the core tracks the baseline from the signal alone
     rest_timeout_s: float = 8.0  # no rest hold by then (after the first hand): go on without one
+    min_fps: float = 15.0  # slower video gets a warning: strokes a few frames long (rendered at 12 fps, 20 mm deep:
+    # 1 and 9 of 17-18 counted; at the default depth up to 9.8 mm shallow; at 15-20 fps all covered, see docs)
     chest_roi: bool = True  # pass the projected chest region to the tracker (low-contrast hands)
     refine_motion: bool = True  # track the hands' texture for sub-pixel motion (vision.hand_motion)
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
@@ -1043,6 +1045,9 @@ class Pipeline:
         session = self._core.result()
         placement = self._placement(session)
         warnings = list(self.warnings)
+        slow = low_frame_rate_warning([r.t_s for r in self.records], self.opt.min_fps)
+        if slow:
+            warnings.append(slow)
         if self.frames_failed:
             warnings.append(f"{self.frames_failed} frame(s) could not be processed and count as frames without hands "
                             f"(first: {self._first_failure})")
@@ -1121,6 +1126,19 @@ def run(source: Iterable, pipeline: Pipeline, clock: Clock = time.monotonic,
             break
     return pipeline.finish(wall_s=clock() - t0)
 
+
+
+def low_frame_rate_warning(t_s: list[float], min_fps: float) -> str | None:
+    """A warning when these frame times run under ``min_fps`` (their median interval, 5 % slack for rounded stamps);
+    None otherwise. Why: a stroke then spans a handful of frames, its top and bottom fall between them, and shallow
+    strokes are missed; the stated uncertainty grows with the interval, but the counts cannot."""
+    if len(t_s) < 2:
+        return None
+    fps = 1.0 / nominal_dt(t_s)
+    if fps >= 0.95 * min_fps:
+        return None
+    return (f"the video runs at {fps:.0f} fps, under {min_fps:g}: each compression spans only a few frames, so some "
+            f"may be missed and depths read shallow; film at 24-30 fps")
 
 
 def return_watch_options(options: PipelineOptions) -> ReturnOptions:

@@ -447,6 +447,7 @@ def test_a_shallow_trainee_at_15_fps_is_located_at_the_tops(work, hands_dir, han
     assert out["calibration"]["rest"] is not None and out["calibration"]["rest"]["at_recoil_tops"]
     assert acc.count >= acc.truth_count - 2 and acc.matched == acc.count  # measured 15/17
     assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm  # measured -7.15 against +-10.55
+    assert not any("fps" in w for w in out["warnings"])  # (15 fps is no low frame rate)
 
 
 def test_a_full_recoil_among_the_tops_after_a_pause_states_the_lean_at_15_fps(work, hands_dir, hand_model_path):

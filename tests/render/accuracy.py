@@ -40,6 +40,9 @@ VIEWS: dict[str, ViewSpec] = {
     # ... and the side view at the frame rates of a phone (24 fps) and of a webcam in dim light (15 fps)
     "fps24": ViewSpec("fps24", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, fps=24.0),
     "fps15": ViewSpec("fps15", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, fps=15.0),
+    # ... between them (20 fps: the watchers' median takes 3 frames there, as at 15) and below (12 fps)
+    "fps20": ViewSpec("fps20", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, fps=20.0),
+    "fps12": ViewSpec("fps12", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, fps=12.0),
     # ... a camera propped askew (rolled 15 deg), nearer (600 mm), farther (1300 mm) and lower (15 deg up)
     "roll15": ViewSpec("roll15", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0, roll_deg=15.0),
     "near600": ViewSpec("near600", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=600.0),
