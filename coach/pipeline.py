@@ -1127,7 +1127,6 @@ def run(source: Iterable, pipeline: Pipeline, clock: Clock = time.monotonic,
     return pipeline.finish(wall_s=clock() - t0)
 
 
-
 def low_frame_rate_warning(t_s: list[float], min_fps: float) -> str | None:
     """A warning when these frame times run under ``min_fps`` (their median interval, 5 % slack for rounded stamps);
     None otherwise. Why: a stroke then spans a handful of frames, its top and bottom fall between them, and shallow
