@@ -966,7 +966,7 @@ class Pipeline:
                     self._tag_z0 -= self._tag_at_peaks_mm(rest, fin)
                 self._combine_tag(self._held)
 
-    def _depth_uncertainty(self, session: SessionResult, drift: float) -> float:
+    def _depth_uncertainty(self, session: SessionResult, drift: float, dt_s: float) -> float:
         """The stated uncertainty (mm): the mode's and the geometry's scale spread at this session's depth, and
         the drift of the markerless trace's level that this session's tracking shows (its per-frame noise times
         the square root of the longest chain of re-references its tracker's level carried: a clean session has a
@@ -975,8 +975,7 @@ class Pipeline:
         o = self.opt
         depths = [c.depth_mm for c in session.compressions if math.isfinite(c.depth_mm)]
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
-        # the core's share grows below 30 fps: the session's median frame interval, as the core takes its nominal one
-        floor = core_floor_mm(nominal_dt([r.t_s for r in self.records]))
+        floor = core_floor_mm(dt_s)  # the core's share grows below 30 fps (dt_s: the session's median frame interval)
         if self.mode == MODE_HAND:
             return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, floor, level_sd_mm=drift)
         hp = o.hand_point
@@ -1045,7 +1044,8 @@ class Pipeline:
         session = self._core.result()
         placement = self._placement(session)
         warnings = list(self.warnings)
-        slow = low_frame_rate_warning([r.t_s for r in self.records], self.opt.min_fps)
+        dt = nominal_dt([r.t_s for r in self.records])  # (the session's median frame interval)
+        slow = low_frame_rate_warning(dt, self.opt.min_fps)
         if slow:
             warnings.append(slow)
         if self.frames_failed:
@@ -1063,8 +1063,8 @@ class Pipeline:
         above = max((max(r.above_mm, 0.0) for r in self._tops_rests), default=0.0)
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
-                              depth_uncertainty_mm=stated_uncertainty_mm(self._depth_uncertainty(session, drift), drop,
-                                                                         lean, self._settled_mm),
+                              depth_uncertainty_mm=stated_uncertainty_mm(self._depth_uncertainty(session, drift, dt),
+                                                                         drop, lean, self._settled_mm),
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
                               rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
@@ -1136,13 +1136,11 @@ def stated_uncertainty_mm(base_mm: float, drop_mm: float, lean_mm: float, settle
     return base_mm + max(drop_mm + settled_mm, lean_mm)
 
 
-def low_frame_rate_warning(t_s: list[float], min_fps: float) -> str | None:
-    """A warning when these frame times run under ``min_fps`` (their median interval, 5 % slack for rounded stamps);
-    None otherwise. Why: a stroke then spans a handful of frames, its top and bottom fall between them, and shallow
-    strokes are missed; the stated uncertainty grows with the interval, but the counts cannot."""
-    if len(t_s) < 2:
-        return None
-    fps = 1.0 / nominal_dt(t_s)
+def low_frame_rate_warning(dt_s: float, min_fps: float) -> str | None:
+    """A warning when frames ``dt_s`` apart (the session's median interval) run under ``min_fps`` (5 % slack for
+    rounded stamps); None otherwise. Why: a stroke then spans a handful of frames, its top and bottom fall between
+    them, and shallow strokes are missed; the stated uncertainty grows with the interval, but the counts cannot."""
+    fps = 1.0 / dt_s
     if fps >= 0.95 * min_fps:
         return None
     return (f"the video runs at {fps:.0f} fps, under {min_fps:g}: each compression spans only a few frames, so some "

@@ -129,11 +129,13 @@ def _follow(w, t, h, t_end: float, level: float) -> list[str]:
     return out
 
 
+FILMED_STEP = 2 if "--fps15" in sys.argv else 1  # every other frame of the filmed traces: a dim webcam's 15 fps
+
+
 def _filmed(tr: str, path=None):
-    """A filmed trace (t_s, height), every other frame with ``--fps15`` (the watchers at a dim webcam's rate)."""
+    """A filmed trace (t_s, height), every ``FILMED_STEP``-th frame."""
     t, h, _ = load_filmed(path or shared_data_dir() / "cpr-traces" / f"{tr}.csv")
-    step = 2 if "--fps15" in sys.argv else 1
-    return t[::step], h[::step]
+    return t[::FILMED_STEP], h[::FILMED_STEP]
 
 
 def watcher_on_filmed(blank_breaths: bool = False) -> None:
@@ -149,7 +151,7 @@ def watcher_on_filmed(blank_breaths: bool = False) -> None:
         t, h = _filmed(tr, path)
         if blank_breaths:
             lab = [line.split(",")[3].strip() for line in path.read_text().splitlines() if line.strip()]
-            h = np.where(np.array(lab)[:: 2 if "--fps15" in sys.argv else 1] == "Breathing", np.nan, h)
+            h = np.where(np.array(lab)[::FILMED_STEP] == "Breathing", np.nan, h)
         s = analyze_strokes(t, h)
         starts = np.flatnonzero(np.diff(s.t_bottom, prepend=-1e9) > 2.0)
         w = ReturnWatcher(float(np.median(s.top[3 : starts[1]])))
@@ -225,6 +227,16 @@ def _session(seed: int, shape: str, **kw):
     """A simulated session of 3 sets of 30 (60 s, 0.5 mm noise), real or cosine strokes: the studies' worlds."""
     return simulate(SimOptions(seed=seed, shape=shape, templates=real_templates() if shape == "template" else (),
                                duration_s=60.0, compressions_per_set=30, noise_mm=0.5, **kw))
+
+
+def _hands_out_in_pauses(sim):
+    """The session's heights with the hands out of view in the ventilation pauses, as rendered (from 0.2 s into each
+    pause to 1 s before its end)."""
+    h = sim.height_mm.copy()
+    for p in sim.pauses:
+        if p.kind == "ventilation":
+            h[(sim.t_s > p.start_s + 0.2) & (sim.t_s < p.end_s - 1.0)] = np.nan
+    return h
 
 
 def _start_and_follow(t, h, tops_to_core: bool, settle: bool, shallow: bool = True):
@@ -355,14 +367,8 @@ def start_core(seeds: int = 20) -> None:
 
 def _shallow_world(job):
     depth, lean, shape, seed, shallow = job
-    sim = simulate(SimOptions(seed=seed, shape=shape, templates=real_templates() if shape == "template" else (),
-                              duration_s=60.0, compressions_per_set=30, noise_mm=0.5, depth_mm=depth,
-                              first_delay_s=(0.0, 0.0), return_rest_s=(0.0, 0.07), lean_prob=lean))
-    h = sim.height_mm.copy()
-    for p in sim.pauses:  # the hands out of view in the pauses, as rendered
-        if p.kind == "ventilation":
-            h[(sim.t_s > p.start_s + 0.2) & (sim.t_s < p.end_s - 1.0)] = np.nan
-    res, _, _ = _start_and_follow(sim.t_s, h, True, True, shallow=shallow)
+    sim = _session(seed, shape, depth_mm=depth, first_delay_s=(0.0, 0.0), return_rest_s=(0.0, 0.07), lean_prob=lean)
+    res, _, _ = _start_and_follow(sim.t_s, _hands_out_in_pauses(sim), True, True, shallow=shallow)
     m = match(sim.truth, res.compressions)
     return np.array([mm.depth_mm - c.depth_mm for c, mm in m]), len(sim.truth) - len(m), len(res.compressions) - len(m)
 
@@ -398,11 +404,7 @@ def returns_off(seeds: int = 20, off_mm: float = 5.0) -> None:
     worlds = []  # (shape, seed, rest after each pause, the session, its heights with the hands out of view)
     for shape, seed, rr in itertools.product(("template", "cosine"), range(seeds), ((0.0, 0.07), (0.2, 0.5))):
         sim = _session(seed, shape, return_rest_s=rr)
-        h = sim.height_mm.copy()
-        for p in sim.pauses:
-            if p.kind == "ventilation":
-                h[(sim.t_s > p.start_s + 0.2) & (sim.t_s < p.end_s - 1.0)] = np.nan
-        worlds.append((shape, seed, rr, sim, h))
+        worlds.append((shape, seed, rr, sim, _hands_out_in_pauses(sim)))
     for check in ((math.inf, math.inf), (base.hold_top_below_mm, base.hold_top_above_mm)):
         o = replace(base, hold_top_below_mm=check[0], hold_top_above_mm=check[1])
         n = 0

@@ -64,17 +64,18 @@ def test_video_under_15_fps_gets_a_warning_naming_its_rate():
     """At 12 fps a stroke spans a handful of frames: rendered, shallow sessions counted 1 and 9 of 17-18 compressions
     and deep ones read up to 9.8 mm shallow, so the result says so; 15 fps (millisecond stamps, a little jitter) and
     above say nothing."""
+    from coach.core.options import nominal_dt
     from coach.pipeline import PipelineOptions, low_frame_rate_warning
 
     rng = np.random.default_rng(0)
     assert PipelineOptions().min_fps == 15.0
-    msg = low_frame_rate_warning([i / 12.0 for i in range(100)], 15.0)
+    msg = low_frame_rate_warning(nominal_dt([i / 12.0 for i in range(100)]), 15.0)
     assert msg is not None and "12 fps" in msg and "under 15" in msg
-    assert low_frame_rate_warning([i / 10.0 for i in range(100)], 15.0).startswith("the video runs at 10 fps")
+    assert low_frame_rate_warning(nominal_dt([i / 10.0 for i in range(100)]), 15.0).startswith("the video runs at 10 fps")
     for fps in (15.0, 24.0, 30.0, 60.0):
         t = [round(i * 1000 / fps + rng.normal(0, 2)) / 1000 for i in range(100)]
-        assert low_frame_rate_warning(sorted(t), 15.0) is None, fps
-    assert low_frame_rate_warning([0.0], 15.0) is None
+        assert low_frame_rate_warning(nominal_dt(sorted(t)), 15.0) is None, fps
+    assert low_frame_rate_warning(nominal_dt([0.0]), 15.0) is None  # (one frame: the nominal 30 fps)
 
 
 def test_the_stated_uncertainty_takes_the_larger_side_of_what_the_rest_may_hold():
