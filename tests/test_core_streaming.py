@@ -182,7 +182,7 @@ def test_streaming_memory_stays_bounded():
         e = an._e  # (the engine's buffers: internal, checked here because nothing else would notice a leak)
         if e.buf is not None:
             most_samples = max(most_samples, len(e.buf))
-            most_phases = max(most_phases, e.ph.start.size)
+            most_phases = max(most_phases, len(e.ph.start))
     assert len(an.compressions) > 200
     assert most_samples <= 8.0 * 30  # back_s (~3.4 s) before the first undecided candidate, plus the samples awaiting a decision
     assert most_phases <= 16

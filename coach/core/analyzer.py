@@ -24,6 +24,7 @@ finishing anything, so a live station can show the session so far.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from typing import Iterable
@@ -84,16 +85,18 @@ class _Engine:
         self.t_last = math.nan
         self.feeds = 0
 
-    def feed(self, t: np.ndarray, h: np.ndarray, final: bool, objects: bool = True) -> list[Compression]:
-        if t.size:
+    def feed(self, t, h, final: bool, objects: bool = True) -> list[Compression]:
+        """Run the layers on the samples that arrived (arrays, or lists of Python floats: streaming's few)."""
+        if len(t):
             if math.isnan(self.t_first):
                 self.t_first = float(t[0])
             self.t_last = float(t[-1])
         if self.p is None:
-            if len(self._head_t) + t.size < NOMINAL_SAMPLES and not final:
-                self._head_t.extend(t.tolist())
-                self._head_h.extend(h.tolist())
+            if len(self._head_t) + len(t) < NOMINAL_SAMPLES and not final:
+                self._head_t.extend(np.asarray(t, float).tolist())
+                self._head_h.extend(np.asarray(h, float).tolist())
                 return []
+            t, h = np.asarray(t, float), np.asarray(h, float)
             if self._head_t:
                 t = np.concatenate((np.asarray(self._head_t), t))
                 h = np.concatenate((np.asarray(self._head_h), h))
@@ -110,8 +113,12 @@ class _Engine:
             self.buf = _Samples(b.t[need:], b.c[need:], b.s[need:], b.filled[need:])
             self.base += need
             # phases no undecided candidate can reach (each needs the two phases before it)
-            first = max(int(ph.start.searchsorted(self.carry.last_up, side="right")),
-                        int(ph.start.searchsorted(self.base + 1, side="left")))
+            st = ph.start
+            if isinstance(st, list):
+                first = max(bisect.bisect_right(st, self.carry.last_up), bisect.bisect_left(st, self.base + 1))
+            else:
+                first = max(int(st.searchsorted(self.carry.last_up, side="right")),
+                            int(st.searchsorted(self.base + 1, side="left")))
             cut = first - 2
             if cut > 0:
                 self.ph = Phases(ph.k0 + cut, ph.start[cut:], ph.state[cut:], ph.extv[cut:], ph.exti[cut:])
@@ -134,12 +141,29 @@ class _Engine:
             cat = np.concatenate
             self.buf = _Samples(cat((b.t, out.t)), cat((b.c, out.c)), cat((b.s, out.s)), cat((b.filled, out.filled)))
         ph = self.ph
-        if ph is None:
-            self.ph = Phases(out.ph0, out.ph_start, out.ph_state, out.ph_extv.copy(), out.ph_exti.copy())
+        if ph is None:  # a small chunk's phases are lists: the table stays lists (streaming), else arrays (batch)
+            if isinstance(out.ph_start, list):
+                self.ph = Phases(out.ph0, out.ph_start, out.ph_state, out.ph_extv, out.ph_exti)
+            else:
+                self.ph = Phases(out.ph0, out.ph_start, out.ph_state, out.ph_extv.copy(), out.ph_exti.copy())
+            return
+        if isinstance(ph.start, list):
+            if isinstance(out.ph_start, list):
+                start, state, extv, exti = out.ph_start, out.ph_state, out.ph_extv, out.ph_exti
+            else:
+                start, state, extv, exti = (out.ph_start.tolist(), out.ph_state.tolist(), out.ph_extv.tolist(),
+                                            out.ph_exti.tolist())
+            ph.extv[-1] = extv[0]
+            ph.exti[-1] = exti[0]
+            if len(start) > 1:
+                ph.start += start[1:]
+                ph.state += state[1:]
+                ph.extv += extv[1:]
+                ph.exti += exti[1:]
             return
         ph.extv[-1] = out.ph_extv[0]
         ph.exti[-1] = out.ph_exti[0]
-        if out.ph_start.size > 1:
+        if len(out.ph_start) > 1:
             self.ph = Phases(ph.k0, np.concatenate((ph.start, out.ph_start[1:])), np.concatenate((ph.state, out.ph_state[1:])),
                              np.concatenate((ph.extv, out.ph_extv[1:])), np.concatenate((ph.exti, out.ph_exti[1:])))
 
@@ -275,13 +299,8 @@ class StreamingAnalyzer:
 
     # ------------------------------------------------------------ feeding
     def _feed(self, final: bool) -> list[Compression]:
-        if self._t:
-            t = np.array(self._t)
-            h = np.array(self._h)
-            self._t.clear()
-            self._h.clear()
-        else:
-            t = h = np.zeros(0)
+        t, h = self._t, self._h  # (lists: the engine takes them as they are)
+        self._t, self._h = [], []
         new = self._e.feed(t, h, final)
         p = self._e.p
         if p is not None:

@@ -115,8 +115,8 @@ class Frontend:
         # despike
         self._ds_ctx = np.nan  # raw height of the last despiked sample (left neighbour)
         self._ds_ctx_t = np.nan
-        self._ds_t = _EMPTY  # raw samples waiting for their right neighbour
-        self._ds_h = _EMPTY
+        self._ds_t: list = []  # raw samples waiting for their right neighbour (Python floats)
+        self._ds_h: list = []
         # bridge
         self._br_run = _EMPTY  # samples (from a NaN run on) waiting to be resolved
         self._br_run_d = _EMPTY
@@ -124,11 +124,13 @@ class Frontend:
         self._br_ctx_t = _EMPTY  # already-output samples kept as context (slopes, previous cycle)
         self._br_ctx_d = _EMPTY  # (despiked, NaN where missing: slopes and validity)
         self._br_ctx_out = _EMPTY  # (as output, gaps bridged: the previous cycle for long gaps)
+        self._br_tail_t: list = []  # context still to append (small chunks without gaps: kept as lists until needed)
+        self._br_tail_d: list = []
         self._br_hist = int(np.ceil(3.5 / p.dt_s)) + 4
         # smooth
         self._sm_ctx = np.nan
         # phases: the open one (ordinal, start, state, extreme so far; NaN: no valid sample yet)
-        self._win = np.full(max(p.w - 1, 0), np.nan)
+        self._win = [math.nan] * max(p.w - 1, 0)  # the last w - 1 smoothed samples (Python floats)
         self._ph = 0
         self._ph_start = 0
         self._state = 1
@@ -138,7 +140,7 @@ class Frontend:
 
     # ------------------------------------------------------------ stages
     def _despike(self, t: np.ndarray, h: np.ndarray, final: bool):
-        if self._ds_t.size:
+        if self._ds_t:
             t = np.concatenate((self._ds_t, t))
             h = np.concatenate((self._ds_h, h))
         n = h.size
@@ -179,14 +181,15 @@ class Frontend:
         if n_out:
             self._ds_ctx = float(h[n_out - 1])
             self._ds_ctx_t = float(t[n_out - 1])
-        self._ds_t, self._ds_h = t[n_out:], h[n_out:]
+        self._ds_t, self._ds_h = t[n_out:].tolist(), h[n_out:].tolist()
         return t[:n_out], d, right.copy()  # right: each sample's raw successor (for lag-free smoothing)
 
-    def _despike_small(self, t: np.ndarray, h: np.ndarray, final: bool):
+    def _despike_small(self, t: list, h: list, final: bool):
         """process's height limit and _despike's rule on Python floats, sample by sample (the same
-        selections and operations; the samples carried to the next chunk are kept limited, as there)."""
-        t_all = self._ds_t.tolist() + t.tolist()
-        h_all = self._ds_h.tolist() + [x if abs(x) <= LIMIT_MM else math.nan for x in h.tolist()]
+        selections and operations; the samples carried to the next chunk are kept limited, as there).
+        Returns lists: (times, despiked heights, each one's raw successor)."""
+        t_all = self._ds_t + t
+        h_all = self._ds_h + [x if abs(x) <= LIMIT_MM else math.nan for x in h]
         n = len(t_all)
         n_out = n if final else n - 1
         he = [self._ds_ctx] + h_all + [math.nan]
@@ -211,10 +214,32 @@ class Frontend:
         if n_out:
             self._ds_ctx = he[n_out]
             self._ds_ctx_t = te[n_out]
-        self._ds_t, self._ds_h = np.array(t_all[n_out:]), np.array(h_all[n_out:])
-        return np.array(t_all[:n_out]), np.array(d), np.array(he[2 : n_out + 2])
+        self._ds_t, self._ds_h = t_all[n_out:], h_all[n_out:]
+        return t_all[:n_out], d, he[2 : n_out + 2]
+
+    def _keep_context(self, t: list, d: list) -> None:
+        """_bridge's context after a small chunk with nothing to bridge (``d`` as output): appended lazily, as
+        lists; the arrays are the last ``_br_hist`` samples of everything appended once _context has run."""
+        self._br_tail_t += t
+        self._br_tail_d += d
+        if len(self._br_tail_t) >= self._br_hist:  # (the arrays hold nothing the context still needs)
+            h = self._br_hist
+            self._br_ctx_t, self._br_ctx_d = np.array(self._br_tail_t[-h:]), np.array(self._br_tail_d[-h:])
+            self._br_ctx_out = self._br_ctx_d.copy()
+            self._br_tail_t, self._br_tail_d = [], []
+
+    def _context(self) -> None:
+        """Append the lazily kept context (see _keep_context): the same arrays as appending chunk by chunk."""
+        if self._br_tail_t:
+            tt, dd = self._br_tail_t, self._br_tail_d
+            keep = max(self._br_ctx_t.size + len(tt) - self._br_hist, 0)
+            self._br_ctx_t = np.concatenate((self._br_ctx_t, tt))[keep:]
+            self._br_ctx_d = np.concatenate((self._br_ctx_d, dd))[keep:]
+            self._br_ctx_out = np.concatenate((self._br_ctx_out, dd))[keep:]
+            self._br_tail_t, self._br_tail_d = [], []
 
     def _bridge(self, t: np.ndarray, d: np.ndarray, hn: np.ndarray, final: bool):
+        self._context()
         ctx_n = self._br_ctx_t.size
         if not self._br_run.size and d.size and not np.isnan(d).any():  # nothing to bridge: only keep the context
             keep = max(ctx_n + d.size - self._br_hist, 0)
@@ -341,7 +366,7 @@ class Frontend:
         if n == 0:
             return c
         if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
-            return self._smooth_small(c, f, hn)
+            return np.array(self._smooth_small(c.tolist(), f.tolist(), hn.tolist()))
         left = np.empty(n)
         left[0] = self._sm_ctx
         left[1:] = c[:-1]
@@ -359,9 +384,8 @@ class Frontend:
         self._sm_ctx = float(c[-1])
         return 0.25 * left + 0.5 * c + 0.25 * right
 
-    def _smooth_small(self, c: np.ndarray, f: np.ndarray, hn: np.ndarray) -> np.ndarray:
-        """_smooth on Python floats, sample by sample (the same operations)."""
-        cl, fl, hl = c.tolist(), f.tolist(), hn.tolist()
+    def _smooth_small(self, cl: list, fl: list | None, hl: list) -> list:
+        """_smooth on Python floats, sample by sample (the same operations; ``fl`` None: nothing bridged)."""
         n = len(cl)
         S = self.p.options.spike_mm
         left = self._sm_ctx
@@ -370,13 +394,13 @@ class Frontend:
             x = cl[i]
             lft = left if left == left else x
             r = hl[i] if abs(hl[i] - x) <= S + abs(x - lft) else x
-            if fl[i]:  # a bridged sample's right neighbour: the next bridged or measured value
+            if fl is not None and fl[i]:  # a bridged sample's right neighbour: the next bridged or measured value
                 nxt = cl[i + 1] if i + 1 < n else math.nan
                 r = x if nxt != nxt else nxt
             out.append(0.25 * lft + 0.5 * x + 0.25 * r)
             left = x
         self._sm_ctx = cl[-1]
-        return np.array(out)
+        return out
 
     def _phases(self, s: np.ndarray):
         """Schmitt phases of the chunk: (ordinal of the open phase, starts, states, extremes)."""
@@ -384,7 +408,7 @@ class Frontend:
         w = self.p.w
         T = self.p.options.detect_mm
         if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
-            full = self._win.tolist() + s.tolist()
+            full = self._win + s.tolist()
             z = sum(full)  # NaN when any sample is (or on inf - inf): then the vectorised form, which ignores NaN
             if z == z:
                 return self._phases_small(full, n, w, T)
@@ -431,7 +455,7 @@ class Frontend:
         start_g[0] = self._ph_start
         ph0 = self._ph
         if w > 1:
-            self._win = full[-(w - 1) :]
+            self._win = full[-(w - 1) :].tolist()
         self._ph = ph0 + trans.size
         self._ph_start = int(start_g[-1])
         self._state = int(states[-1])
@@ -440,23 +464,37 @@ class Frontend:
         return ph0, start_g, states, ext, exti_g
 
     def _phases_small(self, full: list, n: int, w: int, T: float):
-        """_phases on Python floats for a chunk without NaN (``full``: the window context, then the chunk)."""
+        """_phases on Python floats for a chunk without NaN (``full``: the window context, then the chunk).
+        Returns lists. The window's max (min) is computed only where the sample falls (rises) more than ``T``
+        below (above) a bound of it: the running max (min) since it was last computed is never below (above)
+        the window's, so elsewhere the event cannot fire; where it may, the same comparisons as _phases."""
         sl = full[w - 1 :]
         state = state0 = self._state
         trans, states = [], [state0]
+        hi, lo = math.inf, -math.inf  # bounds: hi >= max of the current window, lo <= its min
         for i in range(n):
             # the event (x > min + T) - (x < max - T) matters only where it is the other state: while UP,
             # only x < max - T can change it (and then only if not also x > min + T); while DOWN, the reverse
             x = sl[i]
+            if x > hi:
+                hi = x
+            if x < lo:
+                lo = x
             if state > 0:
-                if x < max(full[i : i + w]) - T and not x > min(full[i : i + w]) + T:
+                if x < hi - T:
+                    win = full[i : i + w]
+                    hi = max(win)
+                    if x < hi - T and not x > (lo := min(win)) + T:
+                        trans.append(i)
+                        states.append(-1)
+                        state = -1
+            elif x > lo + T:
+                win = full[i : i + w]
+                lo = min(win)
+                if x > lo + T and not x < (hi := max(win)) - T:
                     trans.append(i)
-                    states.append(-1)
-                    state = -1
-            elif x > min(full[i : i + w]) + T and not x < max(full[i : i + w]) - T:
-                trans.append(i)
-                states.append(1)
-                state = 1
+                    states.append(1)
+                    state = 1
         starts = [0] + trans
         ends = trans + [n]
         ext, exti = [], []
@@ -483,21 +521,40 @@ class Frontend:
         start_g = [g + x for x in starts]
         start_g[0] = self._ph_start
         ph0 = self._ph
-        self._win = np.array(full[-(w - 1) :])
+        self._win = full[-(w - 1) :]
         self._ph = ph0 + len(trans)
         self._ph_start = start_g[-1]
         self._state = states[-1]
         self._extv = float(ext[-1])
         self._exti = exti_g[-1]
-        return ph0, np.array(start_g, np.int64), np.array(states, np.int64), np.array(ext), np.array(exti_g, np.int64)
+        return ph0, start_g, states, ext, exti_g
 
     # ------------------------------------------------------------ public
-    def process(self, t: np.ndarray, h: np.ndarray, final: bool = False) -> FrontendOut:
-        """Feed raw samples; returns the samples now fully processed."""
-        t, h = np.asarray(t, float), np.asarray(h, float)
-        if 0 < self._ds_t.size + t.size <= SMALL_CHUNK and SMALL_CHUNK_PATH:
-            t1, d, hn = self._despike_small(t, h, final)
+    def process(self, t, h, final: bool = False) -> FrontendOut:
+        """Feed raw samples (arrays, or lists of Python floats); returns the samples now fully processed.
+        Phases come as arrays, or as lists from a small chunk (the engine's table takes either)."""
+        if 0 < len(self._ds_t) + len(t) <= SMALL_CHUNK and SMALL_CHUNK_PATH:
+            t1, d, hn = self._despike_small(t if isinstance(t, list) else t.tolist(),
+                                            h if isinstance(h, list) else h.tolist(), final)
+            z = sum(d)  # (NaN when a sample is missing; heights are limited, so no inf)
+            if d and z == z and not self._br_run.size:
+                # nothing to bridge (as _bridge: it only keeps the context), no bridged samples to smooth
+                self._keep_context(t1, d)
+                sl = self._smooth_small(d, None, hn)
+                n = len(sl)
+                w = self.p.w
+                full = self._win + sl
+                z = sum(full)
+                if z == z:
+                    ph0, start, state, extv, exti = self._phases_small(full, n, w, self.p.options.detect_mm)
+                else:
+                    ph0, start, state, extv, exti = self._phases(np.array(sl))
+                self._g += n
+                return FrontendOut(np.array(t1), np.array(d), np.array(sl), np.zeros(n, bool), ph0, start, state,
+                                   extv, exti)
+            t1, d, hn = np.array(t1), np.array(d), np.array(hn)
         else:
+            t, h = np.asarray(t, float), np.asarray(h, float)
             with np.errstate(invalid="ignore"):
                 h = np.where(np.abs(h) <= LIMIT_MM, h, np.nan)  # inf and absurd values: no measurement
             t1, d, hn = self._despike(t, h, final)

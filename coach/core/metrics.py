@@ -89,7 +89,7 @@ class SessionCarry:
 
 @dataclass
 class SessionArrays:
-    """Accepted compressions with their bookkeeping, as arrays."""
+    """Accepted compressions with their bookkeeping, as arrays (lists of one entry from _assign_one)."""
 
     index: np.ndarray
     set_index: np.ndarray
@@ -145,8 +145,12 @@ def assign(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -
 
 def _assign_one(strokes, carry: SessionCarry, profile: Profile, pause_min_s: float) -> SessionArrays:
     """assign for one new compression, the same arithmetic on Python floats."""
-    ts, tb, tr, tm = (float(strokes.t_start[0]), float(strokes.t_bottom[0]), float(strokes.t_release[0]),
-                      float(strokes.t_mid[0]))
+    one = strokes.one
+    if one is not None:  # (the fields as Python floats: the same numbers)
+        ts, tb, tr, tm = one[0], one[1], one[2], one[10]
+    else:
+        ts, tb, tr, tm = (float(strokes.t_start[0]), float(strokes.t_bottom[0]), float(strokes.t_release[0]),
+                          float(strokes.t_mid[0]))
     first_ever = carry.count == 0
     new_set = first_ever or (ts - carry.prev_release) > pause_min_s
     rate = math.nan if new_set else fdiv(60.0, tm - carry.prev_mid)
@@ -159,7 +163,7 @@ def _assign_one(strokes, carry: SessionCarry, profile: Profile, pause_min_s: flo
     carry.prev_mid, carry.prev_release = tm, tr
     index = carry.count
     carry.count += 1
-    return SessionArrays(np.array([index]), np.array([carry.set_index]), np.array([rate]), np.array([duty]))
+    return SessionArrays([index], [carry.set_index], [rate], [duty])  # (lists: to_compressions reads them as they are)
 
 
 def to_compressions(strokes, sa: SessionArrays, profile: Profile) -> list[Compression]:
@@ -167,18 +171,24 @@ def to_compressions(strokes, sa: SessionArrays, profile: Profile) -> list[Compre
     if len(strokes) == 0:
         return []
     if len(strokes) == 1 and ONE_COMPRESSION_PATH:
+        one = strokes.one
+        if one is not None and isinstance(sa.rate, list):  # (Python floats all the way: no NumPy)
+            rate = sa.rate[0]
+            fl = _flag_tuple_one(one[3], rate, one[4], profile)
+            return [Compression(sa.index[0], sa.set_index[0], one[0], one[1], one[2], one[3], rate, sa.duty[0], one[4],
+                                fl, gap_s=one[7], t_mid_s=one[10])]
         flags = [_flag_tuple_one(float(strokes.depth[0]), float(sa.rate[0]), float(strokes.residual[0]), profile)]
     else:
         flags = _flag_tuples(strokes.depth, sa.rate, strokes.residual, profile)
     cols = zip(
-        sa.index.tolist(),
-        sa.set_index.tolist(),
+        np.asarray(sa.index).tolist(),
+        np.asarray(sa.set_index).tolist(),
         strokes.t_start.tolist(),
         strokes.t_bottom.tolist(),
         strokes.t_release.tolist(),
         strokes.depth.tolist(),
-        sa.rate.tolist(),
-        sa.duty.tolist(),
+        np.asarray(sa.rate).tolist(),
+        np.asarray(sa.duty).tolist(),
         strokes.residual.tolist(),
         flags,
         strokes.gap_s.tolist(),

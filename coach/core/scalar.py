@@ -114,61 +114,193 @@ def vertex_one(b0, b1, b2, ok, lo, hi, sign):
     return du, b0 + (b1 + b2 * du) * du
 
 
-def column_one(t, c, i: int, tc: float, K: int):
-    """Column i-K..i+K of a (window x candidates) gather as Python floats: time offsets from ``tc``,
-    values (NaN outside the buffer) and validity; the same numbers _gather puts in that column."""
-    n = len(t)
-    lo, hi = max(i - K, 0), min(i + K + 1, n)
-    ts = t[lo:hi].tolist()
-    ys = c[lo:hi].tolist()
-    tau = [x - tc for x in ts]
-    if lo > i - K:  # (times pad with the edge value, heights with NaN)
-        tau = [ts[0] - tc] * (lo - (i - K)) + tau
-        ys = [math.nan] * (lo - (i - K)) + ys
-    if hi < i + K + 1:
-        tau = tau + [ts[-1] - tc] * (i + K + 1 - hi)
-        ys = ys + [math.nan] * (i + K + 1 - hi)
-    return tau, ys, [y == y for y in ys]
+def _window(t, c, i: int, tc: float, K: int, scale: float):
+    """Column i-K..i+K of a (window x candidates) gather as Python floats: time offsets from ``tc`` divided by
+    ``scale`` ((x - tc) / scale, as _fits divides the gathered offsets) and heights (NaN: missing or outside the
+    buffer); the same numbers _gather puts in that column. Times pad with the edge value."""
+    n = t.size
+    lo, hi = i - K, i + K + 1
+    if lo >= 0 and hi <= n:
+        return [(x - tc) / scale for x in t[lo:hi].tolist()], c[lo:hi].tolist()
+    a, b = max(lo, 0), min(hi, n)
+    ts = t[a:b].tolist()
+    ys = c[a:b].tolist()
+    u = [(x - tc) / scale for x in ts]
+    if a > lo:
+        u = [(ts[0] - tc) / scale] * (a - lo) + u
+        ys = [math.nan] * (a - lo) + ys
+    if b < hi:
+        u = u + [(ts[-1] - tc) / scale] * (hi - b)
+        ys = ys + [math.nan] * (hi - b)
+    return u, ys
 
 
-def triangle_one(u: list, valid: list) -> list:
-    """Triangle weights max(1 - |u|, 0) (0 where not valid), as _fits computes them."""
-    return [(a if (a := 1.0 - (x if x >= 0.0 else -x)) > 0.0 else 0.0) if v else 0.0 for x, v in zip(u, valid)]
+def wquad_tri(u0: list, y: list, center: float):
+    """wquad_one with triangle weights max(1 - |u|, 0) of u = u0 - center (0 where y is NaN, which counts as 0),
+    computed row by row instead of as lists first: the same weights, products and sums in the same order.
+
+    A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
+    and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
+    positive weight only t0..t2 can still be -0.0 (u is never -0.0), so once they are nonzero, rows of
+    zero weight are skipped: the same sums."""
+    npos = 0
+    skip = started = False
+    s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = 0.0
+    for i in range(len(u0)):
+        uu = u0[i] - center
+        yy = y[i]
+        if yy == yy:
+            ww = 1.0 - (uu if uu >= 0.0 else -uu)
+            if ww > 0.0:
+                npos += 1
+            elif skip:
+                continue
+            else:
+                ww = 0.0
+        elif skip:
+            continue
+        else:
+            ww = yy = 0.0
+        if started:
+            p = ww * uu
+            s0 += ww
+            s1 += p
+            p *= uu
+            s2 += p
+            p *= uu
+            s3 += p
+            s4 += p * uu
+            p = ww * yy
+            t0 += p
+            p *= uu
+            t1 += p
+            t2 += p * uu
+        else:
+            started = True
+            s0 = ww
+            s1 = ww * uu
+            s2 = s1 * uu
+            s3 = s2 * uu
+            s4 = s3 * uu
+            t0 = ww * yy
+            t1 = t0 * uu
+            t2 = t1 * uu
+        if not skip and ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
+            skip = True
+    return _solve(s0, s1, s2, s3, s4, t0, t1, t2, npos)
+
+
+def _solve(s0, s1, s2, s3, s4, t0, t1, t2, npos):
+    """The cofactor solve of _wquad for one column."""
+    c00 = s2 * s4 - s3 * s3
+    c01 = s2 * s3 - s1 * s4
+    c02 = s1 * s3 - s2 * s2
+    c11 = s0 * s4 - s2 * s2
+    c12 = s1 * s2 - s0 * s3
+    c22 = s0 * s2 - s1 * s1
+    det = s0 * c00 + s1 * c01 + s2 * c02
+    sc = max(s0, 1.0)
+    ok = npos >= 4 and abs(det) > 1e-12 * (sc * sc * sc)
+    d = det if ok else 1.0
+    b0 = (c00 * t0 + c01 * t1 + c02 * t2) / d
+    b1 = (c01 * t0 + c11 * t1 + c12 * t2) / d
+    b2 = (c02 * t0 + c12 * t1 + c22 * t2) / d
+    return b0, b1, b2, ok
+
+
+def wquad_box(u0: list, y: list, edge: float):
+    """wquad_one with box weights (1.0 where y is not NaN and -edge <= u <= edge, else 0.0; a NaN y counts as 0),
+    row by row: a weight of 1.0 multiplies exactly (1.0 * x == x), so those products are left out; the same sums in
+    the same order (rows of zero weight skipped as in wquad_tri)."""
+    npos = 0
+    skip = started = False
+    s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = 0.0
+    for i in range(len(u0)):
+        uu = u0[i]
+        yy = y[i]
+        if yy == yy and -edge <= uu <= edge:
+            npos += 1
+            if started:
+                s0 += 1.0
+                s1 += uu
+                p = uu * uu
+                s2 += p
+                p *= uu
+                s3 += p
+                s4 += p * uu
+                t0 += yy
+                p = yy * uu
+                t1 += p
+                t2 += p * uu
+            else:
+                started = True
+                s0 = 1.0
+                s1 = uu
+                s2 = s1 * uu
+                s3 = s2 * uu
+                s4 = s3 * uu
+                t0 = yy
+                t1 = t0 * uu
+                t2 = t1 * uu
+            if not skip and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
+                skip = True
+            continue
+        if skip:
+            continue
+        # a zero-weight row before the sums are settled: its signed zeros, as wquad_one adds them (s0 += 0.0 is a
+        # no-op: a sum of weights is never -0.0)
+        yz = yy if yy == yy else 0.0
+        p = 0.0 * uu
+        if started:
+            s1 += p
+            p *= uu
+            s2 += p
+            p *= uu
+            s3 += p
+            s4 += p * uu
+            p = 0.0 * yz
+            t0 += p
+            p *= uu
+            t1 += p
+            t2 += p * uu
+        else:
+            started = True
+            s0 = 0.0
+            s1 = p
+            s2 = s1 * uu
+            s3 = s2 * uu
+            s4 = s3 * uu
+            t0 = 0.0 * yz
+            t1 = t0 * uu
+            t2 = t1 * uu
+    return _solve(s0, s1, s2, s3, s4, t0, t1, t2, npos)
 
 
 def bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
     """One bottom column of _fits on Python floats (the same operations): (time, height)."""
-    tau, y, valid = column_one(t, c, i, t_i, p.fit_k)
-    u0 = [x / hw for x in tau]
+    u0, y = _window(t, c, i, t_i, p.fit_k, hw)
     lim = p.vertex_s / hw
-    yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
-    w = triangle_one(u0, valid)
-    center, _ = vertex_one(*wquad_one(u0, yz, w), -lim, lim, 1.0)
-    u1 = [u - center for u in u0]
-    w1 = triangle_one(u1, valid)
-    du1, vb = vertex_one(*wquad_one(u1, yz, w1), -lim - center, lim - center, 1.0)
+    center, _ = vertex_one(*wquad_tri(u0, y, 0.0), -lim, lim, 1.0)  # (u0 - 0.0 == u0)
+    du1, vb = vertex_one(*wquad_tri(u0, y, center), -lim - center, lim - center, 1.0)
     center = center + du1
-    return t_i + center * hw, (float(c[i]) if vb != vb else vb)
+    return t_i + center * hw, (c.item(i) if vb != vb else vb)
 
 
 def top_one(t, c, tc: float, p: Params) -> float:
     """One rest-top column of _fits on Python floats (the same operations): its level."""
     i = min(int(t.searchsorted(tc)), t.size - 1)
-    tau, y, valid = column_one(t, c, i, tc, p.fit_k)
     tw = p.top_fit_s
+    tau, y = _window(t, c, i, tc, p.fit_k, 1.0)  # ((x - tc) / 1.0 == x - tc)
     u0 = [x / tw for x in tau]
     lim = p.dt_s / tw
-    yz = [yy if v else 0.0 for yy, v in zip(y, valid)]
-    edge = 1.0 + 1e-9
-    w = [1.0 if (v and -edge <= u <= edge) else 0.0 for u, v in zip(u0, valid)]
-    _, vpar = vertex_one(*wquad_one(u0, yz, w), -lim, lim, -1.0)
+    _, vpar = vertex_one(*wquad_box(u0, y, 1.0 + 1e-9), -lim, lim, -1.0)
     # the window mean: the samples within +-top_mean_window_s summed in window order from the first row,
     # as the column reduce adds them with zeros elsewhere (adding 0.0 changes only a zero sum's sign)
     mwin = p.options.top_mean_window_s
     acc = None
     cnt = 0
-    for x, yy, v in zip(tau, y, valid):
-        if v and -mwin <= x <= mwin:
+    for x, yy in zip(tau, y):
+        if yy == yy and -mwin <= x <= mwin:
             cnt += 1
             acc = yy if acc is None else acc + yy
         elif acc is None:

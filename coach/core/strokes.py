@@ -89,14 +89,17 @@ class StrokeCarry:
 
 
 class Strokes:
-    """Accepted compressions as arrays (one entry per compression)."""
+    """Accepted compressions as arrays (one entry per compression). ``one``: a single compression's fields as Python
+    floats in FIELDS order, where the one-candidate path made it (the bookkeeping reads them without NumPy)."""
 
-    __slots__ = ("t_start", "t_bottom", "t_release", "depth", "residual", "bottom", "baseline", "gap_s", "t_emit", "top",
-                 "t_mid")
+    FIELDS = ("t_start", "t_bottom", "t_release", "depth", "residual", "bottom", "baseline", "gap_s", "t_emit", "top",
+              "t_mid")
+    __slots__ = FIELDS + ("one",)
 
     def __init__(self, **kw) -> None:
-        for k in self.__slots__:
+        for k in self.FIELDS:
             setattr(self, k, kw[k])
+        self.one = kw.get("one")
 
     def __len__(self) -> int:
         return self.t_bottom.size
@@ -104,7 +107,7 @@ class Strokes:
     @classmethod
     def empty(cls) -> "Strokes":
         z = np.zeros(0)
-        return cls(**{k: z for k in cls.__slots__})
+        return cls(**{k: z for k in cls.FIELDS})
 
     @classmethod
     def concat(cls, parts: list["Strokes"]) -> "Strokes":
@@ -113,18 +116,26 @@ class Strokes:
             return cls.empty()
         if len(parts) == 1:
             return parts[0]
-        return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in cls.__slots__})
+        return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in cls.FIELDS})
 
 
 class Phases:
-    """The sample layer's phases as arrays: ordinal ``k0 + i`` starts at global index ``start[i]``
+    """The sample layer's phases: ordinal ``k0 + i`` starts at global index ``start[i]``
     with ``state[i]`` (+1 UP, -1 DOWN) and extreme ``extv[i]`` at global index ``exti[i]``
-    (NaN: no valid sample). The last one is still open (its extreme is running)."""
+    (NaN: no valid sample). The last one is still open (its extreme is running). Arrays, or lists of
+    Python numbers in streaming (a handful of phases, extended every run: a list append is cheaper than
+    a concatenation); the vectorised stages take ``as_arrays()``."""
 
     __slots__ = ("k0", "start", "state", "extv", "exti")
 
     def __init__(self, k0, start, state, extv, exti) -> None:
         self.k0, self.start, self.state, self.extv, self.exti = k0, start, state, extv, exti
+
+    def as_arrays(self) -> "Phases":
+        if isinstance(self.start, np.ndarray):
+            return self
+        return Phases(self.k0, np.array(self.start, np.int64), np.array(self.state, np.int64), np.array(self.extv, float),
+                      np.array(self.exti, np.int64))
 
 
 class _Padded:
@@ -643,15 +654,18 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
     """Upstroke events (UP phases >= 2) not decided yet; for each, its bottom (the DOWN phase's minimum)
     and the top before (the previous UP phase's maximum), smoothed. False: none."""
     ph, base, t, n, o = run.ph, run.base, run.t, run.n, run.o
-    P = ph.start.size
+    P = len(ph.start)
     if P <= 16 and ONE_CANDIDATE_PATH:  # (streaming's few phases: the same test on Python ints)
         lo = max(carry.last_up, base)  # (st > last_up and st - base >= 1)
-        j = [i for i, (a, b) in enumerate(zip(ph.start.tolist(), ph.state.tolist())) if i >= 2 and b > 0 and a > lo]
+        st, sg = (ph.start, ph.state) if isinstance(ph.start, list) else (ph.start.tolist(), ph.state.tolist())
+        j = [i for i in range(2, P) if sg[i] > 0 and st[i] > lo]
         if len(j) == 1:  # (the one-candidate stages read the buffer directly: no padded views)
             _candidate_one(run, carry, j[0])
             return True
         j = np.array(j, np.int64)
+        ph = run.ph = ph.as_arrays()
     else:
+        ph = run.ph = ph.as_arrays()
         jj = np.arange(2, P)
         st = ph.start[2:]
         j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
@@ -913,7 +927,7 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     """
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
     j, u, b = int(run.cand_phase[0]), int(run.up_i[0]), float(run.bottom_smoothed_mm[0])
-    dn_next = int(ph.start[j + 1]) - base if j + 1 < ph.start.size else n
+    dn_next = int(ph.start[j + 1]) - base if j + 1 < len(ph.start) else n
     e = min(dn_next, int(t.searchsorted(t[u] + o.max_up_s, side="left")))
     up_end = min(dn_next, n) - 1
     run.up_end = [up_end]  # (the centre's upstroke search, _accept_one)
@@ -1113,9 +1127,10 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
         td = cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, L)
         tu = cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, L)
         t_mid = 0.5 * (td + tu)
-    a = np.array([t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t.item(jr), q, t_mid])
+    one = (t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t.item(jr), q, t_mid)
+    a = np.array(one)
     return Strokes(t_start=a[0:1], t_bottom=a[1:2], t_release=a[2:3], depth=a[3:4], residual=a[4:5],
-                   bottom=a[5:6], baseline=a[6:7], gap_s=a[7:8], t_emit=a[8:9], top=a[9:10], t_mid=a[10:11])
+                   bottom=a[5:6], baseline=a[6:7], gap_s=a[7:8], t_emit=a[8:9], top=a[9:10], t_mid=a[10:11], one=one)
 
 
 # ---------------------------------------------------------------- one candidate
