@@ -329,11 +329,10 @@ def median_one(x: list) -> float:
 def break_time_one(t: list, break_s: float) -> float:
     """strokes._break_times for one candidate: the first rest top (times ``t``, in order) after the last gap of more
     than ``break_s`` between two; -inf: none."""
-    out = -math.inf
-    for i in range(1, len(t)):
+    for i in range(len(t) - 1, 0, -1):  # (the last such gap: searched from the end)
         if t[i] - t[i - 1] > break_s:
-            out = t[i]
-    return out
+            return t[i]
+    return -math.inf
 
 
 def since_one(since: float, t: list, *cols: list) -> tuple:
@@ -370,20 +369,23 @@ def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: 
     since = t_now - window_s
     vr = vt[lo:e]
     vr = vr.tolist() if isinstance(vr, np.ndarray) else list(vr)
-    v = [x if tt >= lo_t else math.nan for x, tt in zip(v, vr)]  # (nothing from before a jump of the rest)
-    rec = [x >= since for x in vr]
-    aft = [x >= t_break for x in vr]
-    new = [x for a, x in zip(aft, v) if a]
-    old = [x for a, x in zip(aft, v) if not a]
+    if lo_t > -math.inf:
+        v = [x if tt >= lo_t else math.nan for x, tt in zip(v, vr)]  # (nothing from before a jump of the rest)
     broke = False
-    if new and any(x == x for x in new) and any(x == x for x in old):
-        moved = median_one(new) - median_one(old)
-        broke = abs(moved) > break_mm and sum(1 for x in new if x == x) >= min_tops
+    if t_break > -math.inf:  # (-inf: every top is after it, none before: no break; times are finite)
+        aft = [x >= t_break for x in vr]
+        new = [x for a, x in zip(aft, v) if a]
+        old = [x for a, x in zip(aft, v) if not a]
+        if new and any(x == x for x in new) and any(x == x for x in old):
+            moved = median_one(new) - median_one(old)
+            broke = abs(moved) > break_mm and sum(1 for x in new if x == x) >= min_tops
     if broke:
-        v = [x if a else math.nan for a, x in zip(aft, v)]
-    elif sum(1 for r, x in zip(rec, v) if r and x == x) >= 3:
-        v = [x if r else math.nan for r, x in zip(rec, v)]
-    w = sorted(x for x in v if x == x)
+        w = sorted(x for a, x in zip(aft, v) if a and x == x)
+    else:
+        w = [x for x, tt in zip(v, vr) if tt >= since and x == x]  # the recent ones, once there are three
+        w.sort()
+        if len(w) < 3:
+            w = sorted(x for x in v if x == x)
     cnt = len(w)
     if cnt == 0:
         return math.nan

@@ -97,12 +97,22 @@ class Strokes:
     __slots__ = FIELDS + ("one",)
 
     def __init__(self, **kw) -> None:
-        for k in self.FIELDS:
-            setattr(self, k, kw[k])
         self.one = kw.get("one")
+        if self.one is None:
+            for k in self.FIELDS:
+                setattr(self, k, kw[k])
+
+    def __getattr__(self, name: str):
+        """A compression made as ``one`` gets its arrays when a field is first read (streaming reads ``one``)."""
+        if name not in Strokes.FIELDS or self.one is None:
+            raise AttributeError(name)
+        a = np.array(self.one)
+        for i, k in enumerate(Strokes.FIELDS):
+            setattr(self, k, a[i : i + 1])
+        return getattr(self, name)
 
     def __len__(self) -> int:
-        return self.t_bottom.size
+        return 1 if self.one is not None else self.t_bottom.size
 
     @classmethod
     def empty(cls) -> "Strokes":
@@ -1127,10 +1137,7 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
         td = cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, L)
         tu = cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, L)
         t_mid = 0.5 * (td + tu)
-    one = (t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t.item(jr), q, t_mid)
-    a = np.array(one)
-    return Strokes(t_start=a[0:1], t_bottom=a[1:2], t_release=a[2:3], depth=a[3:4], residual=a[4:5],
-                   bottom=a[5:6], baseline=a[6:7], gap_s=a[7:8], t_emit=a[8:9], top=a[9:10], t_mid=a[10:11], one=one)
+    return Strokes(one=(t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t.item(jr), q, t_mid))
 
 
 # ---------------------------------------------------------------- one candidate
