@@ -50,60 +50,6 @@ def cross_one(t, s, a: int, level: float) -> float:
     return ta + fr * (t[a + 1] - ta)
 
 
-def wquad_one(u, y, w):
-    """_wquad for one column of Python floats, operation for operation: the same products, the window
-    sums added in window order from the first row (as the column reduce of _wquad adds its rows), the
-    same cofactors and solve; so the same floats."""
-    uu, ww = u[0], w[0]
-    s0 = ww
-    s1 = ww * uu
-    s2 = s1 * uu
-    s3 = s2 * uu
-    s4 = s3 * uu
-    t0 = ww * y[0]
-    t1 = t0 * uu
-    t2 = t1 * uu
-    # A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
-    # and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
-    # positive weight only t0..t2 can still be -0.0 (u is never -0.0), so once they are nonzero, rows of
-    # zero weight are skipped: the same sums.
-    skip = ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0
-    for i in range(1, len(u)):
-        uu, ww = u[i], w[i]
-        if ww == 0.0 and skip:
-            continue
-        p = ww * uu
-        s0 += ww
-        s1 += p
-        p *= uu
-        s2 += p
-        p *= uu
-        s3 += p
-        s4 += p * uu
-        p = ww * y[i]
-        t0 += p
-        p *= uu
-        t1 += p
-        t2 += p * uu
-        if not skip and ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
-            skip = True
-    npos = len(w) - w.count(0.0)  # (weights are never negative)
-    c00 = s2 * s4 - s3 * s3
-    c01 = s2 * s3 - s1 * s4
-    c02 = s1 * s3 - s2 * s2
-    c11 = s0 * s4 - s2 * s2
-    c12 = s1 * s2 - s0 * s3
-    c22 = s0 * s2 - s1 * s1
-    det = s0 * c00 + s1 * c01 + s2 * c02
-    sc = max(s0, 1.0)
-    ok = npos >= 4 and abs(det) > 1e-12 * (sc * sc * sc)
-    d = det if ok else 1.0
-    b0 = (c00 * t0 + c01 * t1 + c02 * t2) / d
-    b1 = (c01 * t0 + c11 * t1 + c12 * t2) / d
-    b2 = (c02 * t0 + c12 * t1 + c22 * t2) / d
-    return b0, b1, b2, ok
-
-
 def vertex_one(b0, b1, b2, ok, lo, hi, sign):
     """_vertex for one column of Python floats (the same operations)."""
     du = -b1 / (2.0 * b2) if sign * b2 > 1e-12 else 0.0
@@ -136,8 +82,10 @@ def _window(t, c, i: int, tc: float, K: int, scale: float):
 
 
 def wquad_tri(u0: list, y: list, center: float):
-    """wquad_one with triangle weights max(1 - |u|, 0) of u = u0 - center (0 where y is NaN, which counts as 0),
-    computed row by row instead of as lists first: the same weights, products and sums in the same order.
+    """strokes._wquad for one column of Python floats, with triangle weights max(1 - |u|, 0) of u = u0 - center (0
+    where y is NaN, which counts as 0), computed row by row (no weight lists first): the same products, the window
+    sums added in window order from the first row (as the column reduce of _wquad adds its rows), the same
+    cofactors and solve; so the same floats.
 
     A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
     and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
@@ -209,7 +157,7 @@ def _solve(s0, s1, s2, s3, s4, t0, t1, t2, npos):
 
 
 def wquad_box(u0: list, y: list, edge: float):
-    """wquad_one with box weights (1.0 where y is not NaN and -edge <= u <= edge, else 0.0; a NaN y counts as 0),
+    """wquad_tri with box weights (1.0 where y is not NaN and -edge <= u <= edge, else 0.0; a NaN y counts as 0),
     row by row: a weight of 1.0 multiplies exactly (1.0 * x == x), so those products are left out; the same sums in
     the same order (rows of zero weight skipped as in wquad_tri)."""
     npos = 0
@@ -247,7 +195,7 @@ def wquad_box(u0: list, y: list, edge: float):
             continue
         if skip:
             continue
-        # a zero-weight row before the sums are settled: its signed zeros, as wquad_one adds them (s0 += 0.0 is a
+        # a zero-weight row before the sums are settled: its signed zeros, as _wquad adds them (s0 += 0.0 is a
         # no-op: a sum of weights is never -0.0)
         yz = yy if yy == yy else 0.0
         p = 0.0 * uu
