@@ -74,7 +74,9 @@ class _Engine:
         self._head_t: list[float] = []
         self._head_h: list[float] = []
         self.front: Frontend | None = None
-        self.buf: _Samples | None = None
+        self.buf: _Samples | None = None  # views of the backing arrays below, [lo, hi)
+        self._back: tuple | None = None  # (t, c, s, filled) arrays; samples appended in place past ``hi``
+        self._lo = self._hi = 0
         self.ph: Phases | None = None
         self.base = 0
         self.carry = StrokeCarry()
@@ -109,8 +111,8 @@ class _Engine:
         ph = self.ph
         strokes, need = process(self.buf, ph, self.base, self.p, self.carry, final)
         if need >= TRIM_MIN and not final:
-            b = self.buf
-            self.buf = _Samples(b.t[need:], b.c[need:], b.s[need:], b.filled[need:])
+            self._lo += need
+            self._view()
             self.base += need
             # phases no undecided candidate can reach (each needs the two phases before it)
             st = ph.start
@@ -134,12 +136,29 @@ class _Engine:
 
     def _append(self, out: FrontendOut) -> None:
         """Add a chunk's samples to the buffer and its phases to the table (entry 0 updates the open one)."""
-        b = self.buf
-        if b is None or len(b) == 0:
-            self.buf = _Samples(out.t, out.c, out.s, out.filled)
-        elif len(out):
-            cat = np.concatenate
-            self.buf = _Samples(cat((b.t, out.t)), cat((b.c, out.c)), cat((b.s, out.s)), cat((b.filled, out.filled)))
+        k = len(out)
+        lo, hi = self._lo, self._hi
+        if hi == lo and not isinstance(out.t, list):  # (batch: the chunk's arrays themselves, no copy)
+            self._back, self._lo, self._hi = (out.t, out.c, out.s, out.filled), 0, k
+            self._view()
+        elif k or self._back is None:
+            back = self._back
+            if back is None or hi + k > back[0].size:  # a larger backing; earlier views keep the old one
+                m = hi - lo
+                cap = 2 * (m + k) + 64
+                new = (np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap, bool))
+                if m:
+                    for a, b in zip(new, back):
+                        a[:m] = b[lo:hi]
+                back, self._back, lo, hi = new, new, 0, m
+                self._lo = 0
+            bt, bc, bs, bf = back
+            bt[hi : hi + k] = out.t  # (written past every view handed out: those never change)
+            bc[hi : hi + k] = out.c
+            bs[hi : hi + k] = out.s
+            bf[hi : hi + k] = False if out.filled is None else out.filled
+            self._hi = hi + k
+            self._view()
         ph = self.ph
         if ph is None:  # a small chunk's phases are lists: the table stays lists (streaming), else arrays (batch)
             if isinstance(out.ph_start, list):
@@ -166,6 +185,12 @@ class _Engine:
         if len(out.ph_start) > 1:
             self.ph = Phases(ph.k0, np.concatenate((ph.start, out.ph_start[1:])), np.concatenate((ph.state, out.ph_state[1:])),
                              np.concatenate((ph.extv, out.ph_extv[1:])), np.concatenate((ph.exti, out.ph_exti[1:])))
+
+    def _view(self) -> None:
+        """The buffer: views of the backing arrays' samples [lo, hi)."""
+        lo, hi = self._lo, self._hi
+        bt, bc, bs, bf = self._back
+        self.buf = _Samples(bt[lo:hi], bc[lo:hi], bs[lo:hi], bf[lo:hi])
 
     def result(self, t_first: float | None = None, t_last: float | None = None) -> SessionResult:
         """The session from the compressions decided so far (``t_first``/``t_last``: the signal's span)."""

@@ -69,6 +69,8 @@ def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
 
 class FrontendOut:
     """Processed samples of one chunk (equal-length arrays ``t, c, s, filled``) and its phases.
+    (A small chunk without bridged samples: ``t, c, s`` lists of Python floats, ``filled`` None; the
+    engine writes them into its buffer as they are.)
 
     ``c``: cleaned height (despiked, gaps bridged; NaN where unbridged), ``s``: ``c``
     lightly smoothed (detection only), ``filled``: bridged samples. Phases touched by
@@ -84,7 +86,7 @@ class FrontendOut:
         self.ph0, self.ph_start, self.ph_state, self.ph_extv, self.ph_exti = ph0, ph_start, ph_state, ph_extv, ph_exti
 
     def __len__(self) -> int:
-        return self.t.size
+        return len(self.t)
 
 
 _EMPTY = np.zeros(0)
@@ -550,8 +552,7 @@ class Frontend:
                 else:
                     ph0, start, state, extv, exti = self._phases(np.array(sl))
                 self._g += n
-                return FrontendOut(np.array(t1), np.array(d), np.array(sl), np.zeros(n, bool), ph0, start, state,
-                                   extv, exti)
+                return FrontendOut(t1, d, sl, None, ph0, start, state, extv, exti)
             t1, d, hn = np.array(t1), np.array(d), np.array(hn)
         else:
             t, h = np.asarray(t, float), np.asarray(h, float)
