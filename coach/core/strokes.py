@@ -522,6 +522,13 @@ def _count(sorted_idx: np.ndarray, lo, hi):
     return sorted_idx.searchsorted(hi, side="left") - sorted_idx.searchsorted(lo, side="left")
 
 
+def _gap_free(c: np.ndarray, lo: int, hi: int) -> bool:
+    """No NaN in c[lo:hi] (bounds clipped to the buffer): ``_count(nan_i, lo, hi) == 0`` for one row, without
+    the buffer's NaN index. (The sum of a window is NaN only with a NaN in it: cleaned heights are finite or NaN.)"""
+    z = sum(c[max(lo, 0) : max(hi, 0)].tolist())
+    return z == z
+
+
 def _need_from(t: np.ndarray, j: int, p: Params) -> int:
     """First local index streaming must keep for candidates from local index j on."""
     return int(t.searchsorted(t[j] - p.back_s, side="left"))
@@ -1123,7 +1130,7 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
           and not (kn and pb > Bd + off and q > Bd + off and not run.good_top[0])  # hands-off on both sides (_accept)
           and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
           and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
-          and int(_count(run.nan_i, jsc, min(int(t.searchsorted(trd, side="left")), jr) + 1)) == 0)  # no gap up to the release
+          and _gap_free(run.c, jsc, min(int(t.searchsorted(trd, side="left")), jr) + 1))  # no gap up to the release
     if not ok:
         return Strokes.empty()
     gap = int(np.count_nonzero(run.filled[jsc : jr + 1])) * p.dt_s
@@ -1212,14 +1219,13 @@ def _measure_one(run: _Run, carry: StrokeCarry, tcen, jq: int) -> float:
     tb, bv = bottom_one(run.t, run.c, run.bottom_ic[0], run.bottom_sample_t_s[0], run.fit_half_width_s[0], p)
     run.bottom_t_s, run.bottom_mm = [tb], [bv]
     run.prev_bottom_t_s, run.prev_bottom_mm = [carry.prev_bottom_t_s], [carry.prev_bottom_mm]
-    run.nan_i = _nz(np.isnan(run.c))
     if tcen is None:
         return math.nan
     q = top_one(run.t, run.c, tcen, p)
     dt_b = tb - carry.prev_bottom_t_s
     prev_lb = run.prev_bottom_i[0]
     rise_prev, fall_this = q - carry.prev_bottom_mm, q - bv
-    ok = (int(_count(run.nan_i, max(prev_lb, 0) + 1, run.bottom_ic[0] + 1)) == 0 and prev_lb >= 0 and jq >= 0
+    ok = (_gap_free(run.c, max(prev_lb, 0) + 1, run.bottom_ic[0] + 1) and prev_lb >= 0 and jq >= 0
           and dt_b >= o.rhythm_s[0] and dt_b <= o.rhythm_s[1]
           and rise_prev >= p.min_depth_mm and rise_prev <= p.max_depth_mm
           and fall_this >= p.min_depth_mm and fall_this <= p.max_depth_mm)
