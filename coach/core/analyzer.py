@@ -308,6 +308,7 @@ class StreamingAnalyzer:
         self._detect_mm = o.detect_mm
         self._recent: deque = deque(maxlen=16)  # (t, smoothed) of the last samples
         self._recent_mm: deque = deque(maxlen=16)  # ... their smoothed values alone (for their minimum)
+        self._recent_lo = math.inf  # a lower bound of that minimum: the least value appended since it was computed
         self._rise: list = []  # (t, smoothed) from the candidate's lowest sample on
         self._bottom_mm = self._baseline_mm = math.nan  # the candidate's smoothed bottom and its baseline (the kernel's)
         self._release_due_s = math.inf  # run the kernel once the previous sample is this late (release + wait)
@@ -345,6 +346,7 @@ class StreamingAnalyzer:
             self._armed = False
             self._recent.clear()  # the next candidate needs a new dip
             self._recent_mm.clear()
+            self._recent_lo = math.inf
             return
         t_up, b_s, B = pend
         if not self._armed:
@@ -411,6 +413,8 @@ class StreamingAnalyzer:
         rec = self._recent
         rec.append((prev_t, s1))
         self._recent_mm.append(s1)
+        if s1 < self._recent_lo:
+            self._recent_lo = s1
         if self._armed:
             self._rise.append((prev_t, s1))
             if s1 > self._rise_max_mm or self._release_due_s == -math.inf:
@@ -419,8 +423,9 @@ class StreamingAnalyzer:
                 self._release_due_s = self._release_time() + self._release_wait_s
             if prev_t >= self._release_due_s or prev_t >= self._up_deadline_s or self._rise_max_mm - s1 > self._detect_mm:
                 return self._feed(False)  # decidable (or the next downstroke has begun)
-        elif len(rec) > 1:
-            b = min(self._recent_mm)
+        elif len(rec) > 1 and s1 - self._recent_lo > 0.8 * self._detect_mm:
+            # (the window's minimum b is >= the bound, so s1 - b > ... fails wherever this does: b computed less often)
+            b = self._recent_lo = min(self._recent_mm)
             # a rise after a dip that reached compression depth below the rest: a candidate upstroke
             if s1 - b > 0.8 * self._detect_mm and not (b > self._e.baseline_mm - self._min_depth_mm):
                 B = self._e.baseline_mm
@@ -463,6 +468,7 @@ class StreamingAnalyzer:
                 s1 = _smoothed(hh[i - 1], hh[i], hh[i + 1], self._spike_mm)
                 self._recent.append((tt[i], s1))
                 self._recent_mm.append(s1)
+        self._recent_lo = min(self._recent_mm, default=math.inf)
         return self._feed(False)
 
     def result(self) -> SessionResult:
