@@ -260,6 +260,9 @@ def analyze_strokes(t_s, height_mm, options: CoreOptions | None = None) -> Strok
     return Strokes.concat(eng.strokes)
 
 
+_INF, _NEG_INF = math.inf, -math.inf  # (push reads them on every sample: module names, not math's attributes)
+
+
 def _smoothed(left: float, h1: float, right: float, spike_mm: float) -> float:
     """The scheduler's copy of the frontend's [1, 2, 1]/4 smoothing at ``h1`` (finite), in scalar arithmetic:
     a missing neighbour counts as ``h1``, and so does a right neighbour that jumps by more than ``spike_mm``
@@ -307,8 +310,7 @@ class StreamingAnalyzer:
         o = self.options
         self._detect_mm = o.detect_mm
         self._recent: deque = deque(maxlen=16)  # (t, smoothed) of the last samples
-        self._recent_mm: deque = deque(maxlen=16)  # ... their smoothed values alone (for their minimum)
-        self._recent_lo = math.inf  # a lower bound of that minimum: the least value appended since it was computed
+        self._recent_lo = math.inf  # a lower bound of their least smoothed value: the least appended since computed
         self._rise: list = []  # (t, smoothed) from the candidate's lowest sample on
         self._bottom_mm = self._baseline_mm = math.nan  # the candidate's smoothed bottom and its baseline (the kernel's)
         self._release_due_s = math.inf  # run the kernel once the previous sample is this late (release + wait)
@@ -334,7 +336,6 @@ class StreamingAnalyzer:
             self._min_depth_mm = p.min_depth_mm
             if self._recent.maxlen != p.w + 3:
                 self._recent = deque(self._recent, maxlen=p.w + 3)
-                self._recent_mm = deque(self._recent_mm, maxlen=p.w + 3)
         self._schedule()
         return new
 
@@ -345,7 +346,6 @@ class StreamingAnalyzer:
         if pend is None or self._e.p is None:
             self._armed = False
             self._recent.clear()  # the next candidate needs a new dip
-            self._recent_mm.clear()
             self._recent_lo = math.inf
             return
         t_up, b_s, B = pend
@@ -378,14 +378,14 @@ class StreamingAnalyzer:
     def push(self, t_s: float, height_mm: float) -> list[Compression]:
         """One sample; returns the compressions it completed (usually none)."""
         t = float(t_s)
-        if not (t > self._last_t) or t == math.inf:
+        prev_t = self._last_t
+        if not (t > prev_t) or t == _INF:
             self._dropped += 1
             return []
         if self._result is not None:
             raise RuntimeError("result() was called: this analyzer is finished; start a new one")
         h = float(height_mm)
-        prev_t = self._last_t
-        if prev_t == -math.inf:
+        if prev_t == _NEG_INF:
             self._t_first = t
         h1, h2 = self._last_h, self._prev_h
         self._last_t = t
@@ -412,12 +412,11 @@ class StreamingAnalyzer:
         s1 = _smoothed(h2, h1, h, self._spike_mm)
         rec = self._recent
         rec.append((prev_t, s1))
-        self._recent_mm.append(s1)
         if s1 < self._recent_lo:
             self._recent_lo = s1
         if self._armed:
             self._rise.append((prev_t, s1))
-            if s1 > self._rise_max_mm or self._release_due_s == -math.inf:
+            if s1 > self._rise_max_mm or self._release_due_s == _NEG_INF:
                 if s1 > self._rise_max_mm:
                     self._rise_max_mm = s1
                 self._release_due_s = self._release_time() + self._release_wait_s
@@ -425,7 +424,7 @@ class StreamingAnalyzer:
                 return self._feed(False)  # decidable (or the next downstroke has begun)
         elif len(rec) > 1 and s1 - self._recent_lo > 0.8 * self._detect_mm:
             # (the window's minimum b is >= the bound, so s1 - b > ... fails wherever this does: b computed less often)
-            b = self._recent_lo = min(self._recent_mm)
+            b = self._recent_lo = min([v for _, v in rec])
             # a rise after a dip that reached compression depth below the rest: a candidate upstroke
             if s1 - b > 0.8 * self._detect_mm and not (b > self._e.baseline_mm - self._min_depth_mm):
                 B = self._e.baseline_mm
@@ -462,13 +461,11 @@ class StreamingAnalyzer:
         tt, hh = t[-k:].tolist(), h[-k:].tolist()
         self._armed = False
         self._recent.clear()
-        self._recent_mm.clear()
         for i in range(1, len(hh) - 1):
             if hh[i] == hh[i]:
                 s1 = _smoothed(hh[i - 1], hh[i], hh[i + 1], self._spike_mm)
                 self._recent.append((tt[i], s1))
-                self._recent_mm.append(s1)
-        self._recent_lo = min(self._recent_mm, default=math.inf)
+        self._recent_lo = min((v for _, v in self._recent), default=math.inf)
         return self._feed(False)
 
     def result(self) -> SessionResult:
