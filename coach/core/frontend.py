@@ -199,9 +199,7 @@ class Frontend:
         S = self.p.options.spike_mm
         vmax = self.p.options.spike_speed_mm_s
         d = []
-        for i in range(n_out):
-            left, x, right = he[i], he[i + 1], he[i + 2]
-            tl, tx, tr = te[i], te[i + 1], te[i + 2]
+        for left, x, right, tl, tx, tr in zip(he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out samples)
             dlr = right - left
             den = tr - tl
             mid = left + dlr * ((tx - tl) / den if den else fdiv(tx - tl, den))

@@ -94,9 +94,8 @@ def wquad_tri(u0: list, y: list, center: float):
     npos = 0
     skip = started = False
     s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = 0.0
-    for i in range(len(u0)):
-        uu = u0[i] - center
-        yy = y[i]
+    for uu, yy in zip(u0, y):
+        uu -= center
         if yy == yy:
             ww = 1.0 - (uu if uu >= 0.0 else -uu)
             if ww > 0.0:
@@ -163,9 +162,7 @@ def wquad_box(u0: list, y: list, edge: float):
     npos = 0
     skip = started = False
     s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = 0.0
-    for i in range(len(u0)):
-        uu = u0[i]
-        yy = y[i]
+    for uu, yy in zip(u0, y):
         if yy == yy and -edge <= uu <= edge:
             npos += 1
             if started:
