@@ -266,7 +266,7 @@ _INF, _NEG_INF = math.inf, -math.inf  # (push reads them on every sample: module
 def _smoothed(left: float, h1: float, right: float, spike_mm: float) -> float:
     """The scheduler's copy of the frontend's [1, 2, 1]/4 smoothing at ``h1`` (finite), in scalar arithmetic:
     a missing neighbour counts as ``h1``, and so does a right neighbour that jumps by more than ``spike_mm``
-    beyond the step from the left (a spike the frontend would remove). One copy for ``push`` and ``push_many``."""
+    beyond the step from the left (a spike the frontend would remove). ``push`` writes the same arithmetic out."""
     if left != left:
         left = h1
     if not (right == right and abs(right - h1) <= spike_mm + abs(h1 - left)):
@@ -409,13 +409,17 @@ class StreamingAnalyzer:
         # Scheduler: replicate the kernel's smoothed value of the previous sample (scalar arithmetic) and
         # its release rule, to run the kernel when a compression becomes decidable. It only chooses *when*
         # the kernel runs, never what it decides; a wrong guess costs one run or some latency.
-        s1 = _smoothed(h2, h1, h, self._spike_mm)
+        # (_smoothed(h2, h1, h, spike_mm) written out: this line runs for every sample)
+        if h2 != h2:
+            h2 = h1
+        s1 = 0.25 * h2 + 0.5 * h1 + 0.25 * (h if h == h and abs(h - h1) <= self._spike_mm + abs(h1 - h2) else h1)
         rec = self._recent
-        rec.append((prev_t, s1))
+        ts = (prev_t, s1)
+        rec.append(ts)
         if s1 < self._recent_lo:
             self._recent_lo = s1
         if self._armed:
-            self._rise.append((prev_t, s1))
+            self._rise.append(ts)
             if s1 > self._rise_max_mm or self._release_due_s == _NEG_INF:
                 if s1 > self._rise_max_mm:
                     self._rise_max_mm = s1
