@@ -940,7 +940,7 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     The iteration of _releases (f -> fn(f), from f0) stops at the first f >= f0 with fn(f) == f: fn only
     grows with f (the running max, hence the level, the crossing and the wait all grow), so the iterates
     never pass that f; here the decision samples are tried in order until that one. Returns what
-    _releases returns (arrays of one entry).
+    _releases returns, as Python numbers: (decision sample, release time, running max, decided count).
     """
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
     j, u, b = int(run.cand_phase[0]), int(run.up_i[0]), float(run.bottom_smoothed_mm[0])
@@ -990,7 +990,7 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
             level, Mv, tr = at(n - 1)
         else:  # what the streaming scheduler needs to know about the first undecided candidate
             carry.pending = (float(t[u]), b, B)
-    return np.array([f_dec]), np.array([tr]), np.array([Mv]), 1 if (final or f_dec < n) else 0
+    return f_dec, tr, Mv, 1 if (final or f_dec < n) else 0
 
 
 def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
@@ -1166,7 +1166,7 @@ def _process_one(run: _Run, carry: StrokeCarry, final: bool):
     f, t_r, M, n_dec = _releases_one(run, carry, B, final)
     if n_dec == 0:
         return Strokes.empty(), _need_from(run.t, run.up_i[0], p)
-    out = _accept_one(run, B, int(f[0]), float(t_r[0]), float(M[0]))
+    out = _accept_one(run, B, f, t_r, M)
     rest = qv == qv
     _advance_carry(run, carry, 1, [qv] if rest else [], [amp] if rest else [], [qv] if good else [],
                    [run.bottom_t_s[0]] if good else [], B, [float(run.bottom_t_s[0])] if rest else [])
