@@ -166,6 +166,10 @@ class _Engine:
             else:
                 self.ph = Phases(out.ph0, out.ph_start, out.ph_state, out.ph_extv.copy(), out.ph_exti.copy())
             return
+        if isinstance(out.ph_start, list) and not isinstance(ph.start, list):
+            # (streaming: the first chunk's window context is NaN, so its phases came as arrays; from the first
+            # small chunk on the table is lists)
+            ph = self.ph = Phases(ph.k0, ph.start.tolist(), ph.state.tolist(), ph.extv.tolist(), ph.exti.tolist())
         if isinstance(ph.start, list):
             if isinstance(out.ph_start, list):
                 start, state, extv, exti = out.ph_start, out.ph_state, out.ph_extv, out.ph_exti
