@@ -157,8 +157,10 @@ def test_hands_back_with_another_look_are_found_on_their_old_texture(seed):
     rs = [r for r in rs if r[0][0][0] >= 4000]  # (not the first frames', tracked back before the bias settled)
     assert len(rs) == 1
     (t_ms, shift), restated_err = rs[0]
-    assert len(t_ms) >= 8 and abs(shift[1] + 20.0) < 1.0  # the landing's stand-ins, 20 px off (-20.1, -20.2)
-    assert np.max(np.abs(restated_err)) < 2.0  # restated: within 1.0-1.2 px of the true point
+    # the landing's stand-ins, 20 px off (and MediaPipe's jitter), each tracked back against the texture found
+    assert len(t_ms) >= 8 and abs(float(np.median(np.asarray(shift)[:, 1])) + 20.0) < 1.0
+    # restated: on the true point (0.00 px; by one shift for them all, this frame's, they were within 1.0-1.2 px)
+    assert np.max(np.abs(restated_err)) < 0.5
     # held to 0.35 palm (the old gate): the old texture refused, the rest of the set 20 px off
     e_old, _, _ = _return_after_gap(seed, options=HandMotionOptions(return_deviation_palm=0.35), **kw)
     assert np.min(np.abs(e_old[-30:])) > 15.0

@@ -190,9 +190,8 @@ class RefinedPoint:
     # locates the surface there
     restated: tuple[tuple[int, ...], np.ndarray] | None = None  # (t_ms of earlier frames, shift px): the frames
     # MediaPipe's point stood in for since the hands came back from a gap, and how far off it was carried for them, now
-    # that the old texture is found again (their MediaPipe bias taken as this frame's); see HandMotionRefiner.update.
-    # The shift is one (2,) for them all, or (n, 2), one per frame: the frames before the first reference, each
-    # tracked back against it (HandMotionRefiner._track_back)
+    # that the old texture is found again (each kept frame tracked back against it; see _restate_standins), or the
+    # frames before the first reference, each tracked back against it (_track_back): (n, 2), one shift per frame
 
 
 @dataclass(frozen=True)
@@ -260,7 +259,10 @@ class HandMotionRefiner:
         self._rest_keyed = False  # a key was made during the current rest
         self._after_gap = False
         self._rematching = False  # back after a gap, the old texture not found again yet (the wider deviation gate)
+        self._still = False  # MediaPipe's point still over the last frames (this frame's: see update)
         self._standin_ms: list[int] = []  # ... the frames MediaPipe's point stood in for meanwhile
+        # ... the last of them as the unreferenced ones below (each tracked back when the texture is found again)
+        self._standin: deque[tuple[int, np.ndarray, np.ndarray, float, np.ndarray]] = deque(maxlen=o.unreferenced_frames)
         self._restated: tuple[tuple[int, ...], np.ndarray] | None = None  # ... restated when the texture is found
         self._offset = np.zeros(2)  # refined - MediaPipe point, last known
         # ... and while the hands rested on the chest (refined frames): what stands in for the refinement when they
@@ -300,6 +302,7 @@ class HandMotionRefiner:
         self._recent.append(pt)
         still = len(self._recent) == o.still_frames and float(
             np.max(np.linalg.norm(np.array(self._recent) - np.mean(self._recent, axis=0), axis=1))) <= o.still_palm * palm
+        self._still = still
         # resting: MediaPipe's point stayed near its median for key_rest_frames (looser than "still", which on poor
         # frames MediaPipe's jitter alone breaks); the moment the hands come to rest makes the key
         self._rest_pts.append(pt)
@@ -315,7 +318,7 @@ class HandMotionRefiner:
             # same place), which a bare point does not (rendered stacks at 640x480: it read 15 mm low for the
             # frames between landing and stillness, and the step back up counted as a compression)
             self.stats["fallback"] += 1
-            self._standin_ms.append(t_ms)
+            self._stand_in(t_ms, image, gray, pt, palm)
             return RefinedPoint(pt + self._offset, False, 0)
         if self._ref is not None:
             # Then the old reference is tried first: when the same texture is found again, the same
@@ -369,7 +372,7 @@ class HandMotionRefiner:
             if not ((self._failures >= o.max_failures and still) or self._failures >= o.force_after_frames):
                 # MediaPipe's point, carried by the offset the refined point last had to it (no step)
                 if self._rematching:
-                    self._standin_ms.append(t_ms)
+                    self._stand_in(t_ms, image, gray, pt, palm)
                 return RefinedPoint(pt + self._offset, False, 0)
             self._failures = 0
         elif not still:
@@ -388,6 +391,35 @@ class HandMotionRefiner:
         back = self._track_back(gray.shape)
         return r if back is None else replace(r, restated=back)
 
+    def _stand_in(self, t_ms: int, image: np.ndarray, gray: np.ndarray, pt: np.ndarray, palm: float) -> None:
+        """MediaPipe's point (carried by the offset) stands in for this frame while the old texture is looked for again
+        after a gap: noted, and the frame kept to be tracked back once it is found (``_restate_standins``)."""
+        self._standin_ms.append(t_ms)
+        self._standin.append((t_ms, gray.copy() if gray is image else gray, pt, palm, pt + self._offset))
+
+    def _restate_standins(self, shape: tuple[int, ...], shift: np.ndarray | None) -> tuple[tuple[int, ...], np.ndarray] | None:
+        """The old texture found again: where the frames MediaPipe's point stood in for since the gap were (t_ms, shift
+        px per frame). The kept ones are tracked back against the reference found, each by its own shift (one that does
+        not fit, between two that do: theirs interpolated, MediaPipe's error lasts some frames); the others take ``shift`` (this frame's offset against the one they were carried by), or stay (None). Why each its own:
+        MediaPipe's bias follows the hands' look, which the landing may change, but in motion its point also lags and,
+        on poor frames, jumps: held out, seed 17, blurred stacks at 15 fps, found again mid-downstroke with its point
+        27 px above the texture's, and the 2.9 s of frames it had stood in for, all restated by that, located the hands
+        52 mm low (the set after the pause read 22-31 mm shallow)."""
+        times, frames = self._standin_ms, list(self._standin)
+        self._standin_ms, self._standin = [], deque(maxlen=self.opt.unreferenced_frames)
+        back = self._tracked_back(frames, shape, wide=True)
+        each = dict(zip(*back)) if back is not None else {}
+        if len(each) > 1:  # a frame between two tracked ones that did not fit itself: their shifts interpolated
+            tt = np.array(sorted(each), float)
+            ss = np.array([each[t] for t in sorted(each)])
+            for t in times:
+                if tt[0] < t < tt[-1] and t not in each:
+                    each[t] = np.array([np.interp(t, tt, ss[:, 0]), np.interp(t, tt, ss[:, 1])])
+        t_ms = [t for t in times if t in each or shift is not None]
+        if not t_ms:
+            return None
+        return tuple(t_ms), np.array([each[t] if t in each else shift for t in t_ms])
+
     def _track_back(self, shape: tuple[int, ...]) -> tuple[tuple[int, ...], np.ndarray] | None:
         """The frames given MediaPipe's point while no reference was held, tracked back against the one just taken
         (newest first, each from the last one's fit): their times and how far off the point given was (n, 2). Why: hands
@@ -396,6 +428,13 @@ class HandMotionRefiner:
         9 mm high, a first compression 8 mm shallow whose short stroke then let leaning tops into the core's baseline.
         Frames that do not fit (or are not of this frame's ``shape``) keep the point they had."""
         frames, self._unreferenced = list(self._unreferenced), deque(maxlen=self.opt.unreferenced_frames)
+        return self._tracked_back(frames, shape)
+
+    def _tracked_back(self, frames: list, shape: tuple[int, ...],
+                      wide: bool = False) -> tuple[tuple[int, ...], np.ndarray] | None:
+        """``frames`` (t_ms, grey, MediaPipe's point, palm, the point given) tracked against the current reference,
+        newest first, each from the last one's fit: their times and how far off the point given was (n, 2).
+        ``wide``: as after a gap (see ``_track``)."""
         if not frames or self._ref is None:
             return None
         ref = replace(self._ref)  # (its own transform and last point: the reference itself stays as taken)
@@ -403,7 +442,7 @@ class HandMotionRefiner:
         for t, g, pt, palm, given in reversed(frames):
             if g.shape != shape:
                 continue
-            res = self._track(g, pt, palm, ref=ref)
+            res = self._track(g, pt, palm, ref=ref, wide=wide)
             if res is not None:
                 t_ms.append(t)
                 shifts.append(res[0] - given)
@@ -520,7 +559,7 @@ class HandMotionRefiner:
         (None: a fresh one, this reference's features' centroid)."""
         o = self.opt
         self._rematching = False  # (a new reference: the old texture is no longer looked for)
-        self._standin_ms = []
+        self._standin_ms, self._standin = [], deque(maxlen=o.unreferenced_frames)
         k = 2.0 if palm < o.upscale_below_palm_px else 1.0
         g = _upscaled(gray, k)
         feats = self._features(g, palm_lm, k, palm)
@@ -629,10 +668,11 @@ class HandMotionRefiner:
         return p + fm * self.field.at(p)[0] + sm, q0
 
     def _track(self, gray: np.ndarray, pt: np.ndarray, palm: float, strict: bool = False,
-               ref: _Reference | None = None) -> tuple[np.ndarray, int, float, np.ndarray] | None:
+               ref: _Reference | None = None, wide: bool = False) -> tuple[np.ndarray, int, float, np.ndarray] | None:
         """Find the reference's features in this frame; the refined point (frame px), inliers, inlier share and
         the frame as tracked (upscaled like the reference). ``ref``: another reference than the current one, to
-        measure against (the current one's offset and features are then left as they are)."""
+        measure against (the current one's offset and features are then left as they are). ``wide``: MediaPipe's
+        point may be as far off as after a gap (``return_deviation_palm``)."""
         own = ref is None
         ref = self._ref if own else ref
         assert ref is not None
@@ -648,20 +688,21 @@ class HandMotionRefiner:
         if fit is None:
             return None
         q, q0 = self._carry(fit, ref.anchor, k, ref.depth_px)
-        dev = o.return_deviation_palm if (own and self._rematching) else o.max_deviation_palm
+        dev = o.return_deviation_palm if (wide or (own and self._rematching)) else o.max_deviation_palm
         if float(np.linalg.norm(q - pt)) > dev * palm + ref.offset:
             return None
+        ref.transform = fit.transform
+        ref.last_pt = pk
         if own and self._rematching:
             # the old texture found again: the frames MediaPipe's point stood in for since the gap were carried by the
             # offset it had while the hands rested, but its bias follows their look, which the landing may have
             # changed (blurred stacks at 640x480: 15 px, read as a 15 mm dip counted as a compression); the caller
-            # may restate them with this frame's offset (RefinedPoint.restated)
-            if self._standin_ms:
-                self._restated = (tuple(self._standin_ms), (q - pt) - self._offset)
-            self._standin_ms = []
+            # may restate them (RefinedPoint.restated): each tracked back against this frame's fit, the older ones by
+            # this frame's offset if it is still (in motion MediaPipe's point lags: see _restate_standins)
+            shift = (q - pt) - self._offset if self._still else None
             self._rematching = False
-        ref.transform = fit.transform
-        ref.last_pt = pk
+            if self._standin_ms:
+                self._restated = self._restate_standins(gray.shape, shift)
         if own:
             self._offset = q - pt
             self._features_px = _motion_point(q0, fit, k)
