@@ -294,19 +294,27 @@ def depth_uncertainty_mm(rel_sd: float, depth_mm: float, coverage: float = 2.0, 
     return coverage * math.hypot(rel_sd * depth_mm, level_sd_mm) + floor_mm
 
 
-def trace_noise_mm(height_mm) -> float:
+NOISE_SPAN_S = 0.26  # the longest window trace_noise_mm fits a cubic over (7 samples up to 24 fps)
+
+
+def trace_noise_mm(height_mm, dt_s: float = math.nan) -> float:
     """Per-frame noise of a measured height trace (mm): the robust spread of each sample's residual from a cubic
     fitted over the 7 samples around it (smooth chest motion is nearly cubic over 0.2 s at 30 fps; blur, noise
-    and a struggling tracker are not). NaN with fewer than 20 such windows."""
+    and a struggling tracker are not). NaN with fewer than 20 such windows. Frames ``dt_s`` apart (the median
+    interval) with 7 samples spanning more than ``NOISE_SPAN_S``: the 5 around it. Why: over 0.4 s (7 frames at
+    15 fps) a stroke is not cubic, and its shape read as noise: clean simulated strokes 1.7-2.3 mm at 15 fps
+    (0.5-1.1 at 30), 5 samples 1.0-1.7; blurred stacks at 15 fps (real strokes, seed 12) 4.46 mm against 1.50,
+    stated ±70 mm for a 4.4 mm error (docs/calibration.md, session 27)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     h = np.asarray(height_mm, dtype=np.float64)
-    if h.size < 7:
+    n = 5 if 6.0 * dt_s > NOISE_SPAN_S else 7  # (NaN: 7)
+    if h.size < n:
         return math.nan
-    x = np.arange(-3.0, 4.0)
+    x = np.arange(n, dtype=np.float64) - (n - 1) / 2
     a = np.vander(x, 4)
-    w = (np.eye(7) - a @ np.linalg.pinv(a))[3]  # the centre sample's residual from the window's cubic
-    win = sliding_window_view(h, 7)
+    w = (np.eye(n) - a @ np.linalg.pinv(a))[n // 2]  # the centre sample's residual from the window's cubic
+    win = sliding_window_view(h, n)
     win = win[np.all(np.isfinite(win), axis=1)]
     if len(win) < 20:
         return math.nan

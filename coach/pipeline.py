@@ -990,15 +990,15 @@ class Pipeline:
         share = self.hand_tag_frames / with_hands  # a tag part of the time: the markerless figure for the rest
         return share * tagged + (1 - share) * markerless
 
-    def _level_drift(self) -> tuple[float, int]:
+    def _level_drift(self, dt_s: float) -> tuple[float, int]:
         """(1-sigma drift of the markerless trace's level, the most re-references the tracker's level carried):
         its per-frame noise, random-walked by those re-references ((0, 0) without the tracker). A return to the
         reference the hands rested on drops the chain back to that reference's, so the longest chain counts,
-        not every re-reference of the session."""
+        not every re-reference of the session. ``dt_s``: the session's median frame interval."""
         if self.refiner is None:
             return 0.0, 0
         re_refs = int(self.refiner.stats["chain"])
-        return level_drift_mm(trace_noise_mm([r.height_mm for r in self.records]), re_refs), re_refs
+        return level_drift_mm(trace_noise_mm([r.height_mm for r in self.records], dt_s), re_refs), re_refs
 
     def _build_hand_frame(self, rest: RestEstimate | None) -> None:
         """Hand-size mode: the frame from the resting frames, then heights for every held frame."""
@@ -1052,7 +1052,7 @@ class Pipeline:
             warnings.append(f"{self.frames_failed} frame(s) could not be processed and count as frames without hands "
                             f"(first: {self._first_failure})")
         tp = self._located[0] if self._located else None
-        drift, re_refs = self._level_drift()
+        drift, re_refs = self._level_drift(dt)
         # with the rest hold's rest, a set whose tops came back lower with strokes as long reads too deep by that
         # much if the hands were put back otherwise, and right if the trainee leans: say it, do not guess
         drop = (unresolved_rest_drop_mm(session.compressions, rest_measured_s=self._rest_measured_s)
