@@ -262,7 +262,8 @@ class HandMotionRefiner:
         self._still = False  # MediaPipe's point still over the last frames (this frame's: see update)
         self._standin_ms: list[int] = []  # ... the frames MediaPipe's point stood in for meanwhile
         # ... the last of them as the unreferenced ones below (each tracked back when the texture is found again)
-        self._standin: deque[tuple[int, np.ndarray, np.ndarray, float, np.ndarray]] = deque(maxlen=o.unreferenced_frames)
+        self._standin: deque[tuple[int, np.ndarray, np.ndarray, float, np.ndarray]] = deque(
+            maxlen=o.unreferenced_frames)
         self._restated: tuple[tuple[int, ...], np.ndarray] | None = None  # ... restated when the texture is found
         self._offset = np.zeros(2)  # refined - MediaPipe point, last known
         # ... and while the hands rested on the chest (refined frames): what stands in for the refinement when they
@@ -397,10 +398,12 @@ class HandMotionRefiner:
         self._standin_ms.append(t_ms)
         self._standin.append((t_ms, gray.copy() if gray is image else gray, pt, palm, pt + self._offset))
 
-    def _restate_standins(self, shape: tuple[int, ...], shift: np.ndarray | None) -> tuple[tuple[int, ...], np.ndarray] | None:
+    def _restate_standins(self, shape: tuple[int, ...],
+                          shift: np.ndarray | None) -> tuple[tuple[int, ...], np.ndarray] | None:
         """The old texture found again: where the frames MediaPipe's point stood in for since the gap were (t_ms, shift
         px per frame). The kept ones are tracked back against the reference found, each by its own shift (one that does
-        not fit, between two that do: theirs interpolated, MediaPipe's error lasts some frames); the others take ``shift`` (this frame's offset against the one they were carried by), or stay (None). Why each its own:
+        not fit, between two that do: theirs interpolated, MediaPipe's error lasts some frames); the others take
+        ``shift`` (this frame's offset against the one they were carried by), or stay (None). Why each its own:
         MediaPipe's bias follows the hands' look, which the landing may change, but in motion its point also lags and,
         on poor frames, jumps: held out, seed 17, blurred stacks at 15 fps, found again mid-downstroke with its point
         27 px above the texture's, and the 2.9 s of frames it had stood in for, all restated by that, located the hands
