@@ -402,16 +402,18 @@ class Frontend:
         self._sm_ctx = cl[-1]
         return out
 
-    def _phases(self, s: np.ndarray):
-        """Schmitt phases of the chunk: (ordinal of the open phase, starts, states, extremes)."""
-        n = s.size
+    def _phases(self, s):
+        """Schmitt phases of the chunk: (ordinal of the open phase, starts, states, extremes). ``s``: an array, or a
+        small chunk's list of Python floats (lists come back then, unless a NaN needs the vectorised form)."""
+        n = len(s)
         w = self.p.w
         T = self.p.options.detect_mm
         if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
-            full = self._win + s.tolist()
+            full = self._win + (s if isinstance(s, list) else s.tolist())
             z = sum(full)  # NaN when any sample is (or on inf - inf): then the vectorised form, which ignores NaN
             if z == z:
                 return self._phases_small(full, n, w, T)
+        s = np.asarray(s, float)
         full = np.concatenate((self._win, s)) if w > 1 else s
         ev = (s > sliding_max(full, w, np.fmin) + T).view(np.int8) - (s < sliding_max(full, w, np.fmax) - T).view(np.int8)
         # (NaN compares False: no event.) The state is the last nonzero event: it changes only where
@@ -541,15 +543,8 @@ class Frontend:
                 # nothing to bridge (as _bridge: it only keeps the context), no bridged samples to smooth
                 self._keep_context(t1, d)
                 sl = self._smooth_small(d, None, hn)
-                n = len(sl)
-                w = self.p.w
-                full = self._win + sl
-                z = sum(full)
-                if z == z:
-                    ph0, start, state, extv, exti = self._phases_small(full, n, w, self.p.options.detect_mm)
-                else:
-                    ph0, start, state, extv, exti = self._phases(np.array(sl))
-                self._g += n
+                ph0, start, state, extv, exti = self._phases(sl)
+                self._g += len(sl)
                 return FrontendOut(t1, d, sl, None, ph0, start, state, extv, exti)
             t1, d, hn = np.array(t1), np.array(d), np.array(hn)
         else:

@@ -81,11 +81,12 @@ def _window(t, c, i: int, tc: float, K: int, scale: float):
     return u, ys
 
 
-def wquad_tri(u0: list, y: list, center: float):
-    """strokes._wquad for one column of Python floats, with triangle weights max(1 - |u|, 0) of u = u0 - center (0
-    where y is NaN, which counts as 0), computed row by row (no weight lists first): the same products, the window
-    sums added in window order from the first row (as the column reduce of _wquad adds its rows), the same
-    cofactors and solve; so the same floats.
+def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None):
+    """strokes._wquad for one column of Python floats, with the weights of u = u0 - center: triangle weights
+    max(1 - |u|, 0), or with ``edge`` box weights (1.0 where -edge <= u <= edge, else 0.0); 0 where y is NaN,
+    which counts as 0. Computed row by row (no weight lists first): the same products (a weight of 1.0 multiplies
+    exactly), the window sums added in window order from the first row (as the column reduce of _wquad adds its
+    rows), the same cofactors and solve; so the same floats.
 
     A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
     and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
@@ -97,7 +98,10 @@ def wquad_tri(u0: list, y: list, center: float):
     for uu, yy in zip(u0, y):
         uu -= center
         if yy == yy:
-            ww = 1.0 - (uu if uu >= 0.0 else -uu)
+            if edge is None:
+                ww = 1.0 - (uu if uu >= 0.0 else -uu)
+            else:
+                ww = 1.0 if -edge <= uu <= edge else 0.0
             if ww > 0.0:
                 npos += 1
             elif skip:
@@ -155,78 +159,12 @@ def _solve(s0, s1, s2, s3, s4, t0, t1, t2, npos):
     return b0, b1, b2, ok
 
 
-def wquad_box(u0: list, y: list, edge: float):
-    """wquad_tri with box weights (1.0 where y is not NaN and -edge <= u <= edge, else 0.0; a NaN y counts as 0),
-    row by row: a weight of 1.0 multiplies exactly (1.0 * x == x), so those products are left out; the same sums in
-    the same order (rows of zero weight skipped as in wquad_tri)."""
-    npos = 0
-    skip = started = False
-    s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = 0.0
-    for uu, yy in zip(u0, y):
-        if yy == yy and -edge <= uu <= edge:
-            npos += 1
-            if started:
-                s0 += 1.0
-                s1 += uu
-                p = uu * uu
-                s2 += p
-                p *= uu
-                s3 += p
-                s4 += p * uu
-                t0 += yy
-                p = yy * uu
-                t1 += p
-                t2 += p * uu
-            else:
-                started = True
-                s0 = 1.0
-                s1 = uu
-                s2 = s1 * uu
-                s3 = s2 * uu
-                s4 = s3 * uu
-                t0 = yy
-                t1 = t0 * uu
-                t2 = t1 * uu
-            if not skip and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
-                skip = True
-            continue
-        if skip:
-            continue
-        # a zero-weight row before the sums are settled: its signed zeros, as _wquad adds them (s0 += 0.0 is a
-        # no-op: a sum of weights is never -0.0)
-        yz = yy if yy == yy else 0.0
-        p = 0.0 * uu
-        if started:
-            s1 += p
-            p *= uu
-            s2 += p
-            p *= uu
-            s3 += p
-            s4 += p * uu
-            p = 0.0 * yz
-            t0 += p
-            p *= uu
-            t1 += p
-            t2 += p * uu
-        else:
-            started = True
-            s0 = 0.0
-            s1 = p
-            s2 = s1 * uu
-            s3 = s2 * uu
-            s4 = s3 * uu
-            t0 = 0.0 * yz
-            t1 = t0 * uu
-            t2 = t1 * uu
-    return _solve(s0, s1, s2, s3, s4, t0, t1, t2, npos)
-
-
 def bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
     """One bottom column of _fits on Python floats (the same operations): (time, height)."""
     u0, y = _window(t, c, i, t_i, p.fit_k, hw)
     lim = p.vertex_s / hw
-    center, _ = vertex_one(*wquad_tri(u0, y, 0.0), -lim, lim, 1.0)  # (u0 - 0.0 == u0)
-    du1, vb = vertex_one(*wquad_tri(u0, y, center), -lim - center, lim - center, 1.0)
+    center, _ = vertex_one(*wquad_one(u0, y, 0.0), -lim, lim, 1.0)  # (u0 - 0.0 == u0)
+    du1, vb = vertex_one(*wquad_one(u0, y, center), -lim - center, lim - center, 1.0)
     center = center + du1
     return t_i + center * hw, (c.item(i) if vb != vb else vb)
 
@@ -238,7 +176,7 @@ def top_one(t, c, tc: float, p: Params) -> float:
     tau, y = _window(t, c, i, tc, p.fit_k, 1.0)  # ((x - tc) / 1.0 == x - tc)
     u0 = [x / tw for x in tau]
     lim = p.dt_s / tw
-    _, vpar = vertex_one(*wquad_box(u0, y, 1.0 + 1e-9), -lim, lim, -1.0)
+    _, vpar = vertex_one(*wquad_one(u0, y, 0.0, 1.0 + 1e-9), -lim, lim, -1.0)
     # the window mean: the samples within +-top_mean_window_s summed in window order from the first row,
     # as the column reduce adds them with zeros elsewhere (adding 0.0 changes only a zero sum's sign)
     mwin = p.options.top_mean_window_s
