@@ -757,6 +757,11 @@ class Pipeline:
         turned or moved with them). At recoil tops a seen tag decides whether the hands are others: it measures
         where it is, while the markerless location slides along the ray with a lean or a misread tilt."""
         self._note_tops_above()  # (the set before the pause)
+        # how far the tops after the pause stand above the rest the set before was read from, a lean's rise or -inf
+        # (before a relocation measures anew)
+        rise = (max(self._returns.above_rest_mm(v) for v in rest.levels[1:])
+                if self._tops_rest and self._returns is not None and isinstance(rest, RecoilTops) and len(rest.levels) > 1
+                else -math.inf)
         tag = self.geo.tag
         tagged = tag is not None and tag.has_reference and self._rest_height is not None
         tag_moved = self._reference_tag_again(rest) if tagged else None
@@ -765,6 +770,15 @@ class Pipeline:
         if tagged:
             self._combine_tag(self._held)
         if (relocated or tag_moved) and rest is not None:
+            if not tag_moved and self._tops_rests:
+                # located again at tops 5-10 mm above the set before's rest, where a lean could not have moved them:
+                # the set before may have leaned by as much. Its tops were a lean's, and the one seen hand's point slid
+                # along its ray toward the camera; at full recoil now it lies farther, which reads as other hands
+                # (held out, seed 26, real strokes leaning 5-10 mm before the pause, straight in: -5.1 mm against
+                # +-4.2, the tops after it 8.2 mm up). Other hands put back move it further (a stack on or off:
+                # 24-48 mm), which shows no lean
+                r = self._tops_rests[-1]
+                r.above_mm = max(r.above_mm, rise)
             self.relocations += 1
             self._rest_measured_s.append(rest.t_start_s)
             self._tops_rest = isinstance(rest, RecoilTops)
@@ -775,9 +789,9 @@ class Pipeline:
             # recoil tops: watch on; the tops it held were the set's, and one back above that rest shows a lean as a
             # followed one does (at 15 fps the tag's tops did not show the same hands until the third, the one full
             # recoil, 8 mm up: held out, seed 17, -7.2 mm against +-2.9)
-            if isinstance(rest, RecoilTops) and self._tops_rests:
+            if self._tops_rests:
                 r = self._tops_rests[-1]
-                r.above_mm = max([r.above_mm] + [self._returns.above_rest_mm(v) for v in rest.levels[1:]])
+                r.above_mm = max(r.above_mm, rise)
             self._returns.follow()
         return self._flush_held()
 
