@@ -464,6 +464,23 @@ def test_a_full_recoil_among_the_tops_after_a_pause_states_the_lean_at_15_fps(wo
     assert out["calibration"]["tops_above_mm"] >= 5.0  # measured 7.98
     assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm  # measured +-10.89
 
+def test_a_set_that_leaned_before_the_hands_were_located_again_states_its_lean(work, hands_dir, hand_model_path):
+    """Held-out seed 26, real strokes at 40 mm, one flat hand straight in: the trainee leans 5-10 mm on every stroke of
+    the first set and then not. Its rest was taken at those leaning tops, and the one seen hand's point slid along its
+    ray toward the camera; after the pause, at full recoil, it lay 15 mm farther, which reads as other hands, so the
+    hands were located again, and the first set's lean was stated nowhere: -5.09 mm against +-4.18. The tops after the
+    pause stood 8.2 mm above the rest the first set was read from, which a lean of the first set explains: stated."""
+    sub = work / "seed26-template-straight-in-40"
+    sub.mkdir(exist_ok=True)
+    case, out, acc = run_family_case(VIEWS["side30"], FAMILIES["heel"], sub, hands_dir, seed=26, sim_s=15.0, per_set=10,
+                                     shape="template", return_rest_s=(0.0, 0.07), straight_in=True, depth_mm=40.0)
+    assert acc.count == acc.truth_count == acc.matched
+    assert out["calibration"]["relocations"] == 1
+    assert acc.depth_bias_mm < -4.0  # measured -5.09: the first set's lean is stated, not measured
+    assert 5.0 <= out["calibration"]["tops_above_mm"] < 10.0  # measured 8.17
+    assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm  # measured +-11.2 (was +-4.18)
+
+
 def test_blurred_stacks_found_again_mid_stroke_at_15_fps_restate_each_frame(work, hands_dir, hand_model_path):
     """Held-out seed 17, blurred noisy stacks at 15 fps, straight in. After the pause MediaPipe's point stood in for
     2.9 s (never still long enough to match the old texture), and on some frames it jumped 10 px sideways and 20-27
