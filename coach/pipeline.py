@@ -57,6 +57,7 @@ from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOption
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import deepest_counted_mm, nominal_dt, shallowest_counted_mm
 from coach.core.rest_moves import unresolved_rest_drop_mm
+from coach.core.shape_bias import session_shape_bias_mm
 from coach.core.types import Compression, SessionResult
 from vision.hand_motion import HandMotionRefiner, TranslationField
 
@@ -162,6 +163,8 @@ class PipelineResult:
     # that was lowered to them (calibration.rest.ReturnOptions.settle_tops): the compressions before read up to that
     # much deep; inside the stated uncertainty
     rest_at_tops: bool = False  # the first rest was taken at the first strokes' recoil tops (no rest hold was seen)
+    stroke_shape_bias_mm: float = 0.0  # how far this trainee's stroke shape biases the core's depths (+: deep), from
+    # the session's pooled bottoms and tops (coach.core.shape_bias); inside the stated uncertainty
     core_rest_height_mm: float | None = None  # the rest the core started from (``rest_height_mm`` is where the rest is
     # now: ``rest_moves`` moved it)
     rest_moves: list[tuple[float, float]] = field(default_factory=list)  # (time of the sample before which, mm): the
@@ -313,6 +316,7 @@ class Pipeline:
         self._tops_rest = False  # the rest now measured from was taken at recoil tops (later tops are watched)
         self._last_pose: Pose | None = None
         self.relocations = 0
+        self._shape_bias_mm = 0.0  # the stroke shape's bias of the core's depths, found at the end (finish)
         self._delays: list[tuple[float, float]] = []  # (release, delay) of each compression given out live
         self._matcher = OffsetMatcher()
         self.hand_tag_frames = 0
@@ -989,7 +993,9 @@ class Pipeline:
         o = self.opt
         depths = [c.depth_mm for c in session.compressions if math.isfinite(c.depth_mm)]
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
-        floor = core_floor_mm(dt_s)  # the core's share grows below 30 fps (dt_s: the session's median frame interval)
+        # the core's share grows below 30 fps (dt_s: the session's median frame interval), and with a stroke shape that
+        # biases its fits (a trapezoid held for a session; the floor covers the simulated families on average)
+        floor = core_floor_mm(dt_s) + abs(self._shape_bias_mm)
         if self.mode == MODE_HAND:
             return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, floor, level_sd_mm=drift)
         hp = o.hand_point
@@ -1067,6 +1073,7 @@ class Pipeline:
                             f"(first: {self._first_failure})")
         tp = self._located[0] if self._located else None
         drift, re_refs = self._level_drift(dt)
+        self._shape_bias_mm = self._stroke_shape_bias_mm()
         # with the rest hold's rest, a set whose tops came back lower with strokes as long reads too deep by that
         # much if the hands were put back otherwise, and right if the trainee leans: say it, do not guess
         drop = (unresolved_rest_drop_mm(session.compressions, rest_measured_s=self._rest_measured_s)
@@ -1083,10 +1090,19 @@ class Pipeline:
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
                               rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
                               tops_raised_mm=raised, tops_above_mm=above, tops_settled_mm=self._settled_mm,
-                              rest_at_tops=self._rest_at_tops,
+                              rest_at_tops=self._rest_at_tops, stroke_shape_bias_mm=self._shape_bias_mm,
                               core_rest_height_mm=self.core_rest_height_mm,
                               rest_moves=[(self.records[i].t_s, mm) for i, mm in sorted(self._rest_moves.items())],
                               feedback_delays_s=list(self._delays))
+
+    def _stroke_shape_bias_mm(self) -> float:
+        """This trainee's stroke shape's bias of the core's depths, over the trace the core was given (0.0 where it
+        cannot tell: too few compressions, or frames whose times do not increase)."""
+        t = [r.t_s for r in self.records]
+        try:
+            return session_shape_bias_mm(t, [r.height_mm for r in self.records]) if len(t) > 1 else 0.0
+        except ValueError:
+            return 0.0
 
     def _tops_lean_mm(self, session: SessionResult, r: _TopsRest) -> float:
         """The lean a rest taken at the recoil tops at ``r.t_s`` (the start, or after a pause) may hold. Later tops

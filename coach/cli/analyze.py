@@ -121,6 +121,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "tops_raised_mm": res.tops_raised_mm,
                 "tops_above_mm": res.tops_above_mm,
                 "tops_settled_mm": res.tops_settled_mm,
+                "stroke_shape_bias_mm": res.stroke_shape_bias_mm,
             },
             "live": {"feedback_delay_s": res.feedback_delay_stats_s(),
                      "feedback_delays_s": [list(x) for x in res.feedback_delays_s],
@@ -251,6 +252,9 @@ def _analyze(args: argparse.Namespace) -> int:
         if res.tops_settled_mm > 0:  # a rest taken at recoil tops that later tops never came back up to
             how += (f"; the set's tops settled {res.tops_settled_mm:.1f} mm below the rest taken at its first recoil "
                     "tops, and it was lowered to them: the compressions before read up to that much deep")
+        if res.stroke_shape_bias_mm:  # a stroke shape the core's fits read off (pooled bottoms and tops)
+            how += (f"; this trainee's stroke shape reads depths about {abs(res.stroke_shape_bias_mm):.1f} mm "
+                    f"{'deep' if res.stroke_shape_bias_mm > 0 else 'shallow'}")
         print(f"  depth uncertainty ±{res.depth_uncertainty_mm:.1f} mm ({how})")
     fb = res.feedback_delay_stats_s()
     if math.isfinite(fb["median"]):  # what a live coach would have shown when (held frames wait for a rest)
