@@ -9,6 +9,7 @@ shape's lowest point is not at the fit's level, the fit is biased, by that much,
 
 Per compression, from the ``POOL_N`` compressions before it (never itself, so streaming could do the same):
 
+* (the pools and the model are ``coach.core.shape_bias``'s, which states a whole session's figure)
 * bottoms: the samples within ``WINDOW`` sample intervals (and ``MIN_WINDOW_S``) of each fitted bottom, as
   (t - t_bottom, height - bottom); tops: the same around the rest top after each (found between its 80 %
   crossings, levelled by the core's own top fit, ``coach.core.scalar.top_one``, aligned on its own parabola
@@ -16,7 +17,7 @@ Per compression, from the ``POOL_N`` compressions before it (never itself, so st
 * a model ``a + b |u - u0| + c (u - u0)^2`` (a V, a parabola, a flat and anything between) by least squares
   with ``b, c >= 0`` (convex, so the corner is the minimum), ``u0`` over a grid of 7 positions within the
   core's vertex freedom (``Params.vertex_s``: one sample interval at <= 33 fps, 30 ms above; both session 14,
-  see ``_convex_fit`` and ``_pooled_correction``); the correction is the model's value at ``u0`` (its corner), used only when it is more than ``GATE`` standard errors from zero;
+  see ``coach.core.shape_bias.convex_fit`` and ``pooled_level``); the correction is the model's value at ``u0`` (its corner), used only when it is more than ``GATE`` standard errors from zero;
 * depth = the core's depth - bottom correction + top correction.
 
 Why a script and not the core (docs/core.md, "Pooled shape corrections"): it removes most of a fixed shape's bias
@@ -39,94 +40,12 @@ import argparse
 import numpy as np
 
 from coach.core import analyze_strokes
-from coach.core.options import NOMINAL_SAMPLES, CoreOptions, nominal_dt, resolve
-from coach.core.scalar import top_one
+from coach.core.shape_bias import CORNERS, GATE, pooled_level, pooled_points
 from coach.core.simulator import SimOptions, simulate
 from tests.core_fixed_shapes import SHAPES as FIXED
 from tests.core_helpers import CLEAN, case1_at, case1_turning_points, kernel_pairs, real_templates
 
 POOL_N = 30  # compressions pooled (corrections start once half of them are there)
-WINDOW = 1.5  # samples within this many sample intervals of a fitted bottom or top ...
-MIN_WINDOW_S = 0.05  # ... and never nearer than this (at 250 Hz 1.5 intervals are 6 ms: a degenerate fit)
-GATE = 4.0  # a correction is used when it is this many standard errors from zero
-CORNERS = 7  # grid of corner positions u0 within +-vertex_s of the fitted bottom (the core's own freedom)
-
-
-def _convex_fit(X: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Least squares with the V's and the parabola's coefficients held >= 0: (beta, the columns used, rss).
-
-    Why: unconstrained, a pool that is not one shape (real strokes change from stroke to stroke) fits a W
-    (b < 0, c > 0) whose corner is a local *maximum*; read as the bottom, it raised one real bottom in
-    seven by 2-6 mm at 30 fps. A bottom is convex: a V, a parabola, a flat or a blend, so its corner is its
-    minimum."""
-    best = None
-    for cols in ((0, 1, 2), (0, 1), (0, 2), (0,)):
-        Xs = X[:, cols]
-        b = np.linalg.lstsq(Xs, r, rcond=None)[0]
-        if np.any(b[1:] < 0):
-            continue
-        rss = float(((Xs @ b - r) ** 2).sum())
-        if best is None or rss < best[2]:
-            beta = np.zeros(3)
-            beta[list(cols)] = b
-            best = (beta, Xs, rss)
-    return best
-
-
-def _pooled_correction(u: np.ndarray, r: np.ndarray, w: float, span: float, gate: float) -> float:
-    """The pooled shape's level at its corner, relative to the fits (0 when within ``gate`` s.e. of zero).
-
-    The corner is sought within ``span`` of the fits: as far as the core lets a bottom's vertex move from its
-    lowest sample (``Params.vertex_s``; half a sample interval before session 14, which at 250 Hz left the
-    pool aligned 18 ms off the real turning points and read it 0.3 mm high)."""
-    best = None
-    for u0 in np.linspace(-span, span, CORNERS):
-        X = np.stack([np.ones_like(u), np.abs(u - u0) / w, ((u - u0) / w) ** 2], 1)
-        beta, Xs, rss = _convex_fit(X, r)
-        if best is None or rss < best[0]:
-            best = (rss, Xs, beta)
-    rss, X, beta = best
-    if np.linalg.cond(X) > 1e6:  # the pool does not span the model (too few distinct positions)
-        return 0.0
-    cov = np.linalg.inv(X.T @ X) * (rss / max(len(u) - 4, 1))
-    a, se = float(beta[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
-    return a if abs(a) > gate * se else 0.0
-
-
-def _peak_time(t: np.ndarray, y: np.ndarray, tc: float, half_s: float, dt: float) -> float:
-    """The top's own time: the vertex of a parabola over +-half_s of the crossings' centre (within one sample
-    interval of it). Why: an asymmetric peak sits off the centre of its 80 % crossings by an amount that varies
-    with each stroke's duration, which would smear the pool."""
-    m = (np.abs(t - tc) <= half_s) & np.isfinite(y)
-    if m.sum() < 4:
-        return tc
-    b2, b1, _ = np.polyfit(t[m] - tc, y[m], 2)
-    return tc + (min(max(-b1 / (2.0 * b2), -dt), dt) if b2 < 0 else 0.0)
-
-
-def pooled_points(t: np.ndarray, y: np.ndarray, k) -> tuple[list, list, float, float]:
-    """The pools' entries, (compression index, u, r) for the bottoms and for the rest tops of the kernel's strokes
-    ``k`` over the samples (t, y), and the window ``w`` and corner span the fits use."""
-    p = resolve(CoreOptions(), nominal_dt(t[:NOMINAL_SAMPLES]))  # the kernel's own parameters for this signal
-    w = max(WINDOW * p.dt_s, MIN_WINDOW_S)
-    n = len(k)
-    fin = np.isfinite(y)
-    bottoms, tops = [], []  # (compression index, u, r)
-    for j in range(n):
-        m = (np.abs(t - k.t_bottom[j]) <= w) & fin
-        bottoms.append((j, t[m] - k.t_bottom[j], y[m] - k.bottom[j]))
-        if j + 1 < n and k.t_start[j + 1] - k.t_release[j] < 0.6:  # the rest top between j and j + 1
-            lo, hi = np.searchsorted(t, [k.t_release[j], k.t_start[j + 1]])
-            seg, ts = y[lo : hi + 1], t[lo : hi + 1]
-            above = np.flatnonzero(np.isfinite(seg) & (seg >= k.baseline[j] - 0.2 * k.depth[j]))
-            if above.size:
-                tc = 0.5 * (ts[above[0]] + ts[above[-1]])
-                q = top_one(t, y, tc, p)
-                if q == q:
-                    tv = _peak_time(t, y, tc, p.top_fit_s, p.dt_s)
-                    mm = (np.abs(t - tv) <= w) & fin
-                    tops.append((j + 1, t[mm] - tv, q - y[mm]))
-    return bottoms, tops, w, p.vertex_s
 
 
 def corrections(t: np.ndarray, y: np.ndarray, k, gate: float = GATE, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +68,7 @@ def pooled_slow(pts: list, n: int, w: float, span: float, gate: float) -> np.nda
             u = np.concatenate([x[1] for x in sel])
             r = np.concatenate([x[2] for x in sel])
             if u.size >= 12:
-                corr[j] = _pooled_correction(u, r, w, span, gate)
+                corr[j] = pooled_level(u, r, w, span, gate)
     return corr
 
 
