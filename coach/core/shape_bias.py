@@ -78,11 +78,20 @@ def _peak_time(t: np.ndarray, y: np.ndarray, tc: float, half_s: float, dt: float
     """The top's own time: the vertex of a parabola over +-half_s of the crossings' centre (within one sample
     interval of it). Why: an asymmetric peak sits off the centre of its 80 % crossings by an amount that varies
     with each stroke's duration, which would smear the pool."""
-    m = (np.abs(t - tc) <= half_s) & np.isfinite(y)
-    if m.sum() < 4:
+    ts, ys = _near(t, y, tc, half_s)
+    if ts.size < 4:
         return tc
-    b2, b1, _ = np.polyfit(t[m] - tc, y[m], 2)
+    b2, b1, _ = np.polyfit(ts - tc, ys, 2)
     return tc + (min(max(-b1 / (2.0 * b2), -dt), dt) if b2 < 0 else 0.0)
+
+
+def _near(t: np.ndarray, y: np.ndarray, tc: float, half_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The finite samples within ``half_s`` of ``tc`` (a slice of the sorted times: a whole-trace mask per stroke
+    made an hour's session cost minutes)."""
+    lo, hi = int(np.searchsorted(t, tc - half_s, side="left")), int(np.searchsorted(t, tc + half_s, side="right"))
+    ts, ys = t[max(lo - 1, 0) : hi + 1], y[max(lo - 1, 0) : hi + 1]  # (one either side: the mask decides)
+    m = (np.abs(ts - tc) <= half_s) & np.isfinite(ys)
+    return ts[m], ys[m]
 
 
 def pooled_points(t: np.ndarray, y: np.ndarray, k) -> tuple[list, list, float, float]:
@@ -91,11 +100,10 @@ def pooled_points(t: np.ndarray, y: np.ndarray, k) -> tuple[list, list, float, f
     p = resolve(CoreOptions(), nominal_dt(t[:NOMINAL_SAMPLES]))  # the kernel's own parameters for this signal
     w = max(WINDOW * p.dt_s, MIN_WINDOW_S)
     n = len(k)
-    fin = np.isfinite(y)
     bottoms, tops = [], []  # (compression index, u, r)
     for j in range(n):
-        m = (np.abs(t - k.t_bottom[j]) <= w) & fin
-        bottoms.append((j, t[m] - k.t_bottom[j], y[m] - k.bottom[j]))
+        ts, ys = _near(t, y, k.t_bottom[j], w)
+        bottoms.append((j, ts - k.t_bottom[j], ys - k.bottom[j]))
         if j + 1 < n and k.t_start[j + 1] - k.t_release[j] < 0.6:  # the rest top between j and j + 1
             lo, hi = np.searchsorted(t, [k.t_release[j], k.t_start[j + 1]])
             seg, ts = y[lo : hi + 1], t[lo : hi + 1]
@@ -105,8 +113,8 @@ def pooled_points(t: np.ndarray, y: np.ndarray, k) -> tuple[list, list, float, f
                 q = top_one(t, y, tc, p)
                 if q == q:
                     tv = _peak_time(t, y, tc, p.top_fit_s, p.dt_s)
-                    mm = (np.abs(t - tv) <= w) & fin
-                    tops.append((j + 1, t[mm] - tv, q - y[mm]))
+                    ts, ys = _near(t, y, tv, w)
+                    tops.append((j + 1, ts - tv, q - ys))
     return bottoms, tops, w, p.vertex_s
 
 
