@@ -279,8 +279,9 @@ def core_floor_mm(frame_interval_s: float) -> float:
     interval squared below it (a curved top or bottom read from frames further apart). Why this size: over the five
     simulated stroke families, 0-2 mm noise, regular or uneven frames (10 seeds each), the core's |depth bias| was
     at most 0.56 mm at 30 fps, 0.64 at 24-25, 0.83 at 20 and 2.11 at 15 fps with uneven frames; this gives 0.6,
-    0.86-0.94, 1.35 and 2.4 mm. It does not cover a single sharp-cornered stroke shape held for a whole session
-    (up to -5.3 mm: docs/core.md, "One shape held fixed")."""
+    0.86-0.94, 1.35 and 2.4 mm. It does not cover a single stroke shape held for a whole session (a sharp corner up to
+    -5.3 mm, a held bottom +1.8: docs/core.md, "One shape held fixed"): the pipeline adds the session's own figure for
+    that (``coach.core.shape_bias``)."""
     if not (frame_interval_s > 1.05 * CORE_FLOOR_DT_S):  # (30 fps with millisecond stamps)
         return CORE_FLOOR_MM
     return CORE_FLOOR_MM * (frame_interval_s / CORE_FLOOR_DT_S) ** 2
