@@ -120,14 +120,15 @@ class Frontend:
         self._ds_t: list = []  # raw samples waiting for their right neighbour (Python floats)
         self._ds_h: list = []
         # bridge
-        self._br_run = _EMPTY  # samples (from a NaN run on) waiting to be resolved
-        self._br_run_d = _EMPTY
-        self._br_run_hn = _EMPTY
+        self._br_run: list = []  # samples (from a NaN run on) waiting to be resolved (times, despiked, successors)
+        self._br_run_d: list = []
+        self._br_run_hn: list = []
         self._br_ctx_t = _EMPTY  # already-output samples kept as context (slopes, previous cycle)
         self._br_ctx_d = _EMPTY  # (despiked, NaN where missing: slopes and validity)
         self._br_ctx_out = _EMPTY  # (as output, gaps bridged: the previous cycle for long gaps)
         self._br_tail_t: list = []  # context still to append (small chunks without gaps: kept as lists until needed)
         self._br_tail_d: list = []
+        self._br_tail_out: list = []
         self._br_hist = int(np.ceil(3.5 / p.dt_s)) + 4
         # smooth
         self._sm_ctx = np.nan
@@ -217,16 +218,18 @@ class Frontend:
         self._ds_t, self._ds_h = t_all[n_out:], h_all[n_out:]
         return t_all[:n_out], d, he[2 : n_out + 2]
 
-    def _keep_context(self, t: list, d: list) -> None:
-        """_bridge's context after a small chunk with nothing to bridge (``d`` as output): appended lazily, as
-        lists; the arrays are the last ``_br_hist`` samples of everything appended once _context has run."""
+    def _keep_context(self, t: list, d: list, out: list | None = None) -> None:
+        """_bridge's context after a small chunk (``d`` despiked, ``out`` as output: bridged; None: the same as ``d``):
+        appended lazily, as lists; the arrays are the last ``_br_hist`` samples of everything appended once _context
+        has run."""
         self._br_tail_t += t
         self._br_tail_d += d
+        self._br_tail_out += d if out is None else out
         if len(self._br_tail_t) >= self._br_hist:  # (the arrays hold nothing the context still needs)
             h = self._br_hist
             self._br_ctx_t, self._br_ctx_d = np.array(self._br_tail_t[-h:]), np.array(self._br_tail_d[-h:])
-            self._br_ctx_out = self._br_ctx_d.copy()
-            self._br_tail_t, self._br_tail_d = [], []
+            self._br_ctx_out = np.array(self._br_tail_out[-h:])
+            self._br_tail_t, self._br_tail_d, self._br_tail_out = [], [], []
 
     def _context(self) -> None:
         """Append the lazily kept context (see _keep_context): the same arrays as appending chunk by chunk."""
@@ -235,13 +238,87 @@ class Frontend:
             keep = max(self._br_ctx_t.size + len(tt) - self._br_hist, 0)
             self._br_ctx_t = np.concatenate((self._br_ctx_t, tt))[keep:]
             self._br_ctx_d = np.concatenate((self._br_ctx_d, dd))[keep:]
-            self._br_ctx_out = np.concatenate((self._br_ctx_out, dd))[keep:]
-            self._br_tail_t, self._br_tail_d = [], []
+            self._br_ctx_out = np.concatenate((self._br_ctx_out, self._br_tail_out))[keep:]
+            self._br_tail_t, self._br_tail_d, self._br_tail_out = [], [], []
+
+    def _context_last(self, k: int) -> tuple[list, list]:
+        """The last ``k`` (fewer at the start) context samples: times and despiked heights, as lists."""
+        tt, dd = self._br_tail_t, self._br_tail_d
+        if len(tt) >= k:
+            return tt[-k:], dd[-k:]
+        m = k - len(tt)
+        return self._br_ctx_t[-m:].tolist() + tt, self._br_ctx_d[-m:].tolist() + dd
+
+    def _bridge_small(self, t: list, d: list, hn: list, final: bool):
+        """_bridge on Python floats for a small chunk whose gaps need at most the cubic Hermite fill (the same
+        selections, and _hermite's IEEE operations in the same order, sample by sample); None (nothing changed)
+        where a gap needs the previous cycle (_fill's vectorised form) or nothing is left to output.
+        Why: a dropout in a streamed chunk otherwise sends the whole sample layer through NumPy calls on a few
+        dozen numbers. The Hermite fill reads at most the two samples before a gap, so the window's context is
+        the last two context samples (its indices shifted, the same tests)."""
+        o = self.p.options
+        wt, wd = self._context_last(2)
+        k = len(wt)
+        wt += self._br_run
+        wt += t
+        wd += self._br_run_d
+        wd += d
+        n = len(wd)
+        runs = []  # (first NaN, one past the last) of each NaN run after the context
+        i = k
+        while i < n:
+            if wd[i] != wd[i]:
+                s0 = i
+                i += 1
+                while i < n and wd[i] != wd[i]:
+                    i += 1
+                runs.append((s0, i))
+            i += 1
+        n_out = n
+        max_gap = o.max_gap_s
+        if runs and runs[-1][1] >= n:  # only the last run can be open: wait while it could still be bridged
+            a = runs[-1][0] - 1
+            if a >= 0 and wd[a] == wd[a] and not final and wt[n - 1] - wt[a] <= max_gap:
+                n_out = runs[-1][0]
+        fills = []
+        for s0, e0 in runs:
+            a = s0 - 1
+            if not (a >= 0 and wd[a] == wd[a]) or e0 >= n or s0 >= n_out:
+                continue
+            span = wt[e0] - wt[a]
+            if span <= max_gap:
+                if span > o.hermite_max_s:
+                    return None
+                fills.append((s0, e0))
+        if n_out == k:
+            return None
+        out = wd[:]
+        filled = [False] * n
+        for s0, e0 in fills:
+            a, b = s0 - 1, e0
+            ta, tb, va, vb = wt[a], wt[b], wd[a], wd[b]
+            quad = a >= 1 and wd[a - 1] == wd[a - 1]
+            if quad:  # Newton form through (t0, v0), (ta, va), (tb, vb), as _hermite
+                t0, v0 = wt[a - 1], wd[a - 1]
+                d1 = (va - v0) / (ta - t0)
+                d2 = ((vb - va) / (tb - ta) - d1) / (tb - t0)
+            for g in range(s0, e0):
+                tg = wt[g]
+                if quad:
+                    out[g] = v0 + d1 * (tg - t0) + d2 * (tg - t0) * (tg - ta)
+                else:
+                    out[g] = va + (vb - va) * (tg - ta) / (tb - ta)
+                filled[g] = True
+        whn = self._br_run_hn + hn
+        self._br_run, self._br_run_d, self._br_run_hn = wt[n_out:], wd[n_out:], whn[n_out - k :]
+        t2, c = wt[k:n_out], out[k:n_out]
+        self._keep_context(t2, wd[k:n_out], c)
+        return t2, c, filled[k:n_out], whn[: n_out - k]
 
     def _bridge(self, t: np.ndarray, d: np.ndarray, hn: np.ndarray, final: bool):
         self._context()
         ctx_n = self._br_ctx_t.size
-        if not self._br_run.size and d.size and not np.isnan(d).any():  # nothing to bridge: only keep the context
+        if not self._br_run and d.size and not np.isnan(d).any():  # nothing to bridge: only keep the context
             keep = max(ctx_n + d.size - self._br_hist, 0)
             self._br_ctx_t = np.concatenate((self._br_ctx_t, t))[keep:]
             self._br_ctx_d = np.concatenate((self._br_ctx_d, d))[keep:]
@@ -262,8 +339,8 @@ class Frontend:
             n_out = self._fill(wt, wd, valid, out, filled, ctx_n, final)
         keep = max(n_out - self._br_hist, 0)
         self._br_ctx_t, self._br_ctx_d, self._br_ctx_out = wt[keep:n_out], wd[keep:n_out], out[keep:n_out]
-        self._br_run, self._br_run_d = wt[n_out:], wd[n_out:]
-        self._br_run_hn = whn[n_out - ctx_n :]
+        self._br_run, self._br_run_d = wt[n_out:].tolist(), wd[n_out:].tolist()
+        self._br_run_hn = whn[n_out - ctx_n :].tolist()
         return wt[ctx_n:n_out], out[ctx_n:n_out], filled[ctx_n:n_out], whn[: n_out - ctx_n]
 
     def _fill(self, wt, wd, valid, out, filled, ctx_n, final) -> int:
@@ -539,13 +616,20 @@ class Frontend:
             t1, d, hn = self._despike_small(t if isinstance(t, list) else t.tolist(),
                                             h if isinstance(h, list) else h.tolist(), final)
             z = sum(d)  # (NaN when a sample is missing; heights are limited, so no inf)
-            if d and z == z and not self._br_run.size:
+            if d and z == z and not self._br_run:
                 # nothing to bridge (as _bridge: it only keeps the context), no bridged samples to smooth
                 self._keep_context(t1, d)
                 sl = self._smooth_small(d, None, hn)
                 ph0, start, state, extv, exti = self._phases(sl)
                 self._g += len(sl)
                 return FrontendOut(t1, d, sl, None, ph0, start, state, extv, exti)
+            br = self._bridge_small(t1, d, hn, final) if (d or self._br_run) else None
+            if br is not None:  # (a dropout: short gaps, on Python floats too)
+                t2, c, f, hn2 = br
+                sl = self._smooth_small(c, f, hn2)
+                ph0, start, state, extv, exti = self._phases(sl)
+                self._g += len(sl)
+                return FrontendOut(t2, c, sl, f, ph0, start, state, extv, exti)
             t1, d, hn = np.array(t1), np.array(d), np.array(hn)
         else:
             t, h = np.asarray(t, float), np.asarray(h, float)
