@@ -50,7 +50,7 @@ LIMIT_MM = 1.0e6  # heights beyond +-1 km are not measurements
 # as their vectorised form, so the same numbers (tests/test_core_fastpaths.py checks it), for a
 # fraction of the fixed cost of some hundred NumPy calls on tiny arrays.
 SMALL_CHUNK_PATH = True  # False: every chunk takes the vectorised stages (for the equality tests)
-SMALL_CHUNK = 48  # samples: up to this many, the scalar path
+SMALL_CHUNK = 160  # samples: up to this many, the scalar path (a fallback run brings 2 s: 60 samples at 30 fps, 120 at 60 Hz)
 
 
 def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
