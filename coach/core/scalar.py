@@ -10,8 +10,8 @@ them; ``np.minimum``/``np.maximum``/``np.fmin`` become the same comparisons; div
 inf/NaN for a zero divisor. So the numbers are the same, bit for bit (tests/test_core_fastpaths.py
 runs streaming sessions both ways and compares the repr of everything).
 
-Lists hold Python floats; ``t``, ``c``, ``s`` are the buffer's arrays (time s, cleaned and smoothed
-height mm).
+Lists hold Python floats; ``t``, ``c``, ``s`` are the buffer's samples (time s, cleaned and smoothed height mm):
+streaming's lists of Python floats (arrays work too, converted where a window is read).
 """
 from __future__ import annotations
 
@@ -64,13 +64,14 @@ def _window(t, c, i: int, tc: float, K: int, scale: float):
     """Column i-K..i+K of a (window x candidates) gather as Python floats: time offsets from ``tc`` divided by
     ``scale`` ((x - tc) / scale, as _fits divides the gathered offsets) and heights (NaN: missing or outside the
     buffer); the same numbers _gather puts in that column. Times pad with the edge value."""
-    n = t.size
+    n = len(t)
     lo, hi = i - K, i + K + 1
-    if lo >= 0 and hi <= n:
-        return [(x - tc) / scale for x in t[lo:hi].tolist()], c[lo:hi].tolist()
     a, b = max(lo, 0), min(hi, n)
-    ts = t[a:b].tolist()
-    ys = c[a:b].tolist()
+    ts, ys = t[a:b], c[a:b]
+    if not isinstance(ts, list):
+        ts, ys = ts.tolist(), ys.tolist()
+    if a == lo and b == hi:
+        return [(x - tc) / scale for x in ts], ys
     u = [(x - tc) / scale for x in ts]
     if a > lo:
         u = [(ts[0] - tc) / scale] * (a - lo) + u
@@ -166,12 +167,12 @@ def bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
     center, _ = vertex_one(*wquad_one(u0, y, 0.0), -lim, lim, 1.0)  # (u0 - 0.0 == u0)
     du1, vb = vertex_one(*wquad_one(u0, y, center), -lim - center, lim - center, 1.0)
     center = center + du1
-    return t_i + center * hw, (c.item(i) if vb != vb else vb)
+    return t_i + center * hw, (float(c[i]) if vb != vb else vb)
 
 
 def top_one(t, c, tc: float, p: Params) -> float:
     """One rest-top column of _fits on Python floats (the same operations): its level."""
-    i = min(int(t.searchsorted(tc)), t.size - 1)
+    i = min(bisect.bisect_left(t, tc), len(t) - 1)  # (t.searchsorted(tc))
     tw = p.top_fit_s
     tau, y = _window(t, c, i, tc, p.fit_k, 1.0)  # ((x - tc) / 1.0 == x - tc)
     u0 = [x / tw for x in tau]
@@ -280,19 +281,19 @@ def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: 
     return acc / max(cnt - 2 * trim, 1)
 
 
-def first_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
-    """_first_at_or_above for one row."""
+def first_at_or_above_one(s: list, lo: int, hi: int, level: float) -> int:
+    """_first_at_or_above for one row (``s``: a list)."""
     l0 = max(lo, 0)
-    for i, x in enumerate(s[l0 : hi + 1].tolist()):
+    for i, x in enumerate(s[l0 : hi + 1]):
         if x >= level:
             return l0 + i
     return hi
 
 
-def last_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
-    """_last_at_or_above for one row."""
+def last_at_or_above_one(s: list, lo: int, hi: int, level: float) -> int:
+    """_last_at_or_above for one row (``s``: a list)."""
     l0 = max(lo, 0)
-    seg = s[l0 : hi + 1].tolist()
+    seg = s[l0 : hi + 1]
     for i in range(len(seg) - 1, -1, -1):
         if seg[i] >= level:
             return l0 + i
