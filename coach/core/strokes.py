@@ -604,8 +604,17 @@ def process(buf, phases: Phases, base: int, p: Params, carry: StrokeCarry, final
     every undecided candidate). Returns the accepted compressions and the local
     index from which the buffer is still needed. Updates ``carry``.
     """
+    carry.pending = None
+    if len(buf.t) < 3:
+        return Strokes.empty(), 0
+    run = _Run(buf, phases, base, p)
+    if not _candidates(run, carry):
+        return Strokes.empty(), _need_from(run.t, run.n - 1, p)
+    if run.n_cand == 1 and ONE_CANDIDATE_PATH:
+        run.as_lists()  # (the one-candidate stages read the buffer as lists, on Python floats: no NumPy error state)
+        return _process_one(run, carry, final)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _process(buf, phases, base, p, carry, final)
+        return _process(run, carry, final)
 
 
 class _Run:
@@ -655,18 +664,10 @@ class _Run:
             self.t, self.c, self.s, self.filled = self.t.tolist(), self.c.tolist(), self.s.tolist(), self.filled.tolist()
 
 
-def _process(buf, ph, base, p, carry, final):
-    """The stroke layer's stages: candidates -> rest-top times -> bottom and top fits -> rest tops ->
+def _process(run: _Run, carry: StrokeCarry, final: bool):
+    """The stroke layer's stages after _candidates (process): rest-top times -> bottom and top fits -> rest tops ->
     baselines -> releases -> start and acceptance -> carry. Each stage fills in ``_Run``."""
-    carry.pending = None
-    if len(buf.t) < 3:
-        return Strokes.empty(), 0
-    run = _Run(buf, ph, base, p)
-    if not _candidates(run, carry):
-        return Strokes.empty(), _need_from(run.t, run.n - 1, p)
-    if run.n_cand == 1 and ONE_CANDIDATE_PATH:
-        run.as_lists()  # (the one-candidate stages read the buffer as lists)
-        return _process_one(run, carry, final)
+    p = run.p
     k, tcen, jq = _rest_top_times(run, carry)
     qv = _measure(run, carry, k, tcen, jq)
     B, good, rest_top, amp = _baselines(run, carry, qv)
