@@ -225,11 +225,14 @@ class Frontend:
         self._br_tail_t += t
         self._br_tail_d += d
         self._br_tail_out += d if out is None else out
-        if len(self._br_tail_t) >= self._br_hist:  # (the arrays hold nothing the context still needs)
-            h = self._br_hist
-            self._br_ctx_t, self._br_ctx_d = np.array(self._br_tail_t[-h:]), np.array(self._br_tail_d[-h:])
-            self._br_ctx_out = np.array(self._br_tail_out[-h:])
-            self._br_tail_t, self._br_tail_d, self._br_tail_out = [], [], []
+        h = self._br_hist
+        # once the lists hold ``_br_hist`` samples, the arrays hold nothing the context still needs; the lists are
+        # trimmed once they hold twice that (so no arrays are made while there is nothing to bridge)
+        if len(self._br_tail_t) >= h:
+            if self._br_ctx_t.size:
+                self._br_ctx_t = self._br_ctx_d = self._br_ctx_out = _EMPTY
+            if len(self._br_tail_t) >= 2 * h:
+                del self._br_tail_t[:-h], self._br_tail_d[:-h], self._br_tail_out[:-h]
 
     def _context(self) -> None:
         """Append the lazily kept context (see _keep_context): the same arrays as appending chunk by chunk."""
