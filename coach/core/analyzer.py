@@ -285,8 +285,8 @@ def _from_min(rec) -> list:
     items = list(rec)
     if not items:
         return items
-    k = min(range(len(items)), key=lambda i: items[i][1])
-    return items[k:]
+    s = [v for _, v in items]
+    return items[s.index(min(s)) :]  # (the first lowest)
 
 
 class StreamingAnalyzer:
@@ -315,6 +315,7 @@ class StreamingAnalyzer:
         # scheduler (decides when to run the kernel; never what it decides)
         o = self.options
         self._detect_mm = o.detect_mm
+        self._rise_mm = 0.8 * o.detect_mm  # a rise this far above the recent minimum may be a candidate's upstroke
         self._recent: deque = deque(maxlen=16)  # (t, smoothed) of the last samples
         self._recent_lo = math.inf  # a lower bound of their least smoothed value: the least appended since computed
         self._rise: list = []  # (t, smoothed) from the candidate's lowest sample on
@@ -432,11 +433,11 @@ class StreamingAnalyzer:
                 self._release_due_s = self._release_time() + self._release_wait_s
             if prev_t >= self._release_due_s or prev_t >= self._up_deadline_s or self._rise_max_mm - s1 > self._detect_mm:
                 return self._feed(False)  # decidable (or the next downstroke has begun)
-        elif len(rec) > 1 and s1 - self._recent_lo > 0.8 * self._detect_mm:
+        elif s1 - self._recent_lo > self._rise_mm:  # (never with one sample: the bound is then s1 itself)
             # (the window's minimum b is >= the bound, so s1 - b > ... fails wherever this does: b computed less often)
             b = self._recent_lo = min([v for _, v in rec])
             # a rise after a dip that reached compression depth below the rest: a candidate upstroke
-            if s1 - b > 0.8 * self._detect_mm and not (b > self._e.baseline_mm - self._min_depth_mm):
+            if s1 - b > self._rise_mm and not (b > self._e.baseline_mm - self._min_depth_mm):
                 B = self._e.baseline_mm
                 self._armed = True
                 self._bottom_mm, self._baseline_mm = b, B
