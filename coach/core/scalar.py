@@ -82,7 +82,7 @@ def _window(t, c, i: int, tc: float, K: int, scale: float):
     return u, ys
 
 
-def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None):
+def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None, lead: bool = False):
     """strokes._wquad for one column of Python floats, with the weights of u = u0 - center: triangle weights
     max(1 - |u|, 0), or with ``edge`` box weights (1.0 where -edge <= u <= edge, else 0.0); 0 where y is NaN,
     which counts as 0. Computed row by row (no weight lists first): the same products (a weight of 1.0 multiplies
@@ -92,9 +92,14 @@ def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None)
     A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
     and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
     positive weight only t0..t2 can still be -0.0 (u is never -0.0), so once they are nonzero, rows of
-    zero weight are skipped: the same sums."""
+    zero weight are skipped: the same sums. Rows of zero weight before the first row of positive weight are
+    skipped too: they leave each sum a signed zero, and adding the first positive row's products to a signed
+    zero gives those products themselves where they are nonzero or +0.0 (s0, s2, s4 are never -0.0); where one
+    of the others is a zero (a height or an offset exactly 0), the column is summed again with every leading
+    row (``lead``)."""
     npos = 0
     skip = started = False
+    skipped = lead  # (lead: no leading row is skipped)
     s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = 0.0
     for uu, yy in zip(u0, y):
         uu -= center
@@ -105,11 +110,13 @@ def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None)
                 ww = 1.0 if -edge <= uu <= edge else 0.0
             if ww > 0.0:
                 npos += 1
-            elif skip:
+            elif skip or not (started or lead):
+                skipped = True
                 continue
             else:
                 ww = 0.0
-        elif skip:
+        elif skip or not (started or lead):
+            skipped = True
             continue
         else:
             ww = yy = 0.0
@@ -137,8 +144,12 @@ def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None)
             t0 = ww * yy
             t1 = t0 * uu
             t2 = t1 * uu
+            if skipped and not lead and not (s1 != 0.0 and s3 != 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0):
+                return wquad_one(u0, y, center, edge, True)  # (the skipped rows' signed zeros may matter)
         if not skip and ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
             skip = True
+    if not started and not lead:  # (no row of positive weight: the sums of the zero rows, as they were)
+        return wquad_one(u0, y, center, edge, True)
     return _solve(s0, s1, s2, s3, s4, t0, t1, t2, npos)
 
 
