@@ -624,33 +624,35 @@ class _Run:
     are local to the buffer (global index - ``base``); heights in mm, times in s.
     """
 
+    # What the stages fill in (class attributes until set: a run sets only what its stages compute).
+    # set by _candidates (``_i``: local sample index, may be < 0 before the buffer; ``_ic``: clipped to it)
+    cand_phase = None  # each candidate's UP phase (index into ph)
+    up_i = None  # first sample of that UP phase
+    bottom_i = bottom_ic = None  # the DOWN phase's lowest smoothed sample
+    bottom_sample_t_s = None  # ... its time
+    bottom_smoothed_mm = None  # ... its smoothed height
+    top_before_smoothed_mm = None  # the previous UP phase's highest smoothed height
+    top_before_i = top_before_ic = None  # ... its sample
+    measurable = None  # bottom in the buffer, a top before it, the upstroke not too long
+    fit_half_width_s = None  # the bottom fit's half-width (narrowed on fast strokes)
+    prev_bottom_i = None  # the previous candidate's lowest sample (the carry's for the first)
+    n_cand = 0
+    t_padded = clean_padded = smooth_padded = None  # views that read past either end
+    # set by _measure
+    bottom_t_s = bottom_mm = None  # each candidate's fitted bottom
+    prev_bottom_t_s = prev_bottom_mm = None  # ... and the previous candidate's
+    nan_i = None  # samples with no cleaned height
+    # set by _releases (_releases_one: up_end only)
+    good_top = None  # set by _baselines: the top before each candidate is a rest top that feeds the baseline
+    rest_offset_mm = rest_break_t = rest_since_t = None  # ... and the rest's jumps (_rest_jumps)
+    release = None  # the upstrokes' running maxima and crossings (_Release), for the centres
+    up_end = None  # each candidate's last upstroke sample
+
     def __init__(self, buf, ph: Phases, base: int, p: Params) -> None:
         self.p, self.o, self.ph, self.base = p, p.options, ph, base
         # the buffer: times (s), cleaned and smoothed heights (mm), whether a sample was bridged
         self.t, self.c, self.s, self.filled = buf.t, buf.c, buf.s, buf.filled
         self.n = len(buf.t)
-        # set by _candidates (``_i``: local sample index, may be < 0 before the buffer; ``_ic``: clipped to it)
-        self.cand_phase = None  # each candidate's UP phase (index into ph)
-        self.up_i = None  # first sample of that UP phase
-        self.bottom_i = self.bottom_ic = None  # the DOWN phase's lowest smoothed sample
-        self.bottom_sample_t_s = None  # ... its time
-        self.bottom_smoothed_mm = None  # ... its smoothed height
-        self.top_before_smoothed_mm = None  # the previous UP phase's highest smoothed height
-        self.top_before_i = self.top_before_ic = None  # ... its sample
-        self.measurable = None  # bottom in the buffer, a top before it, the upstroke not too long
-        self.fit_half_width_s = None  # the bottom fit's half-width (narrowed on fast strokes)
-        self.prev_bottom_i = None  # the previous candidate's lowest sample (the carry's for the first)
-        self.n_cand = 0
-        self.t_padded = self.clean_padded = self.smooth_padded = None  # views that read past either end
-        # set by _measure
-        self.bottom_t_s = self.bottom_mm = None  # each candidate's fitted bottom
-        self.prev_bottom_t_s = self.prev_bottom_mm = None  # ... and the previous candidate's
-        self.nan_i = None  # samples with no cleaned height
-        # set by _releases (_releases_one: up_end only)
-        self.good_top = None  # set by _baselines: the top before each candidate is a rest top that feeds the baseline
-        self.rest_offset_mm = self.rest_break_t = self.rest_since_t = None  # ... and the rest's jumps (_rest_jumps)
-        self.release = None  # the upstrokes' running maxima and crossings (_Release), for the centres
-        self.up_end = None  # each candidate's last upstroke sample
 
     def as_arrays(self) -> None:
         """The buffer as arrays, for the vectorised stages (streaming's buffer is lists)."""
