@@ -209,7 +209,11 @@ def top_one(t, c, tc: float, p: Params) -> float:
 
 def quantile_list(row: list, e: int, K: int, q: float) -> float:
     """The nearest-rank q-quantile of row[max(0, e-K):e] (Python floats, NaN ignored; NaN when none)."""
-    w = sorted([x for x in row[max(e - K, 0) : e] if x == x])
+    w = row[max(e - K, 0) : e]
+    z = sum(w)
+    if z != z:  # (a NaN among them; the values are finite otherwise)
+        w = [x for x in w if x == x]
+    w.sort()
     cnt = len(w)
     return w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan
 
@@ -224,9 +228,12 @@ def median_one(x: list) -> float:
 def break_time_one(t: list, break_s: float) -> float:
     """strokes._break_times for one candidate: the first rest top (times ``t``, in order) after the last gap of more
     than ``break_s`` between two; -inf: none."""
-    for i in range(len(t) - 1, 0, -1):  # (the last such gap: searched from the end)
-        if t[i] - t[i - 1] > break_s:
-            return t[i]
+    if t:
+        b = t[-1]
+        for a in t[-2::-1]:  # (the last such gap: searched from the end)
+            if b - a > break_s:
+                return b
+            b = a
     return -math.inf
 
 
@@ -259,11 +266,12 @@ def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: 
     added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
     float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
     lo = max(e - K, 0)
-    v = vals[lo:e]
-    v = v.tolist() if isinstance(v, np.ndarray) else list(v)  # (lists hold Python floats)
+    v, vr = vals[lo:e], vt[lo:e]
+    if not isinstance(v, list):  # (lists hold Python floats)
+        v = v.tolist() if isinstance(v, np.ndarray) else list(v)
+    if not isinstance(vr, list):
+        vr = vr.tolist() if isinstance(vr, np.ndarray) else list(vr)
     since = t_now - window_s
-    vr = vt[lo:e]
-    vr = vr.tolist() if isinstance(vr, np.ndarray) else list(vr)
     if lo_t > -math.inf:
         v = [x if tt >= lo_t else math.nan for x, tt in zip(v, vr)]  # (nothing from before a jump of the rest)
     broke = False
