@@ -190,7 +190,9 @@ class Frontend:
     def _despike_small(self, t: list, h: list, final: bool):
         """process's height limit and _despike's rule on Python floats, sample by sample (the same
         selections and operations; the samples carried to the next chunk are kept limited, as there).
-        Returns lists: (times, despiked heights, each one's raw successor)."""
+        Returns lists: (times, despiked heights, each one's raw successor, and what _smooth_small makes of
+        the despiked heights where nothing is bridged: the same operations, in the same pass; its left
+        neighbour context is left to the caller, which uses them only then)."""
         t_all = self._ds_t + t
         h_all = self._ds_h + [x if abs(x) <= LIMIT_MM else math.nan for x in h]
         n = len(t_all)
@@ -201,13 +203,16 @@ class Frontend:
         vmax = self.p.options.spike_speed_mm_s
         # Within half of spike_mm of both neighbours, a sample is no spike: the line between them passes within
         # that of it (times increase: both front doors drop or refuse others; heights are limited, so the line's
-        # rounding is far below a micrometre), and both neighbours are measured. Such a sample, nearly every one,
-        # skips the test (the same decision).
+        # rounding is far below a micrometre), and both neighbours are measured. Such a sample, more than half of
+        # them, skips the test (the same decision); its raw successor is its smoothing's right neighbour.
         H = 0.5 * S if S >= 1e-3 else 0.0
-        d = []
+        d, sm = [], []
+        prev = self._sm_ctx  # the smoothing's left neighbour: the cleaned sample before
         for left, x, right, tl, tx, tr in zip(he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out samples)
             if abs(x - left) <= H and abs(right - x) <= H:
                 d.append(x)
+                sm.append(0.25 * (prev if prev == prev else x) + 0.5 * x + 0.25 * right)
+                prev = x
                 continue
             dlr = right - left
             den = tr - tl
@@ -219,12 +224,17 @@ class Frontend:
             if left != left:
                 jr = abs(x - right)
                 spike = spike or (jr > S and jr > vmax * (tr - tx))
-            d.append(math.nan if spike else x)
+            if spike:
+                x = math.nan
+            d.append(x)
+            lft = prev if prev == prev else x  # (_smooth_small's arithmetic)
+            sm.append(0.25 * lft + 0.5 * x + 0.25 * (right if abs(right - x) <= S + abs(x - lft) else x))
+            prev = x
         if n_out:
             self._ds_ctx = he[n_out]
             self._ds_ctx_t = te[n_out]
         self._ds_t, self._ds_h = t_all[n_out:], h_all[n_out:]
-        return t_all[:n_out], d, he[2 : n_out + 2]
+        return t_all[:n_out], d, he[2 : n_out + 2], sm
 
     def _keep_context(self, t: list, d: list, out: list | None = None) -> None:
         """_bridge's context after a small chunk (``d`` despiked, ``out`` as output: bridged; None: the same as ``d``):
@@ -624,13 +634,13 @@ class Frontend:
         """Feed raw samples (arrays, or lists of Python floats); returns the samples now fully processed.
         Phases come as arrays, or as lists from a small chunk (the engine's table takes either)."""
         if 0 < len(self._ds_t) + len(t) <= SMALL_CHUNK and SMALL_CHUNK_PATH:
-            t1, d, hn = self._despike_small(t if isinstance(t, list) else t.tolist(),
-                                            h if isinstance(h, list) else h.tolist(), final)
+            t1, d, hn, sl = self._despike_small(t if isinstance(t, list) else t.tolist(),
+                                                h if isinstance(h, list) else h.tolist(), final)
             z = sum(d)  # (NaN when a sample is missing; heights are limited, so no inf)
             if d and z == z and not self._br_run:
-                # nothing to bridge (as _bridge: it only keeps the context), no bridged samples to smooth
+                # nothing to bridge (as _bridge: it only keeps the context), no bridged samples to smooth: ``sl``
                 self._keep_context(t1, d)
-                sl = self._smooth_small(d, None, hn)
+                self._sm_ctx = d[-1]  # (as _smooth_small leaves it)
                 ph0, start, state, extv, exti = self._phases(sl)
                 self._g += len(sl)
                 return FrontendOut(t1, d, sl, None, ph0, start, state, extv, exti)
