@@ -309,7 +309,6 @@ class StreamingAnalyzer:
         self._last_h = math.nan
         self._prev_h = math.nan
         self._dropped = 0
-        self._t_first = math.nan  # first accepted sample
         self._result: SessionResult | None = None
         self._phase = PHASE_IDLE
         # scheduler (decides when to run the kernel; never what it decides)
@@ -392,8 +391,6 @@ class StreamingAnalyzer:
         if self._result is not None:
             raise RuntimeError("result() was called: this analyzer is finished; start a new one")
         h = float(height_mm)
-        if prev_t == _NEG_INF:
-            self._t_first = t
         h1, h2 = self._last_h, self._prev_h
         self._last_t = t
         self._prev_h, self._last_h = h1, h
@@ -461,8 +458,6 @@ class StreamingAnalyzer:
         t, h = t[keep], h[keep]
         if t.size == 0:
             return []
-        if self._last_t == -math.inf:
-            self._t_first = float(t[0])
         self._t.extend(t.tolist())
         self._h.extend(h.tolist())
         self._prev_h = float(h[-2]) if h.size > 1 else self._last_h
@@ -497,7 +492,10 @@ class StreamingAnalyzer:
         """
         if self._result is not None:
             return self._result
-        return self._e.result(t_first=self._t_first, t_last=self._last_t if self._t_first == self._t_first else math.nan)
+        t_first = self._e.t_first  # (the first sample the engine was fed; else the first one waiting for it)
+        if t_first != t_first and self._t:
+            t_first = self._t[0]
+        return self._e.result(t_first=t_first, t_last=self._last_t if t_first == t_first else math.nan)
 
     # ------------------------------------------------------------ live view
     @property
