@@ -115,6 +115,13 @@ class Strokes:
         return 1 if self.one is not None else self.t_bottom.size
 
     @classmethod
+    def of_one(cls, fields: tuple) -> "Strokes":
+        """One compression's fields as Python floats, in FIELDS order (``Strokes(one=fields)`` without keywords)."""
+        st = cls.__new__(cls)
+        st.one = fields
+        return st
+
+    @classmethod
     def empty(cls) -> "Strokes":
         z = np.zeros(0)
         return cls(**{k: z for k in cls.FIELDS})
@@ -1166,7 +1173,7 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
         td = cross_one(t, s, min(max(jd, 0), n - 2), L)
         tu = cross_one(t, s, min(max(ju - 1, 0), n - 2), L)
         t_mid = 0.5 * (td + tu)
-    return Strokes(one=(t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t[jr], q, t_mid))
+    return Strokes.of_one((t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t[jr], q, t_mid))
 
 
 # ---------------------------------------------------------------- one candidate
