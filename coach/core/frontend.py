@@ -482,8 +482,9 @@ class Frontend:
         self._sm_ctx = float(c[-1])
         return 0.25 * left + 0.5 * c + 0.25 * right
 
-    def _smooth_small(self, cl: list, fl: list | None, hl: list) -> list:
-        """_smooth on Python floats, sample by sample (the same operations; ``fl`` None: nothing bridged)."""
+    def _smooth_small(self, cl: list, fl: list, hl: list) -> list:
+        """_smooth on Python floats, sample by sample (the same operations). (A chunk with nothing bridged is
+        smoothed by _despike_small, in the same pass.)"""
         n = len(cl)
         S = self.p.options.spike_mm
         left = self._sm_ctx
@@ -492,7 +493,7 @@ class Frontend:
             x = cl[i]
             lft = left if left == left else x
             r = hl[i] if abs(hl[i] - x) <= S + abs(x - lft) else x
-            if fl is not None and fl[i]:  # a bridged sample's right neighbour: the next bridged or measured value
+            if fl[i]:  # a bridged sample's right neighbour: the next bridged or measured value
                 nxt = cl[i + 1] if i + 1 < n else math.nan
                 r = x if nxt != nxt else nxt
             out.append(0.25 * lft + 0.5 * x + 0.25 * r)
