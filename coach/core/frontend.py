@@ -575,13 +575,12 @@ class Frontend:
         hi, lo = math.inf, -math.inf  # bounds: hi >= max of the current window, lo <= its min
         for i in range(n):
             # the event (x > min + T) - (x < max - T) matters only where it is the other state: while UP,
-            # only x < max - T can change it (and then only if not also x > min + T); while DOWN, the reverse
+            # only x < max - T can change it (and then only if not also x > min + T); while DOWN, the reverse.
+            # (Only the current state's bound is kept: a change of state computes the other from the window.)
             x = sl[i]
-            if x > hi:
-                hi = x
-            if x < lo:
-                lo = x
             if state > 0:
+                if x > hi:
+                    hi = x
                 if x < hi - T:
                     win = full[i : i + w]
                     hi = max(win)
@@ -589,38 +588,41 @@ class Frontend:
                         trans.append(i)
                         states.append(-1)
                         state = -1
-            elif x > lo + T:
-                win = full[i : i + w]
-                lo = min(win)
-                if x > lo + T and not x < (hi := max(win)) - T:
-                    trans.append(i)
-                    states.append(1)
-                    state = 1
-        starts = [0] + trans
-        ends = trans + [n]
-        ext, exti = [], []
-        for a, b, st in zip(starts, ends, states):
+            else:
+                if x < lo:
+                    lo = x
+                if x > lo + T:
+                    win = full[i : i + w]
+                    lo = min(win)
+                    if x > lo + T and not x < (hi := max(win)) - T:
+                        trans.append(i)
+                        states.append(1)
+                        state = 1
+        # each phase's extreme (global indices): the segments [0, trans[0]), [trans[0], trans[1]), ... [.., n)
+        g = self._g
+        ext, exti_g, start_g = [], [], [self._ph_start]
+        a = 0
+        for b, st in zip(trans + [n], states):
             if b <= a:  # the open phase ended before this chunk's first sample
                 ext.append(math.nan)
-                exti.append(a)
-                continue
-            seg = sl[a:b]
-            v = max(seg) if st > 0 else min(seg)
-            ext.append(v)
-            exti.append(a + seg.index(v))
+                exti_g.append(g + a)
+            else:
+                seg = sl[a:b]
+                v = max(seg) if st > 0 else min(seg)
+                ext.append(v)
+                exti_g.append(g + a + seg.index(v))
+            if b < n:
+                start_g.append(g + b)
+            a = b
         # entry 0 continues the open phase: keep its extreme unless the chunk beats it (ties: the earlier)
-        v0, i0 = ext[0], exti[0]
+        v0, i0 = ext[0], exti_g[0]
         cv = self._extv
         if cv == cv and not (v0 > cv if state0 > 0 else v0 < cv):
             v0, i0 = cv, self._exti
-        else:
-            i0 = self._g + i0 if v0 == v0 else self._exti
+        elif v0 != v0:
+            i0 = self._exti
         ext[0] = v0
-        g = self._g
-        exti_g = [g + x for x in exti]
         exti_g[0] = i0
-        start_g = [g + x for x in starts]
-        start_g[0] = self._ph_start
         ph0 = self._ph
         self._win = full[-(w - 1) :]
         self._ph = ph0 + len(trans)
