@@ -276,14 +276,13 @@ def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: 
         v = [x if tt >= lo_t else math.nan for x, tt in zip(v, vr)]  # (nothing from before a jump of the rest)
     broke = False
     if t_break > -math.inf:  # (-inf: every top is after it, none before: no break; times are finite)
-        aft = [x >= t_break for x in vr]
-        new = [x for a, x in zip(aft, v) if a]
-        old = [x for a, x in zip(aft, v) if not a]
-        if new and any(x == x for x in new) and any(x == x for x in old):
+        new = [x for x, tt in zip(v, vr) if tt >= t_break and x == x]  # (the measured ones after it, and before)
+        old = [x for x, tt in zip(v, vr) if not tt >= t_break and x == x]
+        if new and old:
             moved = median_one(new) - median_one(old)
-            broke = abs(moved) > break_mm and sum(1 for x in new if x == x) >= min_tops
+            broke = abs(moved) > break_mm and len(new) >= min_tops
     if broke:
-        w = sorted(x for a, x in zip(aft, v) if a and x == x)
+        w = sorted(new)
     else:
         w = [x for x, tt in zip(v, vr) if tt >= since and x == x]  # the recent ones, once there are three
         w.sort()
