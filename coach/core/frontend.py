@@ -45,12 +45,12 @@ def _nz(mask: np.ndarray) -> np.ndarray:
 
 LIMIT_MM = 1.0e6  # heights beyond +-1 km are not measurements
 
-# Streaming feeds the layer a few samples at a time (~20 at 30 fps). For such a chunk, despike, smooth
-# and phases run on Python floats: the same selections and the same IEEE arithmetic in the same order
-# as their vectorised form, so the same numbers (tests/test_core_fastpaths.py checks it), for a
-# fraction of the fixed cost of some hundred NumPy calls on tiny arrays.
+# Streaming feeds the layer a few samples at a time (~20 at 30 fps). For such a chunk, despike, smooth,
+# the bridge of short gaps and phases run on Python floats: the same selections and the same IEEE
+# arithmetic in the same order as their vectorised form, so the same numbers (tests/test_core_fastpaths.py
+# checks it), for a fraction of the fixed cost of some hundred NumPy calls on tiny arrays.
 SMALL_CHUNK_PATH = True  # False: every chunk takes the vectorised stages (for the equality tests)
-SMALL_CHUNK = 160  # samples: up to this many, the scalar path (a fallback run brings 2 s: 60 samples at 30 fps, 120 at 60 Hz)
+SMALL_CHUNK = 160  # samples: up to this many, the scalar path (a 2 s fallback run: 60 samples at 30 fps, 120 at 60 Hz)
 
 
 def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
@@ -69,8 +69,8 @@ def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
 
 class FrontendOut:
     """Processed samples of one chunk (equal-length arrays ``t, c, s, filled``) and its phases.
-    (A small chunk without bridged samples: ``t, c, s`` lists of Python floats, ``filled`` None; the
-    engine writes them into its buffer as they are.)
+    (A small chunk: ``t, c, s`` lists of Python floats, ``filled`` a list of bools, or None where nothing was
+    bridged; the engine appends them to its buffer as they are.)
 
     ``c``: cleaned height (despiked, gaps bridged; NaN where unbridged), ``s``: ``c``
     lightly smoothed (detection only), ``filled``: bridged samples. Phases touched by
