@@ -53,7 +53,10 @@ TRIM_MIN = 32  # samples: the buffer drops what no undecided candidate needs onc
 
 
 class _Samples:
-    """The processed samples the stroke layer may still need (from global index ``base``)."""
+    """The processed samples the stroke layer may still need (from global index ``base``): times, cleaned and
+    smoothed heights, whether bridged. Arrays (batch: a chunk's own arrays), or lists of Python floats
+    (streaming: its chunks come as lists, appended and trimmed in place; the stroke layer's one-candidate
+    stages read lists, the vectorised ones make arrays of them)."""
 
     __slots__ = ("t", "c", "s", "filled")
 
@@ -61,7 +64,13 @@ class _Samples:
         self.t, self.c, self.s, self.filled = t, c, s, filled
 
     def __len__(self) -> int:
-        return self.t.size
+        return len(self.t)
+
+    def as_lists(self) -> "_Samples":
+        """The same samples as lists (new ones, which the engine may extend)."""
+        if isinstance(self.t, list):
+            return _Samples(list(self.t), list(self.c), list(self.s), list(self.filled))
+        return _Samples(self.t.tolist(), self.c.tolist(), self.s.tolist(), self.filled.tolist())
 
 
 class _Engine:
@@ -74,9 +83,7 @@ class _Engine:
         self._head_t: list[float] = []
         self._head_h: list[float] = []
         self.front: Frontend | None = None
-        self.buf: _Samples | None = None  # views of the backing arrays below, [lo, hi)
-        self._back: tuple | None = None  # (t, c, s, filled) arrays; samples appended in place past ``hi``
-        self._lo = self._hi = 0
+        self.buf: _Samples | None = None
         self.ph: Phases | None = None
         self.base = 0
         self.carry = StrokeCarry()
@@ -111,8 +118,11 @@ class _Engine:
         ph = self.ph
         strokes, need = process(self.buf, ph, self.base, self.p, self.carry, final)
         if need >= TRIM_MIN and not final:
-            self._lo += need
-            self._view()
+            b = self.buf
+            if isinstance(b.t, list):
+                del b.t[:need], b.c[:need], b.s[:need], b.filled[:need]
+            else:
+                self.buf = _Samples(b.t[need:], b.c[need:], b.s[need:], b.filled[need:])
             self.base += need
             # phases no undecided candidate can reach (each needs the two phases before it)
             st = ph.start
@@ -137,28 +147,26 @@ class _Engine:
     def _append(self, out: FrontendOut) -> None:
         """Add a chunk's samples to the buffer and its phases to the table (entry 0 updates the open one)."""
         k = len(out)
-        lo, hi = self._lo, self._hi
-        if hi == lo and not isinstance(out.t, list):  # (batch: the chunk's arrays themselves, no copy)
-            self._back, self._lo, self._hi = (out.t, out.c, out.s, out.filled), 0, k
-            self._view()
-        elif k or self._back is None:
-            back = self._back
-            if back is None or hi + k > back[0].size:  # a larger backing; earlier views keep the old one
-                m = hi - lo
-                cap = 2 * (m + k) + 64
-                new = (np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap, bool))
-                if m:
-                    for a, b in zip(new, back):
-                        a[:m] = b[lo:hi]
-                back, self._back, lo, hi = new, new, 0, m
-                self._lo = 0
-            bt, bc, bs, bf = back
-            bt[hi : hi + k] = out.t  # (written past every view handed out: those never change)
-            bc[hi : hi + k] = out.c
-            bs[hi : hi + k] = out.s
-            bf[hi : hi + k] = False if out.filled is None else out.filled
-            self._hi = hi + k
-            self._view()
+        buf = self.buf
+        if buf is None or not len(buf):
+            if isinstance(out.t, list):
+                buf = _Samples(out.t, out.c, out.s, [False] * k if out.filled is None else out.filled).as_lists()
+            else:  # (batch: the chunk's arrays themselves, no copy)
+                buf = _Samples(out.t, out.c, out.s, out.filled)
+            self.buf = buf
+        elif k:
+            if not isinstance(buf.t, list):  # (streaming after a large first chunk: lists from here on)
+                buf = self.buf = buf.as_lists()
+            if isinstance(out.t, list):
+                buf.t += out.t
+                buf.c += out.c
+                buf.s += out.s
+                buf.filled += [False] * k if out.filled is None else out.filled
+            else:
+                buf.t += out.t.tolist()
+                buf.c += out.c.tolist()
+                buf.s += out.s.tolist()
+                buf.filled += out.filled.tolist()
         ph = self.ph
         if ph is None:  # a small chunk's phases are lists: the table stays lists (streaming), else arrays (batch)
             if isinstance(out.ph_start, list):
@@ -189,12 +197,6 @@ class _Engine:
         if len(out.ph_start) > 1:
             self.ph = Phases(ph.k0, np.concatenate((ph.start, out.ph_start[1:])), np.concatenate((ph.state, out.ph_state[1:])),
                              np.concatenate((ph.extv, out.ph_extv[1:])), np.concatenate((ph.exti, out.ph_exti[1:])))
-
-    def _view(self) -> None:
-        """The buffer: views of the backing arrays' samples [lo, hi)."""
-        lo, hi = self._lo, self._hi
-        bt, bc, bs, bf = self._back
-        self.buf = _Samples(bt[lo:hi], bc[lo:hi], bs[lo:hi], bf[lo:hi])
 
     def result(self, t_first: float | None = None, t_last: float | None = None) -> SessionResult:
         """The session from the compressions decided so far (``t_first``/``t_last``: the signal's span)."""
@@ -283,8 +285,8 @@ def _from_min(rec) -> list:
     items = list(rec)
     if not items:
         return items
-    k = min(range(len(items)), key=lambda i: items[i][1])
-    return items[k:]
+    s = [v for _, v in items]
+    return items[s.index(min(s)) :]  # (the first lowest)
 
 
 class StreamingAnalyzer:
@@ -307,12 +309,12 @@ class StreamingAnalyzer:
         self._last_h = math.nan
         self._prev_h = math.nan
         self._dropped = 0
-        self._t_first = math.nan  # first accepted sample
         self._result: SessionResult | None = None
         self._phase = PHASE_IDLE
         # scheduler (decides when to run the kernel; never what it decides)
         o = self.options
         self._detect_mm = o.detect_mm
+        self._rise_mm = 0.8 * o.detect_mm  # a rise this far above the recent minimum may be a candidate's upstroke
         self._recent: deque = deque(maxlen=16)  # (t, smoothed) of the last samples
         self._recent_lo = math.inf  # a lower bound of their least smoothed value: the least appended since computed
         self._rise: list = []  # (t, smoothed) from the candidate's lowest sample on
@@ -389,8 +391,6 @@ class StreamingAnalyzer:
         if self._result is not None:
             raise RuntimeError("result() was called: this analyzer is finished; start a new one")
         h = float(height_mm)
-        if prev_t == _NEG_INF:
-            self._t_first = t
         h1, h2 = self._last_h, self._prev_h
         self._last_t = t
         self._prev_h, self._last_h = h1, h
@@ -430,11 +430,11 @@ class StreamingAnalyzer:
                 self._release_due_s = self._release_time() + self._release_wait_s
             if prev_t >= self._release_due_s or prev_t >= self._up_deadline_s or self._rise_max_mm - s1 > self._detect_mm:
                 return self._feed(False)  # decidable (or the next downstroke has begun)
-        elif len(rec) > 1 and s1 - self._recent_lo > 0.8 * self._detect_mm:
+        elif s1 - self._recent_lo > self._rise_mm:  # (never with one sample: the bound is then s1 itself)
             # (the window's minimum b is >= the bound, so s1 - b > ... fails wherever this does: b computed less often)
             b = self._recent_lo = min([v for _, v in rec])
             # a rise after a dip that reached compression depth below the rest: a candidate upstroke
-            if s1 - b > 0.8 * self._detect_mm and not (b > self._e.baseline_mm - self._min_depth_mm):
+            if s1 - b > self._rise_mm and not (b > self._e.baseline_mm - self._min_depth_mm):
                 B = self._e.baseline_mm
                 self._armed = True
                 self._bottom_mm, self._baseline_mm = b, B
@@ -458,8 +458,6 @@ class StreamingAnalyzer:
         t, h = t[keep], h[keep]
         if t.size == 0:
             return []
-        if self._last_t == -math.inf:
-            self._t_first = float(t[0])
         self._t.extend(t.tolist())
         self._h.extend(h.tolist())
         self._prev_h = float(h[-2]) if h.size > 1 else self._last_h
@@ -494,7 +492,10 @@ class StreamingAnalyzer:
         """
         if self._result is not None:
             return self._result
-        return self._e.result(t_first=self._t_first, t_last=self._last_t if self._t_first == self._t_first else math.nan)
+        t_first = self._e.t_first  # (the first sample the engine was fed; else the first one waiting for it)
+        if t_first != t_first and self._t:
+            t_first = self._t[0]
+        return self._e.result(t_first=t_first, t_last=self._last_t if t_first == t_first else math.nan)
 
     # ------------------------------------------------------------ live view
     @property

@@ -45,12 +45,12 @@ def _nz(mask: np.ndarray) -> np.ndarray:
 
 LIMIT_MM = 1.0e6  # heights beyond +-1 km are not measurements
 
-# Streaming feeds the layer a few samples at a time (~20 at 30 fps). For such a chunk, despike, smooth
-# and phases run on Python floats: the same selections and the same IEEE arithmetic in the same order
-# as their vectorised form, so the same numbers (tests/test_core_fastpaths.py checks it), for a
-# fraction of the fixed cost of some hundred NumPy calls on tiny arrays.
+# Streaming feeds the layer a few samples at a time (~20 at 30 fps). For such a chunk, despike, smooth,
+# the bridge of short gaps and phases run on Python floats: the same selections and the same IEEE
+# arithmetic in the same order as their vectorised form, so the same numbers (tests/test_core_fastpaths.py
+# checks it), for a fraction of the fixed cost of some hundred NumPy calls on tiny arrays.
 SMALL_CHUNK_PATH = True  # False: every chunk takes the vectorised stages (for the equality tests)
-SMALL_CHUNK = 48  # samples: up to this many, the scalar path
+SMALL_CHUNK = 160  # samples: up to this many, the scalar path (a 2 s fallback run: 60 samples at 30 fps, 120 at 60 Hz)
 
 
 def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
@@ -69,8 +69,8 @@ def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
 
 class FrontendOut:
     """Processed samples of one chunk (equal-length arrays ``t, c, s, filled``) and its phases.
-    (A small chunk without bridged samples: ``t, c, s`` lists of Python floats, ``filled`` None; the
-    engine writes them into its buffer as they are.)
+    (A small chunk: ``t, c, s`` lists of Python floats, ``filled`` a list of bools, or None where nothing was
+    bridged; the engine appends them to its buffer as they are.)
 
     ``c``: cleaned height (despiked, gaps bridged; NaN where unbridged), ``s``: ``c``
     lightly smoothed (detection only), ``filled``: bridged samples. Phases touched by
@@ -120,14 +120,15 @@ class Frontend:
         self._ds_t: list = []  # raw samples waiting for their right neighbour (Python floats)
         self._ds_h: list = []
         # bridge
-        self._br_run = _EMPTY  # samples (from a NaN run on) waiting to be resolved
-        self._br_run_d = _EMPTY
-        self._br_run_hn = _EMPTY
+        self._br_run: list = []  # samples (from a NaN run on) waiting to be resolved (times, despiked, successors)
+        self._br_run_d: list = []
+        self._br_run_hn: list = []
         self._br_ctx_t = _EMPTY  # already-output samples kept as context (slopes, previous cycle)
         self._br_ctx_d = _EMPTY  # (despiked, NaN where missing: slopes and validity)
         self._br_ctx_out = _EMPTY  # (as output, gaps bridged: the previous cycle for long gaps)
         self._br_tail_t: list = []  # context still to append (small chunks without gaps: kept as lists until needed)
         self._br_tail_d: list = []
+        self._br_tail_out: list = []
         self._br_hist = int(np.ceil(3.5 / p.dt_s)) + 4
         # smooth
         self._sm_ctx = np.nan
@@ -189,7 +190,9 @@ class Frontend:
     def _despike_small(self, t: list, h: list, final: bool):
         """process's height limit and _despike's rule on Python floats, sample by sample (the same
         selections and operations; the samples carried to the next chunk are kept limited, as there).
-        Returns lists: (times, despiked heights, each one's raw successor)."""
+        Returns lists: (times, despiked heights, each one's raw successor, and what _smooth_small makes of
+        the despiked heights where nothing is bridged: the same operations, in the same pass; its left
+        neighbour context is left to the caller, which uses them only then)."""
         t_all = self._ds_t + t
         h_all = self._ds_h + [x if abs(x) <= LIMIT_MM else math.nan for x in h]
         n = len(t_all)
@@ -198,8 +201,19 @@ class Frontend:
         te = [self._ds_ctx_t] + t_all + [math.nan]
         S = self.p.options.spike_mm
         vmax = self.p.options.spike_speed_mm_s
-        d = []
+        # Within half of spike_mm of both neighbours, a sample is no spike: the line between them passes within
+        # that of it (times increase: both front doors drop or refuse others; heights are limited, so the line's
+        # rounding is far below a micrometre), and both neighbours are measured. Such a sample, more than half of
+        # them, skips the test (the same decision); its raw successor is its smoothing's right neighbour.
+        H = 0.5 * S if S >= 1e-3 else 0.0
+        d, sm = [], []
+        prev = self._sm_ctx  # the smoothing's left neighbour: the cleaned sample before
         for left, x, right, tl, tx, tr in zip(he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out samples)
+            if abs(x - left) <= H and abs(right - x) <= H:
+                d.append(x)
+                sm.append(0.25 * (prev if prev == prev else x) + 0.5 * x + 0.25 * right)
+                prev = x
+                continue
             dlr = right - left
             den = tr - tl
             mid = left + dlr * ((tx - tl) / den if den else fdiv(tx - tl, den))
@@ -210,23 +224,33 @@ class Frontend:
             if left != left:
                 jr = abs(x - right)
                 spike = spike or (jr > S and jr > vmax * (tr - tx))
-            d.append(math.nan if spike else x)
+            if spike:
+                x = math.nan
+            d.append(x)
+            lft = prev if prev == prev else x  # (_smooth_small's arithmetic)
+            sm.append(0.25 * lft + 0.5 * x + 0.25 * (right if abs(right - x) <= S + abs(x - lft) else x))
+            prev = x
         if n_out:
             self._ds_ctx = he[n_out]
             self._ds_ctx_t = te[n_out]
         self._ds_t, self._ds_h = t_all[n_out:], h_all[n_out:]
-        return t_all[:n_out], d, he[2 : n_out + 2]
+        return t_all[:n_out], d, he[2 : n_out + 2], sm
 
-    def _keep_context(self, t: list, d: list) -> None:
-        """_bridge's context after a small chunk with nothing to bridge (``d`` as output): appended lazily, as
-        lists; the arrays are the last ``_br_hist`` samples of everything appended once _context has run."""
+    def _keep_context(self, t: list, d: list, out: list | None = None) -> None:
+        """_bridge's context after a small chunk (``d`` despiked, ``out`` as output: bridged; None: the same as ``d``):
+        appended lazily, as lists; the arrays are the last ``_br_hist`` samples of everything appended once _context
+        has run."""
         self._br_tail_t += t
         self._br_tail_d += d
-        if len(self._br_tail_t) >= self._br_hist:  # (the arrays hold nothing the context still needs)
-            h = self._br_hist
-            self._br_ctx_t, self._br_ctx_d = np.array(self._br_tail_t[-h:]), np.array(self._br_tail_d[-h:])
-            self._br_ctx_out = self._br_ctx_d.copy()
-            self._br_tail_t, self._br_tail_d = [], []
+        self._br_tail_out += d if out is None else out
+        h = self._br_hist
+        # once the lists hold ``_br_hist`` samples, the arrays hold nothing the context still needs; the lists are
+        # trimmed once they hold twice that (so no arrays are made while there is nothing to bridge)
+        if len(self._br_tail_t) >= h:
+            if self._br_ctx_t.size:
+                self._br_ctx_t = self._br_ctx_d = self._br_ctx_out = _EMPTY
+            if len(self._br_tail_t) >= 2 * h:
+                del self._br_tail_t[:-h], self._br_tail_d[:-h], self._br_tail_out[:-h]
 
     def _context(self) -> None:
         """Append the lazily kept context (see _keep_context): the same arrays as appending chunk by chunk."""
@@ -235,13 +259,87 @@ class Frontend:
             keep = max(self._br_ctx_t.size + len(tt) - self._br_hist, 0)
             self._br_ctx_t = np.concatenate((self._br_ctx_t, tt))[keep:]
             self._br_ctx_d = np.concatenate((self._br_ctx_d, dd))[keep:]
-            self._br_ctx_out = np.concatenate((self._br_ctx_out, dd))[keep:]
-            self._br_tail_t, self._br_tail_d = [], []
+            self._br_ctx_out = np.concatenate((self._br_ctx_out, self._br_tail_out))[keep:]
+            self._br_tail_t, self._br_tail_d, self._br_tail_out = [], [], []
+
+    def _context_last(self, k: int) -> tuple[list, list]:
+        """The last ``k`` (fewer at the start) context samples: times and despiked heights, as lists."""
+        tt, dd = self._br_tail_t, self._br_tail_d
+        if len(tt) >= k:
+            return tt[-k:], dd[-k:]
+        m = k - len(tt)
+        return self._br_ctx_t[-m:].tolist() + tt, self._br_ctx_d[-m:].tolist() + dd
+
+    def _bridge_small(self, t: list, d: list, hn: list, final: bool):
+        """_bridge on Python floats for a small chunk whose gaps need at most the cubic Hermite fill (the same
+        selections, and _hermite's IEEE operations in the same order, sample by sample); None (nothing changed)
+        where a gap needs the previous cycle (_fill's vectorised form) or nothing is left to output.
+        Why: a dropout in a streamed chunk otherwise sends the whole sample layer through NumPy calls on a few
+        dozen numbers. The Hermite fill reads at most the two samples before a gap, so the window's context is
+        the last two context samples (its indices shifted, the same tests)."""
+        o = self.p.options
+        wt, wd = self._context_last(2)
+        k = len(wt)
+        wt += self._br_run
+        wt += t
+        wd += self._br_run_d
+        wd += d
+        n = len(wd)
+        runs = []  # (first NaN, one past the last) of each NaN run after the context
+        i = k
+        while i < n:
+            if wd[i] != wd[i]:
+                s0 = i
+                i += 1
+                while i < n and wd[i] != wd[i]:
+                    i += 1
+                runs.append((s0, i))
+            i += 1
+        n_out = n
+        max_gap = o.max_gap_s
+        if runs and runs[-1][1] >= n:  # only the last run can be open: wait while it could still be bridged
+            a = runs[-1][0] - 1
+            if a >= 0 and wd[a] == wd[a] and not final and wt[n - 1] - wt[a] <= max_gap:
+                n_out = runs[-1][0]
+        fills = []
+        for s0, e0 in runs:
+            a = s0 - 1
+            if not (a >= 0 and wd[a] == wd[a]) or e0 >= n or s0 >= n_out:
+                continue
+            span = wt[e0] - wt[a]
+            if span <= max_gap:
+                if span > o.hermite_max_s:
+                    return None
+                fills.append((s0, e0))
+        if n_out == k:
+            return None
+        out = wd[:]
+        filled = [False] * n
+        for s0, e0 in fills:
+            a, b = s0 - 1, e0
+            ta, tb, va, vb = wt[a], wt[b], wd[a], wd[b]
+            quad = a >= 1 and wd[a - 1] == wd[a - 1]
+            if quad:  # Newton form through (t0, v0), (ta, va), (tb, vb), as _hermite
+                t0, v0 = wt[a - 1], wd[a - 1]
+                d1 = (va - v0) / (ta - t0)
+                d2 = ((vb - va) / (tb - ta) - d1) / (tb - t0)
+            for g in range(s0, e0):
+                tg = wt[g]
+                if quad:
+                    out[g] = v0 + d1 * (tg - t0) + d2 * (tg - t0) * (tg - ta)
+                else:
+                    out[g] = va + (vb - va) * (tg - ta) / (tb - ta)
+                filled[g] = True
+        whn = self._br_run_hn + hn
+        self._br_run, self._br_run_d, self._br_run_hn = wt[n_out:], wd[n_out:], whn[n_out - k :]
+        t2, c = wt[k:n_out], out[k:n_out]
+        self._keep_context(t2, wd[k:n_out], c)
+        return t2, c, filled[k:n_out], whn[: n_out - k]
 
     def _bridge(self, t: np.ndarray, d: np.ndarray, hn: np.ndarray, final: bool):
         self._context()
         ctx_n = self._br_ctx_t.size
-        if not self._br_run.size and d.size and not np.isnan(d).any():  # nothing to bridge: only keep the context
+        if not self._br_run and d.size and not np.isnan(d).any():  # nothing to bridge: only keep the context
             keep = max(ctx_n + d.size - self._br_hist, 0)
             self._br_ctx_t = np.concatenate((self._br_ctx_t, t))[keep:]
             self._br_ctx_d = np.concatenate((self._br_ctx_d, d))[keep:]
@@ -262,8 +360,8 @@ class Frontend:
             n_out = self._fill(wt, wd, valid, out, filled, ctx_n, final)
         keep = max(n_out - self._br_hist, 0)
         self._br_ctx_t, self._br_ctx_d, self._br_ctx_out = wt[keep:n_out], wd[keep:n_out], out[keep:n_out]
-        self._br_run, self._br_run_d = wt[n_out:], wd[n_out:]
-        self._br_run_hn = whn[n_out - ctx_n :]
+        self._br_run, self._br_run_d = wt[n_out:].tolist(), wd[n_out:].tolist()
+        self._br_run_hn = whn[n_out - ctx_n :].tolist()
         return wt[ctx_n:n_out], out[ctx_n:n_out], filled[ctx_n:n_out], whn[: n_out - ctx_n]
 
     def _fill(self, wt, wd, valid, out, filled, ctx_n, final) -> int:
@@ -384,8 +482,9 @@ class Frontend:
         self._sm_ctx = float(c[-1])
         return 0.25 * left + 0.5 * c + 0.25 * right
 
-    def _smooth_small(self, cl: list, fl: list | None, hl: list) -> list:
-        """_smooth on Python floats, sample by sample (the same operations; ``fl`` None: nothing bridged)."""
+    def _smooth_small(self, cl: list, fl: list, hl: list) -> list:
+        """_smooth on Python floats, sample by sample (the same operations). (A chunk with nothing bridged is
+        smoothed by _despike_small, in the same pass.)"""
         n = len(cl)
         S = self.p.options.spike_mm
         left = self._sm_ctx
@@ -394,7 +493,7 @@ class Frontend:
             x = cl[i]
             lft = left if left == left else x
             r = hl[i] if abs(hl[i] - x) <= S + abs(x - lft) else x
-            if fl is not None and fl[i]:  # a bridged sample's right neighbour: the next bridged or measured value
+            if fl[i]:  # a bridged sample's right neighbour: the next bridged or measured value
                 nxt = cl[i + 1] if i + 1 < n else math.nan
                 r = x if nxt != nxt else nxt
             out.append(0.25 * lft + 0.5 * x + 0.25 * r)
@@ -476,13 +575,12 @@ class Frontend:
         hi, lo = math.inf, -math.inf  # bounds: hi >= max of the current window, lo <= its min
         for i in range(n):
             # the event (x > min + T) - (x < max - T) matters only where it is the other state: while UP,
-            # only x < max - T can change it (and then only if not also x > min + T); while DOWN, the reverse
+            # only x < max - T can change it (and then only if not also x > min + T); while DOWN, the reverse.
+            # (Only the current state's bound is kept: a change of state computes the other from the window.)
             x = sl[i]
-            if x > hi:
-                hi = x
-            if x < lo:
-                lo = x
             if state > 0:
+                if x > hi:
+                    hi = x
                 if x < hi - T:
                     win = full[i : i + w]
                     hi = max(win)
@@ -490,38 +588,41 @@ class Frontend:
                         trans.append(i)
                         states.append(-1)
                         state = -1
-            elif x > lo + T:
-                win = full[i : i + w]
-                lo = min(win)
-                if x > lo + T and not x < (hi := max(win)) - T:
-                    trans.append(i)
-                    states.append(1)
-                    state = 1
-        starts = [0] + trans
-        ends = trans + [n]
-        ext, exti = [], []
-        for a, b, st in zip(starts, ends, states):
+            else:
+                if x < lo:
+                    lo = x
+                if x > lo + T:
+                    win = full[i : i + w]
+                    lo = min(win)
+                    if x > lo + T and not x < (hi := max(win)) - T:
+                        trans.append(i)
+                        states.append(1)
+                        state = 1
+        # each phase's extreme (global indices): the segments [0, trans[0]), [trans[0], trans[1]), ... [.., n)
+        g = self._g
+        ext, exti_g, start_g = [], [], [self._ph_start]
+        a = 0
+        for b, st in zip(trans + [n], states):
             if b <= a:  # the open phase ended before this chunk's first sample
                 ext.append(math.nan)
-                exti.append(a)
-                continue
-            seg = sl[a:b]
-            v = max(seg) if st > 0 else min(seg)
-            ext.append(v)
-            exti.append(a + seg.index(v))
+                exti_g.append(g + a)
+            else:
+                seg = sl[a:b]
+                v = max(seg) if st > 0 else min(seg)
+                ext.append(v)
+                exti_g.append(g + a + seg.index(v))
+            if b < n:
+                start_g.append(g + b)
+            a = b
         # entry 0 continues the open phase: keep its extreme unless the chunk beats it (ties: the earlier)
-        v0, i0 = ext[0], exti[0]
+        v0, i0 = ext[0], exti_g[0]
         cv = self._extv
         if cv == cv and not (v0 > cv if state0 > 0 else v0 < cv):
             v0, i0 = cv, self._exti
-        else:
-            i0 = self._g + i0 if v0 == v0 else self._exti
+        elif v0 != v0:
+            i0 = self._exti
         ext[0] = v0
-        g = self._g
-        exti_g = [g + x for x in exti]
         exti_g[0] = i0
-        start_g = [g + x for x in starts]
-        start_g[0] = self._ph_start
         ph0 = self._ph
         self._win = full[-(w - 1) :]
         self._ph = ph0 + len(trans)
@@ -536,16 +637,23 @@ class Frontend:
         """Feed raw samples (arrays, or lists of Python floats); returns the samples now fully processed.
         Phases come as arrays, or as lists from a small chunk (the engine's table takes either)."""
         if 0 < len(self._ds_t) + len(t) <= SMALL_CHUNK and SMALL_CHUNK_PATH:
-            t1, d, hn = self._despike_small(t if isinstance(t, list) else t.tolist(),
-                                            h if isinstance(h, list) else h.tolist(), final)
+            t1, d, hn, sl = self._despike_small(t if isinstance(t, list) else t.tolist(),
+                                                h if isinstance(h, list) else h.tolist(), final)
             z = sum(d)  # (NaN when a sample is missing; heights are limited, so no inf)
-            if d and z == z and not self._br_run.size:
-                # nothing to bridge (as _bridge: it only keeps the context), no bridged samples to smooth
+            if d and z == z and not self._br_run:
+                # nothing to bridge (as _bridge: it only keeps the context), no bridged samples to smooth: ``sl``
                 self._keep_context(t1, d)
-                sl = self._smooth_small(d, None, hn)
+                self._sm_ctx = d[-1]  # (as _smooth_small leaves it)
                 ph0, start, state, extv, exti = self._phases(sl)
                 self._g += len(sl)
                 return FrontendOut(t1, d, sl, None, ph0, start, state, extv, exti)
+            br = self._bridge_small(t1, d, hn, final) if (d or self._br_run) else None
+            if br is not None:  # (a dropout: short gaps, on Python floats too)
+                t2, c, f, hn2 = br
+                sl = self._smooth_small(c, f, hn2)
+                ph0, start, state, extv, exti = self._phases(sl)
+                self._g += len(sl)
+                return FrontendOut(t2, c, sl, f, ph0, start, state, extv, exti)
             t1, d, hn = np.array(t1), np.array(d), np.array(hn)
         else:
             t, h = np.asarray(t, float), np.asarray(h, float)

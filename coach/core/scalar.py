@@ -10,8 +10,8 @@ them; ``np.minimum``/``np.maximum``/``np.fmin`` become the same comparisons; div
 inf/NaN for a zero divisor. So the numbers are the same, bit for bit (tests/test_core_fastpaths.py
 runs streaming sessions both ways and compares the repr of everything).
 
-Lists hold Python floats; ``t``, ``c``, ``s`` are the buffer's arrays (time s, cleaned and smoothed
-height mm).
+Lists hold Python floats; ``t``, ``c``, ``s`` are the buffer's samples (time s, cleaned and smoothed height mm):
+streaming's lists of Python floats (arrays work too, converted where a window is read).
 """
 from __future__ import annotations
 
@@ -64,13 +64,14 @@ def _window(t, c, i: int, tc: float, K: int, scale: float):
     """Column i-K..i+K of a (window x candidates) gather as Python floats: time offsets from ``tc`` divided by
     ``scale`` ((x - tc) / scale, as _fits divides the gathered offsets) and heights (NaN: missing or outside the
     buffer); the same numbers _gather puts in that column. Times pad with the edge value."""
-    n = t.size
+    n = len(t)
     lo, hi = i - K, i + K + 1
-    if lo >= 0 and hi <= n:
-        return [(x - tc) / scale for x in t[lo:hi].tolist()], c[lo:hi].tolist()
     a, b = max(lo, 0), min(hi, n)
-    ts = t[a:b].tolist()
-    ys = c[a:b].tolist()
+    ts, ys = t[a:b], c[a:b]
+    if not isinstance(ts, list):
+        ts, ys = ts.tolist(), ys.tolist()
+    if a == lo and b == hi:
+        return [(x - tc) / scale for x in ts], ys
     u = [(x - tc) / scale for x in ts]
     if a > lo:
         u = [(ts[0] - tc) / scale] * (a - lo) + u
@@ -81,7 +82,7 @@ def _window(t, c, i: int, tc: float, K: int, scale: float):
     return u, ys
 
 
-def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None):
+def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None, lead: bool = False):
     """strokes._wquad for one column of Python floats, with the weights of u = u0 - center: triangle weights
     max(1 - |u|, 0), or with ``edge`` box weights (1.0 where -edge <= u <= edge, else 0.0); 0 where y is NaN,
     which counts as 0. Computed row by row (no weight lists first): the same products (a weight of 1.0 multiplies
@@ -91,9 +92,14 @@ def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None)
     A row of zero weight adds a signed zero to every sum, which leaves a sum unchanged unless it is -0.0;
     and a sum that is not -0.0 never becomes -0.0 again (x + y == -0.0 needs both -0.0). After a row of
     positive weight only t0..t2 can still be -0.0 (u is never -0.0), so once they are nonzero, rows of
-    zero weight are skipped: the same sums."""
+    zero weight are skipped: the same sums. Rows of zero weight before the first row of positive weight are
+    skipped too: they leave each sum a signed zero, and adding the first positive row's products to a signed
+    zero gives those products themselves where they are nonzero or +0.0 (s0, s2, s4 are never -0.0); where one
+    of the others is a zero (a height or an offset exactly 0), the column is summed again with every leading
+    row (``lead``)."""
     npos = 0
     skip = started = False
+    skipped = lead  # (lead: no leading row is skipped)
     s0 = s1 = s2 = s3 = s4 = t0 = t1 = t2 = 0.0
     for uu, yy in zip(u0, y):
         uu -= center
@@ -104,11 +110,13 @@ def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None)
                 ww = 1.0 if -edge <= uu <= edge else 0.0
             if ww > 0.0:
                 npos += 1
-            elif skip:
+            elif skip or not (started or lead):
+                skipped = True
                 continue
             else:
                 ww = 0.0
-        elif skip:
+        elif skip or not (started or lead):
+            skipped = True
             continue
         else:
             ww = yy = 0.0
@@ -136,8 +144,12 @@ def wquad_one(u0: list, y: list, center: float = 0.0, edge: float | None = None)
             t0 = ww * yy
             t1 = t0 * uu
             t2 = t1 * uu
+            if skipped and not lead and not (s1 != 0.0 and s3 != 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0):
+                return wquad_one(u0, y, center, edge, True)  # (the skipped rows' signed zeros may matter)
         if not skip and ww > 0.0 and t0 != 0.0 and t1 != 0.0 and t2 != 0.0:
             skip = True
+    if not started and not lead:  # (no row of positive weight: the sums of the zero rows, as they were)
+        return wquad_one(u0, y, center, edge, True)
     return _solve(s0, s1, s2, s3, s4, t0, t1, t2, npos)
 
 
@@ -166,12 +178,12 @@ def bottom_one(t, c, i: int, t_i: float, hw: float, p: Params):
     center, _ = vertex_one(*wquad_one(u0, y, 0.0), -lim, lim, 1.0)  # (u0 - 0.0 == u0)
     du1, vb = vertex_one(*wquad_one(u0, y, center), -lim - center, lim - center, 1.0)
     center = center + du1
-    return t_i + center * hw, (c.item(i) if vb != vb else vb)
+    return t_i + center * hw, (float(c[i]) if vb != vb else vb)
 
 
 def top_one(t, c, tc: float, p: Params) -> float:
     """One rest-top column of _fits on Python floats (the same operations): its level."""
-    i = min(int(t.searchsorted(tc)), t.size - 1)
+    i = min(bisect.bisect_left(t, tc), len(t) - 1)  # (t.searchsorted(tc))
     tw = p.top_fit_s
     tau, y = _window(t, c, i, tc, p.fit_k, 1.0)  # ((x - tc) / 1.0 == x - tc)
     u0 = [x / tw for x in tau]
@@ -197,7 +209,11 @@ def top_one(t, c, tc: float, p: Params) -> float:
 
 def quantile_list(row: list, e: int, K: int, q: float) -> float:
     """The nearest-rank q-quantile of row[max(0, e-K):e] (Python floats, NaN ignored; NaN when none)."""
-    w = sorted([x for x in row[max(e - K, 0) : e] if x == x])
+    w = row[max(e - K, 0) : e]
+    z = sum(w)
+    if z != z:  # (a NaN among them; the values are finite otherwise)
+        w = [x for x in w if x == x]
+    w.sort()
     cnt = len(w)
     return w[min(max(round(q * (cnt - 1)), 0), K - 1)] if cnt else math.nan
 
@@ -212,9 +228,12 @@ def median_one(x: list) -> float:
 def break_time_one(t: list, break_s: float) -> float:
     """strokes._break_times for one candidate: the first rest top (times ``t``, in order) after the last gap of more
     than ``break_s`` between two; -inf: none."""
-    for i in range(len(t) - 1, 0, -1):  # (the last such gap: searched from the end)
-        if t[i] - t[i - 1] > break_s:
-            return t[i]
+    if t:
+        b = t[-1]
+        for a in t[-2::-1]:  # (the last such gap: searched from the end)
+            if b - a > break_s:
+                return b
+            b = a
     return -math.inf
 
 
@@ -247,23 +266,23 @@ def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: 
     added in sorted position order from 0.0 (x + 0.0 == x), as the column reduce adds its rows; so the same
     float. Why: for one candidate these few Python float operations replace ~25 NumPy calls."""
     lo = max(e - K, 0)
-    v = vals[lo:e]
-    v = v.tolist() if isinstance(v, np.ndarray) else list(v)  # (lists hold Python floats)
+    v, vr = vals[lo:e], vt[lo:e]
+    if not isinstance(v, list):  # (lists hold Python floats)
+        v = v.tolist() if isinstance(v, np.ndarray) else list(v)
+    if not isinstance(vr, list):
+        vr = vr.tolist() if isinstance(vr, np.ndarray) else list(vr)
     since = t_now - window_s
-    vr = vt[lo:e]
-    vr = vr.tolist() if isinstance(vr, np.ndarray) else list(vr)
     if lo_t > -math.inf:
         v = [x if tt >= lo_t else math.nan for x, tt in zip(v, vr)]  # (nothing from before a jump of the rest)
     broke = False
     if t_break > -math.inf:  # (-inf: every top is after it, none before: no break; times are finite)
-        aft = [x >= t_break for x in vr]
-        new = [x for a, x in zip(aft, v) if a]
-        old = [x for a, x in zip(aft, v) if not a]
-        if new and any(x == x for x in new) and any(x == x for x in old):
+        new = [x for x, tt in zip(v, vr) if tt >= t_break and x == x]  # (the measured ones after it, and before)
+        old = [x for x, tt in zip(v, vr) if not tt >= t_break and x == x]
+        if new and old:
             moved = median_one(new) - median_one(old)
-            broke = abs(moved) > break_mm and sum(1 for x in new if x == x) >= min_tops
+            broke = abs(moved) > break_mm and len(new) >= min_tops
     if broke:
-        w = sorted(x for a, x in zip(aft, v) if a and x == x)
+        w = sorted(new)
     else:
         w = [x for x, tt in zip(v, vr) if tt >= since and x == x]  # the recent ones, once there are three
         w.sort()
@@ -280,19 +299,19 @@ def baseline_one(vals, vt, e: int, t_now: float, K: int, window_s: float, trim: 
     return acc / max(cnt - 2 * trim, 1)
 
 
-def first_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
-    """_first_at_or_above for one row."""
+def first_at_or_above_one(s: list, lo: int, hi: int, level: float) -> int:
+    """_first_at_or_above for one row (``s``: a list)."""
     l0 = max(lo, 0)
-    for i, x in enumerate(s[l0 : hi + 1].tolist()):
+    for i, x in enumerate(s[l0 : hi + 1]):
         if x >= level:
             return l0 + i
     return hi
 
 
-def last_at_or_above_one(s, lo: int, hi: int, level: float) -> int:
-    """_last_at_or_above for one row."""
+def last_at_or_above_one(s: list, lo: int, hi: int, level: float) -> int:
+    """_last_at_or_above for one row (``s``: a list)."""
     l0 = max(lo, 0)
-    seg = s[l0 : hi + 1].tolist()
+    seg = s[l0 : hi + 1]
     for i in range(len(seg) - 1, -1, -1):
         if seg[i] >= level:
             return l0 + i

@@ -115,6 +115,13 @@ class Strokes:
         return 1 if self.one is not None else self.t_bottom.size
 
     @classmethod
+    def of_one(cls, fields: tuple) -> "Strokes":
+        """One compression's fields as Python floats, in FIELDS order (``Strokes(one=fields)`` without keywords)."""
+        st = cls.__new__(cls)
+        st.one = fields
+        return st
+
+    @classmethod
     def empty(cls) -> "Strokes":
         z = np.zeros(0)
         return cls(**{k: z for k in cls.FIELDS})
@@ -293,9 +300,10 @@ def _fits(t, tp, cp, c, ib, t_ib, hw, tcen, p: Params):
     """
     m, k = ib.size, tcen.size
     if m + k <= 2 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same operations on Python floats, see bottom_one, top_one)
-        bts = [bottom_one(t, c, int(i), float(ti), float(h), p) for i, ti, h in zip(ib, t_ib, hw)]
+        tl, cl = t.tolist(), c.tolist()
+        bts = [bottom_one(tl, cl, int(i), float(ti), float(h), p) for i, ti, h in zip(ib, t_ib, hw)]
         return (np.array([b[0] for b in bts]), np.array([b[1] for b in bts]),
-                np.array([top_one(t, c, float(x), p) for x in tcen]))
+                np.array([top_one(tl, cl, float(x), p) for x in tcen]))
     ic = np.minimum(t.searchsorted(tcen), t.size - 1)
     tau, y, valid = _gather(tp, cp, np.concatenate((ib, ic)), np.concatenate((t_ib, tcen)), p.fit_k)
     tw = p.top_fit_s
@@ -522,15 +530,17 @@ def _count(sorted_idx: np.ndarray, lo, hi):
     return sorted_idx.searchsorted(hi, side="left") - sorted_idx.searchsorted(lo, side="left")
 
 
-def _gap_free(c: np.ndarray, lo: int, hi: int) -> bool:
+def _gap_free(c: list, lo: int, hi: int) -> bool:
     """No NaN in c[lo:hi] (bounds clipped to the buffer): ``_count(nan_i, lo, hi) == 0`` for one row, without
     the buffer's NaN index. (The sum of a window is NaN only with a NaN in it: cleaned heights are finite or NaN.)"""
-    z = sum(c[max(lo, 0) : max(hi, 0)].tolist())
+    z = sum(c[max(lo, 0) : max(hi, 0)])
     return z == z
 
 
-def _need_from(t: np.ndarray, j: int, p: Params) -> int:
+def _need_from(t, j: int, p: Params) -> int:
     """First local index streaming must keep for candidates from local index j on."""
+    if isinstance(t, list):
+        return bisect.bisect_left(t, t[j] - p.back_s)
     return int(t.searchsorted(t[j] - p.back_s, side="left"))
 
 
@@ -601,8 +611,17 @@ def process(buf, phases: Phases, base: int, p: Params, carry: StrokeCarry, final
     every undecided candidate). Returns the accepted compressions and the local
     index from which the buffer is still needed. Updates ``carry``.
     """
+    carry.pending = None
+    if len(buf.t) < 3:
+        return Strokes.empty(), 0
+    run = _Run(buf, phases, base, p)
+    if not _candidates(run, carry):
+        return Strokes.empty(), _need_from(run.t, run.n - 1, p)
+    if run.n_cand == 1 and ONE_CANDIDATE_PATH:
+        run.as_lists()  # (the one-candidate stages read the buffer as lists, on Python floats: no NumPy error state)
+        return _process_one(run, carry, final)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _process(buf, phases, base, p, carry, final)
+        return _process(run, carry, final)
 
 
 class _Run:
@@ -612,46 +631,52 @@ class _Run:
     are local to the buffer (global index - ``base``); heights in mm, times in s.
     """
 
+    # What the stages fill in (class attributes until set: a run sets only what its stages compute).
+    # set by _candidates (``_i``: local sample index, may be < 0 before the buffer; ``_ic``: clipped to it)
+    cand_phase = None  # each candidate's UP phase (index into ph)
+    up_i = None  # first sample of that UP phase
+    bottom_i = bottom_ic = None  # the DOWN phase's lowest smoothed sample
+    bottom_sample_t_s = None  # ... its time
+    bottom_smoothed_mm = None  # ... its smoothed height
+    top_before_smoothed_mm = None  # the previous UP phase's highest smoothed height
+    top_before_i = top_before_ic = None  # ... its sample
+    measurable = None  # bottom in the buffer, a top before it, the upstroke not too long
+    fit_half_width_s = None  # the bottom fit's half-width (narrowed on fast strokes)
+    prev_bottom_i = None  # the previous candidate's lowest sample (the carry's for the first)
+    n_cand = 0
+    t_padded = clean_padded = smooth_padded = None  # views that read past either end
+    # set by _measure
+    bottom_t_s = bottom_mm = None  # each candidate's fitted bottom
+    prev_bottom_t_s = prev_bottom_mm = None  # ... and the previous candidate's
+    nan_i = None  # samples with no cleaned height
+    # set by _releases (_releases_one: up_end only)
+    good_top = None  # set by _baselines: the top before each candidate is a rest top that feeds the baseline
+    rest_offset_mm = rest_break_t = rest_since_t = None  # ... and the rest's jumps (_rest_jumps)
+    release = None  # the upstrokes' running maxima and crossings (_Release), for the centres
+    up_end = None  # each candidate's last upstroke sample
+
     def __init__(self, buf, ph: Phases, base: int, p: Params) -> None:
         self.p, self.o, self.ph, self.base = p, p.options, ph, base
         # the buffer: times (s), cleaned and smoothed heights (mm), whether a sample was bridged
         self.t, self.c, self.s, self.filled = buf.t, buf.c, buf.s, buf.filled
-        self.n = buf.t.size
-        # set by _candidates (``_i``: local sample index, may be < 0 before the buffer; ``_ic``: clipped to it)
-        self.cand_phase = None  # each candidate's UP phase (index into ph)
-        self.up_i = None  # first sample of that UP phase
-        self.bottom_i = self.bottom_ic = None  # the DOWN phase's lowest smoothed sample
-        self.bottom_sample_t_s = None  # ... its time
-        self.bottom_smoothed_mm = None  # ... its smoothed height
-        self.top_before_smoothed_mm = None  # the previous UP phase's highest smoothed height
-        self.top_before_i = self.top_before_ic = None  # ... its sample
-        self.measurable = None  # bottom in the buffer, a top before it, the upstroke not too long
-        self.fit_half_width_s = None  # the bottom fit's half-width (narrowed on fast strokes)
-        self.prev_bottom_i = None  # the previous candidate's lowest sample (the carry's for the first)
-        self.n_cand = 0
-        self.t_padded = self.clean_padded = self.smooth_padded = None  # views that read past either end
-        # set by _measure
-        self.bottom_t_s = self.bottom_mm = None  # each candidate's fitted bottom
-        self.prev_bottom_t_s = self.prev_bottom_mm = None  # ... and the previous candidate's
-        self.nan_i = None  # samples with no cleaned height
-        # set by _releases (_releases_one: up_end only)
-        self.good_top = None  # set by _baselines: the top before each candidate is a rest top that feeds the baseline
-        self.rest_offset_mm = self.rest_break_t = self.rest_since_t = None  # ... and the rest's jumps (_rest_jumps)
-        self.release = None  # the upstrokes' running maxima and crossings (_Release), for the centres
-        self.up_end = None  # each candidate's last upstroke sample
+        self.n = len(buf.t)
+
+    def as_arrays(self) -> None:
+        """The buffer as arrays, for the vectorised stages (streaming's buffer is lists)."""
+        if isinstance(self.t, list):
+            self.t, self.c, self.s = np.array(self.t), np.array(self.c), np.array(self.s)
+            self.filled = np.array(self.filled, bool)
+
+    def as_lists(self) -> None:
+        """The buffer as lists of Python numbers, for the one-candidate stages (batch's buffer is arrays)."""
+        if not isinstance(self.t, list):
+            self.t, self.c, self.s, self.filled = self.t.tolist(), self.c.tolist(), self.s.tolist(), self.filled.tolist()
 
 
-def _process(buf, ph, base, p, carry, final):
-    """The stroke layer's stages: candidates -> rest-top times -> bottom and top fits -> rest tops ->
+def _process(run: _Run, carry: StrokeCarry, final: bool):
+    """The stroke layer's stages after _candidates (process): rest-top times -> bottom and top fits -> rest tops ->
     baselines -> releases -> start and acceptance -> carry. Each stage fills in ``_Run``."""
-    carry.pending = None
-    if buf.t.size < 3:
-        return Strokes.empty(), 0
-    run = _Run(buf, ph, base, p)
-    if not _candidates(run, carry):
-        return Strokes.empty(), _need_from(run.t, run.n - 1, p)
-    if run.n_cand == 1 and ONE_CANDIDATE_PATH:
-        return _process_one(run, carry, final)
+    p = run.p
     k, tcen, jq = _rest_top_times(run, carry)
     qv = _measure(run, carry, k, tcen, jq)
     B, good, rest_top, amp = _baselines(run, carry, qv)
@@ -670,7 +695,7 @@ def _process(buf, ph, base, p, carry, final):
 def _candidates(run: _Run, carry: StrokeCarry) -> bool:
     """Upstroke events (UP phases >= 2) not decided yet; for each, its bottom (the DOWN phase's minimum)
     and the top before (the previous UP phase's maximum), smoothed. False: none."""
-    ph, base, t, n, o = run.ph, run.base, run.t, run.n, run.o
+    ph, base, n, o = run.ph, run.base, run.n, run.o
     P = len(ph.start)
     if P <= 16 and ONE_CANDIDATE_PATH:  # (streaming's few phases: the same test on Python ints)
         lo = max(carry.last_up, base)  # (st > last_up and st - base >= 1)
@@ -679,6 +704,8 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
         if len(j) == 1:  # (the one-candidate stages read the buffer directly: no padded views)
             _candidate_one(run, carry, j[0])
             return True
+        if not j:
+            return False
         j = np.array(j, np.int64)
         ph = run.ph = ph.as_arrays()
     else:
@@ -688,6 +715,8 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
         j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
     if j.size == 0:
         return False
+    run.as_arrays()
+    t = run.t
     run.t_padded, run.clean_padded, run.smooth_padded = _Padded(t, None), _Padded(run.c, np.nan), _Padded(run.s, np.nan)
     run.cand_phase, run.n_cand = j, j.size
     u = run.up_i = ph.start[j] - base
@@ -945,19 +974,19 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
     ph, base, t, s, n, o, p = run.ph, run.base, run.t, run.s, run.n, run.o, run.p
     j, u, b = int(run.cand_phase[0]), int(run.up_i[0]), float(run.bottom_smoothed_mm[0])
     dn_next = int(ph.start[j + 1]) - base if j + 1 < len(ph.start) else n
-    e = min(dn_next, int(t.searchsorted(t[u] + o.max_up_s, side="left")))
+    e = min(dn_next, bisect.bisect_left(t, t[u] + o.max_up_s))
     up_end = min(dn_next, n) - 1
     run.up_end = [up_end]  # (the centre's upstroke search, _accept_one)
     wait = p.release_wait_s
-    f_min = int(t.searchsorted(run.bottom_sample_t_s[0] + o.fit_window_s + p.vertex_s, side="left"))
+    f_min = bisect.bisect_left(t, run.bottom_sample_t_s[0] + o.fit_window_s + p.vertex_s)
     f0 = max(u, f_min)
     hi = min(max(e, f_min), n)
     last = min(hi, n - 1)
     # samples u-1 .. last+1 (a crossing is between tau - 1 >= u - 1 and tau; u >= 1); the upstroke u..last:
     # its times (one more, the edge value past the end) and the running max of its values
     off = u - 1
-    ts = t[off : last + 2].tolist()
-    ss = s[off : last + 2].tolist()
+    ts = t[off : last + 2]
+    ss = s[off : last + 2]
     tl = ts[1:]
     if len(tl) < last - u + 2:
         tl.append(tl[-1])
@@ -989,7 +1018,7 @@ def _releases_one(run: _Run, carry: StrokeCarry, B: float, final: bool):
             f_dec = n - 1
             level, Mv, tr = at(n - 1)
         else:  # what the streaming scheduler needs to know about the first undecided candidate
-            carry.pending = (float(t[u]), b, B)
+            carry.pending = (t[u], b, B)
     return f_dec, tr, Mv, 1 if (final or f_dec < n) else 0
 
 
@@ -997,6 +1026,7 @@ def _accept(run: _Run, n_dec: int, B, f, t_r, M) -> Strokes:
     """The decided candidates' start (onset crossing) and depth, and which of them are compressions."""
     t, s, n, o, p, sp = run.t, run.s, run.n, run.o, run.p, run.smooth_padded
     if n_dec == 1 and ONE_CANDIDATE_PATH:  # (streaming's usual case: the same arithmetic on Python floats, see _accept_one)
+        run.as_lists()
         return _accept_one(run, float(B[0]), int(f[0]), float(t_r[0]), float(M[0]))
     d = slice(0, n_dec)
     Bd, q, bss, ps = B[d], M[d], run.bottom_smoothed_mm[d], run.top_before_smoothed_mm[d]
@@ -1104,18 +1134,18 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
     ref_s = fmin(ps, Bd) if kn else ref0
     Ls = ref_s - START_FRACTION * (ref_s - bss)
     lbd = int(run.bottom_ic[0])
-    lo_s = int(t.searchsorted(run.bottom_sample_t_s[0] - o.max_down_s, side="left"))
+    lo_s = bisect.bisect_left(t, run.bottom_sample_t_s[0] - o.max_down_s)
     js = last_at_or_above_one(s, lo_s, lbd, Ls)
     pb = ps  # where the hands were before the stroke (_accept)
     if js < 0:  # the hand sank slowly below the top before: start from the highest point in reach
-        win = [x for x in s[max(lo_s, 0) : lbd + 1].tolist() if x == x]
+        win = [x for x in s[max(lo_s, 0) : lbd + 1] if x == x]
         loc = max(win) if win else -math.inf
         pb = fmin(ps, loc)
         ref_s = fmin(ref_s, loc)
         Ls = ref_s - START_FRACTION * (ref_s - bss)
         js = last_at_or_above_one(s, lo_s, lbd, Ls)
     jsc = min(max(js, 0), n - 2)
-    t_s = cross_one((t.item(jsc), t.item(jsc + 1)), (s.item(jsc), s.item(jsc + 1)), 0, Ls)
+    t_s = cross_one(t, s, jsc, Ls)
     bvd, tbd = float(run.bottom_mm[0]), float(run.bottom_t_s[0])
     base_mm = Bd if kn else ref0
     depth = base_mm - bvd
@@ -1130,21 +1160,20 @@ def _accept_one(run: _Run, Bd: float, f: int, trd: float, q: float) -> Strokes:
           and not (kn and pb > Bd + off and q > Bd + off and not run.good_top[0])  # hands-off on both sides (_accept)
           and (kn or depth >= o.bootstrap_depth_frac * p.profile.depth_mm.min)  # the first must be unmistakable
           and tbd - t_s <= o.max_down_s and trd - t_s <= o.max_stroke_s and trd > tbd and t_s < tbd
-          and _gap_free(run.c, jsc, min(int(t.searchsorted(trd, side="left")), jr) + 1))  # no gap up to the release
+          and _gap_free(run.c, jsc, min(bisect.bisect_left(t, trd), jr) + 1))  # no gap up to the release
     if not ok:
         return Strokes.empty()
-    gap = int(np.count_nonzero(run.filled[jsc : jr + 1])) * p.dt_s
+    gap = run.filled[jsc : jr + 1].count(True) * p.dt_s
     L = 0.5 * (base_mm + bvd)  # the centre (_centres, the same operations)
     jd = last_at_or_above_one(s, jsc, lbd, L)
     u = int(run.up_i[0])
     ju = max(first_at_or_above_one(s, u, min(jr, int(run.up_end[0])), L), u)
     t_mid = tbd
-    if jd >= 0 and s.item(ju) >= L:
-        a1, a2 = min(max(jd, 0), n - 2), min(max(ju - 1, 0), n - 2)
-        td = cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, L)
-        tu = cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, L)
+    if jd >= 0 and s[ju] >= L:
+        td = cross_one(t, s, min(max(jd, 0), n - 2), L)
+        tu = cross_one(t, s, min(max(ju - 1, 0), n - 2), L)
         t_mid = 0.5 * (td + tu)
-    return Strokes(one=(t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t.item(jr), q, t_mid))
+    return Strokes.of_one((t_s, tbd, trd, depth, max(Bd - q, 0.0) if kn else 0.0, bvd, base_mm, gap, t[jr], q, t_mid))
 
 
 # ---------------------------------------------------------------- one candidate
@@ -1208,8 +1237,8 @@ def _rest_top_one(run: _Run, carry: StrokeCarry):
     tau_u = min(max(first_at_or_above_one(s, uprev, lpc, Lq), uprev), lpc)
     jq = last_at_or_above_one(s, lpc, run.bottom_ic[0], Lq)
     a1, a2 = tau_u - 1, min(max(jq, 0), n - 2)
-    t1 = cross_one((t.item(a1), t.item(a1 + 1)), (s.item(a1), s.item(a1 + 1)), 0, Lq)
-    t2 = cross_one((t.item(a2), t.item(a2 + 1)), (s.item(a2), s.item(a2 + 1)), 0, Lq)
+    t1 = cross_one(t, s, a1, Lq)
+    t2 = cross_one(t, s, a2, Lq)
     return 0.5 * (t1 + t2), jq
 
 
