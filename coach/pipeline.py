@@ -316,7 +316,6 @@ class Pipeline:
         self._tops_rest = False  # the rest now measured from was taken at recoil tops (later tops are watched)
         self._last_pose: Pose | None = None
         self.relocations = 0
-        self._shape_bias_mm = 0.0  # the stroke shape's bias of the core's depths, found at the end (finish)
         self._delays: list[tuple[float, float]] = []  # (release, delay) of each compression given out live
         self._matcher = OffsetMatcher()
         self.hand_tag_frames = 0
@@ -984,7 +983,7 @@ class Pipeline:
                     self._tag_z0 -= self._tag_at_peaks_mm(rest, fin)
                 self._combine_tag(self._held)
 
-    def _depth_uncertainty(self, session: SessionResult, drift: float, dt_s: float) -> float:
+    def _depth_uncertainty(self, session: SessionResult, drift: float, dt_s: float, shape_bias_mm: float) -> float:
         """The stated uncertainty (mm): the mode's and the geometry's scale spread at this session's depth, and
         the drift of the markerless trace's level that this session's tracking shows (its per-frame noise times
         the square root of the longest chain of re-references its tracker's level carried: a clean session has a
@@ -995,7 +994,7 @@ class Pipeline:
         depth = float(np.mean(depths)) if depths else o.unknown_depth_mm
         # the core's share grows below 30 fps (dt_s: the session's median frame interval), and with a stroke shape that
         # biases its fits (a trapezoid held for a session; the floor covers the simulated families on average)
-        floor = core_floor_mm(dt_s) + abs(self._shape_bias_mm)
+        floor = core_floor_mm(dt_s) + abs(shape_bias_mm)
         if self.mode == MODE_HAND:
             return depth_uncertainty_mm(o.hand_size_rel_sd, depth, o.hand_point.coverage, floor, level_sd_mm=drift)
         hp = o.hand_point
@@ -1073,7 +1072,8 @@ class Pipeline:
                             f"(first: {self._first_failure})")
         tp = self._located[0] if self._located else None
         drift, re_refs = self._level_drift(dt)
-        self._shape_bias_mm = self._stroke_shape_bias_mm()
+        # how far this trainee's stroke shape biases the core's depths, over the trace the core was given
+        shape_bias = session_shape_bias_mm([r.t_s for r in self.records], [r.height_mm for r in self.records])
         # with the rest hold's rest, a set whose tops came back lower with strokes as long reads too deep by that
         # much if the hands were put back otherwise, and right if the trainee leans: say it, do not guess
         drop = (unresolved_rest_drop_mm(session.compressions, rest_measured_s=self._rest_measured_s)
@@ -1084,25 +1084,16 @@ class Pipeline:
         above = max((max(r.above_mm, 0.0) for r in self._tops_rests), default=0.0)
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
-                              depth_uncertainty_mm=stated_uncertainty_mm(self._depth_uncertainty(session, drift, dt),
-                                                                         drop, lean, self._settled_mm),
+                              depth_uncertainty_mm=stated_uncertainty_mm(
+                                  self._depth_uncertainty(session, drift, dt, shape_bias), drop, lean, self._settled_mm),
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
                               rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
                               tops_raised_mm=raised, tops_above_mm=above, tops_settled_mm=self._settled_mm,
-                              rest_at_tops=self._rest_at_tops, stroke_shape_bias_mm=self._shape_bias_mm,
+                              rest_at_tops=self._rest_at_tops, stroke_shape_bias_mm=shape_bias,
                               core_rest_height_mm=self.core_rest_height_mm,
                               rest_moves=[(self.records[i].t_s, mm) for i, mm in sorted(self._rest_moves.items())],
                               feedback_delays_s=list(self._delays))
-
-    def _stroke_shape_bias_mm(self) -> float:
-        """This trainee's stroke shape's bias of the core's depths, over the trace the core was given (0.0 where it
-        cannot tell: too few compressions, or frames whose times do not increase)."""
-        t = [r.t_s for r in self.records]
-        try:
-            return session_shape_bias_mm(t, [r.height_mm for r in self.records]) if len(t) > 1 else 0.0
-        except ValueError:
-            return 0.0
 
     def _tops_lean_mm(self, session: SessionResult, r: _TopsRest) -> float:
         """The lean a rest taken at the recoil tops at ``r.t_s`` (the start, or after a pause) may hold. Later tops

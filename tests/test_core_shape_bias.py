@@ -50,3 +50,12 @@ def test_the_default_shape_shows_no_bias_under_noise():
 def test_too_few_compressions_say_nothing():
     sim = simulate(SimOptions(seed=1, duration_s=8.0, compressions_per_set=8, **dict(SHAPES)["trapezoid dwell 0, corners 20 ms"]))
     assert session_shape_bias_mm(sim.t_s, sim.height_mm) == 0.0
+
+
+def test_repeated_or_missing_stamps_are_dropped_as_streaming_drops_them():
+    """A live trace may repeat a stamp; the figure is then that of the trace without it (measured +1.81 both)."""
+    sim = simulate(SimOptions(seed=0, fps=30.0, **dict(SHAPES)["trapezoid dwell 100, corners 40 ms"], **CLEAN))
+    t, h = sim.t_s, sim.height_mm
+    t2, h2 = np.insert(t, [100, 200], [t[99], np.nan]), np.insert(h, [100, 200], [h[99], 0.0])
+    b = session_shape_bias_mm(t, h)
+    assert b > 1.0 and session_shape_bias_mm(t2, h2) == b

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .analyzer import analyze_strokes
 from .options import NOMINAL_SAMPLES, CoreOptions, nominal_dt, resolve
 from .scalar import top_one
 
@@ -120,12 +121,17 @@ def pooled_points(t: np.ndarray, y: np.ndarray, k) -> tuple[list, list, float, f
 
 def session_shape_bias_mm(t_s, height_mm, gate: float = GATE) -> float:
     """How far this session's stroke shape biases its depths (mm; + reads deep, 0 when the pools show none or the
-    session has under ``MIN_STROKES`` compressions): the pooled bottoms' level minus the pooled tops', over every
-    compression of the trace (the kernel's own, ``analyze_strokes``)."""
-    from .analyzer import analyze_strokes
-
+    session has under ``MIN_STROKES`` compressions): the pooled bottoms' level plus the pooled (negated) tops', over
+    every compression of the trace (the kernel's own, ``analyze_strokes``). Samples whose time is not finite or does
+    not increase are dropped, as ``StreamingAnalyzer.push`` drops them (a live trace may repeat a stamp)."""
     t = np.asarray(t_s, dtype=np.float64)
     y = np.asarray(height_mm, dtype=np.float64)
+    if t.size < 2:
+        return 0.0
+    fin = np.isfinite(t)
+    latest = np.maximum.accumulate(np.where(fin, t, -np.inf))  # the latest time kept up to each sample
+    keep = fin & np.concatenate(([True], t[1:] > latest[:-1]))
+    t, y = t[keep], y[keep]
     k = analyze_strokes(t, y)
     if len(k) < MIN_STROKES:
         return 0.0
