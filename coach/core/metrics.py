@@ -147,7 +147,7 @@ def _assign_one(strokes, carry: SessionCarry, profile: Profile, pause_min_s: flo
     """assign for one new compression, the same arithmetic on Python floats."""
     one = strokes.one
     if one is not None:  # (the fields as Python floats: the same numbers)
-        ts, tb, tr, tm = one[0], one[1], one[2], one[10]
+        ts, tb, tr, _, _, _, _, _, _, _, tm = one  # (Strokes.FIELDS order)
     else:
         ts, tb, tr, tm = (float(strokes.t_start[0]), float(strokes.t_bottom[0]), float(strokes.t_release[0]),
                           float(strokes.t_mid[0]))
@@ -174,9 +174,10 @@ def to_compressions(strokes, sa: SessionArrays, profile: Profile) -> list[Compre
         one = strokes.one
         if one is not None and isinstance(sa.rate, list):  # (Python floats all the way: no NumPy)
             rate = sa.rate[0]
-            fl = _flag_tuple_one(one[3], rate, one[4], profile)
-            return [Compression(sa.index[0], sa.set_index[0], one[0], one[1], one[2], one[3], rate, sa.duty[0], one[4],
-                                fl, gap_s=one[7], t_mid_s=one[10])]
+            t_start, t_bottom, t_release, depth, residual, _, _, gap_s, _, _, t_mid = one  # (Strokes.FIELDS order)
+            fl = _flag_tuple_one(depth, rate, residual, profile)
+            return [Compression(sa.index[0], sa.set_index[0], t_start, t_bottom, t_release, depth, rate, sa.duty[0],
+                                residual, fl, gap_s=gap_s, t_mid_s=t_mid)]
         flags = [_flag_tuple_one(float(strokes.depth[0]), float(sa.rate[0]), float(strokes.residual[0]), profile)]
     else:
         flags = _flag_tuples(strokes.depth, sa.rate, strokes.residual, profile)
