@@ -67,6 +67,18 @@ def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
     return r
 
 
+def _nanmax(xs: list) -> float:
+    """max of the values that are not NaN (np.fmax's reduction); NaN when none is."""
+    v = [x for x in xs if x == x]
+    return max(v) if v else math.nan
+
+
+def _nanmin(xs: list) -> float:
+    """min of the values that are not NaN (np.fmin's reduction); NaN when none is."""
+    v = [x for x in xs if x == x]
+    return min(v) if v else math.nan
+
+
 class FrontendOut:
     """Processed samples of one chunk (equal-length arrays ``t, c, s, filled``) and its phases.
     (A small chunk: ``t, c, s`` lists of Python floats, ``filled`` a list of bools, or None where nothing was
@@ -503,15 +515,14 @@ class Frontend:
 
     def _phases(self, s):
         """Schmitt phases of the chunk: (ordinal of the open phase, starts, states, extremes). ``s``: an array, or a
-        small chunk's list of Python floats (lists come back then, unless a NaN needs the vectorised form)."""
+        small chunk's list of Python floats (lists come back then)."""
         n = len(s)
         w = self.p.w
         T = self.p.options.detect_mm
         if n <= SMALL_CHUNK and SMALL_CHUNK_PATH:
             full = self._win + (s if isinstance(s, list) else s.tolist())
-            z = sum(full)  # NaN when any sample is (or on inf - inf): then the vectorised form, which ignores NaN
-            if z == z:
-                return self._phases_small(full, n, w, T)
+            z = sum(full)  # NaN when any sample is (or on inf - inf): then max and min that ignore NaN, as np.fmax
+            return self._phases_small(full, n, w, T, z == z)
         s = np.asarray(s, float)
         full = np.concatenate((self._win, s)) if w > 1 else s
         ev = (s > sliding_max(full, w, np.fmin) + T).view(np.int8) - (s < sliding_max(full, w, np.fmax) - T).view(np.int8)
@@ -564,11 +575,14 @@ class Frontend:
         self._exti = int(exti_g[-1])
         return ph0, start_g, states, ext, exti_g
 
-    def _phases_small(self, full: list, n: int, w: int, T: float):
-        """_phases on Python floats for a chunk without NaN (``full``: the window context, then the chunk).
+    def _phases_small(self, full: list, n: int, w: int, T: float, clean: bool = True):
+        """_phases on Python floats for a small chunk (``full``: the window context, then the chunk; ``clean``:
+        no NaN in it, else max and min ignore NaN as np.fmax and np.fmin do: a dropout's fallback runs stay here).
         Returns lists. The window's max (min) is computed only where the sample falls (rises) more than ``T``
         below (above) a bound of it: the running max (min) since it was last computed is never below (above)
-        the window's, so elsewhere the event cannot fire; where it may, the same comparisons as _phases."""
+        the window's, so elsewhere the event cannot fire; where it may, the same comparisons as _phases.
+        (A NaN sample compares False: no event, as there.)"""
+        mx, mn = (max, min) if clean else (_nanmax, _nanmin)
         sl = full[w - 1 :]
         state = state0 = self._state
         trans, states = [], [state0]
@@ -583,8 +597,8 @@ class Frontend:
                     hi = x
                 if x < hi - T:
                     win = full[i : i + w]
-                    hi = max(win)
-                    if x < hi - T and not x > (lo := min(win)) + T:
+                    hi = mx(win)
+                    if x < hi - T and not x > (lo := mn(win)) + T:
                         trans.append(i)
                         states.append(-1)
                         state = -1
@@ -593,8 +607,8 @@ class Frontend:
                     lo = x
                 if x > lo + T:
                     win = full[i : i + w]
-                    lo = min(win)
-                    if x > lo + T and not x < (hi := max(win)) - T:
+                    lo = mn(win)
+                    if x > lo + T and not x < (hi := mx(win)) - T:
                         trans.append(i)
                         states.append(1)
                         state = 1
@@ -608,9 +622,9 @@ class Frontend:
                 exti_g.append(g + a)
             else:
                 seg = sl[a:b]
-                v = max(seg) if st > 0 else min(seg)
+                v = mx(seg) if st > 0 else mn(seg)
                 ext.append(v)
-                exti_g.append(g + a + seg.index(v))
+                exti_g.append(g + a + seg.index(v) if v == v else g + a)  # (NaN: every sample missing)
             if b < n:
                 start_g.append(g + b)
             a = b
