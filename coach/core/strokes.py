@@ -31,7 +31,9 @@ arithmetic does not depend on how many candidates a run holds. A streaming run
 usually holds one candidate: it takes the stages on Python floats (see "one
 candidate" below: the same selections and the same arithmetic in the same
 order, so the same numbers), where a NumPy call on a one-element array would
-cost more than the dozen float operations it stands for.
+cost more than the dozen float operations it stands for. The rare streaming
+run with two or three candidates (after a gap, or a late run) takes them one
+after another there (_process_each).
 """
 from __future__ import annotations
 
@@ -615,13 +617,44 @@ def process(buf, phases: Phases, base: int, p: Params, carry: StrokeCarry, final
     if len(buf.t) < 3:
         return Strokes.empty(), 0
     run = _Run(buf, phases, base, p)
+    if len(phases.start) <= 16 and ONE_CANDIDATE_PATH:  # (streaming's few phases)
+        return _process_each(run, carry, _undecided(phases, base, carry), final)
     if not _candidates(run, carry):
         return Strokes.empty(), _need_from(run.t, run.n - 1, p)
     if run.n_cand == 1 and ONE_CANDIDATE_PATH:
-        run.as_lists()  # (the one-candidate stages read the buffer as lists, on Python floats: no NumPy error state)
+        run.as_lists()
         return _process_one(run, carry, final)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _process(run, carry, final)
+
+
+def _undecided(ph: "Phases", base: int, carry: StrokeCarry) -> list:
+    """_candidates' test on Python ints: the phases of the upstroke events not decided yet (UP phases >= 2)."""
+    lo = max(carry.last_up, base)  # (st > last_up and st - base >= 1)
+    st, sg = (ph.start, ph.state) if isinstance(ph.start, list) else (ph.start.tolist(), ph.state.tolist())
+    return [i for i in range(2, len(st)) if sg[i] > 0 and st[i] > lo]
+
+
+def _process_each(run: "_Run", carry: StrokeCarry, js: list, final: bool):
+    """The candidates at phases ``js`` one after another on the one-candidate stages, until one is undecided.
+    Why the same numbers as _process on all of them: each decided candidate leaves the carry as a run that
+    ended after it would, and the next one reads only the carry and the samples (the kernel is chunk-invariant);
+    a streaming run with two candidates (after a gap, a late run) so stays off NumPy."""
+    p = run.p
+    if not js:
+        return Strokes.empty(), _need_from(run.t, run.n - 1, p)
+    run.as_lists()  # (the one-candidate stages read the buffer as lists, on Python floats: no NumPy error state)
+    parts = []
+    for i, j in enumerate(js):
+        one = _Run(run, run.ph, run.base, p) if i else run  # (after the first, a fresh run on the same lists)
+        _candidate_one(one, carry, j)
+        last_up = carry.last_up
+        out, need = _process_one(one, carry, final)
+        if len(out):
+            parts.append(out)
+        if carry.last_up == last_up:  # undecided: so are the ones after it
+            break
+    return Strokes.concat(parts), need
 
 
 class _Run:
@@ -696,23 +729,9 @@ def _candidates(run: _Run, carry: StrokeCarry) -> bool:
     """Upstroke events (UP phases >= 2) not decided yet; for each, its bottom (the DOWN phase's minimum)
     and the top before (the previous UP phase's maximum), smoothed. False: none."""
     ph, base, n, o = run.ph, run.base, run.n, run.o
-    P = len(ph.start)
-    if P <= 16 and ONE_CANDIDATE_PATH:  # (streaming's few phases: the same test on Python ints)
-        lo = max(carry.last_up, base)  # (st > last_up and st - base >= 1)
-        st, sg = (ph.start, ph.state) if isinstance(ph.start, list) else (ph.start.tolist(), ph.state.tolist())
-        j = [i for i in range(2, P) if sg[i] > 0 and st[i] > lo]
-        if len(j) == 1:  # (the one-candidate stages read the buffer directly: no padded views)
-            _candidate_one(run, carry, j[0])
-            return True
-        if not j:
-            return False
-        j = np.array(j, np.int64)
-        ph = run.ph = ph.as_arrays()
-    else:
-        ph = run.ph = ph.as_arrays()
-        jj = np.arange(2, P)
-        st = ph.start[2:]
-        j = jj[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
+    ph = run.ph = ph.as_arrays()
+    st = ph.start[2:]
+    j = np.arange(2, len(ph.start))[(ph.state[2:] > 0) & (st > carry.last_up) & (st - base >= 1)]
     if j.size == 0:
         return False
     run.as_arrays()
