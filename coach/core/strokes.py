@@ -644,17 +644,16 @@ def _process_each(run: "_Run", carry: StrokeCarry, js: list, final: bool):
     if not js:
         return Strokes.empty(), _need_from(run.t, run.n - 1, p)
     run.as_lists()  # (the one-candidate stages read the buffer as lists, on Python floats: no NumPy error state)
-    parts = []
+    out = None
     for i, j in enumerate(js):
         one = _Run(run, run.ph, run.base, p) if i else run  # (after the first, a fresh run on the same lists)
         _candidate_one(one, carry, j)
         last_up = carry.last_up
-        out, need = _process_one(one, carry, final)
-        if len(out):
-            parts.append(out)
+        st, need = _process_one(one, carry, final)
+        out = st if out is None else Strokes.concat([out, st])
         if carry.last_up == last_up:  # undecided: so are the ones after it
             break
-    return Strokes.concat(parts), need
+    return out, need
 
 
 class _Run:
