@@ -219,28 +219,31 @@ class Frontend:
         # them, skips the test (the same decision); its raw successor is its smoothing's right neighbour.
         H = 0.5 * S if S >= 1e-3 else 0.0
         d, sm = [], []
+        d_add, sm_add = d.append, sm.append
+        nH = -H  # (abs(a) <= H as -H <= a <= H: no builtin call on the common path)
         prev = self._sm_ctx  # the smoothing's left neighbour: the cleaned sample before
         for left, x, right, tl, tx, tr in zip(he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out samples)
-            if abs(x - left) <= H and abs(right - x) <= H:
-                d.append(x)
-                sm.append(0.25 * (prev if prev == prev else x) + 0.5 * x + 0.25 * right)
+            if nH <= x - left <= H and nH <= right - x <= H:
+                d_add(x)
+                sm_add(0.25 * (prev if prev == prev else x) + 0.5 * x + 0.25 * right)
                 prev = x
                 continue
-            dlr = right - left
-            den = tr - tl
-            mid = left + dlr * ((tx - tl) / den if den else fdiv(tx - tl, den))
-            spike = abs(x - mid) > S + 0.1 * abs(dlr)
-            if right != right:  # a dropout next to it: a jump faster than any chest moves
-                jl = abs(x - left)
-                spike = spike or (jl > S and jl > vmax * (tx - tl))
-            if left != left:
-                jr = abs(x - right)
-                spike = spike or (jr > S and jr > vmax * (tr - tx))
-            if spike:
-                x = math.nan
-            d.append(x)
+            if x == x:  # (a missing sample is no spike: every test below compares NaN, False)
+                dlr = right - left
+                den = tr - tl
+                mid = left + dlr * ((tx - tl) / den if den else fdiv(tx - tl, den))
+                spike = abs(x - mid) > S + 0.1 * abs(dlr)
+                if right != right:  # a dropout next to it: a jump faster than any chest moves
+                    jl = abs(x - left)
+                    spike = spike or (jl > S and jl > vmax * (tx - tl))
+                if left != left:
+                    jr = abs(x - right)
+                    spike = spike or (jr > S and jr > vmax * (tr - tx))
+                if spike:
+                    x = math.nan
+            d_add(x)
             lft = prev if prev == prev else x  # (_smooth_small's arithmetic)
-            sm.append(0.25 * lft + 0.5 * x + 0.25 * (right if abs(right - x) <= S + abs(x - lft) else x))
+            sm_add(0.25 * lft + 0.5 * x + 0.25 * (right if abs(right - x) <= S + abs(x - lft) else x))
             prev = x
         if n_out:
             self._ds_ctx = he[n_out]
