@@ -556,10 +556,21 @@ class ReturnWatcher:
 
     def above_rest_mm(self, top_mm: float) -> float:
         """How far a top at ``top_mm`` stands above what the core measures from, if that shows a lean (``shows_lean``;
-        else -inf). Measured from the lower of the rest and the core's baseline: tops a little under the rest are no
-        lean to it, and the baseline may stand among them (rendered, 1.3-1.7 mm under it)."""
+        else -inf)."""
+        rise = self.rise_mm(top_mm)
+        return rise if self.opt.shows_lean(rise) else -math.inf
+
+    def rise_mm(self, top_mm: float) -> float:
+        """How far a top (or a rest) at ``top_mm`` stands above what the core measures from, either sign. Measured from
+        the lower of the rest and the core's baseline: tops a little under the rest are no lean to it, and the
+        baseline may stand among them (rendered, 1.3-1.7 mm under it)."""
         ref = min(self.level, self._core_base) if self._core_base == self._core_base else self.level
-        return top_mm - ref if self.opt.shows_lean(top_mm - ref) else -math.inf
+        return top_mm - ref
+
+    def within_lean(self, rise_mm: float) -> bool:
+        """Whether a level ``rise_mm`` off the rest (either sign) is where the same hands could be, leaning or not:
+        closer than ``raise_max_mm`` (other hands put back move it 24-48 mm: a stack on or off)."""
+        return abs(rise_mm) < self.opt.raise_max_mm
 
     def _moved(self, mm: float):
         """The rest moves by ``mm``: the level later tops (and a return's heights) are compared with moves with it."""

@@ -159,6 +159,8 @@ class PipelineResult:
     tops_raised_mm: float = 0.0  # ... of that, what later tops showed and the rest was raised by
     tops_above_mm: float = 0.0  # ... or what one later top that raised nothing came back above it (a full recoil
     # among leaning strokes, or hands lifted once: ReturnWatcher.top_above_mm; 0: none that far)
+    tops_unchecked: bool = False  # ... or nothing compared such a rest with the same hands' full recoil (no rest hold
+    # before its set, no later top rising, and the hands around it others or none): the lean held is returns.raise_max_mm
     tops_settled_mm: float = 0.0  # a rest taken at recoil tops that the set's later tops never came back up to, and
     # that was lowered to them (calibration.rest.ReturnOptions.settle_tops): the compressions before read up to that
     # much deep; inside the stated uncertainty
@@ -678,13 +680,23 @@ class Pipeline:
             self._offset_mm += float(after - before)  # (the heights read on at the level they had)
         self._tops_fix = (samples, pose, pressed)
 
-    def _tops_rest_of(self, tops: RecoilTops) -> _TopsRest:
+    def _tops_rest_of(self, tops: RecoilTops, checked: bool = False) -> _TopsRest:
         """A rest taken at these tops; one of them 5-10 mm above it already shows a lean (``RecoilTops.above_mm``; held
         out, seed 17: a stack leaning on all ten strokes before the pause, then one hand, whose one full recoil after
         it was among the tops the rest was taken from: -8.6 mm against +-5.3)."""
         assert self._returns is not None
         a = tops.above_mm
-        return _TopsRest(tops.t_start_s, above_mm=a if self._returns.opt.shows_lean(a) else -math.inf)
+        return _TopsRest(tops.t_start_s, above_mm=a if self._returns.opt.shows_lean(a) else -math.inf, checked=checked)
+
+    def _return_rise_mm(self, rest: RestEstimate | RecoilTops | None) -> float:
+        """How far hands back from a pause stand above the rest the set before was read from (mm, either sign; NaN:
+        nothing to compare): the highest of their recoil tops after the first, or their still hold, read through the
+        surface the set before was measured through."""
+        if self._returns is None:
+            return math.nan
+        if isinstance(rest, RecoilTops):
+            return max(self._returns.rise_mm(v) for v in rest.levels[1:]) if len(rest.levels) > 1 else math.nan
+        return self._returns.rise_mm(rest.value) if isinstance(rest, RestEstimate) else math.nan
 
     def _note_tops_above(self) -> None:
         """Fold the highest followed top above the rest (``ReturnWatcher.top_above_mm``) into the rest taken at tops
@@ -760,11 +772,14 @@ class Pipeline:
         turned or moved with them). At recoil tops a seen tag decides whether the hands are others: it measures
         where it is, while the markerless location slides along the ray with a lean or a misread tilt."""
         self._note_tops_above()  # (the set before the pause)
-        # how far the tops after the pause stand above the rest the set before was read from, a lean's rise or -inf
-        # (before a relocation measures anew)
-        rise = (max(self._returns.above_rest_mm(v) for v in rest.levels[1:])
-                if self._tops_rest and self._returns is not None and isinstance(rest, RecoilTops) and len(rest.levels) > 1
-                else -math.inf)
+        # how far the hands came back above the rest the set before was read from (before a relocation measures anew):
+        # within a lean's reach, the same hands compared it (a lean's rise, 5-10 mm: the set before leant); farther,
+        # others came, and a set read from recoil tops stays unchecked
+        raw = self._return_rise_mm(rest)
+        compared = self._returns is not None and self._returns.within_lean(raw)
+        rise = raw if self._tops_rest and compared and self._returns.opt.shows_lean(raw) else -math.inf
+        if self._tops_rest and compared:
+            self._tops_rests[-1].checked = True
         tag = self.geo.tag
         tagged = tag is not None and tag.has_reference and self._rest_height is not None
         tag_moved = self._reference_tag_again(rest) if tagged else None
@@ -786,7 +801,7 @@ class Pipeline:
             self._rest_measured_s.append(rest.t_start_s)
             self._tops_rest = isinstance(rest, RecoilTops)
             if self._tops_rest and self._returns is not None:
-                self._tops_rests.append(self._tops_rest_of(rest))
+                self._tops_rests.append(self._tops_rest_of(rest, checked=compared))
                 self._returns.follow()
         elif self._tops_rest and self._returns is not None:  # the same hands, still measured from a rest taken at
             # recoil tops: watch on; the tops it held were the set's, and one back above that rest shows a lean as a
@@ -1082,6 +1097,7 @@ class Pipeline:
         lean = max((self._tops_lean_mm(session, r) for r in self._tops_rests), default=0.0)
         raised = max((r.raised_mm for r in self._tops_rests), default=0.0)
         above = max((max(r.above_mm, 0.0) for r in self._tops_rests), default=0.0)
+        unchecked = any(r.unchecked for r in self._tops_rests)
         return PipelineResult(session, self.mode, self.records, self._rest, self._rest_height, placement, len(self.records),
                               self.frames_with_point, self.frames_lost, wall_s, warnings,
                               depth_uncertainty_mm=stated_uncertainty_mm(
@@ -1089,7 +1105,8 @@ class Pipeline:
                               tracked_point_mm=None if tp is None else tuple(float(v) for v in tp.point_mm),
                               hand_tag_frames=self.hand_tag_frames, level_drift_mm=drift, tracker_re_references=re_refs,
                               rest_drop_mm=drop, relocations=self.relocations, tops_lean_mm=lean,
-                              tops_raised_mm=raised, tops_above_mm=above, tops_settled_mm=self._settled_mm,
+                              tops_raised_mm=raised, tops_above_mm=above, tops_unchecked=unchecked,
+                              tops_settled_mm=self._settled_mm,
                               rest_at_tops=self._rest_at_tops, stroke_shape_bias_mm=shape_bias,
                               core_rest_height_mm=self.core_rest_height_mm,
                               rest_moves=[(self.records[i].t_s, mm) for i, mm in sorted(self._rest_moves.items())],
@@ -1103,11 +1120,16 @@ class Pipeline:
         leaning strokes; rendered straight in, 16 of 17 strokes leaning 7-10 mm read 9 mm shallow, the one full
         recoil 8 mm above what the core measured from). Tops that did not may still all lean, which nothing in the
         set tells (a lean lowers the top, not the bottom, and the rest is unknown), so this trainee's leaning before
-        the pause stands in: the upper quartile of the recoil residuals measured against the rest held then."""
+        the pause stands in: the upper quartile of the recoil residuals measured against the rest held then. A rest
+        that nothing compared with the same hands' full recoil (``_TopsRest.unchecked``) may hold any lean short of
+        hands off the chest (``returns.raise_max_mm``): held out, seed 26, a stack leaning 5-10 mm on every stroke of
+        the first set, then one hand that did not, both straight in, read -5.1 mm against +-4.3 (nothing leant before
+        the stack's set; the hand's tops, another surface, could not be compared with its rest)."""
         before = [c.recoil_residual_mm for c in session.compressions
                   if c.t_release_s < r.t_s and math.isfinite(c.recoil_residual_mm)]
         habit = float(np.percentile(before, 75)) if len(before) >= 3 else 0.0
-        return max(r.raised_mm, habit, r.above_mm)
+        unseen = self.opt.returns.raise_max_mm if r.unchecked else 0.0
+        return max(r.raised_mm, habit, r.above_mm, unseen)
 
     def _placement(self, session: SessionResult) -> float:
         if self.mode == MODE_HAND or not session.compressions:
@@ -1219,6 +1241,15 @@ class _TopsRest:
     raised_mm: float = 0.0  # how far later tops raised it (Pipeline._raise)
     above_mm: float = -math.inf  # how far one later top came back above it, no move explaining it
     # (ReturnWatcher.top_above_mm)
+    checked: bool = False  # the same hands came back from a pause next to it (before or after), within a lean's reach
+    # of its level: what they showed is in ``above_mm`` (Pipeline._end_return)
+
+    @property
+    def unchecked(self) -> bool:
+        """Whether nothing compared it with a full recoil of the same hands: no later top rose above it, and the hands
+        on either side of its set, if any, were others (a stack put on or off) or there were none (the session's
+        only set). A lean then held from its first stroke to its last is unseen."""
+        return not (self.checked or self.raised_mm > 0 or self.above_mm > 0)
 
 
 class PipelineSetupError(ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from coach.pipeline import PipelineOptions
 from render.accuracy import VIEWS, match, run_family_case
 from render.families import FAMILIES, VARIANTS
 
@@ -479,6 +480,38 @@ def test_a_set_that_leaned_before_the_hands_were_located_again_states_its_lean(w
     assert acc.depth_bias_mm < -4.0  # measured -5.09: the first set's lean is stated, not measured
     assert 5.0 <= out["calibration"]["tops_above_mm"] < 10.0  # measured 8.17
     assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm  # measured +-11.2 (was +-4.18)
+
+
+def test_the_same_hand_resting_after_a_leaning_set_states_its_lean(work, hands_dir, hand_model_path):
+    """The same trainee (seed 26, straight in, leaning 5-10 mm on every stroke of the first set), now resting still
+    after the pause: the hold stood 8 mm above the rest the first set was read from, which only a lean of that set
+    explains, and was compared with nothing (only recoil tops were): -5.07 mm against +-3.35."""
+    sub = work / "seed26-template-straight-in-40-rest-after"
+    sub.mkdir(exist_ok=True)
+    case, out, acc = run_family_case(VIEWS["side30"], FAMILIES["heel"], sub, hands_dir, seed=26, sim_s=15.0, per_set=10,
+                                     shape="template", return_rest_s=(0.5, 1.0), straight_in=True, depth_mm=40.0)
+    assert acc.count == acc.truth_count == acc.matched
+    assert acc.depth_bias_mm < -4.0  # measured -5.07: the first set's lean is stated, not measured
+    assert 5.0 <= out["calibration"]["tops_above_mm"] < 10.0  # measured 8.23
+    assert not out["calibration"]["tops_unchecked"]  # (the same hand came back: compared)
+    assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm  # measured +-11.6
+
+
+def test_a_leaning_set_that_other_hands_followed_is_stated_unchecked(work, hands_dir, hand_model_path):
+    """Seed 26 again, a stack on the leaning first set and one hand on the second, both straight in: the hand's tops
+    stand on another surface, 30 mm under the stack's rest, and cannot be compared with it, and nothing leant before
+    the first set: -5.08 mm against +-4.35. No full recoil of the same hands checked either set's rest, so each may
+    hold any lean short of hands off the chest (``returns.raise_max_mm``), stated."""
+    sub = work / "seed26-template-straight-in-40-stack-then-one"
+    sub.mkdir(exist_ok=True)
+    case, out, acc = run_family_case(VIEWS["side30"], FAMILIES["stacked"], sub, hands_dir, seed=26, sim_s=15.0,
+                                     per_set=10, shape="template", return_rest_s=(0.0, 0.07), straight_in=True,
+                                     depth_mm=40.0, family_after=FAMILIES["heel"])
+    assert acc.count == acc.truth_count == acc.matched
+    assert out["calibration"]["relocations"] == 1 and out["calibration"]["tops_unchecked"]
+    assert out["calibration"]["tops_lean_mm"] == PipelineOptions().returns.raise_max_mm
+    assert acc.depth_bias_mm < -4.0  # measured -5.08
+    assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm  # measured +-13.2
 
 
 def test_a_stroke_shape_the_core_reads_deep_widens_the_hand_tags_statement(work, hands_dir, hand_model_path):

@@ -120,6 +120,7 @@ def result_to_json(res, *, video: str, calibration: str | None, station, size_wh
                 "tops_lean_mm": res.tops_lean_mm,
                 "tops_raised_mm": res.tops_raised_mm,
                 "tops_above_mm": res.tops_above_mm,
+                "tops_unchecked": res.tops_unchecked,
                 "tops_settled_mm": res.tops_settled_mm,
                 "stroke_shape_bias_mm": res.stroke_shape_bias_mm,
             },
@@ -243,7 +244,10 @@ def _analyze(args: argparse.Namespace) -> int:
                 said.append(f"a later top came back {res.tops_above_mm:.1f} mm above them")
             if res.tops_raised_mm > 0:
                 said.append(f"later tops rose {res.tops_raised_mm:.1f} mm, and the rest with them")
-            if res.tops_above_mm < res.tops_lean_mm and res.tops_raised_mm == 0:
+            if res.tops_unchecked:  # (no full recoil of the same hands was seen: the lean is the most there could be)
+                said.append("nothing compared them with the same hands at full recoil: rest the hands still on the "
+                            "chest before compressing to measure it")
+            elif res.tops_above_mm < res.tops_lean_mm and res.tops_raised_mm == 0:
                 said.append("as this trainee leaned before")
             seen = "; ".join(said)
             how += (f"; with no rest hold (at the start or after a pause) the hands were located at the first "
