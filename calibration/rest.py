@@ -572,6 +572,11 @@ class ReturnWatcher:
         closer than ``raise_max_mm`` (other hands put back move it 24-48 mm: a stack on or off)."""
         return abs(rise_mm) < self.opt.raise_max_mm
 
+    def move(self, mm: float) -> None:
+        """The caller moved the rest by ``mm`` (a still hold after a pause stood that far above a rest taken at recoil
+        tops): later tops and returns are compared with the moved level."""
+        self._moved(mm)
+
     def _moved(self, mm: float):
         """The rest moves by ``mm``: the level later tops (and a return's heights) are compared with moves with it."""
         self.level += mm

@@ -166,6 +166,24 @@ def test_run_measures_a_rest_raised_at_later_tops_as_analyze_does(tmp_path, hand
     assert live == pytest.approx([c["depth_mm"] for c in out["compressions"]], abs=1e-6)
 
 
+def test_run_measures_a_rest_raised_at_a_hold_after_the_pause_as_analyze_does(tmp_path, hands_dir, hand_model_path):
+    """Straight in, leaning 4-5 mm at the first tops (held-out seed 44, 35 mm), then a still hold after the pause: the
+    hold raises the rest the first set was read from, before the frames held for it go on (``rest_move_at`` of the
+    first of them). The live station is told there as analyze's core is: the same compressions, to the digit."""
+    from render.accuracy import FAMILIES, VIEWS, match, run_family_case
+
+    case, out, acc = run_family_case(VIEWS["side30"], FAMILIES["heel"], tmp_path, hands_dir, seed=44, sim_s=15.0,
+                                     per_set=10, return_rest_s=(0.5, 1.0), straight_in=True, depth_mm=35.0)
+    assert acc.count == acc.truth_count and 3.0 <= out["calibration"]["tops_raised_mm"] <= 6.0
+    after = [m["depth_mm"] - t.depth_mm for m, t in match(out["compressions"], case.scenario.truth) if t.t_bottom_s > 7.0]
+    assert len(after) >= 7 and max(abs(e) for e in after) < 1.0  # (were +4.5 each)
+    station = next(tmp_path.glob("side30_*_station.json"))
+    rc, _, err, col = _run_and_collect(case.video, station, ["--no-record", "--every-frame"])
+    assert rc == 0, err
+    live = [p["depth_mm"] for p in col.of("cpr.compression")]
+    assert live == pytest.approx([c["depth_mm"] for c in out["compressions"]], abs=1e-6)
+
+
 @pytest.mark.slow
 def test_sigterm_stops_the_session_cleanly(demo_world, tmp_path):
     clip, station, _ = demo_world
