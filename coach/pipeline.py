@@ -551,6 +551,8 @@ class Pipeline:
                 ev = self._returns.core_baseline(self._core.state.baseline_mm)
             if isinstance(ev, tuple) and ev[0] == ReturnWatcher.RAISE:
                 rec = self._raise(ri, ev[1])
+                if ev[1] > 0:  # (the set's own tops rose: the rest they were taken at was a lean's)
+                    self._tops_rests[-1].checked = True
                 ev = None
             elif isinstance(ev, tuple) and ev[0] == ReturnWatcher.TOPS:  # the tops so far: the same hands already?
                 ev = (ReturnWatcher.END, self._returns.finish()) if self._same_at_tops(ev[1]) else None
@@ -690,6 +692,16 @@ class Pipeline:
         a = tops.above_mm
         return _TopsRest(tops.t_start_s, above_mm=a if self._returns.opt.shows_lean(a) else -math.inf, checked=checked)
 
+    def _hold_raise_mm(self, rest: RestEstimate | RecoilTops | None, rise_mm: float, compared: bool) -> float:
+        """How far a still hold after a pause shows the rest the set before was read from, taken at its recoil tops,
+        stood under the chest's rest (0: not). The same hands holding ``rise_mm`` above it say so themselves; other
+        hands' hold cannot, but the core's baseline can: it follows tops above its known rest, so standing above it it
+        says the set's full recoils did (a lean under the 5 mm ``returns.raise_mm``, which nothing raised)."""
+        if not (self._tops_rest and isinstance(rest, RestEstimate) and self._held and self._returns is not None):
+            return 0.0
+        up = rise_mm if compared else self._core.state.baseline_mm - self._returns.level
+        return up if 0.0 < up < self._returns.opt.raise_max_mm else 0.0
+
     def _return_rise_mm(self, rest: RestEstimate | RecoilTops | None) -> float:
         """How far hands back from a pause stand above the rest the set before was read from (mm, either sign; NaN:
         nothing to compare): the highest of their recoil tops after the first, or their still hold, read through the
@@ -782,15 +794,14 @@ class Pipeline:
         rise = raw if self._tops_rest and compared and self._returns.opt.shows_lean(raw) else -math.inf
         if self._tops_rest and compared:
             self._tops_rests[-1].checked = True
-        if self._tops_rest and compared and isinstance(rest, RestEstimate) and raw > 0 and self._held:
-            # a still hold above the rest taken at the set before's recoil tops: that rest was a lean's, and the hold is
-            # where the chest rests. Raised to it, as later tops rising raise it (the core forgets the tops it
-            # followed): else the hold, read as the old rest, stood under the core's baseline, which had followed the
-            # set's full recoils up (held out, seed 44 at 35 mm: a 4.5 mm lean under the 5 mm bar; every compression
-            # after the pause +4.5 mm deep, the tag stating +-0.97). (Other hands' hold cannot tell the lean, and the
-            # core keeps that baseline: the same +4.4 mm, stated as unchecked.)
-            self._raise(self._held[0], raw, relocate=False)
-            self._returns.move(raw)
+        up = self._hold_raise_mm(rest, raw, compared)
+        if up > 0:
+            # a still hold after a set read from a rest taken at its recoil tops, that rest a lean's: raised, as later
+            # tops rising raise it (the core forgets the tops it followed): else the hold, read as the old rest, stood
+            # under the core's baseline, which had followed the set's full recoils up (held out, seed 44 at 35 mm: a
+            # 4.5 mm lean under the 5 mm bar; every compression after the pause +4.5 mm deep, the tag +-0.97)
+            self._raise(self._held[0], up, relocate=False)
+            self._returns.move(up)
             rise = -math.inf  # (stated as raised)
         tag = self.geo.tag
         tagged = tag is not None and tag.has_reference and self._rest_height is not None
@@ -1253,15 +1264,16 @@ class _TopsRest:
     raised_mm: float = 0.0  # how far later tops raised it (Pipeline._raise)
     above_mm: float = -math.inf  # how far one later top came back above it, no move explaining it
     # (ReturnWatcher.top_above_mm)
-    checked: bool = False  # the same hands came back from a pause next to it (before or after), within a lean's reach
-    # of its level: what they showed is in ``above_mm`` (Pipeline._end_return)
+    checked: bool = False  # the set's own tops rose above it (raised), or the same hands came back from a pause next to
+    # it (before or after), within a lean's reach of its level (Pipeline._end_return). Not: raised after other hands'
+    # hold by the core's baseline alone (which shows a lean under the bar, not one on every stroke)
 
     @property
     def unchecked(self) -> bool:
         """Whether nothing compared it with a full recoil of the same hands: no later top rose above it, and the hands
         on either side of its set, if any, were others (a stack put on or off) or there were none (the session's
         only set). A lean then held from its first stroke to its last is unseen."""
-        return not (self.checked or self.raised_mm > 0 or self.above_mm > 0)
+        return not (self.checked or self.above_mm > 0)
 
 
 class PipelineSetupError(ValueError):

@@ -515,6 +515,23 @@ def test_a_still_hold_after_the_pause_raises_a_rest_taken_at_leaning_tops(work, 
     assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm
 
 
+def test_other_hands_holding_after_such_a_set_are_raised_by_the_cores_baseline(work, hands_dir, hand_model_path):
+    """Seed 44 again, a stack and then one hand after the pause, holding still: the hand's hold stands on another
+    surface and cannot tell the first set's lean, but the core's baseline, which followed the set's full recoils 4.5 mm
+    above the rest taken at its leaning tops, can (MAE 2.74 before, every compression after the pause +4.3 mm)."""
+    sub = work / "seed44-straight-in-hold-after-stack-then-one"
+    sub.mkdir(exist_ok=True)
+    case, out, acc = run_family_case(VIEWS["side30"], FAMILIES["stacked"], sub, hands_dir, seed=44, sim_s=15.0,
+                                     per_set=10, return_rest_s=(0.5, 1.0), straight_in=True, depth_mm=35.0,
+                                     family_after=FAMILIES["heel"])
+    errs = [m["depth_mm"] - t.depth_mm for m, t in match(out["compressions"], case.scenario.truth)]
+    assert acc.count == acc.truth_count == acc.matched and out["calibration"]["relocations"] == 1
+    assert 3.0 <= out["calibration"]["tops_raised_mm"] <= 6.0  # measured 4.4
+    assert max(abs(e) for e in errs[-8:]) < 1.2  # after the pause (were +4.3 each)
+    assert out["calibration"]["tops_unchecked"]  # (the baseline checks no lean on every stroke)
+    assert abs(acc.depth_bias_mm) <= acc.depth_uncertainty_mm
+
+
 def test_a_leaning_set_that_other_hands_followed_is_stated_unchecked(work, hands_dir, hand_model_path):
     """Seed 26 again, a stack on the leaning first set and one hand on the second, both straight in: the hand's tops
     stand on another surface, 30 mm under the stack's rest, and cannot be compared with it, and nothing leant before
