@@ -709,7 +709,7 @@ class Pipeline:
         if self._returns is None:
             return math.nan
         if isinstance(rest, RecoilTops):
-            return max(self._returns.rise_mm(v) for v in rest.levels[1:]) if len(rest.levels) > 1 else math.nan
+            return self._returns.rise_mm(max(rest.levels[1:])) if len(rest.levels) > 1 else math.nan
         return self._returns.rise_mm(rest.value) if isinstance(rest, RestEstimate) else math.nan
 
     def _note_tops_above(self) -> None:

@@ -245,6 +245,13 @@ def _validate(t_s, height_mm) -> tuple[np.ndarray, np.ndarray]:
     return t, h
 
 
+def increasing(t: np.ndarray, after: float = -math.inf) -> np.ndarray:
+    """Which of the times ``t`` streaming keeps: finite, and later than ``after`` and every time kept before them
+    (a live trace may repeat or step back a stamp)."""
+    run = np.maximum.accumulate(np.concatenate(([after], np.where(np.isfinite(t), t, -np.inf))))
+    return np.isfinite(t) & (t > run[:-1])
+
+
 def analyze(t_s, height_mm, options: CoreOptions | None = None) -> SessionResult:
     """Batch analysis of a whole chest-height signal.
 
@@ -451,9 +458,7 @@ class StreamingAnalyzer:
             raise RuntimeError("result() was called: this analyzer is finished; start a new one")
         if t.size == 0:
             return []
-        # keep only strictly increasing, finite times (as push does)
-        run = np.maximum.accumulate(np.concatenate(([self._last_t], np.where(np.isfinite(t), t, -np.inf))))
-        keep = np.isfinite(t) & (t > run[:-1])
+        keep = increasing(t, self._last_t)  # (as push does)
         self._dropped += int(t.size - keep.sum())
         t, h = t[keep], h[keep]
         if t.size == 0:

@@ -67,16 +67,15 @@ def sliding_max(a: np.ndarray, w: int, op=np.fmax) -> np.ndarray:
     return r
 
 
-def _nanmax(xs: list) -> float:
-    """max of the values that are not NaN (np.fmax's reduction); NaN when none is."""
-    v = [x for x in xs if x == x]
-    return max(v) if v else math.nan
+def _skipping_nan(op):
+    """``op`` (max or min) of the values that are not NaN (np.fmax's or np.fmin's reduction); NaN when none is."""
+    def reduce(xs: list) -> float:
+        v = [x for x in xs if x == x]
+        return op(v) if v else math.nan
+    return reduce
 
 
-def _nanmin(xs: list) -> float:
-    """min of the values that are not NaN (np.fmin's reduction); NaN when none is."""
-    v = [x for x in xs if x == x]
-    return min(v) if v else math.nan
+_nanmax, _nanmin = _skipping_nan(max), _skipping_nan(min)
 
 
 class FrontendOut:

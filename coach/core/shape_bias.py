@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .analyzer import analyze_strokes
+from .analyzer import analyze_strokes, increasing
 from .options import NOMINAL_SAMPLES, CoreOptions, nominal_dt, resolve
 from .scalar import top_one
 
@@ -128,9 +128,7 @@ def session_shape_bias_mm(t_s, height_mm, gate: float = GATE) -> float:
     y = np.asarray(height_mm, dtype=np.float64)
     if t.size < 2:
         return 0.0
-    fin = np.isfinite(t)
-    latest = np.maximum.accumulate(np.where(fin, t, -np.inf))  # the latest time kept up to each sample
-    keep = fin & np.concatenate(([True], t[1:] > latest[:-1]))
+    keep = increasing(t)
     t, y = t[keep], y[keep]
     k = analyze_strokes(t, y)
     if len(k) < MIN_STROKES:
