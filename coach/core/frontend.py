@@ -10,7 +10,11 @@ Stages (each delays its output only as long as it must):
 1. despike: a sample more than ``spike_mm`` (plus a tenth of the step between
    its neighbours) off the straight line between its two neighbours, or, next to
    a missing sample, one that jumps faster than ``spike_speed_mm_s``, is a
-   single-frame spike -> NaN (1 sample).
+   single-frame spike -> NaN (1 sample). Where the sample before it already
+   moved its way (by a quarter of its own step or more: a turn approached, not a
+   jump from a hold), the bar is ``spike_turn_mm_s`` x half its neighbours' span
+   when that is more: at 15 fps a stroke's sharp bottom lies up to ~29 mm off its
+   neighbours' line, and it went missing as a spike.
 2. bridge: NaN runs whose valid neighbours are at most ``max_gap_s`` apart are
    filled (and flagged): a parabola through the two samples before and the one
    after for short runs, the previous cycle of a
@@ -128,6 +132,7 @@ class Frontend:
         # despike
         self._ds_ctx = np.nan  # raw height of the last despiked sample (left neighbour)
         self._ds_ctx_t = np.nan
+        self._ds_ctx2 = np.nan  # raw height of the sample before it (a turn is approached: spike_turn_mm_s)
         self._ds_t: list = []  # raw samples waiting for their right neighbour (Python floats)
         self._ds_h: list = []
         # bridge
@@ -171,13 +176,21 @@ class Frontend:
         te[1 : n + 1] = t
         te[n + 1] = np.nan
         left, x, right = he[:n_out], he[1 : n_out + 1], he[2 : n_out + 2]
+        left2 = np.empty(n_out)
+        if n_out:
+            left2[0] = self._ds_ctx2
+            left2[1:] = he[: n_out - 1]
         tl, tx, tr = te[:n_out], te[1 : n_out + 1], te[2 : n_out + 2]
         S = self.p.options.spike_mm
         with np.errstate(invalid="ignore", divide="ignore"):
             # off the straight line between its neighbours (in time: frames may be missing)
             dlr = right - left
             mid = left + dlr * ((tx - tl) / (tr - tl))
-            spike = np.abs(x - mid) > S + 0.1 * np.abs(dlr)
+            step = x - left
+            side = left - left2
+            turn = (step * side > 0.0) & (np.abs(side) >= 0.25 * np.abs(step))
+            lim = np.where(turn, np.fmax(S, self.p.options.spike_turn_mm_s * (0.5 * (tr - tl))), S)
+            spike = np.abs(x - mid) > lim + 0.1 * np.abs(dlr)
             # one neighbour missing (a dropout next to it): a jump faster than any chest moves.
             # Only samples next to a NaN can qualify, so look at those alone.
             gaps = (he != he).nonzero()[0]
@@ -193,6 +206,7 @@ class Frontend:
         d = x.copy()
         d[spike] = np.nan
         if n_out:
+            self._ds_ctx2 = float(he[n_out - 1])
             self._ds_ctx = float(h[n_out - 1])
             self._ds_ctx_t = float(t[n_out - 1])
         self._ds_t, self._ds_h = t[n_out:].tolist(), h[n_out:].tolist()
@@ -212,6 +226,7 @@ class Frontend:
         te = [self._ds_ctx_t] + t_all + [math.nan]
         S = self.p.options.spike_mm
         vmax = self.p.options.spike_speed_mm_s
+        V = self.p.options.spike_turn_mm_s
         # Within half of spike_mm of both neighbours, a sample is no spike: the line between them passes within
         # that of it (times increase: both front doors drop or refuse others; heights are limited, so the line's
         # rounding is far below a micrometre), and both neighbours are measured. Such a sample, more than half of
@@ -221,7 +236,7 @@ class Frontend:
         d_add, sm_add = d.append, sm.append
         nH = -H  # (abs(a) <= H as -H <= a <= H: no builtin call on the common path)
         prev = self._sm_ctx  # the smoothing's left neighbour: the cleaned sample before
-        for left, x, right, tl, tx, tr in zip(he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out samples)
+        for left2, left, x, right, tl, tx, tr in zip([self._ds_ctx2] + he, he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out samples)
             if nH <= x - left <= H and nH <= right - x <= H:
                 d_add(x)
                 sm_add(0.25 * (prev if prev == prev else x) + 0.5 * x + 0.25 * right)
@@ -231,7 +246,10 @@ class Frontend:
                 dlr = right - left
                 den = tr - tl
                 mid = left + dlr * ((tx - tl) / den if den else fdiv(tx - tl, den))
-                spike = abs(x - mid) > S + 0.1 * abs(dlr)
+                step = x - left
+                side = left - left2
+                turn = step * side > 0.0 and abs(side) >= 0.25 * abs(step)
+                spike = abs(x - mid) > (max(S, V * (0.5 * den)) if turn else S) + 0.1 * abs(dlr)
                 if right != right:  # a dropout next to it: a jump faster than any chest moves
                     jl = abs(x - left)
                     spike = spike or (jl > S and jl > vmax * (tx - tl))
@@ -245,6 +263,7 @@ class Frontend:
             sm_add(0.25 * lft + 0.5 * x + 0.25 * (right if abs(right - x) <= S + abs(x - lft) else x))
             prev = x
         if n_out:
+            self._ds_ctx2 = he[n_out - 1]
             self._ds_ctx = he[n_out]
             self._ds_ctx_t = te[n_out]
         self._ds_t, self._ds_h = t_all[n_out:], h_all[n_out:]

@@ -58,7 +58,11 @@ def sample_layer(t: list, h: list, p):
         spike = False
         if not (_isnan(x) or _isnan(left) or _isnan(right)):
             mid = left + (right - left) * ((t[i] - tl) / (tr - tl))
-            spike = abs(x - mid) > S + 0.1 * abs(right - left)
+            left2 = h[i - 2] if i > 1 else NAN
+            step, side = x - left, left - left2
+            turn = step * side > 0.0 and abs(side) >= 0.25 * abs(step)
+            lim = max(S, o.spike_turn_mm_s * (0.5 * (tr - tl))) if turn else S
+            spike = abs(x - mid) > lim + 0.1 * abs(right - left)
         elif not _isnan(x):
             if _isnan(right) and not _isnan(left):
                 j = abs(x - left)
