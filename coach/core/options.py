@@ -29,7 +29,7 @@ class CoreOptions:
     spike_turn_mm_s: float = 450.0  # ... or, where the sample before already moved its way (a turn approached),
     # this speed x its half-span of neighbours when more: a stroke's sharp turn lies that far off its neighbours'
     # line at a low frame rate (15 fps: the cardiac arrest's turns up to 29 mm, real strokes' bottoms went missing
-    # as spikes: depths 14 mm shallow). 450 x 1/30 s = spike_mm: unchanged at >= 30 fps (docs/core.md)
+    # as spikes: depths 14 mm shallow). 450 x 1/30 s = spike_mm: unchanged at >= 30 fps on even frames (docs/core.md)
     spike_speed_mm_s: float = 1000.0  # next to a missing sample: a faster jump than this is a spike
     max_gap_s: float = 0.6  # NaN runs are bridged when the valid samples around them are this close
     hermite_max_s: float = 0.25  # ... by a cubic up to this span, by the previous cycle (if rhythmic) beyond
