@@ -236,7 +236,8 @@ class Frontend:
         d_add, sm_add = d.append, sm.append
         nH = -H  # (abs(a) <= H as -H <= a <= H: no builtin call on the common path)
         prev = self._sm_ctx  # the smoothing's left neighbour: the cleaned sample before
-        for left2, left, x, right, tl, tx, tr in zip([self._ds_ctx2] + he, he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out samples)
+        lefts2 = [self._ds_ctx2] + he  # (each sample's left neighbour's left neighbour)
+        for left2, left, x, right, tl, tx, tr in zip(lefts2, he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out)
             if nH <= x - left <= H and nH <= right - x <= H:
                 d_add(x)
                 sm_add(0.25 * (prev if prev == prev else x) + 0.5 * x + 0.25 * right)
