@@ -34,6 +34,7 @@ Stages (each delays its output only as long as it must):
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -236,7 +237,7 @@ class Frontend:
         d_add, sm_add = d.append, sm.append
         nH = -H  # (abs(a) <= H as -H <= a <= H: no builtin call on the common path)
         prev = self._sm_ctx  # the smoothing's left neighbour: the cleaned sample before
-        lefts2 = [self._ds_ctx2] + he  # (each sample's left neighbour's left neighbour)
+        lefts2 = itertools.chain((self._ds_ctx2,), he)  # (each sample's left neighbour's left one; no list copied)
         for left2, left, x, right, tl, tx, tr in zip(lefts2, he, he[1 : n_out + 1], he[2:], te, te[1:], te[2:]):  # (n_out)
             if nH <= x - left <= H and nH <= right - x <= H:
                 d_add(x)
