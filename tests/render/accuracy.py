@@ -290,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m tests.render.accuracy", description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help=f"cases (default: the views and hand sizes): {', '.join([*VIEWS, *FALLBACK_HANDS])}, "
-                    f"or FAMILY@VIEW with FAMILY in {', '.join([*FAMILIES, *VARIANTS])} and VIEW in {', '.join(FAMILY_VIEWS)} "
+                    f"or FAMILY@VIEW with FAMILY in {', '.join([*FAMILIES, *VARIANTS])} and VIEW any of the views (the table's: "
+                    f"{', '.join(FAMILY_VIEWS)}; anchor: a moving camera) "
                     "(FAMILY>FAMILY2@VIEW: the hands put back as FAMILY2 after the ventilation pause)")
     ap.add_argument("--all", action="store_true", help="every hand family x view (and the geometry variants)")
     ap.add_argument("--seed", type=int, default=3, help="simulator seed of the compression waveform (default 3)")

@@ -205,17 +205,25 @@ def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s:
     ventilation pause): the rescuer comes back with the hands placed otherwise (one hand, then two stacked).
 
     Motion blur: each frame averages sub-frames spread over the exposure, centred on the frame time (the truth
-    is the chest height at the frame time). A fixed camera only.
+    is the chest height at the frame time); the camera is held over the exposure.
+
+    A moving camera (``view.bob_mm > 0``, a headset) and the anchor marker on the floor (``view.anchor``) are drawn as
+    :func:`render_compression_clip` draws them: every hand family can be measured in anchor mode (session 31: the
+    family clips drew neither, so a moving camera was only ever tried with one flat hand).
     """
     from .families import FrameEffects, build_rig, draw_rig
 
-    scene = ManikinScene(markers=[])
+    scene = ManikinScene(markers=[anchor_marker()] if view.anchor else [])
     deg = Degrader(seed, noise_sigma=family.noise_sigma)
     fx = FrameEffects(family, view.fps, seed=seed + 1)
-    cam = view.camera()
-    bg = scene.render(cam, supersample=2)
-    rig = build_rig(family, cam, hands_dir, placement_mm)
-    rig2 = build_rig(family_after, cam, hands_dir, placement_mm) if family_after is not None else rig
+    cam0 = view.camera()
+    moving = view.bob_mm > 0
+    if moving:
+        ref_cam, ref_img = scene.reference_view(cam0)
+    else:
+        bg0 = scene.render(cam0, supersample=2)
+    rig = build_rig(family, cam0, hands_dir, placement_mm)
+    rig2 = build_rig(family_after, cam0, hands_dir, placement_mm) if family_after is not None else rig
     seen = np.ones(len(t_s), bool) if visible is None else np.asarray(visible, bool)
     back = np.flatnonzero(~seen[:-1] & seen[1:])  # the hands come back into view
     i_back = int(back[0]) + 1 if back.size else len(t_s)
@@ -228,6 +236,8 @@ def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s:
 
     def frames():
         for i, (t, h) in enumerate(zip(t_s, h_all)):
+            cam = view.camera_at(float(t)) if moving else cam0
+            bg = scene.render_moved(cam, ref_cam, ref_img) if moving else bg0
             img = bg.copy()
             rig = rig2 if i >= i_back else rig1
             if np.isfinite(h) and (visible is None or visible[i]):
