@@ -322,6 +322,11 @@ class Pipeline:
         self._matcher = OffsetMatcher()
         self.hand_tag_frames = 0
         self.frames_lost = 0
+        # anchor mode: frames whose anchor marker was not found (no pose, so no height), and since when it has been
+        # missing (None: seen in the last frame); a user must hear why the clip gave no depth, not of a missing rest
+        self.anchor_lost_frames = 0
+        self.anchor_lost_since_s: float | None = None
+        self._anchor_first_lost_s = math.nan
         self.frames_with_point = 0
         self.frames_failed = 0  # frames that raised while being processed (counted as frames without hands)
         self._first_failure = ""
@@ -432,8 +437,16 @@ class Pipeline:
     def _measure(self, image: np.ndarray, t_ms: int, t_s: float) -> tuple[tuple[float, float], float, int, float, float]:
         """(xy_px, confidence, n_hands, height_mm, axial_mm) of one frame."""
         pose = self.geo.frame_pose(image) if self.geo.mode != MODE_HAND else None
-        if self.geo.mode == MODE_ANCHOR and pose is None:
-            self.frames_lost += 1
+        if self.geo.mode == MODE_ANCHOR:
+            if pose is None:
+                self.frames_lost += 1
+                self.anchor_lost_frames += 1
+                if self.anchor_lost_since_s is None:
+                    self.anchor_lost_since_s = t_s
+                    if self.anchor_lost_frames == 1:
+                        self._anchor_first_lost_s = t_s
+            else:
+                self.anchor_lost_since_s = None
         roi = self.geo.roi(pose) if (self.opt.chest_roi and pose is not None) else None
         result = self.tracker.detect(image, t_ms, roi_px=roi)
         cp = self.points.update(result)
@@ -1105,6 +1118,9 @@ class Pipeline:
         slow = low_frame_rate_warning(dt, self.opt.min_fps)
         if slow:
             warnings.append(slow)
+        if self.anchor_lost_frames:
+            warnings.append(anchor_lost_warning(self.anchor_lost_frames, len(self.records), self._anchor_first_lost_s,
+                                                self.geo.anchor.anchor.marker.marker_id))
         if self.frames_failed:
             warnings.append(f"{self.frames_failed} frame(s) could not be processed and count as frames without hands "
                             f"(first: {self._first_failure})")
@@ -1211,6 +1227,17 @@ def low_frame_rate_warning(dt_s: float, min_fps: float) -> str | None:
         return None
     return (f"the video runs at {fps:.0f} fps, under {min_fps:g}: each compression spans only a few frames, so some "
             f"may be missed and depths read shallow; film at 24-30 fps")
+
+
+def anchor_lost_warning(lost: int, frames: int, first_s: float, marker_id: int) -> str:
+    """The warning for frames whose anchor marker was not found. Why: without it a moving camera has no pose, those
+    frames have no heights, and a clip where the anchor never showed gave no compressions and only a warning about a
+    missing rest hold (session 31: every hand family rendered without the anchor)."""
+    if lost >= frames:
+        return (f"the anchor marker (id {marker_id}) was not found in any of the {frames} frames: no heights, so no "
+                f"depth or compressions; keep the anchor in the camera's view (or calibrate without it)")
+    return (f"the anchor marker (id {marker_id}) was not found in {lost} of {frames} frames (first at {first_s:.1f} s): "
+            f"those frames have no heights; keep it in the camera's view")
 
 
 def return_watch_options(options: PipelineOptions) -> ReturnOptions:

@@ -89,3 +89,67 @@ def test_the_stated_uncertainty_takes_the_larger_side_of_what_the_rest_may_hold(
     assert stated_uncertainty_mm(3.9, 5.9, 8.9, 4.0) == pytest.approx(3.9 + 9.9)
     assert stated_uncertainty_mm(3.9, 0.0, 0.0, 0.0) == pytest.approx(3.9)
     assert abs(-5.61) <= stated_uncertainty_mm(3.94, 5.93, 8.91, 0.0) < 18.78  # (the seed 18 case: covered, tighter)
+
+
+def test_an_anchor_out_of_view_is_said_not_taken_for_a_missing_rest(hand_model_path):
+    """A moving camera measures from the anchor marker; frames without it have no pose and so no heights. A clip
+    where it never showed gave 0 compressions and only a warning about a missing rest hold (session 31: every hand
+    family rendered without the anchor); the result now names the anchor and how many frames lacked it, and the
+    pipeline says since when it has been missing (the live status line shows it)."""
+    from calibration import ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
+    from render.clips import ViewSpec, anchor_marker, calibration_frames
+
+    view = ViewSpec("anchor", 640, 360, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
+                    target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True)
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
+    for img in calibration_frames(view, 12):
+        cal.add_frame(img)
+    manikin = cal.result()
+    seen = list(calibration_frames(view, 8, seed=9, markers=[anchor_marker()]))  # the anchor alone, in view
+    blank = np.full_like(seen[0], 128)
+    tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=hand_model_path, running_mode="video"))
+    try:
+        def run(images):
+            geo = Geometry(intr, manikin)
+            assert geo.mode == "anchor"
+            pipe = Pipeline(tracker, CompressionPointTracker(), geo, PipelineOptions(use_rest_baseline=False))
+            since = []
+            for i, img in enumerate(images):
+                pipe.process(img, 1000 + 100 * i, i)
+                since.append(pipe.anchor_lost_since_s)
+            return pipe, pipe.finish(), since
+
+        pipe, res, _ = run([blank] * 10)
+        assert pipe.anchor_lost_frames == 10
+        assert any(w.startswith("the anchor marker (id 1) was not found in any of the 10 frames") for w in res.warnings)
+        # found, then lost (after the tracker's hold of a few frames), then found again
+        pipe, res, since = run(seen[:4] + [blank] * 8 + seen[4:])
+        lost = pipe.anchor_lost_frames
+        assert 1 <= lost <= 8 and since[3] is None and since[-1] is None
+        assert since[11] is not None and 1.4 <= since[11] <= 2.1  # (the first frame without a pose: 1.4 s + the hold)
+        msg = [w for w in res.warnings if w.startswith("the anchor marker")]
+        assert msg == [f"the anchor marker (id 1) was not found in {lost} of 16 frames (first at {since[11]:.1f} s): "
+                       "those frames have no heights; keep it in the camera's view"]
+        # live: the status line says so once the anchor has been missing for a second, and stops when it is back
+        from coach.live.loop import LiveLoop, LiveOptions
+        from coach.live.station import LiveStation
+        from coach.station import StationOptions
+        from overlays.publisher import PublisherOptions
+        from vision.source_base import Frame
+
+        images = seen[:4] + [blank] * 24 + seen[4:]
+        st = LiveStation(StationOptions(station_id="t", publisher=PublisherOptions(endpoint="tcp://127.0.0.1:0"),
+                                        remote=None, source_kind="video", source_name="anchor"))
+        lines: list[str] = []
+        try:
+            pipe = Pipeline(tracker, CompressionPointTracker(), Geometry(intr, manikin), PipelineOptions())
+            frames = iter([Frame(img, 1000 + 100 * i, i) for i, img in enumerate(images)])
+            res = LiveLoop(frames, pipe, st, LiveOptions(frame_hz=0, status_every_s=0.0), status=lines.append).run()
+        finally:
+            st.close()
+        said = ["ANCHOR MARKER NOT SEEN" in x for x in lines]
+        assert any(said) and not any(said[:12]) and not said[-1], lines  # (no pose from the 6th blank frame on, said 1 s later)
+        assert any(w.startswith("the anchor marker (id 1) was not found in") for w in res.warnings)
+    finally:
+        tracker.close()

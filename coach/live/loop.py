@@ -40,6 +40,8 @@ from coach.live.workers import JpegEncoder, Preview
 from coach.pipeline import FrameRecord, Pipeline
 from coach.station import Sample
 
+ANCHOR_LOST_STATUS_S = 1.0  # the status line says the anchor is missing once it has been for this long (not a blink)
+
 Clock = Callable[[], float]
 
 
@@ -371,6 +373,9 @@ class LiveLoop:
         head = f"{fps:5.1f} fps  latency {lat} ms  "
         if self._lost_since is not None:
             return head + f"SOURCE LOST for {self._last_t_s - self._lost_since:4.1f} s (waiting for it to come back)"
+        lost = self.pipeline.anchor_lost_since_s  # (a moving camera whose anchor is out of view has no heights)
+        if lost is not None and self._last_t_s - lost >= ANCHOR_LOST_STATUS_S:
+            head += f"ANCHOR MARKER NOT SEEN for {self._last_t_s - lost:4.1f} s (no depth until it is back in view)  "
         if not self.station.running and self._fed == 0:
             t = self._last_t_s if math.isfinite(self._last_t_s) else 0.0
             return head + f"waiting for the hands to rest on the chest: {self._rest_waited_s(t):4.1f} s"
