@@ -165,6 +165,32 @@ def toward_camera(cam_from_manikin: Pose) -> np.ndarray:
     return np.array([c[0], c[1], 0.0]) / (math.hypot(c[0], c[1]) or 1.0)
 
 
+def seen_from(sample: RestHand, intr: CameraIntrinsics, pose_from: Pose, pose_to: Pose,
+              height_mm: float = 40.0) -> RestHand:
+    """One resting frame's evidence (seen from ``pose_from``) as the camera at ``pose_to`` would have seen it.
+
+    Why: the location takes the resting frames' median pixel and one camera pose; a moving camera (anchor mode) saw
+    each frame from elsewhere (a headset's bob of 3 cm moved the hands ~20 px over a 2 s rest), so each frame's pixels
+    are carried to one pose first, through the point at ``height_mm`` above the chest on their ray (the hands' backs
+    lie 15-60 mm up: a 2 cm error there moves a 3 cm bob's mapping by under 1 mm)."""
+    if pose_from is pose_to:
+        return sample
+    k, dist = intr.matrix, intr.dist_coeffs
+    c = camera_center(pose_from)
+
+    def carry(px: np.ndarray) -> np.ndarray:
+        a = np.asarray(px, dtype=np.float64)
+        r = pixel_rays(a.reshape(-1, a.shape[-1])[:, :2], k, dist) @ pose_from.rotation  # (manikin frame)
+        s = (height_mm - c[2]) / np.where(np.abs(r[:, 2]) > 1e-9, r[:, 2], -1e-9)
+        out = project_points(pose_to.apply(c + s[:, None] * r), k, dist)
+        if a.shape[-1] > 2:  # (landmarks with a z: kept as they are)
+            out = np.concatenate([out, a.reshape(-1, a.shape[-1])[:, 2:]], axis=1)
+        return out.reshape(a.shape)
+
+    return RestHand(carry(sample.xy_px), carry(sample.landmarks_px) if np.size(sample.landmarks_px) else sample.landmarks_px,
+                    sample.world_landmarks_m, None if sample.features_px is None else carry(sample.features_px))
+
+
 def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_from_manikin: Pose,
                          options: HandPointOptions | None = None, pressed_mm: float = 0.0) -> TrackedPoint:
     """The tracked surface point at rest from the resting frames (see the module docstring).
@@ -377,15 +403,21 @@ class HandTagTracker:
     def has_reference(self) -> bool:
         return self._ref is not None
 
-    def set_reference(self, corners: list[np.ndarray], cam_from_manikin: Pose) -> bool:
-        """The tag's rest pose from the rest frames' corners (IPPE per frame, flip resolved, median)."""
+    def set_reference(self, corners: list[np.ndarray], cam_from_manikin: Pose | list[Pose]) -> bool:
+        """The tag's rest pose from the rest frames' corners (IPPE per frame, flip resolved, median). ``cam_from_manikin``:
+        the camera's pose, or each frame's (a moving camera: anchor mode). Why each frame's: the corners are seen from
+        where the camera was then; read with the calibration's pose, a headset's 3 cm bob moved the rest pose, and
+        every depth after it read up to 25 mm off (session 31, the tag rendered on a moving camera: +9 mm)."""
         from calibration.manikin import choose_solution
         from calibration.markers import MarkerError, estimate_marker_pose, marker_object_points
 
         obj = marker_object_points(self.spec.size_mm)
         pts = []
-        toward_cam = -np.asarray(cam_from_manikin.translation_mm)  # faces the camera: normal against the view
-        for c in corners:
+        poses = cam_from_manikin if isinstance(cam_from_manikin, (list, tuple)) else [cam_from_manikin] * len(corners)
+        if len(poses) != len(corners):
+            raise ValueError(f"{len(corners)} frames of tag corners, {len(poses)} camera poses")
+        for c, pose in zip(corners, poses):
+            toward_cam = -np.asarray(pose.translation_mm)  # faces the camera: normal against the view
             try:
                 mp = estimate_marker_pose(c, self.spec.size_mm, self.intr.matrix, self.intr.dist_coeffs)
             except MarkerError:
@@ -393,7 +425,7 @@ class HandTagTracker:
             cam_pose, err = choose_solution(mp, toward_cam / np.linalg.norm(toward_cam))
             if err > self.max_reprojection_px:
                 continue
-            pts.append(cam_from_manikin.inverse().apply(cam_pose.apply(obj)))
+            pts.append(pose.inverse().apply(cam_pose.apply(obj)))
         if len(pts) < 3:
             return False
         self._ref = (np.median(np.array(pts), axis=0), np.array([0.0, 0.0, 1.0]))

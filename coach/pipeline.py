@@ -47,8 +47,8 @@ import numpy as np
 from calibration.camera import CameraIntrinsics
 from calibration.geometry import Pose
 from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand, TrackedPoint,
-                                   core_floor_mm, depth_uncertainty_mm, level_drift_mm, locate_tracked_point, toward_camera,
-                                   trace_noise_mm)
+                                   core_floor_mm, depth_uncertainty_mm, level_drift_mm, locate_tracked_point, seen_from,
+                                   toward_camera, trace_noise_mm)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
@@ -893,7 +893,13 @@ class Pipeline:
     def _locate_at(self, idx: list[int]) -> tuple[TrackedPoint, Pose | None]:
         """The hands located from the held frames ``idx`` (and the manikin pose of the middle one); ValueError if not."""
         mid = self._poses.get(idx[len(idx) // 2], self._last_pose)
-        return locate_tracked_point([self._rest_obs[i] for i in idx], self.geo.intr, mid, self.opt.hand_point), mid
+        obs = self._rest_obs_from(idx, mid) if mid is not None else [self._rest_obs[i] for i in idx]
+        return locate_tracked_point(obs, self.geo.intr, mid, self.opt.hand_point), mid
+
+    def _rest_obs_from(self, idx: list[int], pose: Pose) -> list[RestHand]:
+        """The held frames' rest evidence as seen from ``pose`` (``calibration.handpoint.seen_from``): a moving camera
+        (anchor mode) saw each from its own pose; a fixed one's poses are all the calibration's (nothing changes)."""
+        return [seen_from(self._rest_obs[i], self.geo.intr, self._poses.get(i, pose), pose) for i in idx]
 
     def _moved_at_tops(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None, k: float = 1.0) -> bool:
         """Whether hands located at recoil tops are others than before. A top's level is no rest's: a lean lowers
@@ -944,7 +950,8 @@ class Pipeline:
         tidx = self._rest_frames(rest, self._tag_corners)
         pose0 = self.geo.manikin.cam_from_manikin if self.geo.manikin is not None else None
         old = tag.reference_mm
-        if not tidx or pose0 is None or not tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
+        if not tidx or pose0 is None or not tag.set_reference([self._tag_corners[i] for i in tidx],
+                                                              [self._poses.get(i, pose0) for i in tidx]):
             return None
         return old
 
@@ -1008,7 +1015,8 @@ class Pipeline:
         idx = self._rest_frames(rest, self._rest_obs)
         if self.opt.locate_hands and idx and pose0 is not None:
             try:
-                obs, pose = [self._rest_obs[i] for i in idx], self._poses.get(idx[len(idx) // 2], pose0)
+                pose = self._poses.get(idx[len(idx) // 2], pose0)
+                obs = self._rest_obs_from(idx, pose)
                 self._located.append(self.geo.locate(obs, pose, self.opt.hand_point))
                 self._tops_fix = (obs, pose, 0.0) if isinstance(rest, RecoilTops) else None
                 if self.refiner is not None:
@@ -1024,7 +1032,7 @@ class Pipeline:
         tag = self.geo.tag
         if tag is not None:
             tidx = self._rest_frames(rest, self._tag_corners)
-            if not tag.set_reference([self._tag_corners[i] for i in tidx], pose0):
+            if not tag.set_reference([self._tag_corners[i] for i in tidx], [self._poses.get(i, pose0) for i in tidx]):
                 self.warnings.append("the hand tag was not seen during the rest hold: depth is markerless")
             else:
                 fin = [i for i in tidx if math.isfinite(self.records[i].height_mm)]

@@ -121,6 +121,11 @@ class HandMotionOptions:
     return_to_key: bool = True  # a renewal first tries the key reference (False: plain chains, for comparison)
     key_rest_frames: int = 15  # hands within key_rest_palm of their median this long (0.5 s at 30 fps): resting;
     key_rest_palm: float = 0.1  # the reference they rest on is the key, which a chain of renewals returns to
+    retry_unguided: bool = True  # a reference's features not found from MediaPipe's move: look again from where the
+    # last frame's transform put them (False: MediaPipe's move only, for comparison)
+    key_first: bool = True  # before the hands have rested, the first reference is the key (until they rest): hands
+    # compressing from the first frame have no rest, and their chain had nothing to return to (a stack at 600 mm,
+    # straight in: 106 re-anchorings, the level walked 12 mm over 40 s; False: no key until a rest, for comparison)
     max_deviation_palm: float = 0.35  # refined point this far (palm sizes) from MediaPipe's: not trusted
     return_deviation_palm: float = 0.6  # ... while the hands' old texture is looked for again after a gap: they were
     # lifted and put back, and MediaPipe's point moves with their look (blurred stacks at 640x480: 15 px, 0.4 palm,
@@ -243,7 +248,7 @@ class HandMotionRefiner:
         # bridges across lost texture
         # "chain": the most re-anchorings any reference carried (a return to the key drops back to the key's)
         self.stats = {"refined": 0, "fallback": 0, "references": 0, "bridged": 0, "returns": 0, "chain": 0,
-                      "gain_matched": 0, "key_checks": 0}
+                      "gain_matched": 0, "key_checks": 0, "unguided": 0}
         self.reset()
 
     def reset(self) -> None:
@@ -257,6 +262,7 @@ class HandMotionRefiner:
         self._recent: deque[np.ndarray] = deque(maxlen=o.still_frames)  # MediaPipe's last points (still: all close)
         self._rest_pts: deque[np.ndarray] = deque(maxlen=o.key_rest_frames)  # ... over longer (resting: all close)
         self._rest_keyed = False  # a key was made during the current rest
+        self._key_first = False  # the key is the first reference, taken before any rest (the first rest replaces it)
         self._after_gap = False
         self._rematching = False  # back after a gap, the old texture not found again yet (the wider deviation gate)
         self._still = False  # MediaPipe's point still over the last frames (this frame's: see update)
@@ -332,7 +338,8 @@ class HandMotionRefiner:
                 back = self._return_to_key(gray, pt, palm)
                 if back is not None:
                     res, renew = back, False
-            make_key = res is not None and resting and not self._rest_keyed and self._ref is not self._key
+            make_key = res is not None and resting and not self._rest_keyed and (self._ref is not self._key
+                                                                                 or self._key_first)
             if make_key and not renew:  # resting on a reference that still fits well: it is the key as it is
                 self._make_key()
                 make_key = False
@@ -389,6 +396,11 @@ class HandMotionRefiner:
         if not r.refined:
             self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, anchor))
             return RefinedPoint(anchor, False, 0)
+        if o.key_first and self._key is None:
+            # no rest yet: this first reference, taken where the hands were still, is where a chain returns to and
+            # what a stroke's top is checked against until the hands rest (then their rest's reference is the key)
+            self._key, self._key_pt, self._key_first = self._ref, np.mean(self._recent, axis=0), True
+            self._level_var = 0.0
         back = self._track_back(gray.shape)
         return r if back is None else replace(r, restated=back)
 
@@ -460,7 +472,7 @@ class HandMotionRefiner:
 
     def _make_key(self) -> None:
         """The current reference, which the hands rest on, is the key from now on (and the level's reference)."""
-        self._key, self._rest_keyed = self._ref, True
+        self._key, self._rest_keyed, self._key_first = self._ref, True, False
         self._key_pt = np.median(self._rest_pts, axis=0)
         self._level_var = 0.0
 
@@ -687,7 +699,17 @@ class HandMotionRefiner:
         guess = ref.feats @ ref.transform[:, :2].T + ref.transform[:, 2] + (pk - ref.last_pt)
         nxt, ok = self._lk(ref.gray, g, ref.feats, guess)
         n = len(ref.feats)
-        fit = self._fit(ref.feats[ok], nxt[ok], n, o.renew_inlier_frac if strict else o.min_inlier_frac, k)
+        min_frac = o.renew_inlier_frac if strict else o.min_inlier_frac
+        fit = self._fit(ref.feats[ok], nxt[ok], n, min_frac, k)
+        if fit is None and own and o.retry_unguided and self._last is not None:
+            # MediaPipe's point may have jumped while the hands did not (a stack seen from 600 mm: the point went 18 px
+            # across and stayed level while the hands went down 12 px; from that guess no feature was found, the
+            # point fell back to MediaPipe's for 6 frames and the bottom read 16 mm shallow). The hands move smoothly:
+            # start each feature where the last frame's transform put it
+            nxt, ok = self._lk(ref.gray, g, ref.feats, ref.feats @ ref.transform[:, :2].T + ref.transform[:, 2])
+            fit = self._fit(ref.feats[ok], nxt[ok], n, min_frac, k)
+            if fit is not None:
+                self.stats["unguided"] += 1
         if fit is None:
             return None
         q, q0 = self._carry(fit, ref.anchor, k, ref.depth_px)
