@@ -12,8 +12,10 @@ it, so head motion cancels out.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from calibration.camera import CameraIntrinsics
@@ -83,10 +85,14 @@ class AnchorTracker:
     Why keep both IPPE solutions here too: a single frame may flip; the solution
     whose normal is nearer the last accepted one is used. A lost anchor holds the
     last pose for ``hold_frames`` frames (a blink of occlusion), then reports None.
+    Held, the camera goes on as it moved over the last poses found (a line through them,
+    extrapolated): a headset moves ~3 mm a frame, and a pose held still read that as height
+    (a rendered anchor half out of view: a 7 mm one-frame dip counted as a compression,
+    session 31).
     """
 
     def __init__(self, intrinsics: CameraIntrinsics, anchor: AnchorCalibration, initial_cam_from_manikin: Pose,
-                 hold_frames: int = 5, max_reprojection_px: float = 2.0) -> None:
+                 hold_frames: int = 5, max_reprojection_px: float = 2.0, velocity_frames: int = 4) -> None:
         self.intr = intrinsics
         self.anchor = anchor
         self._det = MarkerDetector(anchor.marker.dictionary)
@@ -96,6 +102,9 @@ class AnchorTracker:
         self._last_normal = cam_from_anchor0.rotation[:, 2]
         self._last: Pose | None = None
         self._missing = 0
+        self._frame = 0  # frames seen
+        # (frame, the pose found there as a rotation vector and a translation): what a held pose is extrapolated from
+        self._track: deque[tuple[int, np.ndarray]] = deque(maxlen=velocity_frames)
         self.hold_frames = hold_frames
         self.max_reprojection_px = max_reprojection_px
         self.frames_lost = 0
@@ -108,13 +117,31 @@ class AnchorTracker:
             cand, err = choose_solution(mp, self._last_normal)
             if err <= self.max_reprojection_px:
                 pose = cand
+        self._frame += 1
         if pose is None:
             self._missing += 1
             self.frames_lost += 1
             if self._last is not None and self._missing <= self.hold_frames:
-                return self._last
+                return self._extrapolated()
             return None
+        if self._missing > self.hold_frames:  # (lost for longer: the camera did who knows what meanwhile)
+            self._track.clear()
         self._missing = 0
         self._last_normal = pose.rotation[:, 2]
         self._last = pose.compose(self.anchor.anchor_from_manikin)
+        rv, _ = cv2.Rodrigues(self._last.rotation)
+        self._track.append((self._frame, np.concatenate([rv.reshape(3), self._last.translation_mm])))
         return self._last
+
+    def _extrapolated(self) -> Pose:
+        """The pose at this frame as the camera went on: a line through the last poses found (rotation vector and
+        translation against the frame number; one 1 mm / 0.1 deg of noise each), evaluated here; too few: the last."""
+        if len(self._track) < 3:
+            return self._last
+        f = np.array([k for k, _ in self._track], float)
+        x = np.array([v for _, v in self._track])
+        fm, xm = f.mean(), x.mean(axis=0)
+        slope = ((f - fm) @ (x - xm)) / float((f - fm) @ (f - fm))
+        v = xm + slope * (self._frame - fm)
+        r, _ = cv2.Rodrigues(v[:3].reshape(3, 1))
+        return Pose(r, v[3:])
