@@ -122,10 +122,14 @@ class HandMotionOptions:
     key_rest_frames: int = 15  # hands within key_rest_palm of their median this long (0.5 s at 30 fps): resting;
     key_rest_palm: float = 0.1  # the reference they rest on is the key, which a chain of renewals returns to
     retry_unguided: bool = True  # a reference's features not found from MediaPipe's move: look again from where the
-    # last frame's transform put them (False: MediaPipe's move only, for comparison)
-    key_first: bool = True  # before the hands have rested, the first reference is the key (until they rest): hands
-    # compressing from the first frame have no rest, and their chain had nothing to return to (a stack at 600 mm,
-    # straight in: 106 re-anchorings, the level walked 12 mm over 40 s; False: no key until a rest, for comparison)
+    # last frame's transform put them (False: MediaPipe's move only, for comparison) ...
+    retry_jump_palm: float = 0.08  # ... kept only where MediaPipe's point then jumped this far against the hands (palms):
+    # a frame the guided look lost for another reason (motion blur) goes on as before (a bridge, or MediaPipe's point)
+    key_first_after_ms: int = 3000  # no rest this long after the first reference: that reference is the key (until
+    # the hands rest): hands compressing from the first frame have no rest, and their chain had nothing to return to (a
+    # stack at 600 mm, straight in: 106 re-anchorings, the level walked 12 mm over 40 s). Not at once: a rest hold
+    # makes its key within a second or two (blurred frames: 1.5 s), from a reference taken at rest, not at the landing
+    # (a negative value: no key until a rest, for comparison)
     max_deviation_palm: float = 0.35  # refined point this far (palm sizes) from MediaPipe's: not trusted
     return_deviation_palm: float = 0.6  # ... while the hands' old texture is looked for again after a gap: they were
     # lifted and put back, and MediaPipe's point moves with their look (blurred stacks at 640x480: 15 px, 0.4 palm,
@@ -263,6 +267,7 @@ class HandMotionRefiner:
         self._rest_pts: deque[np.ndarray] = deque(maxlen=o.key_rest_frames)  # ... over longer (resting: all close)
         self._rest_keyed = False  # a key was made during the current rest
         self._key_first = False  # the key is the first reference, taken before any rest (the first rest replaces it)
+        self._key_cand: tuple[_Reference, np.ndarray, int] | None = None  # ... that reference, its point, its t_ms
         self._after_gap = False
         self._rematching = False  # back after a gap, the old texture not found again yet (the wider deviation gate)
         self._still = False  # MediaPipe's point still over the last frames (this frame's: see update)
@@ -304,6 +309,11 @@ class HandMotionRefiner:
             self._last = None
             self._unreferenced.clear()
         self._last_valid_ms = t_ms
+        cand = self._key_cand
+        if cand is not None and self._key is None and t_ms - cand[2] >= o.key_first_after_ms:
+            # no rest so far: the first reference is where the chain returns to and tops are checked against from now on
+            self._key, self._key_pt, self._key_first, self._key_cand = cand[0], cand[1], True, None
+            self._level_var = (self._depth - cand[0].depth) * o.key_check_renew_palm ** 2
         # MediaPipe's point's move since the last frame (palms; none after a gap)
         step_palm = float(np.linalg.norm(pt - self._recent[-1])) / palm if self._recent else math.inf
         self._recent.append(pt)
@@ -340,9 +350,9 @@ class HandMotionRefiner:
                     res, renew = back, False
             make_key = res is not None and resting and not self._rest_keyed and (self._ref is not self._key
                                                                                  or self._key_first)
-            if make_key and not renew:  # resting on a reference that still fits well: it is the key as it is
-                self._make_key()
-                make_key = False
+            if make_key and not renew and not self._key_first:  # resting on a reference that still fits well: it is
+                self._make_key()  # the key as it is (the first reference, taken before any rest, is not: the hands may
+                make_key = False  # have been landing then; a reference taken now, at rest, is the key)
             renew = renew or make_key
             if res is not None:
                 q, inliers, frac, g = res
@@ -396,11 +406,9 @@ class HandMotionRefiner:
         if not r.refined:
             self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, anchor))
             return RefinedPoint(anchor, False, 0)
-        if o.key_first and self._key is None:
-            # no rest yet: this first reference, taken where the hands were still, is where a chain returns to and
-            # what a stroke's top is checked against until the hands rest (then their rest's reference is the key)
-            self._key, self._key_pt, self._key_first = self._ref, np.mean(self._recent, axis=0), True
-            self._level_var = 0.0
+        if o.key_first_after_ms >= 0 and self._key is None and self._key_cand is None:
+            # no rest yet: this first reference, taken where the hands were still, becomes the key if none comes soon
+            self._key_cand = (self._ref, np.mean(self._recent, axis=0), t_ms)
         back = self._track_back(gray.shape)
         return r if back is None else replace(r, restated=back)
 
@@ -472,7 +480,7 @@ class HandMotionRefiner:
 
     def _make_key(self) -> None:
         """The current reference, which the hands rest on, is the key from now on (and the level's reference)."""
-        self._key, self._rest_keyed, self._key_first = self._ref, True, False
+        self._key, self._rest_keyed, self._key_first, self._key_cand = self._ref, True, False, None
         self._key_pt = np.median(self._rest_pts, axis=0)
         self._level_var = 0.0
 
@@ -701,6 +709,7 @@ class HandMotionRefiner:
         n = len(ref.feats)
         min_frac = o.renew_inlier_frac if strict else o.min_inlier_frac
         fit = self._fit(ref.feats[ok], nxt[ok], n, min_frac, k)
+        retried = False
         if fit is None and own and o.retry_unguided and self._last is not None:
             # MediaPipe's point may have jumped while the hands did not (a stack seen from 600 mm: the point went 18 px
             # across and stayed level while the hands went down 12 px; from that guess no feature was found, the
@@ -708,11 +717,14 @@ class HandMotionRefiner:
             # start each feature where the last frame's transform put it
             nxt, ok = self._lk(ref.gray, g, ref.feats, ref.feats @ ref.transform[:, :2].T + ref.transform[:, 2])
             fit = self._fit(ref.feats[ok], nxt[ok], n, min_frac, k)
-            if fit is not None:
-                self.stats["unguided"] += 1
+            retried = True
         if fit is None:
             return None
         q, q0 = self._carry(fit, ref.anchor, k, ref.depth_px)
+        if retried:
+            if float(np.linalg.norm((q - pt) - self._offset)) < o.retry_jump_palm * palm:
+                return None  # (MediaPipe's point went with the hands: its move was no bad guess)
+            self.stats["unguided"] += 1
         dev = o.return_deviation_palm if (wide or (own and self._rematching)) else o.max_deviation_palm
         if float(np.linalg.norm(q - pt)) > dev * palm + ref.offset:
             return None
