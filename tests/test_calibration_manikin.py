@@ -15,7 +15,7 @@ from calibration import CalibrationError, CameraIntrinsics, DegenerateViewError,
 from calibration.geometry import Pose, rotation_angle_deg
 from calibration.manikin import MANIKIN_FROM_MARKER
 from calibration.markers import MarkerDetector, estimate_marker_pose
-from render.clips import MARKER_MM, ViewSpec, calibration_frames, chest_marker
+from render.clips import MARKER_MM, ViewSpec, anchor_view, calibration_frames, chest_marker
 
 
 def _truth(view: ViewSpec) -> Pose:
@@ -144,8 +144,7 @@ def test_a_moving_camera_without_anchor_is_refused():
 
 
 def test_anchor_transform_from_a_moving_camera():
-    view = ViewSpec("anchor", 1280, 720, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
-                    target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True)
+    view = anchor_view()
     opts = ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10)
     intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
     cal = ManikinCalibrator(intr, opts)
@@ -174,15 +173,9 @@ def test_anchor_tracker_follows_a_moving_camera_and_survives_losing_the_anchor()
     """Per frame, the anchor places the manikin frame: a known point reads its height within ~1.5 mm
     while the camera bobs by 3 cm; frames without the anchor hold the last pose briefly, then None."""
     from calibration.height import AnchorTracker, HeightEstimator
-    from render.clips import anchor_marker
+    from render.clips import anchor_marker, calibrated_anchor_view
 
-    view = ViewSpec("anchor", 1280, 720, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
-                    target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True)
-    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
-    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
-    for img in calibration_frames(view, 16):
-        cal.add_frame(img)
-    res = cal.result()
+    view, intr, res = calibrated_anchor_view(16)
     tracker = AnchorTracker(intr, res.anchor, res.cam_from_manikin, hold_frames=2)
     est = HeightEstimator(intr, res.cam_from_manikin)
     errs = []
@@ -209,15 +202,9 @@ def test_a_held_anchor_pose_goes_on_as_the_camera_moved():
     read through the held pose (3 frames) is off by well under half of what the last pose as it was (until session 31)
     gives (a rendered anchor half out of view: a 7 mm one-frame dip counted as a compression)."""
     from calibration.height import AnchorTracker, HeightEstimator
-    from render.clips import anchor_marker
+    from render.clips import anchor_marker, calibrated_anchor_view
 
-    view = ViewSpec("anchor", 1280, 720, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
-                    target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True)
-    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
-    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
-    for img in calibration_frames(view, 16):
-        cal.add_frame(img)
-    res = cal.result()
+    view, intr, res = calibrated_anchor_view(16)
     est = HeightEstimator(intr, res.cam_from_manikin)
     frames = list(calibration_frames(view, 60, seed=9, markers=[anchor_marker()]))  # 30 fps, the camera bobbing
     blank = np.full_like(frames[0], 128)

@@ -96,16 +96,9 @@ def test_an_anchor_out_of_view_is_said_not_taken_for_a_missing_rest(hand_model_p
     where it never showed gave 0 compressions and only a warning about a missing rest hold (session 31: every hand
     family rendered without the anchor); the result now names the anchor and how many frames lacked it, and the
     pipeline says since when it has been missing (the live status line shows it)."""
-    from calibration import ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
-    from render.clips import ViewSpec, anchor_marker, calibration_frames
+    from render.clips import anchor_marker, calibrated_anchor_view, calibration_frames
 
-    view = ViewSpec("anchor", 640, 360, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
-                    target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True)
-    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
-    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
-    for img in calibration_frames(view, 12):
-        cal.add_frame(img)
-    manikin = cal.result()
+    view, intr, manikin = calibrated_anchor_view(12, 640, 360)
     seen = list(calibration_frames(view, 8, seed=9, markers=[anchor_marker()]))  # the anchor alone, in view
     blank = np.full_like(seen[0], 128)
     tracker = HandTracker.create_from_options(HandTrackerOptions(model_path=hand_model_path, running_mode="video"))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clips import (ANCHOR_ID, MARKER_MM, ViewSpec, render_calibration_clip, render_compression_clip,
+from .clips import (ANCHOR_ID, MARKER_MM, ViewSpec, anchor_view, render_calibration_clip, render_compression_clip,
                     render_family_clip)
 from .families import FAMILIES, STATED_HFOV_DEG, VARIANTS, HandFamily
 from .hand import HandSprite
@@ -31,8 +31,7 @@ VIEWS: dict[str, ViewSpec] = {
     "side30": ViewSpec("side30", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0),
     "oblique45": ViewSpec("oblique45", 1280, 720, elevation_deg=45.0, azimuth_deg=45.0, distance_mm=900.0),
     "vga": ViewSpec("vga", 640, 480, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=900.0),
-    "anchor": ViewSpec("anchor", 1280, 720, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
-                       target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True),
+    "anchor": anchor_view(),
     # probes beyond the table's views (FAMILY@VIEW only): toward the feet, steeper, from the other side
     "feet45": ViewSpec("feet45", 1280, 720, elevation_deg=45.0, azimuth_deg=-45.0, distance_mm=900.0),
     "steep60": ViewSpec("steep60", 1280, 720, elevation_deg=60.0, azimuth_deg=0.0, distance_mm=800.0),

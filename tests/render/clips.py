@@ -163,6 +163,44 @@ class CompressionClip:
     truth: tuple = ()  # the simulator's ground-truth compressions
 
 
+def anchor_view(width: int = 1280, height: int = 720) -> ViewSpec:
+    """The accuracy tests' moving camera: a headset's bob (3 cm) and sway (1 deg) beside the manikin, the anchor marker
+    on the floor (tests.render.accuracy's ``anchor`` view), at another image size if asked."""
+    return ViewSpec("anchor", width, height, hfov_deg=75.0, elevation_deg=45.0, distance_mm=800.0,
+                    target=(150.0, -170.0, -90.0), bob_mm=30.0, sway_deg=1.0, anchor=True)
+
+
+def calibrated_anchor_view(frames: int = 16, width: int = 1280, height: int = 720):
+    """(the anchor view, its intrinsics, its manikin calibration from ``frames`` rendered frames): what a test of the
+    moving camera starts from (``calibrate manikin --anchor-id 1`` on them)."""
+    from calibration import CameraIntrinsics, ManikinCalibrationOptions, ManikinCalibrator, MarkerSpec
+
+    view = anchor_view(width, height)
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=ANCHOR_ID), min_frames=10))
+    for img in calibration_frames(view, frames):
+        cal.add_frame(img)
+    return view, intr, cal.result()
+
+
+def _backdrop(view: ViewSpec):
+    """``t_s -> (camera, background image)`` of a compression clip (the anchor marker on the floor if the view has one):
+    fixed (rendered once, a copy per frame), or a moving headset (the reference view warped to each frame's camera).
+    Why one function: the family clips drew neither the anchor nor the bob until session 31 (0 compressions counted)."""
+    scene = ManikinScene(markers=[anchor_marker()] if view.anchor else [])
+    cam0 = view.camera()
+    if view.bob_mm > 0:
+        ref_cam, ref_img = scene.reference_view(cam0)
+
+        def moving(t_s: float):
+            cam = view.camera_at(t_s)
+            return cam, scene.render_moved(cam, ref_cam, ref_img)
+
+        return moving
+    bg = scene.render(cam0, supersample=2)
+    return lambda t_s: (cam0, bg.copy())
+
+
 def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s: np.ndarray, height_mm: np.ndarray,
                             placement_mm: float = 0.0, visible: np.ndarray | None = None,
                             seed: int = 2, truth: tuple = ()) -> CompressionClip:
@@ -171,21 +209,13 @@ def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s:
     ``height_mm[i]`` is the chest height at frame i relative to rest (0 at rest, negative when compressed);
     NaN or ``visible[i] == False`` draws no hand in that frame.
     """
-    markers = [anchor_marker()] if view.anchor else []
-    scene = ManikinScene(markers=markers)
+    backdrop = _backdrop(view)
     deg = Degrader(seed)
-    cam0 = view.camera()
-    moving = view.bob_mm > 0
-    if moving:
-        ref_cam, ref_img = scene.reference_view(cam0)
-    else:
-        bg = scene.render(cam0, supersample=2)
     palm = np.full((len(t_s), 2), np.nan)
 
     def frames():
         for i, (t, h) in enumerate(zip(t_s, height_mm)):
-            cam = view.camera_at(float(t)) if moving else cam0
-            img = scene.render_moved(cam, ref_cam, ref_img) if moving else bg.copy()
+            cam, img = backdrop(float(t))
             if np.isfinite(h) and (visible is None or visible[i]):
                 place = flat_on_chest(placement_mm, HAND_REST_Z_MM + float(h), fingers_dir=(0.0, 1.0, 0.0))
                 palm[i], _ = composite_hand(img, cam, sprite, place)
@@ -213,15 +243,10 @@ def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s:
     """
     from .families import FrameEffects, build_rig, draw_rig
 
-    scene = ManikinScene(markers=[anchor_marker()] if view.anchor else [])
+    backdrop = _backdrop(view)
     deg = Degrader(seed, noise_sigma=family.noise_sigma)
     fx = FrameEffects(family, view.fps, seed=seed + 1)
     cam0 = view.camera()
-    moving = view.bob_mm > 0
-    if moving:
-        ref_cam, ref_img = scene.reference_view(cam0)
-    else:
-        bg0 = scene.render(cam0, supersample=2)
     rig = build_rig(family, cam0, hands_dir, placement_mm)
     rig2 = build_rig(family_after, cam0, hands_dir, placement_mm) if family_after is not None else rig
     seen = np.ones(len(t_s), bool) if visible is None else np.asarray(visible, bool)
@@ -236,8 +261,7 @@ def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s:
 
     def frames():
         for i, (t, h) in enumerate(zip(t_s, h_all)):
-            cam = view.camera_at(float(t)) if moving else cam0
-            bg = scene.render_moved(cam, ref_cam, ref_img) if moving else bg0
+            cam, bg = backdrop(float(t))
             img = bg.copy()
             rig = rig2 if i >= i_back else rig1
             if np.isfinite(h) and (visible is None or visible[i]):
