@@ -406,8 +406,10 @@ class HandMotionRefiner:
         if not r.refined:
             self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, anchor))
             return RefinedPoint(anchor, False, 0)
-        if o.key_first_after_ms >= 0 and self._key is None and self._key_cand is None:
-            # no rest yet: this first reference, taken where the hands were still, becomes the key if none comes soon
+        if o.key_first_after_ms >= 0 and self._key is None and self._key_cand is None and self.field is not None:
+            # no rest yet: this first reference, taken where the hands were still, becomes the key if none comes soon.
+            # (With a field only: a fixed camera. A moving one sees a key taken seconds ago from elsewhere, and a shift
+            # and scale fitted to it read a stack 2.6 mm deeper, seed 57 straight in on the headset, 1.13 -> 3.68 mm)
             self._key_cand = (self._ref, np.mean(self._recent, axis=0), t_ms)
         back = self._track_back(gray.shape)
         return r if back is None else replace(r, restated=back)
