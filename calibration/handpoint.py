@@ -187,8 +187,9 @@ def seen_from(sample: RestHand, intr: CameraIntrinsics, pose_from: Pose, pose_to
             out = np.concatenate([out, a.reshape(-1, a.shape[-1])[:, 2:]], axis=1)
         return out.reshape(a.shape)
 
-    return RestHand(carry(sample.xy_px), carry(sample.landmarks_px) if np.size(sample.landmarks_px) else sample.landmarks_px,
-                    sample.world_landmarks_m, None if sample.features_px is None else carry(sample.features_px))
+    lms = carry(sample.landmarks_px) if np.size(sample.landmarks_px) else sample.landmarks_px
+    feats = None if sample.features_px is None else carry(sample.features_px)
+    return RestHand(carry(sample.xy_px), lms, sample.world_landmarks_m, feats)
 
 
 def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_from_manikin: Pose,
@@ -404,10 +405,11 @@ class HandTagTracker:
         return self._ref is not None
 
     def set_reference(self, corners: list[np.ndarray], cam_from_manikin: Pose | list[Pose]) -> bool:
-        """The tag's rest pose from the rest frames' corners (IPPE per frame, flip resolved, median). ``cam_from_manikin``:
-        the camera's pose, or each frame's (a moving camera: anchor mode). Why each frame's: the corners are seen from
-        where the camera was then; read with the calibration's pose, a headset's 3 cm bob moved the rest pose, and
-        every depth after it read up to 25 mm off (session 31, the tag rendered on a moving camera: +9 mm)."""
+        """The tag's rest pose from the rest frames' corners (IPPE per frame, flip resolved, median).
+
+        ``cam_from_manikin``: the camera's pose, or each frame's (a moving camera: anchor mode). Why each frame's: the
+        corners are seen from where the camera was then; read with the calibration's pose, a headset's 3 cm bob moved
+        the rest pose, and every depth after it read up to 25 mm off (session 31, the tag on a moving camera: +9 mm)."""
         from calibration.manikin import choose_solution
         from calibration.markers import MarkerError, estimate_marker_pose, marker_object_points
 
