@@ -26,12 +26,8 @@ browser:
 		     ( apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium ) > /tmp/cpr-coach-apt.log 2>&1 \
 		     || { tail -20 /tmp/cpr-coach-apt.log; echo "chromium install failed: HUD browser tests will skip"; }; }
 
-# The tests run on both cores (pytest-xdist, a file per worker: a file's rendered clips are made once), except those
-# that pace frames in real time or time a live loop: they run after, alone, as a machine without other load runs them.
-REALTIME_TESTS := tests/test_live_run.py tests/test_live_demo.py tests/test_live_posture.py tests/test_live_posture_camera.py \
-	tests/test_posture_feed.py tests/test_vision_sources.py tests/test_hud_browser.py tests/test_overlays_protocol.py
-
+# The tests run on both cores (pytest-xdist, a test file per worker: a file's rendered clips are made once). The live
+# tests that pace frames in real time mostly wait, so they overlap the rendering and inference of the others.
 test: venv browser
 	$(BIN)/cpr-coach models fetch
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(addprefix --ignore=,$(REALTIME_TESTS))
-	$(BIN)/python -m pytest $(REALTIME_TESTS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
