@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from calibration.camera import CameraIntrinsics
-from calibration.geometry import Pose, camera_center, pixel_rays, project_points
+from calibration.geometry import Pose, camera_center, intersect_rays_plane, pixel_rays, project_points
 
 HAND_TAG_DICTIONARY = "DICT_4X4_50"
 HAND_TAG_ID = 7  # the chest marker is id 0, an anchor id 1: the hand tag never gets mistaken for either
@@ -181,8 +181,8 @@ def seen_from(sample: RestHand, intr: CameraIntrinsics, pose_from: Pose, pose_to
     def carry(px: np.ndarray) -> np.ndarray:
         a = np.asarray(px, dtype=np.float64)
         r = pixel_rays(a.reshape(-1, a.shape[-1])[:, :2], k, dist) @ pose_from.rotation  # (manikin frame)
-        s = (height_mm - c[2]) / np.where(np.abs(r[:, 2]) > 1e-9, r[:, 2], -1e-9)
-        out = project_points(pose_to.apply(c + s[:, None] * r), k, dist)
+        pts, _ = intersect_rays_plane(c, r, np.array([0.0, 0.0, height_mm]), np.array([0.0, 0.0, 1.0]))
+        out = project_points(pose_to.apply(pts), k, dist)
         if a.shape[-1] > 2:  # (landmarks with a z: kept as they are)
             out = np.concatenate([out, a.reshape(-1, a.shape[-1])[:, 2:]], axis=1)
         return out.reshape(a.shape)

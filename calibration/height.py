@@ -103,8 +103,7 @@ class AnchorTracker:
         self._last: Pose | None = None
         self._missing = 0
         self._frame = 0  # frames seen
-        # (frame, the pose found there as a rotation vector and a translation): what a held pose is extrapolated from
-        self._track: deque[tuple[int, np.ndarray]] = deque(maxlen=velocity_frames)
+        self._track: deque[tuple[int, Pose]] = deque(maxlen=velocity_frames)  # (frame, pose found): a hold's line
         self.hold_frames = hold_frames
         self.max_reprojection_px = max_reprojection_px
         self.frames_lost = 0
@@ -129,8 +128,7 @@ class AnchorTracker:
         self._missing = 0
         self._last_normal = pose.rotation[:, 2]
         self._last = pose.compose(self.anchor.anchor_from_manikin)
-        rv, _ = cv2.Rodrigues(self._last.rotation)
-        self._track.append((self._frame, np.concatenate([rv.reshape(3), self._last.translation_mm])))
+        self._track.append((self._frame, self._last))  # (converted only when a pose is held: not every frame)
         return self._last
 
     def _extrapolated(self) -> Pose:
@@ -139,7 +137,7 @@ class AnchorTracker:
         if len(self._track) < 3:
             return self._last
         f = np.array([k for k, _ in self._track], float)
-        x = np.array([v for _, v in self._track])
+        x = np.array([np.concatenate([cv2.Rodrigues(p.rotation)[0].reshape(3), p.translation_mm]) for _, p in self._track])
         fm, xm = f.mean(), x.mean(axis=0)
         slope = ((f - fm) @ (x - xm)) / float((f - fm) @ (f - fm))
         v = xm + slope * (self._frame - fm)

@@ -261,8 +261,8 @@ def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s:
 
     def frames():
         for i, (t, h) in enumerate(zip(t_s, h_all)):
-            cam, bg = backdrop(float(t))
-            img = bg.copy()
+            cam, bg = backdrop(float(t))  # (a fresh image: drawn into, or the blurred sub-frames' background)
+            img = bg
             rig = rig2 if i >= i_back else rig1
             if np.isfinite(h) and (visible is None or visible[i]):
                 hidden = family.tag_hidden_s is not None and family.tag_hidden_s[0] <= t <= family.tag_hidden_s[1]
