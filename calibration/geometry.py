@@ -145,6 +145,23 @@ def project_points(points: np.ndarray, camera_matrix: np.ndarray, dist: np.ndarr
     return out.reshape(-1, 2)
 
 
+def plane_homography(k: np.ndarray, pose_from: Pose, pose_to: Pose, point: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """3x3: the pixels of points on a plane (``point``, ``normal`` in the source frame of the poses, e.g. the
+    manikin's) seen by a camera at ``pose_from`` -> the same points seen at ``pose_to`` (pinhole ``k``, no distortion).
+    Why: a moving camera's own motion, taken out of the motion of what lies on that plane."""
+    n = np.asarray(normal, dtype=np.float64).reshape(3)
+    n = n / np.linalg.norm(n)
+    e1 = np.cross(n, [0.0, 1.0, 0.0] if abs(n[1]) < 0.9 else [1.0, 0.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    p0 = np.asarray(point, dtype=np.float64).reshape(3)
+
+    def img_from_plane(pose: Pose) -> np.ndarray:
+        r = pose.rotation
+        return k @ np.column_stack([r @ e1, r @ e2, r @ p0 + pose.translation_mm])
+
+    return img_from_plane(pose_to) @ np.linalg.inv(img_from_plane(pose_from))
+
 def intersect_rays_plane(
     origin: np.ndarray, dirs: np.ndarray, plane_point: np.ndarray, plane_normal: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -45,6 +45,8 @@ HAND_TAG_ID = 7  # the chest marker is id 0, an anchor id 1: the hand tag never 
 HAND_TAG_MM = 40.0
 PALM = (0, 5, 9, 13, 17)
 HEEL_FRACTION = 0.4  # as vision.hand_geometry: the heel lies 40 % of the way from the wrist to the palm centre
+HANDS_PLANE_MM = 40.0  # a plane parallel to the chest this high stands for the hands' surface before they are located
+# (their backs lie 15-60 mm up): what carries pixels from one camera pose to another (a headset)
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def toward_camera(cam_from_manikin: Pose) -> np.ndarray:
 
 
 def seen_from(sample: RestHand, intr: CameraIntrinsics, pose_from: Pose, pose_to: Pose,
-              height_mm: float = 40.0) -> RestHand:
+              height_mm: float = HANDS_PLANE_MM) -> RestHand:
     """One resting frame's evidence (seen from ``pose_from``) as the camera at ``pose_to`` would have seen it.
 
     Why: the location takes the resting frames' median pixel and one camera pose; a moving camera (anchor mode) saw

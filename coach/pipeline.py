@@ -45,9 +45,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from calibration.camera import CameraIntrinsics
-from calibration.geometry import Pose
-from calibration.handpoint import (HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand, TrackedPoint,
-                                   core_floor_mm, depth_uncertainty_mm, level_drift_mm, locate_tracked_point, seen_from,
+from calibration.geometry import Pose, plane_homography
+from calibration.handpoint import (HANDS_PLANE_MM, HandPointOptions, HandTagSpec, HandTagTracker, OffsetMatcher, RestHand,
+                                   TrackedPoint, core_floor_mm, depth_uncertainty_mm, level_drift_mm, locate_tracked_point, seen_from,
                                    toward_camera, trace_noise_mm)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
@@ -65,6 +65,9 @@ Clock = Callable[[], float]
 
 MODE_MARKER = "marker"
 MODE_ANCHOR = "anchor"
+FLAT_SURFACE_COS = math.cos(math.radians(10.0))  # a located surface whose normal is this near the chest's is taken as
+# parallel to it: a stack's back (calibration.handpoint sets the chest's normal), a flat hand's (blended a few degrees
+# toward its landmarks' plane); a palm turned toward the camera is not (25-45 deg)
 MODE_HAND = "hand-size"
 
 
@@ -224,9 +227,9 @@ class Geometry:
                 self.anchor = AnchorTracker(intrinsics, manikin.anchor, manikin.cam_from_manikin)
         # How the chest's motion (along the manikin's normal) moves pixels in this fixed camera: the texture tracker
         # carries the compression point by it (vision.hand_motion). None without a manikin, and for a moving camera
-        # (anchor mode): the features' motion then holds the camera's own, which the shift-and-scale fit follows
-        # and the field would read as depth (the moving-camera render went from 0.43 to 1.49 mm with it).
+        # (anchor mode), whose field changes with every pose: see refiner_view
         self.field: TranslationField | None = None
+        self._view: tuple[TranslationField | None, object | None] = (None, None)  # anchor mode: the last pose's
         if self.mode == MODE_MARKER:
             k, n = intrinsics.matrix, manikin.cam_from_manikin.rotation[:, 2]
             # (the hands' surface is taken parallel to the chest until the rest hold locates them: see locate)
@@ -238,6 +241,47 @@ class Geometry:
         if self.anchor is not None:
             self._pose = self.anchor.update(image)
         return self._pose
+
+    def refiner_view(self, pose: Pose | None, drop_mm: float = 0.0) -> tuple[TranslationField | None, object | None]:
+        """What the texture tracker needs of this frame's camera (``HandMotionRefiner.field``, ``.view``): a fixed
+        camera's field and no view. A moving camera's field for this pose, and as view the pose and how far below
+        their rest the hands are now (``drop_mm``), by which the tracker takes the camera's own motion out of the
+        features' (``refiner_warp``). Before, it fitted one shift and scale
+        to both, and a stack's slanted back read 2-5 % deep on the headset (docs/calibration.md, "The moving camera's
+        motion taken out"). Only for a surface parallel to the chest (before the hands are located, 40 mm up; then a
+        flat hand's or a stack's back): a palm turned toward the camera has its plane from MediaPipe's landmarks,
+        30 deg off on the rendered palm, and through it the camera's motion read 3 mm per frame; it keeps the shift and
+        scale. A frame without a pose keeps the last one's (no height is measured there)."""
+        if self.mode != MODE_ANCHOR:
+            return self.field, None
+        if pose is None:
+            return self._view
+        p0, n = self._hands_plane()
+        if float(n[2]) < FLAT_SURFACE_COS:
+            return None, None
+        k, r = self.intr.matrix, pose.rotation
+        d, m = r[:, 2], r @ n
+        field = TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
+                                 (float(d[0]), float(d[1]), float(d[2])), (float(m[0]), float(m[1]), float(m[2])))
+        self._view = (field, (pose, drop_mm if math.isfinite(drop_mm) else 0.0))
+        return self._view
+
+    def refiner_warp(self, view_from, view_to) -> np.ndarray:
+        """``HandMotionRefiner.warp``: pixels seen as ``view_from`` (a pose, the hands' drop then) -> those seen at
+        ``view_to``'s pose, for the plane the hands' surface lay on then. The plane is the one located now: a reference
+        taken before the hands were located (or located again, after the pause) is carried through where they are,
+        not through the guess it was taken with (a stack put back as one hand: 24 mm lower; two sets read 2 mm
+        shallow through the stack's plane)."""
+        (pose_from, drop_mm), pose_to = view_from, view_to[0]
+        p0, n = self._hands_plane()
+        return plane_homography(self.intr.matrix, pose_from, pose_to, p0 + drop_mm * n, n)
+
+    def _hands_plane(self) -> tuple[np.ndarray, np.ndarray]:
+        """A point on the hands' tracked surface at rest and its normal (manikin frame): where they were located, else
+        a guess parallel to the chest."""
+        if self.tracked is None:
+            return np.array([0.0, 0.0, HANDS_PLANE_MM]), np.array([0.0, 0.0, 1.0])
+        return self.tracked.point_mm, self.tracked.surface_normal
 
     def roi(self, pose: Pose | None) -> tuple[int, int, int, int] | None:
         """The chest region for ``pose``; projected again only when the pose changes (anchor mode)."""
@@ -332,7 +376,7 @@ class Pipeline:
         self._first_failure = ""
         self.refiner = HandMotionRefiner() if self.opt.refine_motion else None
         if self.refiner is not None:
-            self.refiner.field = geometry.field
+            self.refiner.warp = geometry.refiner_warp
         if geometry.mode != MODE_HAND:
             if self.opt.use_rest_baseline:
                 self._rest_det = RestDetector(self.opt.rest)
@@ -454,6 +498,7 @@ class Pipeline:
         xy = (float(cp.xy_px[0]), float(cp.xy_px[1])) if valid else (math.nan, math.nan)
         rp = None
         if self.refiner is not None:
+            self.refiner.field, self.refiner.view = self.geo.refiner_view(pose, self._drop_mm())
             rp = self.refiner.update(image, t_ms, cp.xy_px if valid else None, cp.landmarks_px, cp.palm_size_px)
             if rp is not None:
                 xy = (float(rp.xy_px[0]), float(rp.xy_px[1]))
@@ -466,7 +511,7 @@ class Pipeline:
             h -= self._offset_mm  # the hands located again after a pause: their rest reads as the first one's
             self._last_pose = pose
             # the features' place matters where the field carried the point (it moved as a point at their depth)
-            by_field = rp is not None and rp.refined and self.geo.field is not None
+            by_field = rp is not None and rp.refined and self.refiner is not None and self.refiner.field is not None
             h = self._marker_modes_extra(len(self.records), image, cp, valid, xy, pose, h,
                                          rp.features_px if by_field else None)
         if valid:
@@ -474,6 +519,12 @@ class Pipeline:
             if self._t_first_hand is None:
                 self._t_first_hand = t_s
         return xy, float(cp.confidence), int(cp.n_hands), float(h), float(ax)
+
+    def _drop_mm(self) -> float:
+        """How far below their rest the hands were in the last frame (mm; 0 before the rest is known)."""
+        if self._rest_height is None or not self.records:
+            return 0.0
+        return self.records[-1].height_mm - self._rest_height
 
     def _restate_held(self, t_ms: tuple[int, ...], shift_px: np.ndarray) -> None:
         """The texture tracker restated frames MediaPipe's point stood in for: found the hands' old texture again after
@@ -690,8 +741,6 @@ class Pipeline:
             return
         before = np.median([self.geo.measure(np.asarray(x.xy_px), pose)[0] for x in samples])
         self._located.append(self.geo.use(tp, pose))
-        if self.refiner is not None:
-            self.refiner.field = self.geo.field
         after = np.median([self.geo.measure(np.asarray(x.xy_px), pose)[0] for x in samples])
         if math.isfinite(after - before):
             self._offset_mm += float(after - before)  # (the heights read on at the level they had)
@@ -966,8 +1015,6 @@ class Pipeline:
         self._located.append(self.geo.use(tp, mid))
         tops = isinstance(rest, RecoilTops) and mid is not None
         self._tops_fix = ([self._rest_obs[i] for i in idx], mid, 0.0) if tops else None
-        if self.refiner is not None:
-            self.refiner.field = self.geo.field
         raw = {}
         for i in self._held:
             r = self.records[i]
@@ -1019,8 +1066,6 @@ class Pipeline:
                 obs = self._rest_obs_from(idx, pose)
                 self._located.append(self.geo.locate(obs, pose, self.opt.hand_point))
                 self._tops_fix = (obs, pose, 0.0) if isinstance(rest, RecoilTops) else None
-                if self.refiner is not None:
-                    self.refiner.field = self.geo.field
             except ValueError as exc:
                 self.warnings.append(f"the hands could not be located at rest ({exc}): heights on the midline plane")
         if self.geo.tracked is not None:

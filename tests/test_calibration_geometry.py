@@ -15,6 +15,7 @@ from calibration.geometry import (
     look_at,
     mean_pose,
     pixel_rays,
+    plane_homography,
     project_points,
     rotation_angle_deg,
     view_angles,
@@ -153,6 +154,28 @@ def test_pose_algebra():
     np.testing.assert_allclose(camera_center(a), a.inverse().translation_mm, atol=1e-9)
     np.testing.assert_allclose(Pose.from_rvec_tvec(a.rvec(), a.translation_mm).rotation, a.rotation, atol=1e-12)
 
+
+
+@pytest.mark.parametrize("normal", [(0.0, 0.0, 1.0), (0.0, -0.57, 0.82), (0.0, 1.0, 0.0)])
+def test_plane_homography_maps_a_planes_points_between_two_poses(normal):
+    """A headset 30 mm and 1 deg elsewhere: the homography carries the pixels of points on the plane (the hands' back
+    40 mm above the chest, or turned) exactly; a point 20 mm off the plane lands elsewhere (parallax)."""
+    k = _cam().matrix
+    a = camera_from_angles(30.0, 10.0, 800.0)
+    b = Pose.from_rvec_tvec(np.radians([0.6, -0.8, 0.3]), np.array([18.0, -10.0, 22.0])).compose(a)
+    n = np.array(normal) / np.linalg.norm(normal)
+    p0 = np.array([5.0, -8.0, 40.0])
+    rng = np.random.default_rng(2)
+    u = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    pts = p0 + rng.uniform(-60, 60, (20, 1)) * u + rng.uniform(-60, 60, (20, 1)) * np.cross(n, u)
+    h = plane_homography(k, a, b, p0, n)
+    src, dst = project_points(a.apply(pts), k), project_points(b.apply(pts), k)
+    mapped = np.column_stack([src, np.ones(len(src))]) @ h.T
+    np.testing.assert_allclose(mapped[:, :2] / mapped[:, 2:], dst, atol=1e-6)
+    off = pts[:1] + 20.0 * n
+    m = np.append(project_points(a.apply(off), k)[0], 1.0) @ h.T
+    assert np.linalg.norm(m[:2] / m[2] - project_points(b.apply(off), k)[0]) > 0.3  # px
 
 def test_mean_pose_of_symmetric_perturbations_is_exact():
     base = Pose.from_rvec_tvec(np.array([0.3, -0.2, 0.1]), np.array([10.0, -20.0, 900.0]))

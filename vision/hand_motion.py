@@ -100,6 +100,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -224,6 +225,7 @@ class _Reference:
     depth: int = 0  # re-anchorings between the first reference and this one (each carries one frame's error)
     depth_px: np.ndarray | None = None  # with a field: the point (frame px, in this reference's frame) whose depth the
     # motion is measured at: the first reference's features' centroid, carried from reference to reference
+    view: object | None = None  # a moving camera: this reference's frame's view (HandMotionRefiner.view)
 
 
 @dataclass
@@ -237,6 +239,7 @@ class _Refined:
     scale: float
     depth_px: np.ndarray | None = None  # where its motion was a point's (RefinedPoint.features_px): with a field, the
     # depth point a bridge carries on (see _Reference.depth_px)
+    view: object | None = None  # a moving camera: its view (HandMotionRefiner.view)
 
 
 class HandMotionRefiner:
@@ -246,6 +249,11 @@ class HandMotionRefiner:
         self.opt = options or HandMotionOptions()
         # the chest's motion in the image, set by the caller when the calibration knows it (None: shift and scale)
         self.field: TranslationField | None = None
+        # a moving camera (a headset): this frame's view, whatever the caller's ``warp`` takes, set by the caller each
+        # frame with this frame's field (None: a fixed camera); ``warp(a, b)``: the 3x3 homography from the pixels of a
+        # frame seen as view a to those of one seen as b, for the hands' surface as it was in the first. See _carry
+        self.view: object | None = None
+        self.warp: Callable[[object, object], np.ndarray] | None = None
         self._depth = -1  # the current reference's depth (re-anchorings since the first; none taken yet: -1). Not
         # reset: a reference taken after a reset re-anchors the same trace
         # frames refined / not; references taken (the first, re-references, bridges: each re-anchors the trace);
@@ -273,7 +281,7 @@ class HandMotionRefiner:
         self._still = False  # MediaPipe's point still over the last frames (this frame's: see update)
         self._standin_ms: list[int] = []  # ... the frames MediaPipe's point stood in for meanwhile
         # ... the last of them as the unreferenced ones below (each tracked back when the texture is found again)
-        self._standin: deque[tuple[int, np.ndarray, np.ndarray, float, np.ndarray]] = deque(
+        self._standin: deque[tuple[int, np.ndarray, np.ndarray, float, np.ndarray, object | None]] = deque(
             maxlen=o.unreferenced_frames)
         self._restated: tuple[tuple[int, ...], np.ndarray] | None = None  # ... restated when the texture is found
         self._offset = np.zeros(2)  # refined - MediaPipe point, last known
@@ -286,7 +294,7 @@ class HandMotionRefiner:
         # point with a field, else the inliers' centroid (RefinedPoint.features_px)
         # frames given MediaPipe's point while no reference was held (t_ms, grey, MediaPipe's point, palm, the point
         # given): tracked back against the next reference (_track_back)
-        self._unreferenced: deque[tuple[int, np.ndarray, np.ndarray, float, np.ndarray]] = deque(
+        self._unreferenced: deque[tuple[int, np.ndarray, np.ndarray, float, np.ndarray, object | None]] = deque(
             maxlen=o.unreferenced_frames)
 
     def update(self, image: np.ndarray, t_ms: int, point_px: np.ndarray | None, landmarks_px: np.ndarray | None,
@@ -370,7 +378,8 @@ class HandMotionRefiner:
                 if not renew and self._near_top(pt, palm, step_palm):
                     q = self._key_check(gray, pt, palm, q)
                 # kept for a bridge (a grey input is the caller's buffer: own a copy of it)
-                self._last = _Refined(g.copy() if g is image else g, hand_lm, q, pt, self._ref.scale, self._features_px)
+                self._last = _Refined(g.copy() if g is image else g, hand_lm, q, pt, self._ref.scale, self._features_px,
+                                      self.view)
                 if renew:
                     prev = self._ref
                     # (continuing from the refined point: the depth point too, as carried to this frame)
@@ -398,18 +407,20 @@ class HandMotionRefiner:
             # wanders when they move fast, and the reference's anchor keeps that error for good.
             # Meanwhile MediaPipe's point stands in; the frame is kept to be tracked back once a reference is taken
             self.stats["fallback"] += 1
-            self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, pt + self._offset))
+            self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, pt + self._offset,
+                                      self.view))
             return RefinedPoint(pt + self._offset, False, 0)
         # a new reference continues from the carried point (MediaPipe's plus the last offset; after a gap, the rest one)
         anchor = (np.mean(self._recent, axis=0) if still else pt) + self._offset
         r = self._new_reference(gray, palm_lm, hand_lm, anchor, pt, palm)
         if not r.refined:
-            self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, anchor))
+            self._unreferenced.append((t_ms, gray.copy() if gray is image else gray, pt, palm, anchor, self.view))
             return RefinedPoint(anchor, False, 0)
-        if o.key_first_after_ms >= 0 and self._key is None and self._key_cand is None and self.field is not None:
+        if (o.key_first_after_ms >= 0 and self._key is None and self._key_cand is None and self.field is not None
+                and self.view is None):
             # no rest yet: this first reference, taken where the hands were still, becomes the key if none comes soon.
-            # (With a field only: a fixed camera. A moving one sees a key taken seconds ago from elsewhere, and a shift
-            # and scale fitted to it read a stack 2.6 mm deeper, seed 57 straight in on the headset, 1.13 -> 3.68 mm)
+            # (A fixed camera only: a moving one sees a key taken seconds ago from elsewhere, and a shift and scale
+            # fitted to it read a stack 2.6 mm deeper, seed 57 straight in on the headset, 1.13 -> 3.68 mm)
             self._key_cand = (self._ref, np.mean(self._recent, axis=0), t_ms)
         back = self._track_back(gray.shape)
         return r if back is None else replace(r, restated=back)
@@ -418,7 +429,7 @@ class HandMotionRefiner:
         """MediaPipe's point (carried by the offset) stands in for this frame while the old texture is looked for again
         after a gap: noted, and the frame kept to be tracked back once it is found (``_restate_standins``)."""
         self._standin_ms.append(t_ms)
-        self._standin.append((t_ms, gray.copy() if gray is image else gray, pt, palm, pt + self._offset))
+        self._standin.append((t_ms, gray.copy() if gray is image else gray, pt, palm, pt + self._offset, self.view))
 
     def _restate_standins(self, shape: tuple[int, ...],
                           shift: np.ndarray | None) -> tuple[tuple[int, ...], np.ndarray] | None:
@@ -457,17 +468,17 @@ class HandMotionRefiner:
 
     def _tracked_back(self, frames: list, shape: tuple[int, ...],
                       wide: bool = False) -> tuple[tuple[int, ...], np.ndarray] | None:
-        """``frames`` (t_ms, grey, MediaPipe's point, palm, the point given) tracked against the current reference,
-        newest first, each from the last one's fit: their times and how far off the point given was (n, 2).
+        """``frames`` (t_ms, grey, MediaPipe's point, palm, the point given, its view) tracked against the current
+        reference, newest first, each from the last one's fit: their times and how far off the point given was (n, 2).
         ``wide``: as after a gap (see ``_track``)."""
         if not frames or self._ref is None:
             return None
         ref = replace(self._ref)  # (its own transform and last point: the reference itself stays as taken)
         t_ms, shifts = [], []
-        for t, g, pt, palm, given in reversed(frames):
+        for t, g, pt, palm, given, view in reversed(frames):
             if g.shape != shape:
                 continue
-            res = self._track(g, pt, palm, ref=ref, wide=wide)
+            res = self._track(g, pt, palm, ref=ref, wide=wide, view=view)
             if res is not None:
                 t_ms.append(t)
                 shifts.append(res[0] - given)
@@ -567,12 +578,12 @@ class HandMotionRefiner:
         fit = self._fit(src, dst, len(fa) + len(fb), o.bridge_inlier_frac, k)
         if fit is None:
             return None
-        q, q0 = self._carry(fit, _up(last.point, k), k, last.depth_px)
+        q, q0 = self._carry(fit, _up(last.point, k), k, last.depth_px, last.view)
         if float(np.linalg.norm(q - pt)) > o.max_deviation_palm * palm + float(np.linalg.norm(last.point - last.mp_pt)):
             return None
         self._ref = _Reference(g.copy() if g is gray else g, fb, _up(q, k), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
                                _up(pt, k), float(np.linalg.norm(q - pt)), k, provisional=True, depth=self._next_depth(),
-                               depth_px=q0)
+                               depth_px=q0, view=self.view)
         self._offset = q - pt
         self._features_px = _motion_point(q0, fit, k)
         self.stats["bridged"] += 1
@@ -594,13 +605,13 @@ class HandMotionRefiner:
         # the reference outlives this frame: own its pixels (at k = 1, g may be the caller's image)
         self._ref = _Reference(g if g is not gray else gray.copy(), feats, _up(anchor, k),
                                np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), _up(mp_pt, k),
-                               float(np.linalg.norm(anchor - mp_pt)), k, depth=self._next_depth())
+                               float(np.linalg.norm(anchor - mp_pt)), k, depth=self._next_depth(), view=self.view)
         centroid = _down(feats.mean(axis=0), k)
         if self.field is not None:  # the depth point: carried on, or (a fresh one) this reference's centroid
             self._ref.depth_px = centroid if depth_px is None else np.asarray(depth_px, float)
         self._features_px = centroid if self._ref.depth_px is None else self._ref.depth_px
         self._offset = anchor - mp_pt
-        self._last = _Refined(self._ref.gray, hand_lm, np.asarray(anchor, float), mp_pt, k, self._features_px)
+        self._last = _Refined(self._ref.gray, hand_lm, np.asarray(anchor, float), mp_pt, k, self._features_px, self.view)
         self.stats["references"] += 1
         return RefinedPoint(anchor, True, len(feats), self._features_px)
 
@@ -659,8 +670,8 @@ class HandMotionRefiner:
         m = np.array([[sc, 0.0, cb[0] - sc * ca[0]], [0.0, sc, cb[1] - sc * ca[1]]])
         return _Fit(m, inliers, a, b)
 
-    def _carry(self, fit: _Fit, point: np.ndarray, k: float,
-               depth_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _carry(self, fit: _Fit, point: np.ndarray, k: float, depth_px: np.ndarray | None = None,
+               view_from: object | None = None, view_to: object | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Where ``point`` (reference px, upscaled by k) went, and where the depth point ``depth_px`` (reference
         frame px; with a field only) went: by the field when there is one (each inlier's δ/Z along its direction,
         their mean carried along the point's own direction, plus their mean sideways slip), else by the shift and
@@ -672,11 +683,26 @@ class HandMotionRefiner:
         hand (a stack's span ~150 mm toward the camera), so each reference carried the motion of another point
         while the geometry converts it at the one located at rest. Measured on the rendered families (34 cases per
         seed): summed depth MAE 18.1 -> 17.2, 18.8 -> 15.8 and, held out, 20.2 -> 17.4 mm; the flat hands gained
-        most (docs/calibration.md, "Features scaled to one point's depth")."""
-        if self.field is None:
+        most (docs/calibration.md, "Features scaled to one point's depth").
+
+        A moving camera (``view_from``: the reference's view, ``view_to``: this frame's, default ``self.view``): the
+        features' motion holds the camera's own, which the field would read as depth. So the reference's pixels are
+        first carried into this frame's camera as points on the hands' surface as it was in the reference frame
+        (``warp``), and what is left is the hands' own motion, read by this frame's field. Features off that surface
+        move with some parallax: their distance from it times the camera's move between the two frames, over the
+        distance to the camera."""
+        view_to = self.view if view_to is None else view_to
+        if self.field is None or (view_to is not None and (view_from is None or self.warp is None)):
+            # (a reference seen from no known view: the field would read the camera's move as the hands')
             return _down(fit.transform[:, :2] @ point + fit.transform[:, 2], k), None
         src = _down(fit.src, k)
+        point = _down(point, k)
         move = (fit.dst - fit.src) / k
+        if view_from is not None and view_to is not None and view_from is not view_to:
+            h = self.warp(view_from, view_to)  # reference px -> this frame's px
+            src, point = _homography(h, src), _homography(h, point[None])[0]
+            depth_px = None if depth_px is None else _homography(h, np.asarray(depth_px, float)[None])[0]
+            move = _down(fit.dst, k) - src
         d = self.field.at(src)
         f = np.sum(move * d, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-12)
         slip = move - f[:, None] * d
@@ -688,16 +714,17 @@ class HandMotionRefiner:
                 dz = self.field.direction[2]
                 f = f / ((1.0 - dz * f) * (w / w0) + dz * f)
         fm, sm = float(f.mean()), slip.mean(axis=0)
-        p = _down(point, k)
         q0 = None if depth_px is None else depth_px + fm * self.field.at(depth_px)[0] + sm
-        return p + fm * self.field.at(p)[0] + sm, q0
+        return point + fm * self.field.at(point)[0] + sm, q0
 
     def _track(self, gray: np.ndarray, pt: np.ndarray, palm: float, strict: bool = False,
-               ref: _Reference | None = None, wide: bool = False) -> tuple[np.ndarray, int, float, np.ndarray] | None:
+               ref: _Reference | None = None, wide: bool = False,
+               view: np.ndarray | None = None) -> tuple[np.ndarray, int, float, np.ndarray] | None:
         """Find the reference's features in this frame; the refined point (frame px), inliers, inlier share and
         the frame as tracked (upscaled like the reference). ``ref``: another reference than the current one, to
         measure against (the current one's offset and features are then left as they are). ``wide``: MediaPipe's
-        point may be as far off as after a gap (``return_deviation_palm``)."""
+        point may be as far off as after a gap (``return_deviation_palm``). ``view``: that frame's, when it is not this
+        one (a frame tracked back)."""
         own = ref is None
         ref = self._ref if own else ref
         assert ref is not None
@@ -722,7 +749,7 @@ class HandMotionRefiner:
             retried = True
         if fit is None:
             return None
-        q, q0 = self._carry(fit, ref.anchor, k, ref.depth_px)
+        q, q0 = self._carry(fit, ref.anchor, k, ref.depth_px, ref.view, view)
         if retried:
             if float(np.linalg.norm((q - pt) - self._offset)) < o.retry_jump_palm * palm:
                 return None  # (MediaPipe's point went with the hands: its move was no bad guess)
@@ -752,6 +779,12 @@ def _motion_point(q0: np.ndarray | None, fit: _Fit, k: float) -> np.ndarray:
     """Where a carry's motion is a point's, in this frame (RefinedPoint.features_px): the depth point when the carry
     had one, else the inliers' centroid."""
     return q0 if q0 is not None else _down(fit.dst.mean(axis=0), k)
+
+
+def _homography(h: np.ndarray, px: np.ndarray) -> np.ndarray:
+    """(n, 2) pixels mapped by the 3x3 homography ``h``."""
+    p = np.asarray(px, dtype=np.float64).reshape(-1, 2) @ h[:, :2].T + h[:, 2]
+    return p[:, :2] / p[:, 2:3]
 
 
 def _gain_ratio(a: np.ndarray, b: np.ndarray, pts_a: np.ndarray, pts_b: np.ndarray, patch_px: int = 7) -> float:
