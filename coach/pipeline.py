@@ -246,12 +246,12 @@ class Geometry:
         """What the texture tracker needs of this frame's camera (``HandMotionRefiner.field``, ``.view``): a fixed
         camera's field and no view. A moving camera's field for this pose, and as view the pose and how far below
         their rest the hands are now (``drop_mm``), by which the tracker takes the camera's own motion out of the
-        features' (``refiner_warp``). Before, it fitted one shift and scale
-        to both, and a stack's slanted back read 2-5 % deep on the headset (docs/calibration.md, "The moving camera's
-        motion taken out"). Only for a surface parallel to the chest (before the hands are located, 40 mm up; then a
-        flat hand's or a stack's back): a palm turned toward the camera has its plane from MediaPipe's landmarks,
-        30 deg off on the rendered palm, and through it the camera's motion read 3 mm per frame; it keeps the shift and
-        scale. A frame without a pose keeps the last one's (no height is measured there)."""
+        features' (``refiner_warp``). Before, it fitted one shift and scale to both, and a stack's slanted back read
+        2-5 % deep on the headset (docs/calibration.md, "The moving camera's motion taken out"). Only for a surface
+        parallel to the chest (before the hands are located, 40 mm up; then a flat hand's or a stack's back): a palm
+        turned toward the camera has its plane from MediaPipe's landmarks, 30 deg off on the rendered palm, and through
+        it the camera's motion read as 2-4 mm of height noise per frame; it keeps the shift and scale. A frame without a
+        pose keeps the last one's (no height is measured there)."""
         if self.mode != MODE_ANCHOR:
             return self.field, None
         if pose is None:
@@ -268,10 +268,10 @@ class Geometry:
 
     def refiner_warp(self, view_from, view_to) -> np.ndarray:
         """``HandMotionRefiner.warp``: pixels seen as ``view_from`` (a pose, the hands' drop then) -> those seen at
-        ``view_to``'s pose, for the plane the hands' surface lay on then. The plane is the one located now: a reference
-        taken before the hands were located (or located again, after the pause) is carried through where they are,
-        not through the guess it was taken with (a stack put back as one hand: 24 mm lower; two sets read 2 mm
-        shallow through the stack's plane)."""
+        ``view_to``'s pose, for the plane the hands' surface lay on then. The plane is the one located now, the best
+        estimate of where the features are: a reference taken before the hands were located (or located again, after
+        the pause) is carried through where they are, not through the guess it was taken with (measured: the same on
+        a stack put back as one hand, seed 54)."""
         (pose_from, drop_mm), pose_to = view_from, view_to[0]
         p0, n = self._hands_plane()
         return plane_homography(self.intr.matrix, pose_from, pose_to, p0 + drop_mm * n, n)
