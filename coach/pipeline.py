@@ -231,10 +231,16 @@ class Geometry:
         self.field: TranslationField | None = None
         self._view: tuple[TranslationField | None, object | None] = (None, None)  # anchor mode: the last pose's
         if self.mode == MODE_MARKER:
-            k, n = intrinsics.matrix, manikin.cam_from_manikin.rotation[:, 2]
             # (the hands' surface is taken parallel to the chest until the rest hold locates them: see locate)
-            normal = (float(n[0]), float(n[1]), float(n[2]))
-            self.field = TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), normal, normal)
+            self.field = self._field(manikin.cam_from_manikin, np.array([0.0, 0.0, 1.0]))
+
+    def _field(self, pose: Pose, surface_normal: np.ndarray) -> TranslationField:
+        """How the chest's motion moves pixels seen from ``pose``, the hands' surface having ``surface_normal``
+        (manikin frame)."""
+        k, r = self.intr.matrix, pose.rotation
+        d, m = r[:, 2], r @ surface_normal
+        return TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
+                                (float(d[0]), float(d[1]), float(d[2])), (float(m[0]), float(m[1]), float(m[2])))
 
     def frame_pose(self, image: np.ndarray) -> Pose | None:
         """This frame's cam_from_manikin (anchor mode re-measures it; None when the anchor is lost)."""
@@ -259,11 +265,7 @@ class Geometry:
         p0, n = self._hands_plane()
         if float(n[2]) < FLAT_SURFACE_COS:
             return None, None
-        k, r = self.intr.matrix, pose.rotation
-        d, m = r[:, 2], r @ n
-        field = TranslationField(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
-                                 (float(d[0]), float(d[1]), float(d[2])), (float(m[0]), float(m[1]), float(m[2])))
-        self._view = (field, (pose, drop_mm if math.isfinite(drop_mm) else 0.0))
+        self._view = (self._field(pose, n), (pose, drop_mm if math.isfinite(drop_mm) else 0.0))
         return self._view
 
     def refiner_warp(self, view_from, view_to) -> np.ndarray:
@@ -308,8 +310,7 @@ class Geometry:
         self.estimator = HeightEstimator(self.intr, self.estimator.cam_from_manikin, self.estimator.min_incidence_cos,
                                          plane_y_mm=float(self.tracked.point_mm[1]))
         if self.field is not None:  # the texture's plane: a hand turned toward the camera is not parallel to the chest
-            n = pose.rotation @ self.tracked.surface_normal
-            self.field = replace(self.field, plane_normal=(float(n[0]), float(n[1]), float(n[2])))
+            self.field = self._field(pose, self.tracked.surface_normal)
         return self.tracked
 
 

@@ -244,6 +244,15 @@ def test_hands_moving_from_the_first_frame_are_tracked_back_once_a_reference_is_
     assert n_old == 0 and np.max(np.abs(e_old)) > 2.5  # without: the lag stays in the first downstroke (3.2, 4.1 px)
 
 
+def _poor_frame(rng: np.random.Generator, draw, y_at, t: float, fps: float) -> np.ndarray:
+    """The frame at ``t`` as a poor webcam makes it: half a frame of motion blur (``draw(y)``: a float image of the
+    hands at y), flicker, sensor noise, JPEG."""
+    img = np.mean([draw(y_at(t + dt)) for dt in np.linspace(-0.25 / fps, 0.25 / fps, 5)], axis=0)
+    img = img * (1.0 + 0.08 * rng.uniform(-1, 1))
+    img = np.clip(img + rng.normal(0, 4.0, img.shape[:2])[..., None], 0, 255).astype(np.uint8)
+    return cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_COLOR)
+
+
 def _degraded_run(seed: int, return_to_key: bool, contrast: float = 0.2, match_gain: bool = False,
                   key_check: bool | None = None) -> tuple[np.ndarray, dict]:
     """10 s: a second at rest, then strokes at 108/min, in frames as a poor webcam makes them: faint texture,
@@ -262,10 +271,7 @@ def _degraded_run(seed: int, return_to_key: bool, contrast: float = 0.2, match_g
     for i in range(n):
         t = i / fps
         y = y_at(t)
-        sub = [_frame(tex, y_at(t + dt), False).astype(np.float32) for dt in np.linspace(-0.25 / fps, 0.25 / fps, 5)]
-        img = np.mean(sub, axis=0) * (1.0 + 0.08 * rng.uniform(-1, 1))
-        img = np.clip(img + rng.normal(0, 4.0, img.shape[:2])[..., None], 0, 255).astype(np.uint8)
-        img = cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_COLOR)
+        img = _poor_frame(rng, lambda yy: _frame(tex, yy, False).astype(np.float32), y_at, t, fps)
         tl = np.array([220.0, y])
         true_pt = tl + (100.0, 150.0)
         r = ref.update(img, int(round(1000 * t)), true_pt + rng.normal(0, 0.7, 2), _landmarks(tl), 100.0)
@@ -337,10 +343,7 @@ def _straight_in_look_changes(seed: int, key_first_after_ms: int, fixed_camera: 
     err = np.zeros(n)
     for i in range(n):
         t = i / fps
-        img = np.mean([frame(y_at(t + dt)) for dt in np.linspace(-0.25 / fps, 0.25 / fps, 5)], axis=0)
-        img = img * (1.0 + 0.08 * rng.uniform(-1, 1))
-        img = np.clip(img + rng.normal(0, 4.0, img.shape[:2])[..., None], 0, 255).astype(np.uint8)
-        img = cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_COLOR)
+        img = _poor_frame(rng, frame, y_at, t, fps)
         tl = np.array([220.0, y_at(t)])
         true_pt = tl + (100.0, 150.0)
         r = ref.update(img, int(round(1000 * t)), true_pt + rng.normal(0, 0.7, 2), _landmarks(tl), 100.0)

@@ -697,12 +697,15 @@ class HandMotionRefiner:
             return _down(fit.transform[:, :2] @ point + fit.transform[:, 2], k), None
         src = _down(fit.src, k)
         point = _down(point, k)
-        move = (fit.dst - fit.src) / k
         if view_from is not None and view_to is not None and view_from is not view_to:
-            h = self.warp(view_from, view_to)  # reference px -> this frame's px
-            src, point = _homography(h, src), _homography(h, point[None])[0]
-            depth_px = None if depth_px is None else _homography(h, np.asarray(depth_px, float)[None])[0]
+            # reference px -> this frame's px, the point and the depth point with the features (one transform)
+            pts = [src, point[None]] + ([] if depth_px is None else [np.asarray(depth_px, float)[None]])
+            out = cv2.perspectiveTransform(np.concatenate(pts)[:, None], self.warp(view_from, view_to))[:, 0]
+            src, point = out[:len(src)], out[len(src)]
+            depth_px = None if depth_px is None else out[-1]
             move = _down(fit.dst, k) - src
+        else:
+            move = (fit.dst - fit.src) / k
         d = self.field.at(src)
         f = np.sum(move * d, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-12)
         slip = move - f[:, None] * d
@@ -719,7 +722,7 @@ class HandMotionRefiner:
 
     def _track(self, gray: np.ndarray, pt: np.ndarray, palm: float, strict: bool = False,
                ref: _Reference | None = None, wide: bool = False,
-               view: np.ndarray | None = None) -> tuple[np.ndarray, int, float, np.ndarray] | None:
+               view: object | None = None) -> tuple[np.ndarray, int, float, np.ndarray] | None:
         """Find the reference's features in this frame; the refined point (frame px), inliers, inlier share and
         the frame as tracked (upscaled like the reference). ``ref``: another reference than the current one, to
         measure against (the current one's offset and features are then left as they are). ``wide``: MediaPipe's
@@ -779,12 +782,6 @@ def _motion_point(q0: np.ndarray | None, fit: _Fit, k: float) -> np.ndarray:
     """Where a carry's motion is a point's, in this frame (RefinedPoint.features_px): the depth point when the carry
     had one, else the inliers' centroid."""
     return q0 if q0 is not None else _down(fit.dst.mean(axis=0), k)
-
-
-def _homography(h: np.ndarray, px: np.ndarray) -> np.ndarray:
-    """(n, 2) pixels mapped by the 3x3 homography ``h``."""
-    p = np.asarray(px, dtype=np.float64).reshape(-1, 2) @ h[:, :2].T + h[:, 2]
-    return p[:, :2] / p[:, 2:3]
 
 
 def _gain_ratio(a: np.ndarray, b: np.ndarray, pts_a: np.ndarray, pts_b: np.ndarray, patch_px: int = 7) -> float:
