@@ -108,6 +108,14 @@ class TrackedPoint:
     # the plane of the surface the texture tracker follows (unit, manikin frame): the chest's for a flat hand or a
     # stack, the palm's (from PnP) for a hand turned toward the camera, blended by its tilt
     surface_normal: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))
+    # a point of that surface: the features' centroid at rest, at the point's depth on its own ray (None: point_mm).
+    # The point is on the tracked ray, which crosses the depth elsewhere: a flat hand's heel 11 mm under its back
+    surface_mm: np.ndarray | None = None
+
+    @property
+    def surface_point_mm(self) -> np.ndarray:
+        """A point of the surface the texture tracker's features lie on (manikin frame)."""
+        return self.point_mm if self.surface_mm is None else self.surface_mm
 
     @property
     def rel_sd(self) -> float:
@@ -290,11 +298,15 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
             sd = flat * back_sd * abs(per_mm) / float(axis @ r) + (1.0 - flat) * sd
             s_mm = depth / float(axis @ r)  # the point on the tracked ray at that depth
     p = c + s_mm * r
+    q = None  # the features' centroid at that depth (where their surface is)
+    if feats:
+        axis = cam_from_manikin.rotation[2]
+        q = c + (float(axis @ (p - c)) / float(axis @ rf)) * rf
     surface = np.array([0.0, 0.0, 1.0])  # the texture's plane (vision.hand_motion scales its features' motion on it)
     if normals and flat < 1.0:
         surface = flat * surface + (1.0 - flat) * n
         surface /= np.linalg.norm(surface)
-    return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior, surface)
+    return TrackedPoint(p, sd, s_mm, tilt, stacked, y_prior, z_prior, surface, q)
 
 
 CORE_FLOOR_MM = 0.6  # the core's own reading of tops and bottoms at >= 30 fps: its depth bias on simulated stroke shapes

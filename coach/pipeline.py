@@ -276,14 +276,17 @@ class Geometry:
         a stack put back as one hand, seed 54)."""
         (pose_from, drop_mm), pose_to = view_from, view_to[0]
         p0, n = self._hands_plane()
-        return plane_homography(self.intr.matrix, pose_from, pose_to, p0 + drop_mm * n, n)
+        feats = plane_homography(self.intr.matrix, pose_from, pose_to, p0 + drop_mm * n, n)
+        if self.tracked is None or self.tracked.surface_mm is None:
+            return feats
+        return feats, plane_homography(self.intr.matrix, pose_from, pose_to, self.tracked.point_mm + drop_mm * n, n)
 
     def _hands_plane(self) -> tuple[np.ndarray, np.ndarray]:
         """A point on the hands' tracked surface at rest and its normal (manikin frame): where they were located, else
         a guess parallel to the chest."""
         if self.tracked is None:
             return np.array([0.0, 0.0, HANDS_PLANE_MM]), np.array([0.0, 0.0, 1.0])
-        return self.tracked.point_mm, self.tracked.surface_normal
+        return self.tracked.surface_point_mm, self.tracked.surface_normal
 
     def roi(self, pose: Pose | None) -> tuple[int, int, int, int] | None:
         """The chest region for ``pose``; projected again only when the pose changes (anchor mode)."""

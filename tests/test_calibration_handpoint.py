@@ -296,11 +296,17 @@ def test_the_point_is_converted_at_the_depth_of_the_features_on_a_stack(elev, az
     assert tp.height_prior_mm >= o.stack_min_height_mm  # read as a stack's top hand from where its ray crosses the midline
     assert _depth(pose, tp.point_mm) == pytest.approx(_depth(pose, features), abs=1e-6)
     np.testing.assert_allclose(_px(intr, pose, tp.point_mm), _px(intr, pose, tracked), atol=1e-6)  # on the tracked ray
+    # ... and the features' surface (what a moving camera's motion is taken out through) at the features themselves,
+    # not at the point's height, 27-33 mm above them (session 33: through the point, a headset's parallax read +1.5 mm
+    # on a stack)
+    np.testing.assert_allclose(tp.surface_point_mm, features, atol=1e-6)
+    assert tp.point_mm[2] - features[2] > 20.0
     assert tp.along_ray_sd_mm == pytest.approx(o.back_sd_mm / math.sin(math.radians(elev)), rel=0.15)
     # without the features (no texture refinement) the tracked pixel's own surface is located, as before
     plain = locate_tracked_point([RestHand(r.xy_px, r.landmarks_px, r.world_landmarks_m) for r in rest],
                                  intr, pose, o)
     assert _depth(pose, plain.point_mm) > _depth(pose, features) + 20.0
+    np.testing.assert_allclose(plain.surface_point_mm, plain.point_mm)  # (no features: the point's own surface)
 
 
 def test_a_single_flat_hand_uses_one_hands_back():
@@ -316,6 +322,7 @@ def test_a_single_flat_hand_uses_one_hands_back():
     tp = locate_tracked_point(rest, intr, pose, o)
     assert tp.height_prior_mm < o.stack_min_height_mm
     assert _depth(pose, tp.point_mm) == pytest.approx(_depth(pose, features), abs=1e-6)
+    np.testing.assert_allclose(tp.surface_point_mm, features, atol=1e-6)  # the back, not the heel's 10 mm lower ray
     on_stack = np.array([0.0, 40.0, o.stacked_mm])
     rest = [RestHand(r.xy_px, r.landmarks_px, r.world_landmarks_m, _px(intr, pose, on_stack)) for r in rest]
     hidden = locate_tracked_point(rest, intr, pose, o)

@@ -16,7 +16,7 @@ import math
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,11 @@ VIEWS: dict[str, ViewSpec] = {
     "near600": ViewSpec("near600", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=600.0),
     "far1300": ViewSpec("far1300", 1280, 720, elevation_deg=30.0, azimuth_deg=0.0, distance_mm=1300.0),
     "low15": ViewSpec("low15", 1280, 720, elevation_deg=15.0, azimuth_deg=0.0, distance_mm=900.0),
+    # ... the moving camera beyond its one slow bob: the head going down with each compression (80 % of it, nodding
+    # 0.6 deg per cm), a livelier head (bob 6 cm, sway 3 deg), and a dim headset camera's 15 fps
+    "anchor-cpr": replace(anchor_view(), name="anchor-cpr", head_follow=0.8, head_nod_deg_per_cm=0.6),
+    "anchor-lively": replace(anchor_view(), name="anchor-lively", bob_mm=60.0, sway_deg=3.0),
+    "anchor-fps15": replace(anchor_view(), name="anchor-fps15", fps=15.0),
 }
 TITLES = {
     "side30": "side view, 30 deg elevation, 1280x720",

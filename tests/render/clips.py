@@ -47,14 +47,19 @@ class ViewSpec:
     fps: float = 30.0
     target: tuple[float, float, float] = (0.0, 0.0, 0.0)  # where the camera looks (mm, manikin frame)
     roll_deg: float = 0.0  # the camera turned about its optical axis (a phone propped askew); 0: upright
+    # moving camera: the rescuer's head goes down with each compression (shoulders over locked arms, a hinge at the
+    # hips): this fraction of the chest's displacement, straight down, and a nod of this many degrees per 10 mm
+    head_follow: float = 0.0
+    head_nod_deg_per_cm: float = 0.0
 
     def camera(self) -> RenderCamera:
         cam = make_camera(self.width, self.height, self.hfov_deg, self.elevation_deg, self.azimuth_deg,
                           self.distance_mm, target=self.target)
         return cam.moved(np.zeros(3), small_rotation(0.0, 0.0, self.roll_deg)) if self.roll_deg else cam
 
-    def camera_at(self, t_s: float) -> RenderCamera:
-        """The camera at time t: fixed, or bobbing like a headset (a few incommensurate slow sways)."""
+    def camera_at(self, t_s: float, chest_mm: float = 0.0) -> RenderCamera:
+        """The camera at time t: fixed, or bobbing like a headset (a few incommensurate slow sways), and going down
+        with the compressions if ``head_follow`` (``chest_mm``: the chest's height then, negative when compressed)."""
         cam = self.camera()
         if self.bob_mm <= 0:
             return cam
@@ -63,7 +68,9 @@ class ViewSpec:
                         0.35 * b * math.sin(2 * math.pi * 0.31 * t_s + 1.1),
                         b * math.sin(2 * math.pi * 0.55 * t_s)])
         s = self.sway_deg
-        rot = small_rotation(s * math.sin(2 * math.pi * 0.41 * t_s), s * math.sin(2 * math.pi * 0.27 * t_s + 0.7),
+        nod = self.head_nod_deg_per_cm * chest_mm / 10.0
+        off[2] += self.head_follow * chest_mm
+        rot = small_rotation(s * math.sin(2 * math.pi * 0.41 * t_s) + nod, s * math.sin(2 * math.pi * 0.27 * t_s + 0.7),
                              0.5 * s * math.sin(2 * math.pi * 0.19 * t_s + 2.0))
         return cam.moved(off, rot)
 
@@ -192,13 +199,19 @@ def _backdrop(view: ViewSpec):
     if view.bob_mm > 0:
         ref_cam, ref_img = scene.reference_view(cam0)
 
-        def moving(t_s: float):
-            cam = view.camera_at(t_s)
+        def moving(t_s: float, chest_mm: float = 0.0):
+            cam = view.camera_at(t_s, chest_mm)
             return cam, scene.render_moved(cam, ref_cam, ref_img)
 
         return moving
     bg = scene.render(cam0, supersample=2)
-    return lambda t_s: (cam0, bg.copy())
+    return lambda t_s, chest_mm=0.0: (cam0, bg.copy())
+
+
+def _chest_mm(height_mm: float) -> float:
+    """The chest's height under the hands (0 at rest, negative pressed): what a rescuer's head follows. The hands
+    lifted for the breaths (positive heights, NaN out of view) leave the chest at rest."""
+    return min(float(height_mm), 0.0) if np.isfinite(height_mm) else 0.0
 
 
 def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s: np.ndarray, height_mm: np.ndarray,
@@ -215,7 +228,7 @@ def render_compression_clip(path: Path, view: ViewSpec, sprite: HandSprite, t_s:
 
     def frames():
         for i, (t, h) in enumerate(zip(t_s, height_mm)):
-            cam, img = backdrop(float(t))
+            cam, img = backdrop(float(t), _chest_mm(h))
             if np.isfinite(h) and (visible is None or visible[i]):
                 place = flat_on_chest(placement_mm, HAND_REST_Z_MM + float(h), fingers_dir=(0.0, 1.0, 0.0))
                 palm[i], _ = composite_hand(img, cam, sprite, place)
@@ -261,7 +274,7 @@ def render_family_clip(path: Path, view: ViewSpec, family, hands_dir: Path, t_s:
 
     def frames():
         for i, (t, h) in enumerate(zip(t_s, h_all)):
-            cam, bg = backdrop(float(t))  # (a fresh image: drawn into, or the blurred sub-frames' background)
+            cam, bg = backdrop(float(t), _chest_mm(h))  # (a fresh image: drawn into, or the blurred sub-frames' background)
             img = bg
             rig = rig2 if i >= i_back else rig1
             if np.isfinite(h) and (visible is None or visible[i]):
