@@ -176,29 +176,30 @@ def toward_camera(cam_from_manikin: Pose) -> np.ndarray:
 
 
 def seen_from(sample: RestHand, intr: CameraIntrinsics, pose_from: Pose, pose_to: Pose,
-              height_mm: float = HANDS_PLANE_MM) -> RestHand:
+              height_mm: float = HANDS_PLANE_MM, features_height_mm: float | None = None) -> RestHand:
     """One resting frame's evidence (seen from ``pose_from``) as the camera at ``pose_to`` would have seen it.
 
     Why: the location takes the resting frames' median pixel and one camera pose; a moving camera (anchor mode) saw
     each frame from elsewhere (a headset's bob of 3 cm moved the hands ~20 px over a 2 s rest), so each frame's pixels
     are carried to one pose first, through the point at ``height_mm`` above the chest on their ray (the hands' backs
-    lie 15-60 mm up: a 2 cm error there moves a 3 cm bob's mapping by under 1 mm)."""
+    lie 15-60 mm up: a 2 cm error there moves a 3 cm bob's mapping by under 1 mm); the features through
+    ``features_height_mm`` if given (where their surface is), else the same."""
     if pose_from is pose_to:
         return sample
     k, dist = intr.matrix, intr.dist_coeffs
     c = camera_center(pose_from)
 
-    def carry(px: np.ndarray) -> np.ndarray:
+    def carry(px: np.ndarray, z_mm: float = height_mm) -> np.ndarray:
         a = np.asarray(px, dtype=np.float64)
         r = pixel_rays(a.reshape(-1, a.shape[-1])[:, :2], k, dist) @ pose_from.rotation  # (manikin frame)
-        pts, _ = intersect_rays_plane(c, r, np.array([0.0, 0.0, height_mm]), np.array([0.0, 0.0, 1.0]))
+        pts, _ = intersect_rays_plane(c, r, np.array([0.0, 0.0, z_mm]), np.array([0.0, 0.0, 1.0]))
         out = project_points(pose_to.apply(pts), k, dist)
         if a.shape[-1] > 2:  # (landmarks with a z: kept as they are)
             out = np.concatenate([out, a.reshape(-1, a.shape[-1])[:, 2:]], axis=1)
         return out.reshape(a.shape)
 
     lms = carry(sample.landmarks_px) if np.size(sample.landmarks_px) else sample.landmarks_px
-    feats = None if sample.features_px is None else carry(sample.features_px)
+    feats = None if sample.features_px is None else carry(sample.features_px, height_mm if features_height_mm is None else features_height_mm)
     return RestHand(carry(sample.xy_px), lms, sample.world_landmarks_m, feats)
 
 

@@ -212,6 +212,7 @@ class Geometry:
         self.anchor: AnchorTracker | None = None
         self.estimator: HeightEstimator | None = None
         self.tracked: TrackedPoint | None = None  # the located hand surface (None: the sagittal plane)
+        self.tracked_pose: Pose | None = None  # ... the camera pose it was located from (anchor mode: one of many)
         # the worn hand tag (marker modes only: its displacement needs the manikin frame)
         self.tag: HandTagTracker | None = HandTagTracker(intrinsics, hand_tag) if (hand_tag and manikin) else None
         self._pose: Pose | None = None
@@ -309,7 +310,7 @@ class Geometry:
     def use(self, tracked: TrackedPoint, pose: Pose) -> TrackedPoint:
         """Measure from now on through ``tracked`` (located with ``pose``)."""
         assert self.estimator is not None
-        self.tracked = tracked
+        self.tracked, self.tracked_pose = tracked, pose
         self.estimator = HeightEstimator(self.intr, self.estimator.cam_from_manikin, self.estimator.min_incidence_cos,
                                          plane_y_mm=float(self.tracked.point_mm[1]))
         if self.field is not None:  # the texture's plane: a hand turned toward the camera is not parallel to the chest
@@ -944,15 +945,23 @@ class Pipeline:
         return self._remeasure_from(tp, mid, idx, rest)
 
     def _locate_at(self, idx: list[int]) -> tuple[TrackedPoint, Pose | None]:
-        """The hands located from the held frames ``idx`` (and the manikin pose of the middle one); ValueError if not."""
-        mid = self._poses.get(idx[len(idx) // 2], self._last_pose)
-        obs = self._rest_obs_from(idx, mid) if mid is not None else [self._rest_obs[i] for i in idx]
-        return locate_tracked_point(obs, self.geo.intr, mid, self.opt.hand_point), mid
+        """The hands located again from the held frames ``idx``, and the manikin pose they were located from; ValueError
+        if not. A moving camera locates them from the pose they were first located from (each frame's pixels carried
+        to it): the priors place the point where its ray meets them, and from elsewhere the same hands' ray meets them
+        elsewhere (a livelier headset, bob 6 cm and sway 3 deg: one hand put back as it was located 23 mm along its
+        ray, into the band where it may be a stack, and its next set read 2-5 mm shallow). A fixed camera has one."""
+        at = self.geo.tracked_pose or self._poses.get(idx[len(idx) // 2], self._last_pose)
+        obs = self._rest_obs_from(idx, at) if at is not None else [self._rest_obs[i] for i in idx]
+        return locate_tracked_point(obs, self.geo.intr, at, self.opt.hand_point), at
 
     def _rest_obs_from(self, idx: list[int], pose: Pose) -> list[RestHand]:
         """The held frames' rest evidence as seen from ``pose`` (``calibration.handpoint.seen_from``): a moving camera
-        (anchor mode) saw each from its own pose; a fixed one's poses are all the calibration's (nothing changes)."""
-        return [seen_from(self._rest_obs[i], self.geo.intr, self._poses.get(i, pose), pose) for i in idx]
+        (anchor mode) saw each from its own pose; a fixed one's poses are all the calibration's (nothing changes). Once
+        the hands are located, each frame's pixels are carried through where they were located (the point's height,
+        the features' surface), else through a guess 40 mm up."""
+        tp = self.geo.tracked
+        at = {} if tp is None else dict(height_mm=float(tp.point_mm[2]), features_height_mm=float(tp.surface_point_mm[2]))
+        return [seen_from(self._rest_obs[i], self.geo.intr, self._poses.get(i, pose), pose, **at) for i in idx]
 
     def _moved_at_tops(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None, k: float = 1.0) -> bool:
         """Whether hands located at recoil tops are others than before. A top's level is no rest's: a lean lowers
@@ -1018,7 +1027,7 @@ class Pipeline:
         """Measure through the surface located again: the held frames anew, shifted so that the rest reads as the first."""
         self._located.append(self.geo.use(tp, mid))
         tops = isinstance(rest, RecoilTops) and mid is not None
-        self._tops_fix = ([self._rest_obs[i] for i in idx], mid, 0.0) if tops else None
+        self._tops_fix = (self._rest_obs_from(idx, mid), mid, 0.0) if tops else None
         raw = {}
         for i in self._held:
             r = self.records[i]
