@@ -199,7 +199,8 @@ def seen_from(sample: RestHand, intr: CameraIntrinsics, pose_from: Pose, pose_to
         return out.reshape(a.shape)
 
     lms = carry(sample.landmarks_px) if np.size(sample.landmarks_px) else sample.landmarks_px
-    feats = None if sample.features_px is None else carry(sample.features_px, height_mm if features_height_mm is None else features_height_mm)
+    z_feats = height_mm if features_height_mm is None else features_height_mm
+    feats = None if sample.features_px is None else carry(sample.features_px, z_feats)
     return RestHand(carry(sample.xy_px), lms, sample.world_landmarks_m, feats)
 
 
@@ -299,10 +300,10 @@ def locate_tracked_point(samples: list[RestHand], intr: CameraIntrinsics, cam_fr
             sd = flat * back_sd * abs(per_mm) / float(axis @ r) + (1.0 - flat) * sd
             s_mm = depth / float(axis @ r)  # the point on the tracked ray at that depth
     p = c + s_mm * r
-    q = None  # the features' centroid at that depth (where their surface is)
+    q = None  # the features' centroid at the point's depth: where their surface is (TrackedPoint.surface_mm)
     if feats:
-        axis = cam_from_manikin.rotation[2]
-        q = c + (float(axis @ (p - c)) / float(axis @ rf)) * rf
+        depth_axis = cam_from_manikin.rotation[2]
+        q = c + (float(depth_axis @ (p - c)) / float(depth_axis @ rf)) * rf
     surface = np.array([0.0, 0.0, 1.0])  # the texture's plane (vision.hand_motion scales its features' motion on it)
     if normals and flat < 1.0:
         surface = flat * surface + (1.0 - flat) * n

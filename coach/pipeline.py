@@ -269,12 +269,15 @@ class Geometry:
         self._view = (self._field(pose, n), (pose, drop_mm if math.isfinite(drop_mm) else 0.0))
         return self._view
 
-    def refiner_warp(self, view_from, view_to) -> np.ndarray:
+    def refiner_warp(self, view_from, view_to) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """``HandMotionRefiner.warp``: pixels seen as ``view_from`` (a pose, the hands' drop then) -> those seen at
-        ``view_to``'s pose, for the plane the hands' surface lay on then. The plane is the one located now, the best
-        estimate of where the features are: a reference taken before the hands were located (or located again, after
-        the pause) is carried through where they are, not through the guess it was taken with (measured: the same on
-        a stack put back as one hand, seed 54)."""
+        ``view_to``'s pose, for the plane the features lay on then and, once the hands are located, for the tracked
+        point's own plane (two homographies). The planes are the ones located now, the best estimate of where the
+        features are: a reference taken before the hands were located (or located again, after the pause) is carried
+        through where they are, not through the guess it was taken with (measured: the same on a stack put back as one
+        hand, seed 54). Why two: the point lies on the tracked ray at the features' depth, 10-11 mm under a flat hand's
+        back or above a stack's; through the point's plane the features' parallax read a headset going down with the
+        strokes as -2.2 % / +3 % of depth (docs/calibration.md, "A headset that goes down with the compressions")."""
         (pose_from, drop_mm), pose_to = view_from, view_to[0]
         p0, n = self._hands_plane()
         feats = plane_homography(self.intr.matrix, pose_from, pose_to, p0 + drop_mm * n, n)
@@ -283,8 +286,8 @@ class Geometry:
         return feats, plane_homography(self.intr.matrix, pose_from, pose_to, self.tracked.point_mm + drop_mm * n, n)
 
     def _hands_plane(self) -> tuple[np.ndarray, np.ndarray]:
-        """A point on the hands' tracked surface at rest and its normal (manikin frame): where they were located, else
-        a guess parallel to the chest."""
+        """A point on the surface the texture tracker's features lie on at rest, and its normal (manikin frame): where
+        they were located (``TrackedPoint.surface_point_mm``), else a guess parallel to the chest."""
         if self.tracked is None:
             return np.array([0.0, 0.0, HANDS_PLANE_MM]), np.array([0.0, 0.0, 1.0])
         return self.tracked.surface_point_mm, self.tracked.surface_normal
