@@ -263,16 +263,16 @@ class Geometry:
             return self.field, None
         if pose is None:
             return self._view
-        p0, n = self._hands_plane()
+        _, n = self._hands_plane()
         if float(n[2]) < FLAT_SURFACE_COS:
             return None, None
         self._view = (self._field(pose, n), (pose, drop_mm if math.isfinite(drop_mm) else 0.0))
         return self._view
 
-    def refiner_warp(self, view_from, view_to) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    def refiner_warp(self, view_from, view_to) -> tuple[np.ndarray, np.ndarray]:
         """``HandMotionRefiner.warp``: pixels seen as ``view_from`` (a pose, the hands' drop then) -> those seen at
-        ``view_to``'s pose, for the plane the features lay on then and, once the hands are located, for the tracked
-        point's own plane (two homographies). The planes are the ones located now, the best estimate of where the
+        ``view_to``'s pose: the homographies of the plane the features lay on then and of the tracked point's own
+        (the same one before the hands are located). The planes are the ones located now, the best estimate of where the
         features are: a reference taken before the hands were located (or located again, after the pause) is carried
         through where they are, not through the guess it was taken with (measured: the same on a stack put back as one
         hand, seed 54). Why two: the point lies on the tracked ray at the features' depth, 10-11 mm under a flat hand's
@@ -281,8 +281,8 @@ class Geometry:
         (pose_from, drop_mm), pose_to = view_from, view_to[0]
         p0, n = self._hands_plane()
         feats = plane_homography(self.intr.matrix, pose_from, pose_to, p0 + drop_mm * n, n)
-        if self.tracked is None or self.tracked.surface_mm is None:
-            return feats
+        if self.tracked is None or self.tracked.surface_mm is None:  # (the point is on the features' plane)
+            return feats, feats
         return feats, plane_homography(self.intr.matrix, pose_from, pose_to, self.tracked.point_mm + drop_mm * n, n)
 
     def _hands_plane(self) -> tuple[np.ndarray, np.ndarray]:

@@ -528,7 +528,7 @@ def test_a_moving_cameras_own_motion_is_taken_out_before_the_field(elev_deg):
     expect = h.pushed_at_depth_point(h.anchor3d)
     motion = float(np.linalg.norm(expect - a_px))
     ref = h.refiner()
-    ref.warp = lambda a, b: h.homography(h.p0)  # (the caller's views: any tokens; "ref" -> "now")
+    ref.warp = lambda a, b: (h.homography(h.p0),) * 2  # (the caller's views: any tokens; "ref" -> "now")
     fit = _Fit(np.eye(2, 3), len(h.base), h.src, h.dst)
     q, q0 = ref._carry(fit, a_px, 1.0, d_px, "ref", "now")
     assert np.linalg.norm(q - expect) < 1e-6  # px: exact
@@ -563,7 +563,7 @@ def test_a_point_off_the_features_plane_is_carried_on_its_own(elev_deg):
     q, q0 = ref._carry(fit, a_px, 1.0, d_px, "ref", "now")
     assert np.linalg.norm(q - expect) < 1e-6  # px: exact
     assert np.linalg.norm(q0 - h.seen(h.depth3d + h.push, True)[0]) < 1e-6  # (the depth point is the features')
-    ref.warp = lambda a, b: h.homography(h.p0)  # one plane for both: the features'
+    ref.warp = lambda a, b: (h.homography(h.p0),) * 2  # one plane for both: the features'
     one, _ = ref._carry(fit, a_px, 1.0, d_px, "ref", "now")
     assert np.linalg.norm(one - expect) > 0.3  # px (measured 0.54 and 0.67: 2-4 % of the motion)
 

@@ -250,11 +250,11 @@ class HandMotionRefiner:
         # the chest's motion in the image, set by the caller when the calibration knows it (None: shift and scale)
         self.field: TranslationField | None = None
         # a moving camera (a headset): this frame's view, whatever the caller's ``warp`` takes, set by the caller each
-        # frame with this frame's field (None: a fixed camera); ``warp(a, b)``: the 3x3 homography from the pixels of a
-        # frame seen as view a to those of one seen as b, for the hands' surface as it was in the first, or two: the
-        # features' surface's and the tracked point's own plane's (a point off the features' plane). See _carry
+        # frame with this frame's field (None: a fixed camera); ``warp(a, b)``: two 3x3 homographies from the pixels of
+        # a frame seen as view a to those of one seen as b, for the features' surface as it was in the first and for
+        # the tracked point's own plane (the point lies off the features' plane). See _carry
         self.view: object | None = None
-        self.warp: Callable[[object, object], np.ndarray | tuple[np.ndarray, np.ndarray]] | None = None
+        self.warp: Callable[[object, object], tuple[np.ndarray, np.ndarray]] | None = None
         self._depth = -1  # the current reference's depth (re-anchorings since the first; none taken yet: -1). Not
         # reset: a reference taken after a reset re-anchors the same trace
         # frames refined / not; references taken (the first, re-references, bridges: each re-anchors the trace);
@@ -700,9 +700,8 @@ class HandMotionRefiner:
         point = _down(point, k)
         if view_from is not None and view_to is not None and view_from is not view_to:
             # reference px -> this frame's px: the features and the depth point (their centroid) as points on their
-            # surface, the point on its own plane where the caller gives one
-            h = self.warp(view_from, view_to)
-            h_feats, h_point = h if isinstance(h, tuple) else (h, h)
+            # surface, the point on its own plane
+            h_feats, h_point = self.warp(view_from, view_to)
             pts = [src] + ([] if depth_px is None else [np.asarray(depth_px, float)[None]])
             out = cv2.perspectiveTransform(np.concatenate(pts)[:, None], h_feats)[:, 0]
             src, depth_px = out[:len(src)], (None if depth_px is None else out[-1])
