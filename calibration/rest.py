@@ -102,6 +102,22 @@ class RecoilTops:
         return any(a <= t_s <= b for a, b in self.used_spans)
 
 
+def still_span(heights_mm, tolerance_mm: float) -> slice:
+    """The frames of a hold still at its level: its ends trimmed to the first and last within half ``tolerance_mm`` of
+    its median (all of it when none is; NaN is never still).
+
+    Why: a hold is judged on running medians (``RunningMedian``), which lag a departure by half their span, and on
+    heights the texture tracker may restate later: a 0.4 s hold after a pause ended 4 frames 3-35 mm into the first
+    downstroke, where alone the texture had been found, and the hands located from those frames lay 33 mm toward the
+    camera (a headset: that set read 5 % shallow). Frames in the middle stay: the location takes their median."""
+    h = np.asarray(heights_mm, dtype=float)
+    if h.size == 0 or not np.isfinite(h).any():
+        return slice(0, h.size)
+    with np.errstate(invalid="ignore"):
+        k = np.flatnonzero(np.abs(h - np.nanmedian(h)) <= 0.5 * tolerance_mm)
+    return slice(int(k[0]), int(k[-1]) + 1) if k.size else slice(0, h.size)
+
+
 def rest_of_tops(tops: RecoilTops) -> RestEstimate:
     """The recoil tops' rest as a ``RestEstimate`` (what reports show of a rest): their level, from the first used
     top's first frame to the last one's last, one sample per used top, their levels' spread."""

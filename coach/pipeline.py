@@ -53,7 +53,7 @@ from calibration.handscale import HandScaleError, frame_from_samples, resting_ha
 from calibration.height import AnchorTracker, HeightEstimator
 from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
-                             RunningMedian, TopFinder, rest_of_tops)
+                             RunningMedian, TopFinder, rest_of_tops, still_span)
 from coach.core import CoreOptions, StreamingAnalyzer
 from coach.core.options import deepest_counted_mm, nominal_dt, shallowest_counted_mm
 from coach.core.rest_moves import unresolved_rest_drop_mm
@@ -945,7 +945,25 @@ class Pipeline:
             return (tag_moved or self._moved_at_tops(tp, old, mid)) and self._remeasure_from(tp, mid, idx, rest)
         if float(np.linalg.norm(tp.point_mm - old.point_mm)) < self.opt.relocate_min_mm:
             return True  # the same surface, resting where it did: measured, and nothing to change
+        if self.geo.mode == MODE_ANCHOR and not self._moved_seen_from_elsewhere(tp, old, mid):
+            return True
         return self._remeasure_from(tp, mid, idx, rest)
+
+    def _moved_seen_from_elsewhere(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None) -> bool:
+        """Whether hands located at a rest seen by a moving camera are others than before. It saw them from elsewhere,
+        and MediaPipe's point lies elsewhere on a hand seen from elsewhere: the same hand put back as it was located
+        20 mm away, 12 mm up its ray (a livelier headset, bob 6 cm and sway 3 deg), into the band where it may be a
+        stack, and its set read 3-4 mm shallow. So only what a view cannot do counts, as at recoil tops (where a lean
+        slides the point along its ray): a point higher or lower by more than that (a stack put on or taken off:
+        37-47 mm), a palm turned by the flat-to-turned gap or more (a hand put back turned: 16 -> 43 deg), or a point
+        farther from the camera."""
+        o = self.opt
+        d = tp.point_mm - old.point_mm
+        if abs(d[2]) >= o.relocate_tops_level_mm:
+            return True
+        if abs(tp.tilt_deg - old.tilt_deg) >= o.hand_point.tilt_full_deg - o.hand_point.tilt_none_deg:  # (NaN: False)
+            return True
+        return pose is not None and float(-d @ toward_camera(pose)) >= o.relocate_tops_min_mm
 
     def _locate_at(self, idx: list[int]) -> tuple[TrackedPoint, Pose | None]:
         """The hands located again from the held frames ``idx``, and the manikin pose they were located from; ValueError
@@ -1067,9 +1085,12 @@ class Pipeline:
 
     def _rest_frames(self, rest: RestEstimate | RecoilTops | None, have: dict) -> list[int]:
         """Held frames of the rest hold (or recoil tops) that have an entry in ``have`` (no hold: the first 60)."""
-        if rest is not None:
-            return [i for i in self._held if rest.covers(self.records[i].t_s) and i in have]
-        return [i for i in self._held if i in have][:60]
+        if rest is None:
+            return [i for i in self._held if i in have][:60]
+        idx = [i for i in self._held if rest.covers(self.records[i].t_s) and i in have]
+        if isinstance(rest, RestEstimate):  # (its ends still at its level: recoil tops are at their own levels)
+            idx = idx[still_span([self.records[i].height_mm for i in idx], self.opt.rest.tolerance)]
+        return idx
 
     def _remeasure_held(self, rest: RestEstimate | RecoilTops | None) -> None:
         """Marker modes: locate the tracked hand surface from the rest hold, set up the hand tag, and re-measure

@@ -196,6 +196,32 @@ def test_one_hand_put_back_as_it_was_on_a_livelier_headset(run_case):
     assert abs(acc.depth_bias_mm) <= 1.0 and acc.depth_mae_mm <= 1.0
 
 
+def test_a_stack_put_back_after_a_short_rest_on_a_livelier_headset(run_case):
+    """The stack 20 mm toward the camera came back after the pause and rested 0.4 s. The rest hold, judged on running
+    medians, ended 4 frames into the first downstroke, the only frames where the texture had been found again; the
+    hands were located from them 33 mm toward the camera, and the second set read 5 % shallow (-2.03 mm, MAE 2.57).
+    The hold's ends are now trimmed to its frames still at its level (``calibration.rest.still_span``): -0.09."""
+    _, out, acc = run_case("stacked-near", "anchor-lively", sim_s=15.0, per_set=10)
+    _common(acc, out)
+    assert acc.mode == "anchor"
+    assert abs(acc.depth_bias_mm) <= 1.0 and acc.depth_mae_mm <= 1.2
+
+
+def test_one_hand_put_back_turned_on_a_headset_is_located_again(work, hands_dir, hand_model_path):
+    """A moving camera sees the rest after a pause from elsewhere, so the same hands located there may lie 20 mm away
+    along their ray, and only what a view cannot do counts as other hands (``Pipeline._moved_seen_from_elsewhere``).
+    One flat hand put back turned toward the camera is such a change (its palm 16 -> 43 deg): located again, the
+    second set reads as the first. Judged by the recoil tops' stricter tilt rule (flat at one, fully turned at the
+    other) it was taken for the same hand, and read +7.6 mm deep (MAE 8.1)."""
+    sub = work / "then-heel-palm-anchor-cpr"
+    sub.mkdir(exist_ok=True)
+    _, out, acc = run_family_case(VIEWS["anchor-cpr"], FAMILIES["heel"], sub, hands_dir, sim_s=15.0, per_set=10,
+                                  family_after=FAMILIES["palm"])
+    _common(acc, out)
+    assert out["calibration"]["relocations"] == 1
+    assert abs(acc.depth_bias_mm) <= 1.0 and acc.depth_mae_mm <= 1.0
+
+
 def test_stacked_hands_with_blur_flicker_noise_and_jpeg(run_case):
     _, out, acc = run_case("degraded", "side30")
     _common(acc, out)

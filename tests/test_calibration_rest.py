@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
-                             RunningMedian, rest_of_tops)
+                             RunningMedian, rest_of_tops, still_span)
 
 
 def _feed(det: RestDetector, t, h):
@@ -653,3 +653,20 @@ def test_a_still_hold_after_a_compression_is_a_top_not_the_rest_at_a_start():
     rest = watch_start(samples, o)
     assert isinstance(rest, RecoilTops) and rest.value == pytest.approx(42.0, abs=1.0)
     assert ReturnOptions().hold_above_dip_mm == math.inf  # (returns: unchanged)
+
+
+def test_a_hold_ends_where_its_frames_leave_its_level():
+    """The running median lags: a hold judged on it took in the first downstroke's frames (here 3, 11, 23 and 35 mm
+    down) and a restated landing frame; its ends are trimmed to the frames still at its level, the middle kept."""
+    rng = np.random.default_rng(4)
+    still = 63.3 + rng.normal(0.0, 0.4, 12)
+    h = np.concatenate([[58.0], still[:6], [62.0], still[6:], [60.3, 52.4, 41.6, 29.1]])
+    span = still_span(h, RestOptions().tolerance)
+    assert (span.start, span.stop) == (1, 14)  # the landing frame and the downstroke's four out, the 62.0 kept
+    # detected on its running medians, the same frames make one hold that reaches into the downstroke
+    det = RestDetector(RestOptions(hold_s=0.3, min_hold_s=0.2, max_s=2.0))
+    found = [det.push(i / 30.0, v) for i, v in enumerate(np.concatenate([h, [18.0, 11.0, 9.0]]))]
+    rest = next(r for r in found if r is not None)
+    assert rest.t_end_s * 30.0 > 14.5  # (what the trim is for)
+    assert still_span([], 4.0) == slice(0, 0) and still_span([math.nan] * 3, 4.0) == slice(0, 3)
+    assert still_span([63.0, 70.0, 63.2], 4.0) == slice(0, 3)  # a frame in the middle stays
