@@ -22,6 +22,7 @@ from calibration.camera import CameraIntrinsics
 from calibration.geometry import Pose, camera_center, intersect_rays_plane, pixel_rays
 from calibration.manikin import AnchorCalibration, choose_solution
 from calibration.markers import MarkerDetector, estimate_marker_pose
+from calibration.plane_carry import PlaneCarry, PlaneCarryOptions
 
 SAGITTAL_POINT = np.zeros(3)
 SAGITTAL_NORMAL = np.array([0.0, 1.0, 0.0])  # the plane y = 0 holds x (head) and z (chest normal)
@@ -88,11 +89,14 @@ class AnchorTracker:
     Held, the camera goes on as it moved over the last poses found (a line through them,
     extrapolated): a headset moves ~3 mm a frame, and a pose held still read that as height
     (a rendered anchor half out of view: a 7 mm one-frame dip counted as a compression,
-    session 31).
+    session 31). Before that, the floor's texture around it carries the pose from the last frame
+    where it was found (``calibration.plane_carry``; ``carry=None``: never), as long as enough of it
+    is followed: a livelier head took the anchor out of view for up to a second at a time.
     """
 
     def __init__(self, intrinsics: CameraIntrinsics, anchor: AnchorCalibration, initial_cam_from_manikin: Pose,
-                 hold_frames: int = 5, max_reprojection_px: float = 2.0, velocity_frames: int = 4) -> None:
+                 hold_frames: int = 5, max_reprojection_px: float = 2.0, velocity_frames: int = 4,
+                 carry: PlaneCarryOptions | None = PlaneCarryOptions()) -> None:
         self.intr = intrinsics
         self.anchor = anchor
         self._det = MarkerDetector(anchor.marker.dictionary)
@@ -106,10 +110,14 @@ class AnchorTracker:
         self._track: deque[tuple[int, Pose]] = deque(maxlen=velocity_frames)  # (frame, pose found): a hold's line
         self.hold_frames = hold_frames
         self.max_reprojection_px = max_reprojection_px
-        self.frames_lost = 0
+        self.frames_lost = 0  # frames where the anchor was not found ...
+        self.frames_carried = 0  # ... and of those, the ones whose pose the floor carried
+        self._carry = None if carry is None else PlaneCarry(intrinsics, anchor.marker.size_mm, carry)
 
     def update(self, image: np.ndarray) -> Pose | None:
-        det = self._det.find(image, self.anchor.marker.marker_id)
+        # (its own grey copy: the floor's carry keeps the last one where the anchor was found)
+        gray = image.copy() if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        det = self._det.find(gray, self.anchor.marker.marker_id)
         pose = None
         if det is not None:
             mp = estimate_marker_pose(det.corners_px, self.anchor.marker.size_mm, self.intr.matrix, self.intr.dist_coeffs)
@@ -120,12 +128,19 @@ class AnchorTracker:
         if pose is None:
             self._missing += 1
             self.frames_lost += 1
+            carried = None if self._carry is None else self._carry.carry(gray)
+            if carried is not None:
+                self.frames_carried += 1
+                self._last = carried.cam_from_plane.compose(self.anchor.anchor_from_manikin)
+                return self._last
             if self._last is not None and self._missing <= self.hold_frames:
                 return self._extrapolated()
             return None
         if self._missing > self.hold_frames:  # (lost for longer: the camera did who knows what meanwhile)
             self._track.clear()
         self._missing = 0
+        if self._carry is not None:
+            self._carry.key(gray, pose)
         self._last_normal = pose.rotation[:, 2]
         self._last = pose.compose(self.anchor.anchor_from_manikin)
         self._track.append((self._frame, self._last))  # (converted only when a pose is held: not every frame)

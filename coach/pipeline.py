@@ -1211,6 +1211,10 @@ class Pipeline:
         if self.anchor_lost_frames:
             warnings.append(anchor_lost_warning(self.anchor_lost_frames, len(self.records), self._anchor_first_lost_s,
                                                 self.geo.anchor.anchor.marker.marker_id))
+        carried = self.geo.anchor.frames_carried if self.geo.anchor is not None else 0
+        if carried:
+            warnings.append(f"the anchor marker was not found in {carried} of {len(self.records)} frames: the floor's "
+                            "texture around it carried the camera's pose there (keep it in view: a plain floor cannot)")
         if self.frames_failed:
             warnings.append(f"{self.frames_failed} frame(s) could not be processed and count as frames without hands "
                             f"(first: {self._first_failure})")

@@ -143,9 +143,9 @@ def calibration_frames(view: ViewSpec, n: int, seed: int = 1, supersample: int =
     deg = Degrader(seed)
     cam0 = view.camera()
     if view.bob_mm > 0:
-        ref_cam, ref_img = scene.reference_view(cam0)
+        ref_cam, (ref_img, ref_body) = scene.reference_view(cam0)
         for i in range(n):
-            yield deg(scene.render_moved(view.camera_at(i / view.fps), ref_cam, ref_img))
+            yield deg(scene.render_moved(view.camera_at(i / view.fps), ref_cam, ref_img, ref_body))
     else:
         bg = scene.render(cam0, supersample=supersample)
         for _ in range(n):
@@ -197,11 +197,11 @@ def _backdrop(view: ViewSpec):
     scene = ManikinScene(markers=[anchor_marker()] if view.anchor else [])
     cam0 = view.camera()
     if view.bob_mm > 0:
-        ref_cam, ref_img = scene.reference_view(cam0)
+        ref_cam, (ref_img, ref_body) = scene.reference_view(cam0)
 
         def moving(t_s: float, chest_mm: float = 0.0):
             cam = view.camera_at(t_s, chest_mm)
-            return cam, scene.render_moved(cam, ref_cam, ref_img)
+            return cam, scene.render_moved(cam, ref_cam, ref_img, ref_body)
 
         return moving
     bg = scene.render(cam0, supersample=2)

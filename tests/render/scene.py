@@ -178,13 +178,20 @@ class ManikinScene:
 
     def render(self, cam: RenderCamera, supersample: int = 1) -> np.ndarray:
         """The scene without hands, as a BGR uint8 image of the camera's size."""
+        return self.render_layers(cam, supersample)[0]
+
+    def render_layers(self, cam: RenderCamera, supersample: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(the scene without hands as a BGR uint8 image, the body's coverage of each pixel, float32 0-1)."""
         if supersample > 1:
             big = RenderCamera(cam.width * supersample, cam.height * supersample, cam.fx * supersample,
                                (cam.cx + 0.5) * supersample - 0.5, (cam.cy + 0.5) * supersample - 0.5,
                                cam.rotation, cam.position)
-            img = self.render(big, 1)
-            return cv2.resize(img, (cam.width, cam.height), interpolation=cv2.INTER_AREA)
+            img, body = self.render_layers(big, 1)
+            size = (cam.width, cam.height)
+            return (cv2.resize(img, size, interpolation=cv2.INTER_AREA),
+                    cv2.resize(body, size, interpolation=cv2.INTER_AREA))
         h, w = cam.height, cam.width
+        body = np.zeros(h * w, np.float32)
         d = cam.pixel_rays_world().reshape(-1, 3)
         o = cam.position.astype(np.float32)
         out = np.empty((h * w, 3), np.float32)
@@ -234,35 +241,48 @@ class ManikinScene:
             mott = self._skin_noise[ni[1], ni[0]]
             shade = (0.42 + 0.58 * lam)[:, None]
             out[sel] = np.asarray(self.skin_bgr, np.float32) * shade + mott[:, None]
+            body[sel] = 1.0
         # Paper markers (flat, just above their surface).
         for m, (tex, px_per_mm) in zip(self.markers, self._marker_tex):
             self._draw_marker(cam, out, zbuf, m, tex, px_per_mm)
         img = np.clip(out, 0, 255).astype(np.uint8).reshape(h, w, 3)
-        return img
+        return img, body.reshape(h, w)
 
-    def render_moved(self, cam: RenderCamera, ref_cam: RenderCamera, ref_img: np.ndarray) -> np.ndarray:
+    def render_moved(self, cam: RenderCamera, ref_cam: RenderCamera, ref_img: np.ndarray,
+                     ref_body: np.ndarray | None = None) -> np.ndarray:
         """A frame for a camera near ``ref_cam`` (a moving headset), fast.
 
-        The body and floor are the reference image warped by the homography of the
-        chest plane (exact for the chest, a few px of parallax error for the floor);
-        the markers are ray-cast exactly in every frame, since they are what gets
-        measured. ``ref_img`` must be rendered for ``ref_cam`` (see :meth:`reference_view`).
+        The body is the reference image warped by the homography of the chest plane (exact
+        for the chest, a little parallax on its sides and the head), the floor by the floor
+        plane's (exact: with ``ref_body``, the body's coverage of the reference image; without,
+        the chest plane's too, tens of px off on a head that turns, session 34: what follows
+        the floor needs it right); the markers are ray-cast exactly in every frame, since they are
+        what gets measured. ``ref_img`` must be rendered for ``ref_cam`` (see :meth:`reference_view`).
         """
-        plane = np.array([[-400.0, -400.0, 0.0], [400.0, -400.0, 0.0], [400.0, 400.0, 0.0], [-400.0, 400.0, 0.0]])
-        H = cv2.getPerspectiveTransform(ref_cam.project(plane).astype(np.float32), cam.project(plane).astype(np.float32))
-        img = cv2.warpPerspective(ref_img, H, (cam.width, cam.height), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
-        out = img.reshape(-1, 3).astype(np.float32)
+        size = (cam.width, cam.height)
+
+        def warp(img: np.ndarray, z_mm: float, half_mm: float) -> np.ndarray:
+            q = np.array([[-half_mm, -half_mm, z_mm], [half_mm, -half_mm, z_mm], [half_mm, half_mm, z_mm],
+                          [-half_mm, half_mm, z_mm]])
+            H = cv2.getPerspectiveTransform(ref_cam.project(q).astype(np.float32), cam.project(q).astype(np.float32))
+            return cv2.warpPerspective(img, H, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+        img = warp(ref_img, 0.0, 400.0).astype(np.float32)
+        if ref_body is not None:
+            a = warp(ref_body, 0.0, 400.0)[..., None]
+            img = a * img + (1.0 - a) * warp(ref_img, self.floor_z, 300.0).astype(np.float32)
+        out = img.reshape(-1, 3)
         for m, (tex, px_per_mm) in zip(self.markers, self._marker_tex):
             self._draw_marker(cam, out, None, m, tex, px_per_mm, ss=3)
         return np.clip(out, 0, 255).astype(np.uint8).reshape(cam.height, cam.width, 3)
 
-    def reference_view(self, cam: RenderCamera, margin: float = 0.2) -> tuple[RenderCamera, np.ndarray]:
-        """A wider render of ``cam`` (``margin`` extra on each side) for :meth:`render_moved`."""
+    def reference_view(self, cam: RenderCamera, margin: float = 0.2) -> tuple[RenderCamera, tuple[np.ndarray, np.ndarray]]:
+        """A wider render of ``cam`` (``margin`` extra on each side) for :meth:`render_moved`: the camera, (the image,
+        the body's coverage)."""
         mx, my = int(cam.width * margin), int(cam.height * margin)
         big = RenderCamera(cam.width + 2 * mx, cam.height + 2 * my, cam.fx, cam.cx + mx, cam.cy + my,
                            cam.rotation, cam.position)
-        return big, self.render(big, supersample=2)
+        return big, self.render_layers(big, supersample=2)
 
     def _draw_marker(self, cam, out, zbuf, m: PaperMarker, tex, px_per_mm, ss: int = 1) -> None:
         h, w = cam.height, cam.width

@@ -1,0 +1,131 @@
+"""A lost marker's pose, carried by the textured plane it lies on.
+
+Why: on a moving camera (a headset) every height needs the frame's camera pose, and the anchor marker on the floor
+gives it only while all of it is in view. A livelier head took it out of a 62 deg lens's frame for 71 of 523 frames,
+up to a second at a time: those frames had no heights and 5 of 16 compressions were lost (session 33). The floor
+around the marker is the same plane and usually has texture (a mat, boards, the marker's own visible part), so the
+last frame where the marker was found says where each textured point of it lies on the plane (its ray meets the
+plane), and following those points into a frame that lost the marker gives 2D-3D pairs: the camera's pose by PnP.
+
+Only the plane's points are used (the pose of the plane is known); points off it (the manikin's body, a hand, a
+shoe) move otherwise and are left out by RANSAC. The key is the last frame where the marker was found, never a
+carried one, so carried poses do not drift from one another.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from calibration.camera import CameraIntrinsics
+from calibration.geometry import Pose, pixel_rays
+
+
+@dataclass(frozen=True)
+class PlaneCarryOptions:
+    around: float = 3.0  # look for texture within this many marker sizes of the marker's centre, on its plane
+    max_points: int = 300
+    corner_quality: float = 0.001  # of the strongest corner (the marker's own outshine a floor's texture 100 times)
+    min_points: int = 25  # fewer followed points on the plane: no pose (the marker stays lost)
+    min_inlier_share: float = 0.5  # ... or fewer than this share of them agreeing on one pose
+    ransac_px: float = 2.0  # a point farther than this from the pose's projection is off the plane (or mis-followed)
+    max_rms_px: float = 1.0  # the inliers' reprojection RMS accepted
+    back_px: float = 1.0  # forward-backward check of the optical flow
+    max_patch_diff: float = 12.0  # a followed point's window may differ from the key's by this mean grey level (a
+    # frame that shows something else, or nothing: a covered lens, a uniform image)
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A pose carried from the key frame."""
+
+    cam_from_plane: Pose
+    points: int  # inliers
+    rms_px: float
+
+
+class PlaneCarry:
+    """``key`` each frame where the marker is found; ``carry`` a frame where it is not."""
+
+    def __init__(self, intrinsics: CameraIntrinsics, marker_size_mm: float, options: PlaneCarryOptions | None = None) -> None:
+        self.intr = intrinsics
+        self.size_mm = float(marker_size_mm)
+        self.opt = options or PlaneCarryOptions()
+        self._gray: np.ndarray | None = None
+        self._pose: Pose | None = None
+        self._pts: tuple[np.ndarray, np.ndarray] | None = None  # (key px (N, 2), plane mm (N, 3)), found on demand
+        self._guess: Pose | None = None  # the last pose carried (else the key's): where the points are looked for
+
+    def key(self, gray: np.ndarray, cam_from_plane: Pose) -> None:
+        """The marker was found in ``gray`` (kept, not copied: the caller does not write to it) at this pose."""
+        self._gray, self._pose, self._pts, self._guess = gray, cam_from_plane, None, cam_from_plane
+
+    def carry(self, gray: np.ndarray) -> Carried | None:
+        """The pose of the plane in ``gray`` from its texture around the marker, or None."""
+        if self._gray is None or self._pose is None:
+            return None
+        if self._pts is None:
+            self._pts = self._plane_points()
+        px0, xyz = self._pts
+        o = self.opt
+        if len(px0) < o.min_points:
+            return None
+        p0 = px0.reshape(-1, 1, 2).astype(np.float32)
+        k, dist = self.intr.matrix, self.intr.dist_coeffs
+        g = self._guess or self._pose
+        # looked for where the last pose puts them (a head turns 100 px in a second: more than the flow's reach)
+        init, _ = cv2.projectPoints(xyz, cv2.Rodrigues(g.rotation)[0], g.translation_mm, k, dist)
+        lk = dict(winSize=(21, 21), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+        p1, st, err = cv2.calcOpticalFlowPyrLK(self._gray, gray, p0, init.astype(np.float32).reshape(-1, 1, 2),
+                                               flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
+        if p1 is None:
+            return None
+        pb, st2, _ = cv2.calcOpticalFlowPyrLK(gray, self._gray, p1, None, **lk)
+        ok = (st.reshape(-1) == 1) & (st2.reshape(-1) == 1) & (err.reshape(-1) <= o.max_patch_diff)
+        ok &= np.linalg.norm((pb - p0).reshape(-1, 2), axis=1) <= o.back_px
+        if int(ok.sum()) < o.min_points:
+            return None
+        obj, img = xyz[ok], p1.reshape(-1, 2)[ok].astype(np.float64)
+        rv0, _ = cv2.Rodrigues(g.rotation)
+        found, rv, tv, inl = cv2.solvePnPRansac(obj, img, k, dist, rv0.copy(), g.translation_mm.reshape(3, 1).copy(),
+                                                useExtrinsicGuess=True, iterationsCount=100,
+                                                reprojectionError=o.ransac_px, confidence=0.999,
+                                                flags=cv2.SOLVEPNP_ITERATIVE)
+        if not found or inl is None or len(inl) < max(o.min_points, o.min_inlier_share * len(obj)):
+            return None
+        i = inl.reshape(-1)
+        rv, tv = cv2.solvePnPRefineLM(obj[i], img[i], k, dist, rv, tv)
+        proj, _ = cv2.projectPoints(obj[i], rv, tv, k, dist)
+        rms = float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - img[i]) ** 2, axis=1))))
+        if rms > o.max_rms_px:
+            return None
+        self._guess = Pose.from_rvec_tvec(rv, tv)
+        return Carried(self._guess, len(i), rms)
+
+    def _plane_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Corners of the key frame's texture on the plane near the marker: their pixels and where their rays meet it."""
+        gray, pose = self._gray, self._pose
+        assert gray is not None and pose is not None
+        h, w = gray.shape[:2]
+        r = self.opt.around * self.size_mm
+        quad = np.array([[-r, -r, 0.0], [r, -r, 0.0], [r, r, 0.0], [-r, r, 0.0]])
+        cam = pose.apply(quad)
+        if np.any(cam[:, 2] <= 1.0):  # (the region reaches behind the camera: keep to the marker's own size)
+            quad = quad * (self.size_mm / r)
+            cam = pose.apply(quad)
+        px, _ = cv2.projectPoints(quad, cv2.Rodrigues(pose.rotation)[0], pose.translation_mm, self.intr.matrix,
+                                  self.intr.dist_coeffs)
+        mask = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(mask, np.round(px.reshape(-1, 2)).astype(np.int32), 255)
+        corners = cv2.goodFeaturesToTrack(gray, self.opt.max_points, self.opt.corner_quality, 8, mask=mask, blockSize=7)
+        if corners is None:
+            return np.zeros((0, 2)), np.zeros((0, 3))
+        c = corners.reshape(-1, 2).astype(np.float64)
+        # each pixel's ray in the plane's frame, to z = 0
+        d = pixel_rays(c, self.intr.matrix, self.intr.dist_coeffs) @ pose.rotation  # (= R^T d, row-wise)
+        o = -pose.rotation.T @ pose.translation_mm
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = -o[2] / d[:, 2]
+        keep = np.isfinite(s) & (s > 0)
+        return c[keep], o + s[keep, None] * d[keep]
