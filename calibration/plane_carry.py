@@ -2,7 +2,7 @@
 
 Why: on a moving camera (a headset) every height needs the frame's camera pose, and the anchor marker on the floor
 gives it only while all of it is in view. A livelier head took it out of a 62 deg lens's frame for 71 of 523 frames,
-up to a second at a time: those frames had no heights and 5 of 16 compressions were lost (session 33). The floor
+up to a second at a time, and those frames had no heights (session 33; a stack there counted 15 of 16). The floor
 around the marker is the same plane and usually has texture (a mat, boards, the marker's own visible part), so the
 last frame where the marker was found says where each textured point of it lies on the plane (its ray meets the
 plane), and following those points into a frame that lost the marker gives 2D-3D pairs: the camera's pose by PnP.
