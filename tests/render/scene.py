@@ -253,11 +253,12 @@ class ManikinScene:
         """A frame for a camera near ``ref_cam`` (a moving headset), fast.
 
         The body is the reference image warped by the homography of the chest plane (exact
-        for the chest, a little parallax on its sides and the head), the floor by the floor
-        plane's (exact: with ``ref_body``, the body's coverage of the reference image; without,
-        the chest plane's too, tens of px off on a head that turns, session 34: what follows
-        the floor needs it right); the markers are ray-cast exactly in every frame, since they are
-        what gets measured. ``ref_img`` must be rendered for ``ref_cam`` (see :meth:`reference_view`).
+        for the chest, a little parallax on its sides and the head); the floor by its own
+        plane's, exact, where ``ref_body`` (the body's coverage of the reference image) says
+        which is which. Without it the floor takes the chest plane's too, tens of px off on a
+        head that turns (until session 34, when the anchor's pose began to follow the floor).
+        The markers are ray-cast exactly in every frame, since they are what gets measured.
+        ``ref_img`` must be rendered for ``ref_cam`` (see :meth:`reference_view`).
         """
         size = (cam.width, cam.height)
 
