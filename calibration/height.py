@@ -131,7 +131,7 @@ class AnchorTracker:
             carried = None if self._carry is None else self._carry.carry(gray)
             if carried is not None:
                 self.frames_carried += 1
-                self._last = carried.cam_from_plane.compose(self.anchor.anchor_from_manikin)
+                self._last = carried.compose(self.anchor.anchor_from_manikin)
                 return self._last
             if self._last is not None and self._missing <= self.hold_frames:
                 return self._extrapolated()

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from calibration.camera import CameraIntrinsics
-from calibration.geometry import Pose, pixel_rays
+from calibration.geometry import Pose, camera_center, intersect_rays_plane, pixel_rays, project_points
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,6 @@ class PlaneCarryOptions:
     # frame that shows something else, or nothing: a covered lens, a uniform image)
 
 
-@dataclass(frozen=True)
-class Carried:
-    """A pose carried from the key frame."""
-
-    cam_from_plane: Pose
-    points: int  # inliers
-    rms_px: float
-
-
 class PlaneCarry:
     """``key`` each frame where the marker is found; ``carry`` a frame where it is not."""
 
@@ -55,15 +46,15 @@ class PlaneCarry:
         self._gray: np.ndarray | None = None
         self._pose: Pose | None = None
         self._pts: tuple[np.ndarray, np.ndarray] | None = None  # (key px (N, 2), plane mm (N, 3)), found on demand
-        self._guess: Pose | None = None  # the last pose carried (else the key's): where the points are looked for
+        self._guess: Pose | None = None  # the last pose carried, else the key's: where the points are looked for
 
     def key(self, gray: np.ndarray, cam_from_plane: Pose) -> None:
         """The marker was found in ``gray`` (kept, not copied: the caller does not write to it) at this pose."""
         self._gray, self._pose, self._pts, self._guess = gray, cam_from_plane, None, cam_from_plane
 
-    def carry(self, gray: np.ndarray) -> Carried | None:
-        """The pose of the plane in ``gray`` from its texture around the marker, or None."""
-        if self._gray is None or self._pose is None:
+    def carry(self, gray: np.ndarray) -> Pose | None:
+        """The pose of the plane (cam_from_plane) in ``gray`` from its texture around the marker, or None."""
+        if self._gray is None or self._guess is None:
             return None
         if self._pts is None:
             self._pts = self._plane_points()
@@ -73,9 +64,9 @@ class PlaneCarry:
             return None
         p0 = px0.reshape(-1, 1, 2).astype(np.float32)
         k, dist = self.intr.matrix, self.intr.dist_coeffs
-        g = self._guess or self._pose
+        g = self._guess
         # looked for where the last pose puts them (a head turns 100 px in a second: more than the flow's reach)
-        init, _ = cv2.projectPoints(xyz, cv2.Rodrigues(g.rotation)[0], g.translation_mm, k, dist)
+        init = project_points(g.apply(xyz), k, dist)
         lk = dict(winSize=(21, 21), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
         p1, st, err = cv2.calcOpticalFlowPyrLK(self._gray, gray, p0, init.astype(np.float32).reshape(-1, 1, 2),
                                                flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
@@ -87,8 +78,7 @@ class PlaneCarry:
         if int(ok.sum()) < o.min_points:
             return None
         obj, img = xyz[ok], p1.reshape(-1, 2)[ok].astype(np.float64)
-        rv0, _ = cv2.Rodrigues(g.rotation)
-        found, rv, tv, inl = cv2.solvePnPRansac(obj, img, k, dist, rv0.copy(), g.translation_mm.reshape(3, 1).copy(),
+        found, rv, tv, inl = cv2.solvePnPRansac(obj, img, k, dist, g.rvec().reshape(3, 1), g.translation_mm.reshape(3, 1).copy(),
                                                 useExtrinsicGuess=True, iterationsCount=100,
                                                 reprojectionError=o.ransac_px, confidence=0.999,
                                                 flags=cv2.SOLVEPNP_ITERATIVE)
@@ -96,12 +86,12 @@ class PlaneCarry:
             return None
         i = inl.reshape(-1)
         rv, tv = cv2.solvePnPRefineLM(obj[i], img[i], k, dist, rv, tv)
-        proj, _ = cv2.projectPoints(obj[i], rv, tv, k, dist)
-        rms = float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - img[i]) ** 2, axis=1))))
+        pose = Pose.from_rvec_tvec(rv, tv)
+        rms = float(np.sqrt(np.mean(np.sum((project_points(pose.apply(obj[i]), k, dist) - img[i]) ** 2, axis=1))))
         if rms > o.max_rms_px:
             return None
-        self._guess = Pose.from_rvec_tvec(rv, tv)
-        return Carried(self._guess, len(i), rms)
+        self._guess = pose
+        return pose
 
     def _plane_points(self) -> tuple[np.ndarray, np.ndarray]:
         """Corners of the key frame's texture on the plane near the marker: their pixels and where their rays meet it."""
@@ -110,22 +100,17 @@ class PlaneCarry:
         h, w = gray.shape[:2]
         r = self.opt.around * self.size_mm
         quad = np.array([[-r, -r, 0.0], [r, -r, 0.0], [r, r, 0.0], [-r, r, 0.0]])
-        cam = pose.apply(quad)
-        if np.any(cam[:, 2] <= 1.0):  # (the region reaches behind the camera: keep to the marker's own size)
+        if np.any(pose.apply(quad)[:, 2] <= 1.0):  # (the region reaches behind the camera: the marker's own size)
             quad = quad * (self.size_mm / r)
-            cam = pose.apply(quad)
-        px, _ = cv2.projectPoints(quad, cv2.Rodrigues(pose.rotation)[0], pose.translation_mm, self.intr.matrix,
-                                  self.intr.dist_coeffs)
+        px = project_points(pose.apply(quad), self.intr.matrix, self.intr.dist_coeffs)
         mask = np.zeros((h, w), np.uint8)
-        cv2.fillConvexPoly(mask, np.round(px.reshape(-1, 2)).astype(np.int32), 255)
+        cv2.fillConvexPoly(mask, np.round(px).astype(np.int32), 255)
         corners = cv2.goodFeaturesToTrack(gray, self.opt.max_points, self.opt.corner_quality, 8, mask=mask, blockSize=7)
         if corners is None:
             return np.zeros((0, 2)), np.zeros((0, 3))
         c = corners.reshape(-1, 2).astype(np.float64)
-        # each pixel's ray in the plane's frame, to z = 0
-        d = pixel_rays(c, self.intr.matrix, self.intr.dist_coeffs) @ pose.rotation  # (= R^T d, row-wise)
-        o = -pose.rotation.T @ pose.translation_mm
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = -o[2] / d[:, 2]
-        keep = np.isfinite(s) & (s > 0)
-        return c[keep], o + s[keep, None] * d[keep]
+        # each pixel's ray, in the plane's frame, to z = 0 (NaN: parallel or behind)
+        d = pixel_rays(c, self.intr.matrix, self.intr.dist_coeffs) @ pose.rotation
+        xyz, _ = intersect_rays_plane(camera_center(pose), d, np.zeros(3), np.array([0.0, 0.0, 1.0]))
+        keep = np.all(np.isfinite(xyz), axis=1)
+        return c[keep], xyz[keep]

@@ -945,25 +945,14 @@ class Pipeline:
             return (tag_moved or self._moved_at_tops(tp, old, mid)) and self._remeasure_from(tp, mid, idx, rest)
         if float(np.linalg.norm(tp.point_mm - old.point_mm)) < self.opt.relocate_min_mm:
             return True  # the same surface, resting where it did: measured, and nothing to change
-        if self.geo.mode == MODE_ANCHOR and not self._moved_seen_from_elsewhere(tp, old, mid):
+        if self.geo.mode == MODE_ANCHOR and not self._moved_at_tops(tp, old, mid, tilt_gap=True):
+            # a moving camera saw this rest from elsewhere, and MediaPipe's point lies elsewhere on a hand seen from
+            # elsewhere: the same hand put back as it was located 20 mm away, 12 mm up its ray (a livelier headset, bob
+            # 6 cm and sway 3 deg), into the band where it may be a stack, and its set read 3-4 mm shallow. So only
+            # what a view cannot do counts, as at recoil tops for a lean; a palm turned by the flat-to-turned gap too
+            # (one hand put back turned read 16 -> 43 deg: not flat at one and fully turned at the other)
             return True
         return self._remeasure_from(tp, mid, idx, rest)
-
-    def _moved_seen_from_elsewhere(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None) -> bool:
-        """Whether hands located at a rest seen by a moving camera are others than before. It saw them from elsewhere,
-        and MediaPipe's point lies elsewhere on a hand seen from elsewhere: the same hand put back as it was located
-        20 mm away, 12 mm up its ray (a livelier headset, bob 6 cm and sway 3 deg), into the band where it may be a
-        stack, and its set read 3-4 mm shallow. So only what a view cannot do counts, as at recoil tops (where a lean
-        slides the point along its ray): a point higher or lower by more than that (a stack put on or taken off:
-        37-47 mm), a palm turned by the flat-to-turned gap or more (a hand put back turned: 16 -> 43 deg), or a point
-        farther from the camera."""
-        o = self.opt
-        d = tp.point_mm - old.point_mm
-        if abs(d[2]) >= o.relocate_tops_level_mm:
-            return True
-        if abs(tp.tilt_deg - old.tilt_deg) >= o.hand_point.tilt_full_deg - o.hand_point.tilt_none_deg:  # (NaN: False)
-            return True
-        return pose is not None and float(-d @ toward_camera(pose)) >= o.relocate_tops_min_mm
 
     def _locate_at(self, idx: list[int]) -> tuple[TrackedPoint, Pose | None]:
         """The hands located again from the held frames ``idx``, and the manikin pose they were located from; ValueError
@@ -984,20 +973,22 @@ class Pipeline:
         at = {} if tp is None else dict(height_mm=float(tp.point_mm[2]), features_height_mm=float(tp.surface_point_mm[2]))
         return [seen_from(self._rest_obs[i], self.geo.intr, self._poses.get(i, pose), pose, **at) for i in idx]
 
-    def _moved_at_tops(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None, k: float = 1.0) -> bool:
+    def _moved_at_tops(self, tp: TrackedPoint, old: TrackedPoint, pose: Pose | None, k: float = 1.0,
+                       tilt_gap: bool = False) -> bool:
         """Whether hands located at recoil tops are others than before. A top's level is no rest's: a lean lowers
         it, and one seen hand's point then slides along its ray toward the camera (twice the lean, from 30 deg up), so
         only what a lean cannot do counts: a point higher or lower by more than a lean (a stack put on or taken off),
         a palm turned more or less toward the camera, or a point farther from the camera. ``k`` < 1 judges by that
         fraction of the thresholds, and any tilt change of the flat-to-turned gap counts (``_same_at_tops``: not
-        moved then is clearly the same)."""
+        moved then is clearly the same); ``tilt_gap`` takes that tilt rule at the full thresholds (a moving camera's
+        rest, which slides the point along its ray as a lean does: ``_relocate``)."""
         o = self.opt
         d = tp.point_mm - old.point_mm
         if abs(d[2]) >= k * o.relocate_tops_level_mm:
             return True
         flat, turned = o.hand_point.tilt_none_deg, o.hand_point.tilt_full_deg
         lo, hi = sorted((tp.tilt_deg, old.tilt_deg))
-        if (lo <= flat and hi >= turned) if k >= 1.0 else hi - lo >= turned - flat:  # (NaN: no tilt read, False)
+        if (lo <= flat and hi >= turned) if k >= 1.0 and not tilt_gap else hi - lo >= turned - flat:  # (NaN: False)
             return True
         if pose is None:
             return False

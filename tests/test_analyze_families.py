@@ -211,7 +211,7 @@ def test_a_stack_put_back_after_a_short_rest_on_a_livelier_headset(run_case):
 
 def test_one_hand_put_back_turned_on_a_headset_is_located_again(work, hands_dir, hand_model_path):
     """A moving camera sees the rest after a pause from elsewhere, so the same hands located there may lie 20 mm away
-    along their ray, and only what a view cannot do counts as other hands (``Pipeline._moved_seen_from_elsewhere``).
+    along their ray, and only what a view cannot do counts as other hands (``Pipeline._moved_at_tops``, ``tilt_gap``).
     One flat hand put back turned toward the camera is such a change (its palm 16 -> 43 deg): located again, the
     second set reads as the first. Judged by the recoil tops' stricter tilt rule (flat at one, fully turned at the
     other) it was taken for the same hand, and read +7.6 mm deep (MAE 8.1)."""
