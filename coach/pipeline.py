@@ -51,6 +51,7 @@ from calibration.handpoint import (HANDS_PLANE_MM, HandPointOptions, HandTagSpec
                                    toward_camera, trace_noise_mm)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
+from calibration.plane_carry import PlaneCarryOptions
 from calibration.manikin import ManikinCalibration, chest_roi_px
 from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
                              RunningMedian, TopFinder, rest_of_tops, still_span)
@@ -82,6 +83,9 @@ class PipelineOptions:
     min_fps: float = 15.0  # slower video gets a warning: strokes a few frames long (rendered at 12 fps, 20 mm deep:
     # 1 and 9 of 17-18 counted; at the default depth up to 9.8 mm shallow; at 15-20 fps all covered, see docs)
     chest_roi: bool = True  # pass the projected chest region to the tracker (low-contrast hands)
+    floor_carry: bool = True  # a moving camera (anchor marker): where the anchor is not found, the floor's texture
+    # around it carries the camera's pose (calibration.plane_carry; False: those frames have no pose, as before session
+    # 34: for a floor whose pattern repeats, which the carry is not tested on)
     refine_motion: bool = True  # track the hands' texture for sub-pixel motion (vision.hand_motion)
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
     locate_hands: bool = True  # marker modes: locate the tracked hand surface in 3D at rest (False: the midline plane)
@@ -206,7 +210,7 @@ class Geometry:
     mode = MODE_MARKER
 
     def __init__(self, intrinsics: CameraIntrinsics, manikin: ManikinCalibration | None,
-                 hand_tag: HandTagSpec | None = None) -> None:
+                 hand_tag: HandTagSpec | None = None, floor_carry: bool = True) -> None:
         self.intr = intrinsics
         self.manikin = manikin
         self.anchor: AnchorTracker | None = None
@@ -225,7 +229,8 @@ class Geometry:
             self._pose = manikin.cam_from_manikin
             if manikin.anchor is not None:
                 self.mode = MODE_ANCHOR
-                self.anchor = AnchorTracker(intrinsics, manikin.anchor, manikin.cam_from_manikin)
+                self.anchor = AnchorTracker(intrinsics, manikin.anchor, manikin.cam_from_manikin,
+                                            carry=PlaneCarryOptions() if floor_carry else None)
         # How the chest's motion (along the manikin's normal) moves pixels in this fixed camera: the texture tracker
         # carries the compression point by it (vision.hand_motion). None without a manikin, and for a moving camera
         # (anchor mode), whose field changes with every pose: see refiner_view
@@ -440,7 +445,8 @@ class Pipeline:
             intr = station.camera
         else:
             raise PipelineSetupError("no geometry: give a calibration file or the camera's horizontal field of view")
-        geometry = Geometry(intr, station.manikin, hand_tag=hand_tag)
+        geometry = Geometry(intr, station.manikin, hand_tag=hand_tag,
+                            floor_carry=(options or PipelineOptions()).floor_carry)
         man = station.manikin
         roi = geometry.roi(man.cam_from_manikin) if (man is not None and man.anchor is None) else None
         tracker = create_tracker(HandTrackerOptions(model_path=model_path, running_mode="video", num_hands=2, roi_px=roi),

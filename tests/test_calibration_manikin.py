@@ -230,6 +230,8 @@ def test_a_lost_anchor_is_carried_by_the_floor_around_it():
     from dataclasses import replace
 
     from calibration.height import AnchorTracker, HeightEstimator
+    from calibration.plane_carry import PlaneCarry
+    from coach.pipeline import Geometry
     from render.clips import anchor_marker
 
     view = replace(anchor_view(), bob_mm=60.0, sway_deg=3.0, hfov_deg=62.0)
@@ -241,7 +243,8 @@ def test_a_lost_anchor_is_carried_by_the_floor_around_it():
     est = HeightEstimator(intr, res.cam_from_manikin)
     frames = list(calibration_frames(view, 141, seed=9, markers=[anchor_marker()]))[96:]  # 3.2-4.7 s
     carried = AnchorTracker(intr, res.anchor, res.cam_from_manikin)
-    bare = AnchorTracker(intr, res.anchor, res.cam_from_manikin, carry=None)
+    bare = Geometry(intr, res, floor_carry=False).anchor  # (PipelineOptions.floor_carry, `analyze --no-floor-carry`)
+    assert isinstance(bare, AnchorTracker) and isinstance(Geometry(intr, res).anchor._carry, PlaneCarry)
     errs, bare_poses = [], []
     for i, img in enumerate(frames, start=96):
         pose = carried.update(img)

@@ -190,3 +190,27 @@ def test_a_pure_sinusoid_reads_as_measured(rate_depth):
 @pytest.mark.xfail(strict=True, reason="a pure sinusoid at 110 cpm, 52 mm reads -0.7 mm (docs/core.md, 'One shape held fixed')")
 def test_a_pure_sinusoid_is_not_biased():
     assert abs(sine_bias(110.0, 52.0, fps=30.0, noise_mm=1.0).mean()) <= FIXED_BIAS_MM
+
+
+# ---------------------------------------------------------------- one filmed rescuer's peaked recoil tops
+# The held-out render of session 34 (real strokes, waveform seed 54, 65 mm) read 1.2-2.0 mm shallow on the livelier
+# headset. Session 35 found it is not the headset: the same clip reads -1.64 mm on a fixed side camera and -1.11 with
+# the hand tag, and its true trace through the core alone, with the rest hold's known rest as the pipeline gives it,
+# -1.37. Its strokes are the filmed S1's (templates 29-45), whose recoil arrives fast and turns at once: the rest tops'
+# fits read 1-2.5 mm under the turn (docs/core.md, "A known rest's gap").
+PEAKED_REACHED = (-1.7, -1.05)  # measured -1.37 (no known rest: -2.16)
+
+
+def test_one_filmed_rescuers_peaked_tops_read_as_measured():
+    from coach.core import CoreOptions, analyze
+    from tests.render.scenario import compression_scenario
+
+    real_templates()  # (skips without the shared data)
+    sc = compression_scenario(seed=54, shape="template", depth_mm=65.0)
+    h = np.where(sc.visible, sc.height_mm, np.nan)
+    res = analyze(sc.t_s, h, CoreOptions(rest_height_mm=0.0))
+    pairs = match(sc.truth, res.compressions)
+    assert len(pairs) == len(sc.truth) == 16
+    e = np.array([m.depth_mm - c.depth_mm for c, m in pairs])
+    lo, hi = PEAKED_REACHED
+    assert lo <= e.mean() <= hi

@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", default="adult", help="guideline profile (default adult)")
     p.add_argument("--no-rest", action="store_true", help="do not wait for a resting hold; the core tracks the baseline")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    p.add_argument("--no-floor-carry", action="store_true",
+                   help="moving camera: where the anchor marker is not found, leave the frame without a pose instead of "
+                        "carrying it by the floor's texture around the marker (for a floor whose pattern repeats)")
     p.add_argument("--hand-marker-mm", type=float, metavar="MM",
                    help="the trainee wears the hand tag (`calibrate print-marker --hand`) with this black-square size: "
                    "depth from the tag when it is seen (the most accurate mode; needs --calibration)")
@@ -185,7 +188,8 @@ def _analyze(args: argparse.Namespace) -> int:
             raise CliError(f"{args.video}: cannot tell the frame size (analyze reads video files and image folders)")
         if station is not None and args.hfov is not None:
             print("note: --hfov is ignored, the calibration file has the camera", file=sys.stderr)
-        opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest)
+        opts = PipelineOptions(profile=args.profile, use_rest_baseline=not args.no_rest,
+                               floor_carry=not args.no_floor_carry)
         hand_tag = _hand_tag(args, station)
         pipe = Pipeline.from_calibration(station, size, model_path=resolve_model_path(args), options=opts,
                                          hfov_deg=args.hfov, source_name=args.video,
