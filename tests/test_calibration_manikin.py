@@ -222,11 +222,14 @@ def test_a_held_anchor_pose_goes_on_as_the_camera_moved():
     assert np.mean(held) < 0.5 * np.mean(stale) and np.mean(held) < 2.0, (np.mean(held), np.mean(stale))
 
 
-def test_a_lost_anchor_is_carried_by_the_floor_around_it():
+@pytest.mark.parametrize("floor", ["mat", "tiles"])
+def test_a_lost_anchor_is_carried_by_the_floor_around_it(floor):
     """A livelier head (bob 6 cm, sway 3 deg) with a 62 deg lens takes the anchor out of view for up to a second at a
     time: those frames had no pose, so no heights (rendered, 71 of 523 frames). The floor's texture around the anchor
     is the same plane: followed from the last frame where the anchor was found, it carries the pose. A known point's
-    height then reads as well as through the anchor itself; without the carry those frames have no pose."""
+    height then reads as well as through the anchor itself; without the carry those frames have no pose. On identical
+    tiles (a pattern that repeats every 48 mm) too: the points are looked for where the last pose puts them, a few px
+    from where they are, so none is taken for its neighbour one tile over (session 35: max 0.90 mm, as on the mat)."""
     from dataclasses import replace
 
     from calibration.height import AnchorTracker, HeightEstimator
@@ -234,7 +237,7 @@ def test_a_lost_anchor_is_carried_by_the_floor_around_it():
     from coach.pipeline import Geometry
     from render.clips import anchor_marker
 
-    view = replace(anchor_view(), bob_mm=60.0, sway_deg=3.0, hfov_deg=62.0)
+    view = replace(anchor_view(), bob_mm=60.0, sway_deg=3.0, hfov_deg=62.0, floor=floor)
     intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
     cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
     for img in calibration_frames(view, 16):
@@ -256,3 +259,4 @@ def test_a_lost_anchor_is_carried_by_the_floor_around_it():
     assert sum(p is None for p in bare_poses) >= 10  # (each loss held for a few frames first)
     print(f"carried {carried.frames_carried} frames; height error max {np.max(np.abs(errs)):.2f} mean {np.mean(np.abs(errs)):.2f} mm")
     assert np.max(np.abs(errs)) < 2.0 and np.mean(np.abs(errs)) < 1.0, (np.max(np.abs(errs)), np.mean(np.abs(errs)))
+

@@ -51,6 +51,9 @@ VIEWS: dict[str, ViewSpec] = {
     # 0.6 deg per cm), a livelier head (bob 6 cm, sway 3 deg), and a dim headset camera's 15 fps
     "anchor-cpr": replace(anchor_view(), name="anchor-cpr", head_follow=0.8, head_nod_deg_per_cm=0.6),
     "anchor-lively": replace(anchor_view(), name="anchor-lively", bob_mm=60.0, sway_deg=3.0),
+    # the same head over a floor of identical tiles (a pattern that repeats), or a plain one (session 35)
+    "anchor-lively-tiles": replace(anchor_view(), name="anchor-lively-tiles", bob_mm=60.0, sway_deg=3.0, floor="tiles"),
+    "anchor-lively-plain": replace(anchor_view(), name="anchor-lively-plain", bob_mm=60.0, sway_deg=3.0, floor="plain"),
     "anchor-fps15": replace(anchor_view(), name="anchor-fps15", fps=15.0),
 }
 TITLES = {

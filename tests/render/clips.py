@@ -51,6 +51,7 @@ class ViewSpec:
     # hips): this fraction of the chest's displacement, straight down, and a nod of this many degrees per 10 mm
     head_follow: float = 0.0
     head_nod_deg_per_cm: float = 0.0
+    floor: str = "mat"  # the floor's look (ManikinScene.floor): "mat", "tiles" (a repeating pattern) or "plain"
 
     def camera(self) -> RenderCamera:
         cam = make_camera(self.width, self.height, self.hfov_deg, self.elevation_deg, self.azimuth_deg,
@@ -139,7 +140,7 @@ def calibration_frames(view: ViewSpec, n: int, seed: int = 1, supersample: int =
     """``n`` frames of the marker on the chest (and the anchor, if any), no hands."""
     if markers is None:
         markers = [chest_marker()] + ([anchor_marker()] if view.anchor else [])
-    scene = ManikinScene(markers=markers)
+    scene = ManikinScene(markers=markers, floor=view.floor)
     deg = Degrader(seed)
     cam0 = view.camera()
     if view.bob_mm > 0:
@@ -194,7 +195,7 @@ def _backdrop(view: ViewSpec):
     """``t_s -> (camera, background image)`` of a compression clip (the anchor marker on the floor if the view has one):
     fixed (rendered once, a copy per frame), or a moving headset (the reference view warped to each frame's camera).
     Why one function: the family clips drew neither the anchor nor the bob until session 31 (0 compressions counted)."""
-    scene = ManikinScene(markers=[anchor_marker()] if view.anchor else [])
+    scene = ManikinScene(markers=[anchor_marker()] if view.anchor else [], floor=view.floor)
     cam0 = view.camera()
     if view.bob_mm > 0:
         ref_cam, (ref_img, ref_body) = scene.reference_view(cam0)

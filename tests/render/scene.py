@@ -92,6 +92,9 @@ class ManikinScene:
     light_dir: tuple[float, float, float] = (0.35, -0.45, 1.0)
     markers: list[PaperMarker] = field(default_factory=list)
     seed: int = 7
+    floor: str = "mat"  # "mat": mottling and fine grain; "tiles": identical 48 mm tiles with grout lines (a pattern
+    # that repeats: what a floor's carry of the anchor's pose may mistake one tile for the next on); "plain": the mat's
+    # mottling without its grain (little for a tracker to hold on to)
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -99,11 +102,21 @@ class ManikinScene:
         n = 2000
         low = cv2.resize(rng.normal(0, 1, (40, 40)).astype(np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
         fine = rng.normal(0, 1, (n, n)).astype(np.float32)
+        if self.floor not in ("mat", "tiles", "plain"):
+            raise ValueError(f"ManikinScene.floor: {self.floor!r} is not mat, tiles or plain")
         tex = np.empty((n, n, 3), np.float32)
         for k, base in enumerate(self.floor_bgr):
-            tex[..., k] = base + 14 * low + 6 * fine
+            tex[..., k] = base + 14 * low + (6 * fine if self.floor == "mat" else 0.0)
         self._floor_tex = np.clip(tex, 0, 255).astype(np.uint8)
         self._floor_mm_per_px = 2.0
+        self._floor_border = cv2.BORDER_REFLECT
+        if self.floor == "tiles":  # 1 mm texels, one tile repeated (the lookups wrap around)
+            tile = np.empty((48, 48, 3), np.uint8)
+            tile[:] = (196, 198, 190)
+            tile[:3], tile[:, :3] = (105, 108, 110), (105, 108, 110)
+            self._floor_tex = np.tile(tile, (10, 10, 1))
+            self._floor_mm_per_px = 1.0
+            self._floor_border = cv2.BORDER_WRAP
         # Skin mottling on the body, indexed by (x, y) -> subtle, view-independent.
         self._skin_noise = cv2.GaussianBlur(rng.normal(0, 1, (512, 512)).astype(np.float32), (0, 0), 6) * 4.0
         self._marker_tex = [m.texture() for m in self.markers]
@@ -205,7 +218,7 @@ class ManikinScene:
         n = self._floor_tex.shape[0]
         mx = (pf[:, 0] / self._floor_mm_per_px + n / 2).astype(np.float32)
         my = (pf[:, 1] / self._floor_mm_per_px + n / 2).astype(np.float32)
-        floor_px = _remap_flat(self._floor_tex, mx, my, cv2.BORDER_REFLECT)
+        floor_px = _remap_flat(self._floor_tex, mx, my, self._floor_border)
         # distance fog keeps far floor from aliasing into noise
         fog = np.clip((tf[hit_f] - 1500.0) / 3000.0, 0, 1)[:, None]
         out[hit_f] = floor_px * (1 - fog) + np.asarray(self.wall_bgr, np.float32) * fog
