@@ -398,3 +398,28 @@ def test_simulated_rests_that_move_in_the_pauses_keep_the_counts():
             missed += len(sim.truth) - len(m)
             assert res.summary.compressions - len(m) <= 1, (step, seed)
         assert missed <= most, (step, known, missed)
+
+
+def test_a_gap_after_the_trainee_stopped_is_no_copy_of_the_still_period_before():
+    """A gap of 0.25-0.6 s inside a clear rhythm is filled with the period before it (it may hide a compression). A
+    rendered stack at the frame's edge stopped, rested 7 mm lower, lost tracking on and off, and one frame read 9 mm
+    low between two gaps; the 2 s before the next 0.5 s gap still correlated on the compressions, the still period
+    with that frame in it was copied into the gap, and a 14 mm compression nobody did was counted (session 35, the
+    tiled floor). Where the last period before a gap moved less than half as much as the one before, the trainee had
+    stopped: the gap is bridged as a short one."""
+    fps, period, depth = 30.0, 0.57, 50.0
+    t = np.arange(0, 1.0 + 14 * period + 3.0, 1 / fps)
+    u = (t - 1.0) / period
+    on = (u >= 0) & (u < 14)
+    h = np.zeros_like(t)
+    h[on] = -depth * 0.5 * (1 - np.cos(2 * np.pi * (u[on] % 1)))
+    end = 1.0 + 14 * period
+    h[t >= end] = -7.0 * np.clip((t[t >= end] - end) / 0.15, 0, 1)  # resting 7 mm lower
+    k = np.round((t - (end - 0.5 * period)) * fps).astype(int)  # frames after the last bottom
+    for a, b in ((12, 17), (19, 19), (21, 26), (34, 48)):
+        h[(k >= a) & (k <= b)] = np.nan
+    h[k == 20] = -16.0  # one frame 9 mm low between two gaps
+    res = analyze(t, h)
+    gap = (t[k == 34][0], t[k == 48][0])
+    assert [c for c in res.compressions if gap[0] <= c.t_bottom_s <= gap[1]] == []
+    assert len(res.compressions) == 15  # (14, and the low frame itself: nothing tells it from a shallow push)

@@ -452,7 +452,10 @@ class Frontend:
 
         A gap of up to ``max_gap_s`` can hide a whole compression; a straight line
         would erase it. The period comes from the autocorrelation of the ~2 s
-        before the gap; without a clear rhythm (peak < 0.6), returns None.
+        before the gap; without a clear rhythm (peak < 0.6), returns None. Nor where the
+        last period before the gap moved less than half as much as the one before it: the
+        trainee had stopped (the 2 s still correlate on the compressions before), and the
+        copy of a still period with one bad frame in it made a compression nobody did.
         """
         dt = self.p.dt_s
         W = int(round(2.0 / dt))
@@ -480,6 +483,10 @@ class Frontend:
             if den2 < 0:
                 lag += 0.5 * (r[j - 1] - r[j + 1]) / den2
         P = lag * dt
+        m = int(round(lag))
+        last, before = wd[a - m + 1 : a + 1], wd[a - 2 * m + 1 : a - m + 1]
+        if last.max() - last.min() < 0.5 * (before.max() - before.min()):
+            return None  # the rhythm stopped before the gap (hands at rest: nothing to copy, docs/core.md)
         src_t, src_d = wt[lo : a + 1], wd[lo : a + 1]
         ta, tb = wt[a], wt[b]
 
