@@ -51,8 +51,8 @@ from calibration.handpoint import (HANDS_PLANE_MM, HandPointOptions, HandTagSpec
                                    toward_camera, trace_noise_mm)
 from calibration.handscale import HandScaleError, frame_from_samples, resting_hand_sample
 from calibration.height import AnchorTracker, HeightEstimator
-from calibration.plane_carry import PlaneCarryOptions
 from calibration.manikin import ManikinCalibration, chest_roi_px
+from calibration.plane_carry import PlaneCarryOptions
 from calibration.rest import (RecoilTops, RestDetector, RestEstimate, RestOptions, ReturnOptions, ReturnWatcher,
                              RunningMedian, TopFinder, rest_of_tops, still_span)
 from coach.core import CoreOptions, StreamingAnalyzer
@@ -85,7 +85,7 @@ class PipelineOptions:
     chest_roi: bool = True  # pass the projected chest region to the tracker (low-contrast hands)
     floor_carry: bool = True  # a moving camera (anchor marker): where the anchor is not found, the floor's texture
     # around it carries the camera's pose (calibration.plane_carry; False: those frames have no pose, as before session
-    # 34: for a floor whose pattern repeats, which the carry is not tested on)
+    # 34, for a floor that may mislead it: rendered, identical tiles did not, docs/calibration.md session 35)
     refine_motion: bool = True  # track the hands' texture for sub-pixel motion (vision.hand_motion)
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
     locate_hands: bool = True  # marker modes: locate the tracked hand surface in 3D at rest (False: the midline plane)

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--no-floor-carry", action="store_true",
                    help="moving camera: where the anchor marker is not found, leave the frame without a pose instead of "
-                        "carrying it by the floor's texture around the marker (for a floor whose pattern repeats)")
+                        "carrying it by the floor's texture around the marker (for a floor that may mislead it)")
     p.add_argument("--hand-marker-mm", type=float, metavar="MM",
                    help="the trainee wears the hand tag (`calibrate print-marker --hand`) with this black-square size: "
                    "depth from the tag when it is seen (the most accurate mode; needs --calibration)")
