@@ -115,8 +115,9 @@ class AnchorTracker:
         self._carry = None if carry is None else PlaneCarry(intrinsics, anchor.marker.size_mm, carry)
 
     def update(self, image: np.ndarray) -> Pose | None:
-        # (its own grey copy: the floor's carry keeps the last one where the anchor was found)
-        gray = image.copy() if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        # (converted once for both; a grey frame copied only for the floor's carry, which keeps the last found one)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else (
+            image.copy() if self._carry is not None else image)
         det = self._det.find(gray, self.anchor.marker.marker_id)
         pose = None
         if det is not None:

@@ -22,8 +22,10 @@ import math
 import numpy as np
 import pytest
 
+from coach.core import CoreOptions, analyze
 from tests.core_fixed_shapes import SHAPES, sine_bias
 from tests.core_helpers import CLEAN, depth_errors, match, rate_errors, real_templates, run_sessions
+from tests.render.scenario import compression_scenario
 
 FAMILIES = ("cosine", "trapezoid", "asymmetric", "template", "mixed")
 SEEDS = range(20)
@@ -202,9 +204,6 @@ PEAKED_REACHED = (-1.7, -1.05)  # measured -1.37 (no known rest: -2.16)
 
 
 def test_one_filmed_rescuers_peaked_tops_read_as_measured():
-    from coach.core import CoreOptions, analyze
-    from tests.render.scenario import compression_scenario
-
     real_templates()  # (skips without the shared data)
     sc = compression_scenario(seed=54, shape="template", depth_mm=65.0)
     h = np.where(sc.visible, sc.height_mm, np.nan)

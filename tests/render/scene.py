@@ -102,21 +102,21 @@ class ManikinScene:
         n = 2000
         low = cv2.resize(rng.normal(0, 1, (40, 40)).astype(np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
         fine = rng.normal(0, 1, (n, n)).astype(np.float32)
+        # (drawn whatever the floor: the skin's mottling below comes from the same stream)
         if self.floor not in ("mat", "tiles", "plain"):
             raise ValueError(f"ManikinScene.floor: {self.floor!r} is not mat, tiles or plain")
-        tex = np.empty((n, n, 3), np.float32)
-        for k, base in enumerate(self.floor_bgr):
-            tex[..., k] = base + 14 * low + (6 * fine if self.floor == "mat" else 0.0)
-        self._floor_tex = np.clip(tex, 0, 255).astype(np.uint8)
-        self._floor_mm_per_px = 2.0
-        self._floor_border = cv2.BORDER_REFLECT
         if self.floor == "tiles":  # 1 mm texels, one tile repeated (the lookups wrap around)
             tile = np.empty((48, 48, 3), np.uint8)
             tile[:] = (196, 198, 190)
             tile[:3], tile[:, :3] = (105, 108, 110), (105, 108, 110)
             self._floor_tex = np.tile(tile, (10, 10, 1))
-            self._floor_mm_per_px = 1.0
-            self._floor_border = cv2.BORDER_WRAP
+            self._floor_mm_per_px, self._floor_border = 1.0, cv2.BORDER_WRAP
+        else:
+            tex = np.empty((n, n, 3), np.float32)
+            for k, base in enumerate(self.floor_bgr):
+                tex[..., k] = base + 14 * low + (6 * fine if self.floor == "mat" else 0.0)
+            self._floor_tex = np.clip(tex, 0, 255).astype(np.uint8)
+            self._floor_mm_per_px, self._floor_border = 2.0, cv2.BORDER_REFLECT
         # Skin mottling on the body, indexed by (x, y) -> subtle, view-independent.
         self._skin_noise = cv2.GaussianBlur(rng.normal(0, 1, (512, 512)).astype(np.float32), (0, 0), 6) * 4.0
         self._marker_tex = [m.texture() for m in self.markers]
@@ -275,16 +275,19 @@ class ManikinScene:
         """
         size = (cam.width, cam.height)
 
-        def warp(img: np.ndarray, z_mm: float, half_mm: float) -> np.ndarray:
+        def plane_h(z_mm: float, half_mm: float) -> np.ndarray:
             q = np.array([[-half_mm, -half_mm, z_mm], [half_mm, -half_mm, z_mm], [half_mm, half_mm, z_mm],
                           [-half_mm, half_mm, z_mm]])
-            H = cv2.getPerspectiveTransform(ref_cam.project(q).astype(np.float32), cam.project(q).astype(np.float32))
+            return cv2.getPerspectiveTransform(ref_cam.project(q).astype(np.float32), cam.project(q).astype(np.float32))
+
+        def warp(img: np.ndarray, H: np.ndarray) -> np.ndarray:
             return cv2.warpPerspective(img, H, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-        img = warp(ref_img, 0.0, 400.0).astype(np.float32)
+        chest = plane_h(0.0, 400.0)
+        img = warp(ref_img, chest).astype(np.float32)
         if ref_body is not None:
-            a = warp(ref_body, 0.0, 400.0)[..., None]
-            img = a * img + (1.0 - a) * warp(ref_img, self.floor_z, 300.0).astype(np.float32)
+            a = warp(ref_body, chest)[..., None]
+            img = a * img + (1.0 - a) * warp(ref_img, plane_h(self.floor_z, 300.0)).astype(np.float32)
         out = img.reshape(-1, 3)
         for m, (tex, px_per_mm) in zip(self.markers, self._marker_tex):
             self._draw_marker(cam, out, None, m, tex, px_per_mm, ss=3)
