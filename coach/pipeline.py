@@ -85,7 +85,7 @@ class PipelineOptions:
     chest_roi: bool = True  # pass the projected chest region to the tracker (low-contrast hands)
     floor_carry: bool = True  # a moving camera (anchor marker): where the anchor is not found, the floor's texture
     # around it carries the camera's pose (calibration.plane_carry; False: those frames have no pose, as before session
-    # 34, for a floor that may mislead it: rendered, identical tiles did not, docs/calibration.md session 35)
+    # 34, for a floor that may mislead it: rendered, 48 mm tiles did not, 12 mm ones did; docs/calibration.md session 35)
     refine_motion: bool = True  # track the hands' texture for sub-pixel motion (vision.hand_motion)
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
     locate_hands: bool = True  # marker modes: locate the tracked hand surface in 3D at rest (False: the midline plane)
