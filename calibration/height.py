@@ -80,23 +80,31 @@ class HeightEstimator:
         return HandPosition(float(p[0, 2]), float(p[0, 0]), float(cos_inc[0]))
 
 
+def _pose_of(v: np.ndarray) -> Pose:
+    """A pose from its rotation vector and translation (6,)."""
+    return Pose(cv2.Rodrigues(v[:3].reshape(3, 1))[0], v[3:])
+
+
 class AnchorTracker:
     """Per-frame ``cam_from_manikin`` from the static anchor marker.
 
     Why keep both IPPE solutions here too: a single frame may flip; the solution
     whose normal is nearer the last accepted one is used. A lost anchor holds the
     last pose for ``hold_frames`` frames (a blink of occlusion), then reports None.
-    Held, the camera goes on as it moved over the last poses found (a line through them,
+    Held, the camera goes on as it moved over the last poses found (a line or a parabola through them,
     extrapolated): a headset moves ~3 mm a frame, and a pose held still read that as height
     (a rendered anchor half out of view: a 7 mm one-frame dip counted as a compression,
-    session 31). Before that, the floor's texture around it carries the pose from the last frame
+    session 31). A lively head turns within a few frames, so each held frame takes the model that
+    would have told the last poses found best as many frames ahead, and none at all where even that
+    one was off by more than ``hold_max_mm`` there: no pose rather than a wrong one (session 36).
+    Before that, the floor's texture around it carries the pose from the last frame
     where it was found (``calibration.plane_carry``; ``carry=None``: never), as long as enough of it
     is followed: a livelier head took the anchor out of view for up to a second at a time.
     """
 
     def __init__(self, intrinsics: CameraIntrinsics, anchor: AnchorCalibration, initial_cam_from_manikin: Pose,
-                 hold_frames: int = 5, max_reprojection_px: float = 2.0, velocity_frames: int = 4,
-                 carry: PlaneCarryOptions | None = PlaneCarryOptions()) -> None:
+                 hold_frames: int = 5, max_reprojection_px: float = 2.0, velocity_frames: int = 20,
+                 carry: PlaneCarryOptions | None = PlaneCarryOptions(), hold_max_mm: float = 2.0) -> None:
         self.intr = intrinsics
         self.anchor = anchor
         self._det = MarkerDetector(anchor.marker.dictionary)
@@ -107,8 +115,10 @@ class AnchorTracker:
         self._last: Pose | None = None
         self._missing = 0
         self._frame = 0  # frames seen
-        self._track: deque[tuple[int, Pose]] = deque(maxlen=velocity_frames)  # (frame, pose found): a hold's line
+        # (frame, pose found as rotation vector and translation): what a hold extrapolates, and tries its models on
+        self._track: deque[tuple[int, np.ndarray]] = deque(maxlen=velocity_frames)
         self.hold_frames = hold_frames
+        self.hold_max_mm = hold_max_mm
         self.max_reprojection_px = max_reprojection_px
         self.frames_lost = 0  # frames where the anchor was not found ...
         self.frames_carried = 0  # ... and of those, the ones whose pose the floor carried
@@ -144,18 +154,64 @@ class AnchorTracker:
             self._carry.key(gray, pose)
         self._last_normal = pose.rotation[:, 2]
         self._last = pose.compose(self.anchor.anchor_from_manikin)
-        self._track.append((self._frame, self._last))  # (converted only when a pose is held: not every frame)
+        self._track.append((self._frame, np.concatenate([cv2.Rodrigues(self._last.rotation)[0].reshape(3),
+                                                         self._last.translation_mm])))
         return self._last
 
-    def _extrapolated(self) -> Pose:
-        """The pose at this frame as the camera went on: a line through the last poses found (rotation vector and
-        translation against the frame number; one 1 mm / 0.1 deg of noise each), evaluated here; too few: the last."""
-        if len(self._track) < 3:
-            return self._last
-        f = np.array([k for k, _ in self._track], float)
-        x = np.array([np.concatenate([cv2.Rodrigues(p.rotation)[0].reshape(3), p.translation_mm]) for _, p in self._track])
-        fm, xm = f.mean(), x.mean(axis=0)
-        slope = ((f - fm) @ (x - xm)) / float((f - fm) @ (f - fm))
-        v = xm + slope * (self._frame - fm)
-        r, _ = cv2.Rodrigues(v[:3].reshape(3, 1))
-        return Pose(r, v[3:])
+    # A hold's models: (poses used, polynomial degree). Over a 2 s headset bob of 6 cm, a point read through the held
+    # pose k frames out (k = 1 / 3 / 5) was off by 1.3 / 4.7 / 10 mm with the line, 0.5 / 1.6 / 4.0 with the parabola;
+    # over a bob of 8 mm the line does better (0.5 / 0.9 / 1.6 against 0.6 / 1.3 / 2.4): which one, the poses say.
+    HOLD_MODELS = ((4, 1), (6, 2))
+    HOLD_TRIALS = 6  # the last poses found that each model is tried on (at least 2 of them)
+
+    def _extrapolated(self) -> Pose | None:
+        """The pose at this frame as the camera went on, from the model that best told the last poses found as far
+        ahead; None where it missed them by more than ``hold_max_mm``. Too few poses found to try any: one frame is
+        held (a line through those there are, three at least, or the last one), no more."""
+        track = list(self._track)
+        k = self._frame - track[-1][0] if track else 0
+        best: tuple[float, np.ndarray] | None = None
+        for n, deg in self.HOLD_MODELS:
+            miss = self._hold_miss(track, n, deg, k)
+            if miss is not None and (best is None or miss < best[0]):
+                best = (miss, self._fit(track[-n:], deg, self._frame))
+        if best is None:
+            if k > 1:
+                return None
+            return self._last if len(track) < 3 else _pose_of(self._fit(track[-4:], 1, self._frame))
+        return None if best[0] > self.hold_max_mm else _pose_of(best[1])
+
+    def _hold_miss(self, track: list[tuple[int, np.ndarray]], n: int, deg: int, k: int) -> float | None:
+        """How far (RMS, mm) a point 30 mm above the compression point read through the model's pose, k frames ahead,
+        from where the pose found there puts it, over the last poses found (up to ``HOLD_TRIALS``); None: fewer than 2
+        tries (each needs n poses found k frames before it, not spread over more than 2n frames)."""
+        preds, found = [], []
+        for j in range(len(track) - 1, -1, -1):
+            f = track[j][0]
+            before = [t for t in track[:j] if t[0] <= f - k][-n:]
+            if len(before) < n or before[0][0] < f - k - 2 * n:
+                break
+            preds.append(self._fit(before, deg, f))
+            found.append(track[j][1])
+            if len(preds) == self.HOLD_TRIALS:
+                break
+        return self._reading_miss(preds, found) if len(preds) >= 2 else None
+
+    def _reading_miss(self, preds: list[np.ndarray], found: list[np.ndarray]) -> float:
+        """RMS (mm, in the sagittal plane) of the point read through each predicted pose where each found one shows it."""
+        point = np.array([[0.0, 0.0, 30.0]])
+        miss = []
+        for vp, vf in zip(preds, found):
+            px, _ = cv2.projectPoints(point, vf[:3], vf[3:], self.intr.matrix, self.intr.dist_coeffs)
+            p, _ = sagittal_points(px.reshape(1, 2), self.intr, _pose_of(vp))
+            miss.append(float(np.sum((p[0] - point[0])[[0, 2]] ** 2)) if np.all(np.isfinite(p)) else float("inf"))
+        return float(np.sqrt(np.mean(miss)))
+
+    @staticmethod
+    def _fit(poses: list[tuple[int, np.ndarray]], deg: int, frame: int) -> np.ndarray:
+        """A polynomial of degree ``deg`` through (frame, pose vector), evaluated at ``frame``."""
+        f = np.array([t[0] for t in poses], float) - frame
+        x = np.array([t[1] for t in poses])
+        a = np.vander(f, deg + 1)
+        coef, *_ = np.linalg.lstsq(a, x, rcond=None)
+        return coef[-1]

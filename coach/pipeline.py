@@ -85,7 +85,8 @@ class PipelineOptions:
     chest_roi: bool = True  # pass the projected chest region to the tracker (low-contrast hands)
     floor_carry: bool = True  # a moving camera (anchor marker): where the anchor is not found, the floor's texture
     # around it carries the camera's pose (calibration.plane_carry; False: those frames have no pose, as before session
-    # 34, for a floor that may mislead it: rendered, 48 mm tiles did not, 12 mm ones did; docs/calibration.md session 35)
+    # 34, for a floor that may mislead it: rendered, 48 mm tiles did not, 12 mm ones did until session 36 left out the
+    # points that repeat; docs/calibration.md sessions 35-36)
     refine_motion: bool = True  # track the hands' texture for sub-pixel motion (vision.hand_motion)
     hand_rest_tolerance_mm: float = 4.0  # hand-size mode: rest hold tolerance, turned into px per hand scale
     locate_hands: bool = True  # marker modes: locate the tracked hand surface in 3D at rest (False: the midline plane)
@@ -298,10 +299,9 @@ class Geometry:
         return self.tracked.surface_point_mm, self.tracked.surface_normal
 
     def roi(self, pose: Pose | None) -> tuple[int, int, int, int] | None:
-        """The chest region for ``pose``; projected again only when the pose changes (anchor mode)."""
-        if pose is None:
-            return None
-        if pose is not self._roi_pose:
+        """The chest region for ``pose``; projected again only when the pose changes (anchor mode). No pose (the
+        anchor lost): the last region."""
+        if pose is not None and pose is not self._roi_pose:
             self._roi_pose, self._roi = pose, chest_roi_px(pose, self.intr)
         return self._roi
 
@@ -505,7 +505,9 @@ class Pipeline:
                         self._anchor_first_lost_s = t_s
             else:
                 self.anchor_lost_since_s = None
-        roi = self.geo.roi(pose) if (self.opt.chest_roi and pose is not None) else None
+        # (no pose: the hands are looked for where the last one put the chest; the region only says where to look, and
+        # without it they go unseen on a skin-coloured chest: a plain floor's stack, 27 frames, session 36)
+        roi = self.geo.roi(pose) if self.opt.chest_roi else None
         result = self.tracker.detect(image, t_ms, roi_px=roi)
         cp = self.points.update(result)
         valid = bool(cp.valid) and np.all(np.isfinite(cp.xy_px))

@@ -188,38 +188,60 @@ def test_anchor_tracker_follows_a_moving_camera_and_survives_losing_the_anchor()
             hp = est.measure(cam.project(np.array([[0.0, 0.0, z]]))[0], pose)
             errs.append(hp.height_mm - z)
     assert np.max(np.abs(errs)) < 2.0 and np.mean(np.abs(errs)) < 1.0
-    # anchor covered: the last pose is held for 2 frames, then the frame is reported lost
+    # anchor covered: the pose is held for 2 frames (as the camera went on, every frame seen before), then the frame is
+    # reported lost
+    for img in frames[20:]:
+        assert tracker.update(img) is not None
     blank = np.full_like(frames[0], 128)
-    assert tracker.update(blank) is not None and tracker.update(blank) is not None
+    for i in (40, 41):
+        pose = tracker.update(blank)
+        assert pose is not None
+        z = est.measure(view.camera_at(i / view.fps).project(np.array([[0.0, 0.0, 28.0]]))[0], pose).height_mm
+        assert abs(z - 28.0) < 2.0, (i, z)
     assert tracker.update(blank) is None
     assert tracker.frames_lost == 3
     assert tracker.update(frames[0]) is not None  # and it comes back
 
 
-def test_a_held_anchor_pose_goes_on_as_the_camera_moved():
+@pytest.mark.parametrize("lively", [False, True])
+def test_a_held_anchor_pose_goes_on_as_the_camera_moved(lively):
     """Frames without the anchor (half out of view, a blink) hold its pose; the headset goes on moving meanwhile, so the
-    held pose is extrapolated along a line through the last poses found. Over the phases of a 2 s bob, a point's height
-    read through the held pose (3 frames) is off by well under half of what the last pose as it was (until session 31)
-    gives (a rendered anchor half out of view: a 7 mm one-frame dip counted as a compression)."""
+    held pose is extrapolated along a line or a parabola through the last poses found, the one that would have told
+    them best as far ahead. Over the phases of a 2 s bob, a point's height read through the held pose (3 frames) is off
+    by well under half of what the last pose as it was (until session 31) gives (a rendered anchor half out of view: a
+    7 mm one-frame dip counted as a compression). A frame is held only where the model told the last poses found within
+    ``hold_max_mm``. Held by a line through the last four (sessions 31-35), every frame: mean 1.78 / max 4.78 mm (bob
+    3 cm), 2.39 / 7.21 (a livelier head: bob 6 cm, sway 3 deg); session 36: 30 of 39 frames held, 1.26 / 4.78, and
+    37 of 39, 0.88 / 5.06."""
+    from dataclasses import replace
+
     from calibration.height import AnchorTracker, HeightEstimator
     from render.clips import anchor_marker, calibrated_anchor_view
 
     view, intr, res = calibrated_anchor_view(16)
+    if lively:  # (the calibration's poses are the fixed camera's: the same for both)
+        view = replace(view, bob_mm=60.0, sway_deg=3.0)
     est = HeightEstimator(intr, res.cam_from_manikin)
     frames = list(calibration_frames(view, 60, seed=9, markers=[anchor_marker()]))  # 30 fps, the camera bobbing
     blank = np.full_like(frames[0], 128)
-    held, stale = [], []
-    for s in range(8, 57, 4):  # the anchor lost for 3 frames from frame s
+    held, stale, lost = [], [], 0
+    for s in range(20, 57, 3):  # the anchor lost for 3 frames from frame s
         tracker = AnchorTracker(intr, res.anchor, res.cam_from_manikin, hold_frames=3)
-        for img in frames[s - 8 : s]:
+        for img in frames[s - 20 : s]:
             last = tracker.update(img)
         for i in range(s, s + 3):
             pose = tracker.update(blank)
             px = view.camera_at(i / view.fps).project(np.array([[0.0, 0.0, 28.0]]))[0]
-            held.append(abs(est.measure(px, pose).height_mm - 28.0))
             stale.append(abs(est.measure(px, last).height_mm - 28.0))
+            if pose is None:
+                lost += 1
+                continue
+            held.append(abs(est.measure(px, pose).height_mm - 28.0))
         assert tracker.update(blank) is None  # (beyond the hold: lost)
-    assert np.mean(held) < 0.5 * np.mean(stale) and np.mean(held) < 2.0, (np.mean(held), np.mean(stale))
+    print(f"held {len(held)} of {len(stale)}: mean {np.mean(held):.2f} max {np.max(held):.2f} mm (the last pose: "
+          f"{np.mean(stale):.2f})")
+    assert np.mean(held) < 0.5 * np.mean(stale) and np.mean(held) < 1.5, (np.mean(held), np.mean(stale))
+    assert np.max(held) < 6.0 and lost <= len(stale) / 3, (np.max(held), lost)
 
 
 @pytest.mark.parametrize("floor", ["mat", "tiles"])
@@ -260,3 +282,58 @@ def test_a_lost_anchor_is_carried_by_the_floor_around_it(floor):
     print(f"carried {carried.frames_carried} frames; height error max {np.max(np.abs(errs)):.2f} mean {np.mean(np.abs(errs)):.2f} mm")
     assert np.max(np.abs(errs)) < 2.0 and np.mean(np.abs(errs)) < 1.0, (np.max(np.abs(errs)), np.mean(np.abs(errs)))
 
+
+
+def test_small_tiles_that_repeat_within_the_flows_reach_carry_no_wrong_pose():
+    """On 12 mm identical tiles (12-15 px a tile through the 62 deg lens) the flow took each point's neighbour one tile
+    over, all at once, and the wrong pose fit them well: a point read -8 to +12 mm off (session 35). Key points whose
+    patch is found again within the flow's reach are left out (``PlaneCarryOptions.repeat_px``): then such a floor
+    carries nothing it cannot tell apart, and a frame without a pose has no heights rather than wrong ones."""
+    from dataclasses import replace
+
+    from calibration.height import AnchorTracker, HeightEstimator
+    from calibration.plane_carry import PlaneCarryOptions
+    from render.clips import anchor_marker
+
+    view = replace(anchor_view(), bob_mm=60.0, sway_deg=3.0, hfov_deg=62.0, floor="tiles12")
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
+    for img in calibration_frames(view, 16):
+        cal.add_frame(img)
+    res = cal.result()
+    est = HeightEstimator(intr, res.cam_from_manikin)
+    trackers = {c: AnchorTracker(intr, res.anchor, res.cam_from_manikin, carry=PlaneCarryOptions(repeat_corr=c))
+                for c in (0.9, 0.0)}  # (0: every key point kept, as before)
+    errs: dict[float, list[float]] = {c: [] for c in trackers}
+    for i, img in enumerate(calibration_frames(view, 136, seed=9, markers=[anchor_marker()])):
+        if i < 100:
+            continue  # (the anchor leaves the view at 3.7 s and comes back at 4.5 s)
+        px = view.camera_at(i / view.fps).project(np.array([[0.0, 0.0, 28.0]]))[0]
+        for c, tracker in trackers.items():
+            pose = tracker.update(img)
+            if pose is not None:
+                errs[c].append(est.measure(px, pose).height_mm - 28.0)
+    assert trackers[0.9].frames_lost >= 20
+    worst = {c: float(np.max(np.abs(e))) for c, e in errs.items()}
+    print(f"worst height error with / without the repeat check: {worst[0.9]:.2f} / {worst[0.0]:.2f} mm")
+    assert worst[0.9] < 2.0 and worst[0.0] > 5.0, worst
+
+
+def test_a_frame_without_the_anchors_pose_looks_for_the_hands_where_the_last_pose_put_the_chest():
+    """The chest region only says where to look for the hands, and without it they go unseen on a skin-coloured chest: a
+    frame whose anchor pose is lost (not found, carried or held) keeps the last region. Before session 36 such a frame
+    searched the whole image: on a plain floor a stack lost 27 frames of hands, its rest hold with them (-8.3 mm)."""
+    from coach.pipeline import Geometry
+    from render.clips import anchor_marker, calibrated_anchor_view
+
+    view, intr, res = calibrated_anchor_view(16)
+    geo = Geometry(intr, res)
+    frame = next(iter(calibration_frames(view, 1, seed=9, markers=[anchor_marker()])))
+    pose = geo.frame_pose(frame)
+    assert pose is not None
+    roi = geo.roi(pose)
+    assert roi is not None and roi[2] - roi[0] > 200
+    blank = np.full_like(frame, 128)
+    for _ in range(8):  # (beyond the hold: no pose)
+        lost = geo.frame_pose(blank)
+    assert lost is None and geo.roi(lost) == roi

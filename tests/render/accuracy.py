@@ -54,6 +54,9 @@ VIEWS: dict[str, ViewSpec] = {
     # the same head over a floor of identical tiles (a pattern that repeats), or a plain one (session 35)
     "anchor-lively-tiles": replace(anchor_view(), name="anchor-lively-tiles", bob_mm=60.0, sway_deg=3.0, floor="tiles"),
     "anchor-lively-plain": replace(anchor_view(), name="anchor-lively-plain", bob_mm=60.0, sway_deg=3.0, floor="plain"),
+    # ... and small tiles (12 mm), whose pattern repeats within the carry's reach (session 36)
+    "anchor-lively-tiles12": replace(anchor_view(), name="anchor-lively-tiles12", bob_mm=60.0, sway_deg=3.0,
+                                     floor="tiles12"),
     "anchor-fps15": replace(anchor_view(), name="anchor-fps15", fps=15.0),
 }
 TITLES = {

@@ -76,6 +76,15 @@ class PaperMarker:
                          c - h * right + h * down])
 
 
+def floor_tile_mm(floor: str) -> int | None:
+    """The tile size of a ``ManikinScene.floor`` of tiles ("tiles": 48 mm, "tiles12": 12 mm), else None."""
+    if floor == "tiles":
+        return 48
+    if floor.startswith("tiles") and floor[5:].isdigit() and 4 <= int(floor[5:]) <= 480:
+        return int(floor[5:])
+    return None
+
+
 @dataclass
 class ManikinScene:
     """Geometry and materials of the scene (mm)."""
@@ -93,8 +102,8 @@ class ManikinScene:
     markers: list[PaperMarker] = field(default_factory=list)
     seed: int = 7
     floor: str = "mat"  # "mat": mottling and fine grain; "tiles": identical 48 mm tiles with grout lines (a pattern
-    # that repeats: what a floor's carry of the anchor's pose may mistake one tile for the next on); "plain": the mat's
-    # mottling without its grain (little for a tracker to hold on to)
+    # that repeats: what a floor's carry of the anchor's pose may mistake one tile for the next on; "tiles<N>": N mm
+    # tiles, e.g. "tiles12"); "plain": the mat's mottling without its grain (little for a tracker to hold on to)
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -103,13 +112,15 @@ class ManikinScene:
         low = cv2.resize(rng.normal(0, 1, (40, 40)).astype(np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
         fine = rng.normal(0, 1, (n, n)).astype(np.float32)
         # (drawn whatever the floor: the skin's mottling below comes from the same stream)
-        if self.floor not in ("mat", "tiles", "plain"):
-            raise ValueError(f"ManikinScene.floor: {self.floor!r} is not mat, tiles or plain")
-        if self.floor == "tiles":  # 1 mm texels, one tile repeated (the lookups wrap around)
-            tile = np.empty((48, 48, 3), np.uint8)
+        tile_mm = floor_tile_mm(self.floor)
+        if self.floor not in ("mat", "plain") and tile_mm is None:
+            raise ValueError(f"ManikinScene.floor: {self.floor!r} is not mat, tiles, tiles<N mm> or plain")
+        if tile_mm is not None:  # 1 mm texels, one tile repeated (the lookups wrap around)
+            tile = np.empty((tile_mm, tile_mm, 3), np.uint8)
             tile[:] = (196, 198, 190)
-            tile[:3], tile[:, :3] = (105, 108, 110), (105, 108, 110)
-            self._floor_tex = np.tile(tile, (10, 10, 1))
+            g = max(1, round(tile_mm / 16))  # grout lines 3 mm wide on 48 mm tiles, scaled with the tile
+            tile[:g], tile[:, :g] = (105, 108, 110), (105, 108, 110)
+            self._floor_tex = np.tile(tile, (max(1, 480 // tile_mm), max(1, 480 // tile_mm), 1))
             self._floor_mm_per_px, self._floor_border = 1.0, cv2.BORDER_WRAP
         else:
             tex = np.empty((n, n, 3), np.float32)
