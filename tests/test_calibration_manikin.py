@@ -244,6 +244,19 @@ def test_a_held_anchor_pose_goes_on_as_the_camera_moved(lively):
     assert np.max(held) < 6.0 and lost <= len(stale) / 3, (np.max(held), lost)
 
 
+def _lively_62_view(floor: str):
+    """(view, intrinsics, manikin calibration) of a livelier head (bob 6 cm, sway 3 deg) through a 62 deg lens, which
+    takes the anchor out of view for up to a second at a time, over ``floor`` (ManikinScene.floor)."""
+    from dataclasses import replace
+
+    view = replace(anchor_view(), bob_mm=60.0, sway_deg=3.0, hfov_deg=62.0, floor=floor)
+    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
+    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
+    for img in calibration_frames(view, 16):
+        cal.add_frame(img)
+    return view, intr, cal.result()
+
+
 @pytest.mark.parametrize("floor", ["mat", "tiles"])
 def test_a_lost_anchor_is_carried_by_the_floor_around_it(floor):
     """A livelier head (bob 6 cm, sway 3 deg) with a 62 deg lens takes the anchor out of view for up to a second at a
@@ -252,19 +265,12 @@ def test_a_lost_anchor_is_carried_by_the_floor_around_it(floor):
     height then reads as well as through the anchor itself; without the carry those frames have no pose. On identical
     tiles (a pattern that repeats every 48 mm) too: the points are looked for where the last pose puts them, a few px
     from where they are, so none is taken for its neighbour one tile over (session 35: max 0.90 mm, as on the mat)."""
-    from dataclasses import replace
-
     from calibration.height import AnchorTracker, HeightEstimator
     from calibration.plane_carry import PlaneCarry
     from coach.pipeline import Geometry
     from render.clips import anchor_marker
 
-    view = replace(anchor_view(), bob_mm=60.0, sway_deg=3.0, hfov_deg=62.0, floor=floor)
-    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
-    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
-    for img in calibration_frames(view, 16):
-        cal.add_frame(img)
-    res = cal.result()
+    view, intr, res = _lively_62_view(floor)
     est = HeightEstimator(intr, res.cam_from_manikin)
     frames = list(calibration_frames(view, 141, seed=9, markers=[anchor_marker()]))[96:]  # 3.2-4.7 s
     carried = AnchorTracker(intr, res.anchor, res.cam_from_manikin)
@@ -289,18 +295,11 @@ def test_small_tiles_that_repeat_within_the_flows_reach_carry_no_wrong_pose():
     over, all at once, and the wrong pose fit them well: a point read -8 to +12 mm off (session 35). Key points whose
     patch is found again within the flow's reach are left out (``PlaneCarryOptions.repeat_px``): then such a floor
     carries nothing it cannot tell apart, and a frame without a pose has no heights rather than wrong ones."""
-    from dataclasses import replace
-
     from calibration.height import AnchorTracker, HeightEstimator
     from calibration.plane_carry import PlaneCarryOptions
     from render.clips import anchor_marker
 
-    view = replace(anchor_view(), bob_mm=60.0, sway_deg=3.0, hfov_deg=62.0, floor="tiles12")
-    intr = CameraIntrinsics.from_hfov(view.hfov_deg, view.width, view.height)
-    cal = ManikinCalibrator(intr, ManikinCalibrationOptions(anchor=MarkerSpec(marker_id=1), min_frames=10))
-    for img in calibration_frames(view, 16):
-        cal.add_frame(img)
-    res = cal.result()
+    view, intr, res = _lively_62_view("tiles12")
     est = HeightEstimator(intr, res.cam_from_manikin)
     trackers = {c: AnchorTracker(intr, res.anchor, res.cam_from_manikin, carry=PlaneCarryOptions(repeat_corr=c))
                 for c in (0.9, 0.0)}  # (0: every key point kept, as before)
