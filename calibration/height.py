@@ -80,11 +80,6 @@ class HeightEstimator:
         return HandPosition(float(p[0, 2]), float(p[0, 0]), float(cos_inc[0]))
 
 
-def _pose_of(v: np.ndarray) -> Pose:
-    """A pose from its rotation vector and translation (6,)."""
-    return Pose(cv2.Rodrigues(v[:3].reshape(3, 1))[0], v[3:])
-
-
 class AnchorTracker:
     """Per-frame ``cam_from_manikin`` from the static anchor marker.
 
@@ -115,8 +110,8 @@ class AnchorTracker:
         self._last: Pose | None = None
         self._missing = 0
         self._frame = 0  # frames seen
-        # (frame, pose found as rotation vector and translation): what a hold extrapolates, and tries its models on
-        self._track: deque[tuple[int, np.ndarray]] = deque(maxlen=velocity_frames)
+        # (frame, pose found): what a hold extrapolates, and tries its models on
+        self._track: deque[tuple[int, Pose]] = deque(maxlen=velocity_frames)
         self.hold_frames = hold_frames
         self.hold_max_mm = hold_max_mm
         self.max_reprojection_px = max_reprojection_px
@@ -154,8 +149,7 @@ class AnchorTracker:
             self._carry.key(gray, pose)
         self._last_normal = pose.rotation[:, 2]
         self._last = pose.compose(self.anchor.anchor_from_manikin)
-        self._track.append((self._frame, np.concatenate([cv2.Rodrigues(self._last.rotation)[0].reshape(3),
-                                                         self._last.translation_mm])))
+        self._track.append((self._frame, self._last))  # (converted only when a pose is held: not every frame)
         return self._last
 
     # A hold's models: (poses used, polynomial degree). Over a 2 s headset bob of 6 cm, a point read through the held
@@ -168,7 +162,8 @@ class AnchorTracker:
         """The pose at this frame as the camera went on, from the model that best told the last poses found as far
         ahead; None where it missed them by more than ``hold_max_mm``. Too few poses found to try any: one frame is
         held (a line through those there are, three at least, or the last one), no more."""
-        track = list(self._track)
+        # (frame, rotation vector and translation): what the models are fit to
+        track = [(f, np.concatenate([p.rvec(), p.translation_mm])) for f, p in self._track]
         k = self._frame - track[-1][0] if track else 0
         best: tuple[float, np.ndarray] | None = None
         for n, deg in self.HOLD_MODELS:
@@ -178,8 +173,8 @@ class AnchorTracker:
         if best is None:
             if k > 1:
                 return None
-            return self._last if len(track) < 3 else _pose_of(self._fit(track[-4:], 1, self._frame))
-        return None if best[0] > self.hold_max_mm else _pose_of(best[1])
+            return self._last if len(track) < 3 else self._from_vec(self._fit(track[-4:], 1, self._frame))
+        return None if best[0] > self.hold_max_mm else self._from_vec(best[1])
 
     def _hold_miss(self, track: list[tuple[int, np.ndarray]], n: int, deg: int, k: int) -> float | None:
         """How far (RMS, mm) a point 30 mm above the compression point read through the model's pose, k frames ahead,
@@ -203,9 +198,13 @@ class AnchorTracker:
         miss = []
         for vp, vf in zip(preds, found):
             px, _ = cv2.projectPoints(point, vf[:3], vf[3:], self.intr.matrix, self.intr.dist_coeffs)
-            p, _ = sagittal_points(px.reshape(1, 2), self.intr, _pose_of(vp))
+            p, _ = sagittal_points(px.reshape(1, 2), self.intr, self._from_vec(vp))
             miss.append(float(np.sum((p[0] - point[0])[[0, 2]] ** 2)) if np.all(np.isfinite(p)) else float("inf"))
         return float(np.sqrt(np.mean(miss)))
+
+    @staticmethod
+    def _from_vec(v: np.ndarray) -> Pose:
+        return Pose.from_rvec_tvec(v[:3], v[3:])
 
     @staticmethod
     def _fit(poses: list[tuple[int, np.ndarray]], deg: int, frame: int) -> np.ndarray:

@@ -125,7 +125,7 @@ class PlaneCarry:
         """Which of the points ``px`` (N, 2) have a patch (the flow's 21 px window) that matches nowhere else within
         ``repeat_px`` but at its own place: where it repeats (a tiled floor) or runs on (a straight edge: the marker
         paper's) the flow may slide to another answer, and a pose fit to such points reads a point mm off. Looked at
-        in the half-size image (a tenth of the cost: ~3 ms for 300 points)."""
+        in the half-size image (about 10 ms for 300 points, once per loss)."""
         o = self.opt
         keep = np.ones(len(px), bool)
         if o.repeat_corr <= 0 or len(px) == 0:
