@@ -289,7 +289,6 @@ def test_a_lost_anchor_is_carried_by_the_floor_around_it(floor):
     assert np.max(np.abs(errs)) < 2.0 and np.mean(np.abs(errs)) < 1.0, (np.max(np.abs(errs)), np.mean(np.abs(errs)))
 
 
-
 def test_small_tiles_that_repeat_within_the_flows_reach_carry_no_wrong_pose():
     """On 12 mm identical tiles (12-15 px a tile through the 62 deg lens) the flow took each point's neighbour one tile
     over, all at once, and the wrong pose fit them well: a point read -8 to +12 mm off (session 35). Key points whose
