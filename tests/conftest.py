@@ -73,3 +73,35 @@ def _session_records_in_tmp(tmp_path_factory, monkeypatch):
     data folder, never the user's own (``CPR_COACH_DATA``; subprocesses inherit it)."""
     if not os.environ.get("CPR_COACH_DATA_KEEP"):
         monkeypatch.setenv("CPR_COACH_DATA", str(tmp_path_factory.mktemp("cpr-coach-data")))
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A rendered hand-family file's folder for its clips (``test_analyze_families*``)."""
+    return tmp_path_factory.mktemp("families")
+
+
+@pytest.fixture(scope="module")
+def run_case(work, hands_dir, hand_model_path):
+    """``run_case(family, view, ...) -> (case, analysis, accuracy)``: rendered, calibrated and analyzed once per file
+    (its tests share a clip where they ask for the same one)."""
+    from family_checks import PER_SET, SIM_S
+    from render.accuracy import VIEWS, run_family_case
+    from render.families import FAMILIES, VARIANTS
+
+    done: dict = {}
+
+    def get(family: str, view: str, sim_s: float = SIM_S, per_set: int = PER_SET, shape: str = "cosine"):
+        key = (family, view, sim_s, per_set, shape)
+        if key not in done:
+            fam = FAMILIES.get(family) or VARIANTS[family]
+            sub = work / f"{sim_s:g}s{per_set}{shape}"  # (a clip of another length or waveform: its own files)
+            sub.mkdir(exist_ok=True)
+            done[key] = run_family_case(VIEWS[view], fam, sub, hands_dir, sim_s=sim_s, per_set=per_set, shape=shape)
+            acc = done[key][2]
+            print(f"\n{acc.name}: depth MAE {acc.depth_mae_mm:.2f} mm (bias {acc.depth_bias_mm:+.2f}), stated "
+                  f"±{acc.depth_uncertainty_mm:.2f} mm, count {acc.count}/{acc.truth_count}, "
+                  f"rate error {acc.mean_rate_err_cpm:+.2f} cpm, mode {acc.mode}")
+        return done[key]
+
+    return get

@@ -2,7 +2,7 @@
 
 Fast, no video: exact synthetic cameras and points (the renderer's camera, written apart from
 calibration/), real OpenCV for the tag's corners. The rendered end-to-end figures are in
-tests/test_analyze_families.py.
+tests/test_analyze_families*.py.
 """
 from __future__ import annotations
 

@@ -86,11 +86,18 @@ def chest_marker() -> PaperMarker:
     return PaperMarker(MARKER_DICT, MARKER_ID, MARKER_MM, (0.0, 0.0, 0.25), top_dir=(1.0, 0.0))
 
 
+_BANKS: dict[tuple, tuple] = {}  # (generator state, noise, bank size, shape) -> (the bank, the state after it): 0.45 s
+# a bank at 720p
+_CALIBRATION_CLIPS: dict[tuple, tuple[bytes, int]] = {}  # (view, frames, seed) -> the file written first, its frames
+
+
 class Degrader:
     """Camera-like degradation: slight optical blur and Gaussian sensor noise (seeded).
 
     The noise comes from a small bank of precomputed frames (as saturating uint8
-    add/subtract pairs), so degrading a 1280x720 frame costs about 2 ms.
+    add/subtract pairs), so degrading a 1280x720 frame costs about 2 ms. A fresh
+    Degrader's bank depends only on its seed, noise and frame shape, so it is drawn
+    once per process (``_BANKS``, read-only) and every clip stays the same to the bit.
     """
 
     def __init__(self, seed: int, blur_sigma: float = 0.6, noise_sigma: float = 2.0, bank: int = 8) -> None:
@@ -103,6 +110,19 @@ class Degrader:
         self._i = 0
 
     def _make_bank(self, shape: tuple[int, ...]) -> None:
+        key = (repr(self.rng.bit_generator.state), self.noise, self.bank_size, shape)
+        if key in _BANKS:  # (the same generator state: the same draws, and the generator left where they leave it)
+            self._bank, state = _BANKS[key]
+            self.rng.bit_generator.state = state
+            self._shape = shape
+            return
+        self._draw_bank(shape)
+        for pair in self._bank:
+            for a in pair:
+                a.flags.writeable = False
+        _BANKS[key] = (self._bank, self.rng.bit_generator.state)
+
+    def _draw_bank(self, shape: tuple[int, ...]) -> None:
         self._bank = []
         for _ in range(self.bank_size):
             n = np.rint(self.rng.normal(0.0, self.noise, shape)).astype(np.int16)
@@ -156,7 +176,12 @@ def calibration_frames(view: ViewSpec, n: int, seed: int = 1, supersample: int =
 def render_calibration_clip(path: Path, view: ViewSpec, seconds: float = 2.0, seed: int = 1) -> CalibrationClip:
     """A video of the marker on the chest (and the anchor, if any), no hands, ``seconds`` long."""
     n = int(round(seconds * view.fps))
-    count = write_video(path, calibration_frames(view, n, seed), view.fps, (view.width, view.height))
+    if (view, n, seed) in _CALIBRATION_CLIPS:  # (the same frames: the same file)
+        data, count = _CALIBRATION_CLIPS[(view, n, seed)]
+        Path(path).write_bytes(data)
+    else:
+        count = write_video(path, calibration_frames(view, n, seed), view.fps, (view.width, view.height))
+        _CALIBRATION_CLIPS[(view, n, seed)] = (Path(path).read_bytes(), count)
     return CalibrationClip(path, view, view.camera(), count)
 
 

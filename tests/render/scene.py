@@ -12,7 +12,8 @@ origin at the compression point on the chest plate).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, fields
 
 import cv2
 import numpy as np
@@ -20,6 +21,23 @@ import numpy as np
 from .camera import RenderCamera
 
 INF = np.float32(np.inf)
+
+# Why memos: a test file renders many clips of the same few views, and each began with the same ray-cast background
+# (about 2 s at 1280x720, supersampled) and the same textures (0.5 s): kept here, per process, a clip is the same to
+# the bit (checked by md5 of the clips) and a rendered case about 5 s cheaper (session 37: CI had reached 24 min)
+_TEXTURES: dict[tuple, tuple] = {}  # (seed, floor, floor colour) -> (floor texture, mm per texel, border, skin noise)
+_LAYERS: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # the last few renders, read-only
+_LAYERS_KEPT = 6
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _camera_key(cam: RenderCamera) -> tuple:
+    return (cam.width, cam.height, cam.fx, cam.cx, cam.cy, np.asarray(cam.rotation, np.float64).tobytes(),
+            np.asarray(cam.position, np.float64).tobytes())
 
 
 def _remap_flat(tex: np.ndarray, mx: np.ndarray, my: np.ndarray, border: int) -> np.ndarray:
@@ -106,31 +124,39 @@ class ManikinScene:
     # tiles, e.g. "tiles12"); "plain": the mat's mottling without its grain (little for a tracker to hold on to)
 
     def __post_init__(self) -> None:
+        tile_mm = floor_tile_mm(self.floor)
+        if self.floor not in ("mat", "plain") and tile_mm is None:
+            raise ValueError(f"ManikinScene.floor: {self.floor!r} is not mat, tiles, tiles<N mm> or plain")
+        key = (self.seed, self.floor, tuple(self.floor_bgr))
+        if key not in _TEXTURES:
+            _TEXTURES[key] = tuple(_frozen(a) if isinstance(a, np.ndarray) else a for a in self._textures(tile_mm))
+        self._floor_tex, self._floor_mm_per_px, self._floor_border, self._skin_noise = _TEXTURES[key]
+        self._marker_tex = [m.texture() for m in self.markers]
+
+    def _textures(self, tile_mm: int | None) -> tuple[np.ndarray, float, int, np.ndarray]:
+        """(the floor's texture, its mm per texel, its border mode, the skin's mottling): drawn from ``seed``."""
         rng = np.random.default_rng(self.seed)
         # Floor texture: a mat with low-frequency mottling and fine grain (2 mm per texel, 4 m square).
         n = 2000
         low = cv2.resize(rng.normal(0, 1, (40, 40)).astype(np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
         fine = rng.normal(0, 1, (n, n)).astype(np.float32)
         # (drawn whatever the floor: the skin's mottling below comes from the same stream)
-        tile_mm = floor_tile_mm(self.floor)
-        if self.floor not in ("mat", "plain") and tile_mm is None:
-            raise ValueError(f"ManikinScene.floor: {self.floor!r} is not mat, tiles, tiles<N mm> or plain")
         if tile_mm is not None:  # 1 mm texels, one tile repeated (the lookups wrap around)
             tile = np.empty((tile_mm, tile_mm, 3), np.uint8)
             tile[:] = (196, 198, 190)
             g = max(1, round(tile_mm / 16))  # grout lines 3 mm wide on 48 mm tiles, scaled with the tile
             tile[:g], tile[:, :g] = (105, 108, 110), (105, 108, 110)
-            self._floor_tex = np.tile(tile, (max(1, 480 // tile_mm), max(1, 480 // tile_mm), 1))
-            self._floor_mm_per_px, self._floor_border = 1.0, cv2.BORDER_WRAP
+            floor_tex = np.tile(tile, (max(1, 480 // tile_mm), max(1, 480 // tile_mm), 1))
+            mm_per_px, border = 1.0, cv2.BORDER_WRAP
         else:
             tex = np.empty((n, n, 3), np.float32)
             for k, base in enumerate(self.floor_bgr):
                 tex[..., k] = base + 14 * low + (6 * fine if self.floor == "mat" else 0.0)
-            self._floor_tex = np.clip(tex, 0, 255).astype(np.uint8)
-            self._floor_mm_per_px, self._floor_border = 2.0, cv2.BORDER_REFLECT
+            floor_tex = np.clip(tex, 0, 255).astype(np.uint8)
+            mm_per_px, border = 2.0, cv2.BORDER_REFLECT
         # Skin mottling on the body, indexed by (x, y) -> subtle, view-independent.
-        self._skin_noise = cv2.GaussianBlur(rng.normal(0, 1, (512, 512)).astype(np.float32), (0, 0), 6) * 4.0
-        self._marker_tex = [m.texture() for m in self.markers]
+        skin = cv2.GaussianBlur(rng.normal(0, 1, (512, 512)).astype(np.float32), (0, 0), 6) * 4.0
+        return floor_tex, mm_per_px, border, skin
 
     # ------------------------------------------------------------------ ray casting
 
@@ -205,12 +231,23 @@ class ManikinScene:
         return self.render_layers(cam, supersample)[0]
 
     def render_layers(self, cam: RenderCamera, supersample: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """(the scene without hands as a BGR uint8 image, the body's coverage of each pixel, float32 0-1)."""
+        """(the scene without hands as a BGR uint8 image, the body's coverage of each pixel, float32 0-1): fresh
+        arrays, the same as the last time this scene was rendered for this camera (kept: see ``_LAYERS``)."""
+        key = (tuple((f.name, tuple(v) if isinstance(v, list) else v) for f in fields(self)
+                     for v in [getattr(self, f.name)]), _camera_key(cam), supersample)
+        if key not in _LAYERS:
+            _LAYERS[key] = tuple(_frozen(a) for a in self._render_layers(cam, supersample))
+            while len(_LAYERS) > _LAYERS_KEPT:
+                _LAYERS.popitem(last=False)
+        _LAYERS.move_to_end(key)
+        return tuple(a.copy() for a in _LAYERS[key])
+
+    def _render_layers(self, cam: RenderCamera, supersample: int) -> tuple[np.ndarray, np.ndarray]:
         if supersample > 1:
             big = RenderCamera(cam.width * supersample, cam.height * supersample, cam.fx * supersample,
                                (cam.cx + 0.5) * supersample - 0.5, (cam.cy + 0.5) * supersample - 0.5,
                                cam.rotation, cam.position)
-            img, body = self.render_layers(big, 1)
+            img, body = self._render_layers(big, 1)
             size = (cam.width, cam.height)
             return (cv2.resize(img, size, interpolation=cv2.INTER_AREA),
                     cv2.resize(body, size, interpolation=cv2.INTER_AREA))
