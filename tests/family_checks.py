@@ -19,5 +19,3 @@ def check_case(acc, out, max_stated_mm: float = 10.0) -> None:
     u = out["summary"]["depth_uncertainty_mm"]
     assert u == pytest.approx(acc.depth_uncertainty_mm) and 0.3 < u < max_stated_mm
     assert abs(acc.depth_bias_mm) <= u  # the stated uncertainty covers the error
-
-

@@ -20,7 +20,7 @@ import numpy as np
 
 from .camera import RenderCamera, make_camera, small_rotation
 from .hand import HandSprite, composite_hand, flat_on_chest
-from .scene import ManikinScene, PaperMarker
+from .scene import ManikinScene, PaperMarker, read_only
 
 MARKER_DICT = cv2.aruco.DICT_4X4_50
 MARKER_ID = 0
@@ -86,8 +86,8 @@ def chest_marker() -> PaperMarker:
     return PaperMarker(MARKER_DICT, MARKER_ID, MARKER_MM, (0.0, 0.0, 0.25), top_dir=(1.0, 0.0))
 
 
-_BANKS: dict[tuple, tuple] = {}  # (generator state, noise, bank size, shape) -> (the bank, the state after it): 0.45 s
-# a bank at 720p
+# (generator state, noise, bank size, shape) -> (the bank, the generator's state after it): 0.45 s a bank at 720p
+_BANKS: dict[tuple, tuple] = {}
 _CALIBRATION_CLIPS: dict[tuple, tuple[bytes, int]] = {}  # (view, frames, seed) -> the file written first, its frames
 
 
@@ -95,9 +95,9 @@ class Degrader:
     """Camera-like degradation: slight optical blur and Gaussian sensor noise (seeded).
 
     The noise comes from a small bank of precomputed frames (as saturating uint8
-    add/subtract pairs), so degrading a 1280x720 frame costs about 2 ms. A fresh
-    Degrader's bank depends only on its seed, noise and frame shape, so it is drawn
-    once per process (``_BANKS``, read-only) and every clip stays the same to the bit.
+    add/subtract pairs), so degrading a 1280x720 frame costs about 2 ms. A bank
+    depends only on the generator's state, the noise and the frame shape, so it is
+    drawn once per process (``_BANKS``, read-only) and every clip stays the same to the bit.
     """
 
     def __init__(self, seed: int, blur_sigma: float = 0.6, noise_sigma: float = 2.0, bank: int = 8) -> None:
@@ -117,9 +117,7 @@ class Degrader:
             self._shape = shape
             return
         self._draw_bank(shape)
-        for pair in self._bank:
-            for a in pair:
-                a.flags.writeable = False
+        self._bank = [(read_only(pos), read_only(neg)) for pos, neg in self._bank]
         _BANKS[key] = (self._bank, self.rng.bit_generator.state)
 
     def _draw_bank(self, shape: tuple[int, ...]) -> None:

@@ -30,7 +30,7 @@ _LAYERS: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # th
 _LAYERS_KEPT = 6
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
+def read_only(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False
     return a
 
@@ -129,7 +129,7 @@ class ManikinScene:
             raise ValueError(f"ManikinScene.floor: {self.floor!r} is not mat, tiles, tiles<N mm> or plain")
         key = (self.seed, self.floor, tuple(self.floor_bgr))
         if key not in _TEXTURES:
-            _TEXTURES[key] = tuple(_frozen(a) if isinstance(a, np.ndarray) else a for a in self._textures(tile_mm))
+            _TEXTURES[key] = tuple(read_only(a) if isinstance(a, np.ndarray) else a for a in self._textures(tile_mm))
         self._floor_tex, self._floor_mm_per_px, self._floor_border, self._skin_noise = _TEXTURES[key]
         self._marker_tex = [m.texture() for m in self.markers]
 
@@ -236,7 +236,7 @@ class ManikinScene:
         key = (tuple((f.name, tuple(v) if isinstance(v, list) else v) for f in fields(self)
                      for v in [getattr(self, f.name)]), _camera_key(cam), supersample)
         if key not in _LAYERS:
-            _LAYERS[key] = tuple(_frozen(a) for a in self._render_layers(cam, supersample))
+            _LAYERS[key] = tuple(read_only(a) for a in self._render_layers(cam, supersample))
             while len(_LAYERS) > _LAYERS_KEPT:
                 _LAYERS.popitem(last=False)
         _LAYERS.move_to_end(key)
